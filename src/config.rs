@@ -1,0 +1,221 @@
+//! Typed, validated settings for every part of the process.
+//!
+//! `cli.rs` turns flags and environment variables into these structs; everything else receives
+//! them already parsed. Tests build them directly with struct literals over `Default`.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::time::Duration;
+
+use secrecy::SecretString;
+use url::Url;
+
+/// Where the gateway listens by default (the README's `cargo run --release`).
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// Where the embedded or stand-alone sandbox listens by default.
+pub const DEFAULT_SANDBOX_LISTEN: &str = "127.0.0.1:8081";
+/// The real Heymarket API.
+pub const DEFAULT_UPSTREAM_URL: &str = "https://api.heymarket.com";
+/// Per-call upstream timeout.
+pub const DEFAULT_UPSTREAM_TIMEOUT: &str = "10s";
+/// Retries of an idempotent upstream call after the first attempt.
+pub const DEFAULT_UPSTREAM_RETRIES: u32 = 3;
+/// First retry delay; doubles each attempt, with full jitter.
+pub const DEFAULT_UPSTREAM_BACKOFF: &str = "100ms";
+/// Longest single retry delay.
+pub const DEFAULT_UPSTREAM_BACKOFF_MAX: &str = "2s";
+/// What the gateway lets itself spend per upstream credential. Heymarket allows 500 per minute;
+/// the margin absorbs clock and network skew between our limiter and theirs.
+pub const DEFAULT_UPSTREAM_RATE_LIMIT: &str = "480/min";
+/// Heymarket's documented budget, which the sandbox enforces.
+pub const DEFAULT_SANDBOX_RATE_LIMIT: &str = "500/min";
+/// Rows per `POST /v1/conversations` page in the sandbox (the real size is undocumented; 30 is
+/// the default every other documented list endpoint uses).
+pub const DEFAULT_SANDBOX_PAGE_SIZE: usize = 30;
+/// Seed of the sandbox's generated data.
+pub const DEFAULT_SANDBOX_SEED: u64 = 42;
+/// Teams (tenants) the sandbox simulates, each with its own credentials and data.
+pub const DEFAULT_SANDBOX_TEAMS: usize = 2;
+
+/// Settings of the gateway process.
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    /// Address of the GraphQL endpoint.
+    pub listen: SocketAddr,
+    /// How to reach and call the upstream API.
+    pub upstream: UpstreamConfig,
+    /// Set when the upstream is the embedded sandbox: GraphiQL and acting-member defaults are
+    /// tuned for exploring without credentials.
+    pub sandbox_mode: bool,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        Self {
+            listen: parse_default(DEFAULT_LISTEN),
+            upstream: UpstreamConfig::default(),
+            sandbox_mode: false,
+        }
+    }
+}
+
+/// How the gateway calls the Heymarket REST API.
+#[derive(Debug, Clone)]
+pub struct UpstreamConfig {
+    /// Base URL; resources live under `/v1` and `/v2` below it.
+    pub base_url: Url,
+    /// Which credential every upstream call carries.
+    pub auth: UpstreamAuth,
+    /// Deadline of one upstream attempt (connect, send, and read the whole body).
+    pub timeout: Duration,
+    /// Retries after the first attempt for calls that are safe to repeat.
+    pub max_retries: u32,
+    /// First backoff delay; doubled each retry, capped by `backoff_max`, fully jittered.
+    pub backoff_base: Duration,
+    /// Upper bound of one backoff delay.
+    pub backoff_max: Duration,
+    /// Client-side budget per upstream credential, so the gateway never draws a 429 itself.
+    pub rate_limit: RateBudget,
+}
+
+impl Default for UpstreamConfig {
+    fn default() -> Self {
+        Self {
+            base_url: parse_default(DEFAULT_UPSTREAM_URL),
+            auth: UpstreamAuth::PassThrough,
+            timeout: parse_duration_default(DEFAULT_UPSTREAM_TIMEOUT),
+            max_retries: DEFAULT_UPSTREAM_RETRIES,
+            backoff_base: parse_duration_default(DEFAULT_UPSTREAM_BACKOFF),
+            backoff_max: parse_duration_default(DEFAULT_UPSTREAM_BACKOFF_MAX),
+            rate_limit: parse_default(DEFAULT_UPSTREAM_RATE_LIMIT),
+        }
+    }
+}
+
+/// The credential the gateway presents upstream.
+#[derive(Debug, Clone)]
+pub enum UpstreamAuth {
+    /// An API secret: every call carries a short-lived HS256 JWT `{iss: id, iat}` signed with
+    /// `"<id>||<key>"`, re-used until shortly before its 5-minute expiry.
+    Secret { id: String, key: SecretString },
+    /// The legacy team API key, sent as a bearer token.
+    ApiKey(SecretString),
+    /// No gateway-held credential: each caller's own `Authorization: Bearer …` goes upstream.
+    PassThrough,
+}
+
+/// Settings of the simulated upstream.
+#[derive(Debug, Clone)]
+pub struct SandboxConfig {
+    /// Seed of the deterministic data set: the same seed always yields the same data.
+    pub seed: u64,
+    /// Number of simulated teams (tenants), each with its own credentials and data.
+    pub teams: usize,
+    /// Rows per page of `POST /v1/conversations`.
+    pub page_size: usize,
+    /// Requests allowed per credential in any window of the budget's length; more is a 429.
+    pub rate_limit: RateBudget,
+    /// Where the sandbox POSTs webhook events; none are sent when unset.
+    pub webhook_url: Option<Url>,
+    /// Verification token carried in every webhook envelope.
+    pub webhook_token: String,
+}
+
+/// Token the sandbox puts in its webhooks unless configured otherwise.
+pub const DEFAULT_SANDBOX_WEBHOOK_TOKEN: &str = "sandbox-webhook-token";
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        Self {
+            seed: DEFAULT_SANDBOX_SEED,
+            teams: DEFAULT_SANDBOX_TEAMS,
+            page_size: DEFAULT_SANDBOX_PAGE_SIZE,
+            rate_limit: parse_default(DEFAULT_SANDBOX_RATE_LIMIT),
+            webhook_url: None,
+            webhook_token: DEFAULT_SANDBOX_WEBHOOK_TOKEN.to_owned(),
+        }
+    }
+}
+
+/// A request budget: at most `requests` in any window of length `per`.
+///
+/// Written `N/unit` or `N/<duration>`: `500/min`, `20/s`, `10/2s`, `1000/1h`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateBudget {
+    pub requests: u32,
+    pub per: Duration,
+}
+
+impl FromStr for RateBudget {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let usage = || format!("`{s}` is not a rate budget; write it like `500/min` or `10/2s`");
+        let (count, window) = s.split_once('/').ok_or_else(usage)?;
+        let requests: u32 = count.trim().parse().map_err(|_| usage())?;
+        let window = window.trim();
+        let per = match window {
+            "s" | "sec" | "second" => Duration::from_secs(1),
+            "m" | "min" | "minute" => Duration::from_secs(60),
+            "h" | "hour" => Duration::from_secs(3600),
+            other => humantime::parse_duration(other).map_err(|_| usage())?,
+        };
+        if requests == 0 || per.is_zero() {
+            return Err(format!("`{s}` allows nothing; the count and the window must be above zero"));
+        }
+        Ok(Self { requests, per })
+    }
+}
+
+impl fmt::Display for RateBudget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.requests, humantime::format_duration(self.per))
+    }
+}
+
+/// Parses one of this module's default constants; they are literals checked by the tests below.
+fn parse_default<T: FromStr>(value: &str) -> T
+where
+    T::Err: fmt::Debug,
+{
+    value.parse().expect("built-in default parses") // ok: constant input, covered by tests
+}
+
+fn parse_duration_default(value: &str) -> Duration {
+    humantime::parse_duration(value).expect("built-in default parses") // ok: constant input
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_parse() {
+        let _ = GatewayConfig::default();
+        let _ = SandboxConfig::default();
+    }
+
+    #[test]
+    fn rate_budgets_parse_in_every_documented_form() {
+        let minute = RateBudget { requests: 500, per: Duration::from_secs(60) };
+        assert_eq!("500/min".parse::<RateBudget>(), Ok(minute));
+        assert_eq!("500/60s".parse::<RateBudget>(), Ok(minute));
+        assert_eq!(
+            "10/2s".parse::<RateBudget>(),
+            Ok(RateBudget { requests: 10, per: Duration::from_secs(2) })
+        );
+        assert_eq!(
+            "20 / s".parse::<RateBudget>(),
+            Ok(RateBudget { requests: 20, per: Duration::from_secs(1) })
+        );
+    }
+
+    #[test]
+    fn bad_rate_budgets_are_refused_with_a_hint() {
+        for bad in ["", "500", "x/min", "500/fortnight", "0/min", "5/0s", "-1/min"] {
+            let err = bad.parse::<RateBudget>().unwrap_err();
+            assert!(err.contains(bad), "{err}");
+        }
+    }
+}

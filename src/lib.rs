@@ -1,0 +1,28 @@
+//! heymarket-gateway: a GraphQL gateway over the Heymarket conversation REST API.
+//!
+//! # Layout
+//!
+//! - [`cli`]: command-line flags and environment variables, turned into [`config`] structs.
+//! - [`config`]: typed, validated settings for every part of the process.
+//! - [`telemetry`]: tracing subscriber set-up (pretty in a terminal, JSON otherwise).
+//! - [`app`]: binds the gateway's listener and runs the HTTP server until shutdown.
+//! - [`shutdown`]: the process-wide shutdown signal (Ctrl-C or SIGTERM).
+//! - [`state`]: the cheap-to-clone state every HTTP handler shares.
+//! - [`http`]: routes: GraphQL over HTTP and WebSocket, GraphiQL, health.
+//! - [`schema`]: the GraphQL schema; knows nothing of HTTP.
+//! - [`upstream`]: typed client for the Heymarket REST API; knows nothing of GraphQL.
+//! - [`sandbox`]: an in-process simulation of the Heymarket REST API with seeded data.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod http;
+pub mod sandbox;
+pub mod schema;
+pub mod shutdown;
+pub mod state;
+pub mod telemetry;
+pub mod upstream;
+
+pub use config::{GatewayConfig, SandboxConfig, UpstreamConfig};
+pub use sandbox::Sandbox;

@@ -1,0 +1,3 @@
+//! End-to-end tests: the real gateway and the real sandbox on port 0, spoken to over HTTP.
+
+mod helpers;
