@@ -1,1 +1,349 @@
-//! (being written)
+//! Command-line flags and environment variables, turned into [`crate::config`] structs.
+//!
+//! Every flag has an environment variable; both are listed by `--help`. Values are parsed into
+//! their real types here (addresses, URLs, durations, budgets), so a bad value is a one-line
+//! error before anything starts.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use secrecy::SecretString;
+use url::Url;
+
+use crate::config::{self, GatewayConfig, RateBudget, SandboxConfig, UpstreamAuth, UpstreamConfig};
+
+/// A GraphQL gateway over the Heymarket conversation REST API.
+///
+/// Without a subcommand it starts the embedded sandbox (a simulated Heymarket API with seeded
+/// data) and the gateway in front of it, with GraphiQL: no credentials or configuration needed.
+#[derive(Debug, Parser)]
+#[command(
+    name = "heymarket-gateway",
+    version,
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    #[command(flatten)]
+    pub demo: DemoArgs,
+
+    /// Log output: `pretty` for people, `json` for log pipelines, `auto` picks by terminal.
+    #[arg(
+        long,
+        global = true,
+        env = "HEYMARKET_LOG_FORMAT",
+        default_value = "auto"
+    )]
+    pub log_format: LogFormat,
+}
+
+/// What the process runs.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the gateway in front of a real Heymarket API (production mode).
+    Serve(ServeArgs),
+    /// Run only the simulated Heymarket API.
+    Sandbox(SandboxArgs),
+    /// Print the GraphQL schema (SDL) and exit.
+    Schema,
+    /// Probe a running gateway's liveness endpoint; exit 0 when it answers 2xx (for container
+    /// health checks, where no HTTP tool is installed).
+    Healthcheck(HealthcheckArgs),
+}
+
+/// Where the health probe looks.
+#[derive(Debug, Args)]
+pub struct HealthcheckArgs {
+    /// URL of the liveness endpoint.
+    #[arg(
+        long,
+        env = "HEYMARKET_HEALTHCHECK_URL",
+        default_value = "http://127.0.0.1:8080/healthz"
+    )]
+    pub url: Url,
+
+    /// Give up after this long.
+    #[arg(long, default_value = "3s", value_parser = humantime::parse_duration)]
+    pub timeout: Duration,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Auto,
+    Pretty,
+    Json,
+}
+
+/// The default run: the embedded sandbox plus the gateway in front of it.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Address of the gateway (GraphQL, GraphiQL, health).
+    #[arg(long, env = "HEYMARKET_LISTEN", default_value = config::DEFAULT_LISTEN)]
+    pub listen: SocketAddr,
+
+    /// Address of the embedded sandbox, so other tools can call the simulated API directly.
+    #[arg(long, env = "HEYMARKET_SANDBOX_LISTEN", default_value = config::DEFAULT_SANDBOX_LISTEN)]
+    pub sandbox_listen: SocketAddr,
+
+    #[command(flatten)]
+    pub upstream: UpstreamTuning,
+
+    #[command(flatten)]
+    pub data: SandboxData,
+}
+
+/// Production mode: the gateway in front of a real Heymarket API.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address of the gateway (GraphQL, GraphiQL, health).
+    #[arg(long, env = "HEYMARKET_LISTEN", default_value = config::DEFAULT_LISTEN)]
+    pub listen: SocketAddr,
+
+    /// Base URL of the Heymarket REST API.
+    #[arg(long, env = "HEYMARKET_UPSTREAM_URL", default_value = config::DEFAULT_UPSTREAM_URL)]
+    pub upstream_url: Url,
+
+    /// API secret ID; with --secret-key the gateway signs its own short-lived JWTs.
+    #[arg(long, env = "HEYMARKET_SECRET_ID")]
+    pub secret_id: Option<String>,
+
+    /// API secret key (prefer the environment variable: flags show up in process lists).
+    #[arg(long, env = "HEYMARKET_SECRET_KEY", hide_env_values = true, value_parser = parse_secret)]
+    pub secret_key: Option<SecretString>,
+
+    /// Legacy team API key, used instead of an API secret. With neither configured, each
+    /// caller's own `Authorization: Bearer` token is passed through to the upstream.
+    #[arg(long, env = "HEYMARKET_API_KEY", hide_env_values = true, value_parser = parse_secret)]
+    pub api_key: Option<SecretString>,
+
+    #[command(flatten)]
+    pub upstream: UpstreamTuning,
+}
+
+/// The simulated upstream on its own.
+#[derive(Debug, Args)]
+pub struct SandboxArgs {
+    /// Address of the sandbox.
+    #[arg(long, env = "HEYMARKET_SANDBOX_LISTEN", default_value = config::DEFAULT_SANDBOX_LISTEN)]
+    pub listen: SocketAddr,
+
+    /// Where to POST webhook events (none are sent when unset).
+    #[arg(long, env = "HEYMARKET_SANDBOX_WEBHOOK_URL")]
+    pub webhook_url: Option<Url>,
+
+    /// Verification token carried in every webhook envelope.
+    #[arg(
+        long,
+        env = "HEYMARKET_SANDBOX_WEBHOOK_TOKEN",
+        default_value = config::DEFAULT_SANDBOX_WEBHOOK_TOKEN
+    )]
+    pub webhook_token: String,
+
+    #[command(flatten)]
+    pub data: SandboxData,
+}
+
+/// How the gateway calls the upstream: timeouts, retries, client-side rate limit.
+#[derive(Debug, Args)]
+pub struct UpstreamTuning {
+    /// Deadline of one upstream attempt, e.g. `10s`, `500ms`.
+    #[arg(long, env = "HEYMARKET_UPSTREAM_TIMEOUT", default_value = config::DEFAULT_UPSTREAM_TIMEOUT, value_parser = humantime::parse_duration)]
+    pub upstream_timeout: Duration,
+
+    /// Retries of a failed idempotent upstream call (reads, and sends carrying a `local_id`).
+    #[arg(long, env = "HEYMARKET_UPSTREAM_RETRIES", default_value_t = config::DEFAULT_UPSTREAM_RETRIES)]
+    pub upstream_retries: u32,
+
+    /// First retry delay; doubles each attempt, fully jittered.
+    #[arg(long, env = "HEYMARKET_UPSTREAM_BACKOFF", default_value = config::DEFAULT_UPSTREAM_BACKOFF, value_parser = humantime::parse_duration)]
+    pub upstream_backoff: Duration,
+
+    /// Longest single retry delay.
+    #[arg(long, env = "HEYMARKET_UPSTREAM_BACKOFF_MAX", default_value = config::DEFAULT_UPSTREAM_BACKOFF_MAX, value_parser = humantime::parse_duration)]
+    pub upstream_backoff_max: Duration,
+
+    /// Upstream calls allowed per credential, e.g. `480/min` (Heymarket allows 500 per minute).
+    #[arg(long, env = "HEYMARKET_UPSTREAM_RATE_LIMIT", default_value = config::DEFAULT_UPSTREAM_RATE_LIMIT)]
+    pub upstream_rate_limit: RateBudget,
+}
+
+/// The sandbox's data set and limits.
+#[derive(Debug, Args)]
+pub struct SandboxData {
+    /// Seed of the generated data; the same seed always yields the same data.
+    #[arg(long, env = "HEYMARKET_SANDBOX_SEED", default_value_t = config::DEFAULT_SANDBOX_SEED)]
+    pub seed: u64,
+
+    /// Simulated teams (tenants), each with its own credentials and data.
+    #[arg(long, env = "HEYMARKET_SANDBOX_TEAMS", default_value_t = config::DEFAULT_SANDBOX_TEAMS, value_parser = clap::value_parser!(u16).range(1..=16))]
+    pub teams: u16,
+
+    /// Rows per page of the simulated conversation list.
+    #[arg(long, env = "HEYMARKET_SANDBOX_PAGE_SIZE", default_value_t = config::DEFAULT_SANDBOX_PAGE_SIZE, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub page_size: u16,
+
+    /// Requests the sandbox accepts per team, e.g. `500/min`; more are answered 429.
+    #[arg(long, env = "HEYMARKET_SANDBOX_RATE_LIMIT", default_value = config::DEFAULT_SANDBOX_RATE_LIMIT)]
+    pub sandbox_rate_limit: RateBudget,
+}
+
+/// A combination of settings that cannot work, found before anything starts.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error(
+        "HEYMARKET_SECRET_ID (--secret-id) is set but HEYMARKET_SECRET_KEY (--secret-key) is not; set both, or neither"
+    )]
+    SecretKeyMissing,
+    #[error(
+        "HEYMARKET_SECRET_KEY (--secret-key) is set but HEYMARKET_SECRET_ID (--secret-id) is not; set both, or neither"
+    )]
+    SecretIdMissing,
+    #[error(
+        "both an API secret and an API key are configured; keep one (the API secret is recommended)"
+    )]
+    TwoCredentials,
+    #[error("--upstream-backoff ({base:?}) is longer than --upstream-backoff-max ({max:?})")]
+    BackoffRange { base: Duration, max: Duration },
+}
+
+impl ServeArgs {
+    /// The gateway's settings, or why these flags cannot work together.
+    pub fn into_config(self) -> Result<GatewayConfig, ConfigError> {
+        let auth = match (self.secret_id, self.secret_key, self.api_key) {
+            (Some(_), Some(_), Some(_)) => return Err(ConfigError::TwoCredentials),
+            (Some(id), Some(key), None) => UpstreamAuth::Secret { id, key },
+            (Some(_), None, _) => return Err(ConfigError::SecretKeyMissing),
+            (None, Some(_), _) => return Err(ConfigError::SecretIdMissing),
+            (None, None, Some(key)) => UpstreamAuth::ApiKey(key),
+            (None, None, None) => UpstreamAuth::PassThrough,
+        };
+        Ok(GatewayConfig {
+            listen: self.listen,
+            upstream: self.upstream.into_config(self.upstream_url, auth)?,
+            sandbox_mode: false,
+        })
+    }
+}
+
+impl UpstreamTuning {
+    /// Upstream settings for calls to `base_url` carrying `auth`.
+    pub fn into_config(
+        self,
+        base_url: Url,
+        auth: UpstreamAuth,
+    ) -> Result<UpstreamConfig, ConfigError> {
+        if self.upstream_backoff > self.upstream_backoff_max {
+            return Err(ConfigError::BackoffRange {
+                base: self.upstream_backoff,
+                max: self.upstream_backoff_max,
+            });
+        }
+        Ok(UpstreamConfig {
+            base_url,
+            auth,
+            timeout: self.upstream_timeout,
+            max_retries: self.upstream_retries,
+            backoff_base: self.upstream_backoff,
+            backoff_max: self.upstream_backoff_max,
+            rate_limit: self.upstream_rate_limit,
+        })
+    }
+}
+
+impl SandboxData {
+    /// Sandbox settings that send webhooks to `webhook_url` (if any) with `webhook_token`.
+    pub fn into_config(self, webhook_url: Option<Url>, webhook_token: String) -> SandboxConfig {
+        SandboxConfig {
+            seed: self.seed,
+            teams: usize::from(self.teams),
+            page_size: usize::from(self.page_size),
+            rate_limit: self.sandbox_rate_limit,
+            webhook_url,
+            webhook_token,
+        }
+    }
+}
+
+fn parse_secret(value: &str) -> Result<SecretString, String> {
+    if value.trim().is_empty() {
+        return Err("must not be empty".to_owned());
+    }
+    Ok(SecretString::from(value.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn serve(args: &[&str]) -> Result<GatewayConfig, String> {
+        let mut argv = vec!["heymarket-gateway", "serve"];
+        argv.extend_from_slice(args);
+        let cli = Cli::try_parse_from(argv).map_err(|e| e.to_string())?;
+        match cli.command {
+            Some(Command::Serve(serve)) => serve.into_config().map_err(|e| e.to_string()),
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_cli_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn credentials_select_the_upstream_auth() {
+        let secret = serve(&["--secret-id", "id", "--secret-key", "key"]).unwrap();
+        assert!(matches!(secret.upstream.auth, UpstreamAuth::Secret { ref id, .. } if id == "id"));
+        let key = serve(&["--api-key", "k"]).unwrap();
+        assert!(matches!(key.upstream.auth, UpstreamAuth::ApiKey(_)));
+        let none = serve(&[]).unwrap();
+        assert!(matches!(none.upstream.auth, UpstreamAuth::PassThrough));
+    }
+
+    #[test]
+    fn half_or_double_credentials_are_refused() {
+        assert!(
+            serve(&["--secret-id", "id"])
+                .unwrap_err()
+                .contains("HEYMARKET_SECRET_KEY")
+        );
+        assert!(
+            serve(&["--secret-key", "k"])
+                .unwrap_err()
+                .contains("HEYMARKET_SECRET_ID")
+        );
+        let both = serve(&["--secret-id", "i", "--secret-key", "k", "--api-key", "a"]);
+        assert!(both.unwrap_err().contains("keep one"));
+        assert!(
+            serve(&["--api-key", " "])
+                .unwrap_err()
+                .contains("must not be empty")
+        );
+    }
+
+    #[test]
+    fn bad_values_name_the_flag() {
+        assert!(
+            serve(&["--listen", "nowhere"])
+                .unwrap_err()
+                .contains("--listen")
+        );
+        assert!(
+            serve(&["--upstream-url", "::"])
+                .unwrap_err()
+                .contains("--upstream-url")
+        );
+        assert!(
+            serve(&["--upstream-rate-limit", "lots"])
+                .unwrap_err()
+                .contains("500/min")
+        );
+        let backoff = serve(&["--upstream-backoff", "5s", "--upstream-backoff-max", "1s"]);
+        assert!(backoff.unwrap_err().contains("--upstream-backoff-max"));
+    }
+}

@@ -32,11 +32,11 @@ pub const DEFAULT_UPSTREAM_RATE_LIMIT: &str = "480/min";
 pub const DEFAULT_SANDBOX_RATE_LIMIT: &str = "500/min";
 /// Rows per `POST /v1/conversations` page in the sandbox (the real size is undocumented; 30 is
 /// the default every other documented list endpoint uses).
-pub const DEFAULT_SANDBOX_PAGE_SIZE: usize = 30;
+pub const DEFAULT_SANDBOX_PAGE_SIZE: u16 = 30;
 /// Seed of the sandbox's generated data.
 pub const DEFAULT_SANDBOX_SEED: u64 = 42;
 /// Teams (tenants) the sandbox simulates, each with its own credentials and data.
-pub const DEFAULT_SANDBOX_TEAMS: usize = 2;
+pub const DEFAULT_SANDBOX_TEAMS: u16 = 2;
 
 /// Settings of the gateway process.
 #[derive(Debug, Clone)]
@@ -129,8 +129,8 @@ impl Default for SandboxConfig {
     fn default() -> Self {
         Self {
             seed: DEFAULT_SANDBOX_SEED,
-            teams: DEFAULT_SANDBOX_TEAMS,
-            page_size: DEFAULT_SANDBOX_PAGE_SIZE,
+            teams: usize::from(DEFAULT_SANDBOX_TEAMS),
+            page_size: usize::from(DEFAULT_SANDBOX_PAGE_SIZE),
             rate_limit: parse_default(DEFAULT_SANDBOX_RATE_LIMIT),
             webhook_url: None,
             webhook_token: DEFAULT_SANDBOX_WEBHOOK_TOKEN.to_owned(),
@@ -162,7 +162,9 @@ impl FromStr for RateBudget {
             other => humantime::parse_duration(other).map_err(|_| usage())?,
         };
         if requests == 0 || per.is_zero() {
-            return Err(format!("`{s}` allows nothing; the count and the window must be above zero"));
+            return Err(format!(
+                "`{s}` allows nothing; the count and the window must be above zero"
+            ));
         }
         Ok(Self { requests, per })
     }
@@ -170,7 +172,12 @@ impl FromStr for RateBudget {
 
 impl fmt::Display for RateBudget {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.requests, humantime::format_duration(self.per))
+        write!(
+            f,
+            "{}/{}",
+            self.requests,
+            humantime::format_duration(self.per)
+        )
     }
 }
 
@@ -198,22 +205,39 @@ mod tests {
 
     #[test]
     fn rate_budgets_parse_in_every_documented_form() {
-        let minute = RateBudget { requests: 500, per: Duration::from_secs(60) };
+        let minute = RateBudget {
+            requests: 500,
+            per: Duration::from_secs(60),
+        };
         assert_eq!("500/min".parse::<RateBudget>(), Ok(minute));
         assert_eq!("500/60s".parse::<RateBudget>(), Ok(minute));
         assert_eq!(
             "10/2s".parse::<RateBudget>(),
-            Ok(RateBudget { requests: 10, per: Duration::from_secs(2) })
+            Ok(RateBudget {
+                requests: 10,
+                per: Duration::from_secs(2)
+            })
         );
         assert_eq!(
             "20 / s".parse::<RateBudget>(),
-            Ok(RateBudget { requests: 20, per: Duration::from_secs(1) })
+            Ok(RateBudget {
+                requests: 20,
+                per: Duration::from_secs(1)
+            })
         );
     }
 
     #[test]
     fn bad_rate_budgets_are_refused_with_a_hint() {
-        for bad in ["", "500", "x/min", "500/fortnight", "0/min", "5/0s", "-1/min"] {
+        for bad in [
+            "",
+            "500",
+            "x/min",
+            "500/fortnight",
+            "0/min",
+            "5/0s",
+            "-1/min",
+        ] {
             let err = bad.parse::<RateBudget>().unwrap_err();
             assert!(err.contains(bad), "{err}");
         }

@@ -5,6 +5,7 @@
 //! - [`cli`]: command-line flags and environment variables, turned into [`config`] structs.
 //! - [`config`]: typed, validated settings for every part of the process.
 //! - [`telemetry`]: tracing subscriber set-up (pretty in a terminal, JSON otherwise).
+//! - [`commands`]: what each subcommand runs (the default run, `serve`, `sandbox`, …).
 //! - [`app`]: binds the gateway's listener and runs the HTTP server until shutdown.
 //! - [`shutdown`]: the process-wide shutdown signal (Ctrl-C or SIGTERM).
 //! - [`state`]: the cheap-to-clone state every HTTP handler shares.
@@ -15,6 +16,7 @@
 
 pub mod app;
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod http;
 pub mod sandbox;
@@ -24,5 +26,6 @@ pub mod state;
 pub mod telemetry;
 pub mod upstream;
 
+pub use app::App;
 pub use config::{GatewayConfig, SandboxConfig, UpstreamConfig};
 pub use sandbox::Sandbox;

@@ -1,1 +1,21 @@
-//! (being written)
+//! HTTP routes: GraphQL over HTTP and WebSocket, GraphiQL, health.
+
+mod graphiql;
+mod graphql;
+mod health;
+
+use axum::Router;
+use tower_http::trace::TraceLayer;
+
+use crate::state::AppState;
+
+/// The gateway's whole HTTP surface. A pure function of the state, so tests can serve it or
+/// call it in-process.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(graphql::router())
+        .merge(graphiql::router())
+        .merge(health::router())
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}

@@ -30,7 +30,10 @@ impl Sandbox {
     /// Seeds the data and prepares to serve on `listener`.
     pub fn new(listener: TcpListener, config: SandboxConfig) -> std::io::Result<Self> {
         let _ = config;
-        Ok(Self { listener, teams: Vec::new() })
+        Ok(Self {
+            listener,
+            teams: Vec::new(),
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {

@@ -1,1 +1,31 @@
-//! (being written)
+//! The GraphQL schema frontends code against. It knows nothing of HTTP: the transport puts a
+//! [`Caller`] to a [`CallerExecutor`], which gives every operation its own [`RequestContext`].
+
+mod context;
+mod error;
+mod executor;
+mod node;
+mod query;
+mod scalars;
+mod types;
+
+use async_graphql::{EmptyMutation, EmptySubscription, Schema};
+
+pub use context::{Caller, RequestContext};
+pub use error::ApiError;
+pub use executor::CallerExecutor;
+pub use node::{GlobalId, NodeKind};
+pub use query::Query;
+
+/// The executable schema; cheap to clone.
+pub type GatewaySchema = Schema<Query, EmptyMutation, EmptySubscription>;
+
+/// Builds the schema. Per-request data ([`RequestContext`]) is added to each request.
+pub fn build_schema() -> GatewaySchema {
+    Schema::build(Query, EmptyMutation, EmptySubscription).finish()
+}
+
+/// The schema in SDL, as checked in at `schema/schema.graphql`.
+pub fn sdl() -> String {
+    build_schema().sdl()
+}

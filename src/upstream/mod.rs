@@ -11,8 +11,24 @@ use crate::config::UpstreamConfig;
 /// Upstream failures, typed so callers can map them once.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    #[error("no credential for the upstream")]
+    MissingCredential,
     #[error("the upstream rejected the credentials")]
     Unauthorized,
+    #[error("forbidden")]
+    Forbidden,
+    #[error("not found")]
+    NotFound,
+    #[error("bad request: {message}")]
+    BadRequest { code: String, message: String },
+    #[error("rate limited")]
+    RateLimited {
+        retry_after: Option<std::time::Duration>,
+    },
+    #[error("timeout")]
+    Timeout,
+    #[error("server error {status}")]
+    Server { status: u16 },
 }
 
 /// The shared, pooled client (one per process).

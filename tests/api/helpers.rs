@@ -2,12 +2,26 @@
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
+use std::sync::LazyLock;
+use std::time::Duration;
 
-use heymarket_gateway::config::SandboxConfig;
+use heymarket_gateway::App;
+use heymarket_gateway::config::{GatewayConfig, SandboxConfig, UpstreamAuth, UpstreamConfig};
 use heymarket_gateway::sandbox::{Sandbox, TeamCredentials};
+use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio_util::sync::{CancellationToken, DropGuard};
 use url::Url;
+
+/// Logs are silent unless `TEST_LOG` is set, and then go to the test's output.
+static TRACING: LazyLock<()> = LazyLock::new(|| {
+    if std::env::var_os("TEST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("info,heymarket_gateway=debug")
+            .with_test_writer()
+            .try_init();
+    }
+});
 
 /// A sandbox running on a free loopback port; stops when dropped.
 pub struct TestSandbox {
@@ -20,14 +34,23 @@ pub struct TestSandbox {
 
 /// Seeds and starts a sandbox with `config` on `127.0.0.1:0`.
 pub async fn spawn_sandbox(config: SandboxConfig) -> TestSandbox {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind a free port");
+    LazyLock::force(&TRACING);
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind a free port");
     let sandbox = Sandbox::new(listener, config).expect("sandbox starts");
     let addr = sandbox.local_addr();
     let url = sandbox.base_url();
     let teams = sandbox.teams().to_vec();
     let stop = CancellationToken::new();
     tokio::spawn(sandbox.run_until_stopped(stop.clone().cancelled_owned()));
-    TestSandbox { addr, url, teams, http: reqwest::Client::new(), _stop: stop.drop_guard() }
+    TestSandbox {
+        addr,
+        url,
+        teams,
+        http: reqwest::Client::new(),
+        _stop: stop.drop_guard(),
+    }
 }
 
 impl TestSandbox {
@@ -35,4 +58,123 @@ impl TestSandbox {
     pub fn endpoint(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }
+
+    /// Upstream settings that call this sandbox as team `n` (0-based) with its API secret,
+    /// retrying quickly so fault tests stay fast.
+    pub fn upstream_config(&self, team: usize) -> UpstreamConfig {
+        let team = &self.teams[team];
+        UpstreamConfig {
+            base_url: self.url.clone(),
+            auth: UpstreamAuth::Secret {
+                id: team.secret_id.clone(),
+                key: team.secret_key.clone().into(),
+            },
+            backoff_base: Duration::from_millis(5),
+            backoff_max: Duration::from_millis(50),
+            ..UpstreamConfig::default()
+        }
+    }
+
+    /// `GET /_sandbox/stats`.
+    pub async fn stats(&self) -> Value {
+        self.http
+            .get(self.endpoint("/_sandbox/stats"))
+            .send()
+            .await
+            .expect("stats answer")
+            .json()
+            .await
+            .expect("stats are JSON")
+    }
+
+    /// How many upstream requests `route` (e.g. `GET /v1/team`) has served.
+    pub async fn calls(&self, route: &str) -> u64 {
+        self.stats().await["routes"][route].as_u64().unwrap_or(0)
+    }
+}
+
+/// The gateway in front of its own sandbox, both on free ports; both stop when dropped.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub sandbox: TestSandbox,
+    pub http: reqwest::Client,
+    _stop: DropGuard,
+}
+
+/// A gateway in sandbox mode over a fresh default sandbox, calling it as the first team.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(SandboxConfig::default(), |_| {}).await
+}
+
+/// A gateway over a sandbox built from `sandbox_config`; `customise` adjusts the gateway's
+/// settings before it starts.
+pub async fn spawn_app_with(
+    sandbox_config: SandboxConfig,
+    customise: impl FnOnce(&mut GatewayConfig),
+) -> TestApp {
+    let sandbox = spawn_sandbox(sandbox_config).await;
+    let mut config = GatewayConfig {
+        listen: "127.0.0.1:0".parse().expect("literal address"),
+        upstream: sandbox.upstream_config(0),
+        sandbox_mode: true,
+    };
+    customise(&mut config);
+    let app = App::build(config).await.expect("gateway starts");
+    let addr = app.local_addr();
+    let stop = CancellationToken::new();
+    tokio::spawn(app.run_until_stopped(stop.clone().cancelled_owned()));
+    TestApp {
+        addr,
+        sandbox,
+        http: reqwest::Client::new(),
+        _stop: stop.drop_guard(),
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// POSTs an operation to `/graphql` and returns the status and the JSON body.
+    pub async fn graphql_with(
+        &self,
+        query: &str,
+        variables: Value,
+        headers: &[(&str, &str)],
+    ) -> (u16, Value) {
+        let mut request = self
+            .http
+            .post(self.url("/graphql"))
+            .json(&json!({ "query": query, "variables": variables }));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.expect("gateway answers");
+        let status = response.status().as_u16();
+        (status, response.json().await.expect("a JSON body"))
+    }
+
+    /// POSTs an operation without extra headers and returns the JSON body.
+    pub async fn graphql(&self, query: &str) -> Value {
+        self.graphql_with(query, Value::Null, &[]).await.1
+    }
+}
+
+/// The `extensions.code` of every error in a GraphQL response.
+pub fn error_codes(response: &Value) -> Vec<String> {
+    response["errors"]
+        .as_array()
+        .map(|errors| {
+            errors
+                .iter()
+                .map(|error| {
+                    error["extensions"]["code"]
+                        .as_str()
+                        .unwrap_or("<none>")
+                        .to_owned()
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }

@@ -1,0 +1,159 @@
+//! What each subcommand runs.
+
+use std::net::SocketAddr;
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::{DemoArgs, HealthcheckArgs, SandboxArgs, ServeArgs};
+use crate::config::{DEFAULT_SANDBOX_WEBHOOK_TOKEN, GatewayConfig, UpstreamAuth};
+use crate::sandbox::{Sandbox, TeamCredentials};
+use crate::shutdown::shutdown_signal;
+use crate::{App, schema};
+
+/// The default run: the embedded sandbox and the gateway in front of it, signed in as the
+/// sandbox's first team.
+pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
+    let gateway_listener = bind(args.listen).await?;
+    let sandbox_listener = bind(args.sandbox_listen).await?;
+    let sandbox_config = args
+        .data
+        .into_config(None, DEFAULT_SANDBOX_WEBHOOK_TOKEN.to_owned());
+    let sandbox =
+        Sandbox::new(sandbox_listener, sandbox_config).context("cannot start the sandbox")?;
+    let team = sandbox.teams().first().context("the sandbox has no team")?;
+    let auth = UpstreamAuth::Secret {
+        id: team.secret_id.clone(),
+        key: team.secret_key.clone().into(),
+    };
+    let config = GatewayConfig {
+        listen: args.listen,
+        upstream: args.upstream.into_config(sandbox.base_url(), auth)?,
+        sandbox_mode: true,
+    };
+    let app = App::with_listener(gateway_listener, config)?;
+
+    let gateway = format!("http://{}", app.local_addr());
+    println!(
+        "heymarket-gateway {} in SANDBOX MODE: simulated data, no access control.",
+        env!("CARGO_PKG_VERSION")
+    );
+    println!();
+    println!("  GraphiQL  {gateway}/");
+    println!("  GraphQL   {gateway}/graphql");
+    print_sandbox(&sandbox);
+    println!();
+    println!("For a real Heymarket account run `heymarket-gateway serve` (see --help).");
+
+    let stop = stop_on_signal();
+    tokio::try_join!(
+        app.run_until_stopped(stop.clone().cancelled_owned()),
+        sandbox.run_until_stopped(stop.cancelled_owned()),
+    )?;
+    Ok(())
+}
+
+/// Production mode: the gateway in front of a real upstream.
+pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let config = args.into_config()?;
+    match &config.upstream.auth {
+        UpstreamAuth::Secret { id, .. } => {
+            tracing::info!(secret_id = %id, "calling the upstream with an API secret")
+        }
+        UpstreamAuth::ApiKey(_) => tracing::info!("calling the upstream with the team API key"),
+        UpstreamAuth::PassThrough => {
+            tracing::info!(
+                "no upstream credential configured: each caller's bearer token is passed through"
+            )
+        }
+    }
+    let upstream_url = config.upstream.base_url.clone();
+    let app = App::build(config).await?;
+    println!(
+        "heymarket-gateway {} serving http://{}/graphql in front of {upstream_url}",
+        env!("CARGO_PKG_VERSION"),
+        app.local_addr()
+    );
+    app.run_until_stopped(stop_on_signal().cancelled_owned())
+        .await?;
+    Ok(())
+}
+
+/// The simulated upstream alone.
+pub async fn sandbox(args: SandboxArgs) -> anyhow::Result<()> {
+    let listener = bind(args.listen).await?;
+    let sandbox = Sandbox::new(
+        listener,
+        args.data.into_config(args.webhook_url, args.webhook_token),
+    )
+    .context("cannot start the sandbox")?;
+    println!(
+        "heymarket-gateway {} sandbox: a simulated Heymarket API with seeded data.",
+        env!("CARGO_PKG_VERSION")
+    );
+    print_sandbox(&sandbox);
+    sandbox
+        .run_until_stopped(stop_on_signal().cancelled_owned())
+        .await?;
+    Ok(())
+}
+
+/// Prints the SDL.
+pub fn print_schema() {
+    print!("{}", schema::sdl());
+}
+
+/// Probes a liveness URL; an error means unhealthy.
+pub async fn healthcheck(args: HealthcheckArgs) -> anyhow::Result<()> {
+    let client = reqwest::Client::builder().timeout(args.timeout).build()?;
+    let response = client
+        .get(args.url.clone())
+        .send()
+        .await
+        .with_context(|| format!("{} is unreachable", args.url))?;
+    anyhow::ensure!(
+        response.status().is_success(),
+        "{} answered {}",
+        args.url,
+        response.status()
+    );
+    Ok(())
+}
+
+async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))
+}
+
+fn print_sandbox(sandbox: &Sandbox) {
+    let url = sandbox.base_url();
+    let url = url.as_str().trim_end_matches('/');
+    println!(
+        "  Sandbox   {url}   (control API: {url}/_sandbox/stats, /_sandbox/faults, /_sandbox/inbound)"
+    );
+    for TeamCredentials {
+        team_id,
+        team_name,
+        secret_id,
+        secret_key,
+        api_key,
+    } in sandbox.teams()
+    {
+        println!(
+            "    team {team_id} {team_name:?}: HEYMARKET_SECRET_ID={secret_id} HEYMARKET_SECRET_KEY={secret_key}  (or HEYMARKET_API_KEY={api_key})"
+        );
+    }
+}
+
+/// A token cancelled by Ctrl-C or SIGTERM.
+fn stop_on_signal() -> CancellationToken {
+    let stop = CancellationToken::new();
+    let trigger = stop.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        trigger.cancel();
+    });
+    stop
+}

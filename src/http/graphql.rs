@@ -1,0 +1,176 @@
+//! `/graphql`: queries over POST and GET, and subscriptions (or any operation) over WebSocket
+//! with the `graphql-transport-ws` or legacy `graphql-ws` protocol.
+//!
+//! Who is calling is settled here, at the edge, and handed to the schema as a [`Caller`].
+
+use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
+use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
+use axum::Router;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use secrecy::SecretString;
+
+use crate::schema::{ApiError, Caller, CallerExecutor, GlobalId, NodeKind};
+use crate::state::AppState;
+
+/// Header naming the member a request acts as (a database id or a global `Member` id).
+pub(super) const MEMBER_HEADER: &str = "x-member-id";
+/// Header carrying the caller's request id, passed on to the upstream.
+const REQUEST_ID_HEADER: &str = "x-request-id";
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new().route("/graphql", get(graphql_get).post(graphql_post))
+}
+
+async fn graphql_post(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    request: GraphQLRequest<Rejection>,
+) -> Response {
+    execute(&state, &headers, request.into_inner()).await
+}
+
+/// GET serves WebSocket upgrades and query-string operations on the same path.
+async fn graphql_get(State(state): State<AppState>, request: Request) -> Response {
+    if is_websocket_upgrade(request.headers()) {
+        return websocket(state, request).await;
+    }
+    let headers = request.headers().clone();
+    match GraphQLRequest::<Rejection>::from_request(request, &state).await {
+        Ok(graphql) => execute(&state, &headers, graphql.into_inner()).await,
+        Err(rejection) => rejection.into_response(),
+    }
+}
+
+async fn execute(
+    state: &AppState,
+    headers: &HeaderMap,
+    request: async_graphql::Request,
+) -> Response {
+    let caller = match caller(state, headers) {
+        Ok(caller) => caller,
+        Err((status, error)) => return error_response(status, error),
+    };
+    let executor = CallerExecutor::new(state.schema.clone(), caller);
+    GraphQLResponse::from(async_graphql::Executor::execute(&executor, request).await)
+        .into_response()
+}
+
+async fn websocket(state: AppState, request: Request) -> Response {
+    let caller = match caller(&state, request.headers()) {
+        Ok(caller) => caller,
+        Err((status, error)) => return error_response(status, error),
+    };
+    let (mut parts, _body) = request.into_parts();
+    let protocol = match GraphQLProtocol::from_request_parts(&mut parts, &state).await {
+        Ok(protocol) => protocol,
+        Err(rejection) => return rejection.into_response(),
+    };
+    let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
+        Ok(upgrade) => upgrade,
+        Err(rejection) => return rejection.into_response(),
+    };
+    let executor = CallerExecutor::new(state.schema.clone(), caller);
+    upgrade
+        .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |socket| GraphQLWebSocket::new(socket, executor, protocol).serve())
+}
+
+fn is_websocket_upgrade(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::UPGRADE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.eq_ignore_ascii_case("websocket"))
+}
+
+/// Settles who is calling: the upstream tenant (the configured credential, or the caller's
+/// bearer in pass-through mode) and the member to act as.
+fn caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, (StatusCode, ApiError)> {
+    let requested_member = requested_member(headers).map_err(|e| (StatusCode::BAD_REQUEST, e))?;
+    let mut upstream = state
+        .upstream
+        .tenant(bearer(headers))
+        .map_err(|e| (StatusCode::UNAUTHORIZED, ApiError::from(e)))?;
+    if let Some(request_id) = request_id(headers) {
+        upstream = upstream.with_request_id(request_id);
+    }
+    Ok(Caller {
+        upstream,
+        requested_member,
+    })
+}
+
+fn bearer(headers: &HeaderMap) -> Option<SecretString> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty())
+        .then(|| SecretString::from(token.to_owned()))
+}
+
+fn requested_member(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
+    let Some(value) = headers.get(MEMBER_HEADER) else {
+        return Ok(None);
+    };
+    let invalid = || {
+        ApiError::bad_input("X-Member-Id must be a member's databaseId (e.g. 501) or its global id")
+    };
+    let value = value.to_str().map_err(|_| invalid())?.trim();
+    if let Ok(id) = value.parse::<i64>() {
+        return if id > 0 { Ok(Some(id)) } else { Err(invalid()) };
+    }
+    GlobalId::parse_as(value, NodeKind::Member)
+        .map(Some)
+        .map_err(|_| invalid())
+}
+
+/// A caller-supplied request id, when it is short printable ASCII (it ends up in logs and in
+/// upstream headers).
+fn request_id(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(REQUEST_ID_HEADER)?.to_str().ok()?.trim();
+    let sane =
+        !value.is_empty() && value.len() <= 128 && value.bytes().all(|b| b.is_ascii_graphic());
+    sane.then(|| value.to_owned())
+}
+
+/// A GraphQL-shaped error answer for failures before execution starts.
+fn error_response(status: StatusCode, error: ApiError) -> Response {
+    let error: async_graphql::Error = error.into();
+    let response =
+        async_graphql::Response::from_errors(vec![error.into_server_error(Default::default())]);
+    (status, GraphQLResponse::from(response)).into_response()
+}
+
+/// Why a request could not be read as GraphQL, answered in GraphQL's error shape instead of the
+/// library's debug text.
+pub(super) struct Rejection(async_graphql::ParseRequestError);
+
+impl From<async_graphql::ParseRequestError> for Rejection {
+    fn from(error: async_graphql::ParseRequestError) -> Self {
+        Self(error)
+    }
+}
+
+impl IntoResponse for Rejection {
+    fn into_response(self) -> Response {
+        use async_graphql::ParseRequestError as E;
+        let (status, message) = match &self.0 {
+            E::PayloadTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "the request body is too large".to_owned(),
+            ),
+            E::UnsupportedBatch => (
+                StatusCode::BAD_REQUEST,
+                "batched operations are not supported; send one operation per request".to_owned(),
+            ),
+            other => (
+                StatusCode::BAD_REQUEST,
+                format!("not a GraphQL request: {other}"),
+            ),
+        };
+        error_response(status, ApiError::BadUserInput(message))
+    }
+}

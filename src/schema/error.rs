@@ -1,0 +1,108 @@
+//! The one error type of the GraphQL layer and its stable `extensions.code` values.
+//!
+//! The crate enables async-graphql's `custom-error-conversion` feature, which removes the blanket
+//! conversion from any `Display` type into a GraphQL error: every error a resolver returns has to
+//! pass through [`ApiError`], so none reaches a client without a code or with internals in it.
+
+use std::time::Duration;
+
+use crate::upstream;
+
+/// Suggested wait when the upstream signalled a rate limit without saying for how long.
+const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// A failed field, as clients see it: a message for people and a code for programs.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApiError {
+    /// No usable credential came with the request, or the upstream rejected it.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// The caller is known but may not see or change this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The thing asked for does not exist (or is not visible to this caller).
+    #[error("{0}")]
+    NotFound(String),
+    /// An argument, id, cursor or header is malformed or out of range; the message says how to
+    /// fix it.
+    #[error("{0}")]
+    BadUserInput(String),
+    /// Too many requests; retry after the given time.
+    #[error("rate limit reached; retry in {} ms", retry_after_ms(*.retry_after))]
+    RateLimited { retry_after: Option<Duration> },
+    /// The upstream API failed or answered something unusable; retrying later may work.
+    #[error("the Heymarket API is unavailable; retry later")]
+    UpstreamUnavailable,
+    /// The upstream API did not answer within its deadline.
+    #[error("the Heymarket API did not answer in time; retry later")]
+    UpstreamTimeout,
+    /// A bug or misconfiguration on our side; details are in the gateway's log, not here.
+    #[error("internal error")]
+    Internal,
+}
+
+impl ApiError {
+    /// The stable, machine-readable `extensions.code`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Unauthenticated(_) => "UNAUTHENTICATED",
+            Self::Forbidden(_) => "FORBIDDEN",
+            Self::NotFound(_) => "NOT_FOUND",
+            Self::BadUserInput(_) => "BAD_USER_INPUT",
+            Self::RateLimited { .. } => "RATE_LIMITED",
+            Self::UpstreamUnavailable => "UPSTREAM_UNAVAILABLE",
+            Self::UpstreamTimeout => "UPSTREAM_TIMEOUT",
+            Self::Internal => "INTERNAL",
+        }
+    }
+
+    /// Shorthand for [`ApiError::BadUserInput`].
+    pub fn bad_input(message: impl Into<String>) -> Self {
+        Self::BadUserInput(message.into())
+    }
+}
+
+fn retry_after_ms(retry_after: Option<Duration>) -> u128 {
+    retry_after.unwrap_or(DEFAULT_RETRY_AFTER).as_millis()
+}
+
+impl From<ApiError> for async_graphql::Error {
+    fn from(error: ApiError) -> Self {
+        let mut graphql = async_graphql::Error::new(error.to_string());
+        graphql = async_graphql::ErrorExtensions::extend_with(graphql, |_, extensions| {
+            extensions.set("code", error.code());
+            if let ApiError::RateLimited { retry_after } = &error {
+                let millis = u64::try_from(retry_after_ms(*retry_after)).unwrap_or(u64::MAX);
+                extensions.set("retryAfterMs", millis);
+            }
+        });
+        graphql
+    }
+}
+
+/// The single place where upstream failures become client-facing errors. The upstream's own
+/// detail (status, decode reason) is logged here once and never sent to the client.
+impl From<upstream::Error> for ApiError {
+    fn from(error: upstream::Error) -> Self {
+        use upstream::Error as E;
+        let mapped = match &error {
+            E::MissingCredential => Self::Unauthenticated(
+                "send `Authorization: Bearer <Heymarket credential>`; this gateway passes callers' credentials through".to_owned(),
+            ),
+            E::Unauthorized => Self::Unauthenticated("the Heymarket API rejected the credentials".to_owned()),
+            E::Forbidden => Self::Forbidden("the Heymarket API denied access to this resource".to_owned()),
+            E::NotFound => Self::NotFound("not found".to_owned()),
+            E::BadRequest { message, .. } => Self::BadUserInput(message.clone()),
+            E::RateLimited { retry_after } => Self::RateLimited { retry_after: *retry_after },
+            E::Timeout => Self::UpstreamTimeout,
+            _ => Self::UpstreamUnavailable,
+        };
+        match mapped {
+            Self::UpstreamUnavailable | Self::UpstreamTimeout => {
+                tracing::warn!(%error, "upstream call failed")
+            }
+            _ => tracing::debug!(%error, "upstream call refused"),
+        }
+        mapped
+    }
+}
