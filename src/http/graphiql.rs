@@ -57,8 +57,8 @@ mod tests {
             assert!(!page.contains("{{"), "unfilled placeholder in {page}");
             assert!(page.contains("graphiql@3.9.0/graphiql.min.js"));
         }
-        assert!(render(true).contains("X-Member-Id"));
-        assert!(!render(false).contains("X-Member-Id"));
+        assert!(render(true).contains(r#"defaultHeaders: "{ \"X-Member-Id\": \"501\" }""#));
+        assert!(render(false).contains(r#"defaultHeaders: """#));
     }
 
     #[test]
