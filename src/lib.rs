@@ -10,6 +10,7 @@
 //! - [`shutdown`]: the process-wide shutdown signal (Ctrl-C or SIGTERM).
 //! - [`state`]: the cheap-to-clone state every HTTP handler shares.
 //! - [`http`]: routes: GraphQL over HTTP and WebSocket, GraphiQL, health.
+//! - [`pagination`]: exact, tie-safe forward paging over the upstream's timestamp cursors.
 //! - [`schema`]: the GraphQL schema; knows nothing of HTTP.
 //! - [`upstream`]: typed client for the Heymarket REST API; knows nothing of GraphQL.
 //! - [`sandbox`]: an in-process simulation of the Heymarket REST API with seeded data.
@@ -19,6 +20,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod http;
+pub mod pagination;
 pub mod sandbox;
 pub mod schema;
 pub mod shutdown;

@@ -1,0 +1,380 @@
+//! Exact, tie-safe forward paging over the upstream's "strictly before this instant" cursors.
+//!
+//! Heymarket lists newest first and pages with a timestamp: "give me rows older than `date`"
+//! (conversations, microseconds) or "older than `timestamp`" (messages, whole seconds). Several
+//! rows can share one instant, so asking for "older than the last row's instant" silently skips
+//! the tied rows that did not fit on the previous page. Here every walk instead asks for rows up
+//! to and including the last emitted row's instant and drops what it has already emitted,
+//! comparing full sort keys `(instant, id)`. Over an unchanging data set a walk returns every row
+//! exactly once, whatever the upstream's page size and the caller's `first`, as long as no more
+//! rows share one instant than fit on one upstream page (then the API itself cannot enumerate
+//! them: the walk steps past that instant and logs it).
+
+use std::future::Future;
+
+use chrono::{DateTime, TimeDelta, Utc};
+
+/// Upstream pages one call may fetch beyond four per wanted row: a walk normally needs far fewer,
+/// and the bound keeps an upstream that pages erratically from holding a request forever.
+const MIN_UPSTREAM_PAGES: usize = 16;
+
+/// Where a row sits in a newest-first listing; rows sort descending by `(at, id)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SortKey {
+    pub at: DateTime<Utc>,
+    pub id: i64,
+}
+
+/// How finely the upstream's cursor resolves time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Granularity {
+    /// `POST /v1/conversations`' RFC 3339 `date`.
+    Microsecond,
+    /// `GET /v1/messages`' Unix-seconds `timestamp`.
+    Second,
+}
+
+impl Granularity {
+    fn step(self) -> TimeDelta {
+        match self {
+            Self::Microsecond => TimeDelta::microseconds(1),
+            Self::Second => TimeDelta::seconds(1),
+        }
+    }
+
+    /// The start of the cursor unit that holds `at`.
+    fn floor(self, at: DateTime<Utc>) -> DateTime<Utc> {
+        let step = self.step().num_microseconds().unwrap_or(1);
+        let micros = at.timestamp_micros();
+        DateTime::from_timestamp_micros(micros - micros.rem_euclid(step)).unwrap_or(at)
+    }
+
+    /// The earliest "before" bound whose answer still includes every row at `at`.
+    fn including(self, at: DateTime<Utc>) -> DateTime<Utc> {
+        self.floor(at) + self.step()
+    }
+}
+
+/// One collected slice of a listing.
+#[derive(Debug)]
+pub struct Slice<T> {
+    /// At most `first` rows, newest first, each with its sort key (the edge's cursor).
+    pub rows: Vec<(SortKey, T)>,
+    /// Whether at least one more row follows the last one.
+    pub has_next_page: bool,
+}
+
+/// Why a walk could not complete.
+#[derive(Debug, thiserror::Error)]
+pub enum WalkError<E> {
+    /// Fetching an upstream page failed.
+    #[error(transparent)]
+    Fetch(E),
+    /// The upstream kept answering without making progress (it ignores the cursor).
+    #[error("the upstream's paging made no progress after {pages} pages")]
+    NoProgress { pages: usize },
+}
+
+/// Collects the `first` rows that follow `after` (or the newest rows without it), plus whether
+/// more follow.
+///
+/// `fetch(before)` must return one upstream page of rows strictly older than `before` (or the
+/// newest rows for `None`), newest first; `key` places a row, and rows without a key are skipped
+/// because they cannot be placed.
+pub async fn collect<T, E, F, Fut>(
+    first: usize,
+    after: Option<SortKey>,
+    granularity: Granularity,
+    key: impl Fn(&T) -> Option<SortKey>,
+    mut fetch: F,
+) -> Result<Slice<T>, WalkError<E>>
+where
+    F: FnMut(Option<DateTime<Utc>>) -> Fut,
+    Fut: Future<Output = Result<Vec<T>, E>>,
+{
+    let mut rows: Vec<(SortKey, T)> = Vec::new();
+    let mut last = after;
+    let mut before = after.map(|cursor| granularity.including(cursor.at));
+    let max_pages = MIN_UPSTREAM_PAGES + 4 * (first + 1);
+
+    for pages in 1..=max_pages {
+        let page = fetch(before).await.map_err(WalkError::Fetch)?;
+        let keyed: Vec<(SortKey, T)> = page
+            .into_iter()
+            .filter_map(|row| key(&row).map(|key| (key, row)))
+            .collect();
+        // The oldest cursor unit on the page may continue on the next page, so its rows wait
+        // for a page that starts with that unit (and so holds all of it).
+        let Some(oldest_unit) = keyed.iter().map(|(key, _)| granularity.floor(key.at)).min() else {
+            return Ok(Slice {
+                rows,
+                has_next_page: false,
+            });
+        };
+        let spans_units = keyed
+            .iter()
+            .any(|(key, _)| granularity.floor(key.at) > oldest_unit);
+        let mut fresh: Vec<(SortKey, T)> = keyed
+            .into_iter()
+            .filter(|(key, _)| last.is_none_or(|last| *key < last))
+            .collect();
+        let next_before = if spans_units {
+            fresh.retain(|(key, _)| granularity.floor(key.at) > oldest_unit);
+            granularity.including(oldest_unit)
+        } else {
+            // The page holds a single unit: all of it when it fits in a page, otherwise as much
+            // as the API will ever show. Take it and continue strictly before it.
+            if fresh.len() > 1 {
+                tracing::debug!(unit = %oldest_unit, rows = fresh.len(), "a whole upstream page shares one cursor unit");
+            }
+            oldest_unit
+        };
+        if before.is_some_and(|before| next_before >= before) {
+            return Err(WalkError::NoProgress { pages });
+        }
+        before = Some(next_before);
+
+        fresh.sort_by(|a, b| b.0.cmp(&a.0));
+        if let Some(&(oldest, _)) = fresh.last() {
+            last = Some(oldest);
+        }
+        let wanted = first + 1 - rows.len();
+        rows.extend(fresh.into_iter().take(wanted));
+        if rows.len() > first {
+            rows.truncate(first);
+            return Ok(Slice {
+                rows,
+                has_next_page: true,
+            });
+        }
+    }
+    Err(WalkError::NoProgress { pages: max_pages })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use super::*;
+
+    /// An upstream over `rows` that answers pages of `page_size`, newest first, strictly before
+    /// the bound at `granularity`, with ties in an order of its own (id ascending).
+    struct FakeUpstream {
+        rows: Vec<SortKey>,
+        page_size: usize,
+        granularity: Granularity,
+        calls: Cell<usize>,
+    }
+
+    impl FakeUpstream {
+        fn new(rows: Vec<SortKey>, page_size: usize, granularity: Granularity) -> Self {
+            Self {
+                rows,
+                page_size,
+                granularity,
+                calls: Cell::new(0),
+            }
+        }
+
+        async fn page(&self, before: Option<DateTime<Utc>>) -> Result<Vec<SortKey>, ()> {
+            self.calls.set(self.calls.get() + 1);
+            let mut matching: Vec<SortKey> = self
+                .rows
+                .iter()
+                .copied()
+                .filter(|row| before.is_none_or(|before| self.granularity.floor(row.at) < before))
+                .collect();
+            matching.sort_by(|a, b| b.at.cmp(&a.at).then(a.id.cmp(&b.id)));
+            matching.truncate(self.page_size);
+            Ok(matching)
+        }
+
+        async fn walk(&self, first: usize) -> Vec<SortKey> {
+            let mut all = Vec::new();
+            let mut after = None;
+            loop {
+                let slice = collect(
+                    first,
+                    after,
+                    self.granularity,
+                    |row: &SortKey| Some(*row),
+                    |before| self.page(before),
+                )
+                .await
+                .expect("walk succeeds");
+                assert!(slice.rows.len() <= first);
+                if slice.has_next_page {
+                    assert_eq!(
+                        slice.rows.len(),
+                        first,
+                        "exactly `first` rows while more follow"
+                    );
+                }
+                all.extend(slice.rows.iter().map(|(key, _)| *key));
+                after = slice.rows.last().map(|(key, _)| *key);
+                if !slice.has_next_page {
+                    return all;
+                }
+            }
+        }
+    }
+
+    fn at(micros: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp_micros(1_780_000_000_000_000 + micros).unwrap()
+    }
+
+    /// 500 rows in groups of 1..=4 per instant, instants `spacing` apart.
+    fn tied_rows(spacing: i64) -> Vec<SortKey> {
+        let mut rows = Vec::new();
+        let mut id = 1;
+        let mut instant = 0;
+        while rows.len() < 500 {
+            for _ in 0..(instant % 4 + 1) {
+                rows.push(SortKey {
+                    at: at(instant * spacing),
+                    id,
+                });
+                id += 7;
+            }
+            instant += 1;
+        }
+        rows
+    }
+
+    fn expected(rows: &[SortKey]) -> Vec<SortKey> {
+        let mut sorted = rows.to_vec();
+        sorted.sort_by(|a, b| b.cmp(a));
+        sorted
+    }
+
+    #[tokio::test]
+    async fn walks_return_every_row_once_in_order_for_any_page_sizes() {
+        for (granularity, spacing) in [
+            (Granularity::Microsecond, 1),
+            (Granularity::Second, 1_000_000),
+        ] {
+            let rows = tied_rows(spacing);
+            for page_size in [5, 7, 30, 50] {
+                let upstream = FakeUpstream::new(rows.clone(), page_size, granularity);
+                for first in [1, 7, 30, 100] {
+                    assert_eq!(
+                        upstream.walk(first).await,
+                        expected(&rows),
+                        "{granularity:?} page {page_size} first {first}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn second_granularity_keeps_sub_second_order() {
+        // Four rows per second; inside a second they sort by their microseconds, not by id or
+        // by the upstream's order.
+        let rows: Vec<SortKey> = (0..40)
+            .map(|i| SortKey {
+                at: at(i * 250_000),
+                id: 100 - i,
+            })
+            .collect();
+        let upstream = FakeUpstream::new(rows.clone(), 6, Granularity::Second);
+        assert_eq!(upstream.walk(4).await, expected(&rows));
+    }
+
+    #[tokio::test]
+    async fn has_next_page_is_exact_at_the_end() {
+        let rows = tied_rows(1)[..60].to_vec();
+        let upstream = FakeUpstream::new(rows.clone(), 30, Granularity::Microsecond);
+        let slice = collect(
+            60,
+            None,
+            Granularity::Microsecond,
+            |r: &SortKey| Some(*r),
+            |b| upstream.page(b),
+        )
+        .await
+        .unwrap();
+        assert_eq!(slice.rows.len(), 60);
+        assert!(!slice.has_next_page);
+        let slice = collect(
+            59,
+            None,
+            Granularity::Microsecond,
+            |r: &SortKey| Some(*r),
+            |b| upstream.page(b),
+        )
+        .await
+        .unwrap();
+        assert!(slice.has_next_page);
+    }
+
+    #[tokio::test]
+    async fn a_tie_larger_than_a_page_is_stepped_past_not_looped_on() {
+        let mut rows: Vec<SortKey> = (0..8).map(|id| SortKey { at: at(100), id }).collect();
+        rows.extend((0..3).map(|id| SortKey {
+            at: at(50),
+            id: 100 + id,
+        }));
+        let upstream = FakeUpstream::new(rows, 5, Granularity::Microsecond);
+        let walked = upstream.walk(2).await;
+        // The API can only ever show 5 of the 8 tied rows; everything older still arrives.
+        assert_eq!(walked.iter().filter(|key| key.at == at(100)).count(), 5);
+        assert_eq!(walked.iter().filter(|key| key.at == at(50)).count(), 3);
+    }
+
+    #[tokio::test]
+    async fn an_upstream_that_ignores_the_cursor_is_an_error_not_a_hang() {
+        let rows: Vec<SortKey> = (0..5).map(|id| SortKey { at: at(id), id }).collect();
+        let calls = Cell::new(0);
+        let result = collect(
+            10,
+            None,
+            Granularity::Microsecond,
+            |r: &SortKey| Some(*r),
+            |_| {
+                calls.set(calls.get() + 1);
+                let rows = rows.clone();
+                async move { Ok::<_, ()>(rows) }
+            },
+        )
+        .await;
+        assert!(
+            matches!(result, Err(WalkError::NoProgress { .. })),
+            "{result:?}"
+        );
+        assert!(calls.get() <= 3, "gave up after {} calls", calls.get());
+    }
+
+    #[tokio::test]
+    async fn fetch_errors_pass_through() {
+        let result = collect(
+            3,
+            None,
+            Granularity::Second,
+            |r: &SortKey| Some(*r),
+            |_| async { Err::<Vec<SortKey>, _>("down") },
+        )
+        .await;
+        assert!(matches!(result, Err(WalkError::Fetch("down"))));
+    }
+
+    #[tokio::test]
+    async fn a_page_costs_few_upstream_calls() {
+        let rows = tied_rows(1);
+        let upstream = FakeUpstream::new(rows, 30, Granularity::Microsecond);
+        let _ = collect(
+            30,
+            None,
+            Granularity::Microsecond,
+            |r: &SortKey| Some(*r),
+            |b| upstream.page(b),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            upstream.calls.get(),
+            2,
+            "30 rows plus the peeked one: two pages of 30"
+        );
+    }
+}
