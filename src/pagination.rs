@@ -134,7 +134,7 @@ where
         }
         before = Some(next_before);
 
-        fresh.sort_by(|a, b| b.0.cmp(&a.0));
+        fresh.sort_by_key(|(key, _)| std::cmp::Reverse(*key));
         if let Some(&(oldest, _)) = fresh.last() {
             last = Some(oldest);
         }
