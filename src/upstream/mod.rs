@@ -16,6 +16,8 @@
 
 mod auth;
 mod client;
+#[cfg(test)]
+mod client_tests;
 mod de;
 mod endpoints;
 mod error;
@@ -23,6 +25,8 @@ pub mod models;
 mod rate_limit;
 pub mod requests;
 mod retry;
+#[cfg(test)]
+mod test_server;
 
 pub use auth::TenantKey;
 pub use client::{Client, TenantClient};
