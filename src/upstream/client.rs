@@ -88,8 +88,9 @@ impl Client {
         })
     }
 
-    /// HTTP requests sent so far (retries included), keyed `METHOD path-template` like
-    /// `POST /v1/conversations`: the same keys the sandbox counts under.
+    /// HTTP requests attempted so far, retries included, keyed `METHOD path-template` like
+    /// `POST /v1/conversations`: the keys the sandbox counts under. An attempt whose connection
+    /// never opened counts here but never reaches the upstream's counts.
     pub fn calls(&self) -> BTreeMap<String, u64> {
         self.shared.calls.snapshot()
     }
@@ -115,7 +116,8 @@ pub struct TenantClient {
 }
 
 impl TenantClient {
-    /// Sends this id upstream as `X-Request-Id` and logs it with every call.
+    /// Sends this id upstream as `X-Request-Id` and logs it with every call. An id that
+    /// cannot be a header value is only logged.
     pub fn with_request_id(mut self, request_id: String) -> Self {
         self.request_id = Some(request_id);
         self
@@ -141,6 +143,7 @@ impl TenantClient {
         async {
             let url = self.shared.url_for(&call.path)?;
             let route = call.route.label();
+            let retry = self.shared.retry;
             let mut retries_done = 0;
             loop {
                 Span::current().record("attempt", retries_done + 1);
@@ -150,10 +153,7 @@ impl TenantClient {
                     Ok(answer) => return Ok(answer),
                     Err(error) => error,
                 };
-                let next =
-                    self.shared
-                        .retry
-                        .next_delay(call.kind, retries_done, &error, &mut rand::rng());
+                let next = retry.next_delay(call.kind, retries_done, &error, &mut rand::rng());
                 let Some(delay) = next else { return Err(error) };
                 tracing::warn!(%error, delay_ms = delay.as_millis(), "retrying upstream call");
                 tokio::time::sleep(delay).await;
