@@ -86,16 +86,26 @@ impl From<upstream::Error> for ApiError {
     fn from(error: upstream::Error) -> Self {
         use upstream::Error as E;
         let mapped = match &error {
-            E::MissingCredential => Self::Unauthenticated(
-                "send `Authorization: Bearer <Heymarket credential>`; this gateway passes callers' credentials through".to_owned(),
+            E::MissingCredential | E::InvalidCredential => Self::Unauthenticated(
+                "send `Authorization: Bearer <Heymarket credential>`: this gateway passes callers' credentials through"
+                    .to_owned(),
             ),
-            E::Unauthorized => Self::Unauthenticated("the Heymarket API rejected the credentials".to_owned()),
-            E::Forbidden => Self::Forbidden("the Heymarket API denied access to this resource".to_owned()),
+            E::Unauthorized => {
+                Self::Unauthenticated("the Heymarket API rejected the credentials".to_owned())
+            }
+            E::Forbidden => {
+                Self::Forbidden("the Heymarket API denied access to this resource".to_owned())
+            }
             E::NotFound => Self::NotFound("not found".to_owned()),
-            E::BadRequest { message, .. } => Self::BadUserInput(message.clone()),
+            E::BadRequest { message, .. } => Self::BadUserInput(
+                message.clone().unwrap_or_else(|| "the Heymarket API refused the request as invalid".to_owned()),
+            ),
             E::RateLimited { retry_after } => Self::RateLimited { retry_after: *retry_after },
             E::Timeout => Self::UpstreamTimeout,
-            _ => Self::UpstreamUnavailable,
+            E::Server { .. } | E::UnexpectedStatus { .. } | E::Transport { .. } | E::Decode { .. } => {
+                Self::UpstreamUnavailable
+            }
+            E::Signing(_) | E::InvalidBaseUrl | E::Encode { .. } => Self::Internal,
         };
         match mapped {
             Self::UpstreamUnavailable | Self::UpstreamTimeout => {

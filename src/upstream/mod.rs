@@ -1,72 +1,33 @@
-//! Typed client for the Heymarket REST API.
+//! Typed client for the Heymarket REST API; knows nothing of GraphQL.
 //!
-//! Placeholder: the interface below is the contract the rest of the crate relies on.
+//! [`Client`] is built once from [`UpstreamConfig`](crate::config::UpstreamConfig) and holds the
+//! connection pool, the rate limiter and the call counts. [`Client::tenant`] hands out a
+//! [`TenantClient`] that calls as one credential (the gateway's own, or the caller's bearer in
+//! pass-through mode), with one `async fn` per endpoint.
+//!
+//! - `client`: `Client`, `TenantClient` and the one `send()` every call goes through.
+//! - `endpoints`: one method per endpoint.
+//! - `auth`: credentials, the API-secret JWT signer, [`TenantKey`].
+//! - `retry`: which failures are retried, and the backoff between attempts.
+//! - `rate_limit`: the per-tenant client-side budget.
+//! - [`models`] / [`requests`]: wire shapes of answers and request bodies; `de` decodes
+//!   answers leniently.
+//! - `error`: [`Error`], and how statuses and transport failures map onto it.
 
+mod auth;
+mod client;
+#[cfg(test)]
+mod client_tests;
+mod de;
+mod endpoints;
+mod error;
 pub mod models;
+mod rate_limit;
+pub mod requests;
+mod retry;
+#[cfg(test)]
+mod test_server;
 
-use secrecy::SecretString;
-
-use crate::config::UpstreamConfig;
-
-/// Upstream failures, typed so callers can map them once.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error("no credential for the upstream")]
-    MissingCredential,
-    #[error("the upstream rejected the credentials")]
-    Unauthorized,
-    #[error("forbidden")]
-    Forbidden,
-    #[error("not found")]
-    NotFound,
-    #[error("bad request: {message}")]
-    BadRequest { code: String, message: String },
-    #[error("rate limited")]
-    RateLimited {
-        retry_after: Option<std::time::Duration>,
-    },
-    #[error("timeout")]
-    Timeout,
-    #[error("server error {status}")]
-    Server { status: u16 },
-}
-
-/// The shared, pooled client (one per process).
-#[derive(Clone)]
-pub struct Client {}
-
-impl Client {
-    pub fn new(config: &UpstreamConfig) -> Result<Self, Error> {
-        let _ = config;
-        Ok(Self {})
-    }
-
-    /// A handle that calls as one tenant: the configured credential, or in pass-through mode
-    /// the caller's bearer (`Error::Unauthorized` when there is none).
-    pub fn tenant(&self, caller_bearer: Option<SecretString>) -> Result<TenantClient, Error> {
-        let _ = caller_bearer;
-        Ok(TenantClient {})
-    }
-}
-
-/// Calls the upstream as one tenant; cheap to clone, one per GraphQL request.
-#[derive(Clone)]
-pub struct TenantClient {}
-
-impl TenantClient {
-    /// Sends this id upstream as `X-Request-Id` and logs it with every call.
-    pub fn with_request_id(self, request_id: String) -> Self {
-        let _ = request_id;
-        self
-    }
-
-    /// `GET /v1/inboxes`.
-    pub async fn inboxes(&self) -> Result<Vec<models::Inbox>, Error> {
-        Ok(Vec::new())
-    }
-
-    /// `GET /v1/team`.
-    pub async fn team(&self) -> Result<models::Team, Error> {
-        Err(Error::Unauthorized)
-    }
-}
+pub use auth::TenantKey;
+pub use client::{Client, TenantClient};
+pub use error::Error;

@@ -1,28 +1,509 @@
-//! Wire models of the upstream API (placeholder).
+//! Wire models of the Heymarket REST API (heymarket-api.md §5, §7.1, §9.1), decoded tolerantly.
+//!
+//! Ids are required; every other field is optional or defaults to empty, unknown fields are
+//! ignored, and a field of an unexpected type reads as absent (see `de`). Timestamps are
+//! normalised to UTC.
 
-/// `GET /v1/inboxes` item.
-#[derive(Debug, Clone, serde::Deserialize)]
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde::de::{Deserializer, Error as _};
+use serde_json::Value;
+
+use super::de;
+
+/// A conversation (`POST /v1/conversations`, `GET /v1/conversations/{id}`, inside messages, and
+/// in chat webhooks).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Conversation {
+    /// Also called `chat_id`, `convo_id` and `conversation_id` by other endpoints.
+    pub id: i64,
+    /// The assigned member; see [`Conversation::assignee_id`].
+    #[serde(default, deserialize_with = "de::int")]
+    pub assigned: Option<i64>,
+    /// The contact is blocked.
+    #[serde(default, deserialize_with = "de::flag")]
+    pub blocked: Option<bool>,
+    /// e.g. `sms`, `mms`, `email`, `chat` (casing unverified).
+    #[serde(default, deserialize_with = "de::lenient")]
+    pub channel: Option<String>,
+    #[serde(default, deserialize_with = "de::timestamp")]
+    pub created: Option<DateTime<Utc>>,
+    /// Undocumented; probably the member who started the conversation.
+    #[serde(default, deserialize_with = "de::int")]
+    pub creator: Option<i64>,
+    /// The inbox holding the conversation.
+    #[serde(default, deserialize_with = "de::int")]
+    pub inbox: Option<i64>,
+    /// Undocumented integer (a Unix time or a message id).
+    #[serde(default, deserialize_with = "de::int")]
+    pub last_inbound: Option<i64>,
+    #[serde(default, deserialize_with = "de::lenient")]
+    pub local_id: Option<String>,
+    #[serde(default, deserialize_with = "de::list")]
+    pub members: Vec<ConversationMember>,
+    #[serde(default, deserialize_with = "de::flag")]
+    pub muted: Option<bool>,
+    #[serde(default, deserialize_with = "de::lenient")]
+    pub name: Option<String>,
+    /// Documented as an integer, described as "has been read"; booleans read as 0/1.
+    #[serde(default, deserialize_with = "de::int_or_flag")]
+    pub read: Option<i64>,
+    #[serde(default, deserialize_with = "de::flag")]
+    pub replied: Option<bool>,
+    #[serde(default, deserialize_with = "de::timestamp")]
+    pub snooze_till: Option<DateTime<Utc>>,
+    /// `open` or `closed` (a `pending` state may exist).
+    #[serde(default, deserialize_with = "de::lenient")]
+    pub status: Option<String>,
+    /// The customer's phone number (or email address on email conversations).
+    #[serde(default, deserialize_with = "de::lenient")]
+    pub target: Option<String>,
+    #[serde(rename = "type", default, deserialize_with = "de::lenient")]
+    pub kind: Option<String>,
+    /// Last activity: the list endpoint's sort key and cursor.
+    #[serde(default, deserialize_with = "de::timestamp")]
+    pub updated: Option<DateTime<Utc>>,
+    /// Undocumented, seen in client code: unread for the listing member.
+    #[serde(default, deserialize_with = "de::flag")]
+    pub unread: Option<bool>,
+    /// Undocumented, seen in client code: the members for whom it is unread.
+    #[serde(default, deserialize_with = "de::lenient")]
+    pub unread_users: Option<Vec<i64>>,
+    /// Undocumented, seen in client code: a preview of the last message.
+    #[serde(default, deserialize_with = "de::lenient")]
+    pub last_msg: Option<String>,
+}
+
+impl Conversation {
+    /// The assigned member, if any. How "unassigned" looks is undocumented (heymarket-api.md
+    /// §13.5): absent, `null`, `0` and negative ids (the reassign endpoint's `-1`) all read as
+    /// unassigned, since member ids are positive.
+    pub fn assignee_id(&self) -> Option<i64> {
+        self.assigned.filter(|id| *id > 0)
+    }
+
+    /// Whether the conversation is unread for `member_id`. The docs leave this open (§13.3);
+    /// the most specific signal wins: `unread_users` when present, then `unread` (which is
+    /// relative to the member the list was requested for), then `read == 0`. With none of them
+    /// the conversation counts as read.
+    pub fn is_unread_for(&self, member_id: i64) -> bool {
+        if let Some(users) = &self.unread_users {
+            return users.contains(&member_id);
+        }
+        if let Some(unread) = self.unread {
+            return unread;
+        }
+        self.read == Some(0)
+    }
+}
+
+/// A member on a conversation.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ConversationMember {
+    pub id: i64,
+    #[serde(default, deserialize_with = "de::lenient")]
+    pub name: Option<String>,
+}
+
+/// A message (`GET /v1/messages`, `POST /v1/messages/all`, message webhooks).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Message {
+    pub id: i64,
+    #[serde(default, deserialize_with = "de::lenient")]
+    pub text: Option<String>,
+    /// Media URL on MMS.
+    #[serde(default, deserialize_with = "de::lenient")]
+    pub media: Option<String>,
+    #[serde(default, deserialize_with = "de::lenient")]
+    pub phone: Option<String>,
+    /// Undocumented value set.
+    #[serde(rename = "type", default, deserialize_with = "de::lenient")]
+    pub kind: Option<String>,
+    /// Delivery status; only `sent` has been observed.
+    #[serde(default, deserialize_with = "de::lenient")]
+    pub status: Option<String>,
+    /// Sent or received; the cursor of `POST /v1/messages/all`.
+    #[serde(default, deserialize_with = "de::timestamp")]
+    pub date: Option<DateTime<Utc>>,
+    /// The sending member.
+    #[serde(default, deserialize_with = "de::int")]
+    pub user: Option<i64>,
+    /// The embedded conversation, when present and well-formed.
+    #[serde(default, deserialize_with = "de::lenient")]
+    pub conversation: Option<Box<Conversation>>,
+    #[serde(default, deserialize_with = "de::lenient")]
+    pub author: Option<String>,
+    #[serde(default, deserialize_with = "de::lenient")]
+    pub local_id: Option<String>,
+    #[serde(default, deserialize_with = "de::lenient")]
+    pub target: Option<String>,
+    #[serde(default, deserialize_with = "de::timestamp")]
+    pub updated: Option<DateTime<Utc>>,
+    /// A team-only note rather than a message to the customer.
+    #[serde(default, deserialize_with = "de::flag")]
+    pub private: Option<bool>,
+}
+
+/// An inbox (`GET /v1/inboxes`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct Inbox {
     pub id: i64,
+    #[serde(default, deserialize_with = "de::lenient")]
     pub name: Option<String>,
+    /// Primary number.
+    #[serde(default, deserialize_with = "de::lenient")]
     pub phone: Option<String>,
+    /// All numbers.
+    #[serde(default, deserialize_with = "de::list")]
     pub phones: Vec<String>,
+    #[serde(default, deserialize_with = "de::flag")]
     pub auto_assignable: Option<bool>,
+    /// Members with access: the valid `creator_id`s for sends from this inbox.
+    #[serde(default, deserialize_with = "de::list")]
     pub members: Vec<i64>,
+    /// Invited addresses (sent as a boolean by older docs, which reads as empty).
+    #[serde(default, deserialize_with = "de::list")]
+    pub invited: Vec<String>,
+    #[serde(default, deserialize_with = "de::int")]
+    pub team: Option<i64>,
 }
 
-/// `GET /v1/team`.
-#[derive(Debug, Clone, serde::Deserialize)]
+/// The team (`GET /v1/team`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct Team {
+    #[serde(default, deserialize_with = "de::int")]
     pub id: Option<i64>,
+    #[serde(default, deserialize_with = "de::lenient")]
     pub name: Option<String>,
+    #[serde(default, deserialize_with = "de::list")]
     pub members: Vec<TeamMember>,
+    /// Maximum contacts per list.
+    #[serde(default, deserialize_with = "de::int")]
+    pub list_size: Option<i64>,
 }
 
-/// A member inside `GET /v1/team`.
-#[derive(Debug, Clone, serde::Deserialize)]
+/// A member inside `GET /v1/team`; its id is a valid `creator_id`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct TeamMember {
     pub id: i64,
+    #[serde(default, deserialize_with = "de::lenient")]
     pub name: Option<String>,
+    #[serde(default, deserialize_with = "de::lenient")]
     pub role: Option<String>,
+}
+
+/// A contact (`GET /v1/contact/{id}`, `POST /v1/contact/get`, `POST /v2/contacts/search`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Contact {
+    pub id: i64,
+    /// The v2 endpoints' id.
+    #[serde(default, deserialize_with = "de::lenient")]
+    pub uuid: Option<String>,
+    #[serde(default, deserialize_with = "de::lenient")]
+    pub display_name: Option<String>,
+    #[serde(rename = "first", default, deserialize_with = "de::lenient")]
+    pub first_name: Option<String>,
+    #[serde(rename = "last", default, deserialize_with = "de::lenient")]
+    pub last_name: Option<String>,
+    #[serde(default, deserialize_with = "de::lenient")]
+    pub email: Option<String>,
+    #[serde(default, deserialize_with = "de::lenient")]
+    pub phone: Option<String>,
+    /// Custom field values keyed by field-id strings.
+    #[serde(default, deserialize_with = "de::lenient")]
+    pub custom: Option<BTreeMap<String, serde_json::Value>>,
+    #[serde(default, deserialize_with = "de::int")]
+    pub team_id: Option<i64>,
+    #[serde(default, deserialize_with = "de::int")]
+    pub creator_id: Option<i64>,
+    #[serde(default, deserialize_with = "de::flag")]
+    pub shared: Option<bool>,
+    #[serde(default, deserialize_with = "de::timestamp")]
+    pub created: Option<DateTime<Utc>>,
+    #[serde(default, deserialize_with = "de::timestamp")]
+    pub updated: Option<DateTime<Utc>>,
+    #[serde(default, deserialize_with = "de::int")]
+    pub rev: Option<i64>,
+    #[serde(default, deserialize_with = "de::int")]
+    pub assigned_user_id: Option<i64>,
+    /// Tags, shape undocumented (at most five).
+    #[serde(default, deserialize_with = "de::list")]
+    pub tags: Vec<serde_json::Value>,
+    #[serde(default, deserialize_with = "de::flag")]
+    pub is_opted_out: Option<bool>,
+    #[serde(default, deserialize_with = "de::flag")]
+    pub blocked: Option<bool>,
+}
+
+/// The answer to `POST /v1/message/send`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct SentMessage {
+    /// The new message's id.
+    pub id: i64,
+    #[serde(default, deserialize_with = "de::timestamp")]
+    pub date: Option<DateTime<Utc>>,
+    /// Set when the message carries media.
+    #[serde(default, deserialize_with = "de::lenient")]
+    pub gallery_url: Option<String>,
+    /// The conversation, when the upstream says (undocumented for SMS, seen in client code).
+    #[serde(default, deserialize_with = "de::int")]
+    pub convo_id: Option<i64>,
+}
+
+/// The undocumented answer of `POST /v2/contacts/search`: either a bare array or an object
+/// holding a `contacts` array. Elements that are not contacts are dropped, like in `de::list`.
+#[derive(Debug)]
+pub(crate) struct ContactSearchAnswer(pub(crate) Vec<Contact>);
+
+impl<'de> Deserialize<'de> for ContactSearchAnswer {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let items = match Value::deserialize(deserializer)? {
+            Value::Array(items) => items,
+            Value::Object(mut fields) => match fields.remove("contacts") {
+                Some(Value::Array(items)) => items,
+                _ => return Err(D::Error::custom("an object without a `contacts` list")),
+            },
+            _ => return Err(D::Error::custom("neither a list of contacts nor an object")),
+        };
+        let contacts = items
+            .into_iter()
+            .filter_map(|item| serde_json::from_value(item).ok());
+        Ok(Self(contacts.collect()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    /// The DOC-GEN conversation sample (heymarket-api.md §5.1), placeholders and all.
+    fn doc_conversation() -> Value {
+        json!({
+            "assigned": 123, "blocked": true, "channel": "<string>", "created": "<string>",
+            "creator": 123, "email_noti": true, "id": 123, "inbox": 123, "last_inbound": 123,
+            "local_id": "<string>", "members": [ { "id": 123, "name": "<string>" } ],
+            "muted": true, "name": "<string>", "noreply": "<string>", "op": "<string>",
+            "read": 123, "replied": true, "snooze_till": "<string>", "status": "<string>",
+            "super": 123, "support": true, "target": "<string>", "type": "<string>",
+            "updated": "<string>"
+        })
+    }
+
+    fn parse<T: serde::de::DeserializeOwned>(value: Value) -> T {
+        serde_json::from_value(value).unwrap()
+    }
+
+    #[test]
+    fn doc_conversation_sample_parses() {
+        let c: Conversation = parse(doc_conversation());
+        assert_eq!(c.id, 123);
+        assert_eq!(c.assignee_id(), Some(123));
+        assert_eq!(
+            (c.blocked, c.muted, c.replied),
+            (Some(true), Some(true), Some(true))
+        );
+        assert_eq!(c.inbox, Some(123));
+        assert_eq!(c.read, Some(123));
+        assert_eq!(
+            c.members,
+            vec![ConversationMember {
+                id: 123,
+                name: Some("<string>".into())
+            }]
+        );
+        assert_eq!(c.kind.as_deref(), Some("<string>"));
+        // "<string>" is no timestamp
+        assert_eq!((c.created, c.updated, c.snooze_till), (None, None, None));
+    }
+
+    #[test]
+    fn realistic_conversation_parses_with_extras_and_unknown_fields() {
+        let c: Conversation = parse(json!({
+            "id": 9, "updated": "2024-12-24T14:04:55.021462Z", "created": "2024-12-01T08:00:00+01:00",
+            "snooze_till": "", "assigned": null, "read": false, "status": "open",
+            "unread": true, "unread_users": [4, 5], "last_msg": "see you", "targets": {"1": "x"},
+            "something_new": {"nested": [1, 2]}
+        }));
+        assert_eq!(
+            c.updated.unwrap().to_rfc3339(),
+            "2024-12-24T14:04:55.021462+00:00"
+        );
+        assert_eq!(c.created.unwrap().to_rfc3339(), "2024-12-01T07:00:00+00:00");
+        assert_eq!(c.snooze_till, None);
+        assert_eq!(c.assignee_id(), None);
+        assert_eq!(c.read, Some(0));
+        assert_eq!(c.unread_users, Some(vec![4, 5]));
+        assert_eq!(c.last_msg.as_deref(), Some("see you"));
+    }
+
+    #[test]
+    fn minimal_conversation_is_just_an_id() {
+        let c: Conversation = parse(json!({ "id": 1 }));
+        assert_eq!(c.assignee_id(), None);
+        assert!(c.members.is_empty());
+        assert!(!c.is_unread_for(1));
+        assert!(serde_json::from_value::<Conversation>(json!({ "name": "no id" })).is_err());
+    }
+
+    #[test]
+    fn type_variants_read_as_absent_instead_of_failing() {
+        let c: Conversation = parse(json!({
+            "id": 1, "assigned": {"id": 3, "name": "old shape"}, "inbox": {"id": 2},
+            "blocked": 1, "muted": 0, "replied": "yes", "members": [{}], "status": 5,
+        }));
+        assert_eq!((c.assigned, c.inbox), (None, None));
+        assert_eq!(
+            (c.blocked, c.muted, c.replied),
+            (Some(true), Some(false), None)
+        );
+        assert!(c.members.is_empty());
+        assert_eq!(c.status, None);
+    }
+
+    #[test]
+    fn assignee_ignores_zero_and_negative_ids() {
+        for (assigned, expected) in [(json!(7), Some(7)), (json!(0), None), (json!(-1), None)] {
+            let c: Conversation = parse(json!({ "id": 1, "assigned": assigned }));
+            assert_eq!(c.assignee_id(), expected);
+        }
+    }
+
+    #[test]
+    fn unread_prefers_unread_users_then_unread_then_read() {
+        let unread = |extra: Value| {
+            let mut value = json!({ "id": 1 });
+            value
+                .as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            parse::<Conversation>(value).is_unread_for(4)
+        };
+        assert!(unread(
+            json!({ "unread_users": [4], "unread": false, "read": 1 })
+        ));
+        assert!(!unread(
+            json!({ "unread_users": [5], "unread": true, "read": 0 })
+        ));
+        assert!(unread(json!({ "unread": true, "read": 1 })));
+        assert!(!unread(json!({ "unread": false, "read": 0 })));
+        assert!(unread(json!({ "read": 0 })));
+        assert!(unread(json!({ "read": false })));
+        assert!(!unread(json!({ "read": 1700000000 })));
+        assert!(!unread(json!({ "read": true })));
+    }
+
+    #[test]
+    fn doc_message_sample_parses_with_embedded_conversation() {
+        let m: Message = parse(json!({
+            "author": "<string>", "broadcast_id": 123, "conversation": doc_conversation(),
+            "custom": { "data": [123], "type": "<string>" }, "date": "<string>", "flagged": true,
+            "id": 123, "link_url": "<string>", "local_id": "<string>", "media": "<string>",
+            "phone": "<string>", "status": "<string>", "super": 123, "support": true,
+            "target": "<string>", "text": "<string>", "type": "<string>", "updated": "<string>",
+            "user": 123
+        }));
+        assert_eq!(m.id, 123);
+        assert_eq!(m.user, Some(123));
+        assert_eq!(m.conversation.as_ref().map(|c| c.id), Some(123));
+        assert_eq!(m.date, None);
+        assert_eq!(m.private, None);
+    }
+
+    #[test]
+    fn message_with_broken_conversation_keeps_the_message() {
+        let m: Message = parse(json!({
+            "id": 5, "date": "2024-12-24T14:04:55.021Z", "conversation": {"no": "id"},
+            "private": 1, "hidden": false, "target_errors": {"1415": "x"}
+        }));
+        assert_eq!(m.conversation, None);
+        assert_eq!(m.private, Some(true));
+        assert!(m.date.is_some());
+    }
+
+    #[test]
+    fn doc_inbox_sample_parses() {
+        let inboxes: Vec<Inbox> = parse(json!([{
+            "allowed_domains": ["<string>"], "auto_assignable": true, "bco_chats": true,
+            "forward_number": "<string>", "id": 123, "invited": ["<string>"], "members": [123],
+            "name": "<string>", "op": "<string>", "phone": "<string>", "phones": ["<string>"],
+            "rev": 123, "team": 123, "widget_code": "<string>",
+            "widget_settings": { "background_color": "<string>", "position": 123, "preview_enabled": true }
+        }]));
+        let inbox = &inboxes[0];
+        assert_eq!((inbox.id, inbox.team), (123, Some(123)));
+        assert_eq!(inbox.members, vec![123]);
+        assert_eq!(inbox.phones, vec!["<string>".to_owned()]);
+        assert_eq!(inbox.invited, vec!["<string>".to_owned()]);
+        assert_eq!(inbox.auto_assignable, Some(true));
+    }
+
+    #[test]
+    fn inbox_tolerates_boolean_invited_and_missing_lists() {
+        let inbox: Inbox = parse(json!({ "id": 1, "invited": true, "auto_assignable": 0 }));
+        assert!(inbox.invited.is_empty() && inbox.members.is_empty() && inbox.phones.is_empty());
+        assert_eq!(inbox.auto_assignable, Some(false));
+    }
+
+    #[test]
+    fn doc_team_sample_parses() {
+        let team: Team = parse(json!({
+            "id": 123, "name": "<string>", "list_size": 123,
+            "members": [ { "id": 123, "name": "<string>", "role": "<string>" }, { "name": "no id" } ]
+        }));
+        assert_eq!((team.id, team.list_size), (Some(123), Some(123)));
+        assert_eq!(team.members.len(), 1);
+        assert_eq!(team.members[0].role.as_deref(), Some("<string>"));
+    }
+
+    #[test]
+    fn contact_parses_documented_fields() {
+        let contact: Contact = parse(json!({
+            "id": 77, "uuid": "0b1c", "display_name": "Ada L", "first": "Ada", "last": "L",
+            "email": "ada@example.com", "phone": "14155551234", "custom": { "12": "gold" },
+            "team_id": 3, "creator_id": 4, "shared": true, "created": "2024-01-01T00:00:00Z",
+            "updated": "<string>", "rev": 2, "op": "u", "assigned_user_id": 4,
+            "tags": [{ "tag_id": 1 }], "is_opted_out": 0, "blocked": false, "avatar": "x"
+        }));
+        assert_eq!(contact.id, 77);
+        assert_eq!(contact.first_name.as_deref(), Some("Ada"));
+        assert_eq!(contact.custom.unwrap()["12"], json!("gold"));
+        assert_eq!(contact.is_opted_out, Some(false));
+        assert_eq!(contact.updated, None);
+        assert_eq!(contact.tags.len(), 1);
+    }
+
+    #[test]
+    fn sent_message_accepts_the_doc_shape_and_convo_id() {
+        let doc: SentMessage =
+            parse(json!({ "id": 123, "date": "<string>", "gallery_url": "<string>" }));
+        assert_eq!((doc.id, doc.convo_id, doc.date), (123, None, None));
+        let seen: SentMessage = parse(json!({
+            "id": 9, "convo_id": 4, "queued": true, "date": "2023-11-07T05:31:56Z",
+            "compliance_results": {}
+        }));
+        assert_eq!(seen.convo_id, Some(4));
+        assert!(seen.date.is_some());
+    }
+
+    #[test]
+    fn contact_search_accepts_both_shapes() {
+        let ids = |value: Value| -> Vec<i64> {
+            parse::<ContactSearchAnswer>(value)
+                .0
+                .iter()
+                .map(|c| c.id)
+                .collect()
+        };
+        assert_eq!(ids(json!([{ "id": 1 }, { "id": 2 }])), vec![1, 2]);
+        assert_eq!(
+            ids(json!({ "contacts": [{ "id": 3 }, { "bad": true }], "failed": [] })),
+            vec![3]
+        );
+        assert!(serde_json::from_value::<ContactSearchAnswer>(json!({ "data": [] })).is_err());
+        assert!(serde_json::from_value::<ContactSearchAnswer>(json!("ok")).is_err());
+    }
 }

@@ -1,0 +1,321 @@
+//! The pooled upstream client and its per-tenant handles. Every call goes through one `send()`
+//! that authorises, rate-limits, times out, retries, logs, counts and decodes.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderName, HeaderValue, RETRY_AFTER};
+use reqwest::{Method, StatusCode};
+use secrecy::SecretString;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tracing::{Instrument, Span, field};
+use url::Url;
+
+use super::auth::Credential;
+use super::error::parse_retry_after;
+use super::rate_limit::RateLimiter;
+use super::retry::{CallKind, RetryPolicy};
+use super::{Error, TenantKey};
+use crate::config::{UpstreamAuth, UpstreamConfig};
+
+/// Correlates our logs with the upstream's, in both directions.
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+const USER_AGENT: &str = concat!("heymarket-gateway/", env!("CARGO_PKG_VERSION"));
+
+/// The shared, pooled client: one per process, cheap to clone.
+#[derive(Clone)]
+pub struct Client {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    http: reqwest::Client,
+    base_url: Url,
+    /// The gateway-held credential; `None` in pass-through mode.
+    credential: Option<Credential>,
+    timeout: Duration,
+    retry: RetryPolicy,
+    limiter: RateLimiter,
+    calls: CallCounter,
+}
+
+impl Client {
+    /// Builds the client from its settings. Fails when the configured credential cannot be
+    /// sent in a header or the base URL cannot take a path, so bad settings stop start-up.
+    pub fn new(config: &UpstreamConfig) -> Result<Self, Error> {
+        if config.base_url.cannot_be_a_base() {
+            return Err(Error::InvalidBaseUrl);
+        }
+        let credential = match &config.auth {
+            UpstreamAuth::Secret { id, key } => Some(Credential::secret(id, key)),
+            UpstreamAuth::ApiKey(key) => Some(Credential::api_key(key)?),
+            UpstreamAuth::PassThrough => None,
+        };
+        let http = reqwest::Client::builder()
+            .user_agent(USER_AGENT)
+            .build()
+            .map_err(Error::from_transport)?;
+        Ok(Self {
+            shared: Arc::new(Shared {
+                http,
+                base_url: config.base_url.clone(),
+                credential,
+                timeout: config.timeout,
+                retry: RetryPolicy::new(config),
+                limiter: RateLimiter::new(config.rate_limit),
+                calls: CallCounter::default(),
+            }),
+        })
+    }
+
+    /// A handle that calls as one tenant. With a gateway-held credential that credential is
+    /// used and `caller_bearer` is ignored; in pass-through mode the caller's bearer token
+    /// (without the `Bearer ` prefix) is forwarded, and its absence is
+    /// [`Error::MissingCredential`].
+    pub fn tenant(&self, caller_bearer: Option<SecretString>) -> Result<TenantClient, Error> {
+        let credential = match (&self.shared.credential, caller_bearer) {
+            (Some(configured), _) => configured.clone(),
+            (None, Some(bearer)) => Credential::caller_bearer(&bearer)?,
+            (None, None) => return Err(Error::MissingCredential),
+        };
+        Ok(TenantClient {
+            shared: Arc::clone(&self.shared),
+            credential,
+            request_id: None,
+        })
+    }
+
+    /// HTTP requests attempted so far, retries included, keyed `METHOD path-template` like
+    /// `POST /v1/conversations`: the keys the sandbox counts under. An attempt whose connection
+    /// never opened counts here but never reaches the upstream's counts.
+    pub fn calls(&self) -> BTreeMap<String, u64> {
+        self.shared.calls.snapshot()
+    }
+}
+
+impl Shared {
+    fn url_for(&self, path: &str) -> Result<Url, Error> {
+        let mut url = self.base_url.clone();
+        url.path_segments_mut()
+            .map_err(|()| Error::InvalidBaseUrl)?
+            .pop_if_empty()
+            .extend(path.split('/').filter(|segment| !segment.is_empty()));
+        Ok(url)
+    }
+}
+
+/// Calls the upstream as one tenant; cheap to clone, one per GraphQL request.
+#[derive(Clone)]
+pub struct TenantClient {
+    shared: Arc<Shared>,
+    credential: Credential,
+    request_id: Option<String>,
+}
+
+impl TenantClient {
+    /// Sends this id upstream as `X-Request-Id` and logs it with every call. An id that
+    /// cannot be a header value is only logged.
+    pub fn with_request_id(mut self, request_id: String) -> Self {
+        self.request_id = Some(request_id);
+        self
+    }
+
+    /// The partition this handle's calls, and anything cached from them, belong to.
+    pub fn tenant_key(&self) -> TenantKey {
+        self.credential.tenant()
+    }
+
+    /// Sends `call`, retrying as its kind allows, and decodes the answer.
+    pub(crate) async fn send<T: DeserializeOwned>(&self, call: Call) -> Result<T, Error> {
+        let span = tracing::info_span!(
+            "upstream",
+            method = %call.route.method,
+            route = call.route.template,
+            request_id = self.request_id.as_deref(),
+            tenant = %self.credential.tenant(),
+            attempt = field::Empty,
+            status = field::Empty,
+            upstream_request_id = field::Empty,
+        );
+        async {
+            let url = self.shared.url_for(&call.path)?;
+            let route = call.route.label();
+            let retry = self.shared.retry;
+            let mut retries_done = 0;
+            loop {
+                Span::current().record("attempt", retries_done + 1);
+                self.shared.limiter.acquire(&self.credential.tenant()).await;
+                self.shared.calls.record(&route);
+                let error = match self.attempt(&call, &url, &route).await {
+                    Ok(answer) => return Ok(answer),
+                    Err(error) => error,
+                };
+                let next = retry.next_delay(call.kind, retries_done, &error, &mut rand::rng());
+                let Some(delay) = next else { return Err(error) };
+                tracing::warn!(%error, delay_ms = delay.as_millis(), "retrying upstream call");
+                tokio::time::sleep(delay).await;
+                retries_done += 1;
+            }
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn attempt<T: DeserializeOwned>(
+        &self,
+        call: &Call,
+        url: &Url,
+        route: &str,
+    ) -> Result<T, Error> {
+        let mut request = self
+            .shared
+            .http
+            .request(call.route.method.clone(), url.clone())
+            .timeout(self.shared.timeout)
+            .header(AUTHORIZATION, self.credential.header()?)
+            .header(ACCEPT, "application/json");
+        if !call.query.is_empty() {
+            request = request.query(&call.query);
+        }
+        if let Some(id) = self
+            .request_id
+            .as_deref()
+            .and_then(|id| HeaderValue::from_str(id).ok())
+        {
+            request = request.header(REQUEST_ID, id);
+        }
+        if let Some(body) = &call.body {
+            request = request
+                .header(CONTENT_TYPE, "application/json")
+                .body(body.clone());
+        }
+
+        let started = Instant::now();
+        let response = request.send().await.map_err(Error::from_transport)?;
+        let status = response.status();
+        let span = Span::current();
+        span.record("status", status.as_u16());
+        if let Some(id) = response
+            .headers()
+            .get(REQUEST_ID)
+            .and_then(|id| id.to_str().ok())
+        {
+            span.record("upstream_request_id", id);
+        }
+        tracing::debug!(
+            elapsed_ms = started.elapsed().as_millis(),
+            "upstream answered"
+        );
+
+        if !status.is_success() {
+            let retry_after = response
+                .headers()
+                .get(RETRY_AFTER)
+                .and_then(parse_retry_after);
+            let body = if status == StatusCode::BAD_REQUEST {
+                response.bytes().await.unwrap_or_default()
+            } else {
+                Default::default()
+            };
+            return Err(Error::from_status(status, retry_after, &body));
+        }
+        let body = response.bytes().await.map_err(Error::from_transport)?;
+        serde_json::from_slice(&body).map_err(|err| Error::decode(route.to_owned(), &err))
+    }
+}
+
+/// An endpoint: its method and path template, which key the call counts and the logs.
+pub(crate) struct Route {
+    method: Method,
+    template: &'static str,
+}
+
+impl Route {
+    pub(crate) const fn get(template: &'static str) -> Self {
+        Self {
+            method: Method::GET,
+            template,
+        }
+    }
+
+    pub(crate) const fn post(template: &'static str) -> Self {
+        Self {
+            method: Method::POST,
+            template,
+        }
+    }
+
+    fn label(&self) -> String {
+        format!("{} {}", self.method, self.template)
+    }
+}
+
+/// One logical call: the endpoint, the concrete path, query and body, and how safe it is to
+/// send again.
+pub(crate) struct Call {
+    route: &'static Route,
+    path: String,
+    query: Vec<(&'static str, String)>,
+    body: Option<Vec<u8>>,
+    kind: CallKind,
+}
+
+impl Call {
+    /// A call to `route` at its template path (for templates without parameters).
+    pub(crate) fn new(route: &'static Route, kind: CallKind) -> Self {
+        Self {
+            route,
+            path: route.template.to_owned(),
+            query: Vec::new(),
+            body: None,
+            kind,
+        }
+    }
+
+    /// The concrete path, for templates with parameters.
+    pub(crate) fn at(mut self, path: String) -> Self {
+        self.path = path;
+        self
+    }
+
+    pub(crate) fn query(mut self, name: &'static str, value: String) -> Self {
+        self.query.push((name, value));
+        self
+    }
+
+    /// A JSON body, serialised once and re-sent as is by retries.
+    pub(crate) fn json(mut self, body: &impl Serialize) -> Result<Self, Error> {
+        let bytes = serde_json::to_vec(body).map_err(|err| Error::Encode {
+            route: self.route.label(),
+            reason: err.to_string(),
+        })?;
+        self.body = Some(bytes);
+        Ok(self)
+    }
+}
+
+/// Requests sent per route.
+#[derive(Default)]
+struct CallCounter(Mutex<BTreeMap<String, u64>>);
+
+impl CallCounter {
+    fn record(&self, route: &str) {
+        let mut counts = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        match counts.get_mut(route) {
+            Some(count) => *count += 1,
+            None => {
+                counts.insert(route.to_owned(), 1);
+            }
+        }
+    }
+
+    fn snapshot(&self) -> BTreeMap<String, u64> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}

@@ -1,0 +1,445 @@
+//! The client's behaviour over real HTTP, against the scripted server: retries, timeouts,
+//! credentials, request ids, error mapping, call counts and what reaches the logs.
+
+use std::collections::{BTreeMap, HashSet};
+use std::io;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+
+use super::requests::{ConversationStatusRequest, Recipient, SendMessageRequest};
+use super::test_server::{Reply, TestServer};
+use super::{Client, Error};
+use crate::config::UpstreamAuth;
+
+fn close_request() -> ConversationStatusRequest {
+    ConversationStatusRequest {
+        inbox_id: 1,
+        actor_id: 2,
+        conversation_id: 3,
+    }
+}
+
+fn team_answer() -> Reply {
+    Reply::json(
+        200,
+        json!({ "id": 1, "name": "Team", "members": [{ "id": 4 }] }),
+    )
+}
+
+fn secret(value: &str) -> SecretString {
+    SecretString::from(value.to_owned())
+}
+
+#[tokio::test]
+async fn reads_retry_server_errors_and_every_attempt_is_counted() {
+    let server = TestServer::start([
+        Reply::raw(503, ""),
+        Reply::raw(502, "bad gateway"),
+        Reply::json(200, json!([{ "id": 1, "name": "Sales" }])),
+    ])
+    .await;
+    let client = Client::new(&server.config()).unwrap();
+
+    let inboxes = client.tenant(None).unwrap().inboxes().await.unwrap();
+
+    assert_eq!(
+        inboxes.iter().map(|inbox| inbox.id).collect::<Vec<_>>(),
+        [1]
+    );
+    assert_eq!(server.requests().len(), 3);
+    assert_eq!(
+        client.calls(),
+        BTreeMap::from([("GET /v1/inboxes".to_owned(), 3)])
+    );
+}
+
+#[tokio::test]
+async fn reads_give_up_after_the_configured_retries() {
+    let server = TestServer::start((0..4).map(|_| Reply::raw(500, ""))).await;
+    let client = Client::new(&server.config()).unwrap();
+
+    let error = client.tenant(None).unwrap().team().await.unwrap_err();
+
+    assert!(matches!(error, Error::Server { status: 500 }), "{error:?}");
+    assert_eq!(
+        server.requests().len(),
+        1 + server.config().max_retries as usize
+    );
+}
+
+#[tokio::test]
+async fn writes_that_may_have_reached_the_upstream_are_sent_once() {
+    for (reply, expected) in [
+        (Reply::raw(503, ""), "Server"),
+        (
+            Reply::raw(429, "").header("retry-after", "0"),
+            "RateLimited",
+        ),
+        (Reply::Hang, "Timeout"),
+    ] {
+        let server = TestServer::start([reply]).await;
+        let mut config = server.config();
+        config.timeout = Duration::from_millis(200);
+        let client = Client::new(&config).unwrap();
+
+        let error = client
+            .tenant(None)
+            .unwrap()
+            .close_conversation(&close_request())
+            .await
+            .unwrap_err();
+
+        assert!(format!("{error:?}").starts_with(expected), "{error:?}");
+        assert_eq!(server.requests().len(), 1, "after {expected}");
+    }
+}
+
+#[tokio::test]
+async fn sends_carrying_a_local_id_are_retried_unchanged() {
+    let server = TestServer::start([
+        Reply::raw(500, ""),
+        Reply::json(
+            200,
+            json!({ "id": 9, "date": "2024-12-24T14:04:55.021462Z", "convo_id": 3 }),
+        ),
+    ])
+    .await;
+    let client = Client::new(&server.config()).unwrap();
+    let request = SendMessageRequest {
+        inbox_id: 1,
+        sender_id: 2,
+        recipient: Recipient::Conversation(3),
+        text: Some("hello".into()),
+        media_url: None,
+        private: false,
+        local_id: Some("send-7".into()),
+    };
+
+    let sent = client
+        .tenant(None)
+        .unwrap()
+        .send_message(&request)
+        .await
+        .unwrap();
+
+    assert_eq!((sent.id, sent.convo_id), (9, Some(3)));
+    let requests = server.requests();
+    assert_eq!(requests.len(), 2);
+    assert_eq!(requests[0].body, requests[1].body);
+    assert_eq!(requests[1].body["local_id"], json!("send-7"));
+}
+
+#[tokio::test]
+async fn writes_are_retried_when_the_connection_never_opened() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let closed = listener.local_addr().unwrap();
+    drop(listener);
+    let server = TestServer::start([]).await;
+    let mut config = server.config();
+    config.base_url = format!("http://{closed}").parse().unwrap();
+    let client = Client::new(&config).unwrap();
+
+    let error = client
+        .tenant(None)
+        .unwrap()
+        .close_conversation(&close_request())
+        .await
+        .unwrap_err();
+
+    assert!(
+        matches!(error, Error::Transport { connect: true, .. }),
+        "{error:?}"
+    );
+    let attempts = 1 + u64::from(config.max_retries);
+    assert_eq!(client.calls()["POST /v1/conversations/close"], attempts);
+}
+
+#[tokio::test]
+async fn transport_errors_keep_the_path_but_not_the_query() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let closed = listener.local_addr().unwrap();
+    drop(listener);
+    let server = TestServer::start([]).await;
+    let mut config = server.config();
+    config.base_url = format!("http://{closed}").parse().unwrap();
+    config.max_retries = 0;
+    let client = Client::new(&config).unwrap();
+
+    let error = client
+        .tenant(None)
+        .unwrap()
+        .message_history("14155550123", 7, None)
+        .await
+        .unwrap_err();
+
+    let message = error.to_string();
+    assert!(message.contains("/v1/messages"), "{message}");
+    assert!(
+        !message.contains("14155550123") && !message.contains("phoneNumber"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn a_retry_after_beyond_the_backoff_limit_ends_the_call() {
+    let server = TestServer::start([Reply::raw(429, "").header("retry-after", "30")]).await;
+    let client = Client::new(&server.config()).unwrap();
+
+    let error = client.tenant(None).unwrap().team().await.unwrap_err();
+
+    assert!(
+        matches!(error, Error::RateLimited { retry_after: Some(wait) } if wait == Duration::from_secs(30)),
+        "{error:?}"
+    );
+    assert_eq!(server.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn a_short_retry_after_is_waited_out() {
+    let server = TestServer::start([
+        Reply::raw(429, "").header("retry-after", "0"),
+        team_answer(),
+    ])
+    .await;
+    let client = Client::new(&server.config()).unwrap();
+
+    let team = client.tenant(None).unwrap().team().await.unwrap();
+
+    assert_eq!(team.members.len(), 1);
+    assert_eq!(server.requests().len(), 2);
+}
+
+#[tokio::test]
+async fn each_attempt_has_its_own_timeout() {
+    let server = TestServer::start([Reply::Hang, Reply::Hang]).await;
+    let mut config = server.config();
+    config.timeout = Duration::from_millis(100);
+    config.max_retries = 1;
+    let client = Client::new(&config).unwrap();
+
+    let error = client.tenant(None).unwrap().inboxes().await.unwrap_err();
+
+    assert!(matches!(error, Error::Timeout), "{error:?}");
+    assert_eq!(server.requests().len(), 2);
+}
+
+#[tokio::test]
+async fn secret_credentials_send_a_verifiable_jwt_and_our_request_id() {
+    let server = TestServer::start([team_answer(), team_answer()]).await;
+    let mut config = server.config();
+    config.auth = UpstreamAuth::Secret {
+        id: "secret-id".into(),
+        key: secret("secret-key"),
+    };
+    let client = Client::new(&config).unwrap();
+    let tenant = client.tenant(Some(secret("ignored caller token"))).unwrap();
+
+    tenant
+        .clone()
+        .with_request_id("req-42".into())
+        .team()
+        .await
+        .unwrap();
+    tenant.team().await.unwrap();
+
+    let requests = server.requests();
+    let bearer = |index: usize| {
+        let header = requests[index].headers["authorization"].to_str().unwrap();
+        header.strip_prefix("Bearer ").unwrap().to_owned()
+    };
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.required_spec_claims = HashSet::new();
+    let key = DecodingKey::from_secret(b"secret-id||secret-key");
+    let claims = jsonwebtoken::decode::<Value>(&bearer(0), &key, &validation)
+        .unwrap()
+        .claims;
+    assert_eq!(claims["iss"], json!("secret-id"));
+    assert_eq!(bearer(1), bearer(0), "the token is re-used");
+    assert_eq!(requests[0].headers["x-request-id"], "req-42");
+    assert!(!requests[1].headers.contains_key("x-request-id"));
+    assert_eq!(requests[0].headers["accept"], "application/json");
+}
+
+#[tokio::test]
+async fn pass_through_forwards_each_callers_own_bearer() {
+    let server = TestServer::start([team_answer(), team_answer()]).await;
+    let mut config = server.config();
+    config.auth = UpstreamAuth::PassThrough;
+    let client = Client::new(&config).unwrap();
+
+    assert!(matches!(client.tenant(None), Err(Error::MissingCredential)));
+    let ada = client.tenant(Some(secret("ada-token"))).unwrap();
+    let bob = client.tenant(Some(secret("bob-token"))).unwrap();
+    assert_ne!(ada.tenant_key(), bob.tenant_key());
+    // calls are Send: they can run on spawned tasks
+    tokio::spawn(async move { ada.team().await })
+        .await
+        .unwrap()
+        .unwrap();
+    bob.team().await.unwrap();
+
+    let bearers: Vec<_> = server
+        .requests()
+        .iter()
+        .map(|r| r.headers["authorization"].clone())
+        .collect();
+    assert_eq!(bearers, ["Bearer ada-token", "Bearer bob-token"]);
+}
+
+#[tokio::test]
+async fn statuses_and_error_bodies_map_to_typed_errors() {
+    let server = TestServer::start([
+        Reply::json(
+            400,
+            json!({ "error": "bad_data", "message": "chat_id is invalid" }),
+        ),
+        Reply::raw(401, "Unauthorized"),
+        Reply::raw(403, "Denied"),
+        Reply::raw(404, ""),
+        Reply::raw(409, ""),
+    ])
+    .await;
+    let client = Client::new(&server.config()).unwrap();
+    let tenant = client.tenant(None).unwrap();
+
+    let Error::BadRequest { code, message } = tenant.conversation(1).await.unwrap_err() else {
+        panic!("400 is a bad request");
+    };
+    assert_eq!(
+        (code.as_deref(), message.as_deref()),
+        (Some("bad_data"), Some("chat_id is invalid"))
+    );
+    assert!(matches!(
+        tenant.conversation(1).await,
+        Err(Error::Unauthorized)
+    ));
+    assert!(matches!(
+        tenant.conversation(1).await,
+        Err(Error::Forbidden)
+    ));
+    assert!(matches!(tenant.conversation(1).await, Err(Error::NotFound)));
+    assert!(matches!(
+        tenant.conversation(1).await,
+        Err(Error::UnexpectedStatus { status: 409 })
+    ));
+    assert_eq!(server.requests().len(), 5, "none of these is retried");
+}
+
+#[tokio::test]
+async fn undecodable_answers_name_the_route_but_not_the_body() {
+    let server = TestServer::start([Reply::json(200, json!({ "id": "14155550100" }))]).await;
+    let client = Client::new(&server.config()).unwrap();
+
+    let error = client
+        .tenant(None)
+        .unwrap()
+        .conversation(5)
+        .await
+        .unwrap_err();
+
+    let Error::Decode { route, reason } = &error else {
+        panic!("{error:?}")
+    };
+    assert_eq!(route, "GET /v1/conversations/{id}");
+    assert!(!error.to_string().contains("14155550100"), "{reason}");
+    assert_eq!(server.requests()[0].path, "/v1/conversations/5");
+}
+
+#[tokio::test]
+async fn a_base_url_path_prefix_is_kept() {
+    let server = TestServer::start([team_answer()]).await;
+    let mut config = server.config();
+    config.base_url = server.url.join("/api/").unwrap();
+    let client = Client::new(&config).unwrap();
+
+    client.tenant(None).unwrap().team().await.unwrap();
+
+    assert_eq!(server.requests()[0].path, "/api/v1/team");
+}
+
+/// Collects everything a `fmt` subscriber writes.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn logs_carry_ids_and_reasons_but_never_secrets_phones_or_bodies() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _default = tracing::subscriber::set_default(subscriber);
+    // While only one scoped dispatcher exists, tracing caches a callsite's interest from the
+    // subscriber of whichever thread hits it first: another test's thread, with none, would
+    // switch these callsites off for good. A second live dispatcher makes tracing ask all.
+    let _second = tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default());
+    tracing::callsite::rebuild_interest_cache();
+
+    let server = TestServer::start([
+        Reply::raw(503, "upstream body text"),
+        Reply::json(200, json!([{ "id": 1, "text": "private message text" }]))
+            .header("x-request-id", "upstream-id-77"),
+        Reply::json(
+            400,
+            json!({ "error": "bad_data", "message": "detail of the refusal" }),
+        ),
+    ])
+    .await;
+    let mut config = server.config();
+    config.auth = UpstreamAuth::Secret {
+        id: "secret-id".into(),
+        key: secret("the-secret-key"),
+    };
+    let client = Client::new(&config).unwrap();
+    let tenant = client
+        .tenant(None)
+        .unwrap()
+        .with_request_id("our-id-42".into());
+
+    tenant
+        .message_history("14155550123", 7, Some(1_700_000_000))
+        .await
+        .unwrap();
+    let _ = tenant.conversation(1).await;
+
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let token = server.requests()[0].headers["authorization"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let jwt = token.strip_prefix("Bearer ").unwrap();
+    for expected in [
+        "retrying upstream call",
+        "/v1/messages",
+        "our-id-42",
+        "upstream-id-77",
+    ] {
+        assert!(logs.contains(expected), "missing {expected:?} in:\n{logs}");
+    }
+    for secret in [
+        "the-secret-key",
+        jwt,
+        "14155550123",
+        "upstream body text",
+        "private message text",
+    ] {
+        assert!(!logs.contains(secret), "{secret:?} leaked into:\n{logs}");
+    }
+}

@@ -1,0 +1,463 @@
+//! One method per upstream endpoint (heymarket-api.md §6–§9), each a thin description of the
+//! call handed to `TenantClient::send`.
+
+use futures::future::try_join_all;
+use serde_json::json;
+
+use super::client::{Call, Route};
+use super::models::{
+    Contact, ContactSearchAnswer, Conversation, Inbox, Message, SentMessage, Team,
+};
+use super::requests::{
+    AllMessagesRequest, ConversationListRequest, ConversationStatusRequest, ReadStateRequest,
+    ReassignRequest, SendMessageRequest, TransferRequest,
+};
+use super::retry::CallKind;
+use super::{Error, TenantClient};
+
+static LIST_CONVERSATIONS: Route = Route::post("/v1/conversations");
+static GET_CONVERSATION: Route = Route::get("/v1/conversations/{id}");
+static OPEN_CONVERSATION: Route = Route::post("/v1/conversations/open");
+static CLOSE_CONVERSATION: Route = Route::post("/v1/conversations/close");
+static MARK_READ: Route = Route::post("/v1/conversations/read");
+static MARK_UNREAD: Route = Route::post("/v1/conversations/unread");
+static REASSIGN: Route = Route::post("/v1/conversations/reassign");
+static TRANSFER: Route = Route::post("/v1/conversations/transfer");
+static SEND_MESSAGE: Route = Route::post("/v1/message/send");
+static MESSAGE_HISTORY: Route = Route::get("/v1/messages");
+static ALL_MESSAGES: Route = Route::post("/v1/messages/all");
+static INBOXES: Route = Route::get("/v1/inboxes");
+static TEAM: Route = Route::get("/v1/team");
+static GET_CONTACT: Route = Route::get("/v1/contact/{id}");
+static CONTACT_BY_PHONE: Route = Route::post("/v1/contact/get");
+static SEARCH_CONTACTS: Route = Route::post("/v2/contacts/search");
+
+/// Most phone numbers one contact search may carry; larger lookups are split.
+const CONTACT_SEARCH_BATCH: usize = 100;
+
+impl TenantClient {
+    /// `POST /v1/conversations`: one page, newest `updated` first; an empty page ends a walk.
+    pub async fn list_conversations(
+        &self,
+        request: &ConversationListRequest,
+    ) -> Result<Vec<Conversation>, Error> {
+        self.send(Call::new(&LIST_CONVERSATIONS, CallKind::Read).json(request)?)
+            .await
+    }
+
+    /// `GET /v1/conversations/{id}`.
+    pub async fn conversation(&self, id: i64) -> Result<Conversation, Error> {
+        let call =
+            Call::new(&GET_CONVERSATION, CallKind::Read).at(format!("/v1/conversations/{id}"));
+        self.send(call).await
+    }
+
+    /// `GET /v1/messages`: the latest (at most 50) messages between `phone` and an inbox,
+    /// optionally only those sent before a Unix time.
+    pub async fn message_history(
+        &self,
+        phone: &str,
+        inbox_id: i64,
+        before_unix_seconds: Option<i64>,
+    ) -> Result<Vec<Message>, Error> {
+        let mut call = Call::new(&MESSAGE_HISTORY, CallKind::Read)
+            .query("phoneNumber", phone.to_owned())
+            .query("inboxID", inbox_id.to_string());
+        if let Some(before) = before_unix_seconds {
+            call = call.query("timestamp", before.to_string());
+        }
+        self.send(call).await
+    }
+
+    /// `POST /v1/messages/all`: one page of the whole team's messages.
+    pub async fn all_messages(&self, request: &AllMessagesRequest) -> Result<Vec<Message>, Error> {
+        self.send(Call::new(&ALL_MESSAGES, CallKind::Read).json(request)?)
+            .await
+    }
+
+    /// `GET /v1/inboxes`: every inbox the credential can see, with member ids.
+    pub async fn inboxes(&self) -> Result<Vec<Inbox>, Error> {
+        self.send(Call::new(&INBOXES, CallKind::Read)).await
+    }
+
+    /// `GET /v1/team`: the team and its members.
+    pub async fn team(&self) -> Result<Team, Error> {
+        self.send(Call::new(&TEAM, CallKind::Read)).await
+    }
+
+    /// `GET /v1/contact/{id}`.
+    pub async fn contact(&self, id: i64) -> Result<Contact, Error> {
+        let call = Call::new(&GET_CONTACT, CallKind::Read).at(format!("/v1/contact/{id}"));
+        self.send(call).await
+    }
+
+    /// `POST /v1/contact/get` by phone number.
+    pub async fn contact_by_phone(&self, phone: &str) -> Result<Contact, Error> {
+        let call = Call::new(&CONTACT_BY_PHONE, CallKind::Read).json(&json!({ "phone": phone }))?;
+        self.send(call).await
+    }
+
+    /// `POST /v2/contacts/search`: the contacts holding any of `phones`, in one request per
+    /// hundred numbers (sent concurrently), answers concatenated in order.
+    pub async fn search_contacts_by_phone(&self, phones: &[String]) -> Result<Vec<Contact>, Error> {
+        let batches = phones.chunks(CONTACT_SEARCH_BATCH).map(|batch| async move {
+            let body = json!({
+                "contact_channels": [{ "channel_type": "phone", "channel_ids": batch }]
+            });
+            let answer: ContactSearchAnswer = self
+                .send(Call::new(&SEARCH_CONTACTS, CallKind::Read).json(&body)?)
+                .await?;
+            Ok::<_, Error>(answer.0)
+        });
+        Ok(try_join_all(batches).await?.into_iter().flatten().collect())
+    }
+
+    /// `POST /v1/conversations/open`.
+    pub async fn open_conversation(
+        &self,
+        request: &ConversationStatusRequest,
+    ) -> Result<(), Error> {
+        self.acknowledged(&OPEN_CONVERSATION, request).await
+    }
+
+    /// `POST /v1/conversations/close`.
+    pub async fn close_conversation(
+        &self,
+        request: &ConversationStatusRequest,
+    ) -> Result<(), Error> {
+        self.acknowledged(&CLOSE_CONVERSATION, request).await
+    }
+
+    /// `POST /v1/conversations/read`.
+    pub async fn mark_read(&self, request: &ReadStateRequest) -> Result<(), Error> {
+        self.acknowledged(&MARK_READ, request).await
+    }
+
+    /// `POST /v1/conversations/unread`.
+    pub async fn mark_unread(&self, request: &ReadStateRequest) -> Result<(), Error> {
+        self.acknowledged(&MARK_UNREAD, request).await
+    }
+
+    /// `POST /v1/conversations/reassign`.
+    pub async fn reassign(&self, request: &ReassignRequest) -> Result<(), Error> {
+        self.acknowledged(&REASSIGN, request).await
+    }
+
+    /// `POST /v1/conversations/transfer`.
+    pub async fn transfer(&self, request: &TransferRequest) -> Result<(), Error> {
+        self.acknowledged(&TRANSFER, request).await
+    }
+
+    /// `POST /v1/message/send`. Retried like a read when it carries a `local_id`, which the
+    /// upstream de-duplicates; otherwise only when the connection never opened.
+    pub async fn send_message(&self, request: &SendMessageRequest) -> Result<SentMessage, Error> {
+        let kind = match request.local_id {
+            Some(_) => CallKind::DeduplicatedWrite,
+            None => CallKind::Write,
+        };
+        self.send(Call::new(&SEND_MESSAGE, kind).json(request)?)
+            .await
+    }
+
+    /// A write answered by a bare JSON string (`"ok"`, `"success"`, `"Marked as Read"`…):
+    /// any string means success.
+    async fn acknowledged(
+        &self,
+        route: &'static Route,
+        body: &impl serde::Serialize,
+    ) -> Result<(), Error> {
+        let _acknowledgement: String = self
+            .send(Call::new(route, CallKind::Write).json(body)?)
+            .await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::upstream::Client;
+    use crate::upstream::requests::Recipient;
+    use crate::upstream::test_server::{Recorded, Reply, TestServer};
+
+    fn ok() -> Reply {
+        Reply::json(200, json!("ok"))
+    }
+
+    fn seen(request: &Recorded) -> (String, String, Option<String>, Value) {
+        (
+            request.method.clone(),
+            request.path.clone(),
+            request.query.clone(),
+            request.body.clone(),
+        )
+    }
+
+    fn expected(
+        method: &str,
+        path: &str,
+        query: Option<&str>,
+        body: Value,
+    ) -> (String, String, Option<String>, Value) {
+        (
+            method.to_owned(),
+            path.to_owned(),
+            query.map(str::to_owned),
+            body,
+        )
+    }
+
+    #[tokio::test]
+    async fn reads_send_their_documented_requests() {
+        let conversation = json!({ "id": 12 });
+        let server = TestServer::start([
+            Reply::json(200, json!([conversation])),
+            Reply::json(200, conversation.clone()),
+            Reply::json(200, json!([{ "id": 1 }])),
+            Reply::json(200, json!([])),
+            Reply::json(200, json!([{ "id": 2 }])),
+            Reply::json(200, json!({ "id": 77 })),
+            Reply::json(200, json!({ "id": 78 })),
+        ])
+        .await;
+        let tenant = Client::new(&server.config()).unwrap().tenant(None).unwrap();
+        let list = ConversationListRequest {
+            member_id: 4,
+            inbox_ids: vec![7, 8],
+            closed: Some(false),
+            unread: None,
+            updated_before: Some(Utc.with_ymd_and_hms(2024, 12, 24, 14, 4, 55).unwrap()),
+        };
+
+        assert_eq!(tenant.list_conversations(&list).await.unwrap()[0].id, 12);
+        assert_eq!(tenant.conversation(12).await.unwrap().id, 12);
+        assert_eq!(
+            tenant
+                .message_history("14155550100", 7, Some(1_700_000_000))
+                .await
+                .unwrap()[0]
+                .id,
+            1
+        );
+        assert!(
+            tenant
+                .message_history("14155550100", 7, None)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            tenant
+                .all_messages(&AllMessagesRequest::default())
+                .await
+                .unwrap()[0]
+                .id,
+            2
+        );
+        assert_eq!(tenant.contact(77).await.unwrap().id, 77);
+        assert_eq!(tenant.contact_by_phone("14155550100").await.unwrap().id, 78);
+
+        let requests: Vec<_> = server.requests().iter().map(seen).collect();
+        assert_eq!(
+            requests,
+            [
+                expected(
+                    "POST",
+                    "/v1/conversations",
+                    None,
+                    json!({
+                        "id": 4, "filters": { "inboxes": [7, 8], "closed": false },
+                        "date": "2024-12-24T14:04:55.000000Z"
+                    })
+                ),
+                expected("GET", "/v1/conversations/12", None, Value::Null),
+                expected(
+                    "GET",
+                    "/v1/messages",
+                    Some("phoneNumber=14155550100&inboxID=7&timestamp=1700000000"),
+                    Value::Null
+                ),
+                expected(
+                    "GET",
+                    "/v1/messages",
+                    Some("phoneNumber=14155550100&inboxID=7"),
+                    Value::Null
+                ),
+                expected("POST", "/v1/messages/all", None, json!({})),
+                expected("GET", "/v1/contact/77", None, Value::Null),
+                expected(
+                    "POST",
+                    "/v1/contact/get",
+                    None,
+                    json!({ "phone": "14155550100" })
+                ),
+            ]
+        );
+        let posts = server.requests().into_iter().filter(|r| r.method == "POST");
+        assert!(
+            posts
+                .into_iter()
+                .all(|r| r.headers["content-type"] == "application/json")
+        );
+    }
+
+    #[tokio::test]
+    async fn writes_send_their_documented_requests_and_accept_any_string() {
+        let server = TestServer::start([
+            ok(),
+            Reply::json(200, json!("success")),
+            Reply::json(200, json!("Marked as Read")),
+            ok(),
+            ok(),
+            ok(),
+            Reply::json(
+                200,
+                json!({ "id": 90, "date": "2024-12-24T14:04:55.021462Z" }),
+            ),
+            Reply::json(200, json!({ "status": "ok" })),
+        ])
+        .await;
+        let tenant = Client::new(&server.config()).unwrap().tenant(None).unwrap();
+        let status = ConversationStatusRequest {
+            inbox_id: 7,
+            actor_id: 4,
+            conversation_id: 12,
+        };
+        let read = ReadStateRequest {
+            inbox_id: 7,
+            actor_id: 4,
+            target: "14155550100".into(),
+        };
+        let reassign = ReassignRequest {
+            inbox_id: 7,
+            actor_id: 4,
+            target: "14155550100".into(),
+            assignee_id: None,
+        };
+        let send = SendMessageRequest {
+            inbox_id: 7,
+            sender_id: 4,
+            recipient: Recipient::Phone("14155550100".into()),
+            text: Some("hi".into()),
+            media_url: None,
+            private: false,
+            local_id: None,
+        };
+
+        tenant.open_conversation(&status).await.unwrap();
+        tenant.close_conversation(&status).await.unwrap();
+        tenant.mark_read(&read).await.unwrap();
+        tenant.mark_unread(&read).await.unwrap();
+        tenant.reassign(&reassign).await.unwrap();
+        tenant
+            .transfer(&TransferRequest {
+                conversation_id: 12,
+                to_inbox_id: 8,
+            })
+            .await
+            .unwrap();
+        assert_eq!(tenant.send_message(&send).await.unwrap().id, 90);
+        let not_a_string = tenant.close_conversation(&status).await.unwrap_err();
+        assert!(
+            matches!(not_a_string, Error::Decode { .. }),
+            "{not_a_string:?}"
+        );
+
+        let status_body = json!({ "inbox_id": 7, "user_id": 4, "chat_id": 12 });
+        let read_body = json!({ "inbox_id": 7, "user_id": 4, "target": "14155550100" });
+        let requests: Vec<_> = server.requests().iter().map(seen).collect();
+        assert_eq!(
+            requests[..7],
+            [
+                expected("POST", "/v1/conversations/open", None, status_body.clone()),
+                expected("POST", "/v1/conversations/close", None, status_body),
+                expected("POST", "/v1/conversations/read", None, read_body.clone()),
+                expected("POST", "/v1/conversations/unread", None, read_body),
+                expected(
+                    "POST",
+                    "/v1/conversations/reassign",
+                    None,
+                    json!({ "inbox_id": 7, "user_id": 4, "target": "14155550100", "reassign_id": -1 })
+                ),
+                expected(
+                    "POST",
+                    "/v1/conversations/transfer",
+                    None,
+                    json!({ "conversation_id": 12, "transfer_inbox_id": 8 })
+                ),
+                expected(
+                    "POST",
+                    "/v1/message/send",
+                    None,
+                    json!({ "inbox_id": 7, "creator_id": 4, "phone_number": "14155550100", "text": "hi" })
+                ),
+            ]
+        );
+    }
+
+    /// Answers a contact search with one contact per phone asked for (id = the phone's number),
+    /// alternating between the two answer shapes the endpoint may use.
+    fn contacts_for(request: &Recorded) -> Reply {
+        let phones = request.body["contact_channels"][0]["channel_ids"]
+            .as_array()
+            .unwrap();
+        let contacts: Vec<Value> = phones
+            .iter()
+            .map(|phone| json!({ "id": phone.as_str().unwrap().parse::<i64>().unwrap(), "phone": phone }))
+            .collect();
+        if phones.len() % 2 == 0 {
+            Reply::json(200, json!(contacts))
+        } else {
+            Reply::json(200, json!({ "contacts": contacts }))
+        }
+    }
+
+    #[tokio::test]
+    async fn contact_search_is_split_into_batches_of_a_hundred() {
+        let server = TestServer::start((0..3).map(|_| Reply::Computed(contacts_for))).await;
+        let tenant = Client::new(&server.config()).unwrap().tenant(None).unwrap();
+        let phones: Vec<String> = (0..251)
+            .map(|n| (14_155_550_000_i64 + n).to_string())
+            .collect();
+
+        let contacts = tenant.search_contacts_by_phone(&phones).await.unwrap();
+
+        let found: Vec<String> = contacts.iter().map(|c| c.id.to_string()).collect();
+        assert_eq!(found, phones, "every phone, in the order asked");
+        let mut sizes: Vec<usize> = server
+            .requests()
+            .iter()
+            .map(|r| {
+                assert_eq!(
+                    (r.method.as_str(), r.path.as_str()),
+                    ("POST", "/v2/contacts/search")
+                );
+                assert_eq!(r.body["contact_channels"][0]["channel_type"], "phone");
+                r.body["contact_channels"][0]["channel_ids"]
+                    .as_array()
+                    .unwrap()
+                    .len()
+            })
+            .collect();
+        sizes.sort_unstable();
+        assert_eq!(sizes, [51, 100, 100]);
+    }
+
+    #[tokio::test]
+    async fn an_empty_contact_search_sends_nothing() {
+        let server = TestServer::start([]).await;
+        let tenant = Client::new(&server.config()).unwrap().tenant(None).unwrap();
+
+        assert!(
+            tenant
+                .search_contacts_by_phone(&[])
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(server.requests().is_empty());
+    }
+}

@@ -1,0 +1,227 @@
+//! The client-side rate limiter: keeps each tenant's calls within the configured budget, so the
+//! gateway waits a little instead of drawing 429s from the upstream.
+
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use governor::Quota;
+use governor::clock::Clock;
+use governor::middleware::NoOpMiddleware;
+use governor::nanos::Nanos;
+use governor::state::keyed::DashMapStateStore;
+
+use super::TenantKey;
+use crate::config::RateBudget;
+
+/// Stale tenants are dropped from the limiter's map once per this many permits.
+const HOUSEKEEPING_EVERY: u64 = 1024;
+
+/// A GCRA limiter per [`TenantKey`]. Callers wait (asynchronously) for a permit.
+pub(crate) struct RateLimiter {
+    limiter: governor::RateLimiter<
+        TenantKey,
+        DashMapStateStore<TenantKey>,
+        TokioClock,
+        NoOpMiddleware<Nanos>,
+    >,
+    clock: TokioClock,
+    permits: AtomicU64,
+}
+
+impl RateLimiter {
+    pub(crate) fn new(budget: RateBudget) -> Self {
+        let clock = TokioClock::new();
+        Self {
+            limiter: governor::RateLimiter::dashmap_with_clock(quota_for(budget), clock.clone()),
+            clock,
+            permits: AtomicU64::new(0),
+        }
+    }
+
+    /// Waits until `tenant` may make one more call, and takes that permit.
+    pub(crate) async fn acquire(&self, tenant: &TenantKey) {
+        while let Err(not_until) = self.limiter.check_key(tenant) {
+            let wait = not_until.wait_time_from(self.clock.now());
+            tracing::debug!(
+                wait_ms = wait.as_millis(),
+                "waiting for the upstream rate budget"
+            );
+            tokio::time::sleep(wait).await;
+        }
+        if self.permits.fetch_add(1, Ordering::Relaxed) % HOUSEKEEPING_EVERY == 0 {
+            self.limiter.retain_recent();
+        }
+    }
+}
+
+/// Turns "at most `requests` per `per`" into a GCRA quota that no window of length `per` can
+/// exceed, including the closed window `[t, t + per]`.
+///
+/// GCRA with burst `b` and one cell per `T` admits at most `b + floor(W / T)` cells in any
+/// window of length `W`. With `b = max(1, requests / 10)` and `T = per / (requests - b)`
+/// rounded up, that is at most `requests` for `W = per`. A budget of one per `per` has no room
+/// for a burst: then `T` is just over `per`.
+fn quota_for(budget: RateBudget) -> Quota {
+    let burst = (budget.requests / 10).max(1);
+    let steady = budget.requests.saturating_sub(burst);
+    let per = budget.per.as_nanos();
+    let period_nanos = if steady == 0 {
+        per + 1
+    } else {
+        per.div_ceil(u128::from(steady))
+    };
+    let period = Duration::from_nanos(u64::try_from(period_nanos.max(1)).unwrap_or(u64::MAX));
+    let burst = NonZeroU32::MIN.saturating_add(burst - 1);
+    Quota::with_period(period)
+        .expect("the period is at least one nanosecond") // ok: clamped just above
+        .allow_burst(burst)
+}
+
+/// governor's clock on tokio's time, so that permits follow `tokio::time::pause()` in tests
+/// and real monotonic time otherwise.
+#[derive(Debug, Clone)]
+struct TokioClock {
+    origin: tokio::time::Instant,
+}
+
+impl TokioClock {
+    fn new() -> Self {
+        Self {
+            origin: tokio::time::Instant::now(),
+        }
+    }
+}
+
+impl Clock for TokioClock {
+    type Instant = Nanos;
+
+    fn now(&self) -> Nanos {
+        Nanos::from(self.origin.elapsed())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use governor::clock::FakeRelativeClock;
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+    use secrecy::SecretString;
+
+    use super::*;
+    use crate::upstream::auth::Credential;
+
+    fn budget(requests: u32, per: Duration) -> RateBudget {
+        RateBudget { requests, per }
+    }
+
+    /// Asserts that no closed window of length `per` holds more than `requests` grants.
+    fn assert_window_property(grants: &[Duration], budget: RateBudget) {
+        let span = budget.requests as usize;
+        for (start, run) in grants.windows(span + 1).enumerate() {
+            let (first, last) = (run[0], run[span]);
+            assert!(
+                last - first > budget.per,
+                "{budget}: grants {start}..={} fit in {:?}",
+                start + span,
+                last - first
+            );
+        }
+    }
+
+    /// Drives a limiter on a fake clock: greedy bursts separated by random idle gaps, taking
+    /// each permit at the exact nanosecond it becomes available.
+    fn greedy_grants(budget: RateBudget, seed: u64) -> Vec<Duration> {
+        let clock = FakeRelativeClock::default();
+        let limiter = governor::RateLimiter::direct_with_clock(quota_for(budget), clock.clone());
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut grants = Vec::new();
+        let horizon = budget.per * 6;
+        let mut elapsed = Duration::ZERO;
+        while elapsed < horizon {
+            match limiter.check() {
+                Ok(()) => grants.push(elapsed),
+                Err(not_until) => {
+                    let wait = not_until.wait_time_from(clock.now());
+                    clock.advance(wait);
+                    elapsed += wait;
+                }
+            }
+            if rng.random_ratio(1, 40) {
+                let idle = budget.per.mul_f64(rng.random_range(0.0..1.5));
+                clock.advance(idle);
+                elapsed += idle;
+            }
+        }
+        grants
+    }
+
+    #[test]
+    fn no_window_of_the_budget_length_holds_more_than_the_budget() {
+        let budgets = [
+            budget(480, Duration::from_secs(60)),
+            budget(500, Duration::from_secs(60)),
+            budget(10, Duration::from_secs(2)),
+            budget(7, Duration::from_millis(300)),
+            budget(3, Duration::from_secs(1)),
+            budget(1, Duration::from_secs(1)),
+        ];
+        for budget in budgets {
+            for seed in 0..4 {
+                let grants = greedy_grants(budget, seed);
+                assert_window_property(&grants, budget);
+            }
+        }
+    }
+
+    #[test]
+    fn a_greedy_caller_gets_most_of_the_budget() {
+        let budget = budget(480, Duration::from_secs(60));
+        let clock = FakeRelativeClock::default();
+        let limiter = governor::RateLimiter::direct_with_clock(quota_for(budget), clock.clone());
+        let mut granted = 0;
+        while clock.now() < Nanos::from(budget.per * 3) {
+            match limiter.check() {
+                Ok(()) => granted += 1,
+                Err(not_until) => clock.advance(not_until.wait_time_from(clock.now())),
+            }
+        }
+        // a burst of 48, then 432 a minute; rounding the period up may cost the last one
+        let (burst, steady) = (48, 432);
+        assert!(
+            (burst + 3 * steady - 1..=burst + 3 * steady).contains(&granted),
+            "{granted}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn callers_wait_for_their_own_tenant_only() {
+        let limiter = RateLimiter::new(budget(20, Duration::from_secs(1)));
+        let tenant = |key: &str| {
+            Credential::api_key(&SecretString::from(key))
+                .unwrap()
+                .tenant()
+        };
+        let (busy, idle) = (tenant("busy"), tenant("idle"));
+        let start = tokio::time::Instant::now();
+
+        for _ in 0..2 {
+            limiter.acquire(&busy).await;
+        }
+        assert_eq!(
+            start.elapsed(),
+            Duration::ZERO,
+            "the burst of 2 is immediate"
+        );
+
+        limiter.acquire(&busy).await;
+        let waited = start.elapsed();
+        assert!(
+            waited >= Duration::from_millis(55),
+            "one cell per 1s/18, waited {waited:?}"
+        );
+
+        limiter.acquire(&idle).await;
+        assert_eq!(start.elapsed(), waited, "another tenant does not wait");
+    }
+}

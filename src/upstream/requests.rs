@@ -1,0 +1,320 @@
+//! Request bodies of the upstream's endpoints (heymarket-api.md §6, §7), with idiomatic Rust
+//! names; the REST names live in the serde attributes.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Serialize, Serializer};
+
+/// `POST /v1/conversations`: one page of conversations, newest `updated` first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConversationListRequest {
+    /// The member whose view is listed (`id`); unread state is relative to this member.
+    pub member_id: i64,
+    /// Inboxes to list (`filters.inboxes`).
+    pub inbox_ids: Vec<i64>,
+    /// `Some(false)` lists open conversations, `Some(true)` closed ones; `None` sends no filter.
+    pub closed: Option<bool>,
+    /// `Some(true)` lists only conversations unread for `member_id`; `None` sends no filter.
+    pub unread: Option<bool>,
+    /// The page cursor (`date`): only conversations updated before this instant.
+    pub updated_before: Option<DateTime<Utc>>,
+}
+
+impl Serialize for ConversationListRequest {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Filters<'a> {
+            inboxes: &'a [i64],
+            #[serde(skip_serializing_if = "Option::is_none")]
+            closed: Option<bool>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            unread: Option<bool>,
+        }
+        #[derive(Serialize)]
+        struct Body<'a> {
+            id: i64,
+            filters: Filters<'a>,
+            #[serde(skip_serializing_if = "Option::is_none", serialize_with = "cursor")]
+            date: Option<DateTime<Utc>>,
+        }
+        Body {
+            id: self.member_id,
+            filters: Filters {
+                inboxes: &self.inbox_ids,
+                closed: self.closed,
+                unread: self.unread,
+            },
+            date: self.updated_before,
+        }
+        .serialize(serializer)
+    }
+}
+
+/// `POST /v1/messages/all`: one page of the team's messages. The default (empty body) asks for
+/// the most recent ones.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct AllMessagesRequest {
+    /// The page cursor (`created_at`): messages created before this instant (after it, probably,
+    /// with `ascending`).
+    #[serde(
+        rename = "created_at",
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "cursor"
+    )]
+    pub cursor: Option<DateTime<Utc>>,
+    /// Sort key; the upstream's default is creation time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub order: Option<MessageOrder>,
+    /// Oldest first instead of newest first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ascending: Option<bool>,
+    /// Page size; the upstream's default is 30.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}
+
+/// Sort key of `POST /v1/messages/all`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageOrder {
+    CreatedAt,
+    UpdatedAt,
+}
+
+/// `POST /v1/conversations/open` and `/close`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConversationStatusRequest {
+    pub inbox_id: i64,
+    /// The member recorded as having opened or closed it (`user_id`).
+    #[serde(rename = "user_id")]
+    pub actor_id: i64,
+    #[serde(rename = "chat_id")]
+    pub conversation_id: i64,
+}
+
+/// `POST /v1/conversations/read` and `/unread`. These address the conversation by inbox and
+/// customer phone, not by id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReadStateRequest {
+    pub inbox_id: i64,
+    /// The member for whom it becomes read or unread (`user_id`).
+    #[serde(rename = "user_id")]
+    pub actor_id: i64,
+    /// The customer's phone number (the conversation's `target`).
+    pub target: String,
+}
+
+/// `POST /v1/conversations/reassign`, within one inbox.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReassignRequest {
+    pub inbox_id: i64,
+    /// The member performing the change (`user_id`).
+    #[serde(rename = "user_id")]
+    pub actor_id: i64,
+    /// The customer's phone number (the conversation's `target`).
+    pub target: String,
+    /// The new assignee (`reassign_id`); `None` unassigns.
+    #[serde(rename = "reassign_id", serialize_with = "assignee")]
+    pub assignee_id: Option<i64>,
+}
+
+/// `POST /v1/conversations/transfer`: move a conversation to another inbox (SMS only).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TransferRequest {
+    pub conversation_id: i64,
+    #[serde(rename = "transfer_inbox_id")]
+    pub to_inbox_id: i64,
+}
+
+/// `POST /v1/message/send`: a reply, a new conversation, or a private note.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SendMessageRequest {
+    pub inbox_id: i64,
+    /// The sending member (`creator_id`): one of the inbox's members.
+    #[serde(rename = "creator_id")]
+    pub sender_id: i64,
+    #[serde(flatten)]
+    pub recipient: Recipient,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    /// A public URL; makes the message an MMS.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub media_url: Option<String>,
+    /// A note only the team sees.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub private: bool,
+    /// Idempotency key: the upstream does not create a second message for a repeated one, so a
+    /// send carrying it is safe to retry.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub local_id: Option<String>,
+}
+
+/// Whom a message goes to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum Recipient {
+    /// An existing conversation (`chat_id`).
+    #[serde(rename = "chat_id")]
+    Conversation(i64),
+    /// A phone number, E.164 without `+` (`phone_number`); starts or continues a conversation.
+    #[serde(rename = "phone_number")]
+    Phone(String),
+}
+
+/// Cursor timestamps go out as RFC 3339 with six fractional digits and `Z`, the precision the
+/// upstream's own timestamps have; anything finer is truncated.
+fn cursor<S: Serializer>(
+    instant: &Option<DateTime<Utc>>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match instant {
+        Some(instant) => {
+            serializer.serialize_str(&instant.to_rfc3339_opts(SecondsFormat::Micros, true))
+        }
+        None => serializer.serialize_none(),
+    }
+}
+
+/// Unassigning is undocumented (heymarket-api.md §13.5); contacts take `assignee_id: -1` to
+/// unassign (§9.1), so the same value is sent here.
+fn assignee<S: Serializer>(assignee_id: &Option<i64>, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_i64(assignee_id.unwrap_or(-1))
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    fn wire(body: &impl Serialize) -> Value {
+        serde_json::to_value(body).unwrap()
+    }
+
+    #[test]
+    fn conversation_list_omits_unset_filters_and_cursor() {
+        let request = ConversationListRequest {
+            member_id: 1111,
+            inbox_ids: vec![2222, 3333],
+            closed: None,
+            unread: None,
+            updated_before: None,
+        };
+        assert_eq!(
+            wire(&request),
+            json!({ "id": 1111, "filters": { "inboxes": [2222, 3333] } })
+        );
+    }
+
+    #[test]
+    fn conversation_list_sends_filters_and_a_microsecond_cursor() {
+        let before = Utc.with_ymd_and_hms(2022, 1, 1, 0, 0, 0).unwrap()
+            + chrono::Duration::nanoseconds(21_462_999);
+        let request = ConversationListRequest {
+            member_id: 1,
+            inbox_ids: vec![2],
+            closed: Some(false),
+            unread: Some(true),
+            updated_before: Some(before),
+        };
+        assert_eq!(
+            wire(&request),
+            json!({
+                "id": 1,
+                "filters": { "inboxes": [2], "closed": false, "unread": true },
+                "date": "2022-01-01T00:00:00.021462Z"
+            })
+        );
+    }
+
+    #[test]
+    fn all_messages_default_is_an_empty_body() {
+        assert_eq!(wire(&AllMessagesRequest::default()), json!({}));
+        let request = AllMessagesRequest {
+            cursor: Some(Utc.with_ymd_and_hms(2024, 12, 24, 0, 0, 0).unwrap()),
+            order: Some(MessageOrder::UpdatedAt),
+            ascending: Some(true),
+            limit: Some(50),
+        };
+        assert_eq!(
+            wire(&request),
+            json!({
+                "created_at": "2024-12-24T00:00:00.000000Z",
+                "order": "updated_at", "ascending": true, "limit": 50
+            })
+        );
+    }
+
+    #[test]
+    fn conversation_actions_use_rest_names() {
+        let status = ConversationStatusRequest {
+            inbox_id: 1,
+            actor_id: 2,
+            conversation_id: 3,
+        };
+        assert_eq!(
+            wire(&status),
+            json!({ "inbox_id": 1, "user_id": 2, "chat_id": 3 })
+        );
+        let read = ReadStateRequest {
+            inbox_id: 1,
+            actor_id: 2,
+            target: "14155551234".into(),
+        };
+        assert_eq!(
+            wire(&read),
+            json!({ "inbox_id": 1, "user_id": 2, "target": "14155551234" })
+        );
+        let transfer = TransferRequest {
+            conversation_id: 3,
+            to_inbox_id: 4,
+        };
+        assert_eq!(
+            wire(&transfer),
+            json!({ "conversation_id": 3, "transfer_inbox_id": 4 })
+        );
+    }
+
+    #[test]
+    fn reassign_to_nobody_sends_minus_one() {
+        let mut request = ReassignRequest {
+            inbox_id: 1,
+            actor_id: 2,
+            target: "1415".into(),
+            assignee_id: Some(5),
+        };
+        assert_eq!(wire(&request)["reassign_id"], json!(5));
+        request.assignee_id = None;
+        assert_eq!(
+            wire(&request),
+            json!({ "inbox_id": 1, "user_id": 2, "target": "1415", "reassign_id": -1 })
+        );
+    }
+
+    #[test]
+    fn send_message_addresses_a_conversation_or_a_phone() {
+        let mut request = SendMessageRequest {
+            inbox_id: 1,
+            sender_id: 2,
+            recipient: Recipient::Conversation(3),
+            text: Some("hi".into()),
+            media_url: None,
+            private: false,
+            local_id: None,
+        };
+        assert_eq!(
+            wire(&request),
+            json!({ "inbox_id": 1, "creator_id": 2, "chat_id": 3, "text": "hi" })
+        );
+        request.recipient = Recipient::Phone("14155551234".into());
+        request.media_url = Some("https://example.com/a.png".into());
+        request.private = true;
+        request.local_id = Some("k-1".into());
+        assert_eq!(
+            wire(&request),
+            json!({
+                "inbox_id": 1, "creator_id": 2, "phone_number": "14155551234", "text": "hi",
+                "media_url": "https://example.com/a.png", "private": true, "local_id": "k-1"
+            })
+        );
+    }
+}

@@ -1,0 +1,226 @@
+//! When a failed upstream call is sent again, and after how long: exponential backoff with full
+//! jitter, as pure functions.
+
+use std::time::Duration;
+
+use rand::Rng;
+
+use super::Error;
+use crate::config::UpstreamConfig;
+
+/// How safe a call is to send twice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CallKind {
+    /// Reads change nothing upstream.
+    Read,
+    /// A write carrying a `local_id`, which the upstream de-duplicates (heymarket-api.md §1).
+    DeduplicatedWrite,
+    /// Any other write: repeating it could apply it twice.
+    Write,
+}
+
+/// Retry limits and backoff, from the upstream settings.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RetryPolicy {
+    max_retries: u32,
+    backoff_base: Duration,
+    backoff_max: Duration,
+}
+
+impl RetryPolicy {
+    pub(crate) fn new(config: &UpstreamConfig) -> Self {
+        Self {
+            max_retries: config.max_retries,
+            backoff_base: config.backoff_base,
+            backoff_max: config.backoff_max,
+        }
+    }
+
+    /// After `retries_done` retries, a `kind` call failed with `error`: how long to wait before
+    /// the next attempt, or `None` to give up and return `error`.
+    ///
+    /// A 429's `Retry-After` replaces the jittered delay when it fits under `backoff_max`; a
+    /// longer one ends the call at once, so the caller can report how long to wait.
+    pub(crate) fn next_delay(
+        &self,
+        kind: CallKind,
+        retries_done: u32,
+        error: &Error,
+        rng: &mut impl Rng,
+    ) -> Option<Duration> {
+        if retries_done >= self.max_retries || !may_resend(kind, error) {
+            return None;
+        }
+        match error {
+            Error::RateLimited {
+                retry_after: Some(wait),
+            } => (*wait <= self.backoff_max).then_some(*wait),
+            _ => Some(self.jittered_backoff(retries_done, rng)),
+        }
+    }
+
+    /// Full jitter: uniform in `[0, ceiling(retry)]`.
+    fn jittered_backoff(&self, retry: u32, rng: &mut impl Rng) -> Duration {
+        let ceiling = u64::try_from(self.backoff_ceiling(retry).as_nanos()).unwrap_or(u64::MAX);
+        Duration::from_nanos(rng.random_range(0..=ceiling))
+    }
+
+    /// `min(backoff_max, backoff_base * 2^retry)`, without overflow.
+    fn backoff_ceiling(&self, retry: u32) -> Duration {
+        let factor = 1_u32.checked_shl(retry).unwrap_or(u32::MAX);
+        self.backoff_base
+            .saturating_mul(factor)
+            .min(self.backoff_max)
+    }
+}
+
+/// Whether `error` is worth a retry for a `kind` call. Plain writes are sent again only when
+/// the connection never opened, so the upstream cannot have seen them.
+fn may_resend(kind: CallKind, error: &Error) -> bool {
+    match kind {
+        CallKind::Read | CallKind::DeduplicatedWrite => error.is_retryable(),
+        CallKind::Write => matches!(error, Error::Transport { connect: true, .. }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+
+    use super::*;
+
+    fn policy() -> RetryPolicy {
+        RetryPolicy {
+            max_retries: 3,
+            backoff_base: Duration::from_millis(100),
+            backoff_max: Duration::from_secs(2),
+        }
+    }
+
+    fn ms(millis: u64) -> Duration {
+        Duration::from_millis(millis)
+    }
+
+    #[test]
+    fn backoff_ceiling_doubles_then_caps() {
+        let ceilings: Vec<_> = (0..7)
+            .map(|retry| policy().backoff_ceiling(retry))
+            .collect();
+        assert_eq!(
+            ceilings,
+            [
+                ms(100),
+                ms(200),
+                ms(400),
+                ms(800),
+                ms(1600),
+                ms(2000),
+                ms(2000)
+            ]
+        );
+        assert_eq!(policy().backoff_ceiling(200), ms(2000));
+    }
+
+    #[test]
+    fn jittered_delays_stay_within_bounds_and_spread_over_them() {
+        let mut rng = StdRng::seed_from_u64(7);
+        for retry in 0..8 {
+            let ceiling = policy().backoff_ceiling(retry);
+            let delays: Vec<_> = (0..2_000)
+                .map(|_| policy().jittered_backoff(retry, &mut rng))
+                .collect();
+            assert!(delays.iter().all(|delay| *delay <= ceiling));
+            assert!(
+                delays.iter().any(|delay| *delay < ceiling / 10),
+                "full jitter reaches near 0"
+            );
+            assert!(
+                delays.iter().any(|delay| *delay > ceiling * 9 / 10),
+                "and near the ceiling"
+            );
+        }
+    }
+
+    #[test]
+    fn retry_decision_table() {
+        use CallKind::{DeduplicatedWrite, Read, Write};
+        let connect = Error::Transport {
+            connect: true,
+            reason: String::new(),
+        };
+        let broken = Error::Transport {
+            connect: false,
+            reason: String::new(),
+        };
+        let cases = [
+            // (error, read, write with local_id, plain write)
+            (Error::Server { status: 503 }, true, true, false),
+            (Error::RateLimited { retry_after: None }, true, true, false),
+            (Error::Timeout, true, true, false),
+            (connect, true, true, true),
+            (broken, true, true, false),
+            (
+                Error::BadRequest {
+                    code: None,
+                    message: None,
+                },
+                false,
+                false,
+                false,
+            ),
+            (Error::Unauthorized, false, false, false),
+            (Error::Forbidden, false, false, false),
+            (Error::NotFound, false, false, false),
+            (Error::UnexpectedStatus { status: 409 }, false, false, false),
+            (
+                Error::Decode {
+                    route: String::new(),
+                    reason: String::new(),
+                },
+                false,
+                false,
+                false,
+            ),
+        ];
+        let mut rng = StdRng::seed_from_u64(1);
+        for (error, read, deduplicated, write) in cases {
+            for (kind, expected) in [
+                (Read, read),
+                (DeduplicatedWrite, deduplicated),
+                (Write, write),
+            ] {
+                let retried = policy().next_delay(kind, 0, &error, &mut rng).is_some();
+                assert_eq!(retried, expected, "{kind:?} after {error:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn retries_stop_at_the_maximum() {
+        let mut rng = StdRng::seed_from_u64(2);
+        let error = Error::Server { status: 500 };
+        let delays: Vec<_> = (0..5)
+            .map(|done| policy().next_delay(CallKind::Read, done, &error, &mut rng))
+            .collect();
+        assert!(delays[..3].iter().all(Option::is_some));
+        assert!(delays[3..].iter().all(Option::is_none));
+    }
+
+    #[test]
+    fn retry_after_is_honoured_up_to_the_backoff_maximum() {
+        let mut rng = StdRng::seed_from_u64(3);
+        let limited = |seconds| Error::RateLimited {
+            retry_after: Some(Duration::from_secs(seconds)),
+        };
+        let next =
+            |error: &Error, rng: &mut StdRng| policy().next_delay(CallKind::Read, 0, error, rng);
+        assert_eq!(next(&limited(0), &mut rng), Some(Duration::ZERO));
+        assert_eq!(next(&limited(2), &mut rng), Some(Duration::from_secs(2)));
+        assert_eq!(next(&limited(3), &mut rng), None);
+        assert_eq!(
+            policy().next_delay(CallKind::Write, 0, &limited(1), &mut rng),
+            None
+        );
+    }
+}
