@@ -81,6 +81,17 @@ async fn inbound(
     Ok(Json(message))
 }
 
+/// Conversations longer than one history page (50) are listed by the team overview.
+const LONG_CONVERSATION: usize = 100;
+
+#[derive(Serialize)]
+struct LongConversation {
+    id: i64,
+    inbox: i64,
+    target: String,
+    messages: usize,
+}
+
 #[derive(Serialize)]
 struct TeamOverview {
     team_id: i64,
@@ -92,6 +103,8 @@ struct TeamOverview {
     inbox_ids: Vec<i64>,
     member_ids: Vec<i64>,
     counts: Counts,
+    /// Where to exercise `GET /v1/messages` paging.
+    long_conversations: Vec<LongConversation>,
 }
 
 async fn teams(State(state): State<Arc<SandboxState>>) -> Json<Vec<TeamOverview>> {
@@ -111,6 +124,15 @@ async fn teams(State(state): State<Arc<SandboxState>>) -> Json<Vec<TeamOverview>
                 inbox_ids: store.inboxes().iter().map(|inbox| inbox.id).collect(),
                 member_ids: store.members().iter().map(|member| member.id).collect(),
                 counts: store.counts(),
+                long_conversations: store
+                    .long_conversations(LONG_CONVERSATION)
+                    .map(|c| LongConversation {
+                        id: c.id,
+                        inbox: c.inbox,
+                        target: c.target.clone(),
+                        messages: c.messages.len(),
+                    })
+                    .collect(),
             }
         })
         .collect();

@@ -1,3 +1,5 @@
 //! End-to-end tests: the real gateway and the real sandbox on port 0, spoken to over HTTP.
 
 mod helpers;
+mod sandbox_conversations;
+mod sandbox_support;

@@ -216,6 +216,16 @@ impl TeamStore {
         Ok(())
     }
 
+    /// Conversations holding at least `messages` messages: material for history paging.
+    pub(crate) fn long_conversations(
+        &self,
+        messages: usize,
+    ) -> impl Iterator<Item = &Conversation> {
+        self.conversations
+            .iter()
+            .filter(move |c| c.messages.len() >= messages)
+    }
+
     pub(crate) fn counts(&self) -> Counts {
         let closed = self
             .conversations
