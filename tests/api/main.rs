@@ -1,5 +1,8 @@
 //! End-to-end tests: the real gateway and the real sandbox on port 0, spoken to over HTTP.
 
 mod helpers;
+mod sandbox_auth;
 mod sandbox_conversations;
+mod sandbox_messages;
+mod sandbox_rules;
 mod sandbox_support;
