@@ -5,7 +5,7 @@ use heymarket_gateway::config::SandboxConfig;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestSandbox, spawn_sandbox};
-use crate::sandbox_support::{parse_timestamp, roomy_config};
+use crate::sandbox_support::{keys, parse_timestamp, roomy_config};
 
 type Key = (DateTime<Utc>, i64);
 
@@ -84,18 +84,18 @@ async fn history_is_newest_first_with_an_exclusive_timestamp_in_seconds() {
         all.extend(fresh);
     }
     assert_eq!(all.len() as u64, long["messages"].as_u64().unwrap());
-    let keys: Vec<Key> = all.iter().map(key).collect();
+    let order: Vec<Key> = all.iter().map(key).collect();
     assert!(
-        keys.windows(2).all(|pair| pair[0] > pair[1]),
+        order.windows(2).all(|pair| pair[0] > pair[1]),
         "not newest first"
     );
-    let same_second = keys
+    let same_second = order
         .windows(2)
         .filter(|pair| pair[0].0.timestamp() == pair[1].0.timestamp())
         .count();
     assert!(same_second > 0, "no same-second ties");
 
-    let cut = keys[60].0.timestamp();
+    let cut = order[60].0.timestamp();
     let below_cut = history(&sandbox, inbox, phone, Some(cut)).await;
     let expected: Vec<&Value> = all
         .iter()
@@ -114,14 +114,14 @@ async fn history_needs_a_phone_and_a_known_inbox() {
     .await;
     let cases = [
         ("/v1/messages?inboxID=3001", 400, "bad_data"),
-        ("/v1/messages?phoneNumber=14155550000", 400, "bad_data"),
+        ("/v1/messages?phoneNumber=12125550000", 400, "bad_data"),
         (
-            "/v1/messages?phoneNumber=14155550000&inboxID=9",
+            "/v1/messages?phoneNumber=12125550000&inboxID=9",
             404,
             "not_found",
         ),
         (
-            "/v1/messages?phoneNumber=14155550000&inboxID=3001&timestamp=soon",
+            "/v1/messages?phoneNumber=12125550000&inboxID=3001&timestamp=soon",
             400,
             "bad_data",
         ),
@@ -196,14 +196,13 @@ async fn a_send_starts_a_conversation_and_answers_only_id_and_date() {
         ..roomy_config()
     })
     .await;
-    let send = json!({"inbox_id": 3001, "creator_id": 501, "phone_number": "(415) 555-0199", "text": "Hello!"});
+    let send = json!({"inbox_id": 3001, "creator_id": 501, "phone_number": "(212) 555-0199", "text": "Hello!"});
     let (status, answer) = sandbox.api_post(0, "/v1/message/send", send).await;
     assert_eq!(status, 200, "{answer}");
-    let keys: Vec<&String> = answer.as_object().unwrap().keys().collect();
-    assert_eq!(keys, ["date", "id"]);
+    assert_eq!(keys(&answer), ["date", "id"]);
     assert!(is_api_timestamp(&answer["date"]));
 
-    let messages = history(&sandbox, &json!(3001), &json!("14155550199"), None).await;
+    let messages = history(&sandbox, &json!(3001), &json!("12125550199"), None).await;
     assert_eq!(messages.len(), 1);
     let message = &messages[0];
     assert_eq!(
@@ -231,7 +230,7 @@ async fn a_send_starts_a_conversation_and_answers_only_id_and_date() {
         (status, &answer["gallery_url"]),
         (200, &json!("https://example.com/a.png"))
     );
-    let messages = history(&sandbox, &json!(3001), &json!("14155550199"), None).await;
+    let messages = history(&sandbox, &json!(3001), &json!("12125550199"), None).await;
     assert_eq!(
         (&messages[0]["type"], &messages[0]["id"]),
         (&json!("mms"), &answer["id"])
@@ -245,13 +244,13 @@ async fn a_repeated_local_id_answers_the_original_send_without_a_new_message() {
         ..roomy_config()
     })
     .await;
-    let send = |text: &str| json!({"inbox_id": 3001, "creator_id": 501, "phone_number": "14155550198", "text": text, "local_id": "order-7"});
+    let send = |text: &str| json!({"inbox_id": 3001, "creator_id": 501, "phone_number": "12125550198", "text": text, "local_id": "order-7"});
     let (_, first) = sandbox.api_post(0, "/v1/message/send", send("first")).await;
     let (status, again) = sandbox
         .api_post(0, "/v1/message/send", send("second"))
         .await;
     assert_eq!((status, &again), (200, &first));
-    let messages = history(&sandbox, &json!(3001), &json!("14155550198"), None).await;
+    let messages = history(&sandbox, &json!(3001), &json!("12125550198"), None).await;
     assert_eq!(messages.len(), 1);
     assert_eq!(
         (&messages[0]["text"], &messages[0]["local_id"]),
@@ -274,10 +273,10 @@ async fn the_first_reply_in_an_auto_assignable_inbox_takes_the_conversation() {
         .filter(|i| !i["phone"].as_str().unwrap().is_empty())
     {
         let member = inbox["members"].as_array().unwrap().last().unwrap().clone();
-        let send = json!({"inbox_id": inbox["id"], "creator_id": member, "phone_number": "14155550197", "text": "Hi"});
+        let send = json!({"inbox_id": inbox["id"], "creator_id": member, "phone_number": "12125550197", "text": "Hi"});
         let (status, answer) = sandbox.api_post(0, "/v1/message/send", send).await;
         assert_eq!(status, 200, "{answer}");
-        let message = &history(&sandbox, &inbox["id"], &json!("14155550197"), None).await[0];
+        let message = &history(&sandbox, &inbox["id"], &json!("12125550197"), None).await[0];
         let expected = if inbox["auto_assignable"] == true {
             member
         } else {
@@ -308,7 +307,7 @@ async fn sends_are_validated() {
         .find(|m| !members_of_3001.contains(&json!(m)))
         .unwrap();
     let base =
-        json!({"inbox_id": 3001, "creator_id": 501, "phone_number": "14155550196", "text": "Hi"});
+        json!({"inbox_id": 3001, "creator_id": 501, "phone_number": "12125550196", "text": "Hi"});
     let with = |patch: Value| {
         let mut body = base.clone();
         for (field, value) in patch.as_object().unwrap() {

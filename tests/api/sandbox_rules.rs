@@ -161,14 +161,14 @@ async fn transfers_move_sms_conversations_into_inboxes_without_that_customer() {
         |id: &Value, inbox: i64| json!({"conversation_id": id, "transfer_inbox_id": inbox});
 
     for inbox in [3001, 3003] {
-        let send = json!({"inbox_id": inbox, "creator_id": 501, "phone_number": "14155550190", "text": "Hi"});
+        let send = json!({"inbox_id": inbox, "creator_id": 501, "phone_number": "12125550190", "text": "Hi"});
         assert_eq!(sandbox.api_post(0, "/v1/message/send", send).await.0, 200);
     }
     let twin = sandbox
         .conversation_page(0, json!({"id": 0, "filters": {"inboxes": [3001]}}))
         .await[0]
         .clone();
-    assert_eq!(twin["target"], "14155550190");
+    assert_eq!(twin["target"], "12125550190");
 
     let refusals = [
         (transfer(&email["id"], 3002), 400),
@@ -199,11 +199,11 @@ async fn transfers_move_sms_conversations_into_inboxes_without_that_customer() {
     );
     assert!(parse_timestamp(&moved["updated"]) > parse_timestamp(&twin["updated"]));
     let (_, old_inbox) = sandbox
-        .api_get(0, "/v1/messages?phoneNumber=14155550190&inboxID=3001")
+        .api_get(0, "/v1/messages?phoneNumber=12125550190&inboxID=3001")
         .await;
     assert_eq!(old_inbox, json!([]));
     let (_, new_inbox) = sandbox
-        .api_get(0, "/v1/messages?phoneNumber=14155550190&inboxID=3004")
+        .api_get(0, "/v1/messages?phoneNumber=12125550190&inboxID=3004")
         .await;
     assert_eq!(new_inbox[0]["conversation"]["id"], twin["id"]);
 }
@@ -246,7 +246,7 @@ async fn conversation_actions_check_their_addressing() {
         ),
         (
             "read",
-            json!({"inbox_id": 3001, "user_id": 501, "targets": ["14155550101", "14155550102"]}),
+            json!({"inbox_id": 3001, "user_id": 501, "targets": ["12125550101", "12125550102"]}),
             400,
         ),
         (
@@ -322,12 +322,12 @@ async fn a_customer_message_reopens_a_closed_conversation() {
         (&json!(true), &json!("Are you there?"))
     );
 
-    let fresh = json!({"inbox_id": 3002, "phone": "+1 415 555 0189", "text": "New here"});
+    let fresh = json!({"inbox_id": 3002, "phone": "+1 212 555 0189", "text": "New here"});
     let (_, first) = sandbox
         .control(Method::POST, "/_sandbox/inbound", Some(fresh))
         .await;
     assert_eq!(
         (&first["conversation"]["creator"], &first["target"]),
-        (&json!(0), &json!("14155550189"))
+        (&json!(0), &json!("12125550189"))
     );
 }

@@ -1,4 +1,7 @@
 //! Calling the sandbox's API and control API as a client would, for the `sandbox_*` tests.
+//!
+//! Phone numbers the tests invent use the 212 area code: every seeded contact has a
+//! `1415555xxxx` number, so those never collide with seeded conversations.
 
 use std::time::Duration;
 
@@ -9,6 +12,18 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::helpers::TestSandbox;
+
+/// An object's field names, sorted.
+pub fn keys(object: &Value) -> Vec<&str> {
+    let mut keys: Vec<&str> = object
+        .as_object()
+        .expect("an object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    keys
+}
 
 /// A sandbox configuration whose rate limit never gets in the way of a test.
 pub fn roomy_config() -> SandboxConfig {
