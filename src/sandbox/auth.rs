@@ -72,7 +72,7 @@ fn verify_jwt(token: &str, teams: &[TeamCredentials], now: i64) -> Result<usize,
     let claims = jsonwebtoken::decode::<Claims>(token, &key, &validation)
         .map_err(|_| ApiError::Unauthorized)?
         .claims;
-    let age = now - claims.iat;
+    let age = now.saturating_sub(claims.iat);
     if (-CLOCK_SKEW_SECONDS..=TOKEN_LIFETIME_SECONDS).contains(&age) {
         Ok(index)
     } else {
@@ -152,6 +152,7 @@ mod tests {
         let cases = [
             jwt(json!({"iss": "id-1", "iat": NOW - 301}), "id-1||key-1"),
             jwt(json!({"iss": "id-1", "iat": NOW + 31}), "id-1||key-1"),
+            jwt(json!({"iss": "id-1", "iat": i64::MIN}), "id-1||key-1"),
             jwt(
                 json!({"iss": "id-1", "iat": NOW, "exp": NOW - 1}),
                 "id-1||key-1",

@@ -13,12 +13,14 @@ use serde::{Deserialize, Serialize};
 use super::error::{ApiError, ApiResult};
 
 const ONE: u32 = 1_000_000;
+/// The longest injectable delay; beyond it a request would outlive any client's timeout.
+const MAX_LATENCY_MS: u64 = 60_000;
 
 /// The knobs, as `GET|PUT /_sandbox/faults` shows and takes them (missing fields are 0).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub(crate) struct FaultSettings {
-    /// Delay before every request is handled.
+    /// Delay before every request is handled, at most 60 s.
     pub(crate) latency_ms: u64,
     /// Share of requests answered 500 `server_error`.
     pub(crate) error_rate: f64,
@@ -81,6 +83,11 @@ impl Faults {
             ("rate_limit_rate", settings.rate_limit_rate),
             ("malformed_rate", settings.malformed_rate),
         ];
+        if settings.latency_ms > MAX_LATENCY_MS {
+            return Err(ApiError::bad_data(format!(
+                "latency_ms must be at most {MAX_LATENCY_MS}"
+            )));
+        }
         for (name, rate) in rates {
             if !(0.0..=1.0).contains(&rate) {
                 return Err(ApiError::bad_data(format!(
@@ -155,8 +162,13 @@ mod tests {
     }
 
     #[test]
-    fn rates_outside_zero_to_one_are_refused() {
+    fn rates_outside_zero_to_one_and_endless_latency_are_refused() {
         let faults = Faults::default();
+        let endless = FaultSettings {
+            latency_ms: u64::MAX,
+            ..Default::default()
+        };
+        assert!(matches!(faults.replace(endless), Err(ApiError::BadData(_))));
         for bad in [-0.1, 1.5, f64::NAN] {
             let settings = FaultSettings {
                 malformed_rate: bad,
