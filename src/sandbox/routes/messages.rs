@@ -11,6 +11,7 @@ use serde_json::Value;
 use crate::sandbox::error::{ApiError, ApiResult, required};
 use crate::sandbox::extract::{JsonBody, QueryParams, Tenant};
 use crate::sandbox::state::SandboxState;
+use crate::sandbox::store::records::Message;
 use crate::sandbox::store::{
     MessageJson, MessagePage, Send, SendAnswer, SendOutcome, SendTarget, TeamStore,
 };
@@ -173,10 +174,7 @@ pub(super) async fn all(
     Ok(Json(render(&store, messages)))
 }
 
-fn render(
-    store: &TeamStore,
-    messages: Vec<&crate::sandbox::store::records::Message>,
-) -> Vec<MessageJson> {
+fn render(store: &TeamStore, messages: Vec<&Message>) -> Vec<MessageJson> {
     messages
         .into_iter()
         .filter_map(|m| store.message_json(m))

@@ -73,47 +73,7 @@ impl TeamStore {
         {
             return Ok(SendOutcome::Replayed(answer.clone()));
         }
-        let inbox = self
-            .inbox(send.inbox)
-            .ok_or_else(|| ApiError::not_found(format!("inbox {} does not exist", send.inbox)))?;
-        if inbox.channel != Channel::Sms {
-            return Err(ApiError::bad_data(
-                "email inboxes send through /v1/email/send",
-            ));
-        }
-        if !inbox.has_member(send.creator) {
-            return Err(ApiError::bad_data(format!(
-                "creator {} is not a member of inbox {}",
-                send.creator, send.inbox
-            )));
-        }
-        let existing = match &send.to {
-            SendTarget::Chat(id) => {
-                let conversation = self.find_conversation(*id)?;
-                if conversation.inbox != send.inbox {
-                    return Err(ApiError::bad_data(format!(
-                        "conversation {id} is not in inbox {}",
-                        send.inbox
-                    )));
-                }
-                Some(conversation)
-            }
-            SendTarget::Phone(phone) => self.conversation_at(send.inbox, phone),
-        };
-        let existing_id = existing.map(|c| c.id);
-        let target = match (existing, &send.to) {
-            (Some(conversation), _) => conversation.target.clone(),
-            (None, SendTarget::Phone(phone)) if !send.private => phone.clone(),
-            (None, _) => {
-                return Err(ApiError::bad_data(
-                    "a private note needs an existing conversation",
-                ));
-            }
-        };
-        if !send.private && self.contact_by_phone(&target).is_some_and(|c| c.opted_out) {
-            return Err(ApiError::Unsubscribed(target));
-        }
-
+        let (existing_id, target) = self.destination(&send)?;
         let now = self.now();
         let conversation = match existing_id {
             Some(id) => id,
@@ -152,6 +112,51 @@ impl TeamStore {
             self.sends_by_local_id.insert(local_id, answer.clone());
         }
         Ok(SendOutcome::Sent { message, answer })
+    }
+
+    /// Where a send lands: the existing conversation (if any) and the customer's target, after
+    /// checking the inbox, the sender and the recipient.
+    fn destination(&self, send: &Send) -> ApiResult<(Option<i64>, String)> {
+        let inbox = self
+            .inbox(send.inbox)
+            .ok_or_else(|| ApiError::not_found(format!("inbox {} does not exist", send.inbox)))?;
+        if inbox.channel != Channel::Sms {
+            return Err(ApiError::bad_data(
+                "email inboxes send through /v1/email/send",
+            ));
+        }
+        if !inbox.has_member(send.creator) {
+            return Err(ApiError::bad_data(format!(
+                "creator {} is not a member of inbox {}",
+                send.creator, send.inbox
+            )));
+        }
+        let existing = match &send.to {
+            SendTarget::Chat(id) => {
+                let conversation = self.find_conversation(*id)?;
+                if conversation.inbox != send.inbox {
+                    return Err(ApiError::bad_data(format!(
+                        "conversation {id} is not in inbox {}",
+                        send.inbox
+                    )));
+                }
+                Some(conversation)
+            }
+            SendTarget::Phone(phone) => self.conversation_at(send.inbox, phone),
+        };
+        let target = match (existing, &send.to) {
+            (Some(conversation), _) => conversation.target.clone(),
+            (None, SendTarget::Phone(phone)) if !send.private => phone.clone(),
+            (None, _) => {
+                return Err(ApiError::bad_data(
+                    "a private note needs an existing conversation",
+                ));
+            }
+        };
+        if !send.private && self.contact_by_phone(&target).is_some_and(|c| c.opted_out) {
+            return Err(ApiError::Unsubscribed(target));
+        }
+        Ok((existing.map(|c| c.id), target))
     }
 
     /// A customer writes: the conversation is created or reopened and unread for the inbox.
