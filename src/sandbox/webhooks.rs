@@ -187,3 +187,34 @@ impl WebhookWorker {
         WebhookOutcome::Failed
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn events_beyond_the_queue_are_dropped_and_counted() {
+        let stats = Arc::new(Stats::default());
+        let url = Url::parse("http://127.0.0.1:9/hooks").unwrap();
+        let (webhooks, worker) =
+            Webhooks::new(Some(url), "token".to_owned(), stats.clone()).unwrap();
+        assert!(worker.is_some());
+        for id in 0..QUEUE_CAPACITY + 3 {
+            webhooks.emit(901, EventKind::ChatOpened, &json!({ "id": id }));
+        }
+        let counters = serde_json::to_value(stats.snapshot()).unwrap();
+        assert_eq!(counters["webhooks"]["dropped"], 3);
+    }
+
+    #[test]
+    fn without_a_url_nothing_is_queued() {
+        let stats = Arc::new(Stats::default());
+        let (webhooks, worker) = Webhooks::new(None, "token".to_owned(), stats.clone()).unwrap();
+        assert!(worker.is_none());
+        webhooks.emit(901, EventKind::MessageSent, &json!({}));
+        let counters = serde_json::to_value(stats.snapshot()).unwrap();
+        assert_eq!(counters["webhooks"]["dropped"], 0);
+    }
+}
