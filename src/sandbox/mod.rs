@@ -6,6 +6,7 @@
 //!
 //! - `routes`: the `/v1` and `/v2` handlers; `control`: the `/_sandbox` API.
 //! - `pipeline`: counting, faults, auth and rate limit around every API request.
+//! - `state`: what all handlers share (the teams); `extract`: request extractors.
 //! - `store`: one team's in-memory data and queries; `seed`: its deterministic generation.
 //! - `auth`, `limiter`, `faults`, `stats`, `webhooks`: one concern each.
 //! - `error`: the one error type and its JSON body; `wire`: timestamps and phone numbers.
