@@ -1,59 +1,134 @@
-//! An in-process simulation of the Heymarket REST API (the "sandbox").
+//! An in-process simulation of the Heymarket REST API (the "sandbox"): the upstream's wire
+//! format over seeded, deterministic data, with its auth, limits and webhooks, plus fault
+//! knobs and counters under `/_sandbox/*`.
 //!
-//! Placeholder: the interface below is the contract the rest of the crate relies on.
+//! # Layout
+//!
+//! - `routes`: the `/v1` and `/v2` handlers; `control`: the `/_sandbox` API.
+//! - `pipeline`: counting, faults, auth and rate limit around every API request.
+//! - `state`: what all handlers share (the teams); `extract`: request extractors.
+//! - `store`: one team's in-memory data and queries; `seed`: its deterministic generation.
+//! - `auth`, `limiter`, `faults`, `stats`, `webhooks`: one concern each.
+//! - `error`: the one error type and its JSON body; `wire`: timestamps and phone numbers.
+
+mod auth;
+mod control;
+mod error;
+mod extract;
+mod faults;
+mod limiter;
+mod pipeline;
+mod routes;
+mod seed;
+mod state;
+mod stats;
+mod store;
+mod webhooks;
+mod wire;
 
 use std::future::Future;
+use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
+use axum::Router;
+use axum::middleware::{from_fn, from_fn_with_state};
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 use url::Url;
 
+use self::error::ApiError;
+use self::state::SandboxState;
+use self::webhooks::WebhookWorker;
 use crate::config::SandboxConfig;
 
 /// The credentials of one simulated team, printed at start so people can call the sandbox.
 #[derive(Debug, Clone)]
 pub struct TeamCredentials {
+    /// The team's id, as `GET /v1/team` reports it (101, 102, …).
     pub team_id: i64,
     pub team_name: String,
+    /// JWT `iss`; with `secret_key` it forms the HS256 key `"{secret_id}||{secret_key}"`.
     pub secret_id: String,
     pub secret_key: String,
+    /// The legacy API key, accepted as a bearer token or as the HTTP Basic user name.
     pub api_key: String,
 }
 
 /// A simulated upstream bound to a listener, ready to serve.
 pub struct Sandbox {
     listener: TcpListener,
-    teams: Vec<TeamCredentials>,
+    local_addr: SocketAddr,
+    base_url: Url,
+    state: Arc<SandboxState>,
+    webhook_worker: Option<WebhookWorker>,
 }
 
 impl Sandbox {
-    /// Seeds the data and prepares to serve on `listener`.
-    pub fn new(listener: TcpListener, config: SandboxConfig) -> std::io::Result<Self> {
-        let _ = config;
+    /// Seeds the data and prepares to serve on `listener`. Nothing is served or sent before
+    /// [`Sandbox::run_until_stopped`].
+    pub fn new(listener: TcpListener, config: SandboxConfig) -> io::Result<Self> {
+        if config.teams == 0 || config.page_size == 0 {
+            let reason = "the sandbox needs at least one team and a page size above zero";
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, reason));
+        }
+        let local_addr = listener.local_addr()?;
+        let base_url = Url::parse(&format!("http://{local_addr}")).map_err(io::Error::other)?;
+        let (state, webhook_worker) = SandboxState::new(&config).map_err(io::Error::other)?;
         Ok(Self {
             listener,
-            teams: Vec::new(),
+            local_addr,
+            base_url,
+            state: Arc::new(state),
+            webhook_worker,
         })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener.local_addr().expect("bound listener")
+        self.local_addr
     }
 
     /// `http://<local_addr>`: the base URL upstream clients use.
     pub fn base_url(&self) -> Url {
-        Url::parse(&format!("http://{}", self.local_addr())).expect("valid URL")
+        self.base_url.clone()
     }
 
+    /// Every team's credentials, in team order.
     pub fn teams(&self) -> &[TeamCredentials] {
-        &self.teams
+        &self.state.credentials
     }
 
+    /// Serves until `shutdown` resolves, then drains in-flight requests and stops the webhook
+    /// worker (events still queued are not sent).
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> std::io::Result<()> {
-        shutdown.await;
-        Ok(())
+    ) -> io::Result<()> {
+        let stop_worker = CancellationToken::new();
+        let worker = self
+            .webhook_worker
+            .map(|worker| tokio::spawn(worker.run(stop_worker.clone())));
+        let served = axum::serve(self.listener, router(self.state))
+            .with_graceful_shutdown(shutdown)
+            .await;
+        stop_worker.cancel();
+        if let Some(worker) = worker
+            && let Err(error) = worker.await
+        {
+            tracing::error!(%error, "the webhook worker failed");
+        }
+        served
     }
+}
+
+/// The whole sandbox as a router: the API behind its request pipeline, the control API, a JSON
+/// 404 for anything else, and an `X-Request-Id` on every response.
+fn router(state: Arc<SandboxState>) -> Router {
+    let api = routes::router().route_layer(from_fn_with_state(state.clone(), pipeline::guard));
+    Router::new()
+        .merge(api)
+        .merge(control::router())
+        .fallback(|| async { ApiError::not_found("no such route") })
+        .layer(from_fn(pipeline::request_id))
+        .with_state(state)
 }

@@ -3,4 +3,12 @@
 mod graphql;
 mod helpers;
 mod process;
+mod sandbox_auth;
+mod sandbox_conversations;
+mod sandbox_data;
+mod sandbox_faults;
+mod sandbox_messages;
+mod sandbox_rules;
+mod sandbox_support;
+mod sandbox_webhooks;
 mod schema;

@@ -1,0 +1,140 @@
+//! The control API under `/_sandbox` (stable paths; tests, benchmarks and tools rely on them).
+//! It needs no credentials and is not subject to faults, limits or counting.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+use super::error::{ApiError, ApiResult, required};
+use super::extract::JsonBody;
+use super::faults::FaultSettings;
+use super::state::SandboxState;
+use super::stats::Counters;
+use super::store::{Counts, Inbound, MessageJson};
+use super::webhooks::EventKind;
+use super::wire::normalize_target;
+
+pub(crate) fn router() -> Router<Arc<SandboxState>> {
+    Router::new()
+        .route("/_sandbox/stats", get(stats))
+        .route("/_sandbox/stats/reset", post(reset_stats))
+        .route("/_sandbox/faults", get(faults).put(replace_faults))
+        .route("/_sandbox/inbound", post(inbound))
+        .route("/_sandbox/teams", get(teams))
+}
+
+async fn stats(State(state): State<Arc<SandboxState>>) -> Json<Counters> {
+    Json(state.stats.snapshot())
+}
+
+async fn reset_stats(State(state): State<Arc<SandboxState>>) -> Json<Counters> {
+    state.stats.reset();
+    Json(state.stats.snapshot())
+}
+
+async fn faults(State(state): State<Arc<SandboxState>>) -> Json<FaultSettings> {
+    Json(state.faults.settings())
+}
+
+async fn replace_faults(
+    State(state): State<Arc<SandboxState>>,
+    JsonBody(settings): JsonBody<FaultSettings>,
+) -> ApiResult<Json<FaultSettings>> {
+    state.faults.replace(settings)?;
+    Ok(Json(state.faults.settings()))
+}
+
+#[derive(Deserialize)]
+struct InboundBody {
+    inbox_id: Option<i64>,
+    phone: Option<String>,
+    text: Option<String>,
+    /// Defaults to the first team.
+    team_id: Option<i64>,
+}
+
+/// A customer message: creates or reopens the conversation and fires `message_recieved`.
+async fn inbound(
+    State(state): State<Arc<SandboxState>>,
+    JsonBody(body): JsonBody<InboundBody>,
+) -> ApiResult<Json<MessageJson>> {
+    let team = match body.team_id {
+        Some(id) => state.team_by_id(id),
+        None => state.teams.first(),
+    }
+    .ok_or_else(|| ApiError::not_found("no such team"))?;
+    let inbound = Inbound {
+        inbox: required(body.inbox_id, "inbox_id")?,
+        target: normalize_target(&required(body.phone, "phone")?)?,
+        text: required(body.text, "text")?,
+    };
+    let mut store = team.store();
+    let id = store.receive(inbound)?;
+    let message = store
+        .message(id)
+        .and_then(|message| store.message_json(message))
+        .ok_or(ApiError::ServerError)?;
+    state.emit(team, EventKind::MessageReceived, &message);
+    Ok(Json(message))
+}
+
+/// Conversations longer than one history page (50) are listed by the team overview.
+const LONG_CONVERSATION: usize = 100;
+
+#[derive(Serialize)]
+struct LongConversation {
+    id: i64,
+    inbox: i64,
+    target: String,
+    messages: usize,
+}
+
+#[derive(Serialize)]
+struct TeamOverview {
+    team_id: i64,
+    name: String,
+    secret_id: String,
+    secret_key: String,
+    api_key: String,
+    webhook_id: i64,
+    inbox_ids: Vec<i64>,
+    member_ids: Vec<i64>,
+    counts: Counts,
+    /// Where to exercise `GET /v1/messages` paging.
+    long_conversations: Vec<LongConversation>,
+}
+
+async fn teams(State(state): State<Arc<SandboxState>>) -> Json<Vec<TeamOverview>> {
+    let overviews = state
+        .credentials
+        .iter()
+        .zip(&state.teams)
+        .map(|(credentials, team)| {
+            let store = team.store();
+            TeamOverview {
+                team_id: credentials.team_id,
+                name: credentials.team_name.clone(),
+                secret_id: credentials.secret_id.clone(),
+                secret_key: credentials.secret_key.clone(),
+                api_key: credentials.api_key.clone(),
+                webhook_id: team.webhook_id,
+                inbox_ids: store.inboxes().iter().map(|inbox| inbox.id).collect(),
+                member_ids: store.members().iter().map(|member| member.id).collect(),
+                counts: store.counts(),
+                long_conversations: store
+                    .long_conversations(LONG_CONVERSATION)
+                    .map(|c| LongConversation {
+                        id: c.id,
+                        inbox: c.inbox,
+                        target: c.target.clone(),
+                        messages: c.messages.len(),
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    Json(overviews)
+}

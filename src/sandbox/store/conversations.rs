@@ -1,0 +1,185 @@
+//! Conversation queries and the state changes of open/close, read/unread, reassign, transfer.
+
+use std::ops::Bound;
+
+use chrono::{DateTime, Utc};
+
+use super::TeamStore;
+use super::records::{Channel, Conversation, Status};
+use crate::sandbox::error::{ApiError, ApiResult};
+
+/// A validated `POST /v1/conversations` request.
+#[derive(Debug, Clone)]
+pub(crate) struct ListQuery {
+    /// Acting member; 0 for "the team" (no membership checks, no per-user unread).
+    pub(crate) user: i64,
+    /// Inboxes to list; empty means every inbox the user can see.
+    pub(crate) inboxes: Vec<i64>,
+    /// `Some(true)`: closed only; `Some(false)`: open only; `None`: both.
+    pub(crate) closed: Option<bool>,
+    /// Only conversations unread for `user`.
+    pub(crate) unread: bool,
+    /// Only conversations updated strictly before this instant.
+    pub(crate) before: Option<DateTime<Utc>>,
+    pub(crate) page_size: usize,
+}
+
+/// How a request names a conversation.
+#[derive(Debug, Clone)]
+pub(crate) enum Address {
+    /// By id (`chat_id`).
+    Chat(i64),
+    /// By customer phone or email inside the request's inbox.
+    Target(String),
+}
+
+impl TeamStore {
+    /// One page of conversations, `updated` descending, ties by `id` descending.
+    pub(crate) fn list_conversations(&self, query: &ListQuery) -> ApiResult<Vec<&Conversation>> {
+        if query.user != 0 && self.member(query.user).is_none() {
+            return Err(ApiError::bad_data(format!(
+                "user {} is not a team member",
+                query.user
+            )));
+        }
+        if query.unread && query.user == 0 {
+            return Err(ApiError::bad_data(
+                "filters.unread needs the id of a member",
+            ));
+        }
+        for &id in &query.inboxes {
+            let inbox = self
+                .inbox(id)
+                .ok_or_else(|| ApiError::bad_data(format!("inbox {id} does not exist")))?;
+            if query.user != 0 && !inbox.has_member(query.user) {
+                return Err(ApiError::denied(format!(
+                    "user {} is not a member of inbox {id}",
+                    query.user
+                )));
+            }
+        }
+        let scope: Vec<i64> = if query.inboxes.is_empty() {
+            let visible = self
+                .inboxes()
+                .iter()
+                .filter(|i| query.user == 0 || i.has_member(query.user));
+            visible.map(|i| i.id).collect()
+        } else {
+            query.inboxes.clone()
+        };
+        // `(instant, i64::MIN)` sorts before every real key at `instant`, so this bound keeps
+        // exactly the conversations updated strictly before it.
+        let upper = query.before.map_or(Bound::Unbounded, |before| {
+            Bound::Excluded((before, i64::MIN))
+        });
+        let page = self
+            .by_updated
+            .range((Bound::Unbounded, upper))
+            .rev()
+            .filter_map(|&(_, id)| self.conversation(id))
+            .filter(|c| scope.contains(&c.inbox))
+            .filter(|c| {
+                query
+                    .closed
+                    .is_none_or(|closed| closed == (c.status == Status::Closed))
+            })
+            .filter(|c| !query.unread || c.unread_users.contains(&query.user))
+            .take(query.page_size)
+            .collect();
+        Ok(page)
+    }
+
+    /// Resolves a conversation addressed inside `inbox` by `user` (404 / 403 as the API does).
+    pub(crate) fn resolve(&self, inbox: i64, user: i64, address: &Address) -> ApiResult<i64> {
+        self.inbox_for(inbox, user)?;
+        let found = match address {
+            Address::Chat(id) => self.conversation(*id).filter(|c| c.inbox == inbox),
+            Address::Target(target) => self.conversation_at(inbox, target),
+        };
+        found
+            .map(|c| c.id)
+            .ok_or_else(|| ApiError::not_found(format!("no such conversation in inbox {inbox}")))
+    }
+
+    /// Opens or closes; returns whether the status changed (only then is `updated` bumped).
+    pub(crate) fn set_status(&mut self, id: i64, status: Status) -> ApiResult<bool> {
+        let conversation = self.conversation_mut(id)?;
+        if conversation.status == status {
+            return Ok(false);
+        }
+        conversation.status = status;
+        let now = self.now();
+        self.touch(id, now)?;
+        Ok(true)
+    }
+
+    /// Per-member read state; does not count as activity, so `updated` stays.
+    pub(crate) fn mark_read(&mut self, id: i64, user: i64, read: bool) -> ApiResult<()> {
+        let conversation = self.conversation_mut(id)?;
+        if read {
+            conversation.unread_users.remove(&user);
+        } else {
+            conversation.unread_users.insert(user);
+        }
+        Ok(())
+    }
+
+    /// Assigns to `assignee` (a member of the conversation's inbox), or unassigns with `None`.
+    /// Returns whether the assignee changed (only then is `updated` bumped).
+    pub(crate) fn reassign(&mut self, id: i64, assignee: Option<i64>) -> ApiResult<bool> {
+        let inbox = self.find_conversation(id)?.inbox;
+        if let Some(member) = assignee
+            && !self.inbox(inbox).is_some_and(|i| i.has_member(member))
+        {
+            return Err(ApiError::bad_data(format!(
+                "user {member} is not a member of inbox {inbox}"
+            )));
+        }
+        let conversation = self.conversation_mut(id)?;
+        let assigned = assignee.unwrap_or(0);
+        if conversation.assigned == assigned {
+            return Ok(false);
+        }
+        conversation.assigned = assigned;
+        conversation.add_member(assigned);
+        let now = self.now();
+        self.touch(id, now)?;
+        Ok(true)
+    }
+
+    /// Moves an SMS conversation (and so its messages) to another SMS inbox.
+    pub(crate) fn transfer(&mut self, id: i64, to_inbox: i64) -> ApiResult<()> {
+        let conversation = self.find_conversation(id)?;
+        let (from_inbox, target) = (conversation.inbox, conversation.target.clone());
+        let destination = self
+            .inbox(to_inbox)
+            .ok_or_else(|| ApiError::not_found(format!("inbox {to_inbox} does not exist")))?;
+        if conversation.channel != Channel::Sms || destination.channel != Channel::Sms {
+            return Err(ApiError::bad_data(
+                "only SMS conversations can be transferred, between SMS inboxes",
+            ));
+        }
+        if to_inbox == from_inbox {
+            return Err(ApiError::bad_data(format!(
+                "conversation {id} is already in inbox {to_inbox}"
+            )));
+        }
+        if self.conversation_at(to_inbox, &target).is_some() {
+            return Err(ApiError::bad_data(format!(
+                "inbox {to_inbox} already has a conversation with {target}"
+            )));
+        }
+        let new_members = destination.members.clone();
+        let conversation = self.conversation_mut(id)?;
+        conversation.inbox = to_inbox;
+        if !new_members.contains(&conversation.assigned) {
+            conversation.assigned = 0;
+        }
+        conversation.unread_users = new_members.into_iter().collect();
+        self.conversation_by_target
+            .remove(&(from_inbox, target.clone()));
+        self.conversation_by_target.insert((to_inbox, target), id);
+        let now = self.now();
+        self.touch(id, now)
+    }
+}

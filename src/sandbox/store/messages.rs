@@ -1,0 +1,286 @@
+//! Message queries and the two ways a message is born: a member's send, a customer's inbound.
+
+use std::borrow::Cow;
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+
+use super::TeamStore;
+use super::records::{
+    Channel, Conversation, Direction, FIRST_CONVERSATION_ID, FIRST_MESSAGE_ID, Message, Status,
+};
+use super::render::SendAnswer;
+use crate::sandbox::error::{ApiError, ApiResult};
+
+/// Most messages `GET /v1/messages` returns.
+const HISTORY_LIMIT: usize = 50;
+
+/// A `POST /v1/message/send` whose fields are present and well-formed.
+#[derive(Debug, Clone)]
+pub(crate) struct Send {
+    pub(crate) inbox: i64,
+    pub(crate) creator: i64,
+    pub(crate) to: SendTarget,
+    pub(crate) text: String,
+    pub(crate) media: Option<String>,
+    pub(crate) private: bool,
+    pub(crate) local_id: Option<String>,
+    pub(crate) author: Option<String>,
+}
+
+/// Where a send goes.
+#[derive(Debug, Clone)]
+pub(crate) enum SendTarget {
+    /// A normalised phone number; the conversation is created when missing.
+    Phone(String),
+    /// An existing conversation.
+    Chat(i64),
+}
+
+/// What a send did.
+#[derive(Debug, Clone)]
+pub(crate) enum SendOutcome {
+    /// A new message; `answer` is the response body.
+    Sent { message: i64, answer: SendAnswer },
+    /// A repeat of an earlier `local_id`: the original answer, nothing new.
+    Replayed(SendAnswer),
+}
+
+/// A simulated customer message.
+#[derive(Debug, Clone)]
+pub(crate) struct Inbound {
+    pub(crate) inbox: i64,
+    /// Normalised phone, or email address for the email inbox.
+    pub(crate) target: String,
+    pub(crate) text: String,
+}
+
+/// A validated `POST /v1/messages/all` request.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct MessagePage {
+    /// Descending: only messages strictly before it; ascending: strictly after it.
+    pub(crate) cursor: Option<DateTime<Utc>>,
+    pub(crate) ascending: bool,
+    pub(crate) limit: usize,
+}
+
+impl TeamStore {
+    pub(crate) fn send(&mut self, send: Send) -> ApiResult<SendOutcome> {
+        if let Some(answer) = send
+            .local_id
+            .as_ref()
+            .and_then(|id| self.sends_by_local_id.get(id))
+        {
+            return Ok(SendOutcome::Replayed(answer.clone()));
+        }
+        let (existing_id, target) = self.destination(&send)?;
+        let now = self.now();
+        let conversation = match existing_id {
+            Some(id) => id,
+            None => self.start_conversation(send.inbox, Channel::Sms, target, send.creator, now),
+        };
+        let direction = if send.private {
+            Direction::Private
+        } else {
+            Direction::Outbound
+        };
+        let message = self.append_message(Message {
+            id: 0,
+            conversation,
+            date: now,
+            direction,
+            user: send.creator,
+            text: Cow::Owned(send.text),
+            media: send.media.clone(),
+            local_id: send.local_id.clone(),
+            author: send.author,
+        })?;
+        let auto_assign = self.inbox(send.inbox).is_some_and(|i| i.auto_assignable);
+        let record = self.conversation_mut(conversation)?;
+        if !send.private {
+            record.replied = true;
+        }
+        record.unread_users.remove(&send.creator);
+        if auto_assign && record.assigned == 0 {
+            record.assigned = send.creator;
+        }
+        record.add_member(record.assigned);
+        record.add_member(send.creator);
+
+        let answer = SendAnswer::new(message, &now, send.media);
+        if let Some(local_id) = send.local_id {
+            self.sends_by_local_id.insert(local_id, answer.clone());
+        }
+        Ok(SendOutcome::Sent { message, answer })
+    }
+
+    /// Where a send lands: the existing conversation (if any) and the customer's target, after
+    /// checking the inbox, the sender and the recipient.
+    fn destination(&self, send: &Send) -> ApiResult<(Option<i64>, String)> {
+        let inbox = self
+            .inbox(send.inbox)
+            .ok_or_else(|| ApiError::not_found(format!("inbox {} does not exist", send.inbox)))?;
+        if inbox.channel != Channel::Sms {
+            return Err(ApiError::bad_data(
+                "email inboxes send through /v1/email/send",
+            ));
+        }
+        if !inbox.has_member(send.creator) {
+            return Err(ApiError::bad_data(format!(
+                "creator {} is not a member of inbox {}",
+                send.creator, send.inbox
+            )));
+        }
+        let existing = match &send.to {
+            SendTarget::Chat(id) => {
+                let conversation = self.find_conversation(*id)?;
+                if conversation.inbox != send.inbox {
+                    return Err(ApiError::bad_data(format!(
+                        "conversation {id} is not in inbox {}",
+                        send.inbox
+                    )));
+                }
+                Some(conversation)
+            }
+            SendTarget::Phone(phone) => self.conversation_at(send.inbox, phone),
+        };
+        let target = match (existing, &send.to) {
+            (Some(conversation), _) => conversation.target.clone(),
+            (None, SendTarget::Phone(phone)) if !send.private => phone.clone(),
+            (None, _) => {
+                return Err(ApiError::bad_data(
+                    "a private note needs an existing conversation",
+                ));
+            }
+        };
+        if !send.private && self.contact_by_phone(&target).is_some_and(|c| c.opted_out) {
+            return Err(ApiError::Unsubscribed(target));
+        }
+        Ok((existing.map(|c| c.id), target))
+    }
+
+    /// A customer writes: the conversation is created or reopened and unread for the inbox.
+    pub(crate) fn receive(&mut self, inbound: Inbound) -> ApiResult<i64> {
+        let inbox = self.inbox(inbound.inbox).ok_or_else(|| {
+            ApiError::not_found(format!("inbox {} does not exist", inbound.inbox))
+        })?;
+        let channel = inbox.channel;
+        if (channel == Channel::Email) != inbound.target.contains('@') {
+            return Err(ApiError::bad_data(format!(
+                "inbox {} is an {} inbox",
+                inbound.inbox,
+                channel.as_str()
+            )));
+        }
+        let members: BTreeSet<i64> = inbox.members.iter().copied().collect();
+        let now = self.now();
+        let conversation = match self.conversation_at(inbound.inbox, &inbound.target) {
+            Some(existing) => existing.id,
+            None => self.start_conversation(inbound.inbox, channel, inbound.target, 0, now),
+        };
+        let message = self.append_message(Message {
+            id: 0,
+            conversation,
+            date: now,
+            direction: Direction::Inbound,
+            user: 0,
+            text: Cow::Owned(inbound.text),
+            media: None,
+            local_id: None,
+            author: None,
+        })?;
+        let record = self.conversation_mut(conversation)?;
+        record.status = Status::Open;
+        record.unread_users = members;
+        record.last_inbound = now.timestamp();
+        Ok(message)
+    }
+
+    /// Up to 50 messages of the conversation with `target` in `inbox`, newest first, sent in a
+    /// Unix second strictly below `before_second` when given.
+    pub(crate) fn history(
+        &self,
+        inbox: i64,
+        target: &str,
+        before_second: Option<i64>,
+    ) -> ApiResult<Vec<&Message>> {
+        if self.inbox(inbox).is_none() {
+            return Err(ApiError::not_found(format!("inbox {inbox} does not exist")));
+        }
+        let Some(conversation) = self.conversation_at(inbox, target) else {
+            return Ok(Vec::new());
+        };
+        let messages: Vec<&Message> = conversation
+            .messages
+            .iter()
+            .filter_map(|&id| self.message(id))
+            .collect();
+        let end = before_second.map_or(messages.len(), |second| {
+            messages.partition_point(|m| m.date.timestamp() < second)
+        });
+        Ok(messages[..end]
+            .iter()
+            .rev()
+            .take(HISTORY_LIMIT)
+            .copied()
+            .collect())
+    }
+
+    /// Team-wide messages around a date cursor (`POST /v1/messages/all`).
+    pub(crate) fn all_messages(&self, page: MessagePage) -> Vec<&Message> {
+        if page.ascending {
+            let start = page.cursor.map_or(0, |cursor| {
+                self.messages.partition_point(|m| m.date <= cursor)
+            });
+            self.messages[start..].iter().take(page.limit).collect()
+        } else {
+            let end = page.cursor.map_or(self.messages.len(), |cursor| {
+                self.messages.partition_point(|m| m.date < cursor)
+            });
+            self.messages[..end].iter().rev().take(page.limit).collect()
+        }
+    }
+
+    fn start_conversation(
+        &mut self,
+        inbox: i64,
+        channel: Channel,
+        target: String,
+        creator: i64,
+        now: DateTime<Utc>,
+    ) -> i64 {
+        let id = FIRST_CONVERSATION_ID + self.conversations.len() as i64;
+        self.conversation_by_target
+            .insert((inbox, target.clone()), id);
+        self.by_updated.insert((now, id));
+        self.conversations.push(Conversation {
+            id,
+            inbox,
+            channel,
+            target,
+            created: now,
+            creator,
+            updated: now,
+            status: Status::Open,
+            assigned: 0,
+            members: Vec::new(),
+            unread_users: BTreeSet::new(),
+            replied: false,
+            muted: false,
+            last_inbound: 0,
+            messages: Vec::new(),
+        });
+        id
+    }
+
+    /// Stores `message` under the next id (its date is the newest) and bumps its conversation.
+    fn append_message(&mut self, mut message: Message) -> ApiResult<i64> {
+        let id = FIRST_MESSAGE_ID + self.messages.len() as i64;
+        message.id = id;
+        let (conversation, date) = (message.conversation, message.date);
+        self.conversation_mut(conversation)?.messages.push(id);
+        self.messages.push(message);
+        self.touch(conversation, date)?;
+        Ok(id)
+    }
+}

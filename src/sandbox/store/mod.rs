@@ -1,0 +1,245 @@
+//! In-memory state of one simulated team: records, the indexes that keep queries cheap, and the
+//! team's clock.
+//!
+//! A team's store sits behind one `Mutex`; every method here is synchronous, so the lock is
+//! never held across an `.await`.
+
+mod conversations;
+mod directory;
+mod messages;
+pub(crate) mod records;
+mod render;
+
+use std::collections::{BTreeSet, HashMap};
+
+use chrono::{DateTime, TimeDelta, Utc};
+
+pub(crate) use conversations::{Address, ListQuery};
+pub(crate) use directory::{ContactJson, InboxJson, TeamJson};
+pub(crate) use messages::{Inbound, MessagePage, Send, SendOutcome, SendTarget};
+pub(crate) use render::{ConversationJson, MessageJson, SendAnswer, Viewer};
+
+use self::records::{
+    Channel, Contact, Conversation, FIRST_CONTACT_ID, FIRST_CONVERSATION_ID, FIRST_MESSAGE_ID,
+    Inbox, Member, Message, Status, TeamInfo,
+};
+use super::error::{ApiError, ApiResult};
+use super::wire::to_micros;
+
+/// Everything the seed generates for one team, handed to [`TeamStore::new`].
+pub(crate) struct TeamData {
+    pub(crate) team: TeamInfo,
+    pub(crate) members: Vec<Member>,
+    pub(crate) inboxes: Vec<Inbox>,
+    /// Ids consecutive from `FIRST_CONTACT_ID`.
+    pub(crate) contacts: Vec<Contact>,
+    /// Ids consecutive from `FIRST_CONVERSATION_ID`.
+    pub(crate) conversations: Vec<Conversation>,
+    /// Ids consecutive from `FIRST_MESSAGE_ID`, ordered by `(date, id)`.
+    pub(crate) messages: Vec<Message>,
+}
+
+/// One team's data and indexes.
+pub(crate) struct TeamStore {
+    team: TeamInfo,
+    members: Vec<Member>,
+    inboxes: Vec<Inbox>,
+    contacts: Vec<Contact>,
+    contact_by_phone: HashMap<String, usize>,
+    contact_by_email: HashMap<String, usize>,
+    conversations: Vec<Conversation>,
+    conversation_by_target: HashMap<(i64, String), i64>,
+    /// Every conversation keyed `(updated, id)`: the list endpoint's order, kept on change.
+    by_updated: BTreeSet<(DateTime<Utc>, i64)>,
+    /// Every message, ordered by `(date, id)`: appended, never reordered.
+    messages: Vec<Message>,
+    /// Answers of earlier sends by their `local_id`, replayed for duplicates.
+    sends_by_local_id: HashMap<String, SendAnswer>,
+    /// The last instant handed out by [`TeamStore::now`].
+    clock: DateTime<Utc>,
+}
+
+/// Counts shown by the control API.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub(crate) struct Counts {
+    pub(crate) inboxes: usize,
+    pub(crate) members: usize,
+    pub(crate) contacts: usize,
+    pub(crate) conversations: usize,
+    pub(crate) open_conversations: usize,
+    pub(crate) closed_conversations: usize,
+    pub(crate) messages: usize,
+}
+
+impl TeamStore {
+    pub(crate) fn new(data: TeamData) -> Self {
+        let TeamData {
+            team,
+            members,
+            inboxes,
+            contacts,
+            conversations,
+            messages,
+        } = data;
+        let contact_by_phone = contacts
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.phone.clone(), i));
+        let contact_by_email = contacts
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| !c.email.is_empty())
+            .map(|(i, c)| (c.email.clone(), i));
+        let conversation_by_target = conversations
+            .iter()
+            .map(|c| ((c.inbox, c.target.clone()), c.id))
+            .collect();
+        let by_updated = conversations.iter().map(|c| (c.updated, c.id)).collect();
+        let clock = messages.last().map_or(DateTime::UNIX_EPOCH, |m| m.date);
+        Self {
+            team,
+            members,
+            inboxes,
+            contact_by_phone: contact_by_phone.collect(),
+            contact_by_email: contact_by_email.collect(),
+            contacts,
+            conversations,
+            conversation_by_target,
+            by_updated,
+            messages,
+            sends_by_local_id: HashMap::new(),
+            clock,
+        }
+    }
+
+    pub(crate) fn team(&self) -> &TeamInfo {
+        &self.team
+    }
+
+    pub(crate) fn members(&self) -> &[Member] {
+        &self.members
+    }
+
+    pub(crate) fn inboxes(&self) -> &[Inbox] {
+        &self.inboxes
+    }
+
+    pub(crate) fn member(&self, id: i64) -> Option<&Member> {
+        self.members.iter().find(|m| m.id == id)
+    }
+
+    pub(crate) fn inbox(&self, id: i64) -> Option<&Inbox> {
+        self.inboxes.iter().find(|i| i.id == id)
+    }
+
+    /// The inbox `user` acts in: 404 when it does not exist, 403 when `user` has no access.
+    pub(crate) fn inbox_for(&self, inbox: i64, user: i64) -> ApiResult<&Inbox> {
+        let found = self
+            .inbox(inbox)
+            .ok_or_else(|| ApiError::not_found(format!("inbox {inbox} does not exist")))?;
+        if !found.has_member(user) {
+            return Err(ApiError::denied(format!(
+                "user {user} is not a member of inbox {inbox}"
+            )));
+        }
+        Ok(found)
+    }
+
+    pub(crate) fn contact(&self, id: i64) -> Option<&Contact> {
+        let index = usize::try_from(id.checked_sub(FIRST_CONTACT_ID)?).ok()?;
+        self.contacts.get(index)
+    }
+
+    pub(crate) fn contact_by_phone(&self, phone: &str) -> Option<&Contact> {
+        self.contact_by_phone.get(phone).map(|&i| &self.contacts[i])
+    }
+
+    pub(crate) fn contact_by_email(&self, email: &str) -> Option<&Contact> {
+        self.contact_by_email.get(email).map(|&i| &self.contacts[i])
+    }
+
+    /// The contact behind a conversation's target, if the team has one.
+    pub(crate) fn contact_of(&self, conversation: &Conversation) -> Option<&Contact> {
+        match conversation.channel {
+            Channel::Sms => self.contact_by_phone(&conversation.target),
+            Channel::Email => self.contact_by_email(&conversation.target),
+        }
+    }
+
+    pub(crate) fn conversation(&self, id: i64) -> Option<&Conversation> {
+        let index = usize::try_from(id.checked_sub(FIRST_CONVERSATION_ID)?).ok()?;
+        self.conversations.get(index)
+    }
+
+    pub(crate) fn find_conversation(&self, id: i64) -> ApiResult<&Conversation> {
+        self.conversation(id)
+            .ok_or_else(|| ApiError::not_found(format!("conversation {id} does not exist")))
+    }
+
+    fn conversation_mut(&mut self, id: i64) -> ApiResult<&mut Conversation> {
+        let index = id
+            .checked_sub(FIRST_CONVERSATION_ID)
+            .and_then(|offset| usize::try_from(offset).ok())
+            .filter(|&index| index < self.conversations.len())
+            .ok_or_else(|| ApiError::not_found(format!("conversation {id} does not exist")))?;
+        Ok(&mut self.conversations[index])
+    }
+
+    /// The conversation with `target` in `inbox`, if there is one.
+    pub(crate) fn conversation_at(&self, inbox: i64, target: &str) -> Option<&Conversation> {
+        let id = self
+            .conversation_by_target
+            .get(&(inbox, target.to_owned()))?;
+        self.conversation(*id)
+    }
+
+    pub(crate) fn message(&self, id: i64) -> Option<&Message> {
+        let index = usize::try_from(id.checked_sub(FIRST_MESSAGE_ID)?).ok()?;
+        self.messages.get(index)
+    }
+
+    /// The wall clock truncated to microseconds, but never at or before an instant already
+    /// handed out: message ids stay in date order and mutations never move a conversation
+    /// backwards, even when the host clock is behind the seeded timeline.
+    fn now(&mut self) -> DateTime<Utc> {
+        let now = to_micros(Utc::now()).max(self.clock + TimeDelta::microseconds(1));
+        self.clock = now;
+        now
+    }
+
+    /// Moves a conversation's `updated`, keeping the list index in step.
+    fn touch(&mut self, id: i64, instant: DateTime<Utc>) -> ApiResult<()> {
+        let conversation = self.conversation_mut(id)?;
+        let previous = std::mem::replace(&mut conversation.updated, instant);
+        self.by_updated.remove(&(previous, id));
+        self.by_updated.insert((instant, id));
+        Ok(())
+    }
+
+    /// Conversations holding at least `messages` messages: material for history paging.
+    pub(crate) fn long_conversations(
+        &self,
+        messages: usize,
+    ) -> impl Iterator<Item = &Conversation> {
+        self.conversations
+            .iter()
+            .filter(move |c| c.messages.len() >= messages)
+    }
+
+    pub(crate) fn counts(&self) -> Counts {
+        let closed = self
+            .conversations
+            .iter()
+            .filter(|c| c.status == Status::Closed)
+            .count();
+        Counts {
+            inboxes: self.inboxes.len(),
+            members: self.members.len(),
+            contacts: self.contacts.len(),
+            conversations: self.conversations.len(),
+            open_conversations: self.conversations.len() - closed,
+            closed_conversations: closed,
+            messages: self.messages.len(),
+        }
+    }
+}

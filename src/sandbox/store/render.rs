@@ -1,0 +1,227 @@
+//! Conversations and messages in the API's wire shape (heymarket-api.md §5.1, §5.2, §7.1).
+
+use serde::Serialize;
+
+use super::TeamStore;
+use super::records::{Channel, Conversation, Direction, Message};
+use crate::sandbox::wire::timestamp;
+
+/// Whose read state a conversation shows.
+///
+/// The docs leave `read` (an integer) and the extra `unread` open. We read them per member where
+/// the request names one (the list body's `id`): `unread` = unread for that member, `read` = 0
+/// or 1 its negation. Where no member is known (`GET /v1/conversations/{id}`, message payloads,
+/// webhooks, a list with `id` 0) `unread` = unread for any member and `read` = 1 only when no
+/// member has it unread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Viewer {
+    Member(i64),
+    Team,
+}
+
+/// `{id, name}` of a member taking part in a conversation.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct MemberRef {
+    id: i64,
+    name: String,
+}
+
+/// A conversation on the wire: every field of §5.1 plus `unread`, `unread_users`, `last_msg`.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct ConversationJson {
+    assigned: i64,
+    blocked: bool,
+    channel: &'static str,
+    created: String,
+    creator: i64,
+    email_noti: bool,
+    pub(crate) id: i64,
+    pub(crate) inbox: i64,
+    last_inbound: i64,
+    local_id: &'static str,
+    members: Vec<MemberRef>,
+    muted: bool,
+    name: String,
+    noreply: &'static str,
+    op: &'static str,
+    read: i64,
+    replied: bool,
+    snooze_till: &'static str,
+    status: &'static str,
+    #[serde(rename = "super")]
+    super_: i64,
+    support: bool,
+    target: String,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    updated: String,
+    unread: bool,
+    unread_users: Vec<i64>,
+    last_msg: String,
+}
+
+/// `{"data": [], "type": ""}`, the undocumented `custom` block of a message.
+#[derive(Debug, Clone, Serialize)]
+struct MessageCustom {
+    data: [i64; 0],
+    #[serde(rename = "type")]
+    kind: &'static str,
+}
+
+/// A message on the wire: every field of §5.2 plus `private`.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct MessageJson {
+    author: String,
+    broadcast_id: i64,
+    pub(crate) conversation: ConversationJson,
+    custom: MessageCustom,
+    date: String,
+    flagged: bool,
+    pub(crate) id: i64,
+    link_url: &'static str,
+    local_id: String,
+    media: String,
+    phone: String,
+    status: &'static str,
+    #[serde(rename = "super")]
+    super_: i64,
+    support: bool,
+    target: String,
+    text: String,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    updated: String,
+    user: i64,
+    private: bool,
+}
+
+/// The answer of `POST /v1/message/send`: the documented `{id, date, gallery_url}`, with
+/// `gallery_url` only when media was sent.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct SendAnswer {
+    pub(crate) id: i64,
+    date: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    gallery_url: Option<String>,
+}
+
+impl SendAnswer {
+    pub(crate) fn new(
+        id: i64,
+        date: &chrono::DateTime<chrono::Utc>,
+        media: Option<String>,
+    ) -> Self {
+        Self {
+            id,
+            date: timestamp(date),
+            gallery_url: media,
+        }
+    }
+}
+
+impl TeamStore {
+    pub(crate) fn conversation_json(
+        &self,
+        conversation: &Conversation,
+        viewer: Viewer,
+    ) -> ConversationJson {
+        let contact = self.contact_of(conversation);
+        let unread = match viewer {
+            Viewer::Member(member) => conversation.unread_users.contains(&member),
+            Viewer::Team => !conversation.unread_users.is_empty(),
+        };
+        let members = conversation
+            .members
+            .iter()
+            .map(|&id| MemberRef {
+                id,
+                name: self.member_name(id),
+            })
+            .collect();
+        let last_msg = conversation
+            .messages
+            .last()
+            .and_then(|&id| self.message(id));
+        ConversationJson {
+            assigned: conversation.assigned,
+            blocked: contact.is_some_and(|c| c.blocked),
+            channel: conversation.channel.as_str(),
+            created: timestamp(&conversation.created),
+            creator: conversation.creator,
+            email_noti: false,
+            id: conversation.id,
+            inbox: conversation.inbox,
+            last_inbound: conversation.last_inbound,
+            local_id: "",
+            members,
+            muted: conversation.muted,
+            name: contact.map(|c| c.display_name()).unwrap_or_default(),
+            noreply: "",
+            op: "",
+            read: i64::from(!unread),
+            replied: conversation.replied,
+            snooze_till: "",
+            status: conversation.status.as_str(),
+            super_: 0,
+            support: false,
+            target: conversation.target.clone(),
+            kind: "chat",
+            updated: timestamp(&conversation.updated),
+            unread,
+            unread_users: conversation.unread_users.iter().copied().collect(),
+            last_msg: last_msg.map(|m| m.text.to_string()).unwrap_or_default(),
+        }
+    }
+
+    /// A message with its conversation embedded (read state as [`Viewer::Team`]).
+    pub(crate) fn message_json(&self, message: &Message) -> Option<MessageJson> {
+        let conversation = self.conversation(message.conversation)?;
+        let contact = self.contact_of(conversation);
+        let author = message
+            .author
+            .clone()
+            .unwrap_or_else(|| match message.direction {
+                Direction::Inbound => {
+                    contact.map_or_else(|| conversation.target.clone(), |c| c.display_name())
+                }
+                Direction::Outbound | Direction::Private => self.member_name(message.user),
+            });
+        let kind = match (message.direction, conversation.channel, &message.media) {
+            (Direction::Private, _, _) => "private",
+            (_, Channel::Email, _) => "email",
+            (_, Channel::Sms, Some(_)) => "mms",
+            (_, Channel::Sms, None) => "sms",
+        };
+        let date = timestamp(&message.date);
+        Some(MessageJson {
+            author,
+            broadcast_id: 0,
+            conversation: self.conversation_json(conversation, Viewer::Team),
+            custom: MessageCustom { data: [], kind: "" },
+            date: date.clone(),
+            flagged: false,
+            id: message.id,
+            link_url: "",
+            local_id: message.local_id.clone().unwrap_or_default(),
+            media: message.media.clone().unwrap_or_default(),
+            phone: contact.map_or_else(|| conversation.target.clone(), |c| c.phone.clone()),
+            status: if message.direction == Direction::Inbound {
+                "received"
+            } else {
+                "sent"
+            },
+            super_: 0,
+            support: false,
+            target: conversation.target.clone(),
+            text: message.text.to_string(),
+            kind,
+            updated: date,
+            user: message.user,
+            private: message.direction == Direction::Private,
+        })
+    }
+
+    fn member_name(&self, id: i64) -> String {
+        self.member(id).map(|m| m.name.clone()).unwrap_or_default()
+    }
+}

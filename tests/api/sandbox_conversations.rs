@@ -1,0 +1,288 @@
+//! `POST /v1/conversations` conformance: complete tie-safe walks under every filter, and the
+//! rows a naive `date = last.updated` walk loses.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Utc};
+use heymarket_gateway::config::SandboxConfig;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestSandbox, spawn_sandbox};
+use crate::sandbox_support::{micro_after, parse_timestamp, roomy_config};
+
+type Key = (DateTime<Utc>, i64);
+
+fn key(row: &Value) -> Key {
+    (
+        parse_timestamp(&row["updated"]),
+        row["id"].as_i64().expect("an integer id"),
+    )
+}
+
+/// Every row `body` selects, walking pages until nothing new comes. Tie-safe: each next page
+/// is asked for 1 µs past the last row and rows at or before it are dropped. Naive: the next
+/// page is asked for strictly before the last row's `updated`.
+async fn walk(sandbox: &TestSandbox, body: Value, tie_safe: bool) -> Vec<Value> {
+    let mut rows: Vec<Value> = Vec::new();
+    loop {
+        let mut request = body.clone();
+        if let Some(last) = rows.last() {
+            request["date"] = json!(if tie_safe {
+                micro_after(&last["updated"])
+            } else {
+                last["updated"].as_str().unwrap_or_default().to_owned()
+            });
+        }
+        let page = sandbox.conversation_page(0, request).await;
+        if page.is_empty() {
+            return rows;
+        }
+        let cursor = rows.last().map(key);
+        let fresh: Vec<Value> = page
+            .into_iter()
+            .filter(|row| cursor.is_none_or(|c| key(row) < c))
+            .collect();
+        if fresh.is_empty() {
+            // Only rows already seen: the walk is over (the count checks catch an early end).
+            return rows;
+        }
+        rows.extend(fresh);
+    }
+}
+
+/// Rows come once each, in `(updated desc, id desc)` order.
+fn assert_ordered_and_unique(rows: &[Value]) {
+    let keys: Vec<Key> = rows.iter().map(key).collect();
+    assert!(
+        keys.windows(2).all(|pair| pair[0] > pair[1]),
+        "rows out of order"
+    );
+    let ids: HashSet<i64> = keys.iter().map(|(_, id)| *id).collect();
+    assert_eq!(ids.len(), rows.len(), "duplicate rows");
+}
+
+fn ids(rows: &[Value]) -> HashSet<i64> {
+    rows.iter()
+        .map(|row| row["id"].as_i64().expect("an integer id"))
+        .collect()
+}
+
+#[tokio::test]
+async fn tie_safe_walks_return_every_conversation_once_under_each_filter() {
+    let sandbox = spawn_sandbox(SandboxConfig {
+        teams: 1,
+        ..roomy_config()
+    })
+    .await;
+    let counts = sandbox.overview(0).await["counts"].clone();
+
+    let all = walk(&sandbox, json!({"id": 0, "filters": {"inboxes": []}}), true).await;
+    assert_ordered_and_unique(&all);
+    assert_eq!(all.len() as u64, counts["conversations"].as_u64().unwrap());
+
+    let open = walk(
+        &sandbox,
+        json!({"id": 0, "filters": {"closed": false}}),
+        true,
+    )
+    .await;
+    let closed = walk(
+        &sandbox,
+        json!({"id": 0, "filters": {"closed": true}}),
+        true,
+    )
+    .await;
+    for (rows, status, count) in [
+        (&open, "open", "open_conversations"),
+        (&closed, "closed", "closed_conversations"),
+    ] {
+        assert_ordered_and_unique(rows);
+        assert!(rows.iter().all(|row| row["status"] == status));
+        assert_eq!(rows.len() as u64, counts[count].as_u64().unwrap());
+    }
+    assert!(ids(&open).is_disjoint(&ids(&closed)));
+    assert_eq!(&ids(&open) | &ids(&closed), ids(&all));
+
+    let mut per_inbox = HashSet::new();
+    for inbox in sandbox.overview(0).await["inbox_ids"].as_array().unwrap() {
+        let rows = walk(
+            &sandbox,
+            json!({"id": 0, "filters": {"inboxes": [inbox]}}),
+            true,
+        )
+        .await;
+        assert_ordered_and_unique(&rows);
+        assert!(rows.iter().all(|row| &row["inbox"] == inbox));
+        assert!(per_inbox.is_disjoint(&ids(&rows)));
+        per_inbox.extend(ids(&rows));
+    }
+    assert_eq!(per_inbox, ids(&all));
+}
+
+#[tokio::test]
+async fn unread_walks_are_per_member() {
+    let sandbox = spawn_sandbox(SandboxConfig {
+        teams: 1,
+        ..roomy_config()
+    })
+    .await;
+    let all = walk(&sandbox, json!({"id": 0}), true).await;
+    let member = 501;
+    let expected: HashSet<i64> = all
+        .iter()
+        .filter(|row| {
+            row["unread_users"]
+                .as_array()
+                .unwrap()
+                .contains(&json!(member))
+        })
+        .map(|row| row["id"].as_i64().unwrap())
+        .collect();
+    assert!(!expected.is_empty());
+
+    let unread = walk(
+        &sandbox,
+        json!({"id": member, "filters": {"unread": true}}),
+        true,
+    )
+    .await;
+    assert_ordered_and_unique(&unread);
+    assert_eq!(ids(&unread), expected);
+    assert!(
+        unread
+            .iter()
+            .all(|row| row["unread"] == true && row["read"] == 0)
+    );
+
+    let (status, body) = sandbox
+        .api_post(
+            0,
+            "/v1/conversations",
+            json!({"id": 0, "filters": {"unread": true}}),
+        )
+        .await;
+    assert_eq!((status, &body["error"]), (400, &json!("bad_data")));
+}
+
+#[tokio::test]
+async fn a_naive_walk_loses_tied_rows_that_a_tie_safe_walk_keeps() {
+    for page_size in [30, 5] {
+        let sandbox = spawn_sandbox(SandboxConfig {
+            teams: 1,
+            page_size,
+            ..roomy_config()
+        })
+        .await;
+        let body = json!({"id": 0, "filters": {"inboxes": [3001]}});
+        let safe = walk(&sandbox, body.clone(), true).await;
+        let naive = walk(&sandbox, body, false).await;
+        assert_ordered_and_unique(&safe);
+        assert_ordered_and_unique(&naive);
+        assert!(
+            naive.len() < safe.len(),
+            "page size {page_size}: the naive walk lost nothing"
+        );
+        let kept = ids(&naive);
+        assert!(kept.is_subset(&ids(&safe)));
+        for lost in safe
+            .iter()
+            .filter(|row| !kept.contains(&row["id"].as_i64().unwrap()))
+        {
+            let twins = safe
+                .iter()
+                .filter(|row| row["updated"] == lost["updated"])
+                .count();
+            assert!(twins >= 2, "lost row {} has no tie", lost["id"]);
+        }
+    }
+}
+
+#[tokio::test]
+async fn pages_have_the_configured_size_and_honour_the_date_strictly() {
+    let sandbox = spawn_sandbox(SandboxConfig {
+        teams: 1,
+        page_size: 7,
+        ..roomy_config()
+    })
+    .await;
+    let first = sandbox
+        .conversation_page(0, json!({"id": 0, "limit": 100}))
+        .await;
+    assert_eq!(first.len(), 7);
+    let boundary = first[3]["updated"].clone();
+    let next = sandbox
+        .conversation_page(0, json!({"id": 0, "date": boundary}))
+        .await;
+    let boundary = parse_timestamp(&boundary);
+    assert!(
+        next.iter()
+            .all(|row| parse_timestamp(&row["updated"]) < boundary)
+    );
+
+    let same_instant = boundary.with_timezone(&chrono::FixedOffset::east_opt(2 * 3600).unwrap());
+    let offset = sandbox
+        .conversation_page(0, json!({"id": 0, "date": same_instant.to_rfc3339()}))
+        .await;
+    assert_eq!(ids(&offset), ids(&next));
+
+    let past = sandbox
+        .conversation_page(0, json!({"id": 0, "date": "2001-01-01T00:00:00Z"}))
+        .await;
+    assert!(past.is_empty());
+}
+
+#[tokio::test]
+async fn list_requests_are_checked_against_inboxes_and_members() {
+    let sandbox = spawn_sandbox(SandboxConfig {
+        teams: 1,
+        ..roomy_config()
+    })
+    .await;
+    let inboxes = sandbox.api_get(0, "/v1/inboxes").await.1;
+    let inbox = &inboxes[1];
+    let outsider = (501..=512)
+        .find(|m| !inbox["members"].as_array().unwrap().contains(&json!(m)))
+        .unwrap();
+
+    let cases = [
+        (
+            json!({"id": 0, "filters": {"inboxes": [9999]}}),
+            400,
+            "bad_data",
+        ),
+        (
+            json!({"id": 77, "filters": {"inboxes": []}}),
+            400,
+            "bad_data",
+        ),
+        (
+            json!({"id": outsider, "filters": {"inboxes": [inbox["id"]]}}),
+            403,
+            "Denied",
+        ),
+        (json!({"id": 0, "date": "last tuesday"}), 400, "bad_data"),
+    ];
+    for (body, status, code) in cases {
+        let (got, answer) = sandbox.api_post(0, "/v1/conversations", body.clone()).await;
+        assert_eq!(
+            (got, answer["error"].as_str()),
+            (status, Some(code)),
+            "{body}"
+        );
+    }
+
+    let member_rows = walk(&sandbox, json!({"id": outsider}), true).await;
+    let visible: HashSet<i64> = inboxes
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["members"].as_array().unwrap().contains(&json!(outsider)))
+        .map(|i| i["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(member_rows.is_empty(), visible.is_empty());
+    assert!(
+        member_rows
+            .iter()
+            .all(|row| visible.contains(&row["inbox"].as_i64().unwrap()))
+    );
+}

@@ -1,0 +1,151 @@
+//! Calling the sandbox's API and control API as a client would, for the `sandbox_*` tests.
+//!
+//! Phone numbers the tests invent use the 212 area code: every seeded contact has a
+//! `1415555xxxx` number, so those never collide with seeded conversations.
+
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
+use heymarket_gateway::config::{RateBudget, SandboxConfig};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::helpers::TestSandbox;
+
+/// An object's field names, sorted.
+pub fn keys(object: &Value) -> Vec<&str> {
+    let mut keys: Vec<&str> = object
+        .as_object()
+        .expect("an object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    keys
+}
+
+/// A sandbox configuration whose rate limit never gets in the way of a test.
+pub fn roomy_config() -> SandboxConfig {
+    SandboxConfig {
+        rate_limit: RateBudget {
+            requests: 1_000_000,
+            per: Duration::from_secs(60),
+        },
+        ..SandboxConfig::default()
+    }
+}
+
+/// Signs `claims` as an HS256 JWT with `key`.
+pub fn sign(claims: &Value, key: &str) -> String {
+    let key = EncodingKey::from_secret(key.as_bytes());
+    jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &key).expect("claims serialise")
+}
+
+/// An instant as the API writes it, six fractional digits and `Z`.
+pub fn timestamp(instant: DateTime<Utc>) -> String {
+    instant.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+pub fn parse_timestamp(value: &Value) -> DateTime<Utc> {
+    let text = value.as_str().expect("a timestamp string");
+    DateTime::parse_from_rfc3339(text)
+        .expect("an RFC 3339 timestamp")
+        .with_timezone(&Utc)
+}
+
+/// `value` (an RFC 3339 string) plus one microsecond.
+pub fn micro_after(value: &Value) -> String {
+    timestamp(parse_timestamp(value) + TimeDelta::microseconds(1))
+}
+
+impl TestSandbox {
+    /// A freshly signed JWT of team `team` (0-based), as `Authorization` header value.
+    pub fn jwt_header(&self, team: usize) -> String {
+        let credentials = &self.teams[team];
+        let claims = json!({"iss": credentials.secret_id, "iat": Utc::now().timestamp()});
+        let key = format!("{}||{}", credentials.secret_id, credentials.secret_key);
+        format!("Bearer {}", sign(&claims, &key))
+    }
+
+    /// Sends an API request as team `team` with `authorization` (or none) and returns the raw
+    /// response.
+    pub async fn raw_call(
+        &self,
+        method: Method,
+        path: &str,
+        authorization: Option<&str>,
+        body: Option<&Value>,
+    ) -> reqwest::Response {
+        let mut request = self.http.request(method, self.endpoint(path));
+        if let Some(authorization) = authorization {
+            request = request.header("authorization", authorization);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        request.send().await.expect("the sandbox answers")
+    }
+
+    /// An API call as team `team` with a fresh JWT: the status and the JSON body.
+    pub async fn api(
+        &self,
+        team: usize,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let authorization = self.jwt_header(team);
+        let response = self
+            .raw_call(method, path, Some(&authorization), body.as_ref())
+            .await;
+        let status = response.status().as_u16();
+        (status, response.json().await.expect("a JSON body"))
+    }
+
+    /// `POST path` with a JSON body as team `team`.
+    pub async fn api_post(&self, team: usize, path: &str, body: Value) -> (u16, Value) {
+        self.api(team, Method::POST, path, Some(body)).await
+    }
+
+    /// `GET path` as team `team`.
+    pub async fn api_get(&self, team: usize, path: &str) -> (u16, Value) {
+        self.api(team, Method::GET, path, None).await
+    }
+
+    /// A control API call (`/_sandbox/...`), which needs no credentials.
+    pub async fn control(&self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let response = self.raw_call(method, path, None, body.as_ref()).await;
+        let status = response.status().as_u16();
+        (status, response.json().await.expect("a JSON body"))
+    }
+
+    /// `GET /_sandbox/teams`, entry `team` (0-based).
+    pub async fn overview(&self, team: usize) -> Value {
+        let (status, teams) = self.control(Method::GET, "/_sandbox/teams", None).await;
+        assert_eq!(status, 200);
+        teams[team].clone()
+    }
+
+    /// `GET /v1/conversations/{id}` as team `team`, which must succeed.
+    pub async fn conversation(&self, team: usize, id: i64) -> Value {
+        let (status, conversation) = self.api_get(team, &format!("/v1/conversations/{id}")).await;
+        assert_eq!(status, 200, "{conversation}");
+        conversation
+    }
+
+    /// The first page of `POST /v1/conversations` with `body`.
+    pub async fn conversation_page(&self, team: usize, body: Value) -> Vec<Value> {
+        let (status, page) = self.api_post(team, "/v1/conversations", body).await;
+        assert_eq!(status, 200, "{page}");
+        page.as_array().expect("a top-level array").clone()
+    }
+
+    /// `PUT /_sandbox/faults`.
+    pub async fn set_faults(&self, faults: Value) {
+        let (status, body) = self
+            .control(Method::PUT, "/_sandbox/faults", Some(faults))
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+}
