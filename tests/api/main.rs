@@ -12,3 +12,4 @@ mod sandbox_rules;
 mod sandbox_support;
 mod sandbox_webhooks;
 mod schema;
+mod upstream_client;
