@@ -190,3 +190,80 @@ async fn a_malformed_request_gets_a_graphql_shaped_error() {
     let body: Value = response.json().await.unwrap();
     assert_eq!(error_codes(&body), ["BAD_USER_INPUT"], "{body}");
 }
+
+#[tokio::test]
+async fn operations_run_over_websockets_in_both_protocols() {
+    use futures::SinkExt;
+    use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
+
+    let app = spawn_app().await;
+    // (subprotocol, client's "run this" message, server's "a result" message)
+    for (protocol, start, data) in [
+        ("graphql-transport-ws", "subscribe", "next"),
+        ("graphql-ws", "start", "data"),
+    ] {
+        let mut request = format!("ws://{}/graphql", app.addr)
+            .into_client_request()
+            .unwrap();
+        request
+            .headers_mut()
+            .insert("Sec-WebSocket-Protocol", protocol.parse().unwrap());
+        let (mut socket, response) = tokio_tungstenite::connect_async(request)
+            .await
+            .expect("upgrade");
+        assert_eq!(response.headers()["sec-websocket-protocol"], protocol);
+
+        socket
+            .send(Message::text(
+                json!({"type": "connection_init"}).to_string(),
+            ))
+            .await
+            .unwrap();
+        assert_eq!(read_json(&mut socket).await["type"], "connection_ack");
+
+        let operation =
+            json!({"id": "1", "type": start, "payload": {"query": "{ inboxes { name } }"}});
+        socket
+            .send(Message::text(operation.to_string()))
+            .await
+            .unwrap();
+        let result = read_json(&mut socket).await;
+        assert_eq!(result["type"], data, "{protocol}: {result}");
+        assert!(
+            result["payload"]["data"]["inboxes"]
+                .as_array()
+                .is_some_and(|list| list.len() >= 4),
+            "{result}"
+        );
+        assert_eq!(
+            read_json(&mut socket).await,
+            json!({"id": "1", "type": "complete"}),
+            "{protocol}"
+        );
+    }
+}
+
+async fn read_json<S>(socket: &mut S) -> Value
+where
+    S: futures::Stream<
+            Item = Result<
+                tokio_tungstenite::tungstenite::Message,
+                tokio_tungstenite::tungstenite::Error,
+            >,
+        > + Unpin,
+{
+    use futures::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let deadline = std::time::Duration::from_secs(10);
+    tokio::time::timeout(deadline, async {
+        loop {
+            match socket.next().await.expect("socket open").expect("frame") {
+                Message::Text(text) => return serde_json::from_str(&text).expect("JSON frame"),
+                Message::Ping(_) | Message::Pong(_) => continue,
+                other => panic!("unexpected frame {other:?}"),
+            }
+        }
+    })
+    .await
+    .expect("a frame within the deadline")
+}
