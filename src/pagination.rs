@@ -189,19 +189,23 @@ mod tests {
             Ok(matching)
         }
 
+        async fn slice(&self, first: usize, after: Option<SortKey>) -> Slice<SortKey> {
+            collect(
+                first,
+                after,
+                self.granularity,
+                |row: &SortKey| Some(*row),
+                |before| self.page(before),
+            )
+            .await
+            .expect("walk succeeds")
+        }
+
         async fn walk(&self, first: usize) -> Vec<SortKey> {
             let mut all = Vec::new();
             let mut after = None;
             loop {
-                let slice = collect(
-                    first,
-                    after,
-                    self.granularity,
-                    |row: &SortKey| Some(*row),
-                    |before| self.page(before),
-                )
-                .await
-                .expect("walk succeeds");
+                let slice = self.slice(first, after).await;
                 assert!(slice.rows.len() <= first);
                 if slice.has_next_page {
                     assert_eq!(
@@ -285,26 +289,10 @@ mod tests {
     async fn has_next_page_is_exact_at_the_end() {
         let rows = tied_rows(1)[..60].to_vec();
         let upstream = FakeUpstream::new(rows.clone(), 30, Granularity::Microsecond);
-        let slice = collect(
-            60,
-            None,
-            Granularity::Microsecond,
-            |r: &SortKey| Some(*r),
-            |b| upstream.page(b),
-        )
-        .await
-        .unwrap();
+        let slice = upstream.slice(60, None).await;
         assert_eq!(slice.rows.len(), 60);
         assert!(!slice.has_next_page);
-        let slice = collect(
-            59,
-            None,
-            Granularity::Microsecond,
-            |r: &SortKey| Some(*r),
-            |b| upstream.page(b),
-        )
-        .await
-        .unwrap();
+        let slice = upstream.slice(59, None).await;
         assert!(slice.has_next_page);
     }
 
@@ -362,15 +350,7 @@ mod tests {
     async fn a_page_costs_few_upstream_calls() {
         let rows = tied_rows(1);
         let upstream = FakeUpstream::new(rows, 30, Granularity::Microsecond);
-        let _ = collect(
-            30,
-            None,
-            Granularity::Microsecond,
-            |r: &SortKey| Some(*r),
-            |b| upstream.page(b),
-        )
-        .await
-        .unwrap();
+        let _ = upstream.slice(30, None).await;
         assert_eq!(
             upstream.calls.get(),
             2,
