@@ -6,7 +6,7 @@ use std::sync::Arc;
 use async_graphql::Context;
 use tokio::sync::OnceCell;
 
-use super::error::ApiError;
+use crate::error::ApiError;
 use crate::upstream::{TenantClient, models};
 
 /// Who is calling, as established by the transport for an HTTP request or a WebSocket

@@ -2,7 +2,6 @@
 //! [`Caller`] to a [`CallerExecutor`], which gives every operation its own [`RequestContext`].
 
 mod context;
-mod error;
 mod executor;
 mod node;
 mod query;
@@ -11,8 +10,8 @@ mod types;
 
 use async_graphql::{EmptyMutation, EmptySubscription, Schema};
 
+pub use crate::error::ApiError;
 pub use context::{Caller, RequestContext};
-pub use error::ApiError;
 pub use executor::CallerExecutor;
 pub use node::{GlobalId, NodeKind};
 pub use query::Query;

@@ -6,7 +6,7 @@ use std::str::FromStr;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use super::error::ApiError;
+use crate::error::ApiError;
 
 /// The kinds of object that carry a global id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -3,9 +3,9 @@
 use async_graphql::{Context, ID, Object};
 
 use super::context::RequestContext;
-use super::error::ApiError;
 use super::node::{GlobalId, NodeKind};
 use super::types::{Inbox, Member};
+use crate::error::ApiError;
 
 /// The root of every read.
 pub struct Query;

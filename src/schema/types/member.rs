@@ -2,8 +2,8 @@
 
 use async_graphql::{Context, ID, Object};
 
+use crate::error::ApiError;
 use crate::schema::context::RequestContext;
-use crate::schema::error::ApiError;
 use crate::schema::node::{GlobalId, NodeKind};
 use crate::schema::scalars::Int64;
 use crate::schema::types::Inbox;

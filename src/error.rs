@@ -1,4 +1,4 @@
-//! The one error type of the GraphQL layer and its stable `extensions.code` values.
+//! The gateway's one client-facing error type and its stable `extensions.code` values.
 //!
 //! The crate enables async-graphql's `custom-error-conversion` feature, which removes the blanket
 //! conversion from any `Display` type into a GraphQL error: every error a resolver returns has to
