@@ -12,6 +12,8 @@
 //! - [`state`]: the cheap-to-clone state every HTTP handler shares.
 //! - [`http`]: routes: GraphQL over HTTP and WebSocket, GraphiQL, health.
 //! - [`pagination`]: exact, tie-safe forward paging over the upstream's timestamp cursors.
+//! - [`loaders`]: upstream entities per operation, de-duplicated and batched.
+//! - [`phone`]: phone numbers in the API's form (E.164 digits without `+`).
 //! - [`schema`]: the GraphQL schema; knows nothing of HTTP.
 //! - [`upstream`]: typed client for the Heymarket REST API; knows nothing of GraphQL.
 //! - [`sandbox`]: an in-process simulation of the Heymarket REST API with seeded data.
@@ -22,7 +24,9 @@ pub mod commands;
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod loaders;
 pub mod pagination;
+pub mod phone;
 pub mod sandbox;
 pub mod schema;
 pub mod shutdown;

@@ -80,12 +80,15 @@ pub enum WalkError<E> {
 ///
 /// `fetch(before)` must return one upstream page of rows strictly older than `before` (or the
 /// newest rows for `None`), newest first; `key` places a row, and rows without a key are skipped
-/// because they cannot be placed.
+/// because they cannot be placed. Rows for which `keep` is false still move the walk along but
+/// are not returned: that is how a filter the upstream lacks is applied without losing the
+/// exactness of `first`.
 pub async fn collect<T, E, F, Fut>(
     first: usize,
     after: Option<SortKey>,
     granularity: Granularity,
     key: impl Fn(&T) -> Option<SortKey>,
+    keep: impl Fn(&T) -> bool,
     mut fetch: F,
 ) -> Result<Slice<T>, WalkError<E>>
 where
@@ -139,7 +142,7 @@ where
             last = Some(oldest);
         }
         let wanted = first + 1 - rows.len();
-        rows.extend(fresh.into_iter().take(wanted));
+        rows.extend(fresh.into_iter().filter(|(_, row)| keep(row)).take(wanted));
         if rows.len() > first {
             rows.truncate(first);
             return Ok(Slice {
@@ -163,6 +166,8 @@ mod tests {
         rows: Vec<SortKey>,
         page_size: usize,
         granularity: Granularity,
+        /// Which rows the walk returns (the others only move it along).
+        keep: fn(&SortKey) -> bool,
         calls: Cell<usize>,
     }
 
@@ -172,6 +177,7 @@ mod tests {
                 rows,
                 page_size,
                 granularity,
+                keep: |_| true,
                 calls: Cell::new(0),
             }
         }
@@ -195,6 +201,7 @@ mod tests {
                 after,
                 self.granularity,
                 |row: &SortKey| Some(*row),
+                self.keep,
                 |before| self.page(before),
             )
             .await
@@ -272,6 +279,24 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn rows_left_out_by_keep_still_move_the_walk_along() {
+        let rows = tied_rows(1);
+        let keep: fn(&SortKey) -> bool = |row| row.id % 3 == 0;
+        let wanted: Vec<SortKey> = expected(&rows).into_iter().filter(keep).collect();
+        for page_size in [5, 30] {
+            let mut upstream = FakeUpstream::new(rows.clone(), page_size, Granularity::Microsecond);
+            upstream.keep = keep;
+            for first in [1, 7, 100] {
+                assert_eq!(
+                    upstream.walk(first).await,
+                    wanted,
+                    "page {page_size} first {first}"
+                );
+            }
+        }
+    }
+
+    #[tokio::test]
     async fn second_granularity_keeps_sub_second_order() {
         // Four rows per second; inside a second they sort by their microseconds, not by id or
         // by the upstream's order.
@@ -319,6 +344,7 @@ mod tests {
             None,
             Granularity::Microsecond,
             |r: &SortKey| Some(*r),
+            |_| true,
             |_| {
                 calls.set(calls.get() + 1);
                 let rows = rows.clone();
@@ -340,6 +366,7 @@ mod tests {
             None,
             Granularity::Second,
             |r: &SortKey| Some(*r),
+            |_| true,
             |_| async { Err::<Vec<SortKey>, _>("down") },
         )
         .await;

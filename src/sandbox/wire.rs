@@ -23,16 +23,7 @@ pub(crate) fn to_micros(instant: DateTime<Utc>) -> DateTime<Utc> {
     DateTime::from_timestamp_micros(micros).unwrap_or(instant)
 }
 
-/// Normalises a phone number the way clients of the API do: strip everything but digits and
-/// give a 10-digit (US) number its leading `1`. `None` unless the result has 11 to 15 digits
-/// (E.164 without the `+`).
-pub(crate) fn normalize_phone(raw: &str) -> Option<String> {
-    let mut digits: String = raw.chars().filter(char::is_ascii_digit).collect();
-    if digits.len() == 10 {
-        digits.insert(0, '1');
-    }
-    (11..=15).contains(&digits.len()).then_some(digits)
-}
+pub(crate) use crate::phone::normalize as normalize_phone;
 
 /// A conversation target as a client names it: an email address stays as written (lowercased),
 /// anything else is a phone number and is normalised.
@@ -80,24 +71,6 @@ mod tests {
         let nanos = parse_instant("date", "2026-04-12T15:30:00.123456789Z").unwrap();
         assert_eq!(to_micros(nanos).timestamp_subsec_micros(), 123_456);
         assert!(parse_instant("date", "yesterday").is_err());
-    }
-
-    #[test]
-    fn phones_normalise_to_e164_digits() {
-        assert_eq!(
-            normalize_phone("+1 (415) 555-0100").as_deref(),
-            Some("14155550100")
-        );
-        assert_eq!(
-            normalize_phone("415-555-0100").as_deref(),
-            Some("14155550100")
-        );
-        assert_eq!(
-            normalize_phone("447700900123").as_deref(),
-            Some("447700900123")
-        );
-        assert_eq!(normalize_phone("555-0100"), None);
-        assert_eq!(normalize_phone("1234567890123456"), None);
     }
 
     #[test]

@@ -1,13 +1,12 @@
-//! What every resolver knows about the request it serves: the upstream handle of the caller's
-//! tenant and the acting member.
-
-use std::sync::Arc;
+//! What every resolver knows about the operation it serves: the caller and the loaders that
+//! fetch upstream entities for it.
 
 use async_graphql::Context;
-use tokio::sync::OnceCell;
 
 use crate::error::ApiError;
-use crate::upstream::{TenantClient, models};
+use crate::loaders::Loaders;
+use crate::upstream::TenantClient;
+use crate::upstream::models::TeamMember;
 
 /// Who is calling, as established by the transport for an HTTP request or a WebSocket
 /// connection.
@@ -23,18 +22,22 @@ pub struct Caller {
 /// Per-operation data: the caller plus what the operation has already fetched.
 pub struct RequestContext {
     caller: Caller,
-    /// Inboxes and team, fetched at most once per operation however many fields need them.
-    inboxes: OnceCell<Arc<Vec<models::Inbox>>>,
-    team: OnceCell<Arc<models::Team>>,
+    /// Upstream entities, fetched at most once per operation.
+    pub loaders: Loaders,
 }
 
 impl RequestContext {
     pub fn new(caller: Caller) -> Self {
-        Self {
-            caller,
-            inboxes: OnceCell::new(),
-            team: OnceCell::new(),
-        }
+        let loaders = Loaders::new(caller.upstream.clone());
+        Self { caller, loaders }
+    }
+
+    /// The operation's context; its absence is a wiring bug, reported as `INTERNAL`.
+    pub fn of<'a>(ctx: &Context<'a>) -> Result<&'a Self, ApiError> {
+        ctx.data::<Self>().map_err(|_| {
+            tracing::error!("GraphQL operation executed without a RequestContext");
+            ApiError::Internal
+        })
     }
 
     /// Calls the upstream as the caller's tenant.
@@ -42,37 +45,12 @@ impl RequestContext {
         &self.caller.upstream
     }
 
-    /// The request's context; its absence is a wiring bug, reported as `INTERNAL`.
-    pub fn of<'a>(ctx: &Context<'a>) -> Result<&'a Self, ApiError> {
-        ctx.data::<Self>().map_err(|_| {
-            tracing::error!("GraphQL request executed without a RequestContext");
-            ApiError::Internal
-        })
-    }
-
-    /// Every inbox the tenant can access (`GET /v1/inboxes`).
-    pub async fn inboxes(&self) -> Result<Arc<Vec<models::Inbox>>, ApiError> {
-        let inboxes = self
-            .inboxes
-            .get_or_try_init(|| async { self.upstream().inboxes().await.map(Arc::new) })
-            .await?;
-        Ok(Arc::clone(inboxes))
-    }
-
-    /// The team and its members (`GET /v1/team`).
-    pub async fn team(&self) -> Result<Arc<models::Team>, ApiError> {
-        let team = self
-            .team
-            .get_or_try_init(|| async { self.upstream().team().await.map(Arc::new) })
-            .await?;
-        Ok(Arc::clone(team))
-    }
-
-    /// The member the request acts as: the one the caller named, which must belong to the
+    /// The member the operation acts as (whose unread state it sees, and in whose name it reads,
+    /// sends and changes conversations): the one the caller named, which must belong to the
     /// team, or else the team's first admin (its owner, in Heymarket's data), so exploring works
     /// without naming anyone.
-    pub async fn acting_member(&self) -> Result<models::TeamMember, ApiError> {
-        let team = self.team().await?;
+    pub async fn acting_member(&self) -> Result<TeamMember, ApiError> {
+        let team = self.loaders.team().await?;
         let member = match self.caller.requested_member {
             Some(id) => team
                 .members

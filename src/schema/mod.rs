@@ -1,8 +1,11 @@
 //! The GraphQL schema frontends code against. It knows nothing of HTTP: the transport puts a
 //! [`Caller`] to a [`CallerExecutor`], which gives every operation its own [`RequestContext`].
 
+mod connection;
 mod context;
+mod cursor;
 mod executor;
+mod listing;
 mod node;
 mod query;
 mod scalars;

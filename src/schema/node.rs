@@ -1,11 +1,17 @@
-//! Global object identification: opaque ids that name a type and its upstream integer id.
+//! Global object identification: opaque ids that name a type and find the object again, and the
+//! `Node` interface every entity implements.
 
 use std::fmt;
 use std::str::FromStr;
 
+use std::sync::Arc;
+
+use async_graphql::{Context, Interface};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
+use super::context::RequestContext;
+use super::types::{Contact, Conversation, Inbox, Member, Message};
 use crate::error::ApiError;
 
 /// The kinds of object that carry a global id.
@@ -39,31 +45,62 @@ impl NodeKind {
     }
 }
 
-/// A decoded global id: `base64url("<Type>:<databaseId>")`, unpadded.
+/// Where a message can be found again. The upstream has no "message by id" endpoint, so a
+/// message's global id also names its conversation and the second it was sent, which is enough
+/// to find it in that conversation's history with one call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct MessageRef {
+    pub id: i64,
+    pub conversation_id: i64,
+    /// Unix seconds.
+    pub sent_at: i64,
+}
+
+/// A decoded global id: `base64url("<Type>:<databaseId>")` (messages add
+/// `:<conversationId>:<sentAt>`), unpadded.
 ///
 /// Clients must treat ids as opaque; the encoding only has to be stable and reversible.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct GlobalId {
-    pub kind: NodeKind,
-    pub id: i64,
+pub enum GlobalId {
+    Inbox(i64),
+    Member(i64),
+    Contact(i64),
+    Conversation(i64),
+    Message(MessageRef),
 }
 
 impl GlobalId {
-    pub fn new(kind: NodeKind, id: i64) -> Self {
-        Self { kind, id }
+    pub fn kind(self) -> NodeKind {
+        match self {
+            Self::Inbox(_) => NodeKind::Inbox,
+            Self::Member(_) => NodeKind::Member,
+            Self::Contact(_) => NodeKind::Contact,
+            Self::Conversation(_) => NodeKind::Conversation,
+            Self::Message(_) => NodeKind::Message,
+        }
     }
 
-    /// Decodes `raw` and insists that it names a `kind`, as arguments like `inbox(id:)` need.
+    /// The upstream's own id of the object.
+    pub fn database_id(self) -> i64 {
+        match self {
+            Self::Inbox(id) | Self::Member(id) | Self::Contact(id) | Self::Conversation(id) => id,
+            Self::Message(message) => message.id,
+        }
+    }
+
+    /// Decodes `raw` and insists that it names a `kind`, as arguments like `inbox(id:)` need;
+    /// answers the object's database id.
     pub fn parse_as(raw: &str, kind: NodeKind) -> Result<i64, ApiError> {
         let global: GlobalId = raw.parse()?;
-        if global.kind != kind {
+        if global.kind() != kind {
             return Err(ApiError::bad_input(format!(
-                "id `{raw}` is of type {}; this argument expects type {}",
-                global.kind.type_name(),
+                "id `{}` is of type {}; this argument expects type {}",
+                truncate(raw),
+                global.kind().type_name(),
                 kind.type_name()
             )));
         }
-        Ok(global.id)
+        Ok(global.database_id())
     }
 
     /// The id as an async-graphql `ID`.
@@ -74,7 +111,16 @@ impl GlobalId {
 
 impl fmt::Display for GlobalId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let plain = format!("{}:{}", self.kind.type_name(), self.id);
+        let plain = match self {
+            Self::Message(MessageRef {
+                id,
+                conversation_id,
+                sent_at,
+            }) => {
+                format!("Message:{id}:{conversation_id}:{sent_at}")
+            }
+            other => format!("{}:{}", other.kind().type_name(), other.database_id()),
+        };
         f.write_str(&URL_SAFE_NO_PAD.encode(plain))
     }
 }
@@ -91,18 +137,35 @@ impl FromStr for GlobalId {
         };
         let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| malformed())?;
         let plain = std::str::from_utf8(&bytes).map_err(|_| malformed())?;
-        let (type_name, id) = plain.split_once(':').ok_or_else(malformed)?;
+        let mut parts = plain.split(':');
+        let type_name = parts.next().ok_or_else(malformed)?;
         let kind = NodeKind::ALL
             .into_iter()
             .find(|kind| kind.type_name() == type_name)
             .ok_or_else(malformed)?;
-        // Only the canonical decimal form round-trips, so each object has exactly one id.
-        let id: i64 = id.parse().map_err(|_| malformed())?;
-        if id.to_string() != plain[type_name.len() + 1..] {
-            return Err(malformed());
-        }
-        Ok(Self { kind, id })
+        let numbers: Vec<i64> = parts
+            .map(canonical_integer)
+            .collect::<Option<_>>()
+            .ok_or_else(malformed)?;
+        Ok(match (kind, numbers.as_slice()) {
+            (NodeKind::Inbox, &[id]) => Self::Inbox(id),
+            (NodeKind::Member, &[id]) => Self::Member(id),
+            (NodeKind::Contact, &[id]) => Self::Contact(id),
+            (NodeKind::Conversation, &[id]) => Self::Conversation(id),
+            (NodeKind::Message, &[id, conversation_id, sent_at]) => Self::Message(MessageRef {
+                id,
+                conversation_id,
+                sent_at,
+            }),
+            _ => return Err(malformed()),
+        })
     }
+}
+
+/// Only the canonical decimal form parses, so each object has exactly one id.
+fn canonical_integer(text: &str) -> Option<i64> {
+    let value: i64 = text.parse().ok()?;
+    (value.to_string() == text).then_some(value)
 }
 
 /// Echoing a huge argument back in an error message helps nobody.
@@ -114,15 +177,95 @@ fn truncate(raw: &str) -> String {
     }
 }
 
+/// An object with a global id that `node(id:)` can fetch again.
+#[derive(Interface)]
+#[graphql(field(
+    name = "id",
+    ty = "async_graphql::ID",
+    desc = "Globally unique, opaque id."
+))]
+pub enum Node {
+    Inbox(Inbox),
+    Member(Member),
+    Contact(Contact),
+    Conversation(Conversation),
+    Message(Message),
+}
+
+/// The object `id` names, fetched through the operation's loaders; `None` when the upstream has
+/// no such object.
+pub async fn fetch(ctx: &Context<'_>, id: GlobalId) -> Result<Option<Node>, ApiError> {
+    let context = RequestContext::of(ctx)?;
+    let loaders = &context.loaders;
+    Ok(match id {
+        GlobalId::Inbox(id) => loaders
+            .inbox(id)
+            .await?
+            .map(|inbox| Node::Inbox(Inbox(inbox))),
+        GlobalId::Member(id) => loaders
+            .member(id)
+            .await?
+            .map(|member| Node::Member(Member(member))),
+        GlobalId::Contact(id) => loaders
+            .contact(id)
+            .await?
+            .map(|contact| Node::Contact(Contact(contact))),
+        GlobalId::Conversation(id) => loaders
+            .conversation(id)
+            .await?
+            .map(|conversation| Node::Conversation(Conversation(conversation))),
+        GlobalId::Message(message) => fetch_message(context, message).await?.map(Node::Message),
+    })
+}
+
+/// Finds a message in its conversation's history: the page of messages sent up to the end of
+/// the second it was sent in.
+async fn fetch_message(
+    context: &RequestContext,
+    message: MessageRef,
+) -> Result<Option<Message>, ApiError> {
+    let Some(conversation) = context
+        .loaders
+        .conversation(message.conversation_id)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let (Some(phone), Some(inbox_id)) = (conversation.target.as_deref(), conversation.inbox) else {
+        return Ok(None);
+    };
+    let history = context
+        .upstream()
+        .message_history(phone, inbox_id, Some(message.sent_at.saturating_add(1)))
+        .await?;
+    Ok(history
+        .into_iter()
+        .find(|candidate| candidate.id == message.id)
+        .map(|found| Message::new(Arc::new(found), message.conversation_id)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn all_kinds(id: i64) -> [GlobalId; 5] {
+        [
+            GlobalId::Inbox(id),
+            GlobalId::Member(id),
+            GlobalId::Contact(id),
+            GlobalId::Conversation(id),
+            GlobalId::Message(MessageRef {
+                id,
+                conversation_id: 2_000_001,
+                sent_at: 1_780_000_000,
+            }),
+        ]
+    }
+
     #[test]
     fn ids_round_trip_for_every_kind() {
-        for kind in NodeKind::ALL {
-            for id in [0, 1, 3001, i64::MAX, -5] {
-                let global = GlobalId::new(kind, id);
+        for id in [0, 1, 3001, i64::MAX, -5] {
+            for global in all_kinds(id) {
                 assert_eq!(global.to_string().parse::<GlobalId>(), Ok(global));
             }
         }
@@ -130,13 +273,17 @@ mod tests {
 
     #[test]
     fn ids_are_opaque_url_safe_text() {
-        let encoded = GlobalId::new(NodeKind::Inbox, 3001).to_string();
+        let encoded = GlobalId::Inbox(3001).to_string();
         assert_eq!(encoded, "SW5ib3g6MzAwMQ");
-        assert!(
-            encoded
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        );
+        for global in all_kinds(90_000_001) {
+            let encoded = global.to_string();
+            assert!(
+                encoded
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
+                "{encoded}"
+            );
+        }
     }
 
     #[test]
@@ -150,6 +297,9 @@ mod tests {
             encode("Inbox:12x"),
             encode("Inbox:007"),
             encode("Inbox:+7"),
+            encode("Inbox:1:2"),
+            encode("Message:1"),
+            encode("Message:1:2"),
             encode("Planet:1"),
             encode(":1"),
             encode("Inbox:99999999999999999999"),
@@ -163,7 +313,7 @@ mod tests {
 
     #[test]
     fn an_id_of_another_kind_is_refused_by_name() {
-        let member = GlobalId::new(NodeKind::Member, 501).to_string();
+        let member = GlobalId::Member(501).to_string();
         let error = GlobalId::parse_as(&member, NodeKind::Inbox).unwrap_err();
         assert_eq!(
             error,

@@ -1,11 +1,18 @@
 //! The `Query` root.
 
-use async_graphql::{Context, ID, Object};
+use async_graphql::{Context, ID, Object, PathSegment};
 
+use super::connection::{ConversationConnection, PageRequest};
 use super::context::RequestContext;
-use super::node::{GlobalId, NodeKind};
-use super::types::{Inbox, Member};
+use super::cursor::CursorKind;
+use super::listing::{self, ConversationFilter};
+use super::node::{self, GlobalId, Node, NodeKind};
+use super::types::{Contact, Conversation, Inbox, Member, Team};
 use crate::error::ApiError;
+use crate::phone;
+
+/// Most ids one `nodes` call may ask for.
+const MAX_NODES: usize = 100;
 
 /// The root of every read.
 pub struct Query;
@@ -19,30 +26,161 @@ impl Query {
         Ok(Member(RequestContext::of(ctx)?.acting_member().await?))
     }
 
+    /// The team the credential belongs to.
+    async fn team(&self, ctx: &Context<'_>) -> Result<Team, ApiError> {
+        Ok(Team(RequestContext::of(ctx)?.loaders.team().await?))
+    }
+
     /// Every inbox the credential can access.
     async fn inboxes(&self, ctx: &Context<'_>) -> Result<Vec<Inbox>, ApiError> {
-        let inboxes = RequestContext::of(ctx)?.inboxes().await?;
+        let inboxes = RequestContext::of(ctx)?.loaders.inboxes().await?;
         Ok(inboxes.iter().cloned().map(Inbox).collect())
     }
 
-    /// One inbox by its global id; null when it does not exist.
+    /// One inbox by its global id; null with a `NOT_FOUND` error when there is none.
     async fn inbox(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "The inbox's global `id`.")] id: ID,
     ) -> Result<Option<Inbox>, ApiError> {
-        let wanted = GlobalId::parse_as(&id, NodeKind::Inbox)?;
-        let inboxes = RequestContext::of(ctx)?.inboxes().await?;
-        Ok(inboxes
-            .iter()
-            .find(|inbox| inbox.id == wanted)
-            .cloned()
-            .map(Inbox))
+        let id = GlobalId::parse_as(&id, NodeKind::Inbox)?;
+        found(RequestContext::of(ctx)?.loaders.inbox(id).await?.map(Inbox))
     }
 
     /// Every member of the team.
     async fn members(&self, ctx: &Context<'_>) -> Result<Vec<Member>, ApiError> {
-        let team = RequestContext::of(ctx)?.team().await?;
+        let team = RequestContext::of(ctx)?.loaders.team().await?;
         Ok(team.members.iter().cloned().map(Member).collect())
     }
+
+    /// Conversations of the acting member's inboxes, newest activity first.
+    async fn conversations(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "How many conversations to return (0 to 100; default 20).")] first: Option<
+            i32,
+        >,
+        #[graphql(desc = "Continue after this cursor (an `endCursor` or edge `cursor`).")]
+        after: Option<String>,
+        #[graphql(desc = "Not supported: the API lists newest first only. Use `first`.")]
+        last: Option<i32>,
+        #[graphql(desc = "Not supported: the API lists newest first only. Use `after`.")]
+        before: Option<String>,
+        #[graphql(desc = "Which conversations to list.")] filter: Option<ConversationFilter>,
+    ) -> Result<ConversationConnection, ApiError> {
+        let page = PageRequest::parse(CursorKind::Conversation, first, after, last, before)?;
+        listing::conversations(ctx, page, filter.unwrap_or_default(), None).await
+    }
+
+    /// One conversation by its global id; null with a `NOT_FOUND` error when there is none.
+    async fn conversation(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The conversation's global `id`.")] id: ID,
+    ) -> Result<Option<Conversation>, ApiError> {
+        let id = GlobalId::parse_as(&id, NodeKind::Conversation)?;
+        found(
+            RequestContext::of(ctx)?
+                .loaders
+                .conversation(id)
+                .await?
+                .map(Conversation),
+        )
+    }
+
+    /// One contact by its global id; null with a `NOT_FOUND` error when there is none.
+    async fn contact(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The contact's global `id`.")] id: ID,
+    ) -> Result<Option<Contact>, ApiError> {
+        let id = GlobalId::parse_as(&id, NodeKind::Contact)?;
+        found(
+            RequestContext::of(ctx)?
+                .loaders
+                .contact(id)
+                .await?
+                .map(Contact),
+        )
+    }
+
+    /// The contact with this phone number; null when there is none.
+    async fn contact_by_phone(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(
+            desc = "A phone number in any common format, e.g. `+1 (415) 555-0100` or `14155550100`."
+        )]
+        phone: String,
+    ) -> Result<Option<Contact>, ApiError> {
+        let phone = phone::normalize(&phone).ok_or_else(|| {
+            ApiError::bad_input(
+                "`phone` must have 10 (US) or 11 to 15 digits, e.g. +1 415 555 0100",
+            )
+        })?;
+        let contact = RequestContext::of(ctx)?
+            .loaders
+            .contact_by_phone(&phone)
+            .await?;
+        Ok(contact.map(Contact))
+    }
+
+    /// Any object by its global id; null with a `NOT_FOUND` error when there is none.
+    async fn node(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "A global `id` of any type.")] id: ID,
+    ) -> Result<Option<Node>, ApiError> {
+        let id: GlobalId = id.parse()?;
+        node::fetch(ctx, id)
+            .await?
+            .map(Some)
+            .ok_or_else(|| not_found(id))
+    }
+
+    /// Objects by their global ids, in the same order; an id that is malformed or names nothing
+    /// gives null at its position, with an error whose path ends in that position.
+    async fn nodes(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Global `id`s of any types (at most 100).")] ids: Vec<ID>,
+    ) -> Result<Vec<Option<Node>>, ApiError> {
+        if ids.len() > MAX_NODES {
+            return Err(ApiError::bad_input(format!(
+                "`nodes` takes at most {MAX_NODES} ids; got {}",
+                ids.len()
+            )));
+        }
+        let lookups = ids.iter().map(|id| async move {
+            let id: GlobalId = id.parse()?;
+            node::fetch(ctx, id).await?.ok_or_else(|| not_found(id))
+        });
+        let results = futures::future::join_all(lookups).await;
+        Ok(results
+            .into_iter()
+            .enumerate()
+            .map(|(index, result)| {
+                result
+                    .map_err(|error| {
+                        let error =
+                            async_graphql::Error::from(error).into_server_error(ctx.item.pos);
+                        let mut error = ctx.set_error_path(error);
+                        error.path.push(PathSegment::Index(index));
+                        ctx.add_error(error);
+                    })
+                    .ok()
+            })
+            .collect())
+    }
+}
+
+/// A by-id lookup's answer: the object, or null with a `NOT_FOUND` error.
+fn found<T>(object: Option<T>) -> Result<Option<T>, ApiError> {
+    object
+        .map(Some)
+        .ok_or_else(|| ApiError::NotFound("no object with this id".to_owned()))
+}
+
+fn not_found(id: GlobalId) -> ApiError {
+    ApiError::NotFound(format!("no {} with this id", id.kind().type_name()))
 }

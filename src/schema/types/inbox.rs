@@ -3,8 +3,11 @@
 use async_graphql::{Context, ID, Object};
 
 use crate::error::ApiError;
+use crate::schema::connection::{ConversationConnection, PageRequest};
 use crate::schema::context::RequestContext;
-use crate::schema::node::{GlobalId, NodeKind};
+use crate::schema::cursor::CursorKind;
+use crate::schema::listing::{self, InboxConversationFilter};
+use crate::schema::node::GlobalId;
 use crate::schema::scalars::Int64;
 use crate::schema::types::Member;
 use crate::upstream::models;
@@ -17,8 +20,8 @@ pub struct Inbox(pub models::Inbox);
 #[Object]
 impl Inbox {
     /// Globally unique, opaque id (for `node(id:)` and client caches).
-    async fn id(&self) -> ID {
-        GlobalId::new(NodeKind::Inbox, self.0.id).to_id()
+    pub async fn id(&self) -> ID {
+        GlobalId::Inbox(self.0.id).to_id()
     }
 
     /// The inbox's id in the Heymarket API.
@@ -49,7 +52,7 @@ impl Inbox {
     /// Team members with access to this inbox (the only members who can send from it or be
     /// assigned its conversations).
     async fn members(&self, ctx: &Context<'_>) -> Result<Vec<Member>, ApiError> {
-        let team = RequestContext::of(ctx)?.team().await?;
+        let team = RequestContext::of(ctx)?.loaders.team().await?;
         Ok(team
             .members
             .iter()
@@ -57,5 +60,27 @@ impl Inbox {
             .cloned()
             .map(Member)
             .collect())
+    }
+
+    /// The inbox's conversations, newest activity first.
+    async fn conversations(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "How many conversations to return (0 to 100; default 20).")] first: Option<
+            i32,
+        >,
+        #[graphql(desc = "Continue after this cursor (an `endCursor` or edge `cursor`).")]
+        after: Option<String>,
+        #[graphql(desc = "Not supported: the API lists newest first only. Use `first`.")]
+        last: Option<i32>,
+        #[graphql(desc = "Not supported: the API lists newest first only. Use `after`.")]
+        before: Option<String>,
+        #[graphql(desc = "Which of the inbox's conversations to list.")] filter: Option<
+            InboxConversationFilter,
+        >,
+    ) -> Result<ConversationConnection, ApiError> {
+        let page = PageRequest::parse(CursorKind::Conversation, first, after, last, before)?;
+        let filter = filter.unwrap_or_default().into();
+        listing::conversations(ctx, page, filter, Some(self.0.id)).await
     }
 }

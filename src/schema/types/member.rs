@@ -4,7 +4,7 @@ use async_graphql::{Context, ID, Object};
 
 use crate::error::ApiError;
 use crate::schema::context::RequestContext;
-use crate::schema::node::{GlobalId, NodeKind};
+use crate::schema::node::GlobalId;
 use crate::schema::scalars::Int64;
 use crate::schema::types::Inbox;
 use crate::upstream::models;
@@ -16,8 +16,8 @@ pub struct Member(pub models::TeamMember);
 #[Object]
 impl Member {
     /// Globally unique, opaque id (for `node(id:)` and client caches).
-    async fn id(&self) -> ID {
-        GlobalId::new(NodeKind::Member, self.0.id).to_id()
+    pub async fn id(&self) -> ID {
+        GlobalId::Member(self.0.id).to_id()
     }
 
     /// The member's id in the Heymarket API (the `user_id`/`creator_id` of its REST calls).
@@ -37,7 +37,7 @@ impl Member {
 
     /// Inboxes this member has access to.
     async fn inboxes(&self, ctx: &Context<'_>) -> Result<Vec<Inbox>, ApiError> {
-        let inboxes = RequestContext::of(ctx)?.inboxes().await?;
+        let inboxes = RequestContext::of(ctx)?.loaders.inboxes().await?;
         Ok(inboxes
             .iter()
             .filter(|inbox| inbox.members.contains(&self.0.id))

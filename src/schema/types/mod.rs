@@ -1,8 +1,16 @@
 //! GraphQL object types, one per file. Each wraps an upstream model, so REST names and
 //! nullability never leak into the schema.
 
+mod contact;
+mod conversation;
 mod inbox;
 mod member;
+mod message;
+mod team;
 
+pub use contact::Contact;
+pub use conversation::{Conversation, ConversationStatus};
 pub use inbox::Inbox;
 pub use member::Member;
+pub use message::Message;
+pub use team::Team;

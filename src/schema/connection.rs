@@ -1,0 +1,214 @@
+//! Relay connections: the paging arguments every list field takes, and the page it answers.
+//!
+//! The walk itself is [`crate::pagination::collect`]; this module checks arguments and shapes
+//! the result the way Relay and graphql-codegen expect.
+
+use async_graphql::SimpleObject;
+
+use super::cursor::{Cursor, CursorKind};
+use crate::error::ApiError;
+use crate::pagination::{Slice, SortKey, WalkError};
+
+/// Items per page when `first` is not given.
+pub const DEFAULT_FIRST: i32 = 20;
+/// Largest `first` a client may ask for.
+pub const MAX_FIRST: i32 = 100;
+
+/// Checked forward-paging arguments.
+#[derive(Debug, Clone, Copy)]
+pub struct PageRequest {
+    pub first: usize,
+    pub after: Option<SortKey>,
+    kind: CursorKind,
+}
+
+impl PageRequest {
+    /// Checks `first`/`after` and refuses `last`/`before`, which the upstream cannot serve:
+    /// it lists newest first and can only be walked forward.
+    pub fn parse(
+        kind: CursorKind,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<Self, ApiError> {
+        if last.is_some() || before.is_some() {
+            return Err(ApiError::bad_input(
+                "backward paging (`last`/`before`) is not supported: the Heymarket API lists newest first only; \
+                 page forward with `first` and `after`",
+            ));
+        }
+        let first = first.unwrap_or(DEFAULT_FIRST);
+        let first = usize::try_from(first)
+            .ok()
+            .filter(|_| first <= MAX_FIRST)
+            .ok_or_else(|| {
+                ApiError::bad_input(format!(
+                    "`first` must be between 0 and {MAX_FIRST}; got {first}"
+                ))
+            })?;
+        let after = after.map(|raw| Cursor::parse(&raw, kind)).transpose()?;
+        Ok(Self { first, after, kind })
+    }
+
+    /// The page for a collected slice, each node built by `node`.
+    pub fn page<T, N>(&self, slice: Slice<T>, node: impl Fn(T) -> N) -> Page<N> {
+        let edges: Vec<(String, N)> = slice
+            .rows
+            .into_iter()
+            .map(|(key, row)| (Cursor::new(self.kind, key).encode(), node(row)))
+            .collect();
+        let page_info = PageInfo {
+            has_next_page: slice.has_next_page,
+            // Edges before `after` existed when that cursor was issued; a forward-only API cannot
+            // say more cheaply, and the Relay spec allows exactly this answer.
+            has_previous_page: self.after.is_some(),
+            start_cursor: edges.first().map(|(cursor, _)| cursor.clone()),
+            end_cursor: edges.last().map(|(cursor, _)| cursor.clone()),
+        };
+        Page { edges, page_info }
+    }
+}
+
+/// Maps a failed walk to the client-facing error.
+pub fn walk_error<E: Into<ApiError>>(error: WalkError<E>) -> ApiError {
+    match error {
+        WalkError::Fetch(error) => error.into(),
+        WalkError::NoProgress { pages } => {
+            tracing::error!(pages, "the upstream's paging made no progress");
+            ApiError::UpstreamUnavailable
+        }
+    }
+}
+
+/// One list page in transport-neutral form; each list's connection type is built from it.
+pub struct Page<N> {
+    edges: Vec<(String, N)>,
+    page_info: PageInfo,
+}
+
+/// Declares a list's connection and edge types (async-graphql cannot nest generic objects, so
+/// each list gets its own pair).
+macro_rules! connection_types {
+    ($node:ty, $connection:ident, $edge:ident, $connection_doc:literal, $edge_doc:literal) => {
+        #[doc = $connection_doc]
+        #[derive(async_graphql::SimpleObject)]
+        #[graphql(complex)]
+        pub struct $connection {
+            /// The page's items with their cursors, in list order.
+            pub edges: Vec<$edge>,
+            /// Where this page sits in the list.
+            pub page_info: PageInfo,
+        }
+
+        #[async_graphql::ComplexObject]
+        impl $connection {
+            /// The page's items in list order, without cursors.
+            async fn nodes(&self) -> Vec<&$node> {
+                self.edges.iter().map(|edge| &edge.node).collect()
+            }
+        }
+
+        #[doc = $edge_doc]
+        #[derive(async_graphql::SimpleObject)]
+        pub struct $edge {
+            /// Opaque position of this item; pass it as `after` to continue after it.
+            pub cursor: String,
+            /// The item.
+            pub node: $node,
+        }
+
+        impl From<Page<$node>> for $connection {
+            fn from(page: Page<$node>) -> Self {
+                let edges = page
+                    .edges
+                    .into_iter()
+                    .map(|(cursor, node)| $edge { cursor, node })
+                    .collect();
+                Self {
+                    edges,
+                    page_info: page.page_info,
+                }
+            }
+        }
+    };
+}
+
+connection_types!(
+    super::types::Conversation,
+    ConversationConnection,
+    ConversationEdge,
+    "One page of conversations, newest activity first. Walk the list by passing \
+     `pageInfo.endCursor` as `after` while `pageInfo.hasNextPage` is true: over unchanging data \
+     every conversation arrives exactly once. A conversation that changes during a walk (a new \
+     message bumps it to the top) moves out of the part still to be walked.",
+    "A conversation in a list, with its position."
+);
+
+connection_types!(
+    super::types::Message,
+    MessageConnection,
+    MessageEdge,
+    "One page of a conversation's messages, newest first. Walk it by passing \
+     `pageInfo.endCursor` as `after` while `pageInfo.hasNextPage` is true.",
+    "A message in a list, with its position."
+);
+
+/// Where a page sits in its list.
+#[derive(SimpleObject)]
+pub struct PageInfo {
+    /// Whether more items follow this page (exact: the gateway looked one item ahead).
+    pub has_next_page: bool,
+    /// Whether items precede this page: true when the page was asked for with `after`.
+    pub has_previous_page: bool,
+    /// Cursor of the page's first item; null for an empty page.
+    pub start_cursor: Option<String>,
+    /// Cursor of the page's last item; null for an empty page. Pass it as `after` for the
+    /// next page.
+    pub end_cursor: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(first: Option<i32>, after: Option<&str>) -> Result<PageRequest, ApiError> {
+        PageRequest::parse(
+            CursorKind::Conversation,
+            first,
+            after.map(str::to_owned),
+            None,
+            None,
+        )
+    }
+
+    #[test]
+    fn first_defaults_and_is_bounded() {
+        assert_eq!(parse(None, None).unwrap().first, 20);
+        assert_eq!(parse(Some(0), None).unwrap().first, 0);
+        assert_eq!(parse(Some(100), None).unwrap().first, 100);
+        for bad in [-1, 101, i32::MIN, i32::MAX] {
+            let error = parse(Some(bad), None).unwrap_err();
+            assert_eq!(error.code(), "BAD_USER_INPUT");
+            assert!(error.to_string().contains("between 0 and 100"), "{error}");
+        }
+    }
+
+    #[test]
+    fn backward_paging_is_refused_with_advice() {
+        for (last, before) in [(Some(5), None), (None, Some("x".to_owned()))] {
+            let error =
+                PageRequest::parse(CursorKind::Message, None, None, last, before).unwrap_err();
+            assert_eq!(error.code(), "BAD_USER_INPUT");
+            assert!(error.to_string().contains("`first` and `after`"), "{error}");
+        }
+    }
+
+    #[test]
+    fn a_bad_cursor_is_bad_user_input() {
+        assert_eq!(
+            parse(None, Some("nope")).unwrap_err().code(),
+            "BAD_USER_INPUT"
+        );
+    }
+}

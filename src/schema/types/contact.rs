@@ -1,0 +1,117 @@
+//! `Contact`: a customer in the team's address book.
+
+use std::sync::Arc;
+
+use async_graphql::{Context, ID, Object};
+use chrono::{DateTime, Utc};
+use futures::future::try_join_all;
+
+use super::Conversation;
+use crate::error::ApiError;
+use crate::schema::context::RequestContext;
+use crate::schema::node::GlobalId;
+use crate::schema::scalars::Int64;
+use crate::upstream::models;
+
+/// The GraphQL view of an upstream contact.
+#[derive(Clone)]
+pub struct Contact(pub Arc<models::Contact>);
+
+/// A customer the team talks to.
+#[Object]
+impl Contact {
+    /// Globally unique, opaque id (for `node(id:)` and client caches).
+    pub async fn id(&self) -> ID {
+        GlobalId::Contact(self.0.id).to_id()
+    }
+
+    /// The contact's id in the Heymarket API.
+    async fn database_id(&self) -> Int64 {
+        Int64(self.0.id)
+    }
+
+    /// The name to show: the display name, else first and last name.
+    async fn display_name(&self) -> Option<String> {
+        let display = self
+            .0
+            .display_name
+            .as_deref()
+            .filter(|name| !name.trim().is_empty());
+        display.map(str::to_owned).or_else(|| {
+            let parts: Vec<&str> = [&self.0.first_name, &self.0.last_name]
+                .into_iter()
+                .flatten()
+                .map(String::as_str)
+                .filter(|part| !part.is_empty())
+                .collect();
+            (!parts.is_empty()).then(|| parts.join(" "))
+        })
+    }
+
+    /// First name.
+    async fn first_name(&self) -> Option<&str> {
+        self.0.first_name.as_deref()
+    }
+
+    /// Last name.
+    async fn last_name(&self) -> Option<&str> {
+        self.0.last_name.as_deref()
+    }
+
+    /// Phone number, E.164 digits without `+`.
+    async fn phone(&self) -> Option<&str> {
+        self.0.phone.as_deref()
+    }
+
+    /// Email address.
+    async fn email(&self) -> Option<&str> {
+        self.0.email.as_deref().filter(|email| !email.is_empty())
+    }
+
+    /// Whether the contact opted out of messages (sends to them fail).
+    async fn opted_out(&self) -> bool {
+        self.0.is_opted_out.unwrap_or(false)
+    }
+
+    /// Whether the team blocked the contact.
+    async fn blocked(&self) -> bool {
+        self.0.blocked.unwrap_or(false)
+    }
+
+    /// When the contact was created.
+    async fn created_at(&self) -> Option<DateTime<Utc>> {
+        self.0.created
+    }
+
+    /// When the contact last changed.
+    async fn updated_at(&self) -> Option<DateTime<Utc>> {
+        self.0.updated
+    }
+
+    /// The contact's conversations, at most one per inbox, newest first. The upstream finds a
+    /// conversation by phone and inbox only, so this costs one history call per inbox.
+    async fn conversations(&self, ctx: &Context<'_>) -> Result<Vec<Conversation>, ApiError> {
+        let Some(phone) = self.0.phone.as_deref().filter(|phone| !phone.is_empty()) else {
+            return Ok(Vec::new());
+        };
+        let loaders = &RequestContext::of(ctx)?.loaders;
+        let inboxes = loaders.inboxes().await?;
+        let histories = try_join_all(
+            inboxes
+                .iter()
+                .map(|inbox| loaders.latest_messages(phone, inbox.id)),
+        )
+        .await?;
+        let mut conversations: Vec<Arc<models::Conversation>> = histories
+            .iter()
+            .filter_map(|history| history.first()?.conversation.clone())
+            .map(|conversation| Arc::new(*conversation))
+            .collect();
+        conversations
+            .sort_by_key(|conversation| std::cmp::Reverse(Conversation::sort_key(conversation)));
+        loaders
+            .prime_conversations(conversations.iter().cloned())
+            .await;
+        Ok(conversations.into_iter().map(Conversation).collect())
+    }
+}

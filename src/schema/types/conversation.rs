@@ -1,0 +1,304 @@
+//! `Conversation`: one customer's thread with an inbox.
+
+use std::sync::Arc;
+
+use async_graphql::{Context, Enum, ID, Object};
+use chrono::{DateTime, Utc};
+
+use super::{Contact, Inbox, Member, Message};
+use crate::error::ApiError;
+use crate::pagination::{self, Granularity, SortKey};
+use crate::schema::connection::{MessageConnection, PageRequest, walk_error};
+use crate::schema::context::RequestContext;
+use crate::schema::cursor::CursorKind;
+use crate::schema::node::GlobalId;
+use crate::schema::scalars::Int64;
+use crate::upstream::models;
+
+/// The GraphQL view of an upstream conversation.
+#[derive(Clone)]
+pub struct Conversation(pub Arc<models::Conversation>);
+
+/// Whether a conversation is being worked on.
+#[derive(Enum, Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ConversationStatus {
+    /// Active: in the inbox's open list.
+    Open,
+    /// Resolved ("archived"); it reopens when the customer writes again.
+    Closed,
+    /// Waiting (Heymarket's webhooks mention a pending state).
+    Pending,
+    /// A status this gateway does not know yet; see `statusName` for the upstream's word.
+    Other,
+}
+
+impl ConversationStatus {
+    /// The upstream's status word, read case-insensitively.
+    pub fn from_upstream(status: Option<&str>) -> Self {
+        match status.map(str::to_ascii_lowercase).as_deref() {
+            Some("open") => Self::Open,
+            Some("closed") => Self::Closed,
+            Some("pending") => Self::Pending,
+            _ => Self::Other,
+        }
+    }
+}
+
+/// How a conversation reaches the customer.
+#[derive(Enum, Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Channel {
+    /// Text messages.
+    Sms,
+    /// Picture messages.
+    Mms,
+    /// Email.
+    Email,
+    /// Web chat.
+    Chat,
+    /// A channel this gateway does not know yet.
+    Other,
+}
+
+impl Channel {
+    fn from_upstream(channel: Option<&str>) -> Self {
+        match channel.map(str::to_ascii_lowercase).as_deref() {
+            Some("sms") => Self::Sms,
+            Some("mms") => Self::Mms,
+            Some("email") => Self::Email,
+            Some("chat") => Self::Chat,
+            _ => Self::Other,
+        }
+    }
+}
+
+impl Conversation {
+    /// The inbox id, which every upstream conversation should carry.
+    pub fn inbox_id(&self) -> Result<i64, ApiError> {
+        self.0.inbox.ok_or_else(|| {
+            tracing::warn!(
+                conversation = self.0.id,
+                "upstream conversation without an inbox"
+            );
+            ApiError::UpstreamUnavailable
+        })
+    }
+
+    /// Where its sort key puts it in newest-first lists.
+    pub fn sort_key(conversation: &models::Conversation) -> Option<SortKey> {
+        conversation.updated.map(|at| SortKey {
+            at,
+            id: conversation.id,
+        })
+    }
+}
+
+/// A conversation between one customer (or email address) and one inbox.
+#[Object]
+impl Conversation {
+    /// Globally unique, opaque id (for `node(id:)` and client caches).
+    pub async fn id(&self) -> ID {
+        GlobalId::Conversation(self.0.id).to_id()
+    }
+
+    /// The conversation's id in the Heymarket API.
+    async fn database_id(&self) -> Int64 {
+        Int64(self.0.id)
+    }
+
+    /// Open, closed or pending.
+    async fn status(&self) -> ConversationStatus {
+        ConversationStatus::from_upstream(self.0.status.as_deref())
+    }
+
+    /// The upstream's own word for the status, for statuses this API does not know yet.
+    async fn status_name(&self) -> Option<&str> {
+        self.0.status.as_deref()
+    }
+
+    /// How the conversation reaches the customer.
+    async fn channel(&self) -> Channel {
+        Channel::from_upstream(self.0.channel.as_deref())
+    }
+
+    /// The customer's phone number (E.164 digits without `+`) or email address.
+    async fn target(&self) -> Option<&str> {
+        self.0.target.as_deref()
+    }
+
+    /// Whether the acting member has not read it yet.
+    async fn unread(&self, ctx: &Context<'_>) -> Result<bool, ApiError> {
+        let member = RequestContext::of(ctx)?.acting_member().await?;
+        Ok(self.0.is_unread_for(member.id))
+    }
+
+    /// Whether the team has replied.
+    async fn replied(&self) -> bool {
+        self.0.replied.unwrap_or(false)
+    }
+
+    /// Whether the customer is blocked.
+    async fn blocked(&self) -> bool {
+        self.0.blocked.unwrap_or(false)
+    }
+
+    /// Whether notifications for it are muted.
+    async fn muted(&self) -> bool {
+        self.0.muted.unwrap_or(false)
+    }
+
+    /// Snoozed until this time; null when not snoozed.
+    async fn snoozed_until(&self) -> Option<DateTime<Utc>> {
+        self.0.snooze_till
+    }
+
+    /// When the conversation started.
+    async fn created_at(&self) -> Option<DateTime<Utc>> {
+        self.0.created
+    }
+
+    /// The last activity; lists are ordered by it, newest first.
+    async fn updated_at(&self) -> Option<DateTime<Utc>> {
+        self.0.updated
+    }
+
+    /// The inbox it belongs to.
+    async fn inbox(&self, ctx: &Context<'_>) -> Result<Inbox, ApiError> {
+        let inbox_id = self.inbox_id()?;
+        let inbox = RequestContext::of(ctx)?.loaders.inbox(inbox_id).await?;
+        inbox.map(Inbox).ok_or_else(|| {
+            ApiError::NotFound(format!(
+                "inbox {inbox_id} is not visible to this credential"
+            ))
+        })
+    }
+
+    /// The customer, when a contact exists for the conversation's phone number.
+    async fn contact(&self, ctx: &Context<'_>) -> Result<Option<Contact>, ApiError> {
+        let Some(target) = self
+            .0
+            .target
+            .as_deref()
+            .filter(|target| !target.contains('@'))
+        else {
+            return Ok(None);
+        };
+        let contact = RequestContext::of(ctx)?
+            .loaders
+            .contact_by_phone(target)
+            .await?;
+        Ok(contact.map(Contact))
+    }
+
+    /// The member it is assigned to; null when unassigned.
+    async fn assignee(&self, ctx: &Context<'_>) -> Result<Option<Member>, ApiError> {
+        let Some(assignee) = self.0.assignee_id() else {
+            return Ok(None);
+        };
+        let member = RequestContext::of(ctx)?.loaders.member(assignee).await?;
+        Ok(Some(Member(
+            member.unwrap_or_else(|| unknown_member(assignee, None)),
+        )))
+    }
+
+    /// Members taking part (the assignee and members who wrote in it).
+    async fn members(&self, ctx: &Context<'_>) -> Result<Vec<Member>, ApiError> {
+        let team = RequestContext::of(ctx)?.loaders.team().await?;
+        Ok(self
+            .0
+            .members
+            .iter()
+            .map(|participant| {
+                let known = team
+                    .members
+                    .iter()
+                    .find(|member| member.id == participant.id)
+                    .cloned();
+                Member(
+                    known.unwrap_or_else(|| {
+                        unknown_member(participant.id, participant.name.clone())
+                    }),
+                )
+            })
+            .collect())
+    }
+
+    /// The newest message; null for a conversation without messages.
+    async fn last_message(&self, ctx: &Context<'_>) -> Result<Option<Message>, ApiError> {
+        let (phone, inbox_id) = self.history_address()?;
+        let latest = RequestContext::of(ctx)?
+            .loaders
+            .latest_messages(phone, inbox_id)
+            .await?;
+        Ok(latest
+            .first()
+            .map(|message| Message::new(Arc::new(message.clone()), self.0.id)))
+    }
+
+    /// The conversation's messages, newest first.
+    async fn messages(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "How many messages to return (0 to 100; default 20).")] first: Option<i32>,
+        #[graphql(desc = "Continue after this cursor (an `endCursor` or edge `cursor`).")]
+        after: Option<String>,
+        #[graphql(desc = "Not supported: the API lists newest first only. Use `first`.")]
+        last: Option<i32>,
+        #[graphql(desc = "Not supported: the API lists newest first only. Use `after`.")]
+        before: Option<String>,
+    ) -> Result<MessageConnection, ApiError> {
+        let page = PageRequest::parse(CursorKind::Message, first, after, last, before)?;
+        let (phone, inbox_id) = self.history_address()?;
+        let context = RequestContext::of(ctx)?;
+        let slice = pagination::collect(
+            page.first,
+            page.after,
+            Granularity::Second,
+            |message: &models::Message| message.date.map(|at| SortKey { at, id: message.id }),
+            |_| true,
+            |before| async move {
+                match before {
+                    // The newest page is shared with `lastMessage`.
+                    None => context
+                        .loaders
+                        .latest_messages(phone, inbox_id)
+                        .await
+                        .map(|page| page.to_vec()),
+                    Some(before) => context
+                        .upstream()
+                        .message_history(phone, inbox_id, Some(before.timestamp()))
+                        .await
+                        .map_err(ApiError::from),
+                }
+            },
+        )
+        .await
+        .map_err(walk_error)?;
+        Ok(page
+            .page(slice, |message| Message::new(Arc::new(message), self.0.id))
+            .into())
+    }
+}
+
+impl Conversation {
+    /// How `GET /v1/messages` addresses this conversation: by phone and inbox.
+    fn history_address(&self) -> Result<(&str, i64), ApiError> {
+        let phone = self.0.target.as_deref().ok_or_else(|| {
+            tracing::warn!(
+                conversation = self.0.id,
+                "upstream conversation without a target"
+            );
+            ApiError::UpstreamUnavailable
+        })?;
+        Ok((phone, self.inbox_id()?))
+    }
+}
+
+/// A member id the team list does not contain (a former member, say): still a member, with
+/// whatever the conversation knew of them.
+fn unknown_member(id: i64, name: Option<String>) -> models::TeamMember {
+    models::TeamMember {
+        id,
+        name,
+        role: None,
+    }
+}
