@@ -6,7 +6,9 @@ use std::sync::LazyLock;
 use std::time::Duration;
 
 use heymarket_gateway::App;
-use heymarket_gateway::config::{GatewayConfig, SandboxConfig, UpstreamAuth, UpstreamConfig};
+use heymarket_gateway::config::{
+    GatewayConfig, RateBudget, SandboxConfig, UpstreamAuth, UpstreamConfig,
+};
 use heymarket_gateway::sandbox::{Sandbox, TeamCredentials};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
@@ -60,7 +62,8 @@ impl TestSandbox {
     }
 
     /// Upstream settings that call this sandbox as team `n` (0-based) with its API secret,
-    /// retrying quickly so fault tests stay fast.
+    /// retrying quickly so fault tests stay fast, with a client budget that never throttles
+    /// (tests of the limiter set their own).
     pub fn upstream_config(&self, team: usize) -> UpstreamConfig {
         let team = &self.teams[team];
         UpstreamConfig {
@@ -71,6 +74,10 @@ impl TestSandbox {
             },
             backoff_base: Duration::from_millis(5),
             backoff_max: Duration::from_millis(50),
+            rate_limit: RateBudget {
+                requests: 1_000_000,
+                per: Duration::from_secs(60),
+            },
             ..UpstreamConfig::default()
         }
     }

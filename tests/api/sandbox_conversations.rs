@@ -3,52 +3,13 @@
 
 use std::collections::HashSet;
 
-use chrono::{DateTime, Utc};
 use heymarket_gateway::config::SandboxConfig;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestSandbox, spawn_sandbox};
-use crate::sandbox_support::{micro_after, parse_timestamp, roomy_config};
-
-type Key = (DateTime<Utc>, i64);
-
-fn key(row: &Value) -> Key {
-    (
-        parse_timestamp(&row["updated"]),
-        row["id"].as_i64().expect("an integer id"),
-    )
-}
-
-/// Every row `body` selects, walking pages until nothing new comes. Tie-safe: each next page
-/// is asked for 1 µs past the last row and rows at or before it are dropped. Naive: the next
-/// page is asked for strictly before the last row's `updated`.
-async fn walk(sandbox: &TestSandbox, body: Value, tie_safe: bool) -> Vec<Value> {
-    let mut rows: Vec<Value> = Vec::new();
-    loop {
-        let mut request = body.clone();
-        if let Some(last) = rows.last() {
-            request["date"] = json!(if tie_safe {
-                micro_after(&last["updated"])
-            } else {
-                last["updated"].as_str().unwrap_or_default().to_owned()
-            });
-        }
-        let page = sandbox.conversation_page(0, request).await;
-        if page.is_empty() {
-            return rows;
-        }
-        let cursor = rows.last().map(key);
-        let fresh: Vec<Value> = page
-            .into_iter()
-            .filter(|row| cursor.is_none_or(|c| key(row) < c))
-            .collect();
-        if fresh.is_empty() {
-            // Only rows already seen: the walk is over (the count checks catch an early end).
-            return rows;
-        }
-        rows.extend(fresh);
-    }
-}
+use crate::helpers::spawn_sandbox;
+use crate::sandbox_support::{
+    Key, conversation_key as key, parse_timestamp, roomy_config, walk_conversations,
+};
 
 /// Rows come once each, in `(updated desc, id desc)` order.
 fn assert_ordered_and_unique(rows: &[Value]) {
@@ -76,17 +37,18 @@ async fn tie_safe_walks_return_every_conversation_once_under_each_filter() {
     .await;
     let counts = sandbox.overview(0).await["counts"].clone();
 
-    let all = walk(&sandbox, json!({"id": 0, "filters": {"inboxes": []}}), true).await;
+    let all =
+        walk_conversations(&sandbox, json!({"id": 0, "filters": {"inboxes": []}}), true).await;
     assert_ordered_and_unique(&all);
     assert_eq!(all.len() as u64, counts["conversations"].as_u64().unwrap());
 
-    let open = walk(
+    let open = walk_conversations(
         &sandbox,
         json!({"id": 0, "filters": {"closed": false}}),
         true,
     )
     .await;
-    let closed = walk(
+    let closed = walk_conversations(
         &sandbox,
         json!({"id": 0, "filters": {"closed": true}}),
         true,
@@ -105,7 +67,7 @@ async fn tie_safe_walks_return_every_conversation_once_under_each_filter() {
 
     let mut per_inbox = HashSet::new();
     for inbox in sandbox.overview(0).await["inbox_ids"].as_array().unwrap() {
-        let rows = walk(
+        let rows = walk_conversations(
             &sandbox,
             json!({"id": 0, "filters": {"inboxes": [inbox]}}),
             true,
@@ -126,7 +88,7 @@ async fn unread_walks_are_per_member() {
         ..roomy_config()
     })
     .await;
-    let all = walk(&sandbox, json!({"id": 0}), true).await;
+    let all = walk_conversations(&sandbox, json!({"id": 0}), true).await;
     let member = 501;
     let expected: HashSet<i64> = all
         .iter()
@@ -140,7 +102,7 @@ async fn unread_walks_are_per_member() {
         .collect();
     assert!(!expected.is_empty());
 
-    let unread = walk(
+    let unread = walk_conversations(
         &sandbox,
         json!({"id": member, "filters": {"unread": true}}),
         true,
@@ -174,8 +136,8 @@ async fn a_naive_walk_loses_tied_rows_that_a_tie_safe_walk_keeps() {
         })
         .await;
         let body = json!({"id": 0, "filters": {"inboxes": [3001]}});
-        let safe = walk(&sandbox, body.clone(), true).await;
-        let naive = walk(&sandbox, body, false).await;
+        let safe = walk_conversations(&sandbox, body.clone(), true).await;
+        let naive = walk_conversations(&sandbox, body, false).await;
         assert_ordered_and_unique(&safe);
         assert_ordered_and_unique(&naive);
         assert!(
@@ -271,7 +233,7 @@ async fn list_requests_are_checked_against_inboxes_and_members() {
         );
     }
 
-    let member_rows = walk(&sandbox, json!({"id": outsider}), true).await;
+    let member_rows = walk_conversations(&sandbox, json!({"id": outsider}), true).await;
     let visible: HashSet<i64> = inboxes
         .as_array()
         .unwrap()

@@ -59,6 +59,47 @@ pub fn micro_after(value: &Value) -> String {
     timestamp(parse_timestamp(value) + TimeDelta::microseconds(1))
 }
 
+/// A conversation's place in the list: `(updated, id)`, sorted descending.
+pub type Key = (DateTime<Utc>, i64);
+
+pub fn conversation_key(row: &Value) -> Key {
+    (
+        parse_timestamp(&row["updated"]),
+        row["id"].as_i64().expect("an integer id"),
+    )
+}
+
+/// Every row `body` selects, walking pages until nothing new comes. Tie-safe: each next page
+/// is asked for 1 µs past the last row and rows at or before it are dropped. Naive: the next
+/// page is asked for strictly before the last row's `updated`.
+pub async fn walk_conversations(sandbox: &TestSandbox, body: Value, tie_safe: bool) -> Vec<Value> {
+    let mut rows: Vec<Value> = Vec::new();
+    loop {
+        let mut request = body.clone();
+        if let Some(last) = rows.last() {
+            request["date"] = json!(if tie_safe {
+                micro_after(&last["updated"])
+            } else {
+                last["updated"].as_str().unwrap_or_default().to_owned()
+            });
+        }
+        let page = sandbox.conversation_page(0, request).await;
+        if page.is_empty() {
+            return rows;
+        }
+        let cursor = rows.last().map(conversation_key);
+        let fresh: Vec<Value> = page
+            .into_iter()
+            .filter(|row| cursor.is_none_or(|c| conversation_key(row) < c))
+            .collect();
+        if fresh.is_empty() {
+            // Only rows already seen: the walk is over (the count checks catch an early end).
+            return rows;
+        }
+        rows.extend(fresh);
+    }
+}
+
 impl TestSandbox {
     /// A freshly signed JWT of team `team` (0-based), as `Authorization` header value.
     pub fn jwt_header(&self, team: usize) -> String {
