@@ -2,6 +2,7 @@
 
 mod graphql;
 mod helpers;
+mod mutations;
 mod process;
 mod sandbox_auth;
 mod sandbox_conversations;
