@@ -5,6 +5,7 @@
 
 mod assignment;
 mod conversation_state;
+mod errors;
 mod failures;
 mod messages;
 
