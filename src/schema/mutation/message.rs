@@ -84,9 +84,11 @@ impl MessageMutations {
         SendMessagePayload::settle(client_mutation_id, result)
     }
 
-    /// Adds a note to a conversation that only the team sees; the customer never gets it. The
-    /// acting member must be a member of the conversation's inbox (else
-    /// `NOT_AN_INBOX_MEMBER`); an empty note is `EMPTY_MESSAGE`.
+    /// Adds a note to a conversation that only the team sees; the customer never gets it (so
+    /// notes work where the customer opted out). The acting member must be a member of the
+    /// conversation's inbox (else `NOT_AN_INBOX_MEMBER`). Other user errors: `EMPTY_MESSAGE`,
+    /// `UNSUPPORTED_CHANNEL` (an email conversation), `IDEMPOTENCY_KEY_REUSED`,
+    /// `UPSTREAM_REJECTED`.
     async fn add_private_note(
         &self,
         ctx: &Context<'_>,
@@ -129,10 +131,10 @@ impl Addressing {
     }
 }
 
-async fn send(ctx: &Context<'_>, input: SendMessageInput) -> Result<Delivered, Failure> {
+async fn send(ctx: &Context<'_>, mut input: SendMessageInput) -> Result<Delivered, Failure> {
     let context = RequestContext::of(ctx)?;
+    let idempotency_key = idempotency_key(input.idempotency_key.take())?;
     let addressing = Addressing::of(&input)?;
-    let idempotency_key = idempotency_key(input.idempotency_key)?;
     let (text, media_url) = content(input.text, input.media_url)?;
     let (inbox, sender, recipient, target) = match addressing {
         Addressing::Reply { conversation } => {
