@@ -99,6 +99,36 @@ impl Loaders {
         self.conversations.feed_many(values).await;
     }
 
+    /// Reads a conversation again after a write changed it, so fields later in the operation see
+    /// it as it is now rather than as it was first loaded. `None` when it no longer exists.
+    pub async fn reload_conversation(
+        &self,
+        id: i64,
+    ) -> Result<Option<Arc<Conversation>>, ApiError> {
+        match self.upstream.conversation(id).await {
+            Ok(conversation) => {
+                let conversation = Arc::new(conversation);
+                self.conversations
+                    .feed_one(id, Ok(Arc::clone(&conversation)))
+                    .await;
+                Ok(Some(conversation))
+            }
+            Err(crate::upstream::Error::NotFound) => {
+                // The loader has no per-key removal; dropping every cached conversation is
+                // cheap within one operation and leaves no stale copy behind.
+                self.conversations.clear::<i64>();
+                Ok(None)
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// Forgets every conversation's newest messages: after a write, any of them may be out of
+    /// date (a send adds a message, a transfer moves a history to another inbox).
+    pub fn forget_messages(&self) {
+        self.latest_messages.clear::<(String, i64)>();
+    }
+
     /// One contact by id (`GET /v1/contact/{id}`); `None` when there is none.
     pub async fn contact(&self, id: i64) -> Result<Option<Arc<Contact>>, ApiError> {
         match self.upstream.contact(id).await {

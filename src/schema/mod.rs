@@ -6,25 +6,27 @@ mod context;
 mod cursor;
 mod executor;
 mod listing;
+mod mutation;
 mod node;
 mod query;
 mod scalars;
 mod types;
 
-use async_graphql::{EmptyMutation, EmptySubscription, Schema};
+use async_graphql::{EmptySubscription, Schema};
 
 pub use crate::error::ApiError;
 pub use context::{Caller, RequestContext};
 pub use executor::CallerExecutor;
+pub use mutation::Mutation;
 pub use node::{GlobalId, NodeKind};
 pub use query::Query;
 
 /// The executable schema; cheap to clone.
-pub type GatewaySchema = Schema<Query, EmptyMutation, EmptySubscription>;
+pub type GatewaySchema = Schema<Query, Mutation, EmptySubscription>;
 
 /// Builds the schema. Per-request data ([`RequestContext`]) is added to each request.
 pub fn build_schema() -> GatewaySchema {
-    Schema::build(Query, EmptyMutation, EmptySubscription).finish()
+    Schema::build(Query, Mutation::default(), EmptySubscription).finish()
 }
 
 /// The schema in SDL, as checked in at `schema/schema.graphql`.

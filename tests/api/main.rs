@@ -3,6 +3,7 @@
 mod connections;
 mod graphql;
 mod helpers;
+mod mutations;
 mod process;
 mod sandbox_auth;
 mod sandbox_conversations;

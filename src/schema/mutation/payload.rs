@@ -1,0 +1,104 @@
+//! Input and payload shapes several mutations share. Each mutation still gets its own named
+//! types, as Relay's convention has it, so one can grow a field without changing the others.
+
+/// Declares the input of a mutation that needs nothing but the conversation.
+macro_rules! conversation_input {
+    ($name:ident, $doc:literal) => {
+        #[doc = $doc]
+        #[derive(async_graphql::InputObject)]
+        pub(crate) struct $name {
+            /// The conversation's global `id`.
+            pub conversation_id: async_graphql::ID,
+            /// Any string; echoed in the payload, so a client can match answers to requests.
+            pub client_mutation_id: Option<String>,
+        }
+    };
+}
+
+/// Declares the payload of a mutation that changes a conversation.
+macro_rules! conversation_payload {
+    ($name:ident, $doc:literal) => {
+        #[doc = $doc]
+        #[derive(async_graphql::SimpleObject)]
+        pub(crate) struct $name {
+            /// The conversation as it is after the change; null when `userErrors` says why
+            /// nothing changed.
+            pub conversation: Option<$crate::schema::types::Conversation>,
+            /// Why nothing changed; empty on success.
+            pub user_errors: Vec<$crate::schema::mutation::user_error::UserError>,
+            /// The input's `clientMutationId`, echoed.
+            pub client_mutation_id: Option<String>,
+        }
+
+        impl $name {
+            /// The payload of a finished mutation, or its GraphQL error. Never `None`: the
+            /// option only makes the field nullable (see the module docs of `mutation`).
+            pub(super) fn settle(
+                client_mutation_id: Option<String>,
+                result: Result<
+                    $crate::schema::types::Conversation,
+                    $crate::schema::mutation::user_error::Failure,
+                >,
+            ) -> Result<Option<Self>, $crate::error::ApiError> {
+                let (conversation, user_errors) =
+                    match $crate::schema::mutation::user_error::settle(result)? {
+                        Ok(conversation) => (Some(conversation), Vec::new()),
+                        Err(error) => (None, vec![error]),
+                    };
+                Ok(Some(Self {
+                    conversation,
+                    user_errors,
+                    client_mutation_id,
+                }))
+            }
+        }
+    };
+}
+
+/// Declares the payload of a mutation that writes a message.
+macro_rules! message_payload {
+    ($name:ident, $message_doc:literal, $doc:literal) => {
+        #[doc = $doc]
+        #[derive(async_graphql::SimpleObject)]
+        pub(crate) struct $name {
+            #[doc = $message_doc]
+            pub message: Option<$crate::schema::types::Message>,
+            /// The conversation as it is after the message; null when `userErrors` says why
+            /// nothing was sent.
+            pub conversation: Option<$crate::schema::types::Conversation>,
+            /// Why nothing was sent; empty on success.
+            pub user_errors: Vec<$crate::schema::mutation::user_error::UserError>,
+            /// The input's `clientMutationId`, echoed.
+            pub client_mutation_id: Option<String>,
+        }
+
+        impl $name {
+            /// The payload of a finished send, or its GraphQL error (never `None`, as above).
+            pub(super) fn settle(
+                client_mutation_id: Option<String>,
+                result: Result<
+                    $crate::schema::mutation::delivery::Delivered,
+                    $crate::schema::mutation::user_error::Failure,
+                >,
+            ) -> Result<Option<Self>, $crate::error::ApiError> {
+                let payload = match $crate::schema::mutation::user_error::settle(result)? {
+                    Ok(delivered) => Self {
+                        message: Some(delivered.message),
+                        conversation: Some(delivered.conversation),
+                        user_errors: Vec::new(),
+                        client_mutation_id,
+                    },
+                    Err(error) => Self {
+                        message: None,
+                        conversation: None,
+                        user_errors: vec![error],
+                        client_mutation_id,
+                    },
+                };
+                Ok(Some(payload))
+            }
+        }
+    };
+}
+
+pub(super) use {conversation_input, conversation_payload, message_payload};

@@ -1,0 +1,159 @@
+//! The `Mutation` root end to end: every change visible through a fresh query and in the
+//! sandbox's own REST state, and every business failure a user error that changes nothing.
+//!
+//! Phone numbers the tests invent use the 212 area code, which no seeded contact has.
+
+mod assignment;
+mod conversation_state;
+mod errors;
+mod failures;
+mod messages;
+
+use heymarket_gateway::schema::GlobalId;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::helpers::TestApp;
+
+/// What every conversation payload is asked for.
+pub const CONVERSATION_PAYLOAD: &str = "conversation { id databaseId status unread target \
+     inbox { databaseId } assignee { databaseId } } \
+     userErrors { field message code } clientMutationId";
+
+/// What every message payload is asked for.
+pub const MESSAGE_PAYLOAD: &str = "message { id databaseId text mediaUrl direction isPrivate \
+     author { databaseId } } \
+     conversation { id databaseId target inbox { databaseId } lastMessage { databaseId } } \
+     userErrors { field message code } clientMutationId";
+
+/// Runs `mutation` (named `field`, taking `$input: <Type>!`) with `input`, as `member` when
+/// given, and returns that field of the response with the whole body for error checks.
+pub async fn mutate(
+    app: &TestApp,
+    field: &str,
+    input_type: &str,
+    selection: &str,
+    input: Value,
+    member: Option<i64>,
+) -> (Value, Value) {
+    let query =
+        format!("mutation($input: {input_type}!) {{ {field}(input: $input) {{ {selection} }} }}");
+    let body = run(app, &query, json!({ "input": input }), member).await;
+    (body["data"][field].clone(), body)
+}
+
+/// Runs any operation, as `member` (its database id) when given.
+pub async fn run(app: &TestApp, query: &str, variables: Value, member: Option<i64>) -> Value {
+    let member = member.map(|id| id.to_string());
+    let headers: Vec<(&str, &str)> = member
+        .as_deref()
+        .map(|id| vec![("X-Member-Id", id)])
+        .unwrap_or_default();
+    let (status, body) = app.graphql_with(query, variables, &headers).await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+pub fn conversation_gid(id: i64) -> String {
+    GlobalId::Conversation(id).to_string()
+}
+
+pub fn inbox_gid(id: i64) -> String {
+    GlobalId::Inbox(id).to_string()
+}
+
+pub fn member_gid(id: i64) -> String {
+    GlobalId::Member(id).to_string()
+}
+
+/// The `skip`-th newest open conversation of `inbox`, as the sandbox renders it.
+pub async fn open_conversation(app: &TestApp, inbox: i64, skip: usize) -> Value {
+    let page = app
+        .sandbox
+        .conversation_page(
+            0,
+            json!({"id": 0, "filters": {"inboxes": [inbox], "closed": false}}),
+        )
+        .await;
+    page[skip].clone()
+}
+
+/// The conversation `phone` starts by writing to `inbox` (created by the sandbox's simulated
+/// inbound message); its database id.
+pub async fn inbound(app: &TestApp, inbox: i64, phone: &str) -> i64 {
+    let message = json!({"inbox_id": inbox, "phone": phone, "text": "Hi, is anyone there?"});
+    let (status, answer) = app
+        .sandbox
+        .control(Method::POST, "/_sandbox/inbound", Some(message))
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    answer["conversation"]["id"]
+        .as_i64()
+        .expect("a conversation id")
+}
+
+/// Member ids with access to `inbox`.
+pub async fn inbox_members(app: &TestApp, inbox: i64) -> Vec<i64> {
+    let (status, inboxes) = app.sandbox.api_get(0, "/v1/inboxes").await;
+    assert_eq!(status, 200);
+    let found = inboxes
+        .as_array()
+        .expect("a list")
+        .iter()
+        .find(|candidate| candidate["id"] == inbox)
+        .expect("the inbox exists");
+    found["members"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter_map(Value::as_i64)
+        .collect()
+}
+
+/// A team member without access to `inbox`.
+pub async fn outsider(app: &TestApp, inbox: i64) -> i64 {
+    let members = inbox_members(app, inbox).await;
+    let team = app.sandbox.overview(0).await;
+    team["member_ids"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter_map(Value::as_i64)
+        .find(|id| !members.contains(id))
+        .expect("a member outside the inbox")
+}
+
+/// The team's message count, as the sandbox keeps it.
+pub async fn message_count(app: &TestApp) -> u64 {
+    app.sandbox.overview(0).await["counts"]["messages"]
+        .as_u64()
+        .expect("a count")
+}
+
+/// The messages `GET /v1/messages` holds for `phone` in `inbox`, newest first.
+pub async fn history(app: &TestApp, phone: &str, inbox: i64) -> Vec<Value> {
+    let (status, messages) = app
+        .sandbox
+        .api_get(
+            0,
+            &format!("/v1/messages?phoneNumber={phone}&inboxID={inbox}"),
+        )
+        .await;
+    assert_eq!(status, 200, "{messages}");
+    messages.as_array().expect("a list").clone()
+}
+
+/// Asserts a payload holds exactly one user error with `code` (and `field`), and no object.
+pub fn assert_refused(payload: &Value, object: &str, code: &str, field: Option<&str>) {
+    assert_eq!(payload[object], Value::Null, "{payload}");
+    let errors = payload["userErrors"].as_array().expect("userErrors");
+    assert_eq!(errors.len(), 1, "{payload}");
+    assert_eq!(errors[0]["code"], code, "{payload}");
+    assert_eq!(errors[0]["field"], json!(field.map(|f| [f])), "{payload}");
+    assert!(
+        errors[0]["message"]
+            .as_str()
+            .is_some_and(|message| !message.is_empty()),
+        "{payload}"
+    );
+}
