@@ -1,5 +1,6 @@
 //! What each subcommand runs.
 
+use std::io::Write as _;
 use std::net::SocketAddr;
 
 use anyhow::Context as _;
@@ -11,6 +12,8 @@ use crate::config::{DEFAULT_SANDBOX_WEBHOOK_TOKEN, GatewayConfig, UpstreamAuth};
 use crate::sandbox::{Sandbox, TeamCredentials};
 use crate::shutdown::shutdown_signal;
 use crate::{App, schema};
+
+const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// The default run: the embedded sandbox and the gateway in front of it, signed in as the
 /// sandbox's first team.
@@ -35,16 +38,14 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     let app = App::with_listener(gateway_listener, config)?;
 
     let gateway = format!("http://{}", app.local_addr());
-    println!(
-        "heymarket-gateway {} in SANDBOX MODE: simulated data, no access control.",
-        env!("CARGO_PKG_VERSION")
-    );
-    println!();
-    println!("  GraphiQL  {gateway}/");
-    println!("  GraphQL   {gateway}/graphql");
-    print_sandbox(&sandbox);
-    println!();
-    println!("For a real Heymarket account run `heymarket-gateway serve` (see --help).");
+    announce(&format!(
+        "heymarket-gateway {VERSION} in SANDBOX MODE: simulated data, no access control.\n\n\
+         \x20 GraphiQL  {gateway}/\n\
+         \x20 GraphQL   {gateway}/graphql\n\
+         {}\n\
+         For a real Heymarket account run `heymarket-gateway serve` (see --help).",
+        describe_sandbox(&sandbox)
+    ));
 
     let stop = stop_on_signal();
     tokio::try_join!(
@@ -70,11 +71,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     let upstream_url = config.upstream.base_url.clone();
     let app = App::build(config).await?;
-    println!(
-        "heymarket-gateway {} serving http://{}/graphql in front of {upstream_url}",
-        env!("CARGO_PKG_VERSION"),
+    announce(&format!(
+        "heymarket-gateway {VERSION} serving http://{}/graphql in front of {upstream_url}",
         app.local_addr()
-    );
+    ));
     app.run_until_stopped(stop_on_signal().cancelled_owned())
         .await?;
     Ok(())
@@ -88,11 +88,10 @@ pub async fn sandbox(args: SandboxArgs) -> anyhow::Result<()> {
         args.data.into_config(args.webhook_url, args.webhook_token),
     )
     .context("cannot start the sandbox")?;
-    println!(
-        "heymarket-gateway {} sandbox: a simulated Heymarket API with seeded data.",
-        env!("CARGO_PKG_VERSION")
-    );
-    print_sandbox(&sandbox);
+    announce(&format!(
+        "heymarket-gateway {VERSION} sandbox: a simulated Heymarket API with seeded data.\n{}",
+        describe_sandbox(&sandbox)
+    ));
     sandbox
         .run_until_stopped(stop_on_signal().cancelled_owned())
         .await?;
@@ -100,8 +99,10 @@ pub async fn sandbox(args: SandboxArgs) -> anyhow::Result<()> {
 }
 
 /// Prints the SDL.
-pub fn print_schema() {
-    print!("{}", schema::sdl());
+pub fn print_schema() -> anyhow::Result<()> {
+    std::io::stdout()
+        .write_all(schema::sdl().as_bytes())
+        .context("cannot write the schema")
 }
 
 /// Probes a liveness URL; an error means unhealthy.
@@ -127,11 +128,12 @@ async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
         .with_context(|| format!("cannot listen on {addr}"))
 }
 
-fn print_sandbox(sandbox: &Sandbox) {
+/// The sandbox's address and credentials, for people who want to call it directly.
+fn describe_sandbox(sandbox: &Sandbox) -> String {
     let url = sandbox.base_url();
     let url = url.as_str().trim_end_matches('/');
-    println!(
-        "  Sandbox   {url}   (control API: {url}/_sandbox/stats, /_sandbox/faults, /_sandbox/inbound)"
+    let mut text = format!(
+        "  Sandbox   {url}   (control API: {url}/_sandbox/stats, /_sandbox/faults, /_sandbox/inbound)\n"
     );
     for TeamCredentials {
         team_id,
@@ -141,10 +143,19 @@ fn print_sandbox(sandbox: &Sandbox) {
         api_key,
     } in sandbox.teams()
     {
-        println!(
-            "    team {team_id} {team_name:?}: HEYMARKET_SECRET_ID={secret_id} HEYMARKET_SECRET_KEY={secret_key}  (or HEYMARKET_API_KEY={api_key})"
-        );
+        text.push_str(&format!(
+            "    team {team_id} {team_name:?}: HEYMARKET_SECRET_ID={secret_id} \
+             HEYMARKET_SECRET_KEY={secret_key}  (or HEYMARKET_API_KEY={api_key})\n"
+        ));
     }
+    text
+}
+
+/// Tells the person who started the process where things are. A closed or broken stdout (a
+/// supervisor that ignores it) must not stop a server, so write errors are ignored.
+fn announce(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{text}").and_then(|()| stdout.flush());
 }
 
 /// A token cancelled by Ctrl-C or SIGTERM.

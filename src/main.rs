@@ -12,10 +12,7 @@ async fn main() -> ExitCode {
         None => commands::demo(cli.demo).await,
         Some(Command::Serve(args)) => commands::serve(args).await,
         Some(Command::Sandbox(args)) => commands::sandbox(args).await,
-        Some(Command::Schema) => {
-            commands::print_schema();
-            Ok(())
-        }
+        Some(Command::Schema) => commands::print_schema(),
         Some(Command::Healthcheck(args)) => commands::healthcheck(args).await,
     };
     match outcome {

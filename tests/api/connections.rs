@@ -121,7 +121,9 @@ async fn inbox_global_id(app: &TestApp, database_id: i64) -> String {
         .clone();
     let inbox = inboxes
         .iter()
-        .find(|inbox| inbox["databaseId"] == database_id.to_string())
+        .find(|inbox| {
+            inbox["databaseId"].as_str().and_then(|id| id.parse().ok()) == Some(database_id)
+        })
         .expect("the inbox exists");
     inbox["id"].as_str().expect("an id").to_owned()
 }

@@ -130,6 +130,8 @@ async fn start_default_run() -> (Child, String) {
     })
     .await
     .expect("the GraphiQL URL is printed within a minute");
+    // Keep reading, as a terminal would: the rest of the banner must not meet a closed pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     (child, graphiql)
 }
 
