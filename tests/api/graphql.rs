@@ -167,7 +167,7 @@ async fn get_requests_and_graphiql_work() {
         assert_eq!(page.status(), 200);
         let html = page.text().await.unwrap();
         assert!(
-            html.contains("graphiql.min.js") && html.contains("query Inboxes"),
+            html.contains("graphiql.min.js") && html.contains("query Dashboard"),
             "{html}"
         );
     }
@@ -266,4 +266,41 @@ where
     })
     .await
     .expect("a frame within the deadline")
+}
+
+#[tokio::test]
+async fn every_operation_of_the_graphiql_example_runs_cleanly() {
+    let app = spawn_app().await;
+    let document = include_str!("../../src/http/example.graphql");
+    let conversation = app
+        .graphql("{ conversations(first: 1) { nodes { id } } }")
+        .await["data"]["conversations"]["nodes"][0]["id"]
+        .clone();
+
+    for operation in [
+        "Dashboard",
+        "ConversationPage",
+        "ConversationDetail",
+        "Reply",
+        "Close",
+    ] {
+        let request = json!({"query": document, "operationName": operation, "variables": {"id": conversation}});
+        let body: Value = app
+            .http
+            .post(app.url("/graphql"))
+            .json(&request)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(body["errors"], Value::Null, "{operation}: {body}");
+        assert!(
+            body["data"]
+                .as_object()
+                .is_some_and(|data| !data.is_empty()),
+            "{operation}: {body}"
+        );
+    }
 }

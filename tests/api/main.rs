@@ -5,6 +5,7 @@ mod graphql;
 mod helpers;
 mod mutations;
 mod process;
+mod queries;
 mod sandbox_auth;
 mod sandbox_conversations;
 mod sandbox_data;
