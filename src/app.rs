@@ -8,6 +8,7 @@ use anyhow::Context as _;
 use tokio::net::TcpListener;
 
 use crate::config::GatewayConfig;
+use crate::loaders::Caches;
 use crate::state::AppState;
 use crate::{http, schema, upstream};
 
@@ -35,6 +36,7 @@ impl App {
         let upstream =
             upstream::Client::new(&config.upstream).context("cannot build the upstream client")?;
         let state = AppState {
+            caches: Arc::new(Caches::new(&config.cache)),
             config: Arc::new(config),
             schema: schema::build_schema(),
             upstream,

@@ -11,7 +11,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use secrecy::SecretString;
 use url::Url;
 
-use crate::config::{self, GatewayConfig, RateBudget, SandboxConfig, UpstreamAuth, UpstreamConfig};
+use crate::config::{
+    self, CacheConfig, GatewayConfig, RateBudget, SandboxConfig, UpstreamAuth, UpstreamConfig,
+};
 
 /// A GraphQL gateway over the Heymarket conversation REST API.
 ///
@@ -93,6 +95,9 @@ pub struct DemoArgs {
     pub upstream: UpstreamTuning,
 
     #[command(flatten)]
+    pub cache: CacheTuning,
+
+    #[command(flatten)]
     pub data: SandboxData,
 }
 
@@ -122,6 +127,9 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub upstream: UpstreamTuning,
+
+    #[command(flatten)]
+    pub cache: CacheTuning,
 }
 
 /// The simulated upstream on its own.
@@ -169,6 +177,44 @@ pub struct UpstreamTuning {
     /// Upstream calls allowed per credential, e.g. `480/min` (Heymarket allows 500 per minute).
     #[arg(long, env = "HEYMARKET_UPSTREAM_RATE_LIMIT", default_value = config::DEFAULT_UPSTREAM_RATE_LIMIT)]
     pub upstream_rate_limit: RateBudget,
+}
+
+/// What the gateway caches, and for how long.
+#[derive(Debug, Args)]
+pub struct CacheTuning {
+    /// How long inboxes and the team are served from cache.
+    #[arg(long, env = "HEYMARKET_CACHE_TTL_DIRECTORY", default_value = config::DEFAULT_CACHE_TTL_DIRECTORY, value_parser = humantime::parse_duration)]
+    pub cache_ttl_directory: Duration,
+
+    /// How long conversations, list pages and newest messages are served from cache (writes and
+    /// events replace them sooner).
+    #[arg(long, env = "HEYMARKET_CACHE_TTL_CONVERSATIONS", default_value = config::DEFAULT_CACHE_TTL_CONVERSATIONS, value_parser = humantime::parse_duration)]
+    pub cache_ttl_conversations: Duration,
+
+    /// How long contacts are served from cache.
+    #[arg(long, env = "HEYMARKET_CACHE_TTL_CONTACTS", default_value = config::DEFAULT_CACHE_TTL_CONTACTS, value_parser = humantime::parse_duration)]
+    pub cache_ttl_contacts: Duration,
+
+    /// Entries per cache kind, across tenants.
+    #[arg(long, env = "HEYMARKET_CACHE_CAPACITY", default_value_t = config::DEFAULT_CACHE_CAPACITY)]
+    pub cache_capacity: u64,
+
+    /// Most messages asked of one team-wide message listing when finding the last messages of a
+    /// page of conversations.
+    #[arg(long, env = "HEYMARKET_MESSAGES_BATCH_LIMIT", default_value_t = config::DEFAULT_MESSAGES_BATCH_LIMIT, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub messages_batch_limit: u32,
+}
+
+impl From<CacheTuning> for CacheConfig {
+    fn from(tuning: CacheTuning) -> Self {
+        Self {
+            ttl_directory: tuning.cache_ttl_directory,
+            ttl_conversations: tuning.cache_ttl_conversations,
+            ttl_contacts: tuning.cache_ttl_contacts,
+            capacity: tuning.cache_capacity,
+            messages_batch_limit: tuning.messages_batch_limit,
+        }
+    }
 }
 
 /// The sandbox's data set and limits.
@@ -224,6 +270,7 @@ impl ServeArgs {
         Ok(GatewayConfig {
             listen: self.listen,
             upstream: self.upstream.into_config(self.upstream_url, auth)?,
+            cache: self.cache.into(),
             sandbox_mode: false,
         })
     }

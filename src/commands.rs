@@ -33,6 +33,7 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     let config = GatewayConfig {
         listen: args.listen,
         upstream: args.upstream.into_config(sandbox.base_url(), auth)?,
+        cache: args.cache.into(),
         sandbox_mode: true,
     };
     let app = App::with_listener(gateway_listener, config)?;

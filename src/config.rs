@@ -28,6 +28,19 @@ pub const DEFAULT_UPSTREAM_BACKOFF_MAX: &str = "2s";
 /// What the gateway lets itself spend per upstream credential. Heymarket allows 500 per minute;
 /// the margin absorbs clock and network skew between our limiter and theirs.
 pub const DEFAULT_UPSTREAM_RATE_LIMIT: &str = "480/min";
+/// How long inboxes and the team (which change rarely) are served from cache.
+pub const DEFAULT_CACHE_TTL_DIRECTORY: &str = "5m";
+/// How long a conversation, a list page or a conversation's newest messages are served from
+/// cache: short, because they change with every message; writes and events replace them sooner.
+pub const DEFAULT_CACHE_TTL_CONVERSATIONS: &str = "10s";
+/// How long contacts are served from cache.
+pub const DEFAULT_CACHE_TTL_CONTACTS: &str = "2m";
+/// Entries per cache kind, across tenants.
+pub const DEFAULT_CACHE_CAPACITY: u64 = 50_000;
+/// Most messages one team-wide `POST /v1/messages/all` asks for when looking up the last
+/// messages of a page of conversations (the upstream's own maximum is undocumented; a smaller
+/// answer only means more fall-back history calls).
+pub const DEFAULT_MESSAGES_BATCH_LIMIT: u32 = 1000;
 /// Heymarket's documented budget, which the sandbox enforces.
 pub const DEFAULT_SANDBOX_RATE_LIMIT: &str = "500/min";
 /// Rows per `POST /v1/conversations` page in the sandbox (the real size is undocumented; 30 is
@@ -45,6 +58,8 @@ pub struct GatewayConfig {
     pub listen: SocketAddr,
     /// How to reach and call the upstream API.
     pub upstream: UpstreamConfig,
+    /// What the gateway keeps, and for how long.
+    pub cache: CacheConfig,
     /// Set when the upstream is the embedded sandbox: GraphiQL and acting-member defaults are
     /// tuned for exploring without credentials.
     pub sandbox_mode: bool,
@@ -55,7 +70,35 @@ impl Default for GatewayConfig {
         Self {
             listen: parse_default(DEFAULT_LISTEN),
             upstream: UpstreamConfig::default(),
+            cache: CacheConfig::default(),
             sandbox_mode: false,
+        }
+    }
+}
+
+/// The gateway's caches of upstream data, partitioned by tenant.
+#[derive(Debug, Clone)]
+pub struct CacheConfig {
+    /// Inboxes and team.
+    pub ttl_directory: Duration,
+    /// Conversations, list pages, and conversations' newest messages.
+    pub ttl_conversations: Duration,
+    /// Contacts.
+    pub ttl_contacts: Duration,
+    /// Entries per kind, across tenants; the least recently used go first.
+    pub capacity: u64,
+    /// Most messages asked of one team-wide message listing.
+    pub messages_batch_limit: u32,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        Self {
+            ttl_directory: parse_duration_default(DEFAULT_CACHE_TTL_DIRECTORY),
+            ttl_conversations: parse_duration_default(DEFAULT_CACHE_TTL_CONVERSATIONS),
+            ttl_contacts: parse_duration_default(DEFAULT_CACHE_TTL_CONTACTS),
+            capacity: DEFAULT_CACHE_CAPACITY,
+            messages_batch_limit: DEFAULT_MESSAGES_BATCH_LIMIT,
         }
     }
 }

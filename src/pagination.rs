@@ -55,6 +55,37 @@ impl Granularity {
     }
 }
 
+/// How an upstream list endpoint pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Listing {
+    pub granularity: Granularity,
+    /// The most rows one page holds, where documented: a shorter page is then the last one,
+    /// and nothing needs fetching to learn that.
+    pub page_size: Option<usize>,
+}
+
+impl Listing {
+    /// `POST /v1/conversations`: RFC 3339 cursor; the page size is undocumented.
+    pub const CONVERSATIONS: Listing = Listing {
+        granularity: Granularity::Microsecond,
+        page_size: None,
+    };
+    /// `GET /v1/messages`: Unix-seconds cursor, "the 50 most recent" per page.
+    pub const MESSAGE_HISTORY: Listing = Listing {
+        granularity: Granularity::Second,
+        page_size: Some(50),
+    };
+}
+
+/// Where a walk continues: after the row at `key`. `resume` is the cursor bound of the
+/// upstream page the previous slice ended on; that page also holds the rows that follow `key`,
+/// and a cache may still have it, so the walk starts there when it can.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Position {
+    pub key: SortKey,
+    pub resume: Option<DateTime<Utc>>,
+}
+
 /// One collected slice of a listing.
 #[derive(Debug)]
 pub struct Slice<T> {
@@ -62,6 +93,9 @@ pub struct Slice<T> {
     pub rows: Vec<(SortKey, T)>,
     /// Whether at least one more row follows the last one.
     pub has_next_page: bool,
+    /// The cursor bound of the last upstream page fetched, to continue from (see
+    /// [`Position::resume`]).
+    pub resume: Option<DateTime<Utc>>,
 }
 
 /// Why a walk could not complete.
@@ -85,8 +119,8 @@ pub enum WalkError<E> {
 /// exactness of `first`.
 pub async fn collect<T, E, F, Fut>(
     first: usize,
-    after: Option<SortKey>,
-    granularity: Granularity,
+    after: Option<Position>,
+    listing: Listing,
     key: impl Fn(&T) -> Option<SortKey>,
     keep: impl Fn(&T) -> bool,
     mut fetch: F,
@@ -95,13 +129,25 @@ where
     F: FnMut(Option<DateTime<Utc>>) -> Fut,
     Fut: Future<Output = Result<Vec<T>, E>>,
 {
+    let granularity = listing.granularity;
     let mut rows: Vec<(SortKey, T)> = Vec::new();
-    let mut last = after;
-    let mut before = after.map(|cursor| granularity.including(cursor.at));
+    let mut last = after.map(|position| position.key);
+    // Any bound at or above the one that includes the cursor's unit returns the rows after the
+    // cursor (rows newer than it are dropped below), so a remembered page is as good as a new one.
+    let mut before = after.map(|position| {
+        let including = granularity.including(position.key.at);
+        position
+            .resume
+            .filter(|resume| *resume >= including)
+            .unwrap_or(including)
+    });
+    let mut resume;
     let max_pages = MIN_UPSTREAM_PAGES + 4 * (first + 1);
 
     for pages in 1..=max_pages {
         let page = fetch(before).await.map_err(WalkError::Fetch)?;
+        resume = before;
+        let final_page = listing.page_size.is_some_and(|size| page.len() < size);
         let keyed: Vec<(SortKey, T)> = page
             .into_iter()
             .filter_map(|row| key(&row).map(|key| (key, row)))
@@ -112,6 +158,7 @@ where
             return Ok(Slice {
                 rows,
                 has_next_page: false,
+                resume,
             });
         };
         let spans_units = keyed
@@ -121,7 +168,10 @@ where
             .into_iter()
             .filter(|(key, _)| last.is_none_or(|last| *key < last))
             .collect();
-        let next_before = if spans_units {
+        let next_before = if final_page {
+            // Nothing follows a short page, so even its oldest unit is complete.
+            oldest_unit
+        } else if spans_units {
             fresh.retain(|(key, _)| granularity.floor(key.at) > oldest_unit);
             granularity.including(oldest_unit)
         } else {
@@ -148,6 +198,14 @@ where
             return Ok(Slice {
                 rows,
                 has_next_page: true,
+                resume,
+            });
+        }
+        if final_page {
+            return Ok(Slice {
+                rows,
+                has_next_page: false,
+                resume,
             });
         }
     }
@@ -166,9 +224,15 @@ mod tests {
         rows: Vec<SortKey>,
         page_size: usize,
         granularity: Granularity,
+        /// The page size the walk is told of, if any.
+        announced_page_size: Option<usize>,
         /// Which rows the walk returns (the others only move it along).
         keep: fn(&SortKey) -> bool,
         calls: Cell<usize>,
+        /// Every bound asked for, as a cache in front of the upstream would see them.
+        asked: std::cell::RefCell<Vec<Option<DateTime<Utc>>>>,
+        /// Whether walks pass the slice's resume bound on.
+        resume: bool,
     }
 
     impl FakeUpstream {
@@ -177,13 +241,17 @@ mod tests {
                 rows,
                 page_size,
                 granularity,
+                announced_page_size: None,
                 keep: |_| true,
                 calls: Cell::new(0),
+                asked: Default::default(),
+                resume: true,
             }
         }
 
         async fn page(&self, before: Option<DateTime<Utc>>) -> Result<Vec<SortKey>, ()> {
             self.calls.set(self.calls.get() + 1);
+            self.asked.borrow_mut().push(before);
             let mut matching: Vec<SortKey> = self
                 .rows
                 .iter()
@@ -195,11 +263,14 @@ mod tests {
             Ok(matching)
         }
 
-        async fn slice(&self, first: usize, after: Option<SortKey>) -> Slice<SortKey> {
+        async fn slice(&self, first: usize, after: Option<Position>) -> Slice<SortKey> {
             collect(
                 first,
                 after,
-                self.granularity,
+                Listing {
+                    granularity: self.granularity,
+                    page_size: self.announced_page_size,
+                },
                 |row: &SortKey| Some(*row),
                 self.keep,
                 |before| self.page(before),
@@ -222,7 +293,11 @@ mod tests {
                     );
                 }
                 all.extend(slice.rows.iter().map(|(key, _)| *key));
-                after = slice.rows.last().map(|(key, _)| *key);
+                let resume = slice.resume.filter(|_| self.resume);
+                after = slice
+                    .rows
+                    .last()
+                    .map(|(key, _)| Position { key: *key, resume });
                 if !slice.has_next_page {
                     return all;
                 }
@@ -276,6 +351,65 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[tokio::test]
+    async fn an_announced_page_size_ends_the_walk_at_a_short_page() {
+        let rows = tied_rows(1_000_000);
+        for page_size in [5, 50] {
+            let mut upstream = FakeUpstream::new(rows.clone(), page_size, Granularity::Second);
+            upstream.announced_page_size = Some(page_size);
+            for first in [1, 7, 100] {
+                assert_eq!(
+                    upstream.walk(first).await,
+                    expected(&rows),
+                    "page {page_size} first {first}"
+                );
+            }
+        }
+        let short = FakeUpstream {
+            announced_page_size: Some(50),
+            ..FakeUpstream::new(rows[..20].to_vec(), 50, Granularity::Second)
+        };
+        let slice = short.slice(30, None).await;
+        assert_eq!((slice.rows.len(), slice.has_next_page), (20, false));
+        assert_eq!(short.calls.get(), 1, "a short page needs no look-ahead");
+    }
+
+    #[tokio::test]
+    async fn resuming_where_the_last_slice_ended_reuses_its_upstream_page() {
+        let distinct_pages = async |resume: bool| {
+            let mut upstream = FakeUpstream::new(tied_rows(1), 30, Granularity::Microsecond);
+            upstream.resume = resume;
+            assert_eq!(upstream.walk(30).await, expected(&upstream.rows));
+            let asked = upstream.asked.borrow();
+            asked.iter().collect::<std::collections::HashSet<_>>().len()
+        };
+        let (resumed, fresh) = (distinct_pages(true).await, distinct_pages(false).await);
+        assert!(
+            resumed * 3 < fresh * 2,
+            "a cache would serve {resumed} pages instead of {fresh}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_stale_or_forged_resume_bound_is_ignored_when_it_would_skip_rows() {
+        let rows = tied_rows(1);
+        let upstream = FakeUpstream::new(rows.clone(), 30, Granularity::Microsecond);
+        let all = expected(&rows);
+        let after = all[40];
+        let too_old = Some(all[200].at);
+        let slice = upstream
+            .slice(
+                10,
+                Some(Position {
+                    key: after,
+                    resume: too_old,
+                }),
+            )
+            .await;
+        let keys: Vec<SortKey> = slice.rows.iter().map(|(key, _)| *key).collect();
+        assert_eq!(keys, all[41..51]);
     }
 
     #[tokio::test]
@@ -342,7 +476,7 @@ mod tests {
         let result = collect(
             10,
             None,
-            Granularity::Microsecond,
+            Listing::CONVERSATIONS,
             |r: &SortKey| Some(*r),
             |_| true,
             |_| {
@@ -364,7 +498,7 @@ mod tests {
         let result = collect(
             3,
             None,
-            Granularity::Second,
+            Listing::MESSAGE_HISTORY,
             |r: &SortKey| Some(*r),
             |_| true,
             |_| async { Err::<Vec<SortKey>, _>("down") },

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::config::GatewayConfig;
+use crate::loaders::Caches;
 use crate::schema::GatewaySchema;
 use crate::upstream;
 
@@ -10,6 +11,8 @@ use crate::upstream;
 #[derive(Clone)]
 pub struct AppState {
     pub config: Arc<GatewayConfig>,
+    /// Upstream data shared by all requests, partitioned by tenant.
+    pub caches: Arc<Caches>,
     pub schema: GatewaySchema,
     pub upstream: upstream::Client,
 }

@@ -3,6 +3,8 @@
 //!
 //! Who is calling is settled here, at the edge, and handed to the schema as a [`Caller`].
 
+use std::sync::Arc;
+
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
 use axum::Router;
@@ -54,7 +56,7 @@ async fn execute(
         Ok(caller) => caller,
         Err((status, error)) => return error_response(status, error),
     };
-    let executor = CallerExecutor::new(state.schema.clone(), caller);
+    let executor = CallerExecutor::new(state.schema.clone(), Arc::clone(&state.caches), caller);
     GraphQLResponse::from(async_graphql::Executor::execute(&executor, request).await)
         .into_response()
 }
@@ -73,7 +75,7 @@ async fn websocket(state: AppState, request: Request) -> Response {
         Ok(upgrade) => upgrade,
         Err(rejection) => return rejection.into_response(),
     };
-    let executor = CallerExecutor::new(state.schema.clone(), caller);
+    let executor = CallerExecutor::new(state.schema.clone(), Arc::clone(&state.caches), caller);
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |socket| GraphQLWebSocket::new(socket, executor, protocol).serve())

@@ -1,4 +1,4 @@
-//! The batch functions behind [`super::Loaders`].
+//! The batch functions behind [`super::Loaders`], each reading through the shared caches.
 //!
 //! A DataLoader error fails every key of its batch, so loaders whose keys are fetched one call
 //! each carry per-key failures in their values instead: one missing conversation must not blank
@@ -10,77 +10,85 @@ use std::sync::Arc;
 use async_graphql::dataloader::Loader;
 use futures::future::join_all;
 
+use super::Source;
+use super::last_message::{LastMessage, LastMessageTarget};
 use crate::error::ApiError;
 use crate::upstream::models::{Contact, Conversation, Message};
-use crate::upstream::{Error as UpstreamError, TenantClient};
 
 /// `GET /v1/conversations/{id}`, one call per id (the API has no batch form).
-pub(super) struct ConversationsById(pub(super) TenantClient);
+pub(super) struct ConversationsById(pub(super) Arc<Source>);
 
 impl Loader<i64> for ConversationsById {
     type Value = Result<Arc<Conversation>, ApiError>;
     type Error = ApiError;
 
     async fn load(&self, ids: &[i64]) -> Result<HashMap<i64, Self::Value>, Self::Error> {
-        let calls = ids
+        let lookups = ids
             .iter()
             .map(|&id| async move { (id, self.0.conversation(id).await) });
-        Ok(join_all(calls)
+        Ok(join_all(lookups)
             .await
             .into_iter()
             .filter_map(|(id, result)| match result {
-                Ok(conversation) => Some((id, Ok(Arc::new(conversation)))),
-                Err(UpstreamError::NotFound) => None,
-                Err(error) => Some((id, Err(error.into()))),
+                Ok(conversation) => Some((id, Ok(conversation))),
+                Err(ApiError::NotFound(_)) => None,
+                Err(error) => Some((id, Err(error))),
             })
             .collect())
     }
 }
 
-/// `POST /v2/contacts/search`: every phone of the batch in one search (the client splits it
-/// into the upstream's maximum per request).
-pub(super) struct ContactsByPhone(pub(super) TenantClient);
+/// `POST /v2/contacts/search`: every phone of the batch in one search.
+pub(super) struct ContactsByPhone(pub(super) Arc<Source>);
 
 impl Loader<String> for ContactsByPhone {
     type Value = Arc<Contact>;
     type Error = ApiError;
 
     async fn load(&self, phones: &[String]) -> Result<HashMap<String, Self::Value>, Self::Error> {
-        let contacts = self.0.search_contacts_by_phone(phones).await?;
-        // Match on digits only, so `+1 415…` and `1415…` name the same number.
-        let mut by_digits: HashMap<String, Arc<Contact>> = HashMap::with_capacity(contacts.len());
-        for contact in contacts {
-            if let Some(phone) = contact.phone.as_deref().map(digits) {
-                by_digits.entry(phone).or_insert_with(|| Arc::new(contact));
-            }
-        }
-        Ok(phones
-            .iter()
-            .filter_map(|phone| Some((phone.clone(), Arc::clone(by_digits.get(&digits(phone))?))))
-            .collect())
+        self.0.contacts(phones.to_vec()).await
     }
 }
 
-fn digits(phone: &str) -> String {
-    phone.chars().filter(char::is_ascii_digit).collect()
-}
+/// `GET /v1/messages`: pages of one conversation's history, addressed by phone, inbox and an
+/// optional `timestamp` bound.
+pub(super) struct Histories(pub(super) Arc<Source>);
 
-/// `GET /v1/messages`: the newest messages of one conversation, addressed by phone and inbox.
-pub(super) struct LatestMessages(pub(super) TenantClient);
+/// Phone, inbox, and the page's bound (`None` for the newest page).
+pub(super) type HistoryPage = (String, i64, Option<i64>);
 
-impl Loader<(String, i64)> for LatestMessages {
+impl Loader<HistoryPage> for Histories {
     type Value = Result<Arc<Vec<Message>>, ApiError>;
     type Error = ApiError;
 
     async fn load(
         &self,
-        keys: &[(String, i64)],
-    ) -> Result<HashMap<(String, i64), Self::Value>, Self::Error> {
-        let calls = keys.iter().map(|key| async move {
-            let (phone, inbox_id) = key;
-            let history = self.0.message_history(phone, *inbox_id, None).await;
-            (key.clone(), history.map(Arc::new).map_err(ApiError::from))
+        pages: &[HistoryPage],
+    ) -> Result<HashMap<HistoryPage, Self::Value>, Self::Error> {
+        let lookups = pages.iter().map(|page| async move {
+            (page.clone(), self.0.history(&page.0, page.1, page.2).await)
         });
-        Ok(join_all(calls).await.into_iter().collect())
+        Ok(join_all(lookups).await.into_iter().collect())
+    }
+}
+
+/// The last message of each conversation of a batch, found with as few upstream calls as the
+/// API allows (see [`super::last_message`]).
+pub(super) struct LastMessages(pub(super) Arc<Source>);
+
+impl Loader<LastMessageTarget> for LastMessages {
+    type Value = LastMessage;
+    type Error = ApiError;
+
+    async fn load(
+        &self,
+        targets: &[LastMessageTarget],
+    ) -> Result<HashMap<LastMessageTarget, Self::Value>, Self::Error> {
+        Ok(self
+            .0
+            .last_messages(targets.to_vec())
+            .await
+            .into_iter()
+            .collect())
     }
 }

@@ -1,53 +1,69 @@
-//! Upstream entities as one operation needs them: each fetched at most once per operation, and
-//! concurrent look-ups of the same kind batched into as few upstream calls as the API allows.
+//! Upstream entities as one operation needs them: each fetched at most once per operation,
+//! concurrent look-ups of the same kind batched into as few upstream calls as the API allows,
+//! and everything read through caches shared by all requests of the same tenant.
 //!
-//! Loaders are per operation (see [`Loaders::new`]) and hold one tenant's upstream handle, so
-//! nothing they keep can answer another tenant's request.
+//! Loaders are per operation (see [`Loaders::new`]) and hold one tenant's upstream handle; the
+//! shared caches key every entry by that tenant, so nothing one tenant fetched can answer
+//! another's request.
 
+mod batch;
+mod cache;
 mod entities;
+mod last_message;
+mod source;
 
 use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, HashMapCache};
 use tokio::sync::OnceCell;
 
+pub use cache::Caches;
+pub use last_message::LastMessageTarget;
+
 use crate::error::ApiError;
 use crate::upstream::TenantClient;
 use crate::upstream::models::{Contact, Conversation, Inbox, Message, Team, TeamMember};
-use entities::{ContactsByPhone, ConversationsById, LatestMessages};
+use crate::upstream::requests::ConversationListRequest;
+use entities::{ContactsByPhone, ConversationsById, Histories, HistoryPage, LastMessages};
+use source::Source;
 
 /// One operation's view of the upstream.
 pub struct Loaders {
-    upstream: TenantClient,
+    source: Arc<Source>,
+    /// Inboxes and team as first seen by this operation, so all its fields agree.
     inboxes: OnceCell<Arc<Vec<Inbox>>>,
     team: OnceCell<Arc<Team>>,
     conversations: DataLoader<ConversationsById, HashMapCache>,
     contacts: DataLoader<ContactsByPhone, HashMapCache>,
-    latest_messages: DataLoader<LatestMessages, HashMapCache>,
+    histories: DataLoader<Histories, HashMapCache>,
+    last_messages: DataLoader<LastMessages, HashMapCache>,
 }
 
 impl Loaders {
-    pub fn new(upstream: TenantClient) -> Self {
+    pub fn new(upstream: TenantClient, caches: Arc<Caches>) -> Self {
+        let source = Arc::new(Source::new(upstream, caches));
         Self {
-            conversations: cached(ConversationsById(upstream.clone())),
-            contacts: cached(ContactsByPhone(upstream.clone())),
-            latest_messages: cached(LatestMessages(upstream.clone())),
-            upstream,
+            conversations: per_operation(ConversationsById(Arc::clone(&source))),
+            contacts: per_operation(ContactsByPhone(Arc::clone(&source))),
+            histories: per_operation(Histories(Arc::clone(&source))),
+            last_messages: per_operation(LastMessages(Arc::clone(&source))),
+            source,
             inboxes: OnceCell::new(),
             team: OnceCell::new(),
         }
     }
 
-    /// The tenant's upstream handle, for calls no loader covers (lists, writes).
+    /// The tenant's upstream handle, for calls no loader covers (writes, paging deeper into a
+    /// history).
     pub fn upstream(&self) -> &TenantClient {
-        &self.upstream
+        &self.source.upstream
     }
 
-    /// Every inbox the tenant can access (`GET /v1/inboxes`, once per operation).
+    /// Every inbox the tenant can access (`GET /v1/inboxes`).
     pub async fn inboxes(&self) -> Result<Arc<Vec<Inbox>>, ApiError> {
         let inboxes = self
             .inboxes
-            .get_or_try_init(|| async { self.upstream.inboxes().await.map(Arc::new) })
+            .get_or_try_init(|| self.source.inboxes())
             .await?;
         Ok(Arc::clone(inboxes))
     }
@@ -62,12 +78,9 @@ impl Loaders {
             .cloned())
     }
 
-    /// The team and its members (`GET /v1/team`, once per operation).
+    /// The team and its members (`GET /v1/team`).
     pub async fn team(&self) -> Result<Arc<Team>, ApiError> {
-        let team = self
-            .team
-            .get_or_try_init(|| async { self.upstream.team().await.map(Arc::new) })
-            .await?;
+        let team = self.team.get_or_try_init(|| self.source.team()).await?;
         Ok(Arc::clone(team))
     }
 
@@ -87,51 +100,70 @@ impl Loaders {
         self.conversations.load_one(id).await?.transpose()
     }
 
+    /// One page of `POST /v1/conversations`, shared with concurrent and recent identical
+    /// requests until a conversation of the tenant changes.
+    pub async fn list_page(
+        &self,
+        request: ConversationListRequest,
+    ) -> Result<Arc<Vec<Conversation>>, ApiError> {
+        self.source.list_page(request).await
+    }
+
     /// Remembers conversations that arrived some other way (a list page, a message), so fields
-    /// that need them later in the operation do not fetch them again.
+    /// that need them later do not fetch them again.
     pub async fn prime_conversations(
         &self,
         conversations: impl IntoIterator<Item = Arc<Conversation>>,
     ) {
-        let values = conversations
-            .into_iter()
-            .map(|conversation| (conversation.id, Ok(conversation)));
-        self.conversations.feed_many(values).await;
+        let conversations: Vec<Arc<Conversation>> = conversations.into_iter().collect();
+        for conversation in &conversations {
+            self.source
+                .remember_conversation(Arc::clone(conversation))
+                .await;
+        }
+        self.conversations
+            .feed_many(conversations.into_iter().map(|c| (c.id, Ok(c))))
+            .await;
     }
 
-    /// Reads a conversation again after a write changed it, so fields later in the operation see
-    /// it as it is now rather than as it was first loaded. `None` when it no longer exists.
+    /// Reads a conversation again after a write changed it, so this operation and every later
+    /// request see it as it is now; cached list pages of the tenant stop counting. `None` when
+    /// it no longer exists.
     pub async fn reload_conversation(
         &self,
         id: i64,
     ) -> Result<Option<Arc<Conversation>>, ApiError> {
-        match self.upstream.conversation(id).await {
-            Ok(conversation) => {
-                let conversation = Arc::new(conversation);
+        self.source
+            .caches
+            .conversations_changed(self.source.tenant)
+            .await;
+        let conversation = self.source.fresh_conversation(id).await?;
+        match &conversation {
+            Some(conversation) => {
                 self.conversations
-                    .feed_one(id, Ok(Arc::clone(&conversation)))
-                    .await;
-                Ok(Some(conversation))
+                    .feed_one(id, Ok(Arc::clone(conversation)))
+                    .await
             }
-            Err(crate::upstream::Error::NotFound) => {
-                // The loader has no per-key removal; dropping every cached conversation is
-                // cheap within one operation and leaves no stale copy behind.
-                self.conversations.clear::<i64>();
-                Ok(None)
-            }
-            Err(error) => Err(error.into()),
+            // The loader has no per-key removal; dropping every conversation it holds is cheap
+            // within one operation and leaves no stale copy behind.
+            None => self.conversations.clear::<i64>(),
         }
+        Ok(conversation)
     }
 
-    /// Forgets every conversation's newest messages: after a write, any of them may be out of
-    /// date (a send adds a message, a transfer moves a history to another inbox).
-    pub fn forget_messages(&self) {
-        self.latest_messages.clear::<(String, i64)>();
+    /// Forgets every conversation's newest messages, here and in the shared caches: after a
+    /// write any of them may be out of date (a send adds a message, a transfer moves a history).
+    pub async fn forget_messages(&self) {
+        self.source
+            .caches
+            .conversations_changed(self.source.tenant)
+            .await;
+        self.histories.clear::<HistoryPage>();
     }
 
     /// One contact by id (`GET /v1/contact/{id}`); `None` when there is none.
     pub async fn contact(&self, id: i64) -> Result<Option<Arc<Contact>>, ApiError> {
-        match self.upstream.contact(id).await {
+        match self.source.upstream.contact(id).await {
             Ok(contact) => Ok(Some(Arc::new(contact))),
             Err(crate::upstream::Error::NotFound) => Ok(None),
             Err(error) => Err(error.into()),
@@ -151,15 +183,57 @@ impl Loaders {
         phone: &str,
         inbox_id: i64,
     ) -> Result<Arc<Vec<Message>>, ApiError> {
-        let history = self
-            .latest_messages
-            .load_one((phone.to_owned(), inbox_id))
+        self.history_page(phone, inbox_id, None).await
+    }
+
+    /// A page of that history: the messages sent before `before` (Unix seconds), newest first.
+    pub async fn history_page(
+        &self,
+        phone: &str,
+        inbox_id: i64,
+        before: Option<i64>,
+    ) -> Result<Arc<Vec<Message>>, ApiError> {
+        let page = self
+            .histories
+            .load_one((phone.to_owned(), inbox_id, before))
             .await?;
-        history.unwrap_or_else(|| Ok(Arc::default()))
+        page.unwrap_or_else(|| Ok(Arc::default()))
+    }
+
+    /// A conversation's last message, looked up together with every other conversation's in
+    /// the same tick.
+    pub async fn last_message(
+        &self,
+        target: LastMessageTarget,
+    ) -> Result<Option<Arc<Message>>, ApiError> {
+        self.last_messages
+            .load_one(target)
+            .await?
+            .unwrap_or(Ok(None))
+    }
+
+    /// Starts fetching what the rows of a list page will ask for, while the operation is still
+    /// paging: the answers land in the shared caches, where the rows' own look-ups find them
+    /// (or wait for them) instead of calling the upstream again.
+    pub fn prefetch(&self, phones: Vec<String>, last_messages: Vec<LastMessageTarget>) {
+        let source = Arc::clone(&self.source);
+        tokio::spawn(async move {
+            let contacts = async {
+                if !phones.is_empty() {
+                    let _ = source.contacts(phones).await;
+                }
+            };
+            let messages = async {
+                if !last_messages.is_empty() {
+                    source.last_messages(last_messages).await;
+                }
+            };
+            futures::join!(contacts, messages);
+        });
     }
 }
 
 /// A DataLoader that also remembers every value for the rest of the operation.
-fn cached<T: Send + Sync + 'static>(loader: T) -> DataLoader<T, HashMapCache> {
+fn per_operation<T: Send + Sync + 'static>(loader: T) -> DataLoader<T, HashMapCache> {
     DataLoader::with_cache(loader, tokio::spawn, HashMapCache::default())
 }

@@ -7,7 +7,7 @@ use async_graphql::SimpleObject;
 
 use super::cursor::{Cursor, CursorKind};
 use crate::error::ApiError;
-use crate::pagination::{Slice, SortKey, WalkError};
+use crate::pagination::{Position, Slice, WalkError};
 
 /// Items per page when `first` is not given.
 pub const DEFAULT_FIRST: i32 = 20;
@@ -18,7 +18,7 @@ pub const MAX_FIRST: i32 = 100;
 #[derive(Debug, Clone, Copy)]
 pub struct PageRequest {
     pub first: usize,
-    pub after: Option<SortKey>,
+    pub after: Option<Position>,
     kind: CursorKind,
 }
 
@@ -56,7 +56,13 @@ impl PageRequest {
         let edges: Vec<(String, N)> = slice
             .rows
             .into_iter()
-            .map(|(key, row)| (Cursor::new(self.kind, key).encode(), node(row)))
+            .map(|(key, row)| {
+                let position = Position {
+                    key,
+                    resume: slice.resume,
+                };
+                (Cursor::new(self.kind, position).encode(), node(row))
+            })
             .collect();
         let page_info = PageInfo {
             has_next_page: slice.has_next_page,

@@ -1,10 +1,12 @@
 //! What every resolver knows about the operation it serves: the caller and the loaders that
 //! fetch upstream entities for it.
 
+use std::sync::Arc;
+
 use async_graphql::Context;
 
 use crate::error::ApiError;
-use crate::loaders::Loaders;
+use crate::loaders::{Caches, Loaders};
 use crate::upstream::TenantClient;
 use crate::upstream::models::TeamMember;
 
@@ -27,8 +29,8 @@ pub struct RequestContext {
 }
 
 impl RequestContext {
-    pub fn new(caller: Caller) -> Self {
-        let loaders = Loaders::new(caller.upstream.clone());
+    pub fn new(caller: Caller, caches: Arc<Caches>) -> Self {
+        let loaders = Loaders::new(caller.upstream.clone(), caches);
         Self { caller, loaders }
     }
 
@@ -38,6 +40,11 @@ impl RequestContext {
             tracing::error!("GraphQL operation executed without a RequestContext");
             ApiError::Internal
         })
+    }
+
+    /// The member the caller named (`X-Member-Id`), not yet checked against the team.
+    pub fn requested_member(&self) -> Option<i64> {
+        self.caller.requested_member
     }
 
     /// Calls the upstream as the caller's tenant.

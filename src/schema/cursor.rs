@@ -6,7 +6,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::DateTime;
 
 use crate::error::ApiError;
-use crate::pagination::SortKey;
+use crate::pagination::{Position, SortKey};
 
 /// Bumped when the encoding changes, so old cursors fail loudly instead of misplacing a walk.
 const VERSION: &str = "c1";
@@ -27,31 +27,36 @@ impl CursorKind {
     }
 }
 
-/// A position in a newest-first list: encoded as `base64url("c1:<kind>:<µs since epoch>:<id>")`.
+/// A position in a newest-first list, encoded as
+/// `base64url("c1:<kind>:<µs since epoch>:<id>[:<resume µs>]")`: the edge's sort key and,
+/// optionally, where the walk can resume upstream (see [`Position::resume`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cursor {
     pub kind: CursorKind,
-    pub key: SortKey,
+    pub position: Position,
 }
 
 impl Cursor {
-    pub fn new(kind: CursorKind, key: SortKey) -> Self {
-        Self { kind, key }
+    pub fn new(kind: CursorKind, position: Position) -> Self {
+        Self { kind, position }
     }
 
     /// The opaque text clients receive and send back as `after`.
     pub fn encode(&self) -> String {
-        let plain = format!(
-            "{VERSION}:{}:{}:{}",
+        let SortKey { at, id } = self.position.key;
+        let mut plain = format!(
+            "{VERSION}:{}:{}:{id}",
             self.kind.tag(),
-            self.key.at.timestamp_micros(),
-            self.key.id
+            at.timestamp_micros()
         );
+        if let Some(resume) = self.position.resume {
+            plain.push_str(&format!(":{}", resume.timestamp_micros()));
+        }
         URL_SAFE_NO_PAD.encode(plain)
     }
 
     /// Decodes an `after` argument for a list of `kind`.
-    pub fn parse(raw: &str, kind: CursorKind) -> Result<SortKey, ApiError> {
+    pub fn parse(raw: &str, kind: CursorKind) -> Result<Position, ApiError> {
         let invalid = || {
             ApiError::bad_input(format!(
                 "`after` is not a cursor of this {} list; pass an `endCursor` or edge `cursor` it returned",
@@ -60,23 +65,32 @@ impl Cursor {
         };
         let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| invalid())?;
         let text = std::str::from_utf8(&bytes).map_err(|_| invalid())?;
-        let mut parts = text.split(':');
-        let (Some(version), Some(tag), Some(micros), Some(id), None) = (
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-        ) else {
-            return Err(invalid());
+        let parts: Vec<&str> = text.split(':').collect();
+        let (version, tag, numbers) = match parts.as_slice() {
+            [version, tag, numbers @ ..] if (2..=3).contains(&numbers.len()) => {
+                (*version, *tag, numbers)
+            }
+            _ => return Err(invalid()),
         };
         if version != VERSION || tag != kind.tag() {
             return Err(invalid());
         }
-        let micros: i64 = micros.parse().map_err(|_| invalid())?;
-        let id: i64 = id.parse().map_err(|_| invalid())?;
-        let at = DateTime::from_timestamp_micros(micros).ok_or_else(invalid)?;
-        Ok(SortKey { at, id })
+        let instant = |micros: &str| {
+            micros
+                .parse()
+                .ok()
+                .and_then(DateTime::from_timestamp_micros)
+        };
+        let at = instant(numbers[0]).ok_or_else(invalid)?;
+        let id: i64 = numbers[1].parse().map_err(|_| invalid())?;
+        let resume = numbers
+            .get(2)
+            .map(|micros| instant(micros).ok_or_else(invalid))
+            .transpose()?;
+        Ok(Position {
+            key: SortKey { at, id },
+            resume,
+        })
     }
 }
 
@@ -84,30 +98,39 @@ impl Cursor {
 mod tests {
     use super::*;
 
-    fn key(micros: i64, id: i64) -> SortKey {
-        SortKey {
-            at: DateTime::from_timestamp_micros(micros).unwrap(),
-            id,
+    fn position(micros: i64, id: i64, resume: Option<i64>) -> Position {
+        let instant = |micros| DateTime::from_timestamp_micros(micros).unwrap();
+        Position {
+            key: SortKey {
+                at: instant(micros),
+                id,
+            },
+            resume: resume.map(instant),
         }
     }
 
     #[test]
     fn cursors_round_trip() {
         for kind in [CursorKind::Conversation, CursorKind::Message] {
-            for key in [
-                key(1_780_000_000_123_456, 2_000_001),
-                key(0, 0),
-                key(-5, i64::MAX),
+            for position in [
+                position(1_780_000_000_123_456, 2_000_001, None),
+                position(
+                    1_780_000_000_123_456,
+                    2_000_001,
+                    Some(1_780_000_000_123_457),
+                ),
+                position(0, 0, Some(0)),
+                position(-5, i64::MAX, None),
             ] {
-                let encoded = Cursor::new(kind, key).encode();
-                assert_eq!(Cursor::parse(&encoded, kind).unwrap(), key);
+                let encoded = Cursor::new(kind, position).encode();
+                assert_eq!(Cursor::parse(&encoded, kind).unwrap(), position);
             }
         }
     }
 
     #[test]
     fn a_cursor_of_another_list_is_refused() {
-        let message = Cursor::new(CursorKind::Message, key(1, 2)).encode();
+        let message = Cursor::new(CursorKind::Message, position(1, 2, None)).encode();
         let error = Cursor::parse(&message, CursorKind::Conversation).unwrap_err();
         assert_eq!(error.code(), "BAD_USER_INPUT");
         assert!(error.to_string().contains("endCursor"), "{error}");
@@ -120,20 +143,16 @@ mod tests {
             String::new(),
             "%%%".to_owned(),
             encode("c1:conversation:1"),
-            encode("c1:conversation:1:2:3"),
+            encode("c1:conversation:1:2:3:4"),
+            encode("c1:conversation:1:2:x"),
             encode("c0:conversation:1:2"),
             encode("c1:conversation:x:2"),
             encode("c1:conversation:1:y"),
             encode("c1:conversation:99999999999999999999:1"),
             encode(&format!("c1:conversation:{}:1", i64::MAX)),
         ] {
-            assert_eq!(
-                Cursor::parse(&raw, CursorKind::Conversation)
-                    .unwrap_err()
-                    .code(),
-                "BAD_USER_INPUT",
-                "{raw}"
-            );
+            let error = Cursor::parse(&raw, CursorKind::Conversation).unwrap_err();
+            assert_eq!(error.code(), "BAD_USER_INPUT", "{raw}");
         }
     }
 }

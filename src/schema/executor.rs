@@ -10,21 +10,30 @@ use async_graphql::{Data, Executor, Request, Response};
 
 use super::GatewaySchema;
 use super::context::{Caller, RequestContext};
+use crate::loaders::Caches;
 
 /// The schema bound to one caller.
 #[derive(Clone)]
 pub struct CallerExecutor {
     schema: GatewaySchema,
+    caches: Arc<Caches>,
     caller: Caller,
 }
 
 impl CallerExecutor {
-    pub fn new(schema: GatewaySchema, caller: Caller) -> Self {
-        Self { schema, caller }
+    pub fn new(schema: GatewaySchema, caches: Arc<Caches>, caller: Caller) -> Self {
+        Self {
+            schema,
+            caches,
+            caller,
+        }
     }
 
     fn prepare(&self, request: Request) -> Request {
-        request.data(RequestContext::new(self.caller.clone()))
+        request.data(RequestContext::new(
+            self.caller.clone(),
+            Arc::clone(&self.caches),
+        ))
     }
 }
 

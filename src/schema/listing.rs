@@ -10,7 +10,9 @@ use super::context::RequestContext;
 use super::node::{GlobalId, NodeKind};
 use super::types::{Conversation, ConversationStatus};
 use crate::error::ApiError;
-use crate::pagination::{self, Granularity};
+use crate::loaders::{LastMessageTarget, Loaders};
+use crate::pagination::{self, Listing};
+use crate::upstream::models::Conversation as Conversation_;
 use crate::upstream::requests::ConversationListRequest;
 
 /// Which conversations a list shows.
@@ -52,8 +54,7 @@ pub async fn conversations(
     inbox: Option<i64>,
 ) -> Result<ConversationConnection, ApiError> {
     let context = RequestContext::of(ctx)?;
-    let member = context.acting_member().await?;
-    let inbox_ids = match inbox {
+    let inbox_ids: Vec<i64> = match inbox {
         Some(inbox) => vec![inbox],
         None => filter
             .inbox_ids
@@ -62,21 +63,6 @@ pub async fn conversations(
             .map(|id| GlobalId::parse_as(id, NodeKind::Inbox))
             .collect::<Result<_, _>>()?,
     };
-    let inboxes = context.loaders.inboxes().await?;
-    for id in &inbox_ids {
-        let inbox = inboxes
-            .iter()
-            .find(|inbox| inbox.id == *id)
-            .ok_or_else(|| {
-                ApiError::NotFound(format!("inbox {id} is not visible to this credential"))
-            })?;
-        if !inbox.members.contains(&member.id) {
-            return Err(ApiError::Forbidden(format!(
-                "member {} has no access to inbox {id}; act as one of its members (X-Member-Id)",
-                member.id
-            )));
-        }
-    }
     let closed = match filter.status {
         None => None,
         Some(ConversationStatus::Open) => Some(false),
@@ -87,33 +73,50 @@ pub async fn conversations(
             )));
         }
     };
+    // A member named by the caller is listed at once and checked alongside; the default member
+    // has to be looked up first.
+    let member_id = match context.requested_member() {
+        Some(id) => id,
+        None => context.acting_member().await?.id,
+    };
     // The upstream filters unread conversations itself; "read only" it cannot, so that side
     // is filtered here while the walk still moves over every row.
     let request = ConversationListRequest {
-        member_id: member.id,
-        inbox_ids,
+        member_id,
+        inbox_ids: inbox_ids.clone(),
         closed,
         unread: filter.unread.filter(|unread| *unread),
         updated_before: None,
     };
     let only_read = filter.unread == Some(false);
-    let upstream = context.upstream();
-    let slice = pagination::collect(
+    let keep =
+        move |conversation: &Conversation_| !only_read || !conversation.is_unread_for(member_id);
+    let prefetch = Prefetch::for_selection(ctx);
+    let mut first_page = true;
+    let walk = pagination::collect(
         page.first,
         page.after,
-        Granularity::Microsecond,
+        Listing::CONVERSATIONS,
         Conversation::sort_key,
-        |conversation| !only_read || !conversation.is_unread_for(member.id),
-        |before| {
+        keep,
+        move |before| {
             let request = ConversationListRequest {
                 updated_before: before,
                 ..request.clone()
             };
-            async move { upstream.list_conversations(&request).await }
+            let prefetch_rows = std::mem::replace(&mut first_page, false);
+            async move {
+                let rows = context.loaders.list_page(request).await?;
+                if prefetch_rows {
+                    prefetch.start(&context.loaders, &rows, &page, &keep);
+                }
+                Ok::<_, ApiError>(rows.to_vec())
+            }
         },
-    )
-    .await
-    .map_err(walk_error)?;
+    );
+    let (check, walked) = futures::join!(check_access(context, &inbox_ids), walk);
+    check?;
+    let slice = walked.map_err(walk_error)?;
 
     let rows: Vec<(_, Arc<_>)> = slice
         .rows
@@ -128,6 +131,100 @@ pub async fn conversations(
     let slice = pagination::Slice {
         rows,
         has_next_page: slice.has_next_page,
+        resume: slice.resume,
     };
     Ok(page.page(slice, Conversation).into())
+}
+
+/// The acting member must exist and belong to every listed inbox.
+async fn check_access(context: &RequestContext, inbox_ids: &[i64]) -> Result<(), ApiError> {
+    let (member, inboxes) = futures::try_join!(context.acting_member(), context.loaders.inboxes())?;
+    for id in inbox_ids {
+        let inbox = inboxes
+            .iter()
+            .find(|inbox| inbox.id == *id)
+            .ok_or_else(|| {
+                ApiError::NotFound(format!("inbox {id} is not visible to this credential"))
+            })?;
+        if !inbox.members.contains(&member.id) {
+            return Err(ApiError::Forbidden(format!(
+                "member {} has no access to inbox {id}; act as one of its members (X-Member-Id)",
+                member.id
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Which per-row look-ups the operation selected, so they can start while the list is still
+/// paging.
+#[derive(Clone, Copy)]
+struct Prefetch {
+    contacts: bool,
+    last_messages: bool,
+}
+
+impl Prefetch {
+    fn for_selection(ctx: &Context<'_>) -> Self {
+        let selects = |field: &str| {
+            let look_ahead = ctx.look_ahead();
+            look_ahead.field("nodes").field(field).exists()
+                || look_ahead
+                    .field("edges")
+                    .field("node")
+                    .field(field)
+                    .exists()
+        };
+        Self {
+            contacts: selects("contact"),
+            last_messages: selects("lastMessage"),
+        }
+    }
+
+    /// Starts the look-ups for the rows this page will show, when the first upstream page
+    /// already holds all of them. (When it does not, as on a page that continues a walk, the
+    /// rows' own look-ups batch them all at once after paging, in no more round trips.)
+    fn start(
+        self,
+        loaders: &Loaders,
+        rows: &[Conversation_],
+        page: &PageRequest,
+        keep: &impl Fn(&Conversation_) -> bool,
+    ) {
+        if !self.contacts && !self.last_messages {
+            return;
+        }
+        let mut shown: Vec<&Conversation_> = rows
+            .iter()
+            .filter(|row| keep(row))
+            .filter(|row| {
+                page.after.is_none_or(|after| {
+                    Conversation::sort_key(row).is_some_and(|key| key < after.key)
+                })
+            })
+            .collect();
+        if shown.len() < page.first {
+            return;
+        }
+        shown.sort_by_key(|row| std::cmp::Reverse(Conversation::sort_key(row)));
+        shown.truncate(page.first);
+        let phones = if self.contacts {
+            shown
+                .iter()
+                .filter_map(|row| row.target.clone())
+                .filter(|target| !target.contains('@'))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let last_messages = if self.last_messages {
+            shown
+                .iter()
+                .filter_map(|row| LastMessageTarget::of(row))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        loaders.prefetch(phones, last_messages);
+    }
 }

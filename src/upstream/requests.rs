@@ -5,7 +5,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Serialize, Serializer};
 
 /// `POST /v1/conversations`: one page of conversations, newest `updated` first.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ConversationListRequest {
     /// The member whose view is listed (`id`); unread state is relative to this member.
     pub member_id: i64,

@@ -124,6 +124,7 @@ pub async fn spawn_app_with(
         listen: "127.0.0.1:0".parse().expect("literal address"),
         upstream: sandbox.upstream_config(0),
         sandbox_mode: true,
+        ..GatewayConfig::default()
     };
     customise(&mut config);
     let app = App::build(config).await.expect("gateway starts");

@@ -19,7 +19,9 @@ use crate::sandbox::webhooks::EventKind;
 use crate::sandbox::wire::{normalize_phone, normalize_target, parse_instant};
 
 const DEFAULT_PAGE: usize = 30;
-const MAX_PAGE: usize = 200;
+/// The upstream's maximum is undocumented (public clients use 200); the sandbox serves up to
+/// 1000 and clamps larger asks, so a client that asks too much still gets a valid page.
+const MAX_PAGE: usize = 1000;
 
 #[derive(Deserialize)]
 pub(super) struct SendBody {

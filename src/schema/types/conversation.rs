@@ -7,7 +7,8 @@ use chrono::{DateTime, Utc};
 
 use super::{Contact, Inbox, Member, Message};
 use crate::error::ApiError;
-use crate::pagination::{self, Granularity, SortKey};
+use crate::loaders::LastMessageTarget;
+use crate::pagination::{self, Listing, SortKey};
 use crate::schema::connection::{MessageConnection, PageRequest, walk_error};
 use crate::schema::context::RequestContext;
 use crate::schema::cursor::CursorKind;
@@ -224,14 +225,14 @@ impl Conversation {
 
     /// The newest message; null for a conversation without messages.
     async fn last_message(&self, ctx: &Context<'_>) -> Result<Option<Message>, ApiError> {
-        let (phone, inbox_id) = self.history_address()?;
-        let latest = RequestContext::of(ctx)?
+        let Some(target) = LastMessageTarget::of(&self.0) else {
+            return Ok(None);
+        };
+        let last = RequestContext::of(ctx)?
             .loaders
-            .latest_messages(phone, inbox_id)
+            .last_message(target)
             .await?;
-        Ok(latest
-            .first()
-            .map(|message| Message::new(Arc::new(message.clone()), self.0.id)))
+        Ok(last.map(|message| Message::new(message, self.0.id)))
     }
 
     /// The conversation's messages, newest first.
@@ -252,23 +253,16 @@ impl Conversation {
         let slice = pagination::collect(
             page.first,
             page.after,
-            Granularity::Second,
+            Listing::MESSAGE_HISTORY,
             |message: &models::Message| message.date.map(|at| SortKey { at, id: message.id }),
             |_| true,
             |before| async move {
-                match before {
-                    // The newest page is shared with `lastMessage`.
-                    None => context
-                        .loaders
-                        .latest_messages(phone, inbox_id)
-                        .await
-                        .map(|page| page.to_vec()),
-                    Some(before) => context
-                        .upstream()
-                        .message_history(phone, inbox_id, Some(before.timestamp()))
-                        .await
-                        .map_err(ApiError::from),
-                }
+                let before = before.map(|before| before.timestamp());
+                let page = context
+                    .loaders
+                    .history_page(phone, inbox_id, before)
+                    .await?;
+                Ok::<_, ApiError>(page.to_vec())
             },
         )
         .await

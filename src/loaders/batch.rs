@@ -1,0 +1,198 @@
+//! A cache for values the upstream serves in batches (contacts by phone, last messages by
+//! conversation) that is still shared per key, even while a batch is in flight: a request that
+//! needs keys another request is already fetching waits for that fetch instead of starting its
+//! own, and fetches only the keys nobody has.
+
+use std::collections::{HashMap, HashSet};
+use std::hash::Hash;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::{BoxFuture, FutureExt, Shared, join_all, ready};
+use moka::future::Cache;
+
+use crate::error::ApiError;
+
+/// A value that may still be on its way.
+type Pending<V> = Shared<BoxFuture<'static, Result<V, ApiError>>>;
+
+/// Fetches the values of some keys in one upstream round; a key missing from the answer has no
+/// value upstream.
+pub(super) type BatchFetch<K, V> =
+    Arc<dyn Fn(Vec<K>) -> BoxFuture<'static, Result<HashMap<K, V>, ApiError>> + Send + Sync>;
+
+pub(super) struct BatchCache<K, V> {
+    entries: Cache<K, Pending<Option<V>>>,
+}
+
+impl<K, V> BatchCache<K, V>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    pub(super) fn new(capacity: u64, ttl: Duration) -> Self {
+        Self {
+            entries: Cache::builder()
+                .max_capacity(capacity)
+                .time_to_live(ttl)
+                .build(),
+        }
+    }
+
+    /// The value of every key (`None` where the upstream has none): cached and in-flight ones as
+    /// they are, the rest from one `fetch` of just those keys.
+    pub(super) async fn get_many(
+        &self,
+        keys: Vec<K>,
+        fetch: BatchFetch<K, V>,
+    ) -> Vec<(K, Result<Option<V>, ApiError>)> {
+        let mut unique = HashSet::new();
+        let missing: Vec<K> = keys
+            .iter()
+            .filter(|key| !self.entries.contains_key(*key) && unique.insert(*key))
+            .cloned()
+            .collect();
+        // Lazy: only polled if some key below is really filled by this request.
+        let batch: Pending<Arc<HashMap<K, V>>> = fetch(missing.clone())
+            .map(|answer| answer.map(Arc::new))
+            .boxed()
+            .shared();
+
+        let lookups = keys.into_iter().map(|key| {
+            let fill = pending_value(key.clone(), &missing, &batch, &fetch);
+            async move {
+                let pending = self.entries.get_with(key.clone(), ready(fill)).await;
+                let value = pending.await;
+                if value.is_err() {
+                    // Shared with those already waiting, not kept for later requests.
+                    self.entries.invalidate(&key).await;
+                }
+                (key, value)
+            }
+        });
+        join_all(lookups).await
+    }
+}
+
+/// How this request fills `key` if nobody else is: from its batch, or, for a key that expired
+/// between the check and the fill (and so is not in the batch), on its own.
+fn pending_value<K, V>(
+    key: K,
+    missing: &[K],
+    batch: &Pending<Arc<HashMap<K, V>>>,
+    fetch: &BatchFetch<K, V>,
+) -> Pending<Option<V>>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    let source = if missing.contains(&key) {
+        batch.clone().boxed()
+    } else {
+        fetch(vec![key.clone()])
+            .map(|answer| answer.map(Arc::new))
+            .boxed()
+    };
+    async move { source.await.map(|values| values.get(&key).cloned()) }
+        .boxed()
+        .shared()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    fn counting_fetch(
+        calls: Arc<AtomicUsize>,
+        asked: Arc<std::sync::Mutex<Vec<Vec<u32>>>>,
+    ) -> BatchFetch<u32, String> {
+        Arc::new(move |keys: Vec<u32>| {
+            let calls = calls.clone();
+            let asked = asked.clone();
+            async move {
+                calls.fetch_add(1, Ordering::SeqCst);
+                asked.lock().unwrap().push(keys.clone());
+                tokio::task::yield_now().await;
+                Ok(keys
+                    .into_iter()
+                    .filter(|key| key % 2 == 0)
+                    .map(|key| (key, format!("v{key}")))
+                    .collect())
+            }
+            .boxed()
+        })
+    }
+
+    #[tokio::test]
+    async fn overlapping_requests_share_in_flight_keys_and_fetch_only_the_rest() {
+        let cache = BatchCache::new(100, Duration::from_secs(60));
+        let calls = Arc::new(AtomicUsize::new(0));
+        let asked = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let fetch = counting_fetch(calls.clone(), asked.clone());
+
+        let (first, second) = tokio::join!(
+            cache.get_many(vec![1, 2, 3, 4], fetch.clone()),
+            cache.get_many(vec![2, 3, 4, 5, 6], fetch.clone())
+        );
+
+        let values =
+            |answers: Vec<(u32, Result<Option<String>, ApiError>)>| -> Vec<(u32, Option<String>)> {
+                answers
+                    .into_iter()
+                    .map(|(key, value)| (key, value.unwrap()))
+                    .collect()
+            };
+        assert_eq!(
+            values(first),
+            [
+                (1, None),
+                (2, Some("v2".into())),
+                (3, None),
+                (4, Some("v4".into()))
+            ]
+        );
+        assert_eq!(values(second)[3..], [(5, None), (6, Some("v6".into()))]);
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+        assert_eq!(
+            *asked.lock().unwrap(),
+            [vec![1, 2, 3, 4], vec![5, 6]],
+            "the second asked only for what nobody had"
+        );
+        let later = cache.get_many(vec![1, 2, 5, 6], fetch.clone()).await;
+        assert!(later.iter().all(|(_, value)| value.is_ok()));
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            2,
+            "everything cached, nothing fetched"
+        );
+    }
+
+    #[tokio::test]
+    async fn failures_are_shared_but_not_kept() {
+        let cache: BatchCache<u32, String> = BatchCache::new(100, Duration::from_secs(60));
+        let failing: BatchFetch<u32, String> =
+            Arc::new(|_| async { Err(ApiError::UpstreamUnavailable) }.boxed());
+        let answers = cache.get_many(vec![1, 2], failing).await;
+        assert!(
+            answers
+                .iter()
+                .all(|(_, value)| value == &Err(ApiError::UpstreamUnavailable))
+        );
+
+        let calls = Arc::new(AtomicUsize::new(0));
+        let answers = cache
+            .get_many(
+                vec![1, 2],
+                counting_fetch(calls.clone(), Default::default()),
+            )
+            .await;
+        assert!(answers.iter().all(|(_, value)| value.is_ok()));
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            1,
+            "the failure was not cached"
+        );
+    }
+}

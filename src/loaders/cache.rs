@@ -1,0 +1,134 @@
+//! The caches shared by every request: upstream data kept for a while, always keyed by tenant
+//! (the upstream credential), so one tenant's data can never answer another's request.
+//!
+//! Every entry is filled through moka's `try_get_with`, which runs one fill per key however many
+//! requests ask for it at once: concurrent identical requests cost the upstream one call.
+
+use std::hash::Hash;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use moka::future::Cache;
+
+use super::batch::BatchCache;
+use crate::config::CacheConfig;
+use crate::error::ApiError;
+use crate::upstream::TenantKey;
+use crate::upstream::models::{Contact, Conversation, Inbox, Message, Team};
+use crate::upstream::requests::ConversationListRequest;
+
+/// A history page: phone, inbox, and the page's `timestamp` bound (`None` for the newest).
+pub(super) type HistoryKey = (TenantKey, String, i64, Option<i64>);
+
+/// What a list page is keyed by: the request, and the tenant's list generation at the time.
+pub(super) type ListKey = (TenantKey, u64, ConversationListRequest);
+
+/// Upstream data shared across requests.
+pub struct Caches {
+    pub(super) inboxes: Cache<TenantKey, Arc<Vec<Inbox>>>,
+    pub(super) team: Cache<TenantKey, Arc<Team>>,
+    pub(super) conversations: Cache<(TenantKey, i64), Arc<Conversation>>,
+    /// Contacts by phone; a missing contact is remembered too.
+    pub(super) contacts: BatchCache<(TenantKey, String), Arc<Contact>>,
+    /// Newest history page per (phone, inbox).
+    pub(super) histories: Cache<HistoryKey, Arc<Vec<Message>>>,
+    /// Last message per conversation *as of its `updated` instant*: a conversation that moves
+    /// on gets a new key, so a stale last message is never served.
+    pub(super) last_messages: BatchCache<LastMessageKey, Arc<Message>>,
+    pub(super) list_pages: Cache<ListKey, Arc<Vec<Conversation>>>,
+    /// Per tenant, the generation list pages are keyed by; a change to any conversation moves
+    /// the tenant to a new generation, so no cached page can contradict the change.
+    generations: Cache<TenantKey, u64>,
+    next_generation: AtomicU64,
+    /// Most messages asked of one team-wide message listing.
+    pub(super) messages_batch_limit: u32,
+}
+
+/// A conversation's last message is keyed by the conversation and the instant it last changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LastMessageKey {
+    pub tenant: TenantKey,
+    pub conversation_id: i64,
+    /// Microseconds since the epoch of the conversation's `updated`, 0 when it has none.
+    pub updated: i64,
+}
+
+impl Caches {
+    pub fn new(config: &CacheConfig) -> Self {
+        Self {
+            inboxes: cache(config.capacity, config.ttl_directory),
+            team: cache(config.capacity, config.ttl_directory),
+            conversations: cache(config.capacity, config.ttl_conversations),
+            contacts: BatchCache::new(config.capacity, config.ttl_contacts),
+            histories: invalidatable(config.capacity, config.ttl_conversations),
+            last_messages: BatchCache::new(config.capacity, config.ttl_conversations),
+            list_pages: cache(config.capacity, config.ttl_conversations),
+            // Outlives every list page, so a generation is never forgotten while pages of it
+            // are still cached.
+            generations: cache(
+                config.capacity,
+                config.ttl_conversations * 2 + Duration::from_secs(60),
+            ),
+            next_generation: AtomicU64::new(1),
+            messages_batch_limit: config.messages_batch_limit,
+        }
+    }
+
+    /// The tenant's current list generation.
+    pub(super) async fn generation(&self, tenant: TenantKey) -> u64 {
+        self.generations
+            .get_with(tenant, async { self.fresh_generation() })
+            .await
+    }
+
+    /// Something about the tenant's conversations changed: cached list pages no longer count,
+    /// nor do the newest-message pages of any conversation.
+    pub(super) async fn conversations_changed(&self, tenant: TenantKey) {
+        self.generations
+            .insert(tenant, self.fresh_generation())
+            .await;
+        // Histories are keyed by phone and inbox, which a transfer or a send changes in ways a
+        // key cannot follow; dropping the tenant's histories is cheap next to a write.
+        let dropped = self
+            .histories
+            .invalidate_entries_if(move |(owner, _, _, _), _| *owner == tenant);
+        if let Err(error) = dropped {
+            tracing::error!(%error, "cannot drop cached histories; clearing every history instead");
+            self.histories.invalidate_all();
+        }
+    }
+
+    /// Generations come from one counter, so a forgotten tenant never gets an old one back.
+    fn fresh_generation(&self) -> u64 {
+        self.next_generation.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+fn cache<K, V>(capacity: u64, ttl: Duration) -> Cache<K, V>
+where
+    K: Hash + Eq + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    Cache::builder()
+        .max_capacity(capacity)
+        .time_to_live(ttl)
+        .build()
+}
+
+fn invalidatable<K, V>(capacity: u64, ttl: Duration) -> Cache<K, V>
+where
+    K: Hash + Eq + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    Cache::builder()
+        .max_capacity(capacity)
+        .time_to_live(ttl)
+        .support_invalidation_closures()
+        .build()
+}
+
+/// moka shares a failed fill's error among everyone who waited for it.
+pub(super) fn shared_error(error: Arc<ApiError>) -> ApiError {
+    (*error).clone()
+}

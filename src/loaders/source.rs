@@ -1,0 +1,193 @@
+//! One tenant's upstream, read through the shared caches: every fetch the loaders make.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use futures::FutureExt;
+
+use super::batch::BatchFetch;
+use super::cache::{Caches, shared_error};
+use crate::error::ApiError;
+use crate::upstream::models::{Contact, Conversation, Inbox, Message, Team};
+use crate::upstream::requests::ConversationListRequest;
+use crate::upstream::{Error as UpstreamError, TenantClient, TenantKey};
+
+/// A tenant's upstream handle and the caches its answers go into.
+pub(crate) struct Source {
+    pub(super) upstream: TenantClient,
+    pub(super) tenant: TenantKey,
+    pub(super) caches: Arc<Caches>,
+}
+
+impl Source {
+    pub(super) fn new(upstream: TenantClient, caches: Arc<Caches>) -> Self {
+        let tenant = upstream.tenant_key();
+        Self {
+            upstream,
+            tenant,
+            caches,
+        }
+    }
+
+    pub(super) async fn inboxes(&self) -> Result<Arc<Vec<Inbox>>, ApiError> {
+        let fill = async {
+            self.upstream
+                .inboxes()
+                .await
+                .map(Arc::new)
+                .map_err(ApiError::from)
+        };
+        self.caches
+            .inboxes
+            .try_get_with(self.tenant, fill)
+            .await
+            .map_err(shared_error)
+    }
+
+    pub(super) async fn team(&self) -> Result<Arc<Team>, ApiError> {
+        let fill = async {
+            self.upstream
+                .team()
+                .await
+                .map(Arc::new)
+                .map_err(ApiError::from)
+        };
+        self.caches
+            .team
+            .try_get_with(self.tenant, fill)
+            .await
+            .map_err(shared_error)
+    }
+
+    pub(super) async fn conversation(&self, id: i64) -> Result<Arc<Conversation>, ApiError> {
+        let fill = async {
+            self.upstream
+                .conversation(id)
+                .await
+                .map(Arc::new)
+                .map_err(ApiError::from)
+        };
+        self.caches
+            .conversations
+            .try_get_with((self.tenant, id), fill)
+            .await
+            .map_err(shared_error)
+    }
+
+    /// Reads a conversation past the cache (after a write) and caches what it finds.
+    pub(super) async fn fresh_conversation(
+        &self,
+        id: i64,
+    ) -> Result<Option<Arc<Conversation>>, ApiError> {
+        match self.upstream.conversation(id).await {
+            Ok(conversation) => {
+                let conversation = Arc::new(conversation);
+                self.remember_conversation(Arc::clone(&conversation)).await;
+                Ok(Some(conversation))
+            }
+            Err(UpstreamError::NotFound) => {
+                self.caches
+                    .conversations
+                    .invalidate(&(self.tenant, id))
+                    .await;
+                Ok(None)
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    pub(super) async fn remember_conversation(&self, conversation: Arc<Conversation>) {
+        self.caches
+            .conversations
+            .insert((self.tenant, conversation.id), conversation)
+            .await;
+    }
+
+    /// One list page, shared by every request for the same page in the same list generation.
+    pub(super) async fn list_page(
+        &self,
+        request: ConversationListRequest,
+    ) -> Result<Arc<Vec<Conversation>>, ApiError> {
+        let generation = self.caches.generation(self.tenant).await;
+        let fill = async {
+            self.upstream
+                .list_conversations(&request)
+                .await
+                .map(Arc::new)
+                .map_err(ApiError::from)
+        };
+        self.caches
+            .list_pages
+            .try_get_with((self.tenant, generation, request.clone()), fill)
+            .await
+            .map_err(shared_error)
+    }
+
+    /// Contacts for these phones: cached and in-flight ones as they are, the rest in one search.
+    pub(super) async fn contacts(
+        &self,
+        phones: Vec<String>,
+    ) -> Result<HashMap<String, Arc<Contact>>, ApiError> {
+        let tenant = self.tenant;
+        let upstream = self.upstream.clone();
+        let search: BatchFetch<(TenantKey, String), Arc<Contact>> =
+            Arc::new(move |keys: Vec<(TenantKey, String)>| {
+                let upstream = upstream.clone();
+                async move {
+                    let phones: Vec<String> = keys.into_iter().map(|(_, phone)| phone).collect();
+                    let contacts = upstream.search_contacts_by_phone(&phones).await?;
+                    Ok(by_phone(contacts, &phones)
+                        .into_iter()
+                        .map(|(phone, contact)| ((tenant, phone), contact))
+                        .collect())
+                }
+                .boxed()
+            });
+        let keys = phones.into_iter().map(|phone| (tenant, phone)).collect();
+        let mut found = HashMap::new();
+        for ((_, phone), contact) in self.caches.contacts.get_many(keys, search).await {
+            if let Some(contact) = contact? {
+                found.insert(phone, contact);
+            }
+        }
+        Ok(found)
+    }
+
+    /// One page of a conversation's history: the newest, or the one before `before` (Unix
+    /// seconds).
+    pub(super) async fn history(
+        &self,
+        phone: &str,
+        inbox_id: i64,
+        before: Option<i64>,
+    ) -> Result<Arc<Vec<Message>>, ApiError> {
+        let fill = async {
+            self.upstream
+                .message_history(phone, inbox_id, before)
+                .await
+                .map(Arc::new)
+                .map_err(ApiError::from)
+        };
+        self.caches
+            .histories
+            .try_get_with((self.tenant, phone.to_owned(), inbox_id, before), fill)
+            .await
+            .map_err(shared_error)
+    }
+}
+
+/// Search results by the phones asked for, matched on digits only (so `+1 415…` and `1415…`
+/// name the same number).
+fn by_phone(contacts: Vec<Contact>, phones: &[String]) -> HashMap<String, Arc<Contact>> {
+    let digits = |phone: &str| -> String { phone.chars().filter(char::is_ascii_digit).collect() };
+    let mut by_digits: HashMap<String, Arc<Contact>> = HashMap::with_capacity(contacts.len());
+    for contact in contacts {
+        if let Some(phone) = contact.phone.as_deref().map(digits) {
+            by_digits.entry(phone).or_insert_with(|| Arc::new(contact));
+        }
+    }
+    phones
+        .iter()
+        .filter_map(|phone| Some((phone.clone(), Arc::clone(by_digits.get(&digits(phone))?))))
+        .collect()
+}

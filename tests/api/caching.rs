@@ -1,0 +1,362 @@
+//! Batching and caching, counted at the sandbox: what each canonical query costs the upstream
+//! cold and warm, coalescing of concurrent requests, tenant isolation, and freshness after writes.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use heymarket_gateway::config::{SandboxConfig, UpstreamAuth};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, spawn_app_with};
+use crate::sandbox_support::roomy_config;
+
+const DASHBOARD: &str = include_str!("../../bench/queries/dashboard.graphql");
+const WALK: &str = include_str!("../../bench/queries/walk.graphql");
+const DETAIL: &str = include_str!("../../bench/queries/detail.graphql");
+
+fn global(plain: &str) -> String {
+    URL_SAFE_NO_PAD.encode(plain)
+}
+
+async fn app() -> TestApp {
+    spawn_app_with(
+        SandboxConfig {
+            teams: 1,
+            ..roomy_config()
+        },
+        |_| {},
+    )
+    .await
+}
+
+/// Runs `query` as member 501 and insists on an error-free answer.
+async fn run(app: &TestApp, query: &str, variables: Value) -> Value {
+    let (status, body) = app
+        .graphql_with(query, variables, &[("X-Member-Id", "501")])
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["errors"], Value::Null, "{body}");
+    body
+}
+
+/// Upstream requests per route since the last call, and resets the counters.
+async fn upstream_calls(app: &TestApp) -> BTreeMap<String, u64> {
+    let stats = app.sandbox.stats().await;
+    app.sandbox
+        .http
+        .post(app.sandbox.endpoint("/_sandbox/stats/reset"))
+        .send()
+        .await
+        .unwrap();
+    serde_json::from_value(stats["routes"].clone()).expect("route counts")
+}
+
+fn calls(expected: &[(&str, u64)]) -> BTreeMap<String, u64> {
+    expected
+        .iter()
+        .map(|(route, count)| ((*route).to_owned(), *count))
+        .collect()
+}
+
+fn dashboard_variables() -> Value {
+    json!({"inbox": global("Inbox:3002")})
+}
+
+#[tokio::test]
+async fn the_cold_dashboard_costs_seven_calls_and_the_warm_one_none() {
+    let app = app().await;
+
+    let body = run(&app, DASHBOARD, dashboard_variables()).await;
+    assert_eq!(
+        body["data"]["conversations"]["nodes"]
+            .as_array()
+            .unwrap()
+            .len(),
+        30
+    );
+    assert!(
+        body["data"]["conversations"]["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|row| !row["lastMessage"].is_null())
+    );
+
+    // Two list pages (30 rows and the look-ahead), the directory, one contact search for every
+    // row, and the rows' last messages from two team-wide listings (15 rows each) instead of
+    // 30 histories.
+    assert_eq!(
+        upstream_calls(&app).await,
+        calls(&[
+            ("GET /v1/inboxes", 1),
+            ("GET /v1/team", 1),
+            ("POST /v1/conversations", 2),
+            ("POST /v1/messages/all", 2),
+            ("POST /v2/contacts/search", 1),
+        ])
+    );
+
+    let warm = run(&app, DASHBOARD, dashboard_variables()).await;
+    assert_eq!(warm["data"], body["data"], "the same answer");
+    assert_eq!(upstream_calls(&app).await, calls(&[]));
+}
+
+#[tokio::test]
+async fn a_walk_shares_its_look_ahead_pages_and_costs_nothing_warm() {
+    let app = app().await;
+    let walk = async || {
+        let mut after = Value::Null;
+        let mut ids = Vec::new();
+        for _ in 0..5 {
+            let body = run(
+                &app,
+                WALK,
+                json!({"inbox": global("Inbox:3002"), "after": after}),
+            )
+            .await;
+            let connection = &body["data"]["conversations"];
+            ids.extend(
+                connection["nodes"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|row| row["id"].clone()),
+            );
+            after = connection["pageInfo"]["endCursor"].clone();
+        }
+        ids
+    };
+
+    let cold = walk().await;
+    assert_eq!(cold.len(), 150);
+    // Five pages of 30 rows: six list pages (each page's look-ahead page is where the next one
+    // resumes), one contact search and two team-wide message listings per page, and the
+    // directory once.
+    assert_eq!(
+        upstream_calls(&app).await,
+        calls(&[
+            ("GET /v1/inboxes", 1),
+            ("GET /v1/team", 1),
+            ("POST /v1/conversations", 6),
+            ("POST /v1/messages/all", 10),
+            ("POST /v2/contacts/search", 5),
+        ])
+    );
+
+    assert_eq!(walk().await, cold);
+    assert_eq!(upstream_calls(&app).await, calls(&[]));
+}
+
+#[tokio::test]
+async fn the_detail_view_costs_five_calls_cold_and_none_warm() {
+    let app = app().await;
+    let variables = json!({"id": global("Conversation:2000001")});
+
+    let body = run(&app, DETAIL, variables.clone()).await;
+    assert!(
+        !body["data"]["conversation"]["messages"]["nodes"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    // Conversation 2000001 is a long one: its 50 newest messages fill a history page, and a
+    // second page tells whether more follow (`hasNextPage` is exact).
+    assert_eq!(
+        upstream_calls(&app).await,
+        calls(&[
+            ("GET /v1/conversations/{id}", 1),
+            ("GET /v1/messages", 2),
+            ("GET /v1/team", 1),
+            ("POST /v2/contacts/search", 1),
+        ])
+    );
+
+    run(&app, DETAIL, variables).await;
+    assert_eq!(upstream_calls(&app).await, calls(&[]));
+}
+
+#[tokio::test]
+async fn a_hundred_identical_cold_queries_cost_what_one_does() {
+    let app = app().await;
+
+    let requests = (0..100).map(|_| run(&app, DASHBOARD, dashboard_variables()));
+    let answers = futures::future::join_all(requests).await;
+
+    assert!(
+        answers
+            .windows(2)
+            .all(|pair| pair[0]["data"] == pair[1]["data"])
+    );
+    assert_eq!(
+        upstream_calls(&app).await,
+        calls(&[
+            ("GET /v1/inboxes", 1),
+            ("GET /v1/team", 1),
+            ("POST /v1/conversations", 2),
+            ("POST /v1/messages/all", 2),
+            ("POST /v2/contacts/search", 1),
+        ])
+    );
+}
+
+#[tokio::test]
+async fn tenants_never_see_each_others_data_though_their_ids_collide() {
+    // Pass-through: each caller's own credential goes upstream and partitions the caches.
+    let app = spawn_app_with(roomy_config(), |config| {
+        config.upstream.auth = UpstreamAuth::PassThrough
+    })
+    .await;
+    let keys: Vec<String> = app
+        .sandbox
+        .teams
+        .iter()
+        .map(|team| format!("Bearer {}", team.api_key))
+        .collect();
+    let query = format!(
+        r#"{{ conversation(id: "{}") {{ target lastMessage {{ text }} contact {{ displayName }} }} inboxes {{ name }} team {{ name }} }}"#,
+        global("Conversation:2000001")
+    );
+    let ask = async |key: &str| {
+        let (status, body) = app
+            .graphql_with(&query, Value::Null, &[("Authorization", key)])
+            .await;
+        assert_eq!(status, 200);
+        assert_eq!(body["errors"], Value::Null, "{body}");
+        body["data"].clone()
+    };
+
+    let first = ask(&keys[0]).await;
+    let second = ask(&keys[1]).await;
+    assert_ne!(first["team"], second["team"]);
+    assert_ne!(
+        first["conversation"], second["conversation"],
+        "same id, different tenants, different data"
+    );
+    for _ in 0..3 {
+        assert_eq!(ask(&keys[1]).await, second);
+        assert_eq!(ask(&keys[0]).await, first);
+    }
+    for (team, data) in [(0, &first), (1, &second)] {
+        let rest = app.sandbox.conversation(team, 2_000_001).await;
+        assert_eq!(data["conversation"]["target"], rest["target"]);
+    }
+
+    let (status, body) = app
+        .graphql_with("{ inboxes { name } }", Value::Null, &[])
+        .await;
+    assert_eq!(
+        (status, body["errors"][0]["extensions"]["code"].clone()),
+        (401, json!("UNAUTHENTICATED"))
+    );
+}
+
+#[tokio::test]
+async fn a_closed_conversation_leaves_the_cached_open_list_at_once() {
+    let app = app().await;
+    let open_ids = async || -> Vec<Value> {
+        let body = run(&app, DASHBOARD, dashboard_variables()).await;
+        body["data"]["conversations"]["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|row| row["id"].clone())
+            .collect()
+    };
+    let before = open_ids().await;
+    run(&app, DASHBOARD, dashboard_variables()).await;
+    assert_eq!(
+        upstream_calls(&app)
+            .await
+            .get("POST /v1/conversations")
+            .copied()
+            .unwrap_or(0),
+        2,
+        "the list was cached"
+    );
+
+    let closed = before[0].clone();
+    let body = run(&app, "mutation($id: ID!) { closeConversation(input: {conversationId: $id}) { conversation { status } } }", json!({"id": closed})).await;
+    assert_eq!(
+        body["data"]["closeConversation"]["conversation"]["status"],
+        "CLOSED"
+    );
+
+    let after = open_ids().await;
+    assert!(
+        !after.contains(&closed),
+        "a closed conversation in the open list contradicts the write"
+    );
+    assert_eq!(after[..29], before[1..], "the rest moved up by one");
+    let detail = run(
+        &app,
+        "query($id: ID!) { conversation(id: $id) { status } }",
+        json!({"id": closed}),
+    )
+    .await;
+    assert_eq!(
+        detail["data"]["conversation"]["status"], "CLOSED",
+        "the cached conversation was replaced"
+    );
+}
+
+#[tokio::test]
+async fn a_reply_is_the_last_message_on_the_next_read() {
+    let app = app().await;
+    let dashboard = run(&app, DASHBOARD, dashboard_variables()).await;
+    let row = dashboard["data"]["conversations"]["nodes"][3].clone();
+
+    let sent = run(
+        &app,
+        r#"mutation($id: ID!) { sendMessage(input: {conversationId: $id, text: "On our way."}) { message { id } userErrors { code } } }"#,
+        json!({"id": row["id"]}),
+    )
+    .await;
+    assert_eq!(sent["data"]["sendMessage"]["userErrors"], json!([]));
+
+    let after = run(&app, DASHBOARD, dashboard_variables()).await;
+    let first = &after["data"]["conversations"]["nodes"][0];
+    assert_eq!(
+        first["id"], row["id"],
+        "the reply moved the conversation to the top"
+    );
+    assert_eq!(first["lastMessage"]["text"], "On our way.");
+    let detail = run(&app, "query($id: ID!) { conversation(id: $id) { lastMessage { id } messages(first: 1) { nodes { id } } } }", json!({"id": row["id"]})).await;
+    let sent_id = &sent["data"]["sendMessage"]["message"]["id"];
+    assert_eq!(
+        &detail["data"]["conversation"]["lastMessage"]["id"],
+        sent_id
+    );
+    assert_eq!(
+        &detail["data"]["conversation"]["messages"]["nodes"][0]["id"],
+        sent_id
+    );
+}
+
+#[tokio::test]
+async fn cached_entries_expire_after_their_ttl() {
+    let app = spawn_app_with(
+        SandboxConfig {
+            teams: 1,
+            ..roomy_config()
+        },
+        |config| {
+            config.cache.ttl_directory = Duration::from_millis(200);
+        },
+    )
+    .await;
+    run(&app, "{ inboxes { name } }", Value::Null).await;
+    run(&app, "{ inboxes { name } }", Value::Null).await;
+    assert_eq!(
+        app.sandbox.calls("GET /v1/inboxes").await,
+        1,
+        "served from cache within the TTL"
+    );
+
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while app.sandbox.calls("GET /v1/inboxes").await < 2 {
+        assert!(Instant::now() < deadline, "the entry never expired");
+        run(&app, "{ inboxes { name } }", Value::Null).await;
+    }
+}
