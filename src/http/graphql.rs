@@ -20,6 +20,8 @@ use crate::state::AppState;
 
 /// Header naming the member a request acts as (a database id or a global `Member` id).
 pub(super) const MEMBER_HEADER: &str = "x-member-id";
+/// Header asking for `extensions.cost` in production mode (sandbox mode always reports it).
+const COST_HEADER: &str = "x-include-cost";
 /// Header carrying the caller's request id, passed on to the upstream.
 const REQUEST_ID_HEADER: &str = "x-request-id";
 
@@ -99,9 +101,11 @@ fn caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, (StatusCode, 
     if let Some(request_id) = request_id(headers) {
         upstream = upstream.with_request_id(request_id);
     }
+    let report_cost = state.config.sandbox_mode || headers.contains_key(COST_HEADER);
     Ok(Caller {
         upstream,
         requested_member,
+        report_cost,
     })
 }
 

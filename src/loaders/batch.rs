@@ -39,6 +39,13 @@ where
         }
     }
 
+    /// How many of `keys` are cached or in flight, so a caller can tell what it was spared.
+    pub(super) fn present(&self, keys: &[K]) -> usize {
+        keys.iter()
+            .filter(|key| self.entries.contains_key(*key))
+            .count()
+    }
+
     /// The value of every key (`None` where the upstream has none): cached and in-flight ones as
     /// they are, the rest from one `fetch` of just those keys.
     pub(super) async fn get_many(

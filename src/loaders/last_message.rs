@@ -136,6 +136,7 @@ impl Source {
             .iter()
             .map(|target| self.last_message_key(target))
             .collect();
+        self.count_hits(self.caches.last_messages.present(&keys));
         let answers = self.caches.last_messages.get_many(keys, lookup).await;
         targets
             .into_iter()

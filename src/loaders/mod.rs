@@ -13,6 +13,7 @@ mod last_message;
 mod source;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_graphql::dataloader::{DataLoader, HashMapCache};
 use tokio::sync::OnceCell;
@@ -21,9 +22,9 @@ pub use cache::Caches;
 pub use last_message::LastMessageTarget;
 
 use crate::error::ApiError;
-use crate::upstream::TenantClient;
 use crate::upstream::models::{Contact, Conversation, Inbox, Message, Team, TeamMember};
 use crate::upstream::requests::ConversationListRequest;
+use crate::upstream::{CallLog, TenantClient};
 use entities::{ContactsByPhone, ConversationsById, Histories, HistoryPage, LastMessages};
 use source::Source;
 
@@ -40,8 +41,12 @@ pub struct Loaders {
 }
 
 impl Loaders {
+    /// Loaders for one operation calling as `upstream`'s tenant; the operation's own upstream
+    /// calls and cache hits are counted in [`Loaders::cost`].
     pub fn new(upstream: TenantClient, caches: Arc<Caches>) -> Self {
-        let source = Arc::new(Source::new(upstream, caches));
+        let cost = Arc::new(Cost::default());
+        let upstream = upstream.with_call_log(Arc::clone(&cost.calls));
+        let source = Arc::new(Source::new(upstream, caches, cost));
         Self {
             conversations: per_operation(ConversationsById(Arc::clone(&source))),
             contacts: per_operation(ContactsByPhone(Arc::clone(&source))),
@@ -51,6 +56,11 @@ impl Loaders {
             inboxes: OnceCell::new(),
             team: OnceCell::new(),
         }
+    }
+
+    /// What this operation has cost so far.
+    pub fn cost(&self) -> Arc<Cost> {
+        Arc::clone(&self.source.cost)
     }
 
     /// The tenant's upstream handle, for calls no loader covers (writes, paging deeper into a
@@ -230,6 +240,26 @@ impl Loaders {
             };
             futures::join!(contacts, messages);
         });
+    }
+}
+
+/// What one operation cost: its own upstream calls, and the look-ups it was spared because the
+/// caches (or another request's call) had the answer.
+#[derive(Default)]
+pub struct Cost {
+    calls: Arc<CallLog>,
+    cache_hits: AtomicU64,
+}
+
+impl Cost {
+    /// The cost as reported in a response's `extensions.cost`.
+    pub fn report(&self) -> serde_json::Value {
+        let by_route = self.calls.snapshot();
+        serde_json::json!({
+            "upstreamCalls": by_route.values().sum::<u64>(),
+            "upstreamCallsByRoute": by_route,
+            "cacheHits": self.cache_hits.load(Ordering::Relaxed),
+        })
     }
 }
 

@@ -1,10 +1,15 @@
 //! One tenant's upstream, read through the shared caches: every fetch the loaders make.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::hash::Hash;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures::FutureExt;
+use moka::future::Cache;
 
+use super::Cost;
 use super::batch::BatchFetch;
 use super::cache::{Caches, shared_error};
 use crate::error::ApiError;
@@ -17,16 +22,48 @@ pub(crate) struct Source {
     pub(super) upstream: TenantClient,
     pub(super) tenant: TenantKey,
     pub(super) caches: Arc<Caches>,
+    /// What the operation these look-ups serve has cost so far.
+    pub(super) cost: Arc<Cost>,
 }
 
 impl Source {
-    pub(super) fn new(upstream: TenantClient, caches: Arc<Caches>) -> Self {
+    pub(super) fn new(upstream: TenantClient, caches: Arc<Caches>, cost: Arc<Cost>) -> Self {
         let tenant = upstream.tenant_key();
         Self {
             upstream,
             tenant,
             caches,
+            cost,
         }
+    }
+
+    pub(super) fn count_hits(&self, hits: usize) {
+        self.cost
+            .cache_hits
+            .fetch_add(hits as u64, Ordering::Relaxed);
+    }
+
+    /// `cache[key]`, filled by `fill` when absent; concurrent fills of one key run once.
+    async fn read_through<K, V>(
+        &self,
+        cache: &Cache<K, V>,
+        key: K,
+        fill: impl Future<Output = Result<V, ApiError>>,
+    ) -> Result<V, ApiError>
+    where
+        K: Hash + Eq + Send + Sync + 'static,
+        V: Clone + Send + Sync + 'static,
+    {
+        let filled = AtomicBool::new(false);
+        let fill = async {
+            filled.store(true, Ordering::Relaxed);
+            fill.await
+        };
+        let value = cache.try_get_with(key, fill).await.map_err(shared_error)?;
+        if !filled.load(Ordering::Relaxed) {
+            self.count_hits(1);
+        }
+        Ok(value)
     }
 
     pub(super) async fn inboxes(&self) -> Result<Arc<Vec<Inbox>>, ApiError> {
@@ -37,11 +74,8 @@ impl Source {
                 .map(Arc::new)
                 .map_err(ApiError::from)
         };
-        self.caches
-            .inboxes
-            .try_get_with(self.tenant, fill)
+        self.read_through(&self.caches.inboxes, self.tenant, fill)
             .await
-            .map_err(shared_error)
     }
 
     pub(super) async fn team(&self) -> Result<Arc<Team>, ApiError> {
@@ -52,11 +86,8 @@ impl Source {
                 .map(Arc::new)
                 .map_err(ApiError::from)
         };
-        self.caches
-            .team
-            .try_get_with(self.tenant, fill)
+        self.read_through(&self.caches.team, self.tenant, fill)
             .await
-            .map_err(shared_error)
     }
 
     pub(super) async fn conversation(&self, id: i64) -> Result<Arc<Conversation>, ApiError> {
@@ -67,11 +98,8 @@ impl Source {
                 .map(Arc::new)
                 .map_err(ApiError::from)
         };
-        self.caches
-            .conversations
-            .try_get_with((self.tenant, id), fill)
+        self.read_through(&self.caches.conversations, (self.tenant, id), fill)
             .await
-            .map_err(shared_error)
     }
 
     /// Reads a conversation past the cache (after a write) and caches what it finds.
@@ -116,11 +144,12 @@ impl Source {
                 .map(Arc::new)
                 .map_err(ApiError::from)
         };
-        self.caches
-            .list_pages
-            .try_get_with((self.tenant, generation, request.clone()), fill)
-            .await
-            .map_err(shared_error)
+        self.read_through(
+            &self.caches.list_pages,
+            (self.tenant, generation, request.clone()),
+            fill,
+        )
+        .await
     }
 
     /// Contacts for these phones: cached and in-flight ones as they are, the rest in one search.
@@ -143,7 +172,8 @@ impl Source {
                 }
                 .boxed()
             });
-        let keys = phones.into_iter().map(|phone| (tenant, phone)).collect();
+        let keys: Vec<_> = phones.into_iter().map(|phone| (tenant, phone)).collect();
+        self.count_hits(self.caches.contacts.present(&keys));
         let mut found = HashMap::new();
         for ((_, phone), contact) in self.caches.contacts.get_many(keys, search).await {
             if let Some(contact) = contact? {
@@ -168,11 +198,12 @@ impl Source {
                 .map(Arc::new)
                 .map_err(ApiError::from)
         };
-        self.caches
-            .histories
-            .try_get_with((self.tenant, phone.to_owned(), inbox_id, before), fill)
-            .await
-            .map_err(shared_error)
+        self.read_through(
+            &self.caches.histories,
+            (self.tenant, phone.to_owned(), inbox_id, before),
+            fill,
+        )
+        .await
     }
 }
 

@@ -19,19 +19,24 @@ pub struct Caller {
     /// The member the caller wants to act as, if it named one (see
     /// [`RequestContext::acting_member`]).
     pub requested_member: Option<i64>,
+    /// Whether responses report what they cost (`extensions.cost`).
+    pub report_cost: bool,
 }
 
 /// Per-operation data: the caller plus what the operation has already fetched.
 pub struct RequestContext {
-    caller: Caller,
+    requested_member: Option<i64>,
     /// Upstream entities, fetched at most once per operation.
     pub loaders: Loaders,
 }
 
 impl RequestContext {
-    pub fn new(caller: Caller, caches: Arc<Caches>) -> Self {
+    pub fn new(caller: &Caller, caches: Arc<Caches>) -> Self {
         let loaders = Loaders::new(caller.upstream.clone(), caches);
-        Self { caller, loaders }
+        Self {
+            requested_member: caller.requested_member,
+            loaders,
+        }
     }
 
     /// The operation's context; its absence is a wiring bug, reported as `INTERNAL`.
@@ -44,12 +49,12 @@ impl RequestContext {
 
     /// The member the caller named (`X-Member-Id`), not yet checked against the team.
     pub fn requested_member(&self) -> Option<i64> {
-        self.caller.requested_member
+        self.requested_member
     }
 
     /// Calls the upstream as the caller's tenant.
     pub fn upstream(&self) -> &TenantClient {
-        &self.caller.upstream
+        self.loaders.upstream()
     }
 
     /// The member the operation acts as (whose unread state it sees, and in whose name it reads,
@@ -58,7 +63,7 @@ impl RequestContext {
     /// without naming anyone.
     pub async fn acting_member(&self) -> Result<TeamMember, ApiError> {
         let team = self.loaders.team().await?;
-        let member = match self.caller.requested_member {
+        let member = match self.requested_member {
             Some(id) => team
                 .members
                 .iter()

@@ -10,7 +10,7 @@ use async_graphql::{Data, Executor, Request, Response};
 
 use super::GatewaySchema;
 use super::context::{Caller, RequestContext};
-use crate::loaders::Caches;
+use crate::loaders::{Caches, Cost};
 
 /// The schema bound to one caller.
 #[derive(Clone)]
@@ -29,17 +29,25 @@ impl CallerExecutor {
         }
     }
 
-    fn prepare(&self, request: Request) -> Request {
-        request.data(RequestContext::new(
-            self.caller.clone(),
-            Arc::clone(&self.caches),
-        ))
+    /// The request with a fresh context, and what the operation will have cost.
+    fn prepare(&self, request: Request) -> (Request, Arc<Cost>) {
+        let context = RequestContext::new(&self.caller, Arc::clone(&self.caches));
+        let cost = context.loaders.cost();
+        (request.data(context), cost)
     }
 }
 
 impl Executor for CallerExecutor {
     async fn execute(&self, request: Request) -> Response {
-        self.schema.execute(self.prepare(request)).await
+        let (request, cost) = self.prepare(request);
+        let response = self.schema.execute(request).await;
+        if !self.caller.report_cost {
+            return response;
+        }
+        match async_graphql::Value::from_json(cost.report()) {
+            Ok(report) => response.extension("cost", report),
+            Err(_) => response,
+        }
     }
 
     fn execute_stream(
@@ -48,7 +56,7 @@ impl Executor for CallerExecutor {
         session_data: Option<Arc<Data>>,
     ) -> BoxStream<'static, Response> {
         self.schema.execute_stream_with_session_data(
-            self.prepare(request),
+            self.prepare(request).0,
             session_data.unwrap_or_default(),
         )
     }

@@ -39,7 +39,7 @@ struct Shared {
     timeout: Duration,
     retry: RetryPolicy,
     limiter: RateLimiter,
-    calls: CallCounter,
+    calls: CallLog,
 }
 
 impl Client {
@@ -66,7 +66,7 @@ impl Client {
                 timeout: config.timeout,
                 retry: RetryPolicy::new(config),
                 limiter: RateLimiter::new(config.rate_limit),
-                calls: CallCounter::default(),
+                calls: CallLog::default(),
             }),
         })
     }
@@ -85,6 +85,7 @@ impl Client {
             shared: Arc::clone(&self.shared),
             credential,
             request_id: None,
+            call_log: None,
         })
     }
 
@@ -113,6 +114,8 @@ pub struct TenantClient {
     shared: Arc<Shared>,
     credential: Credential,
     request_id: Option<String>,
+    /// Where this handle's calls are also counted, for reporting one operation's cost.
+    call_log: Option<Arc<CallLog>>,
 }
 
 impl TenantClient {
@@ -120,6 +123,12 @@ impl TenantClient {
     /// cannot be a header value is only logged.
     pub fn with_request_id(mut self, request_id: String) -> Self {
         self.request_id = Some(request_id);
+        self
+    }
+
+    /// Also counts this handle's calls in `log`.
+    pub fn with_call_log(mut self, log: Arc<CallLog>) -> Self {
+        self.call_log = Some(log);
         self
     }
 
@@ -149,6 +158,9 @@ impl TenantClient {
                 Span::current().record("attempt", retries_done + 1);
                 self.shared.limiter.acquire(&self.credential.tenant()).await;
                 self.shared.calls.record(&route);
+                if let Some(log) = &self.call_log {
+                    log.record(&route);
+                }
                 let error = match self.attempt(&call, &url, &route).await {
                     Ok(answer) => return Ok(answer),
                     Err(error) => error,
@@ -297,11 +309,12 @@ impl Call {
     }
 }
 
-/// Requests sent per route.
+/// Requests sent per route: the whole process's in [`Client::calls`], and, where a caller asks
+/// for it, one operation's (see [`TenantClient::with_call_log`]).
 #[derive(Default)]
-struct CallCounter(Mutex<BTreeMap<String, u64>>);
+pub struct CallLog(Mutex<BTreeMap<String, u64>>);
 
-impl CallCounter {
+impl CallLog {
     fn record(&self, route: &str) {
         let mut counts = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         match counts.get_mut(route) {
@@ -312,7 +325,8 @@ impl CallCounter {
         }
     }
 
-    fn snapshot(&self) -> BTreeMap<String, u64> {
+    /// The counts so far, keyed `METHOD path-template`.
+    pub fn snapshot(&self) -> BTreeMap<String, u64> {
         self.0
             .lock()
             .unwrap_or_else(PoisonError::into_inner)

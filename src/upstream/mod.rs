@@ -29,5 +29,5 @@ mod retry;
 mod test_server;
 
 pub use auth::TenantKey;
-pub use client::{Client, TenantClient};
+pub use client::{CallLog, Client, TenantClient};
 pub use error::Error;

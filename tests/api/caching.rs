@@ -360,3 +360,55 @@ async fn cached_entries_expire_after_their_ttl() {
         run(&app, "{ inboxes { name } }", Value::Null).await;
     }
 }
+
+#[tokio::test]
+async fn responses_report_their_cost_in_sandbox_mode() {
+    let app = app().await;
+
+    let cold = run(&app, DASHBOARD, dashboard_variables()).await;
+    let cost = &cold["extensions"]["cost"];
+    let by_route: BTreeMap<String, u64> =
+        serde_json::from_value(cost["upstreamCallsByRoute"].clone()).unwrap();
+    assert_eq!(
+        by_route,
+        upstream_calls(&app).await,
+        "the report matches what the upstream saw"
+    );
+    assert_eq!(cost["upstreamCalls"], 7);
+
+    let warm = run(&app, DASHBOARD, dashboard_variables()).await;
+    assert_eq!(warm["extensions"]["cost"]["upstreamCalls"], 0);
+    assert!(
+        warm["extensions"]["cost"]["cacheHits"].as_u64().unwrap() >= 5,
+        "{warm}"
+    );
+}
+
+#[tokio::test]
+async fn production_mode_reports_cost_only_on_request() {
+    let app = spawn_app_with(
+        SandboxConfig {
+            teams: 1,
+            ..roomy_config()
+        },
+        |config| config.sandbox_mode = false,
+    )
+    .await;
+
+    let (_, plain) = app
+        .graphql_with("{ inboxes { name } }", Value::Null, &[])
+        .await;
+    assert_eq!(plain["extensions"], Value::Null, "{plain}");
+    let (_, asked) = app
+        .graphql_with(
+            "{ inboxes { name } }",
+            Value::Null,
+            &[("X-Include-Cost", "true")],
+        )
+        .await;
+    assert_eq!(
+        asked["extensions"]["cost"]["upstreamCalls"], 0,
+        "cached by the first request: {asked}"
+    );
+    assert_eq!(asked["extensions"]["cost"]["cacheHits"], 1);
+}
