@@ -12,11 +12,11 @@ const BINARY_NAME: &str = "heymarket-gateway";
 /// Why the binary cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum BinaryError {
-    #[error("cannot locate the benchmark's own executable: {0}")]
+    #[error("cannot locate the benchmark's own executable")]
     CurrentExe(#[source] std::io::Error),
     #[error("{} is not inside a cargo target directory", .0.display())]
     NotInTarget(PathBuf),
-    #[error("cannot run cargo to build the gateway: {0}")]
+    #[error("cannot run cargo to build the gateway")]
     CargoSpawn(#[source] std::io::Error),
     #[error("`cargo build --release --bin {BINARY_NAME}` failed ({0})")]
     BuildFailed(ExitStatus),

@@ -12,19 +12,21 @@ use tokio::process::{Child, ChildStdout, Command};
 
 /// How long a child may take to print its address.
 const STARTUP_DEADLINE: Duration = Duration::from_secs(30);
+/// How long a child that may be dying gets to finish before it counts as running.
+const EXIT_GRACE: Duration = Duration::from_millis(200);
 /// Lines of a child's stderr kept to explain why it stopped.
 const STDERR_TAIL_LINES: usize = 20;
 
 /// Why a child process could not be used.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ChildError {
-    #[error("cannot start the {name}: {source}")]
+    #[error("cannot start the {name}")]
     Spawn {
         name: &'static str,
         #[source]
         source: std::io::Error,
     },
-    #[error("cannot read the {name}'s output: {source}")]
+    #[error("cannot read the {name}'s output")]
     Output {
         name: &'static str,
         #[source]
@@ -35,11 +37,12 @@ pub(crate) enum ChildError {
         name: &'static str,
         what: &'static str,
     },
-    #[error("the {name} exited ({status}); its last log lines:\n{stderr}")]
+    #[error("the {name} exited ({status}){last_logs}")]
     Exited {
         name: &'static str,
         status: String,
-        stderr: String,
+        /// The tail of its stderr, introduced, or nothing when it wrote none.
+        last_logs: String,
     },
 }
 
@@ -157,14 +160,26 @@ impl RunningChild {
         self.child.id()
     }
 
-    /// An error if the child has stopped; explains a failed request.
-    pub(crate) fn ensure_running(&mut self) -> Result<(), ChildError> {
-        let status = match self.child.try_wait() {
-            Ok(None) => return Ok(()),
-            Ok(Some(status)) => status.to_string(),
-            Err(error) => format!("status unknown: {error}"),
+    /// An error if the child has stopped, or stops within a moment: a request that failed
+    /// because the child died can fail before the child is fully gone.
+    pub(crate) async fn ensure_running(&mut self) -> Result<(), ChildError> {
+        let status = match tokio::time::timeout(EXIT_GRACE, self.child.wait()).await {
+            Err(_) => return Ok(()),
+            Ok(Ok(status)) => status.to_string(),
+            Ok(Err(error)) => format!("status unknown: {error}"),
         };
         Err(exited(self.name, &self.stderr_tail, status))
+    }
+
+    /// `error`, with the child's exit when that explains it (unless it already says so).
+    pub(crate) async fn explain(&mut self, error: anyhow::Error) -> anyhow::Error {
+        if error.downcast_ref::<ChildError>().is_some() {
+            return error;
+        }
+        match self.ensure_running().await {
+            Ok(()) => error,
+            Err(exit) => error.context(exit),
+        }
     }
 
     pub(crate) async fn stop(mut self) {
@@ -176,9 +191,15 @@ impl RunningChild {
 
 fn exited(name: &'static str, stderr_tail: &Mutex<VecDeque<String>>, status: String) -> ChildError {
     let tail = stderr_tail.lock().unwrap_or_else(PoisonError::into_inner);
+    let last_logs = if tail.is_empty() {
+        String::new()
+    } else {
+        let lines: Vec<&str> = tail.iter().map(String::as_str).collect();
+        format!("; its last log lines:\n{}\n", lines.join("\n"))
+    };
     ChildError::Exited {
         name,
         status,
-        stderr: tail.iter().cloned().collect::<Vec<_>>().join("\n"),
+        last_logs,
     }
 }

@@ -24,7 +24,7 @@ const REFERENCE_WALK: &str = "query Reference($inbox: ID!, $after: String) {
 /// Why a GraphQL answer cannot count as a result.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum GraphqlError {
-    #[error("{operation}: the request failed: {source}")]
+    #[error("{operation}: the request failed")]
     Transport {
         operation: &'static str,
         #[source]

@@ -10,7 +10,6 @@ use tokio::task::JoinSet;
 use crate::graphql::{GraphqlClient, Workload};
 use crate::processes::{GatewayLauncher, GatewayProcess};
 use crate::sandbox::{SandboxControl, UpstreamCalls};
-use crate::scenarios::blame_exit;
 
 /// Requests each client sends before the measured run, so connections (and any cache) are warm.
 const WARM_UP_REQUESTS_PER_CLIENT: u32 = 2;
@@ -81,15 +80,16 @@ pub(crate) async fn measure(
     duration: Duration,
 ) -> anyhow::Result<LoadReport> {
     let mut gateway = launcher.start().await?;
-    let report = load(&gateway, sandbox, http, workload, concurrency, duration)
-        .await
-        .map_err(|error| blame_exit(error, &mut gateway));
+    let report = match load(&mut gateway, sandbox, http, workload, concurrency, duration).await {
+        Ok(report) => Ok(report),
+        Err(error) => Err(gateway.explain(error).await),
+    };
     gateway.stop().await;
     report
 }
 
 async fn load(
-    gateway: &GatewayProcess,
+    gateway: &mut GatewayProcess,
     sandbox: &SandboxControl,
     http: &reqwest::Client,
     workload: &Workload,
@@ -115,6 +115,10 @@ async fn load(
         .context("cannot reset the sandbox's counters")?;
     let deadline = Until::Deadline(Instant::now() + duration);
     let tally = run(&client, &workload, concurrency, deadline).await?;
+    gateway
+        .ensure_running()
+        .await
+        .context("the gateway stopped during the load run")?;
     let calls = sandbox
         .stats()
         .await
@@ -170,7 +174,10 @@ async fn send_until(client: &GraphqlClient, workload: &Workload, until: Until) -
             Ok(()) => tally.latencies.push(started.elapsed()),
             Err(error) => {
                 tally.errors += 1;
-                tally.first_error.get_or_insert_with(|| error.to_string());
+                let error = anyhow::Error::from(error);
+                tally
+                    .first_error
+                    .get_or_insert_with(|| format!("{error:#}"));
             }
         }
         sent += 1;

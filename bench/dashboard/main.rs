@@ -50,7 +50,7 @@ use crate::processes::{GatewayLauncher, SandboxProcess};
 use crate::report::{Report, Settings};
 use crate::rest::RestFrontend;
 use crate::sandbox::SandboxControl;
-use crate::scenarios::{Bench, Scenario, blame_exit};
+use crate::scenarios::{Bench, Scenario};
 
 /// The team member every request acts as (the seeded team's first admin).
 const MEMBER_ID: i64 = 501;
@@ -114,9 +114,9 @@ async fn run(args: &Args) -> anyhow::Result<()> {
 
     let mut sandbox = SandboxProcess::start(&binary).await?;
     let outcome = measure(args, &binary, &sandbox, &http).await;
-    let outcome = match (outcome, sandbox.ensure_running()) {
-        (Err(error), Err(exit)) => Err(error.context(exit)),
-        (outcome, _) => outcome,
+    let outcome = match outcome {
+        Ok(report) => Ok(report),
+        Err(error) => Err(sandbox.explain(error).await),
     };
     sandbox.stop().await;
     let report = outcome?;
@@ -190,10 +190,10 @@ async fn measure(
 async fn discover(launcher: &GatewayLauncher, http: &reqwest::Client) -> anyhow::Result<Workload> {
     let mut gateway = launcher.start().await?;
     let client = GraphqlClient::new(http.clone(), &gateway.graphql_url);
-    let workload = client
-        .discover()
-        .await
-        .map_err(|error| blame_exit(error.into(), &mut gateway));
+    let workload = match client.discover().await {
+        Ok(workload) => Ok(workload),
+        Err(error) => Err(gateway.explain(error.into()).await),
+    };
     gateway.stop().await;
     workload
 }

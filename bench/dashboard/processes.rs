@@ -54,8 +54,9 @@ impl SandboxProcess {
         })
     }
 
-    pub(crate) fn ensure_running(&mut self) -> Result<(), ChildError> {
-        self.process.ensure_running()
+    /// `error`, with the process's exit when that explains it.
+    pub(crate) async fn explain(&mut self, error: anyhow::Error) -> anyhow::Error {
+        self.process.explain(error).await
     }
 
     pub(crate) async fn stop(self) {
@@ -122,8 +123,14 @@ impl GatewayProcess {
             .and_then(|kib| kib.parse().ok())
     }
 
-    pub(crate) fn ensure_running(&mut self) -> Result<(), ChildError> {
-        self.process.ensure_running()
+    /// An error if the gateway has stopped.
+    pub(crate) async fn ensure_running(&mut self) -> Result<(), ChildError> {
+        self.process.ensure_running().await
+    }
+
+    /// `error`, with the process's exit when that explains it.
+    pub(crate) async fn explain(&mut self, error: anyhow::Error) -> anyhow::Error {
+        self.process.explain(error).await
     }
 
     pub(crate) async fn stop(self) {

@@ -19,9 +19,9 @@ pub(crate) const BROWSER_PARALLELISM: usize = 6;
 /// Why a screen could not be built.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum RestError {
-    #[error("cannot sign the upstream JWT: {0}")]
+    #[error("cannot sign the upstream JWT")]
     Signing(#[from] jsonwebtoken::errors::Error),
-    #[error("{call} failed: {source}")]
+    #[error("{call} failed")]
     Transport {
         call: String,
         #[source]
@@ -33,7 +33,7 @@ pub(crate) enum RestError {
         status: StatusCode,
         body: String,
     },
-    #[error("{call} answered unexpected JSON: {source}")]
+    #[error("{call} answered unexpected JSON")]
     Decode {
         call: String,
         #[source]

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 
 use crate::graphql::{GraphqlClient, Workload};
-use crate::processes::{GatewayLauncher, GatewayProcess};
+use crate::processes::GatewayLauncher;
 use crate::rest::RestFrontend;
 use crate::sandbox::{SandboxControl, UpstreamCalls};
 
@@ -140,8 +140,11 @@ impl Bench<'_> {
             let warm = self.gateway_sample(&client, scenario).await?;
             Ok((cold, warm))
         }
-        .await
-        .map_err(|error| blame_exit(error, &mut gateway));
+        .await;
+        let samples = match samples {
+            Ok(samples) => Ok(samples),
+            Err(error) => Err(gateway.explain(error).await),
+        };
         gateway.stop().await;
         samples
     }
@@ -177,13 +180,5 @@ impl Bench<'_> {
             .await
             .context("cannot read the sandbox's counters")?;
         Ok(Sample { wall, calls })
-    }
-}
-
-/// Says so when a failed request is explained by the gateway having stopped.
-pub(crate) fn blame_exit(error: anyhow::Error, gateway: &mut GatewayProcess) -> anyhow::Error {
-    match gateway.ensure_running() {
-        Ok(()) => error,
-        Err(exit) => error.context(exit),
     }
 }
