@@ -152,6 +152,19 @@ fn write_scenarios(f: &mut fmt::Formatter<'_>, report: &Report) -> fmt::Result {
             ratio(rest_ms, cold_ms),
         )?;
     }
+    for m in &report.scenarios {
+        for (side, samples) in [("REST", &m.rest), ("cold", &m.cold), ("warm", &m.warm)] {
+            let unsuccessful: u64 = samples.iter().map(|s| s.calls.unsuccessful()).sum();
+            if unsuccessful > 0 {
+                writeln!(
+                    f,
+                    "\n- {} {side}: {unsuccessful} upstream answers were not 2xx over all \
+                     repetitions.",
+                    m.scenario.name()
+                )?;
+            }
+        }
+    }
     let NaiveWalk { listed, missed } = report.naive_walk;
     let reference = WALK_PAGES * PAGE_ROWS;
     writeln!(
@@ -229,6 +242,19 @@ fn write_load(f: &mut fmt::Formatter<'_>, load: &LoadReport, load_seconds: u64) 
     )?;
     if let Some(error) = &run.first_error {
         writeln!(f, "\nFirst error: {error}")?;
+    }
+    let statuses: Vec<String> = load
+        .calls
+        .statuses
+        .iter()
+        .map(|(status, count)| format!("{count} × {status}"))
+        .collect();
+    if load.calls.unsuccessful() > 0 {
+        writeln!(
+            f,
+            "\nUpstream answers during the load: {}.",
+            statuses.join(", ")
+        )?;
     }
     let rss = |kib: Option<u64>| kib.map_or("unknown".to_owned(), mib);
     writeln!(

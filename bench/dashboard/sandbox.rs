@@ -12,6 +12,19 @@ pub(crate) struct UpstreamCalls {
     pub(crate) total: u64,
     /// Keyed `METHOD path-template`, e.g. `GET /v1/messages`.
     pub(crate) routes: BTreeMap<String, u64>,
+    /// Keyed by the HTTP status the sandbox answered.
+    pub(crate) statuses: BTreeMap<u16, u64>,
+}
+
+impl UpstreamCalls {
+    /// Answers other than 2xx: refusals, injected faults, unknown contacts.
+    pub(crate) fn unsuccessful(&self) -> u64 {
+        self.statuses
+            .iter()
+            .filter(|(status, _)| !(200..300).contains(*status))
+            .map(|(_, count)| count)
+            .sum()
+    }
 }
 
 /// A client of one sandbox's `/_sandbox` API.
