@@ -5,6 +5,10 @@
 use crate::binary::Binary;
 use crate::child::{ChildError, ChildProcess, RunningChild};
 
+/// The sandbox's limit and the gateway's client-side budget: far above Heymarket's 500/min, so
+/// the gateway's own behaviour shapes the traffic, yet a budget the gateway still paces to.
+pub(crate) const RATE_BUDGET: &str = "100000/min";
+
 /// Team credentials the sandbox printed.
 #[derive(Debug, Clone)]
 pub(crate) struct Credentials {
@@ -12,8 +16,7 @@ pub(crate) struct Credentials {
     pub(crate) secret_key: String,
 }
 
-/// `heymarket-gateway sandbox` on a free port, with one team and a limit high enough that only
-/// the gateway's own behaviour shapes the traffic.
+/// `heymarket-gateway sandbox` on a free port, with one team.
 #[derive(Debug)]
 pub(crate) struct SandboxProcess {
     process: RunningChild,
@@ -30,7 +33,7 @@ impl SandboxProcess {
             "--teams",
             "1",
             "--sandbox-rate-limit",
-            "100000/min",
+            RATE_BUDGET,
         ];
         let mut process = ChildProcess::spawn("sandbox", binary.command(&args, &[]))?;
         let url = process
@@ -82,7 +85,7 @@ impl GatewayLauncher {
             "--upstream-url",
             &self.upstream_url,
             "--upstream-rate-limit",
-            "100000/min",
+            RATE_BUDGET,
         ];
         let env = [
             ("HEYMARKET_SECRET_ID", self.credentials.secret_id.as_str()),

@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 
 use crate::environment::Machine;
 use crate::load::LoadReport;
+use crate::processes::RATE_BUDGET;
 use crate::rest::BROWSER_PARALLELISM;
 use crate::scenarios::{Measurements, NaiveWalk, Sample, Scenario};
 use crate::{PAGE_ROWS, WALK_PAGES};
@@ -223,15 +224,16 @@ fn write_load(f: &mut fmt::Formatter<'_>, load: &LoadReport, load_seconds: u64) 
             format!("{:.1}", d.as_secs_f64() * 1000.0)
         })
     };
+    let seconds = run.elapsed.as_secs_f64().max(f64::EPSILON);
     writeln!(
         f,
         "| clients | seconds | requests | requests/s | p50 ms | p99 ms | errors | upstream calls \
-         | calls/request |"
+         | upstream calls/s | calls/request |"
     )?;
-    writeln!(f, "|--:|--:|--:|--:|--:|--:|--:|--:|--:|")?;
+    writeln!(f, "|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")?;
     writeln!(
         f,
-        "| {} | {load_seconds} | {} | {:.1} | {} | {} | {} | {} | {per_request} |",
+        "| {} | {load_seconds} | {} | {:.1} | {} | {} | {} | {} | {:.0} | {per_request} |",
         load.concurrency,
         run.completed(),
         run.requests_per_second(),
@@ -239,6 +241,7 @@ fn write_load(f: &mut fmt::Formatter<'_>, load: &LoadReport, load_seconds: u64) 
         millis(run.latency(0.99)),
         run.errors,
         load.calls.total,
+        load.calls.total as f64 / seconds,
     )?;
     if let Some(error) = &run.first_error {
         writeln!(f, "\nFirst error: {error}")?;
@@ -267,7 +270,9 @@ fn write_load(f: &mut fmt::Formatter<'_>, load: &LoadReport, load_seconds: u64) 
     writeln!(
         f,
         "Latencies are of successful requests; each client sends its next request as soon as \
-         the previous one is answered, over keep-alive connections."
+         the previous one is answered, over keep-alive connections. The gateway runs with \
+         `--upstream-rate-limit {RATE_BUDGET}` and waits for that budget when the load needs \
+         more upstream calls than it allows (the sandbox accepts as many)."
     )
 }
 
