@@ -12,7 +12,7 @@ use crate::environment::Machine;
 use crate::load::LoadReport;
 use crate::processes::RATE_BUDGET;
 use crate::rest::BROWSER_PARALLELISM;
-use crate::scenarios::{Measurements, NaiveWalk, Sample, Scenario};
+use crate::scenarios::{Measurements, NaiveWalk, Sample, Scenario, median_calls, median_ms};
 use crate::{PAGE_ROWS, WALK_PAGES};
 
 /// How the run was configured.
@@ -274,28 +274,6 @@ fn write_load(f: &mut fmt::Formatter<'_>, load: &LoadReport, load_seconds: u64) 
          `--upstream-rate-limit {RATE_BUDGET}` and waits for that budget when the load needs \
          more upstream calls than it allows (the sandbox accepts as many)."
     )
-}
-
-fn median_ms(samples: &[Sample]) -> f64 {
-    median(
-        samples
-            .iter()
-            .map(|s| s.wall.as_secs_f64() * 1000.0)
-            .collect(),
-    )
-}
-
-fn median_calls(samples: &[Sample]) -> f64 {
-    median(samples.iter().map(|s| s.calls.total as f64).collect())
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_unstable_by(f64::total_cmp);
-    match values.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => values[n / 2],
-        n => (values[n / 2 - 1] + values[n / 2]) / 2.0,
-    }
 }
 
 /// The median call count, with the range when repetitions differed.

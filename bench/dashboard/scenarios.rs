@@ -182,3 +182,28 @@ impl Bench<'_> {
         Ok(Sample { wall, calls })
     }
 }
+
+/// The median wall time of `samples`, in milliseconds.
+pub(crate) fn median_ms(samples: &[Sample]) -> f64 {
+    median(
+        samples
+            .iter()
+            .map(|s| s.wall.as_secs_f64() * 1000.0)
+            .collect(),
+    )
+}
+
+/// The median upstream call count of `samples`.
+pub(crate) fn median_calls(samples: &[Sample]) -> f64 {
+    median(samples.iter().map(|s| s.calls.total as f64).collect())
+}
+
+/// The middle value (the mean of the two middle ones for an even count); NaN for none.
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_unstable_by(f64::total_cmp);
+    match values.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => values[n / 2],
+        n => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+    }
+}
