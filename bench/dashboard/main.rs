@@ -1,0 +1,199 @@
+//! The dashboard benchmark: what the canonical workload (`bench/queries/`) costs a frontend
+//! calling Heymarket's REST API directly, and what it costs through the gateway, cold and warm,
+//! in upstream calls and wall time; then the gateway under warm load.
+//!
+//! Runs the release binary as separate processes (a sandbox, and gateways in front of it) on
+//! free loopback ports and prints a Markdown report. Under `cargo run` it first brings the
+//! binary up to date; run directly, it needs `cargo build --release` first.
+//!
+//! # Layout
+//! - `binary`, `child`: the release binary, and one child process running it.
+//! - `processes`: the sandbox and gateway processes.
+//! - `sandbox`: the sandbox's control API (latency, call counters).
+//! - `rest`: the screens as a frontend builds them from REST.
+//! - `graphql`: the canonical queries against a gateway, with every answer checked.
+//! - `scenarios`: REST / cold / warm samples of each screen.
+//! - `load`: warm load and the gateway's memory.
+//! - `environment`, `report`, `results`: where it ran, the Markdown, and its record.
+
+/// A progress line on stderr. A closed stderr must not stop a run, so write errors are ignored.
+macro_rules! progress {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
+mod binary;
+mod child;
+mod environment;
+mod graphql;
+mod load;
+mod processes;
+mod report;
+mod rest;
+mod results;
+mod sandbox;
+mod scenarios;
+
+use std::io::Write as _;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::Parser;
+
+use crate::binary::Binary;
+use crate::graphql::{GraphqlClient, Workload};
+use crate::processes::{GatewayLauncher, SandboxProcess};
+use crate::report::{Report, Settings};
+use crate::rest::RestFrontend;
+use crate::sandbox::SandboxControl;
+use crate::scenarios::{Bench, Scenario};
+
+/// The team member every request acts as (the seeded team's first admin).
+const MEMBER_ID: i64 = 501;
+/// The inbox whose open conversations the dashboard lists.
+const INBOX_ID: i64 = 3002;
+/// Rows per dashboard page, and per sandbox list page.
+const PAGE_ROWS: usize = 30;
+/// Pages of the walk scenario.
+const WALK_PAGES: usize = 5;
+/// A request that takes longer than this has failed.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+const RESULTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/bench/RESULTS.md");
+
+/// Gateway versus direct REST on the dashboard workload, against a local sandbox.
+#[derive(Debug, Parser)]
+#[command(name = "dashboard-bench")]
+struct Args {
+    /// Delay the sandbox adds to every upstream call, like a distant API.
+    #[arg(long, default_value_t = 50)]
+    latency_ms: u64,
+
+    /// Runs of each screen per side; the report shows medians.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..))]
+    repetitions: u16,
+
+    /// Length of the warm load run.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    load_seconds: u64,
+
+    /// Clients sending requests at once during the load run.
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..))]
+    concurrency: u16,
+
+    /// Also append the report to bench/RESULTS.md under a dated heading.
+    #[arg(long)]
+    record: bool,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(&args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            let _ = writeln!(std::io::stderr(), "error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: &Args) -> anyhow::Result<()> {
+    if cfg!(debug_assertions) {
+        progress!("warning: this harness is a debug build; run it with `cargo run --release`");
+    }
+    let binary = Binary::build_and_locate(Path::new(env!("CARGO_MANIFEST_DIR"))).await?;
+    progress!("benchmarking {}", binary.path().display());
+    let http = reqwest::Client::builder()
+        .timeout(REQUEST_TIMEOUT)
+        .build()
+        .context("cannot build the HTTP client")?;
+
+    let mut sandbox = SandboxProcess::start(&binary).await?;
+    let outcome = measure(args, &binary, &sandbox, &http).await;
+    let outcome = match outcome {
+        Ok(report) => Ok(report),
+        Err(error) => Err(sandbox.explain(error).await),
+    };
+    sandbox.stop().await;
+    let report = outcome?;
+
+    let title = "Dashboard benchmark: gateway vs direct REST";
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{}", report.render(title, 1))
+        .and_then(|()| stdout.flush())
+        .context("cannot print the report")?;
+    if args.record {
+        results::record(Path::new(RESULTS), &report)
+            .with_context(|| format!("cannot append to {RESULTS}"))?;
+        progress!("recorded in {RESULTS}");
+    }
+    Ok(())
+}
+
+async fn measure(
+    args: &Args,
+    binary: &Binary,
+    sandbox: &SandboxProcess,
+    http: &reqwest::Client,
+) -> anyhow::Result<Report> {
+    let control = SandboxControl::new(http.clone(), &sandbox.url);
+    control
+        .set_latency(args.latency_ms)
+        .await
+        .context("cannot set the sandbox's latency")?;
+    let launcher = GatewayLauncher {
+        binary: binary.clone(),
+        upstream_url: sandbox.url.clone(),
+        credentials: sandbox.credentials.clone(),
+    };
+    progress!("discovering the workload's ids on a throwaway gateway");
+    let workload = discover(&launcher, http).await?;
+    let rest = RestFrontend::new(http.clone(), &sandbox.url, sandbox.credentials.clone());
+    let bench = Bench {
+        sandbox: &control,
+        rest: &rest,
+        launcher: &launcher,
+        http,
+        workload: &workload,
+    };
+
+    let repetitions = usize::from(args.repetitions);
+    let mut scenarios = Vec::new();
+    for scenario in Scenario::ALL {
+        scenarios.push(bench.measure(scenario, repetitions).await?);
+    }
+    let naive_walk = bench.naive_walk().await?;
+    let concurrency = usize::from(args.concurrency);
+    let duration = Duration::from_secs(args.load_seconds);
+    let load = load::measure(&launcher, &control, http, &workload, concurrency, duration).await?;
+
+    Ok(Report {
+        date: chrono::Utc::now(),
+        settings: Settings {
+            latency_ms: args.latency_ms,
+            repetitions,
+            load_seconds: args.load_seconds,
+            concurrency,
+        },
+        machine: environment::Machine::describe(),
+        revision: environment::revision(Path::new(env!("CARGO_MANIFEST_DIR"))),
+        scenarios,
+        naive_walk,
+        load,
+    })
+}
+
+async fn discover(launcher: &GatewayLauncher, http: &reqwest::Client) -> anyhow::Result<Workload> {
+    let mut gateway = launcher.start().await?;
+    let client = GraphqlClient::new(http.clone(), &gateway.graphql_url);
+    let workload = match client.discover().await {
+        Ok(workload) => Ok(workload),
+        Err(error) => Err(gateway.explain(error.into()).await),
+    };
+    gateway.stop().await;
+    workload
+}

@@ -1,0 +1,157 @@
+//! The sandbox and the gateway as the benchmark runs them: separate processes on free ports
+//! (so the gateway's memory is its own and its RSS means something), with the address and
+//! credentials each prints.
+
+use crate::binary::Binary;
+use crate::child::{ChildError, ChildProcess, RunningChild};
+
+/// The sandbox's limit and the gateway's client-side budget: far above Heymarket's 500/min, so
+/// the gateway's own behaviour shapes the traffic, yet a budget the gateway still paces to.
+pub(crate) const RATE_BUDGET: &str = "100000/min";
+
+/// Team credentials the sandbox printed.
+#[derive(Debug, Clone)]
+pub(crate) struct Credentials {
+    pub(crate) secret_id: String,
+    pub(crate) secret_key: String,
+}
+
+/// `heymarket-gateway sandbox` on a free port, with one team.
+#[derive(Debug)]
+pub(crate) struct SandboxProcess {
+    process: RunningChild,
+    pub(crate) url: String,
+    pub(crate) credentials: Credentials,
+}
+
+impl SandboxProcess {
+    pub(crate) async fn start(binary: &Binary) -> Result<Self, ChildError> {
+        let args = [
+            "sandbox",
+            "--listen",
+            "127.0.0.1:0",
+            "--teams",
+            "1",
+            "--sandbox-rate-limit",
+            RATE_BUDGET,
+        ];
+        let mut process = ChildProcess::spawn("sandbox", binary.command(&args, &[]))?;
+        let url = process
+            .wait_for("its address", |line| {
+                let url = url_in(line).filter(|_| line.trim_start().starts_with("Sandbox"))?;
+                Some(url.trim_end_matches('/').to_owned())
+            })
+            .await?;
+        let credentials = process
+            .wait_for("its credentials", |line| {
+                Some(Credentials {
+                    secret_id: value_of(line, "HEYMARKET_SECRET_ID")?.to_owned(),
+                    secret_key: value_of(line, "HEYMARKET_SECRET_KEY")?.to_owned(),
+                })
+            })
+            .await?;
+        Ok(Self {
+            process: process.drain_stdout(),
+            url,
+            credentials,
+        })
+    }
+
+    /// `error`, with the process's exit when that explains it.
+    pub(crate) async fn explain(&mut self, error: anyhow::Error) -> anyhow::Error {
+        self.process.explain(error).await
+    }
+
+    pub(crate) async fn stop(self) {
+        self.process.stop().await;
+    }
+}
+
+/// How to start gateways in front of one sandbox, as often as the cold scenarios need.
+#[derive(Debug, Clone)]
+pub(crate) struct GatewayLauncher {
+    pub(crate) binary: Binary,
+    pub(crate) upstream_url: String,
+    pub(crate) credentials: Credentials,
+}
+
+impl GatewayLauncher {
+    /// A fresh `heymarket-gateway serve` process: every cache it may have is empty.
+    pub(crate) async fn start(&self) -> Result<GatewayProcess, ChildError> {
+        let args = [
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--upstream-url",
+            &self.upstream_url,
+            "--upstream-rate-limit",
+            RATE_BUDGET,
+        ];
+        let env = [
+            ("HEYMARKET_SECRET_ID", self.credentials.secret_id.as_str()),
+            ("HEYMARKET_SECRET_KEY", self.credentials.secret_key.as_str()),
+        ];
+        let mut process = ChildProcess::spawn("gateway", self.binary.command(&args, &env))?;
+        let graphql_url = process
+            .wait_for("its address", |line| {
+                let url = url_in(line).filter(|_| line.contains(" serving "))?;
+                Some(url.to_owned())
+            })
+            .await?;
+        Ok(GatewayProcess {
+            process: process.drain_stdout(),
+            graphql_url,
+        })
+    }
+}
+
+/// One running gateway.
+#[derive(Debug)]
+pub(crate) struct GatewayProcess {
+    process: RunningChild,
+    /// `http://127.0.0.1:<port>/graphql`, as printed.
+    pub(crate) graphql_url: String,
+}
+
+impl GatewayProcess {
+    /// Resident memory in KiB (`VmRSS` in `/proc/<pid>/status`); `None` where there is no
+    /// `/proc` or the process is gone.
+    pub(crate) fn rss_kib(&self) -> Option<u64> {
+        let pid = self.process.pid()?;
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|value| value.split_whitespace().next())
+            .and_then(|kib| kib.parse().ok())
+    }
+
+    /// An error if the gateway has stopped.
+    pub(crate) async fn ensure_running(&mut self) -> Result<(), ChildError> {
+        self.process.ensure_running().await
+    }
+
+    /// `error`, with the process's exit when that explains it.
+    pub(crate) async fn explain(&mut self, error: anyhow::Error) -> anyhow::Error {
+        self.process.explain(error).await
+    }
+
+    pub(crate) async fn stop(self) {
+        self.process.stop().await;
+    }
+}
+
+/// The first `http://…` word of a banner line.
+fn url_in(line: &str) -> Option<&str> {
+    line.split_whitespace()
+        .find(|word| word.starts_with("http://"))
+}
+
+/// The value of a `KEY=value` word of a banner line.
+fn value_of<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    line.split_whitespace().find_map(|word| {
+        word.strip_prefix(key)
+            .and_then(|rest| rest.strip_prefix('='))
+            .filter(|value| !value.is_empty())
+    })
+}

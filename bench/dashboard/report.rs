@@ -1,0 +1,303 @@
+//! The Markdown report: settings and machine, upstream calls and wall time per scenario (REST,
+//! gateway cold, gateway warm, and REST÷cold), calls per route, the load run and the gateway's
+//! memory.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::environment::Machine;
+use crate::load::LoadReport;
+use crate::processes::RATE_BUDGET;
+use crate::rest::BROWSER_PARALLELISM;
+use crate::scenarios::{Measurements, NaiveWalk, Sample, Scenario, median_calls, median_ms};
+use crate::{PAGE_ROWS, WALK_PAGES};
+
+/// How the run was configured.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Settings {
+    pub(crate) latency_ms: u64,
+    pub(crate) repetitions: usize,
+    pub(crate) load_seconds: u64,
+    pub(crate) concurrency: usize,
+}
+
+/// Everything one run measured.
+#[derive(Debug, Clone)]
+pub(crate) struct Report {
+    pub(crate) date: DateTime<Utc>,
+    pub(crate) settings: Settings,
+    pub(crate) machine: Machine,
+    pub(crate) revision: Option<String>,
+    pub(crate) scenarios: Vec<Measurements>,
+    pub(crate) naive_walk: NaiveWalk,
+    pub(crate) load: LoadReport,
+}
+
+impl Report {
+    /// Whether a repeated dashboard cost the gateway fewer upstream calls than a fresh one: the
+    /// sign that it caches.
+    pub(crate) fn caches(&self) -> bool {
+        self.scenarios
+            .iter()
+            .find(|m| m.scenario == Scenario::Dashboard)
+            .is_some_and(|m| median_calls(&m.warm) < median_calls(&m.cold))
+    }
+
+    /// The report under a `title` heading of `level` (1 = `#`).
+    pub(crate) fn render(&self, title: &str, level: usize) -> String {
+        format!(
+            "{} {title}\n\n{}",
+            "#".repeat(level),
+            self.render_body(level)
+        )
+    }
+
+    /// The report without its heading; its sections are headings of `level + 1`.
+    pub(crate) fn render_body(&self, level: usize) -> String {
+        Rendered {
+            report: self,
+            level,
+        }
+        .to_string()
+    }
+}
+
+struct Rendered<'a> {
+    report: &'a Report,
+    level: usize,
+}
+
+impl fmt::Display for Rendered<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let report = self.report;
+        let section = "#".repeat(self.level + 1);
+        write_context(f, report)?;
+
+        writeln!(f, "\n{section} Upstream calls and wall time per screen\n")?;
+        write_scenarios(f, report)?;
+
+        writeln!(
+            f,
+            "\n{section} Upstream calls per route (first repetition)\n"
+        )?;
+        write_routes(f, &report.scenarios)?;
+
+        writeln!(f, "\n{section} Warm load: the dashboard query\n")?;
+        write_load(f, &report.load, report.settings.load_seconds)
+    }
+}
+
+fn write_context(f: &mut fmt::Formatter<'_>, report: &Report) -> fmt::Result {
+    let Settings {
+        latency_ms,
+        repetitions,
+        load_seconds,
+        concurrency,
+    } = report.settings;
+    let machine = &report.machine;
+    let memory = machine
+        .memory_kib
+        .map_or("unknown memory".to_owned(), |kib| {
+            format!("{} RAM", gib(kib))
+        });
+    writeln!(f, "- Date: {}", report.date.format("%Y-%m-%d %H:%M:%S UTC"))?;
+    writeln!(
+        f,
+        "- Gateway revision: {}",
+        report.revision.as_deref().unwrap_or("unknown")
+    )?;
+    writeln!(
+        f,
+        "- Machine: {}, {} CPUs, {memory}, {}",
+        machine.cpu_model.as_deref().unwrap_or("unknown CPU"),
+        machine.cpus,
+        machine.kernel.as_deref().unwrap_or("unknown kernel"),
+    )?;
+    writeln!(
+        f,
+        "- Setup: sandbox, gateway and harness on 127.0.0.1 sharing those CPUs; every upstream \
+         call delayed {latency_ms} ms by the sandbox; medians of {repetitions} \
+         repetition(s); load {concurrency} clients for {load_seconds} s"
+    )?;
+    if !report.caches() {
+        writeln!(
+            f,
+            "- The gateway does not cache yet: a warm dashboard costs as many upstream calls as a \
+             cold one."
+        )?;
+    }
+    Ok(())
+}
+
+fn write_scenarios(f: &mut fmt::Formatter<'_>, report: &Report) -> fmt::Result {
+    writeln!(
+        f,
+        "| screen | REST calls | REST ms | cold calls | cold ms | warm calls | warm ms | \
+         REST÷cold calls | REST÷cold time |"
+    )?;
+    writeln!(f, "|---|--:|--:|--:|--:|--:|--:|--:|--:|")?;
+    for m in &report.scenarios {
+        let (rest_ms, cold_ms) = (median_ms(&m.rest), median_ms(&m.cold));
+        writeln!(
+            f,
+            "| {} | {} | {rest_ms:.0} | {} | {cold_ms:.0} | {} | {:.0} | {} | {} |",
+            m.scenario.name(),
+            calls_cell(&m.rest),
+            calls_cell(&m.cold),
+            calls_cell(&m.warm),
+            median_ms(&m.warm),
+            ratio(median_calls(&m.rest), median_calls(&m.cold)),
+            ratio(rest_ms, cold_ms),
+        )?;
+    }
+    for m in &report.scenarios {
+        for (side, samples) in [("REST", &m.rest), ("cold", &m.cold), ("warm", &m.warm)] {
+            let unsuccessful: u64 = samples.iter().map(|s| s.calls.unsuccessful()).sum();
+            if unsuccessful > 0 {
+                writeln!(
+                    f,
+                    "\n- {} {side}: {unsuccessful} upstream answers were not 2xx over all \
+                     repetitions.",
+                    m.scenario.name()
+                )?;
+            }
+        }
+    }
+    let NaiveWalk { listed, missed } = report.naive_walk;
+    let reference = WALK_PAGES * PAGE_ROWS;
+    writeln!(
+        f,
+        "\n- REST: as a frontend builds each screen, at most {BROWSER_PARALLELISM} requests in \
+         flight (a browser's HTTP/1.1 connections to one host). The walk pages with `date` = the \
+         last row's `updated`, as frontends do: it listed {listed} rows but missed {missed} of \
+         the {reference} conversations the gateway's tie-safe walk returned."
+    )?;
+    writeln!(
+        f,
+        "- Gateway cold: a fresh gateway process per repetition, so every cache is empty. Warm: \
+         the same request again on that process. Every answer is checked: no `errors`, full \
+         pages, the expected conversations."
+    )
+}
+
+fn write_routes(f: &mut fmt::Formatter<'_>, scenarios: &[Measurements]) -> fmt::Result {
+    writeln!(f, "| screen | route | REST | cold | warm |")?;
+    writeln!(f, "|---|---|--:|--:|--:|")?;
+    for m in scenarios {
+        let [rest, cold, warm] = [&m.rest, &m.cold, &m.warm].map(|samples| samples.first());
+        let routes: BTreeSet<&String> = [rest, cold, warm]
+            .into_iter()
+            .flatten()
+            .flat_map(|sample| sample.calls.routes.keys())
+            .collect();
+        let count = |sample: Option<&Sample>, route: &String| {
+            sample
+                .and_then(|s| s.calls.routes.get(route))
+                .copied()
+                .unwrap_or(0)
+        };
+        for route in routes {
+            writeln!(
+                f,
+                "| {} | `{route}` | {} | {} | {} |",
+                m.scenario.name(),
+                count(rest, route),
+                count(cold, route),
+                count(warm, route),
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn write_load(f: &mut fmt::Formatter<'_>, load: &LoadReport, load_seconds: u64) -> fmt::Result {
+    let run = &load.run;
+    let per_request = match run.completed() {
+        0 => "–".to_owned(),
+        completed => format!("{:.1}", load.calls.total as f64 / completed as f64),
+    };
+    let millis = |latency: Option<Duration>| {
+        latency.map_or("–".to_owned(), |d| {
+            format!("{:.1}", d.as_secs_f64() * 1000.0)
+        })
+    };
+    let seconds = run.elapsed.as_secs_f64().max(f64::EPSILON);
+    writeln!(
+        f,
+        "| clients | seconds | requests | requests/s | p50 ms | p99 ms | errors | upstream calls \
+         | upstream calls/s | calls/request |"
+    )?;
+    writeln!(f, "|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")?;
+    writeln!(
+        f,
+        "| {} | {load_seconds} | {} | {:.1} | {} | {} | {} | {} | {:.0} | {per_request} |",
+        load.concurrency,
+        run.completed(),
+        run.requests_per_second(),
+        millis(run.latency(0.5)),
+        millis(run.latency(0.99)),
+        run.errors,
+        load.calls.total,
+        load.calls.total as f64 / seconds,
+    )?;
+    if let Some(error) = &run.first_error {
+        writeln!(f, "\nFirst error: {error}")?;
+    }
+    let statuses: Vec<String> = load
+        .calls
+        .statuses
+        .iter()
+        .map(|(status, count)| format!("{count} × {status}"))
+        .collect();
+    if load.calls.unsuccessful() > 0 {
+        writeln!(
+            f,
+            "\nUpstream answers during the load: {}.",
+            statuses.join(", ")
+        )?;
+    }
+    let rss = |kib: Option<u64>| kib.map_or("unknown".to_owned(), mib);
+    writeln!(
+        f,
+        "\nGateway memory (VmRSS): {} at start, {} after warm-up, {} after the load.",
+        rss(load.rss_kib.at_start),
+        rss(load.rss_kib.after_warm_up),
+        rss(load.rss_kib.after_load),
+    )?;
+    writeln!(
+        f,
+        "Latencies are of successful requests; each client sends its next request as soon as \
+         the previous one is answered, over keep-alive connections. The gateway runs with \
+         `--upstream-rate-limit {RATE_BUDGET}` and waits for that budget when the load needs \
+         more upstream calls than it allows (the sandbox accepts as many)."
+    )
+}
+
+/// The median call count, with the range when repetitions differed.
+fn calls_cell(samples: &[Sample]) -> String {
+    let totals = samples.iter().map(|s| s.calls.total);
+    let median = median_calls(samples);
+    match (totals.clone().min(), totals.max()) {
+        (Some(min), Some(max)) if min != max => format!("{median} ({min}–{max})"),
+        _ => format!("{median}"),
+    }
+}
+
+fn ratio(numerator: f64, denominator: f64) -> String {
+    if denominator > 0.0 && numerator.is_finite() {
+        format!("{:.1}×", numerator / denominator)
+    } else {
+        "–".to_owned()
+    }
+}
+
+fn mib(kib: u64) -> String {
+    format!("{:.1} MiB", kib as f64 / 1024.0)
+}
+
+fn gib(kib: u64) -> String {
+    format!("{:.1} GiB", kib as f64 / (1024.0 * 1024.0))
+}
