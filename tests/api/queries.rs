@@ -166,7 +166,11 @@ async fn contact_by_phone_checks_its_input() {
         .graphql(r#"{ contactByPhone(phone: "+1 212 555 0000") { id } }"#)
         .await;
     assert_eq!(unknown["data"], json!({"contactByPhone": null}));
-    assert_eq!(unknown["errors"], Value::Null, "no contact is an answer, not an error");
+    assert_eq!(
+        unknown["errors"],
+        Value::Null,
+        "no contact is an answer, not an error"
+    );
     let bad = app
         .graphql(r#"{ contactByPhone(phone: "555-01") { id } }"#)
         .await;
