@@ -142,11 +142,12 @@ fn describe_sandbox(sandbox: &Sandbox) -> String {
         secret_id,
         secret_key,
         api_key,
+        webhook_token,
     } in sandbox.teams()
     {
         text.push_str(&format!(
             "    team {team_id} {team_name:?}: HEYMARKET_SECRET_ID={secret_id} \
-             HEYMARKET_SECRET_KEY={secret_key}  (or HEYMARKET_API_KEY={api_key})\n"
+             HEYMARKET_SECRET_KEY={secret_key}  (or HEYMARKET_API_KEY={api_key}; webhook token {webhook_token})\n"
         ));
     }
     text

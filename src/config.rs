@@ -161,7 +161,7 @@ pub struct SandboxConfig {
     pub rate_limit: RateBudget,
     /// Where the sandbox POSTs webhook events; none are sent when unset.
     pub webhook_url: Option<Url>,
-    /// Verification token carried in every webhook envelope.
+    /// Base of the webhook verification tokens: team n's envelopes carry `<token>-<n>`.
     pub webhook_token: String,
 }
 

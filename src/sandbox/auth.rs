@@ -122,6 +122,7 @@ mod tests {
                 secret_id: format!("id-{n}"),
                 secret_key: format!("key-{n}"),
                 api_key: format!("api-{n}"),
+                webhook_token: format!("hook-{n}"),
             })
             .collect()
     }

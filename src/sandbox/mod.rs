@@ -53,6 +53,9 @@ pub struct TeamCredentials {
     pub secret_key: String,
     /// The legacy API key, accepted as a bearer token or as the HTTP Basic user name.
     pub api_key: String,
+    /// The verification token of the team's webhook configuration: `<base token>-<n>` for team
+    /// n, since every Heymarket webhook configuration has a token of its own.
+    pub webhook_token: String,
 }
 
 /// A simulated upstream bound to a listener, ready to serve.

@@ -17,6 +17,8 @@ pub(crate) struct Team {
     pub(crate) id: i64,
     /// The id of this team's webhook configuration, sent as the envelope's `id`.
     pub(crate) webhook_id: i64,
+    /// The verification token of that configuration, sent as the envelope's `token`.
+    pub(crate) webhook_token: String,
     store: Mutex<TeamStore>,
     pub(crate) limiter: SlidingWindow,
 }
@@ -47,11 +49,7 @@ impl SandboxState {
         config: &SandboxConfig,
     ) -> Result<(Self, Option<WebhookWorker>), reqwest::Error> {
         let stats = Arc::new(Stats::default());
-        let (webhooks, worker) = Webhooks::new(
-            config.webhook_url.clone(),
-            config.webhook_token.clone(),
-            stats.clone(),
-        )?;
+        let (webhooks, worker) = Webhooks::new(config.webhook_url.clone(), stats.clone())?;
         let seeded: Vec<TeamStore> = std::thread::scope(|scope| {
             let seeding: Vec<_> = (1..=config.teams)
                 .map(|number| {
@@ -73,10 +71,12 @@ impl SandboxState {
                 secret_id: format!("sandbox-secret-id-{number}"),
                 secret_key: format!("sandbox-secret-key-{number}"),
                 api_key: format!("sandbox-api-key-{number}"),
+                webhook_token: format!("{}-{number}", config.webhook_token),
             });
             teams.push(Arc::new(Team {
                 id: team.id,
                 webhook_id: 900 + number,
+                webhook_token: format!("{}-{number}", config.webhook_token),
                 store: Mutex::new(store),
                 limiter: SlidingWindow::new(config.rate_limit),
             }));
@@ -98,6 +98,7 @@ impl SandboxState {
 
     /// Queues a webhook event of `team`.
     pub(crate) fn emit(&self, team: &Team, kind: EventKind, event_data: &impl serde::Serialize) {
-        self.webhooks.emit(team.webhook_id, kind, event_data);
+        self.webhooks
+            .emit(team.webhook_id, &team.webhook_token, kind, event_data);
     }
 }

@@ -65,7 +65,6 @@ struct Envelope<'a, T> {
 #[derive(Debug)]
 pub(crate) struct Webhooks {
     queue: Option<mpsc::Sender<Bytes>>,
-    token: String,
     stats: Arc<Stats>,
 }
 
@@ -82,18 +81,10 @@ impl Webhooks {
     /// Both sides; without a URL no worker exists and events are not queued at all.
     pub(crate) fn new(
         url: Option<Url>,
-        token: String,
         stats: Arc<Stats>,
     ) -> Result<(Self, Option<WebhookWorker>), reqwest::Error> {
         let Some(url) = url else {
-            return Ok((
-                Self {
-                    queue: None,
-                    token,
-                    stats,
-                },
-                None,
-            ));
+            return Ok((Self { queue: None, stats }, None));
         };
         let client = reqwest::Client::builder()
             .timeout(ATTEMPT_TIMEOUT)
@@ -108,20 +99,26 @@ impl Webhooks {
         Ok((
             Self {
                 queue: Some(sender),
-                token,
                 stats,
             },
             Some(worker),
         ))
     }
 
-    /// Queues one event for the webhook configuration `webhook_id`.
-    pub(crate) fn emit(&self, webhook_id: i64, kind: EventKind, event_data: &impl Serialize) {
+    /// Queues one event for the webhook configuration `webhook_id`, whose verification token
+    /// is `token`.
+    pub(crate) fn emit(
+        &self,
+        webhook_id: i64,
+        token: &str,
+        kind: EventKind,
+        event_data: &impl Serialize,
+    ) {
         let Some(queue) = &self.queue else { return };
         let envelope = Envelope {
             kind: kind.as_str(),
             id: webhook_id,
-            token: &self.token,
+            token,
             event_data,
         };
         let body = match serde_json::to_vec(&envelope) {
@@ -198,11 +195,10 @@ mod tests {
     fn events_beyond_the_queue_are_dropped_and_counted() {
         let stats = Arc::new(Stats::default());
         let url = Url::parse("http://127.0.0.1:9/hooks").unwrap();
-        let (webhooks, worker) =
-            Webhooks::new(Some(url), "token".to_owned(), stats.clone()).unwrap();
+        let (webhooks, worker) = Webhooks::new(Some(url), stats.clone()).unwrap();
         assert!(worker.is_some());
         for id in 0..QUEUE_CAPACITY + 3 {
-            webhooks.emit(901, EventKind::ChatOpened, &json!({ "id": id }));
+            webhooks.emit(901, "token", EventKind::ChatOpened, &json!({ "id": id }));
         }
         let counters = serde_json::to_value(stats.snapshot()).unwrap();
         assert_eq!(counters["webhooks"]["dropped"], 3);
@@ -211,9 +207,9 @@ mod tests {
     #[test]
     fn without_a_url_nothing_is_queued() {
         let stats = Arc::new(Stats::default());
-        let (webhooks, worker) = Webhooks::new(None, "token".to_owned(), stats.clone()).unwrap();
+        let (webhooks, worker) = Webhooks::new(None, stats.clone()).unwrap();
         assert!(worker.is_none());
-        webhooks.emit(901, EventKind::MessageSent, &json!({}));
+        webhooks.emit(901, "token", EventKind::MessageSent, &json!({}));
         let counters = serde_json::to_value(stats.snapshot()).unwrap();
         assert_eq!(counters["webhooks"]["dropped"], 0);
     }

@@ -162,10 +162,17 @@ async fn every_modelled_event_arrives_in_order_in_the_documented_envelope() {
     assert_eq!(types, expected);
     for event in &events {
         assert_eq!(keys(event), ["event_data", "id", "token", "type"]);
-        assert_eq!(event["token"], "hook-secret");
     }
-    assert!(events[..6].iter().all(|e| e["id"] == 901));
-    assert_eq!(events[6]["id"], 902);
+    // Each team's webhook configuration has its own id and its own token.
+    assert!(
+        events[..6]
+            .iter()
+            .all(|e| e["id"] == 901 && e["token"] == "hook-secret-1")
+    );
+    assert_eq!(
+        (&events[6]["id"], &events[6]["token"]),
+        (&json!(902), &json!("hook-secret-2"))
+    );
 
     assert_eq!(events[0]["event_data"]["id"], sent["id"]);
     assert_eq!(events[0]["event_data"]["conversation"]["id"], conversation);
