@@ -8,6 +8,7 @@ use anyhow::Context as _;
 use tokio::net::TcpListener;
 
 use crate::config::GatewayConfig;
+use crate::events::{LocalSeenEvents, MemoryBus};
 use crate::loaders::Caches;
 use crate::state::AppState;
 use crate::{http, schema, upstream};
@@ -39,6 +40,8 @@ impl App {
             caches: Arc::new(Caches::new(&config.cache)),
             config: Arc::new(config),
             schema: schema::build_schema(),
+            bus: Arc::new(MemoryBus::default()),
+            seen: Arc::new(LocalSeenEvents::default()),
             upstream,
         };
         Ok(Self {

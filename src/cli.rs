@@ -13,6 +13,7 @@ use url::Url;
 
 use crate::config::{
     self, CacheConfig, GatewayConfig, RateBudget, SandboxConfig, UpstreamAuth, UpstreamConfig,
+    WebhookConfig, WebhookToken,
 };
 
 /// A GraphQL gateway over the Heymarket conversation REST API.
@@ -98,6 +99,9 @@ pub struct DemoArgs {
     pub cache: CacheTuning,
 
     #[command(flatten)]
+    pub events: EventTuning,
+
+    #[command(flatten)]
     pub data: SandboxData,
 }
 
@@ -130,6 +134,9 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub cache: CacheTuning,
+
+    #[command(flatten)]
+    pub events: EventTuning,
 }
 
 /// The simulated upstream on its own.
@@ -177,6 +184,40 @@ pub struct UpstreamTuning {
     /// Upstream calls allowed per credential, e.g. `480/min` (Heymarket allows 500 per minute).
     #[arg(long, env = "HEYMARKET_UPSTREAM_RATE_LIMIT", default_value = config::DEFAULT_UPSTREAM_RATE_LIMIT)]
     pub upstream_rate_limit: RateBudget,
+}
+
+/// Webhook intake, and sharing with other replicas.
+#[derive(Debug, Args)]
+pub struct EventTuning {
+    /// Redis shared by replicas (webhook events, cache invalidation, the upstream rate
+    /// budget), e.g. `redis://127.0.0.1:6379`. Without it everything stays in this process.
+    #[arg(long, env = "REDIS_URL")]
+    pub redis_url: Option<Url>,
+
+    /// Verification token of a Heymarket webhook configuration that delivers to
+    /// `/webhooks/heymarket`: `TEAM_ID:TOKEN`, or `TOKEN` for the team of the configured
+    /// credential. Repeat the flag, or separate with commas in the variable.
+    #[arg(
+        long = "webhook-token",
+        env = "HEYMARKET_WEBHOOK_TOKENS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub webhook_tokens: Vec<WebhookToken>,
+
+    /// Largest webhook body accepted, in bytes.
+    #[arg(long, env = "HEYMARKET_WEBHOOK_MAX_BODY", default_value_t = config::DEFAULT_WEBHOOK_MAX_BODY)]
+    pub webhook_max_body: usize,
+}
+
+impl EventTuning {
+    /// The webhook settings these flags describe.
+    pub fn webhooks(&self) -> WebhookConfig {
+        WebhookConfig {
+            tokens: self.webhook_tokens.clone(),
+            max_body_bytes: self.webhook_max_body,
+        }
+    }
 }
 
 /// What the gateway caches, and for how long.
@@ -271,6 +312,8 @@ impl ServeArgs {
             listen: self.listen,
             upstream: self.upstream.into_config(self.upstream_url, auth)?,
             cache: self.cache.into(),
+            webhooks: self.events.webhooks(),
+            redis_url: self.events.redis_url,
             sandbox_mode: false,
         })
     }

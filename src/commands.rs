@@ -6,9 +6,10 @@ use std::net::SocketAddr;
 use anyhow::Context as _;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use url::Url;
 
 use crate::cli::{DemoArgs, HealthcheckArgs, SandboxArgs, ServeArgs};
-use crate::config::{DEFAULT_SANDBOX_WEBHOOK_TOKEN, GatewayConfig, UpstreamAuth};
+use crate::config::{DEFAULT_SANDBOX_WEBHOOK_TOKEN, GatewayConfig, UpstreamAuth, WebhookToken};
 use crate::sandbox::{Sandbox, TeamCredentials};
 use crate::shutdown::shutdown_signal;
 use crate::{App, schema};
@@ -20,9 +21,11 @@ const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     let gateway_listener = bind(args.listen).await?;
     let sandbox_listener = bind(args.sandbox_listen).await?;
+    // The sandbox delivers its webhooks to the gateway, so subscriptions fire out of the box.
+    let webhook_url = webhook_url(gateway_listener.local_addr()?)?;
     let sandbox_config = args
         .data
-        .into_config(None, DEFAULT_SANDBOX_WEBHOOK_TOKEN.to_owned());
+        .into_config(Some(webhook_url), DEFAULT_SANDBOX_WEBHOOK_TOKEN.to_owned());
     let sandbox =
         Sandbox::new(sandbox_listener, sandbox_config).context("cannot start the sandbox")?;
     let team = sandbox.teams().first().context("the sandbox has no team")?;
@@ -30,10 +33,19 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         id: team.secret_id.clone(),
         key: team.secret_key.clone().into(),
     };
+    let mut webhooks = args.events.webhooks();
+    webhooks
+        .tokens
+        .extend(sandbox.teams().iter().map(|team| WebhookToken {
+            team_id: Some(team.team_id),
+            token: team.webhook_token.clone().into(),
+        }));
     let config = GatewayConfig {
         listen: args.listen,
         upstream: args.upstream.into_config(sandbox.base_url(), auth)?,
         cache: args.cache.into(),
+        webhooks,
+        redis_url: args.events.redis_url,
         sandbox_mode: true,
     };
     let app = App::with_listener(gateway_listener, config)?;
@@ -121,6 +133,16 @@ pub async fn healthcheck(args: HealthcheckArgs) -> anyhow::Result<()> {
         response.status()
     );
     Ok(())
+}
+
+/// Where a gateway listening on `listen` takes webhooks, as a local process reaches it.
+fn webhook_url(listen: SocketAddr) -> anyhow::Result<Url> {
+    let host = if listen.ip().is_unspecified() {
+        SocketAddr::from(([127, 0, 0, 1], listen.port()))
+    } else {
+        listen
+    };
+    Url::parse(&format!("http://{host}/webhooks/heymarket")).context("cannot form the webhook URL")
 }
 
 async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {

@@ -60,6 +60,11 @@ pub struct GatewayConfig {
     pub upstream: UpstreamConfig,
     /// What the gateway keeps, and for how long.
     pub cache: CacheConfig,
+    /// Which webhooks `POST /webhooks/heymarket` accepts.
+    pub webhooks: WebhookConfig,
+    /// Redis shared by replicas: webhook events, cache invalidation, the upstream rate budget.
+    /// `None` runs everything in process.
+    pub redis_url: Option<Url>,
     /// Set when the upstream is the embedded sandbox: GraphiQL and acting-member defaults are
     /// tuned for exploring without credentials.
     pub sandbox_mode: bool,
@@ -71,6 +76,8 @@ impl Default for GatewayConfig {
             listen: parse_default(DEFAULT_LISTEN),
             upstream: UpstreamConfig::default(),
             cache: CacheConfig::default(),
+            webhooks: WebhookConfig::default(),
+            redis_url: None,
             sandbox_mode: false,
         }
     }
@@ -146,6 +153,61 @@ pub enum UpstreamAuth {
     ApiKey(SecretString),
     /// No gateway-held credential: each caller's own `Authorization: Bearer …` goes upstream.
     PassThrough,
+}
+
+/// Largest webhook body accepted; Heymarket's events are a few kilobytes.
+pub const DEFAULT_WEBHOOK_MAX_BODY: usize = 256 * 1024;
+
+/// Which webhook deliveries the gateway accepts.
+#[derive(Debug, Clone)]
+pub struct WebhookConfig {
+    /// The verification tokens of the webhook configurations that deliver here. Without any,
+    /// `POST /webhooks/heymarket` refuses everything.
+    pub tokens: Vec<WebhookToken>,
+    /// Largest body accepted, in bytes.
+    pub max_body_bytes: usize,
+}
+
+impl Default for WebhookConfig {
+    fn default() -> Self {
+        Self {
+            tokens: Vec::new(),
+            max_body_bytes: DEFAULT_WEBHOOK_MAX_BODY,
+        }
+    }
+}
+
+/// One webhook configuration's verification token, and the team whose events it delivers.
+///
+/// Written `TEAM_ID:TOKEN`, or just `TOKEN` for the team of the gateway's own credential.
+#[derive(Debug, Clone)]
+pub struct WebhookToken {
+    /// `None`: the team of the configured upstream credential.
+    pub team_id: Option<i64>,
+    pub token: SecretString,
+}
+
+impl FromStr for WebhookToken {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (team_id, token) = match s.split_once(':') {
+            Some((team, token)) => {
+                let team = team.trim().parse::<i64>().map_err(|_| {
+                    format!("`{team}` is not a team id; write `TEAM_ID:TOKEN`, or just `TOKEN`")
+                })?;
+                (Some(team), token)
+            }
+            None => (None, s),
+        };
+        if token.trim().is_empty() {
+            return Err("the webhook token is empty".to_owned());
+        }
+        Ok(Self {
+            team_id,
+            token: SecretString::from(token.trim().to_owned()),
+        })
+    }
 }
 
 /// Settings of the simulated upstream.
@@ -268,6 +330,28 @@ mod tests {
                 per: Duration::from_secs(1)
             })
         );
+    }
+
+    #[test]
+    fn webhook_tokens_name_their_team_or_default_to_ours() {
+        use secrecy::ExposeSecret;
+        let named: WebhookToken = "101:s3cret".parse().unwrap();
+        assert_eq!(
+            (named.team_id, named.token.expose_secret()),
+            (Some(101), "s3cret")
+        );
+        let plain: WebhookToken = "s3cret".parse().unwrap();
+        assert_eq!(
+            (plain.team_id, plain.token.expose_secret()),
+            (None, "s3cret")
+        );
+        assert!(
+            "x:y"
+                .parse::<WebhookToken>()
+                .unwrap_err()
+                .contains("TEAM_ID:TOKEN")
+        );
+        assert!("101:".parse::<WebhookToken>().is_err());
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! - [`cli`]: command-line flags and environment variables, turned into [`config`] structs.
 //! - [`config`]: typed, validated settings for every part of the process.
 //! - [`error`]: the gateway's one client-facing error type and its stable codes.
+//! - [`events`]: webhook events shared between replicas (in process, or through Redis).
 //! - [`telemetry`]: tracing subscriber set-up (pretty in a terminal, JSON otherwise).
 //! - [`commands`]: what each subcommand runs (the default run, `serve`, `sandbox`, …).
 //! - [`app`]: binds the gateway's listener and runs the HTTP server until shutdown.
@@ -23,6 +24,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod error;
+pub mod events;
 pub mod http;
 pub mod loaders;
 pub mod pagination;

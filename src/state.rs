@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::config::GatewayConfig;
+use crate::events::{EventBus, SeenEvents};
 use crate::loaders::Caches;
 use crate::schema::GatewaySchema;
 use crate::upstream;
@@ -14,5 +15,9 @@ pub struct AppState {
     /// Upstream data shared by all requests, partitioned by tenant.
     pub caches: Arc<Caches>,
     pub schema: GatewaySchema,
+    /// Carries webhook events to every replica.
+    pub bus: Arc<dyn EventBus>,
+    /// Webhook events already taken in.
+    pub seen: Arc<dyn SeenEvents>,
     pub upstream: upstream::Client,
 }
