@@ -6,9 +6,10 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use tokio::net::TcpListener;
+use tokio::sync::broadcast::error::RecvError;
 
-use crate::config::GatewayConfig;
-use crate::events::{LocalSeenEvents, MemoryBus};
+use crate::config::{GatewayConfig, UpstreamAuth};
+use crate::events::{EventBus, LocalSeenEvents, MemoryBus};
 use crate::loaders::Caches;
 use crate::state::AppState;
 use crate::{http, schema, upstream};
@@ -36,6 +37,17 @@ impl App {
             .context("the listener has no local address")?;
         let upstream =
             upstream::Client::new(&config.upstream).context("cannot build the upstream client")?;
+        let unattributed = config
+            .webhooks
+            .tokens
+            .iter()
+            .any(|token| token.team_id.is_none());
+        if unattributed && matches!(config.upstream.auth, UpstreamAuth::PassThrough) {
+            anyhow::bail!(
+                "a webhook token without a team id needs a gateway-held credential to find its team; \
+                 write it as TEAM_ID:TOKEN"
+            );
+        }
         let state = AppState {
             caches: Arc::new(Caches::new(&config.cache)),
             config: Arc::new(config),
@@ -62,8 +74,29 @@ impl App {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        axum::serve(self.listener, http::router(self.state))
+        let events = tokio::spawn(apply_events(
+            Arc::clone(&self.state.bus),
+            Arc::clone(&self.state.caches),
+        ));
+        let served = axum::serve(self.listener, http::router(self.state))
             .with_graceful_shutdown(shutdown)
-            .await
+            .await;
+        events.abort();
+        served
+    }
+}
+
+/// Keeps the caches true to what webhooks report, for as long as the bus runs.
+async fn apply_events(bus: Arc<dyn EventBus>, caches: Arc<Caches>) {
+    let mut events = bus.subscribe();
+    loop {
+        match events.recv().await {
+            Ok(event) => caches.apply(&event).await,
+            Err(RecvError::Lagged(missed)) => {
+                tracing::warn!(missed, "events were missed; dropping cached conversations");
+                caches.forget_conversations().await;
+            }
+            Err(RecvError::Closed) => return,
+        }
     }
 }

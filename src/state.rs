@@ -3,9 +3,10 @@
 use std::sync::Arc;
 
 use crate::config::GatewayConfig;
+use crate::error::ApiError;
 use crate::events::{EventBus, SeenEvents};
-use crate::loaders::Caches;
-use crate::schema::GatewaySchema;
+use crate::loaders::{Caches, Loaders};
+use crate::schema::{Caller, CallerExecutor, GatewaySchema};
 use crate::upstream;
 
 /// Shared by every handler through axum's `State`.
@@ -20,4 +21,27 @@ pub struct AppState {
     /// Webhook events already taken in.
     pub seen: Arc<dyn SeenEvents>,
     pub upstream: upstream::Client,
+}
+
+impl AppState {
+    /// The schema bound to `caller` (or, for a WebSocket, to the caller its `connection_init`
+    /// settles).
+    pub fn executor(&self, caller: Option<Caller>) -> CallerExecutor {
+        CallerExecutor::new(
+            self.schema.clone(),
+            Arc::clone(&self.caches),
+            Arc::clone(&self.bus),
+            caller,
+        )
+    }
+
+    /// The team of the gateway's own upstream credential (webhook tokens configured without a
+    /// team id deliver its events).
+    pub async fn own_team_id(&self) -> Result<i64, ApiError> {
+        let tenant = self.upstream.tenant(None)?;
+        let team = Loaders::new(tenant, Arc::clone(&self.caches))
+            .team()
+            .await?;
+        team.id.ok_or(ApiError::UpstreamUnavailable)
+    }
 }

@@ -3,19 +3,16 @@
 //!
 //! Who is calling is settled here, at the edge, and handed to the schema as a [`Caller`].
 
-use std::sync::Arc;
-
-use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
-use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
+use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
 use axum::Router;
-use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{FromRequest, FromRequestParts, Request, State};
+use axum::extract::{FromRequest, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use secrecy::SecretString;
 
-use crate::schema::{ApiError, Caller, CallerExecutor, GlobalId, NodeKind};
+use super::websocket;
+use crate::schema::{ApiError, Caller, GlobalId, NodeKind};
 use crate::state::AppState;
 
 /// Header naming the member a request acts as (a database id or a global `Member` id).
@@ -40,7 +37,7 @@ async fn graphql_post(
 /// GET serves WebSocket upgrades and query-string operations on the same path.
 async fn graphql_get(State(state): State<AppState>, request: Request) -> Response {
     if is_websocket_upgrade(request.headers()) {
-        return websocket(state, request).await;
+        return websocket::upgrade(state, request).await;
     }
     let headers = request.headers().clone();
     match GraphQLRequest::<Rejection>::from_request(request, &state).await {
@@ -58,29 +55,8 @@ async fn execute(
         Ok(caller) => caller,
         Err((status, error)) => return error_response(status, error),
     };
-    let executor = CallerExecutor::new(state.schema.clone(), Arc::clone(&state.caches), caller);
-    GraphQLResponse::from(async_graphql::Executor::execute(&executor, request).await)
-        .into_response()
-}
-
-async fn websocket(state: AppState, request: Request) -> Response {
-    let caller = match caller(&state, request.headers()) {
-        Ok(caller) => caller,
-        Err((status, error)) => return error_response(status, error),
-    };
-    let (mut parts, _body) = request.into_parts();
-    let protocol = match GraphQLProtocol::from_request_parts(&mut parts, &state).await {
-        Ok(protocol) => protocol,
-        Err(rejection) => return rejection.into_response(),
-    };
-    let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
-        Ok(upgrade) => upgrade,
-        Err(rejection) => return rejection.into_response(),
-    };
-    let executor = CallerExecutor::new(state.schema.clone(), Arc::clone(&state.caches), caller);
-    upgrade
-        .protocols(ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |socket| GraphQLWebSocket::new(socket, executor, protocol).serve())
+    let response = async_graphql::Executor::execute(&state.executor(Some(caller)), request).await;
+    GraphQLResponse::from(response).into_response()
 }
 
 fn is_websocket_upgrade(headers: &HeaderMap) -> bool {
@@ -92,7 +68,10 @@ fn is_websocket_upgrade(headers: &HeaderMap) -> bool {
 
 /// Settles who is calling: the upstream tenant (the configured credential, or the caller's
 /// bearer in pass-through mode) and the member to act as.
-fn caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, (StatusCode, ApiError)> {
+pub(super) fn caller(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Caller, (StatusCode, ApiError)> {
     let requested_member = requested_member(headers).map_err(|e| (StatusCode::BAD_REQUEST, e))?;
     let mut upstream = state
         .upstream
@@ -143,7 +122,7 @@ fn request_id(headers: &HeaderMap) -> Option<String> {
 }
 
 /// A GraphQL-shaped error answer for failures before execution starts.
-fn error_response(status: StatusCode, error: ApiError) -> Response {
+pub(super) fn error_response(status: StatusCode, error: ApiError) -> Response {
     let error: async_graphql::Error = error.into();
     let response =
         async_graphql::Response::from_errors(vec![error.into_server_error(Default::default())]);

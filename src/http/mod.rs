@@ -3,6 +3,8 @@
 mod graphiql;
 mod graphql;
 mod health;
+mod webhooks;
+mod websocket;
 
 use axum::Router;
 use tower_http::trace::TraceLayer;
@@ -12,8 +14,10 @@ use crate::state::AppState;
 /// The gateway's whole HTTP surface. A pure function of the state, so tests can serve it or
 /// call it in-process.
 pub fn router(state: AppState) -> Router {
+    let webhook_body_limit = state.config.webhooks.max_body_bytes;
     Router::new()
         .merge(graphql::router())
+        .merge(webhooks::router(webhook_body_limit))
         .merge(graphiql::router())
         .merge(health::router())
         .layer(TraceLayer::new_for_http())

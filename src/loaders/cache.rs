@@ -14,6 +14,7 @@ use moka::future::Cache;
 use super::batch::BatchCache;
 use crate::config::CacheConfig;
 use crate::error::ApiError;
+use crate::events::Event;
 use crate::upstream::TenantKey;
 use crate::upstream::models::{Contact, Conversation, Inbox, Message, Team};
 use crate::upstream::requests::ConversationListRequest;
@@ -41,9 +42,16 @@ pub struct Caches {
     /// the tenant to a new generation, so no cached page can contradict the change.
     generations: Cache<TenantKey, u64>,
     next_generation: AtomicU64,
+    /// Which team each tenant belongs to, so an event of a team reaches every tenant (every
+    /// credential) of that team.
+    tenant_teams: Cache<TenantKey, i64>,
     /// Most messages asked of one team-wide message listing.
     pub(super) messages_batch_limit: u32,
 }
+
+/// How long a tenant's team is remembered: longer than any cached data of the tenant, so every
+/// tenant with cached data is reached by its team's events.
+const TENANT_TEAM_MEMORY: Duration = Duration::from_secs(24 * 3600);
 
 /// A conversation's last message is keyed by the conversation and the instant it last changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -71,6 +79,7 @@ impl Caches {
                 config.ttl_conversations * 2 + Duration::from_secs(60),
             ),
             next_generation: AtomicU64::new(1),
+            tenant_teams: cache(config.capacity, TENANT_TEAM_MEMORY),
             messages_batch_limit: config.messages_batch_limit,
         }
     }
@@ -97,6 +106,62 @@ impl Caches {
             tracing::error!(%error, "cannot drop cached histories; clearing every history instead");
             self.histories.invalidate_all();
         }
+    }
+
+    /// Remembers that `tenant` belongs to `team_id` (learnt from its `GET /v1/team`).
+    pub(super) async fn register_team(&self, tenant: TenantKey, team_id: i64) {
+        self.tenant_teams.insert(tenant, team_id).await;
+    }
+
+    /// Applies what an event says about a conversation to every tenant of its team: the
+    /// conversation as the event carries it replaces the cached copy (unless the cache already
+    /// holds a newer one), and the tenant's list pages and histories stop counting.
+    pub async fn apply(&self, event: &Event) {
+        let conversation = if event.kind.carries_conversation() {
+            Some(&event.data)
+        } else if event.kind.carries_message() {
+            event.data.get("conversation")
+        } else {
+            None
+        };
+        let Some(conversation) = conversation else {
+            return;
+        };
+        let conversation: Conversation = match serde_json::from_value(conversation.clone()) {
+            Ok(conversation) => conversation,
+            Err(error) => {
+                tracing::warn!(%error, kind = ?event.kind, "event without a readable conversation");
+                return;
+            }
+        };
+        let conversation = Arc::new(conversation);
+        let tenants: Vec<TenantKey> = self
+            .tenant_teams
+            .iter()
+            .filter(|(_, team)| *team == event.team_id)
+            .map(|(tenant, _)| *tenant)
+            .collect();
+        for tenant in tenants {
+            let key = (tenant, conversation.id);
+            let cached_is_newer = self.conversations.get(&key).await.is_some_and(|cached| {
+                cached.updated.is_some() && cached.updated > conversation.updated
+            });
+            if !cached_is_newer {
+                self.conversations
+                    .insert(key, Arc::clone(&conversation))
+                    .await;
+            }
+            self.conversations_changed(tenant).await;
+        }
+    }
+
+    /// Events were lost (a receiver fell behind): nothing cached about conversations can be
+    /// trusted any more.
+    pub async fn forget_conversations(&self) {
+        self.conversations.invalidate_all();
+        self.histories.invalidate_all();
+        self.list_pages.invalidate_all();
+        self.generations.invalidate_all();
     }
 
     /// Generations come from one counter, so a forgotten tenant never gets an old one back.

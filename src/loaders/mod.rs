@@ -16,7 +16,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_graphql::dataloader::{DataLoader, HashMapCache};
-use tokio::sync::OnceCell;
 
 pub use cache::Caches;
 pub use last_message::LastMessageTarget;
@@ -32,8 +31,8 @@ use source::Source;
 pub struct Loaders {
     source: Arc<Source>,
     /// Inboxes and team as first seen by this operation, so all its fields agree.
-    inboxes: OnceCell<Arc<Vec<Inbox>>>,
-    team: OnceCell<Arc<Team>>,
+    inboxes: Memo<Vec<Inbox>>,
+    team: Memo<Team>,
     conversations: DataLoader<ConversationsById, HashMapCache>,
     contacts: DataLoader<ContactsByPhone, HashMapCache>,
     histories: DataLoader<Histories, HashMapCache>,
@@ -53,8 +52,8 @@ impl Loaders {
             histories: per_operation(Histories(Arc::clone(&source))),
             last_messages: per_operation(LastMessages(Arc::clone(&source))),
             source,
-            inboxes: OnceCell::new(),
-            team: OnceCell::new(),
+            inboxes: Memo::default(),
+            team: Memo::default(),
         }
     }
 
@@ -71,11 +70,7 @@ impl Loaders {
 
     /// Every inbox the tenant can access (`GET /v1/inboxes`).
     pub async fn inboxes(&self) -> Result<Arc<Vec<Inbox>>, ApiError> {
-        let inboxes = self
-            .inboxes
-            .get_or_try_init(|| self.source.inboxes())
-            .await?;
-        Ok(Arc::clone(inboxes))
+        self.inboxes.get_or_load(self.source.inboxes()).await
     }
 
     /// One inbox by id, from [`Loaders::inboxes`].
@@ -90,8 +85,7 @@ impl Loaders {
 
     /// The team and its members (`GET /v1/team`).
     pub async fn team(&self) -> Result<Arc<Team>, ApiError> {
-        let team = self.team.get_or_try_init(|| self.source.team()).await?;
-        Ok(Arc::clone(team))
+        self.team.get_or_load(self.source.team()).await
     }
 
     /// One team member by id, from [`Loaders::team`].
@@ -159,6 +153,18 @@ impl Loaders {
             None => self.conversations.clear::<i64>(),
         }
         Ok(conversation)
+    }
+
+    /// Forgets what this operation has seen, so later fields read afresh (through the shared
+    /// caches): a subscription calls it for every event it delivers, since its operation lives
+    /// as long as the subscription.
+    pub fn forget_all(&self) {
+        self.inboxes.forget();
+        self.team.forget();
+        self.conversations.clear::<i64>();
+        self.contacts.clear::<String>();
+        self.histories.clear::<HistoryPage>();
+        self.last_messages.clear::<LastMessageTarget>();
     }
 
     /// Forgets every conversation's newest messages, here and in the shared caches: after a
@@ -260,6 +266,38 @@ impl Cost {
             "upstreamCallsByRoute": by_route,
             "cacheHits": self.cache_hits.load(Ordering::Relaxed),
         })
+    }
+}
+
+/// A value as this operation first saw it, so every field of the operation agrees on it.
+struct Memo<T>(std::sync::Mutex<Option<Arc<T>>>);
+
+impl<T> Default for Memo<T> {
+    fn default() -> Self {
+        Self(std::sync::Mutex::new(None))
+    }
+}
+
+impl<T> Memo<T> {
+    async fn get_or_load(
+        &self,
+        load: impl std::future::Future<Output = Result<Arc<T>, ApiError>>,
+    ) -> Result<Arc<T>, ApiError> {
+        if let Some(seen) = self.lock().clone() {
+            return Ok(seen);
+        }
+        let loaded = load.await?;
+        Ok(Arc::clone(self.lock().get_or_insert(loaded)))
+    }
+
+    fn forget(&self) {
+        *self.lock() = None;
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Arc<T>>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 

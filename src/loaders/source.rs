@@ -80,11 +80,11 @@ impl Source {
 
     pub(super) async fn team(&self) -> Result<Arc<Team>, ApiError> {
         let fill = async {
-            self.upstream
-                .team()
-                .await
-                .map(Arc::new)
-                .map_err(ApiError::from)
+            let team = self.upstream.team().await.map_err(ApiError::from)?;
+            if let Some(team_id) = team.id {
+                self.caches.register_team(self.tenant, team_id).await;
+            }
+            Ok(Arc::new(team))
         };
         self.read_through(&self.caches.team, self.tenant, fill)
             .await

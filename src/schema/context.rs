@@ -6,6 +6,7 @@ use std::sync::Arc;
 use async_graphql::Context;
 
 use crate::error::ApiError;
+use crate::events::EventBus;
 use crate::loaders::{Caches, Loaders};
 use crate::upstream::TenantClient;
 use crate::upstream::models::TeamMember;
@@ -26,15 +27,18 @@ pub struct Caller {
 /// Per-operation data: the caller plus what the operation has already fetched.
 pub struct RequestContext {
     requested_member: Option<i64>,
+    /// Where webhook events arrive, for subscriptions.
+    pub bus: Arc<dyn EventBus>,
     /// Upstream entities, fetched at most once per operation.
     pub loaders: Loaders,
 }
 
 impl RequestContext {
-    pub fn new(caller: &Caller, caches: Arc<Caches>) -> Self {
+    pub fn new(caller: &Caller, caches: Arc<Caches>, bus: Arc<dyn EventBus>) -> Self {
         let loaders = Loaders::new(caller.upstream.clone(), caches);
         Self {
             requested_member: caller.requested_member,
+            bus,
             loaders,
         }
     }

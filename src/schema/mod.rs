@@ -10,9 +10,10 @@ mod mutation;
 mod node;
 mod query;
 mod scalars;
+mod subscription;
 mod types;
 
-use async_graphql::{EmptySubscription, Schema};
+use async_graphql::Schema;
 
 pub use crate::error::ApiError;
 pub use context::{Caller, RequestContext};
@@ -20,13 +21,14 @@ pub use executor::CallerExecutor;
 pub use mutation::Mutation;
 pub use node::{GlobalId, NodeKind};
 pub use query::Query;
+pub use subscription::Subscription;
 
 /// The executable schema; cheap to clone.
-pub type GatewaySchema = Schema<Query, Mutation, EmptySubscription>;
+pub type GatewaySchema = Schema<Query, Mutation, Subscription>;
 
 /// Builds the schema. Per-request data ([`RequestContext`]) is added to each request.
 pub fn build_schema() -> GatewaySchema {
-    Schema::build(Query, Mutation::default(), EmptySubscription).finish()
+    Schema::build(Query, Mutation::default(), Subscription).finish()
 }
 
 /// The schema in SDL, as checked in at `schema/schema.graphql`.

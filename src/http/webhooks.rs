@@ -1,0 +1,204 @@
+//! `POST /webhooks/heymarket`: Heymarket's webhook deliveries (heymarket-api.md §11), checked
+//! and handed to the event bus. Answers fast: everything an event causes happens on the bus's
+//! receivers, not here.
+//!
+//! Answers: `200 {"status": "accepted"}`; `200 {"status": "duplicate"}` for a redelivery (taken
+//! in once); `200 {"status": "ignored"}` for a `type` this gateway does not know (so Heymarket
+//! does not retry it forever); `400` for a body that is not the documented envelope; `401` for a
+//! missing or unknown token; `413` for a body over the configured size.
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use secrecy::ExposeSecret;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::config::WebhookToken;
+use crate::events::{Event, EventKind};
+use crate::state::AppState;
+
+pub(super) fn router(max_body_bytes: usize) -> Router<AppState> {
+    Router::new()
+        .route("/webhooks/heymarket", post(receive))
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+}
+
+/// The documented envelope; every field optional here so a bad one gets a precise answer.
+#[derive(Deserialize)]
+struct Envelope {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    token: Option<String>,
+    event_data: Option<Value>,
+}
+
+async fn receive(State(state): State<AppState>, body: Result<Bytes, BytesRejection>) -> Response {
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => {
+            let status = rejection.status();
+            let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
+                format!(
+                    "the body is larger than {} bytes",
+                    state.config.webhooks.max_body_bytes
+                )
+            } else {
+                "the body could not be read".to_owned()
+            };
+            return answer(status, "bad_body", &message);
+        }
+    };
+    let envelope: Envelope = match serde_json::from_slice(&body) {
+        Ok(envelope) => envelope,
+        Err(_) => {
+            return answer(
+                StatusCode::BAD_REQUEST,
+                "malformed",
+                "the body is not a JSON webhook envelope",
+            );
+        }
+    };
+    let Some(webhook) = envelope
+        .token
+        .as_deref()
+        .and_then(|token| matching(&state.config.webhooks.tokens, token))
+    else {
+        tracing::warn!("webhook refused: missing or unknown token");
+        return answer(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "missing or unknown webhook token",
+        );
+    };
+    let Some(kind) = envelope.kind else {
+        return answer(
+            StatusCode::BAD_REQUEST,
+            "malformed",
+            "the envelope has no `type`",
+        );
+    };
+    let Ok(kind) = serde_json::from_value::<EventKind>(Value::String(kind.clone())) else {
+        tracing::info!(%kind, "webhook of an unknown type ignored");
+        return status_answer("ignored");
+    };
+    let Some(data) = envelope.event_data.filter(Value::is_object) else {
+        return answer(
+            StatusCode::BAD_REQUEST,
+            "malformed",
+            "the envelope has no `event_data` object",
+        );
+    };
+    let team_id = match webhook.team_id {
+        Some(team_id) => team_id,
+        None => match state.own_team_id().await {
+            Ok(team_id) => team_id,
+            Err(error) => {
+                tracing::warn!(%error, "cannot tell which team a webhook belongs to");
+                return answer(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "retry later",
+                );
+            }
+        },
+    };
+
+    let event = Event {
+        fingerprint: fingerprint(kind, team_id, &data),
+        team_id,
+        kind,
+        data,
+    };
+    if !state.seen.first_time(&event.fingerprint).await {
+        tracing::debug!(?kind, team_id, "redelivered webhook dropped");
+        return status_answer("duplicate");
+    }
+    tracing::info!(?kind, team_id, "webhook accepted");
+    state.bus.publish(event).await;
+    status_answer("accepted")
+}
+
+/// The configured token equal to `token`. Every candidate is compared in full and in constant
+/// time, so timing reveals nothing about how much of a guess was right.
+fn matching<'a>(tokens: &'a [WebhookToken], token: &str) -> Option<&'a WebhookToken> {
+    let mut found = None;
+    for candidate in tokens {
+        let equal: bool = candidate
+            .token
+            .expose_secret()
+            .as_bytes()
+            .ct_eq(token.as_bytes())
+            .into();
+        if equal && found.is_none() {
+            found = Some(candidate);
+        }
+    }
+    found
+}
+
+/// The same for every delivery of one event: its type, team and data. (`event_data` carries
+/// the object's `updated`, so two changes of one conversation differ.)
+fn fingerprint(kind: EventKind, team_id: i64, data: &Value) -> String {
+    let digest = Sha256::new()
+        .chain_update(format!("{kind:?}:{team_id}:"))
+        .chain_update(data.to_string())
+        .finalize();
+    digest.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+fn status_answer(status: &str) -> Response {
+    (StatusCode::OK, Json(json!({ "status": status }))).into_response()
+}
+
+fn answer(status: StatusCode, error: &str, message: &str) -> Response {
+    (status, Json(json!({ "error": error, "message": message }))).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn token(team_id: Option<i64>, token: &str) -> WebhookToken {
+        WebhookToken {
+            team_id,
+            token: token.to_owned().into(),
+        }
+    }
+
+    #[test]
+    fn tokens_match_exactly() {
+        let tokens = [token(Some(101), "alpha"), token(Some(102), "beta")];
+        assert_eq!(
+            matching(&tokens, "beta").and_then(|found| found.team_id),
+            Some(102)
+        );
+        for wrong in ["", "alph", "alphaa", "ALPHA", "beta "] {
+            assert!(matching(&tokens, wrong).is_none(), "{wrong:?}");
+        }
+        assert!(matching(&[], "alpha").is_none());
+    }
+
+    #[test]
+    fn fingerprints_follow_type_team_and_data() {
+        let data = json!({ "id": 1, "updated": "2026-05-01T00:00:00.000001Z" });
+        let base = fingerprint(EventKind::ChatClosed, 101, &data);
+        assert_eq!(base, fingerprint(EventKind::ChatClosed, 101, &data.clone()));
+        assert_ne!(base, fingerprint(EventKind::ChatOpened, 101, &data));
+        assert_ne!(base, fingerprint(EventKind::ChatClosed, 102, &data));
+        assert_ne!(
+            base,
+            fingerprint(
+                EventKind::ChatClosed,
+                101,
+                &json!({ "id": 1, "updated": "2026-05-01T00:00:00.000002Z" })
+            )
+        );
+    }
+}

@@ -1,0 +1,123 @@
+//! GraphQL over WebSocket on `/graphql` (`graphql-transport-ws`, and the legacy `graphql-ws`).
+//!
+//! The caller is settled at `connection_init`: credentials and `X-Member-Id` may come in the
+//! init payload (browsers cannot set headers on a WebSocket) or in the upgrade request's
+//! headers. The credential is tried upstream before the connection is acknowledged, and a
+//! refused one closes the socket with `4403 Forbidden`, as graphql-transport-ws specifies.
+
+use std::str::FromStr;
+
+use async_graphql::Data;
+use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, WebSocketProtocols as Protocols, WsMessage};
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{FromRequestParts, Request};
+use axum::http::header::SEC_WEBSOCKET_PROTOCOL;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use futures::{SinkExt, StreamExt, future};
+
+use super::graphql::{caller, error_response};
+use crate::error::ApiError;
+use crate::loaders::Loaders;
+use crate::schema::Caller;
+use crate::state::AppState;
+
+/// graphql-transport-ws's close code for a refused `connection_init`.
+const FORBIDDEN: u16 = 4403;
+/// Starts the message of every init refusal, so the close code can be set to [`FORBIDDEN`]
+/// (the library closes every failed init with 1002).
+const REFUSED: &str = "connection_init refused: ";
+
+pub(super) async fn upgrade(state: AppState, request: Request) -> Response {
+    let (mut parts, _body) = request.into_parts();
+    let Some(protocol) = subprotocol(&parts.headers) else {
+        let error = ApiError::bad_input(
+            "ask for the `graphql-transport-ws` (or legacy `graphql-ws`) subprotocol",
+        );
+        return error_response(StatusCode::BAD_REQUEST, error);
+    };
+    let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
+        Ok(upgrade) => upgrade,
+        Err(rejection) => return rejection.into_response(),
+    };
+    let headers = parts.headers;
+    upgrade
+        .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |socket| serve(state, headers, protocol, socket))
+}
+
+/// The first GraphQL subprotocol the client offers.
+fn subprotocol(headers: &HeaderMap) -> Option<Protocols> {
+    let offered = headers.get(SEC_WEBSOCKET_PROTOCOL)?.to_str().ok()?;
+    offered
+        .split(',')
+        .find_map(|protocol| protocol.trim().parse().ok())
+}
+
+async fn serve(state: AppState, headers: HeaderMap, protocol: Protocols, socket: WebSocket) {
+    let (mut sink, stream) = socket.split();
+    let input = stream
+        .take_while(|message| future::ready(message.is_ok()))
+        .filter_map(|message| {
+            future::ready(match message {
+                Ok(message @ (Message::Text(_) | Message::Binary(_))) => Some(message.into_data()),
+                _ => None,
+            })
+        });
+    let init_state = state.clone();
+    let on_init = move |payload: serde_json::Value| async move {
+        let caller = connection_caller(&init_state, &headers, &payload)
+            .await
+            .map_err(|error| async_graphql::Error::new(format!("{REFUSED}{error}")))?;
+        let mut data = Data::default();
+        data.insert(caller);
+        Ok(data)
+    };
+    let mut outgoing = async_graphql::http::WebSocket::new(state.executor(None), input, protocol)
+        .on_connection_init(on_init)
+        .map(|message| match message {
+            WsMessage::Text(text) => Message::Text(text.into()),
+            WsMessage::Close(code, reason) => {
+                let code = if reason.starts_with(REFUSED) {
+                    FORBIDDEN
+                } else {
+                    code
+                };
+                Message::Close(Some(CloseFrame {
+                    code,
+                    reason: reason.into(),
+                }))
+            }
+        });
+    while let Some(message) = outgoing.next().await {
+        if sink.send(message).await.is_err() {
+            break;
+        }
+    }
+}
+
+/// The caller a connection acts for: the upgrade's headers, overridden by same-named string
+/// entries of the init payload (`{"Authorization": "Bearer …", "X-Member-Id": "501"}`),
+/// checked upstream before the connection is accepted.
+async fn connection_caller(
+    state: &AppState,
+    headers: &HeaderMap,
+    payload: &serde_json::Value,
+) -> Result<Caller, ApiError> {
+    let mut headers = headers.clone();
+    for (name, value) in payload.as_object().into_iter().flatten() {
+        let (Ok(name), Some(Ok(value))) = (
+            HeaderName::from_str(name),
+            value.as_str().map(HeaderValue::from_str),
+        ) else {
+            continue;
+        };
+        headers.insert(name, value);
+    }
+    let caller = caller(state, &headers).map_err(|(_, error)| error)?;
+    // A pass-through credential is only known good once the upstream accepted it.
+    Loaders::new(caller.upstream.clone(), state.caches.clone())
+        .team()
+        .await?;
+    Ok(caller)
+}
