@@ -47,7 +47,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the gateway in front of a real Heymarket API (production mode).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Run only the simulated Heymarket API.
     Sandbox(SandboxArgs),
     /// Print the GraphQL schema (SDL) and exit.

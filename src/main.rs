@@ -10,7 +10,7 @@ async fn main() -> ExitCode {
     telemetry::init(cli.log_format);
     let outcome = match cli.command {
         None => commands::demo(cli.demo).await,
-        Some(Command::Serve(args)) => commands::serve(args).await,
+        Some(Command::Serve(args)) => commands::serve(*args).await,
         Some(Command::Sandbox(args)) => commands::sandbox(args).await,
         Some(Command::Schema) => commands::print_schema(),
         Some(Command::Healthcheck(args)) => commands::healthcheck(args).await,

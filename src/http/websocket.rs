@@ -85,7 +85,7 @@ async fn serve(state: AppState, headers: HeaderMap, protocol: Protocols, socket:
                 };
                 Message::Close(Some(CloseFrame {
                     code,
-                    reason: reason.into(),
+                    reason: close_reason(&reason).into(),
                 }))
             }
         });
@@ -94,6 +94,16 @@ async fn serve(state: AppState, headers: HeaderMap, protocol: Protocols, socket:
             break;
         }
     }
+}
+
+/// A close frame's reason holds at most 123 bytes; a longer one is cut at a character boundary.
+fn close_reason(reason: &str) -> &str {
+    const MAX: usize = 123;
+    let mut end = reason.len().min(MAX);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    &reason[..end]
 }
 
 /// The caller a connection acts for: the upgrade's headers, overridden by same-named string
@@ -120,4 +130,17 @@ async fn connection_caller(
         .team()
         .await?;
     Ok(caller)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn close_reasons_fit_a_control_frame() {
+        assert_eq!(close_reason("short"), "short");
+        let long = "é".repeat(100);
+        let cut = close_reason(&long);
+        assert!(cut.len() <= 123 && long.starts_with(cut));
+    }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use heymarket_gateway::App;
 use heymarket_gateway::config::{
-    GatewayConfig, RateBudget, SandboxConfig, UpstreamAuth, UpstreamConfig,
+    GatewayConfig, RateBudget, SandboxConfig, UpstreamAuth, UpstreamConfig, WebhookToken,
 };
 use heymarket_gateway::sandbox::{Sandbox, TeamCredentials};
 use serde_json::{Value, json};
@@ -119,15 +119,58 @@ pub async fn spawn_app_with(
     sandbox_config: SandboxConfig,
     customise: impl FnOnce(&mut GatewayConfig),
 ) -> TestApp {
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind a free port");
+    start_app(listener, spawn_sandbox(sandbox_config).await, customise).await
+}
+
+/// Like [`spawn_app_with`], with the sandbox delivering its webhooks to the gateway, which
+/// accepts every sandbox team's token.
+pub async fn spawn_app_with_webhooks(
+    sandbox_config: SandboxConfig,
+    customise: impl FnOnce(&mut GatewayConfig),
+) -> TestApp {
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind a free port");
+    let webhook_url = format!(
+        "http://{}/webhooks/heymarket",
+        listener.local_addr().expect("bound")
+    );
+    let sandbox_config = SandboxConfig {
+        webhook_url: Some(webhook_url.parse().expect("a URL")),
+        ..sandbox_config
+    };
     let sandbox = spawn_sandbox(sandbox_config).await;
+    let tokens: Vec<WebhookToken> = sandbox
+        .teams
+        .iter()
+        .map(|team| WebhookToken {
+            team_id: Some(team.team_id),
+            token: team.webhook_token.clone().into(),
+        })
+        .collect();
+    start_app(listener, sandbox, |config| {
+        config.webhooks.tokens = tokens;
+        customise(config);
+    })
+    .await
+}
+
+async fn start_app(
+    listener: TcpListener,
+    sandbox: TestSandbox,
+    customise: impl FnOnce(&mut GatewayConfig),
+) -> TestApp {
     let mut config = GatewayConfig {
-        listen: "127.0.0.1:0".parse().expect("literal address"),
+        listen: listener.local_addr().expect("bound"),
         upstream: sandbox.upstream_config(0),
         sandbox_mode: true,
         ..GatewayConfig::default()
     };
     customise(&mut config);
-    let app = App::build(config).await.expect("gateway starts");
+    let app = App::with_listener(listener, config).expect("gateway starts");
     let addr = app.local_addr();
     let stop = CancellationToken::new();
     tokio::spawn(app.run_until_stopped(stop.clone().cancelled_owned()));

@@ -16,4 +16,6 @@ mod sandbox_rules;
 mod sandbox_support;
 mod sandbox_webhooks;
 mod schema;
+mod subscriptions;
 mod upstream_client;
+mod ws_support;

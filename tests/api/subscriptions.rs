@@ -1,0 +1,422 @@
+//! Live updates end to end: the sandbox's webhooks reach the gateway, which feeds
+//! subscriptions and keeps its caches true.
+
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use heymarket_gateway::config::{SandboxConfig, UpstreamAuth};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, spawn_app_with_webhooks};
+use crate::sandbox_support::roomy_config;
+use crate::ws_support::{Init, Subscriber};
+
+const DEADLINE: Duration = Duration::from_secs(10);
+
+fn global(plain: &str) -> String {
+    URL_SAFE_NO_PAD.encode(plain)
+}
+
+async fn app() -> TestApp {
+    spawn_app_with_webhooks(
+        SandboxConfig {
+            teams: 1,
+            ..roomy_config()
+        },
+        |_| {},
+    )
+    .await
+}
+
+/// Simulates a customer writing to `inbox` from `phone` (as team `team_id`).
+async fn inbound(app: &TestApp, team_id: i64, inbox: i64, phone: &str, text: &str) -> Value {
+    let body = json!({"inbox_id": inbox, "phone": phone, "text": text, "team_id": team_id});
+    let (status, message) = app
+        .sandbox
+        .control(Method::POST, "/_sandbox/inbound", Some(body))
+        .await;
+    assert_eq!(status, 200, "{message}");
+    message
+}
+
+/// A subscription starts listening a moment after its `subscribe` message; customer messages
+/// are sent until the first one is delivered, which is answered. (Each attempt waits a short
+/// while for a delivery: this is a poll with a deadline, not a fixed sleep.)
+async fn first_delivery(
+    app: &TestApp,
+    subscriber: &mut Subscriber,
+    inbox: i64,
+    phone: &str,
+) -> Value {
+    let start = Instant::now();
+    for attempt in 0.. {
+        assert!(
+            start.elapsed() < DEADLINE,
+            "no delivery within the deadline"
+        );
+        inbound(app, 101, inbox, phone, &format!("ping {attempt}")).await;
+        if let Ok(result) =
+            tokio::time::timeout(Duration::from_millis(200), subscriber.next_result()).await
+        {
+            return result;
+        }
+    }
+    unreachable!()
+}
+
+/// Drains results until one whose field `field` satisfies `done`.
+async fn result_where(
+    subscriber: &mut Subscriber,
+    field: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let start = Instant::now();
+    loop {
+        assert!(
+            start.elapsed() < DEADLINE,
+            "no matching result within the deadline"
+        );
+        let result = subscriber.next_result().await;
+        if done(&result["data"][field]) {
+            return result;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_customer_message_reaches_message_added_with_its_links() {
+    let app = app().await;
+    let mut subscriber = app.subscriber(json!({})).await;
+    let query = r#"subscription($inbox: ID!) { messageAdded(inboxIds: [$inbox]) {
+        text direction author { name }
+        conversation { databaseId status target inbox { databaseId } lastMessage { text } } } }"#;
+    subscriber
+        .subscribe(query, json!({"inbox": global("Inbox:3001")}))
+        .await;
+
+    let phone = "12125550101";
+    let first = first_delivery(&app, &mut subscriber, 3001, phone).await;
+    assert_eq!(first["errors"], Value::Null, "{first}");
+
+    inbound(&app, 101, 3001, phone, "Is my order ready?").await;
+    let result = result_where(&mut subscriber, "messageAdded", |m| {
+        m["text"] == "Is my order ready?"
+    })
+    .await;
+    let message = &result["data"]["messageAdded"];
+    assert_eq!(message["direction"], "INBOUND");
+    assert_eq!(message["author"], Value::Null);
+    let conversation = &message["conversation"];
+    assert_eq!(conversation["target"], phone);
+    assert_eq!(conversation["status"], "OPEN");
+    assert_eq!(conversation["inbox"]["databaseId"], "3001");
+    assert_eq!(
+        conversation["lastMessage"]["text"], "Is my order ready?",
+        "links see the new state"
+    );
+}
+
+#[tokio::test]
+async fn mutations_arrive_as_conversation_updates() {
+    let app = app().await;
+    let mut subscriber = app.subscriber(json!({})).await;
+    let query = r#"subscription($inboxes: [ID!]) { conversationUpdated(inboxIds: $inboxes) {
+        id databaseId status assignee { databaseId } inbox { databaseId } } }"#;
+    subscriber
+        .subscribe(
+            query,
+            json!({"inboxes": [global("Inbox:3001"), global("Inbox:3002")]}),
+        )
+        .await;
+    let phone = "12125550102";
+    let first = first_delivery(&app, &mut subscriber, 3001, phone).await;
+    let id = first["data"]["conversationUpdated"]["id"].clone();
+    let mutate = async |mutation: &str, input: Value| {
+        let (_, body) = app
+            .graphql_with(mutation, json!({"input": input}), &[])
+            .await;
+        assert_eq!(body["errors"], Value::Null, "{body}");
+    };
+
+    mutate("mutation($input: CloseConversationInput!) { closeConversation(input: $input) { userErrors { code } } }", json!({"conversationId": id})).await;
+    let closed = result_where(&mut subscriber, "conversationUpdated", |c| {
+        c["status"] == "CLOSED"
+    })
+    .await;
+    assert_eq!(closed["data"]["conversationUpdated"]["id"], id);
+
+    mutate(
+        "mutation($input: AssignConversationInput!) { assignConversation(input: $input) { userErrors { code } } }",
+        json!({"conversationId": id, "assigneeId": global("Member:501")}),
+    )
+    .await;
+    result_where(&mut subscriber, "conversationUpdated", |c| {
+        c["assignee"]["databaseId"] == "501"
+    })
+    .await;
+
+    mutate(
+        "mutation($input: TransferConversationInput!) { transferConversation(input: $input) { userErrors { code } } }",
+        json!({"conversationId": id, "inboxId": global("Inbox:3002")}),
+    )
+    .await;
+    let moved = result_where(&mut subscriber, "conversationUpdated", |c| {
+        c["inbox"]["databaseId"] == "3002"
+    })
+    .await;
+    assert_eq!(moved["data"]["conversationUpdated"]["id"], id);
+}
+
+#[tokio::test]
+async fn an_event_replaces_what_the_caches_hold() {
+    let app = spawn_app_with_webhooks(
+        SandboxConfig {
+            teams: 1,
+            ..roomy_config()
+        },
+        |config| {
+            config.cache.ttl_conversations = Duration::from_secs(3600);
+        },
+    )
+    .await;
+    let query = r#"{ conversations(first: 1, filter: {status: OPEN}) { nodes { id databaseId status inbox { databaseId } } } }"#;
+    let open = app.graphql(query).await["data"]["conversations"]["nodes"][0].clone();
+    let (id, inbox) = (
+        open["databaseId"].as_str().unwrap().parse::<i64>().unwrap(),
+        open["inbox"]["databaseId"].clone(),
+    );
+    let status = async || {
+        let body = app
+            .graphql_with(
+                "query($id: ID!) { conversation(id: $id) { status } }",
+                json!({"id": open["id"]}),
+                &[],
+            )
+            .await
+            .1;
+        body["data"]["conversation"]["status"].clone()
+    };
+    assert_eq!(status().await, "OPEN");
+
+    // Closed behind the gateway's back: only the webhook can tell it.
+    let address = json!({"inbox_id": inbox.as_str().unwrap().parse::<i64>().unwrap(), "user_id": 501, "chat_id": id});
+    assert_eq!(
+        app.sandbox
+            .api_post(0, "/v1/conversations/close", address)
+            .await
+            .0,
+        200
+    );
+
+    let start = Instant::now();
+    while status().await != "CLOSED" {
+        assert!(
+            start.elapsed() < DEADLINE,
+            "the cached conversation was never replaced"
+        );
+    }
+    let listed = app.graphql(query).await["data"]["conversations"]["nodes"][0]["id"].clone();
+    assert_ne!(listed, open["id"], "the open list no longer shows it");
+}
+
+async fn post_webhook(app: &TestApp, body: impl Into<reqwest::Body>) -> (u16, Value) {
+    let response = app
+        .http
+        .post(app.url("/webhooks/heymarket"))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .expect("the gateway answers");
+    let status = response.status().as_u16();
+    (status, response.json().await.expect("a JSON answer"))
+}
+
+#[tokio::test]
+async fn bad_webhooks_get_stated_answers_and_redeliveries_count_once() {
+    let app = spawn_app_with_webhooks(
+        SandboxConfig {
+            teams: 1,
+            ..roomy_config()
+        },
+        |config| {
+            config.webhooks.max_body_bytes = 16 * 1024;
+        },
+    )
+    .await;
+    let token = app.sandbox.teams[0].webhook_token.clone();
+    let mut subscriber = app.subscriber(json!({})).await;
+    subscriber
+        .subscribe("subscription { messageAdded { text } }", json!({}))
+        .await;
+    let message = first_delivery(&app, &mut subscriber, 3001, "12125550103").await;
+    assert!(
+        message["data"]["messageAdded"]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("ping")
+    );
+
+    let sent = inbound(&app, 101, 3001, "12125550103", "the original").await;
+    result_where(&mut subscriber, "messageAdded", |m| {
+        m["text"] == "the original"
+    })
+    .await;
+    let envelope = |token: &str, kind: &str| {
+        json!({"type": kind, "id": 901, "token": token, "event_data": sent}).to_string()
+    };
+
+    for (body, status, error) in [
+        (
+            json!({"type": "message_recieved", "id": 901, "event_data": sent}).to_string(),
+            401,
+            "unauthorized",
+        ),
+        (
+            envelope("not-the-token", "message_recieved"),
+            401,
+            "unauthorized",
+        ),
+        ("{ not json".to_owned(), 400, "malformed"),
+        (
+            json!({"type": "message_recieved", "token": token}).to_string(),
+            400,
+            "malformed",
+        ),
+        (
+            format!(r#"{{"padding": "{}"}}"#, "x".repeat(20_000)),
+            413,
+            "bad_body",
+        ),
+    ] {
+        let (answered, answer) = post_webhook(&app, body).await;
+        assert_eq!(
+            (answered, answer["error"].as_str().unwrap_or_default()),
+            (status, error),
+            "{answer}"
+        );
+    }
+    assert_eq!(
+        post_webhook(&app, envelope(&token, "poll_created")).await,
+        (200, json!({"status": "ignored"}))
+    );
+
+    // Heymarket delivers the same event twice: it is taken in once.
+    let mut repeated = sent.clone();
+    repeated["id"] = json!(99_999_999);
+    repeated["text"] = json!("delivered twice");
+    let twice =
+        json!({"type": "message_recieved", "id": 901, "token": token, "event_data": repeated})
+            .to_string();
+    assert_eq!(
+        post_webhook(&app, twice.clone()).await,
+        (200, json!({"status": "accepted"}))
+    );
+    assert_eq!(
+        post_webhook(&app, twice).await,
+        (200, json!({"status": "duplicate"}))
+    );
+    inbound(&app, 101, 3001, "12125550103", "the sentinel").await;
+    let texts = [
+        subscriber.next_result().await,
+        subscriber.next_result().await,
+    ]
+    .map(|result| result["data"]["messageAdded"]["text"].clone());
+    assert_eq!(
+        texts,
+        [json!("delivered twice"), json!("the sentinel")],
+        "one copy, then the sentinel"
+    );
+}
+
+#[tokio::test]
+async fn connection_init_must_carry_a_working_credential_in_pass_through_mode() {
+    let app = spawn_app_with_webhooks(roomy_config(), |config| {
+        config.upstream.auth = UpstreamAuth::PassThrough
+    })
+    .await;
+
+    for payload in [json!({}), json!({"Authorization": "Bearer not-a-key"})] {
+        match app.connect_ws(payload.clone()).await {
+            Init::Closed { code, reason } => assert_eq!(code, 4403, "{payload}: {reason}"),
+            Init::Acknowledged(_) => panic!("{payload} was accepted"),
+        }
+    }
+    let key = format!("Bearer {}", app.sandbox.teams[0].api_key);
+    assert!(matches!(
+        app.connect_ws(json!({"Authorization": key})).await,
+        Init::Acknowledged(_)
+    ));
+}
+
+#[tokio::test]
+async fn subscribers_see_neither_other_teams_nor_other_inboxes() {
+    let app = spawn_app_with_webhooks(roomy_config(), |config| {
+        config.upstream.auth = UpstreamAuth::PassThrough
+    })
+    .await;
+    let key = format!("Bearer {}", app.sandbox.teams[0].api_key);
+    let member_inboxes = app
+        .graphql_with(
+            "{ viewer { inboxes { databaseId } } inboxes { databaseId } }",
+            Value::Null,
+            &[("Authorization", &key), ("X-Member-Id", "504")],
+        )
+        .await
+        .1;
+    let inside: Vec<i64> = ids(&member_inboxes["data"]["viewer"]["inboxes"]);
+    let outside: Vec<i64> = ids(&member_inboxes["data"]["inboxes"])
+        .into_iter()
+        .filter(|id| !inside.contains(id))
+        .collect();
+    let (visible, hidden) = (inside[0], outside[0]);
+
+    let mut subscriber = app
+        .subscriber(json!({"Authorization": key, "X-Member-Id": "504"}))
+        .await;
+    subscriber
+        .subscribe(
+            "subscription { messageAdded { text conversation { inbox { databaseId } } } }",
+            json!({}),
+        )
+        .await;
+    first_delivery(&app, &mut subscriber, visible, "12125550104").await;
+
+    inbound(&app, 102, visible, "12125550104", "team 102's customer").await;
+    inbound(
+        &app,
+        101,
+        hidden,
+        "12125550104",
+        "an inbox member 504 is not in",
+    )
+    .await;
+    inbound(&app, 101, visible, "12125550104", "the sentinel").await;
+    let next = subscriber.next_result().await;
+    assert_eq!(
+        next["data"]["messageAdded"]["text"], "the sentinel",
+        "{next}"
+    );
+
+    subscriber
+        .subscribe(
+            "subscription($inbox: ID!) { messageAdded(inboxIds: [$inbox]) { text } }",
+            json!({"inbox": global(&format!("Inbox:{hidden}"))}),
+        )
+        .await;
+    let refused = subscriber.next_result().await;
+    assert_eq!(
+        refused["errors"][0]["extensions"]["code"], "FORBIDDEN",
+        "{refused}"
+    );
+}
+
+fn ids(list: &Value) -> Vec<i64> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item["databaseId"].as_str().unwrap().parse().unwrap())
+        .collect()
+}

@@ -1,0 +1,117 @@
+//! A graphql-transport-ws client for the tests: connect, subscribe, read what arrives.
+
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use crate::helpers::TestApp;
+
+/// Longest wait for anything the server should send.
+const DEADLINE: Duration = Duration::from_secs(10);
+
+/// An acknowledged graphql-transport-ws connection.
+pub struct Subscriber {
+    socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    next_id: u32,
+}
+
+/// How the server answered `connection_init`.
+pub enum Init {
+    Acknowledged(Box<Subscriber>),
+    Closed { code: u16, reason: String },
+}
+
+impl TestApp {
+    /// Opens a graphql-transport-ws connection and sends `connection_init` with `payload`.
+    pub async fn connect_ws(&self, payload: Value) -> Init {
+        let mut request = format!("ws://{}/graphql", self.addr)
+            .into_client_request()
+            .expect("a request");
+        let protocol = "graphql-transport-ws".parse().expect("a header value");
+        request
+            .headers_mut()
+            .insert("Sec-WebSocket-Protocol", protocol);
+        let (mut socket, _) = tokio_tungstenite::connect_async(request)
+            .await
+            .expect("the upgrade succeeds");
+        let init = json!({ "type": "connection_init", "payload": payload });
+        socket
+            .send(Message::text(init.to_string()))
+            .await
+            .expect("init sent");
+        let mut subscriber = Subscriber { socket, next_id: 0 };
+        match subscriber.frame().await {
+            Ok(ack) if ack["type"] == "connection_ack" => Init::Acknowledged(Box::new(subscriber)),
+            Ok(other) => panic!("expected connection_ack, got {other}"),
+            Err(closed) => closed,
+        }
+    }
+
+    /// Like [`TestApp::connect_ws`], insisting on an acknowledged connection.
+    pub async fn subscriber(&self, payload: Value) -> Subscriber {
+        match self.connect_ws(payload).await {
+            Init::Acknowledged(subscriber) => *subscriber,
+            Init::Closed { code, reason } => panic!("connection refused: {code} {reason}"),
+        }
+    }
+}
+
+impl Subscriber {
+    /// Starts an operation and answers its id.
+    pub async fn subscribe(&mut self, query: &str, variables: Value) -> String {
+        self.next_id += 1;
+        let id = self.next_id.to_string();
+        let message = json!({ "id": id, "type": "subscribe", "payload": { "query": query, "variables": variables } });
+        self.socket
+            .send(Message::text(message.to_string()))
+            .await
+            .expect("subscribe sent");
+        id
+    }
+
+    /// The next result (`next` message) of any operation: its payload.
+    pub async fn next_result(&mut self) -> Value {
+        match self.frame().await {
+            Ok(message) if message["type"] == "next" => message["payload"].clone(),
+            Ok(other) => panic!("expected a result, got {other}"),
+            Err(Init::Closed { code, reason }) => panic!("closed: {code} {reason}"),
+            Err(Init::Acknowledged(_)) => unreachable!(),
+        }
+    }
+
+    async fn frame(&mut self) -> Result<Value, Init> {
+        let read = async {
+            loop {
+                match self.socket.next().await {
+                    Some(Ok(Message::Text(text))) => {
+                        return Ok(serde_json::from_str(&text).expect("JSON"));
+                    }
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                    Some(Ok(Message::Close(frame))) => {
+                        let (code, reason) = frame.map_or((0, String::new()), |frame| {
+                            (u16::from(frame.code), frame.reason.to_string())
+                        });
+                        return Err(Init::Closed { code, reason });
+                    }
+                    Some(Ok(other)) => panic!("unexpected frame {other:?}"),
+                    Some(Err(WsError::ConnectionClosed | WsError::AlreadyClosed)) | None => {
+                        return Err(Init::Closed {
+                            code: u16::from(CloseCode::Abnormal),
+                            reason: String::new(),
+                        });
+                    }
+                    Some(Err(error)) => panic!("socket error: {error}"),
+                }
+            }
+        };
+        tokio::time::timeout(DEADLINE, read)
+            .await
+            .expect("the server answers within the deadline")
+    }
+}
