@@ -50,8 +50,8 @@ impl App {
         }
         let state = AppState {
             caches: Arc::new(Caches::new(&config.cache)),
+            schema: schema::build_schema(&config.limits),
             config: Arc::new(config),
-            schema: schema::build_schema(),
             bus: Arc::new(MemoryBus::default()),
             seen: Arc::new(LocalSeenEvents::default()),
             upstream,

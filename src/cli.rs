@@ -12,8 +12,8 @@ use secrecy::SecretString;
 use url::Url;
 
 use crate::config::{
-    self, CacheConfig, GatewayConfig, RateBudget, SandboxConfig, UpstreamAuth, UpstreamConfig,
-    WebhookConfig, WebhookToken,
+    self, CacheConfig, GatewayConfig, LimitsConfig, RateBudget, SandboxConfig, UpstreamAuth,
+    UpstreamConfig, WebhookConfig, WebhookToken,
 };
 
 /// A GraphQL gateway over the Heymarket conversation REST API.
@@ -99,6 +99,9 @@ pub struct DemoArgs {
     pub cache: CacheTuning,
 
     #[command(flatten)]
+    pub limits: LimitTuning,
+
+    #[command(flatten)]
     pub events: EventTuning,
 
     #[command(flatten)]
@@ -134,6 +137,9 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub cache: CacheTuning,
+
+    #[command(flatten)]
+    pub limits: LimitTuning,
 
     #[command(flatten)]
     pub events: EventTuning,
@@ -184,6 +190,53 @@ pub struct UpstreamTuning {
     /// Upstream calls allowed per credential, e.g. `480/min` (Heymarket allows 500 per minute).
     #[arg(long, env = "HEYMARKET_UPSTREAM_RATE_LIMIT", default_value = config::DEFAULT_UPSTREAM_RATE_LIMIT)]
     pub upstream_rate_limit: RateBudget,
+}
+
+/// How large and demanding one GraphQL request may be.
+#[derive(Debug, Args)]
+pub struct LimitTuning {
+    /// Deepest selection nesting accepted.
+    #[arg(long, env = "HEYMARKET_MAX_DEPTH", default_value_t = config::DEFAULT_MAX_DEPTH)]
+    pub max_depth: usize,
+
+    /// Highest query complexity accepted: each field counts 1, and a connection multiplies
+    /// what it selects by its `first`.
+    #[arg(long, env = "HEYMARKET_MAX_COMPLEXITY", default_value_t = config::DEFAULT_MAX_COMPLEXITY)]
+    pub max_complexity: usize,
+
+    /// Most aliased fields in one request.
+    #[arg(long, env = "HEYMARKET_MAX_ALIASES", default_value_t = config::DEFAULT_MAX_ALIASES)]
+    pub max_aliases: usize,
+
+    /// Most root fields in one operation.
+    #[arg(long, env = "HEYMARKET_MAX_ROOT_FIELDS", default_value_t = config::DEFAULT_MAX_ROOT_FIELDS)]
+    pub max_root_fields: usize,
+
+    /// Largest GraphQL request body, in bytes.
+    #[arg(long, env = "HEYMARKET_MAX_BODY", default_value_t = config::DEFAULT_MAX_BODY)]
+    pub max_body: usize,
+
+    /// Longest one query or mutation may take.
+    #[arg(long, env = "HEYMARKET_REQUEST_TIMEOUT", default_value = config::DEFAULT_REQUEST_TIMEOUT, value_parser = humantime::parse_duration)]
+    pub request_timeout: Duration,
+
+    /// Whether the schema can be introspected (GraphiQL and code generators need it).
+    #[arg(long, env = "HEYMARKET_INTROSPECTION", default_value_t = true, action = clap::ArgAction::Set)]
+    pub introspection: bool,
+}
+
+impl From<LimitTuning> for LimitsConfig {
+    fn from(tuning: LimitTuning) -> Self {
+        Self {
+            max_depth: tuning.max_depth,
+            max_complexity: tuning.max_complexity,
+            max_aliases: tuning.max_aliases,
+            max_root_fields: tuning.max_root_fields,
+            max_body_bytes: tuning.max_body,
+            request_timeout: tuning.request_timeout,
+            introspection: tuning.introspection,
+        }
+    }
 }
 
 /// Webhook intake, and sharing with other replicas.
@@ -312,6 +365,7 @@ impl ServeArgs {
             listen: self.listen,
             upstream: self.upstream.into_config(self.upstream_url, auth)?,
             cache: self.cache.into(),
+            limits: self.limits.into(),
             webhooks: self.events.webhooks(),
             redis_url: self.events.redis_url,
             sandbox_mode: false,

@@ -44,6 +44,7 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         listen: args.listen,
         upstream: args.upstream.into_config(sandbox.base_url(), auth)?,
         cache: args.cache.into(),
+        limits: args.limits.into(),
         webhooks,
         redis_url: args.events.redis_url,
         sandbox_mode: true,

@@ -60,6 +60,8 @@ pub struct GatewayConfig {
     pub upstream: UpstreamConfig,
     /// What the gateway keeps, and for how long.
     pub cache: CacheConfig,
+    /// How large and demanding one request may be.
+    pub limits: LimitsConfig,
     /// Which webhooks `POST /webhooks/heymarket` accepts.
     pub webhooks: WebhookConfig,
     /// Redis shared by replicas: webhook events, cache invalidation, the upstream rate budget.
@@ -76,6 +78,7 @@ impl Default for GatewayConfig {
             listen: parse_default(DEFAULT_LISTEN),
             upstream: UpstreamConfig::default(),
             cache: CacheConfig::default(),
+            limits: LimitsConfig::default(),
             webhooks: WebhookConfig::default(),
             redis_url: None,
             sandbox_mode: false,
@@ -153,6 +156,50 @@ pub enum UpstreamAuth {
     ApiKey(SecretString),
     /// No gateway-held credential: each caller's own `Authorization: Bearer …` goes upstream.
     PassThrough,
+}
+
+/// Deepest selection nesting accepted (the dashboard needs 5).
+pub const DEFAULT_MAX_DEPTH: usize = 10;
+/// Highest query complexity accepted: every field counts 1, and a connection multiplies what it
+/// selects by its `first` (the dashboard costs about 500).
+pub const DEFAULT_MAX_COMPLEXITY: usize = 5_000;
+/// Most aliased fields in one request.
+pub const DEFAULT_MAX_ALIASES: usize = 30;
+/// Most root fields in one operation.
+pub const DEFAULT_MAX_ROOT_FIELDS: usize = 20;
+/// Largest GraphQL request body accepted.
+pub const DEFAULT_MAX_BODY: usize = 64 * 1024;
+/// Longest one GraphQL request may take.
+pub const DEFAULT_REQUEST_TIMEOUT: &str = "30s";
+
+/// How large and demanding one GraphQL request may be. Every limit is checked before any
+/// upstream call; async-graphql enforces none by default.
+#[derive(Debug, Clone)]
+pub struct LimitsConfig {
+    pub max_depth: usize,
+    pub max_complexity: usize,
+    pub max_aliases: usize,
+    pub max_root_fields: usize,
+    /// Bytes of a request body.
+    pub max_body_bytes: usize,
+    /// Deadline of one request (queries and mutations; subscriptions run until closed).
+    pub request_timeout: Duration,
+    /// Whether the schema can be introspected (GraphiQL and code generators need it).
+    pub introspection: bool,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            max_depth: DEFAULT_MAX_DEPTH,
+            max_complexity: DEFAULT_MAX_COMPLEXITY,
+            max_aliases: DEFAULT_MAX_ALIASES,
+            max_root_fields: DEFAULT_MAX_ROOT_FIELDS,
+            max_body_bytes: DEFAULT_MAX_BODY,
+            request_timeout: parse_duration_default(DEFAULT_REQUEST_TIMEOUT),
+            introspection: true,
+        }
+    }
 }
 
 /// Largest webhook body accepted; Heymarket's events are a few kilobytes.

@@ -36,6 +36,17 @@ pub enum ApiError {
     /// The upstream API did not answer within its deadline.
     #[error("the Heymarket API did not answer in time; retry later")]
     UpstreamTimeout,
+    /// The request is larger or more demanding than this gateway serves (refused before any
+    /// upstream call).
+    #[error("the {limit} ({actual}) exceeds the limit of {max}; ask for less per request")]
+    LimitExceeded {
+        limit: &'static str,
+        max: usize,
+        actual: usize,
+    },
+    /// The request did not finish within the gateway's deadline.
+    #[error("the request did not finish within {} ms; retry later, or ask for less", .deadline.as_millis())]
+    RequestTimeout { deadline: Duration },
     /// A bug or misconfiguration on our side; details are in the gateway's log, not here.
     #[error("internal error")]
     Internal,
@@ -52,6 +63,8 @@ impl ApiError {
             Self::RateLimited { .. } => "RATE_LIMITED",
             Self::UpstreamUnavailable => "UPSTREAM_UNAVAILABLE",
             Self::UpstreamTimeout => "UPSTREAM_TIMEOUT",
+            Self::LimitExceeded { .. } => "QUERY_LIMIT_EXCEEDED",
+            Self::RequestTimeout { .. } => "REQUEST_TIMEOUT",
             Self::Internal => "INTERNAL",
         }
     }
@@ -71,9 +84,16 @@ impl From<ApiError> for async_graphql::Error {
         let mut graphql = async_graphql::Error::new(error.to_string());
         graphql = async_graphql::ErrorExtensions::extend_with(graphql, |_, extensions| {
             extensions.set("code", error.code());
-            if let ApiError::RateLimited { retry_after } = &error {
-                let millis = u64::try_from(retry_after_ms(*retry_after)).unwrap_or(u64::MAX);
-                extensions.set("retryAfterMs", millis);
+            match &error {
+                ApiError::RateLimited { retry_after } => {
+                    let millis = u64::try_from(retry_after_ms(*retry_after)).unwrap_or(u64::MAX);
+                    extensions.set("retryAfterMs", millis);
+                }
+                ApiError::LimitExceeded { limit, max, .. } => {
+                    extensions.set("limit", *limit);
+                    extensions.set("max", u64::try_from(*max).unwrap_or(u64::MAX));
+                }
+                _ => {}
             }
         });
         graphql

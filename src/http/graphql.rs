@@ -3,9 +3,12 @@
 //!
 //! Who is calling is settled here, at the edge, and handed to the schema as a [`Caller`].
 
+use async_graphql::http::MultipartOptions;
 use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
 use axum::Router;
-use axum::extract::{FromRequest, Request, State};
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -22,16 +25,46 @@ const COST_HEADER: &str = "x-include-cost";
 /// Header carrying the caller's request id, passed on to the upstream.
 const REQUEST_ID_HEADER: &str = "x-request-id";
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new().route("/graphql", get(graphql_get).post(graphql_post))
+pub(super) fn router(max_body_bytes: usize) -> Router<AppState> {
+    Router::new()
+        .route("/graphql", get(graphql_get).post(graphql_post))
+        .layer(DefaultBodyLimit::max(max_body_bytes))
 }
 
 async fn graphql_post(
     State(state): State<AppState>,
     headers: HeaderMap,
-    request: GraphQLRequest<Rejection>,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    execute(&state, &headers, request.into_inner()).await
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            let max = state.config.limits.max_body_bytes;
+            let error = ApiError::LimitExceeded {
+                limit: "request body size in bytes",
+                max,
+                actual: max + 1,
+            };
+            return error_response(StatusCode::PAYLOAD_TOO_LARGE, error);
+        }
+        Err(rejection) => {
+            return error_response(
+                rejection.status(),
+                ApiError::bad_input("the request body could not be read"),
+            );
+        }
+    };
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned);
+    let request =
+        async_graphql::http::receive_body(content_type, body.as_ref(), MultipartOptions::default())
+            .await;
+    match request {
+        Ok(request) => execute(&state, &headers, request).await,
+        Err(error) => Rejection(error).into_response(),
+    }
 }
 
 /// GET serves WebSocket upgrades and query-string operations on the same path.
@@ -55,8 +88,19 @@ async fn execute(
         Ok(caller) => caller,
         Err((status, error)) => return error_response(status, error),
     };
-    let response = async_graphql::Executor::execute(&state.executor(Some(caller)), request).await;
-    GraphQLResponse::from(response).into_response()
+    let deadline = state.config.limits.request_timeout;
+    let executor = state.executor(Some(caller));
+    let execution = async_graphql::Executor::execute(&executor, request);
+    match tokio::time::timeout(deadline, execution).await {
+        Ok(response) => GraphQLResponse::from(response).into_response(),
+        Err(_) => {
+            tracing::warn!(
+                deadline_ms = deadline.as_millis(),
+                "request cut off at its deadline"
+            );
+            error_response(StatusCode::OK, ApiError::RequestTimeout { deadline })
+        }
+    }
 }
 
 fn is_websocket_upgrade(headers: &HeaderMap) -> bool {

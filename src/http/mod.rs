@@ -16,7 +16,7 @@ use crate::state::AppState;
 pub fn router(state: AppState) -> Router {
     let webhook_body_limit = state.config.webhooks.max_body_bytes;
     Router::new()
-        .merge(graphql::router())
+        .merge(graphql::router(state.config.limits.max_body_bytes))
         .merge(webhooks::router(webhook_body_limit))
         .merge(graphiql::router())
         .merge(health::router())

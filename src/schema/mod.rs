@@ -5,6 +5,7 @@ mod connection;
 mod context;
 mod cursor;
 mod executor;
+mod limits;
 mod listing;
 mod mutation;
 mod node;
@@ -14,6 +15,8 @@ mod subscription;
 mod types;
 
 use async_graphql::Schema;
+
+use crate::config::LimitsConfig;
 
 pub use crate::error::ApiError;
 pub use context::{Caller, RequestContext};
@@ -26,12 +29,19 @@ pub use subscription::Subscription;
 /// The executable schema; cheap to clone.
 pub type GatewaySchema = Schema<Query, Mutation, Subscription>;
 
-/// Builds the schema. Per-request data ([`RequestContext`]) is added to each request.
-pub fn build_schema() -> GatewaySchema {
-    Schema::build(Query, Mutation::default(), Subscription).finish()
+/// Builds the schema, enforcing `limits`. Per-request data ([`RequestContext`]) is added to
+/// each request.
+pub fn build_schema(limits: &LimitsConfig) -> GatewaySchema {
+    let builder = Schema::build(Query, Mutation::default(), Subscription)
+        .extension(limits::Limits(limits.clone()));
+    if limits.introspection {
+        builder.finish()
+    } else {
+        builder.disable_introspection().finish()
+    }
 }
 
 /// The schema in SDL, as checked in at `schema/schema.graphql`.
 pub fn sdl() -> String {
-    build_schema().sdl()
+    build_schema(&LimitsConfig::default()).sdl()
 }

@@ -54,6 +54,7 @@ impl Query {
     }
 
     /// Conversations of the acting member's inboxes, newest activity first.
+    #[graphql(complexity = "crate::schema::limits::connection_cost(first, child_complexity)")]
     async fn conversations(
         &self,
         ctx: &Context<'_>,
@@ -140,6 +141,7 @@ impl Query {
 
     /// Objects by their global ids, in the same order; an id that is malformed or names nothing
     /// gives null at its position, with an error whose path ends in that position.
+    #[graphql(complexity = "ids.len().saturating_mul(child_complexity).saturating_add(1)")]
     async fn nodes(
         &self,
         ctx: &Context<'_>,

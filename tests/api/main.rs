@@ -4,6 +4,7 @@ mod caching;
 mod connections;
 mod graphql;
 mod helpers;
+mod limits;
 mod mutations;
 mod process;
 mod queries;

@@ -236,6 +236,7 @@ impl Conversation {
     }
 
     /// The conversation's messages, newest first.
+    #[graphql(complexity = "crate::schema::limits::connection_cost(first, child_complexity)")]
     async fn messages(
         &self,
         ctx: &Context<'_>,

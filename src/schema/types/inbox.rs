@@ -63,6 +63,7 @@ impl Inbox {
     }
 
     /// The inbox's conversations, newest activity first.
+    #[graphql(complexity = "crate::schema::limits::connection_cost(first, child_complexity)")]
     async fn conversations(
         &self,
         ctx: &Context<'_>,
