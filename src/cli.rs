@@ -45,6 +45,7 @@ pub struct Cli {
 
 /// What the process runs.
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // ok: built once per process, its size costs nothing
 pub enum Command {
     /// Run the gateway in front of a real Heymarket API (production mode).
     Serve(ServeArgs),
