@@ -5,6 +5,7 @@ use std::sync::Arc;
 use crate::config::GatewayConfig;
 use crate::events::{EventBus, SeenEvents};
 use crate::loaders::Caches;
+use crate::redis::RedisConnection;
 use crate::schema::GatewaySchema;
 use crate::upstream;
 
@@ -20,4 +21,6 @@ pub struct AppState {
     /// Webhook events already taken in.
     pub seen: Arc<dyn SeenEvents>,
     pub upstream: upstream::Client,
+    /// The Redis replicas share; `None` when this process runs alone. `/readyz` reports it.
+    pub redis: Option<RedisConnection>,
 }
