@@ -70,7 +70,9 @@ impl RedisBudget {
         let key = format!("{KEY_PREFIX}{}", tenant.hex());
         loop {
             let mut invocation = self.script.key(&key);
-            invocation.arg(self.period_micros).arg(self.tolerance_micros);
+            invocation
+                .arg(self.period_micros)
+                .arg(self.tolerance_micros);
             let wait_micros = match self.connection.invoke::<u64>(&invocation).await {
                 Ok(wait) => {
                     self.recovered();

@@ -47,7 +47,9 @@ pub enum Health {
     Up,
     /// Unreachable; attempts to reconnect go on in the background. `error` is the last failure,
     /// without credentials.
-    Down { error: String },
+    Down {
+        error: String,
+    },
 }
 
 /// A replica's connection to the shared Redis; cheap to clone.
@@ -287,7 +289,9 @@ mod tests {
 
     #[test]
     fn logs_name_the_host_never_the_credentials() {
-        let url: Url = "redis://admin:hunter2@cache.internal:6380/2".parse().unwrap();
+        let url: Url = "redis://admin:hunter2@cache.internal:6380/2"
+            .parse()
+            .unwrap();
         assert_eq!(describe(&url), "cache.internal:6380");
         let url: Url = "redis://:hunter2@cache.internal".parse().unwrap();
         assert_eq!(describe(&url), "cache.internal:6379");
