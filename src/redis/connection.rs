@@ -188,7 +188,12 @@ impl RedisConnection {
 /// Keeps the connection up until `stop` is cancelled, then lets it go.
 async fn supervise(inner: Arc<Inner>, stop: CancellationToken) {
     stop.run_until_cancelled(inner.keep_up()).await;
-    inner.state.send_modify(|state| state.link = None);
+    inner.state.send_replace(State {
+        health: Health::Down {
+            error: "stopped".to_owned(),
+        },
+        link: None,
+    });
 }
 
 impl Inner {
@@ -200,7 +205,7 @@ impl Inner {
                 Ok(link) => {
                     backoff.reset();
                     self.mark_up(link.clone());
-                    let error = self.watch(link).await;
+                    let error = self.check_until_failure(link).await;
                     self.mark_down(&error);
                 }
                 Err(error) => self.mark_down(&error),
@@ -220,7 +225,7 @@ impl Inner {
     }
 
     /// PINGs `link` every [`CHECK_EVERY`], or when asked to, until it fails.
-    async fn watch(&self, mut link: MultiplexedConnection) -> RedisError {
+    async fn check_until_failure(&self, mut link: MultiplexedConnection) -> RedisError {
         loop {
             tokio::select! {
                 () = tokio::time::sleep(CHECK_EVERY) => {}
@@ -287,6 +292,26 @@ mod tests {
 
     use super::*;
 
+    /// A URL on a loopback port that nothing listens on.
+    fn nowhere(scheme: &str) -> Url {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .unwrap()
+            .port();
+        format!("{scheme}://:hunter2@127.0.0.1:{port}")
+            .parse()
+            .unwrap()
+    }
+
+    /// Waits (boundedly) until `connection`'s health satisfies `condition`.
+    async fn until(connection: &RedisConnection, condition: impl FnMut(&State) -> bool) {
+        let mut state = connection.inner.state.subscribe();
+        tokio::time::timeout(Duration::from_secs(10), state.wait_for(condition))
+            .await
+            .expect("in time")
+            .expect("the supervisor keeps the channel open");
+    }
+
     #[test]
     fn logs_name_the_host_never_the_credentials() {
         let url: Url = "redis://admin:hunter2@cache.internal:6380/2"
@@ -300,6 +325,7 @@ mod tests {
     #[test]
     fn credentials_are_blanked_out_of_error_messages() {
         let error = RedisError::from((ErrorKind::Io, "refused", "admin:hunter2".to_owned()));
+        assert!(error.to_string().contains("hunter2"), "{error}");
         let message = redact(&error, &["admin".to_owned(), "hunter2".to_owned()]);
         assert!(!message.contains("hunter2"), "{message}");
         assert!(!message.contains("admin"), "{message}");
@@ -310,18 +336,32 @@ mod tests {
     async fn an_unusable_url_stops_start_up_and_a_down_server_does_not() {
         let stop = CancellationToken::new();
         let _stop = stop.clone().drop_guard();
-        let tls: Url = "rediss://:hunter2@127.0.0.1:1".parse().unwrap();
-        let error = RedisConnection::start(&tls, stop.clone()).err().unwrap();
+        let error = RedisConnection::start(&nowhere("rediss"), stop.clone())
+            .err()
+            .unwrap();
         assert!(matches!(error, Error::InvalidUrl(_)), "{error:?}");
         assert!(!error.to_string().contains("hunter2"), "{error}");
 
-        let nobody: Url = "redis://127.0.0.1:1".parse().unwrap();
-        let connection = RedisConnection::start(&nobody, stop.clone()).unwrap();
-        let mut state = connection.inner.state.subscribe();
-        let _ = state
-            .wait_for(|state| matches!(state.health, Health::Down { .. }))
-            .await;
+        let connection = RedisConnection::start(&nowhere("redis"), stop.clone()).unwrap();
+        until(&connection, |state| {
+            matches!(state.health, Health::Down { .. })
+        })
+        .await;
         let reply = connection.query::<String>(&::redis::cmd("PING")).await;
         assert!(matches!(reply, Err(Error::Unavailable(_))), "{reply:?}");
+    }
+
+    #[tokio::test]
+    async fn stopping_ends_the_supervisor() {
+        let stop = CancellationToken::new();
+        let connection = RedisConnection::start(&nowhere("redis"), stop.clone()).unwrap();
+
+        stop.cancel();
+
+        let stopped = Health::Down {
+            error: "stopped".to_owned(),
+        };
+        until(&connection, |state| state.health == stopped).await;
+        assert!(connection.link().is_err());
     }
 }
