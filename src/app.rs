@@ -7,10 +7,13 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use tokio::net::TcpListener;
 use tokio::sync::broadcast::error::RecvError;
+use tokio_util::sync::{CancellationToken, DropGuard};
+use url::Url;
 
 use crate::config::{GatewayConfig, UpstreamAuth};
-use crate::events::{EventBus, LocalSeenEvents, MemoryBus};
+use crate::events::{EventBus, LocalSeenEvents, MemoryBus, SeenEvents};
 use crate::loaders::Caches;
+use crate::redis::{RedisBus, RedisConnection, RedisSeenEvents};
 use crate::state::AppState;
 use crate::{http, schema, upstream};
 
@@ -19,6 +22,9 @@ pub struct App {
     listener: TcpListener,
     local_addr: SocketAddr,
     state: AppState,
+    /// Stops the background tasks (the Redis connection and subscription) when the server
+    /// stops, or when the app is dropped without running.
+    background: DropGuard,
 }
 
 impl App {
@@ -31,12 +37,14 @@ impl App {
     }
 
     /// Builds the gateway on an already-bound listener (its address wins over `config.listen`).
+    ///
+    /// With `config.redis_url`, events, de-duplication and the upstream budget are shared with
+    /// other replicas through Redis. Redis being down does not stop start-up: the gateway
+    /// serves with everything local and connects when Redis answers.
     pub fn with_listener(listener: TcpListener, config: GatewayConfig) -> anyhow::Result<Self> {
         let local_addr = listener
             .local_addr()
             .context("the listener has no local address")?;
-        let upstream =
-            upstream::Client::new(&config.upstream).context("cannot build the upstream client")?;
         let unattributed = config
             .webhooks
             .tokens
@@ -48,18 +56,27 @@ impl App {
                  write it as TEAM_ID:TOKEN"
             );
         }
+        let background = CancellationToken::new();
+        // Created first, so that a failure below also stops what was already started.
+        let stop_background = background.clone().drop_guard();
+        let backends = match &config.redis_url {
+            Some(url) => Backends::shared(url, &config, &background)?,
+            None => Backends::local(&config)?,
+        };
         let state = AppState {
             caches: Arc::new(Caches::new(&config.cache)),
             schema: schema::build_schema(&config.limits),
             config: Arc::new(config),
-            bus: Arc::new(MemoryBus::default()),
-            seen: Arc::new(LocalSeenEvents::default()),
-            upstream,
+            bus: backends.bus,
+            seen: backends.seen,
+            upstream: backends.upstream,
+            redis: backends.redis,
         };
         Ok(Self {
             listener,
             local_addr,
             state,
+            background: stop_background,
         })
     }
 
@@ -68,8 +85,8 @@ impl App {
         self.local_addr
     }
 
-    /// Serves until `shutdown` resolves, then stops accepting and lets in-flight requests
-    /// finish.
+    /// Serves until `shutdown` resolves, then stops accepting, lets in-flight requests finish,
+    /// and stops the background tasks.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -82,6 +99,7 @@ impl App {
             .with_graceful_shutdown(shutdown)
             .await;
         events.abort();
+        drop(self.background);
         served
     }
 }
@@ -98,5 +116,45 @@ async fn apply_events(bus: Arc<dyn EventBus>, caches: Arc<Caches>) {
             }
             Err(RecvError::Closed) => return,
         }
+    }
+}
+
+/// What differs between a replica that shares through Redis and a process on its own.
+struct Backends {
+    bus: Arc<dyn EventBus>,
+    seen: Arc<dyn SeenEvents>,
+    upstream: upstream::Client,
+    redis: Option<RedisConnection>,
+}
+
+impl Backends {
+    fn local(config: &GatewayConfig) -> anyhow::Result<Self> {
+        Ok(Self {
+            bus: Arc::new(MemoryBus::default()),
+            seen: Arc::new(LocalSeenEvents::default()),
+            upstream: upstream::Client::new(&config.upstream)
+                .context("cannot build the upstream client")?,
+            redis: None,
+        })
+    }
+
+    /// Starts the Redis connection and the event subscription under `background`.
+    fn shared(
+        url: &Url,
+        config: &GatewayConfig,
+        background: &CancellationToken,
+    ) -> anyhow::Result<Self> {
+        let redis = RedisConnection::start(url, background.clone())?;
+        tracing::info!(
+            redis = %redis.target(),
+            "sharing events and the upstream budget with other replicas through Redis"
+        );
+        Ok(Self {
+            bus: Arc::new(RedisBus::start(redis.clone(), background.clone())),
+            seen: Arc::new(RedisSeenEvents::new(redis.clone())),
+            upstream: upstream::Client::with_shared_budget(&config.upstream, redis.clone())
+                .context("cannot build the upstream client")?,
+            redis: Some(redis),
+        })
     }
 }

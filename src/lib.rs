@@ -6,6 +6,8 @@
 //! - [`config`]: typed, validated settings for every part of the process.
 //! - [`error`]: the gateway's one client-facing error type and its stable codes.
 //! - [`events`]: webhook events shared between replicas (in process, or through Redis).
+//! - [`redis`]: what replicas share through Redis (events, de-duplication, the upstream rate
+//!   budget), its supervised connection, and the local fallbacks while Redis is down.
 //! - [`telemetry`]: tracing subscriber set-up (pretty in a terminal, JSON otherwise).
 //! - [`commands`]: what each subcommand runs (the default run, `serve`, `sandbox`, …).
 //! - [`app`]: binds the gateway's listener and runs the HTTP server until shutdown.
@@ -29,6 +31,7 @@ pub mod http;
 pub mod loaders;
 pub mod pagination;
 pub mod phone;
+pub mod redis;
 pub mod sandbox;
 pub mod schema;
 pub mod shutdown;

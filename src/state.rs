@@ -6,6 +6,7 @@ use crate::config::GatewayConfig;
 use crate::error::ApiError;
 use crate::events::{EventBus, SeenEvents};
 use crate::loaders::{Caches, Loaders};
+use crate::redis::RedisConnection;
 use crate::schema::{Caller, CallerExecutor, GatewaySchema};
 use crate::upstream;
 
@@ -21,6 +22,8 @@ pub struct AppState {
     /// Webhook events already taken in.
     pub seen: Arc<dyn SeenEvents>,
     pub upstream: upstream::Client,
+    /// The Redis replicas share; `None` when this process runs alone. `/readyz` reports it.
+    pub redis: Option<RedisConnection>,
 }
 
 impl AppState {

@@ -1,15 +1,83 @@
-//! Liveness: `/healthz` answers as long as the process serves HTTP.
+//! Liveness and readiness.
+//!
+//! - `/healthz` answers as long as the process serves HTTP.
+//! - `/readyz` answers 200 when everything the gateway depends on works, 503 naming what does
+//!   not. Each dependency is one [`Check`]; adding one is one more function in [`checks`].
 
+use axum::extract::State;
+use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
+use crate::events::BusStatus;
+use crate::redis::Health;
 use crate::state::AppState;
 
 pub(super) fn router() -> Router<AppState> {
-    Router::new().route("/healthz", get(healthz))
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
 }
 
 async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
+}
+
+async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+    let checks = checks(&state);
+    let ready = checks.iter().all(|check| check.ready);
+    let mut body = Map::new();
+    body.insert(
+        "status".to_owned(),
+        Value::from(if ready { "ready" } else { "not ready" }),
+    );
+    for check in checks {
+        body.extend(check.report);
+    }
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(Value::Object(body)))
+}
+
+/// One dependency's verdict, and the fields it adds to the answer.
+struct Check {
+    ready: bool,
+    report: Map<String, Value>,
+}
+
+fn checks(state: &AppState) -> Vec<Check> {
+    vec![redis(state)]
+}
+
+/// Redis, when configured, must be up and carrying events between replicas. Its last error is
+/// reported without credentials.
+fn redis(state: &AppState) -> Check {
+    let events = state.bus.status();
+    let mut report = Map::new();
+    report.insert("events".to_owned(), json!(events));
+    let Some(connection) = &state.redis else {
+        report.insert("redis".to_owned(), Value::from("not configured"));
+        return Check {
+            ready: true,
+            report,
+        };
+    };
+    let health = connection.health();
+    let redis = match &health {
+        Health::Connecting => "connecting",
+        Health::Up => "up",
+        Health::Down { error } => {
+            report.insert("redis_error".to_owned(), Value::from(error.as_str()));
+            "down"
+        }
+    };
+    report.insert("redis".to_owned(), Value::from(redis));
+    Check {
+        ready: health == Health::Up && events == BusStatus::Shared,
+        report,
+    }
 }

@@ -32,6 +32,12 @@ impl TenantKey {
             .finalize();
         Self(digest.into())
     }
+
+    /// The whole digest in hex: names the tenant in shared stores (Redis) without revealing
+    /// the credential.
+    pub(crate) fn hex(&self) -> String {
+        self.0.iter().map(|byte| format!("{byte:02x}")).collect()
+    }
 }
 
 /// Shows a short hex prefix of the digest: enough to tell tenants apart in logs, useless for

@@ -19,6 +19,7 @@ use super::rate_limit::RateLimiter;
 use super::retry::{CallKind, RetryPolicy};
 use super::{Error, TenantKey};
 use crate::config::{UpstreamAuth, UpstreamConfig};
+use crate::redis::RedisConnection;
 
 /// Correlates our logs with the upstream's, in both directions.
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -43,9 +44,24 @@ struct Shared {
 }
 
 impl Client {
-    /// Builds the client from its settings. Fails when the configured credential cannot be
-    /// sent in a header or the base URL cannot take a path, so bad settings stop start-up.
+    /// Builds the client from its settings, with a rate limiter of this process's own. Fails
+    /// when the configured credential cannot be sent in a header or the base URL cannot take a
+    /// path, so bad settings stop start-up.
     pub fn new(config: &UpstreamConfig) -> Result<Self, Error> {
+        Self::build(config, RateLimiter::new(config.rate_limit))
+    }
+
+    /// Like [`Client::new`], but each tenant's budget is shared with every replica that uses
+    /// `redis`, so together they stay within `config.rate_limit`. Whenever Redis fails, this
+    /// process's own limiter paces the calls instead (the limiter fails open, never shut).
+    pub fn with_shared_budget(
+        config: &UpstreamConfig,
+        redis: RedisConnection,
+    ) -> Result<Self, Error> {
+        Self::build(config, RateLimiter::shared(config.rate_limit, redis))
+    }
+
+    fn build(config: &UpstreamConfig, limiter: RateLimiter) -> Result<Self, Error> {
         if config.base_url.cannot_be_a_base() {
             return Err(Error::InvalidBaseUrl);
         }
@@ -65,7 +81,7 @@ impl Client {
                 credential,
                 timeout: config.timeout,
                 retry: RetryPolicy::new(config),
-                limiter: RateLimiter::new(config.rate_limit),
+                limiter,
                 calls: CallLog::default(),
             }),
         })

@@ -1,5 +1,9 @@
 //! The client-side rate limiter: keeps each tenant's calls within the configured budget, so the
 //! gateway waits a little instead of drawing 429s from the upstream.
+//!
+//! Each process has its own limiter; with Redis, replicas draw from one shared budget instead,
+//! and fall back to their own limiter whenever Redis fails (a limiter that fails closed would
+//! fail every request).
 
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,11 +17,13 @@ use governor::state::keyed::DashMapStateStore;
 
 use super::TenantKey;
 use crate::config::RateBudget;
+use crate::redis::{RedisBudget, RedisConnection};
 
 /// Stale tenants are dropped from the limiter's map once per this many permits.
 const HOUSEKEEPING_EVERY: u64 = 1024;
 
-/// A GCRA limiter per [`TenantKey`]. Callers wait (asynchronously) for a permit.
+/// A GCRA limiter per [`TenantKey`], in this process or shared through Redis. Callers wait
+/// (asynchronously) for a permit.
 pub(crate) struct RateLimiter {
     limiter: governor::RateLimiter<
         TenantKey,
@@ -27,6 +33,8 @@ pub(crate) struct RateLimiter {
     >,
     clock: TokioClock,
     permits: AtomicU64,
+    /// The budget shared with other replicas; `None` when this process is alone.
+    shared: Option<RedisBudget>,
 }
 
 impl RateLimiter {
@@ -36,11 +44,31 @@ impl RateLimiter {
             limiter: governor::RateLimiter::dashmap_with_clock(quota_for(budget), clock.clone()),
             clock,
             permits: AtomicU64::new(0),
+            shared: None,
+        }
+    }
+
+    /// A limiter whose budget every replica using `redis` shares; this process's own limiter
+    /// paces calls whenever Redis fails.
+    pub(crate) fn shared(budget: RateBudget, redis: RedisConnection) -> Self {
+        let schedule = schedule(budget);
+        Self {
+            shared: Some(RedisBudget::new(redis, schedule.period, schedule.burst)),
+            ..Self::new(budget)
         }
     }
 
     /// Waits until `tenant` may make one more call, and takes that permit.
     pub(crate) async fn acquire(&self, tenant: &TenantKey) {
+        if let Some(shared) = &self.shared {
+            if shared.acquire(tenant).await.is_ok() {
+                return;
+            }
+        }
+        self.acquire_locally(tenant).await;
+    }
+
+    async fn acquire_locally(&self, tenant: &TenantKey) {
         while let Err(not_until) = self.limiter.check_key(tenant) {
             let wait = not_until.wait_time_from(self.clock.now());
             tracing::debug!(
@@ -55,14 +83,22 @@ impl RateLimiter {
     }
 }
 
-/// Turns "at most `requests` per `per`" into a GCRA quota that no window of length `per` can
+/// GCRA parameters: up to `burst` calls at once, then one per `period`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Schedule {
+    period: Duration,
+    burst: NonZeroU32,
+}
+
+/// Turns "at most `requests` per `per`" into a GCRA schedule that no window of length `per` can
 /// exceed, including the closed window `[t, t + per]`.
 ///
 /// GCRA with burst `b` and one cell per `T` admits at most `b + floor(W / T)` cells in any
 /// window of length `W`. With `b = max(1, requests / 10)` and `T = per / (requests - b)`
 /// rounded up, that is at most `requests` for `W = per`. A budget of one per `per` has no room
-/// for a burst: then `T` is just over `per`.
-fn quota_for(budget: RateBudget) -> Quota {
+/// for a burst: then `T` is just over `per`. Rounding `T` up further (as the shared budget does,
+/// to whole microseconds) only lowers the bound.
+fn schedule(budget: RateBudget) -> Schedule {
     let burst = (budget.requests / 10).max(1);
     let steady = budget.requests.saturating_sub(burst);
     let per = budget.per.as_nanos();
@@ -71,11 +107,17 @@ fn quota_for(budget: RateBudget) -> Quota {
     } else {
         per.div_ceil(u128::from(steady))
     };
-    let period = Duration::from_nanos(u64::try_from(period_nanos.max(1)).unwrap_or(u64::MAX));
-    let burst = NonZeroU32::MIN.saturating_add(burst - 1);
-    Quota::with_period(period)
-        .expect("the period is at least one nanosecond") // ok: clamped just above
-        .allow_burst(burst)
+    Schedule {
+        period: Duration::from_nanos(u64::try_from(period_nanos.max(1)).unwrap_or(u64::MAX)),
+        burst: NonZeroU32::MIN.saturating_add(burst - 1),
+    }
+}
+
+fn quota_for(budget: RateBudget) -> Quota {
+    let schedule = schedule(budget);
+    Quota::with_period(schedule.period)
+        .expect("the period is at least one nanosecond") // ok: clamped in `schedule`
+        .allow_burst(schedule.burst)
 }
 
 /// governor's clock on tokio's time, so that permits follow `tokio::time::pause()` in tests

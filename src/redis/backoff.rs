@@ -1,0 +1,73 @@
+//! How long to wait before trying Redis again: bounded exponential backoff with jitter.
+
+use std::time::Duration;
+
+use rand::Rng;
+
+/// First delay after a failure.
+const FIRST: Duration = Duration::from_millis(100);
+/// Longest delay: also how late, at worst, a replica notices that Redis is back.
+const MOST: Duration = Duration::from_secs(2);
+
+/// Delays that double from [`FIRST`] up to [`MOST`] with each consecutive failure.
+///
+/// "Equal jitter": each delay is uniform in `[ceiling / 2, ceiling]`, so replicas that lost Redis
+/// together do not reconnect in lockstep, yet none retries at once in a tight loop.
+#[derive(Debug, Default)]
+pub(crate) struct Backoff {
+    failures: u32,
+}
+
+impl Backoff {
+    /// The delay before the next attempt; each call counts one more failure.
+    pub(crate) fn next_delay(&mut self, rng: &mut impl Rng) -> Duration {
+        let ceiling = ceiling(self.failures);
+        self.failures = self.failures.saturating_add(1);
+        let ceiling_nanos = u64::try_from(ceiling.as_nanos()).unwrap_or(u64::MAX);
+        Duration::from_nanos(rng.random_range(ceiling_nanos / 2..=ceiling_nanos))
+    }
+
+    /// Starts over after a success.
+    pub(crate) fn reset(&mut self) {
+        self.failures = 0;
+    }
+}
+
+/// `min(MOST, FIRST * 2^failures)`, without overflow.
+fn ceiling(failures: u32) -> Duration {
+    let factor = 1_u32.checked_shl(failures).unwrap_or(u32::MAX);
+    FIRST.saturating_mul(factor).min(MOST)
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+
+    use super::*;
+
+    #[test]
+    fn delays_double_within_their_jitter_up_to_the_bound() {
+        let mut rng = StdRng::seed_from_u64(7);
+        let mut backoff = Backoff::default();
+        for ceiling in [100, 200, 400, 800, 1600].into_iter().chain([2000; 40]) {
+            let delay = backoff.next_delay(&mut rng);
+            let ceiling = Duration::from_millis(ceiling);
+            assert!(
+                ceiling / 2 <= delay && delay <= ceiling,
+                "{delay:?} outside the jitter under {ceiling:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_success_starts_the_delays_over() {
+        let mut rng = StdRng::seed_from_u64(7);
+        let mut backoff = Backoff::default();
+        for _ in 0..10 {
+            backoff.next_delay(&mut rng);
+        }
+        backoff.reset();
+        assert!(backoff.next_delay(&mut rng) <= FIRST);
+    }
+}

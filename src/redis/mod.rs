@@ -1,0 +1,21 @@
+//! Redis shared by replicas, so that several gateways behind a load balancer behave as one.
+//!
+//! - [`RedisConnection`]: the supervised connection; start-up never waits for it, and it
+//!   reconnects by itself with bounded, jittered backoff. Its [`Health`] feeds `/readyz`.
+//! - [`RedisBus`]: webhook events over pub/sub, to every replica's subscriptions and caches.
+//! - [`RedisSeenEvents`]: webhook de-duplication across replicas.
+//! - `budget`: the upstream rate budget per tenant, shared by replicas.
+//!
+//! When Redis is unreachable each part falls back to its in-process counterpart (local event
+//! delivery, local de-duplication, the local limiter) and returns to Redis once it answers.
+
+mod backoff;
+mod budget;
+mod bus;
+mod connection;
+mod seen;
+
+pub(crate) use budget::RedisBudget;
+pub use bus::{EVENTS_CHANNEL, RedisBus};
+pub use connection::{Error, Health, RedisConnection};
+pub use seen::RedisSeenEvents;
