@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use heymarket_gateway::App;
@@ -100,10 +100,13 @@ impl TestSandbox {
     }
 }
 
-/// The gateway in front of its own sandbox, both on free ports; both stop when dropped.
+/// The gateway in front of its sandbox, both on free ports; both stop when dropped (the sandbox
+/// when the last gateway in front of it does).
 pub struct TestApp {
     pub addr: SocketAddr,
-    pub sandbox: TestSandbox,
+    pub sandbox: Arc<TestSandbox>,
+    /// The settings it started with, for starting replicas like it.
+    pub config: GatewayConfig,
     pub http: reqwest::Client,
     _stop: DropGuard,
 }
@@ -122,7 +125,8 @@ pub async fn spawn_app_with(
     let listener = TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind a free port");
-    start_app(listener, spawn_sandbox(sandbox_config).await, customise).await
+    let sandbox = Arc::new(spawn_sandbox(sandbox_config).await);
+    start_app(listener, sandbox, customise).await
 }
 
 /// Like [`spawn_app_with`], with the sandbox delivering its webhooks to the gateway, which
@@ -142,7 +146,7 @@ pub async fn spawn_app_with_webhooks(
         webhook_url: Some(webhook_url.parse().expect("a URL")),
         ..sandbox_config
     };
-    let sandbox = spawn_sandbox(sandbox_config).await;
+    let sandbox = Arc::new(spawn_sandbox(sandbox_config).await);
     let tokens: Vec<WebhookToken> = sandbox
         .teams
         .iter()
@@ -160,7 +164,7 @@ pub async fn spawn_app_with_webhooks(
 
 async fn start_app(
     listener: TcpListener,
-    sandbox: TestSandbox,
+    sandbox: Arc<TestSandbox>,
     customise: impl FnOnce(&mut GatewayConfig),
 ) -> TestApp {
     let mut config = GatewayConfig {
@@ -170,19 +174,35 @@ async fn start_app(
         ..GatewayConfig::default()
     };
     customise(&mut config);
-    let app = App::with_listener(listener, config).expect("gateway starts");
+    let app = App::with_listener(listener, config.clone()).expect("gateway starts");
     let addr = app.local_addr();
     let stop = CancellationToken::new();
     tokio::spawn(app.run_until_stopped(stop.clone().cancelled_owned()));
     TestApp {
         addr,
         sandbox,
+        config,
         http: reqwest::Client::new(),
         _stop: stop.drop_guard(),
     }
 }
 
 impl TestApp {
+    /// Another gateway with this one's settings in front of the same sandbox (a replica).
+    pub async fn replica(&self) -> TestApp {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a free port");
+        let config = self.config.clone();
+        start_app(listener, Arc::clone(&self.sandbox), |replica| {
+            *replica = GatewayConfig {
+                listen: replica.listen,
+                ..config
+            }
+        })
+        .await
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }

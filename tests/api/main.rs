@@ -13,6 +13,7 @@ mod redis_bus;
 mod redis_readiness;
 mod redis_seen;
 mod redis_support;
+mod replicas;
 mod sandbox_auth;
 mod sandbox_conversations;
 mod sandbox_data;

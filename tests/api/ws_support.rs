@@ -1,8 +1,9 @@
 //! A graphql-transport-ws client for the tests: connect, subscribe, read what arrives.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::{SinkExt, StreamExt};
+use reqwest::Method;
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -113,5 +114,60 @@ impl Subscriber {
         tokio::time::timeout(DEADLINE, read)
             .await
             .expect("the server answers within the deadline")
+    }
+}
+
+/// Simulates a customer writing to `inbox` from `phone` (as team `team_id`).
+pub async fn inbound(app: &TestApp, team_id: i64, inbox: i64, phone: &str, text: &str) -> Value {
+    let body = json!({"inbox_id": inbox, "phone": phone, "text": text, "team_id": team_id});
+    let (status, message) = app
+        .sandbox
+        .control(Method::POST, "/_sandbox/inbound", Some(body))
+        .await;
+    assert_eq!(status, 200, "{message}");
+    message
+}
+
+/// A subscription starts listening a moment after its `subscribe` message; customer messages
+/// are sent until the first one is delivered, which is answered. (Each attempt waits a short
+/// while for a delivery: this is a poll with a deadline, not a fixed sleep.)
+pub async fn first_delivery(
+    app: &TestApp,
+    subscriber: &mut Subscriber,
+    inbox: i64,
+    phone: &str,
+) -> Value {
+    let start = Instant::now();
+    for attempt in 0.. {
+        assert!(
+            start.elapsed() < DEADLINE,
+            "no delivery within the deadline"
+        );
+        inbound(app, 101, inbox, phone, &format!("ping {attempt}")).await;
+        if let Ok(result) =
+            tokio::time::timeout(Duration::from_millis(200), subscriber.next_result()).await
+        {
+            return result;
+        }
+    }
+    unreachable!()
+}
+
+/// Drains results until one whose field `field` satisfies `done`.
+pub async fn result_where(
+    subscriber: &mut Subscriber,
+    field: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let start = Instant::now();
+    loop {
+        assert!(
+            start.elapsed() < DEADLINE,
+            "no matching result within the deadline"
+        );
+        let result = subscriber.next_result().await;
+        if done(&result["data"][field]) {
+            return result;
+        }
     }
 }

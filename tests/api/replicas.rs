@@ -1,0 +1,219 @@
+//! Two gateway replicas sharing one Redis: events, cache invalidation and the upstream budget
+//! cross replicas, and losing Redis degrades instead of breaking.
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use heymarket_gateway::config::{RateBudget, SandboxConfig};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, spawn_app_with, spawn_app_with_webhooks};
+use crate::redis_support::{RedisServer, eventually};
+use crate::sandbox_support::roomy_config;
+use crate::ws_support::{first_delivery, result_where};
+
+async fn ready(app: &TestApp) -> bool {
+    let response = app
+        .http
+        .get(app.url("/readyz"))
+        .send()
+        .await
+        .expect("the gateway answers");
+    response.status() == 200
+}
+
+/// Replica A takes the sandbox's webhooks; B only hears of them through Redis.
+async fn replicas(redis: &RedisServer) -> (TestApp, TestApp) {
+    let url = redis.url();
+    let a = spawn_app_with_webhooks(
+        SandboxConfig {
+            teams: 1,
+            ..roomy_config()
+        },
+        |config| {
+            config.redis_url = Some(url);
+            config.cache.ttl_conversations = Duration::from_secs(3600);
+        },
+    )
+    .await;
+    let b = a.replica().await;
+    for replica in [&a, &b] {
+        eventually("both replicas to be ready", || ready(replica)).await;
+    }
+    (a, b)
+}
+
+fn global(plain: &str) -> String {
+    URL_SAFE_NO_PAD.encode(plain)
+}
+
+#[tokio::test]
+async fn a_webhook_taken_in_by_one_replica_reaches_the_other() {
+    let Some(redis) = RedisServer::start().await else {
+        return;
+    };
+    let (a, b) = replicas(&redis).await;
+    let status_on_b = async |id: &Value| {
+        let body = b
+            .graphql_with(
+                "query($id: ID!) { conversation(id: $id) { status } }",
+                json!({"id": id}),
+                &[],
+            )
+            .await
+            .1;
+        body["data"]["conversation"]["status"].clone()
+    };
+    let open = b.graphql("{ conversations(first: 1, filter: {status: OPEN}) { nodes { id databaseId inbox { databaseId } } } }").await;
+    let open = open["data"]["conversations"]["nodes"][0].clone();
+    assert_eq!(
+        status_on_b(&open["id"]).await,
+        "OPEN",
+        "now cached on B for an hour"
+    );
+
+    let mut subscriber = b.subscriber(json!({})).await;
+    subscriber
+        .subscribe(
+            "subscription { conversationUpdated { id status } }",
+            json!({}),
+        )
+        .await;
+    first_delivery(&a, &mut subscriber, 3001, "12125550201").await;
+
+    let inbox: i64 = open["inbox"]["databaseId"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let id: i64 = open["databaseId"].as_str().unwrap().parse().unwrap();
+    let close = json!({"inbox_id": inbox, "user_id": 501, "chat_id": id});
+    assert_eq!(
+        a.sandbox
+            .api_post(0, "/v1/conversations/close", close)
+            .await
+            .0,
+        200
+    );
+
+    let update = result_where(&mut subscriber, "conversationUpdated", |c| {
+        c["id"] == open["id"]
+    })
+    .await;
+    assert_eq!(update["data"]["conversationUpdated"]["status"], "CLOSED");
+    eventually("B's cached conversation to be replaced", || async {
+        status_on_b(&open["id"]).await == "CLOSED"
+    })
+    .await;
+}
+
+/// 15 look-ups of distinct conversations through each replica at once.
+async fn burst(a: &TestApp, b: &TestApp) {
+    let lookups = (0..30).map(|n| {
+        let replica = if n % 2 == 0 { a } else { b };
+        let id = global(&format!("Conversation:{}", 2_000_001 + n));
+        async move {
+            replica
+                .graphql_with(
+                    "query($id: ID!) { conversation(id: $id) { status } }",
+                    json!({"id": id}),
+                    &[],
+                )
+                .await
+        }
+    });
+    for (status, body) in futures::future::join_all(lookups).await {
+        assert_eq!((status, &body["errors"]), (200, &Value::Null), "{body}");
+    }
+}
+
+#[tokio::test]
+async fn replicas_share_one_upstream_budget() {
+    let Some(redis) = RedisServer::start().await else {
+        return;
+    };
+    let budget = RateBudget {
+        requests: 10,
+        per: Duration::from_secs(1),
+    };
+    let sandbox = SandboxConfig {
+        teams: 1,
+        rate_limit: budget,
+        ..SandboxConfig::default()
+    };
+    let url = redis.url();
+    let a = spawn_app_with(sandbox.clone(), |config| {
+        config.upstream.rate_limit = budget;
+        config.redis_url = Some(url);
+    })
+    .await;
+    let b = a.replica().await;
+    for replica in [&a, &b] {
+        eventually("both replicas to be ready", || ready(replica)).await;
+    }
+
+    burst(&a, &b).await;
+
+    let stats = a.sandbox.stats().await;
+    assert_eq!(stats["routes"]["GET /v1/conversations/{id}"], 30, "{stats}");
+    assert_eq!(
+        stats["statuses"]["429"],
+        Value::Null,
+        "the sandbox never refused: {stats}"
+    );
+
+    // Without Redis each replica spends the whole budget, and together they overspend it.
+    let a = spawn_app_with(sandbox, |config| config.upstream.rate_limit = budget).await;
+    let b = a.replica().await;
+    burst(&a, &b).await;
+    assert!(
+        a.sandbox.stats().await["statuses"]["429"]
+            .as_u64()
+            .is_some_and(|refused| refused > 0)
+    );
+}
+
+#[tokio::test]
+async fn losing_redis_degrades_and_recovers_by_itself() {
+    let Some(mut redis) = RedisServer::start().await else {
+        return;
+    };
+    let (a, b) = replicas(&redis).await;
+    let mut on_a = a.subscriber(json!({})).await;
+    on_a.subscribe("subscription { messageAdded { text } }", json!({}))
+        .await;
+    let mut on_b = b.subscriber(json!({})).await;
+    on_b.subscribe("subscription { messageAdded { text } }", json!({}))
+        .await;
+    first_delivery(&a, &mut on_b, 3001, "12125550202").await;
+
+    redis.stop().await;
+    eventually("A to report that it is not ready", || async {
+        !ready(&a).await
+    })
+    .await;
+    let body = a.graphql("{ inboxes { name } }").await;
+    assert_eq!(body["errors"], Value::Null, "queries keep working: {body}");
+    let local = first_delivery(&a, &mut on_a, 3001, "12125550202").await;
+    assert!(
+        local["data"]["messageAdded"]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("ping"),
+        "A's own subscribers still hear A's webhooks"
+    );
+
+    redis.restart().await;
+    for replica in [&a, &b] {
+        eventually("both replicas to recover", || ready(replica)).await;
+    }
+    let across = first_delivery(&a, &mut on_b, 3001, "12125550202").await;
+    assert!(
+        across["data"]["messageAdded"]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("ping"),
+        "B hears A's webhooks again"
+    );
+}
