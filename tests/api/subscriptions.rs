@@ -32,29 +32,48 @@ async fn app() -> TestApp {
 #[tokio::test]
 async fn a_customer_message_reaches_message_added_with_its_links() {
     let app = app().await;
+    // A known customer of inbox 3001, whose closed conversation the message reopens.
+    let known = app
+        .graphql(&format!(
+            r#"{{ conversations(first: 1, filter: {{inboxIds: ["{}"], status: CLOSED}}) {{ nodes {{ target contact {{ displayName }} }} }} }}"#,
+            global("Inbox:3001")
+        ))
+        .await;
+    let known = &known["data"]["conversations"]["nodes"][0];
+    let phone = known["target"]
+        .as_str()
+        .expect("a closed conversation")
+        .to_owned();
     let mut subscriber = app.subscriber(json!({})).await;
     let query = r#"subscription($inbox: ID!) { messageAdded(inboxIds: [$inbox]) {
         text direction author { name }
-        conversation { databaseId status target inbox { databaseId } lastMessage { text } } } }"#;
+        conversation { status target contact { displayName } inbox { databaseId } lastMessage { text } } } }"#;
     subscriber
         .subscribe(query, json!({"inbox": global("Inbox:3001")}))
         .await;
-
-    let phone = "12125550101";
-    let first = first_delivery(&app, &mut subscriber, 3001, phone).await;
+    let first = first_delivery(&app, &mut subscriber, 3001, "12125550101").await;
     assert_eq!(first["errors"], Value::Null, "{first}");
 
-    inbound(&app, 101, 3001, phone, "Is my order ready?").await;
+    inbound(&app, 101, 3001, &phone, "Is my order ready?").await;
     let result = result_where(&mut subscriber, "messageAdded", |m| {
         m["text"] == "Is my order ready?"
     })
     .await;
     let message = &result["data"]["messageAdded"];
-    assert_eq!(message["direction"], "INBOUND");
-    assert_eq!(message["author"], Value::Null);
+    assert_eq!(
+        (&message["direction"], &message["author"]),
+        (&json!("INBOUND"), &Value::Null)
+    );
     let conversation = &message["conversation"];
-    assert_eq!(conversation["target"], phone);
-    assert_eq!(conversation["status"], "OPEN");
+    assert_eq!(conversation["target"], phone.as_str());
+    assert_eq!(
+        conversation["status"], "OPEN",
+        "the customer's message reopened it"
+    );
+    assert_eq!(
+        conversation["contact"], known["contact"],
+        "the contact resolves"
+    );
     assert_eq!(conversation["inbox"]["databaseId"], "3001");
     assert_eq!(
         conversation["lastMessage"]["text"], "Is my order ready?",
