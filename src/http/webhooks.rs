@@ -55,45 +55,26 @@ async fn receive(State(state): State<AppState>, body: Result<Bytes, BytesRejecti
             return answer(status, "bad_body", &message);
         }
     };
-    let envelope: Envelope = match serde_json::from_slice(&body) {
-        Ok(envelope) => envelope,
-        Err(_) => {
-            return answer(
-                StatusCode::BAD_REQUEST,
-                "malformed",
-                "the body is not a JSON webhook envelope",
-            );
+    let (webhook, kind, data) = match inspect(&body, &state.config.webhooks.tokens) {
+        Inspection::Event {
+            webhook,
+            kind,
+            data,
+        } => (webhook, kind, data),
+        Inspection::UnknownType(kind) => {
+            tracing::info!(%kind, "webhook of an unknown type ignored");
+            return status_answer("ignored");
         }
-    };
-    let Some(webhook) = envelope
-        .token
-        .as_deref()
-        .and_then(|token| matching(&state.config.webhooks.tokens, token))
-    else {
-        tracing::warn!("webhook refused: missing or unknown token");
-        return answer(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "missing or unknown webhook token",
-        );
-    };
-    let Some(kind) = envelope.kind else {
-        return answer(
-            StatusCode::BAD_REQUEST,
-            "malformed",
-            "the envelope has no `type`",
-        );
-    };
-    let Ok(kind) = serde_json::from_value::<EventKind>(Value::String(kind.clone())) else {
-        tracing::info!(%kind, "webhook of an unknown type ignored");
-        return status_answer("ignored");
-    };
-    let Some(data) = envelope.event_data.filter(Value::is_object) else {
-        return answer(
-            StatusCode::BAD_REQUEST,
-            "malformed",
-            "the envelope has no `event_data` object",
-        );
+        Inspection::Refused {
+            status,
+            error,
+            message,
+        } => {
+            if status == StatusCode::UNAUTHORIZED {
+                tracing::warn!("webhook refused: missing or unknown token");
+            }
+            return answer(status, error, message);
+        }
     };
     let team_id = match webhook.team_id {
         Some(team_id) => team_id,
@@ -123,6 +104,73 @@ async fn receive(State(state): State<AppState>, body: Result<Bytes, BytesRejecti
     tracing::info!(?kind, team_id, "webhook accepted");
     state.bus.publish(event).await;
     status_answer("accepted")
+}
+
+/// What a delivery's body holds, before anything is done with it.
+#[derive(Debug)]
+enum Inspection<'a> {
+    Event {
+        webhook: &'a WebhookToken,
+        kind: EventKind,
+        data: Value,
+    },
+    /// A `type` this gateway does not know (Heymarket may add some).
+    UnknownType(String),
+    Refused {
+        status: StatusCode,
+        error: &'static str,
+        message: &'static str,
+    },
+}
+
+/// Reads `body` as a webhook envelope signed with one of `tokens`. Pure, so every body a
+/// client could send can be tried against it.
+fn inspect<'a>(body: &[u8], tokens: &'a [WebhookToken]) -> Inspection<'a> {
+    let refused = |status, error, message| Inspection::Refused {
+        status,
+        error,
+        message,
+    };
+    let Ok(envelope) = serde_json::from_slice::<Envelope>(body) else {
+        return refused(
+            StatusCode::BAD_REQUEST,
+            "malformed",
+            "the body is not a JSON webhook envelope",
+        );
+    };
+    let Some(webhook) = envelope
+        .token
+        .as_deref()
+        .and_then(|token| matching(tokens, token))
+    else {
+        return refused(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "missing or unknown webhook token",
+        );
+    };
+    let Some(kind) = envelope.kind else {
+        return refused(
+            StatusCode::BAD_REQUEST,
+            "malformed",
+            "the envelope has no `type`",
+        );
+    };
+    let Ok(known) = serde_json::from_value::<EventKind>(Value::String(kind.clone())) else {
+        return Inspection::UnknownType(kind);
+    };
+    match envelope.event_data.filter(Value::is_object) {
+        Some(data) => Inspection::Event {
+            webhook,
+            kind: known,
+            data,
+        },
+        None => refused(
+            StatusCode::BAD_REQUEST,
+            "malformed",
+            "the envelope has no `event_data` object",
+        ),
+    }
 }
 
 /// The configured token equal to `token`. Every candidate is compared in full and in constant
@@ -163,7 +211,43 @@ fn answer(status: StatusCode, error: &str, message: &str) -> Response {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    proptest! {
+        /// Any body at all gets an answer, never a panic, and only a body carrying a configured
+        /// token can become an event.
+        #[test]
+        fn any_body_is_inspected_safely(body in prop::collection::vec(any::<u8>(), 0..512)) {
+            let tokens = [token(Some(101), "s3cret")];
+            if let Inspection::Event { .. } = inspect(&body, &tokens) {
+                prop_assert!(String::from_utf8_lossy(&body).contains("s3cret"));
+            }
+        }
+
+        #[test]
+        fn any_envelope_shape_is_classified(
+            kind in prop_oneof![Just("message_recieved".to_owned()), Just("chat_closed".to_owned()), ".{0,16}"],
+            with_token in any::<bool>(),
+            data in prop_oneof![Just(json!({"id": 1})), Just(json!([1])), Just(Value::Null), Just(json!("x"))],
+        ) {
+            let tokens = [token(Some(101), "s3cret")];
+            let mut envelope = json!({"type": kind, "id": 901, "event_data": data});
+            if with_token {
+                envelope["token"] = json!("s3cret");
+            }
+            let body = envelope.to_string();
+            match inspect(body.as_bytes(), &tokens) {
+                Inspection::Event { webhook, data, .. } => {
+                    prop_assert!(with_token && data.is_object());
+                    prop_assert_eq!(webhook.team_id, Some(101));
+                }
+                Inspection::UnknownType(unknown) => prop_assert!(with_token && unknown == kind),
+                Inspection::Refused { status, .. } => prop_assert!(!with_token || status == StatusCode::BAD_REQUEST),
+            }
+        }
+    }
 
     fn token(team_id: Option<i64>, token: &str) -> WebhookToken {
         WebhookToken {

@@ -5,6 +5,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::DateTime;
 
+use super::node::canonical_integer;
 use crate::error::ApiError;
 use crate::pagination::{Position, SortKey};
 
@@ -75,14 +76,11 @@ impl Cursor {
         if version != VERSION || tag != kind.tag() {
             return Err(invalid());
         }
-        let instant = |micros: &str| {
-            micros
-                .parse()
-                .ok()
-                .and_then(DateTime::from_timestamp_micros)
-        };
+        // Only canonical decimals, so each position has exactly one cursor.
+        let instant =
+            |micros: &str| canonical_integer(micros).and_then(DateTime::from_timestamp_micros);
         let at = instant(numbers[0]).ok_or_else(invalid)?;
-        let id: i64 = numbers[1].parse().map_err(|_| invalid())?;
+        let id = canonical_integer(numbers[1]).ok_or_else(invalid)?;
         let resume = numbers
             .get(2)
             .map(|micros| instant(micros).ok_or_else(invalid))
@@ -153,6 +151,55 @@ mod tests {
         ] {
             let error = Cursor::parse(&raw, CursorKind::Conversation).unwrap_err();
             assert_eq!(error.code(), "BAD_USER_INPUT", "{raw}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn instant() -> impl Strategy<Value = DateTime<chrono::Utc>> {
+        (-10_000_000_000_000_000i64..10_000_000_000_000_000).prop_map(|micros| {
+            DateTime::from_timestamp_micros(micros).expect("within chrono's range")
+        })
+    }
+
+    fn any_position() -> impl Strategy<Value = Position> {
+        (instant(), any::<i64>(), proptest::option::of(instant())).prop_map(|(at, id, resume)| {
+            Position {
+                key: SortKey { at, id },
+                resume,
+            }
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn every_position_round_trips(position in any_position(), messages in any::<bool>()) {
+            let kind = if messages { CursorKind::Message } else { CursorKind::Conversation };
+            let encoded = Cursor::new(kind, position).encode();
+            prop_assert_eq!(Cursor::parse(&encoded, kind).ok(), Some(position));
+        }
+
+        /// A cursor a client made up is refused with BAD_USER_INPUT or read as a position that
+        /// encodes back to exactly what was sent; decoding never panics.
+        #[test]
+        fn any_text_decodes_to_nothing_or_its_canonical_position(raw in ".{0,120}") {
+            match Cursor::parse(&raw, CursorKind::Conversation) {
+                Ok(position) => prop_assert_eq!(Cursor::new(CursorKind::Conversation, position).encode(), raw),
+                Err(error) => prop_assert_eq!(error.code(), "BAD_USER_INPUT"),
+            }
+        }
+
+        #[test]
+        fn any_decoded_payload_is_handled(plain in "c[0-9]:(conversation|message|x):-?[0-9]{0,21}(:-?[0-9]{0,21}){0,3}") {
+            let raw = URL_SAFE_NO_PAD.encode(&plain);
+            if let Ok(position) = Cursor::parse(&raw, CursorKind::Conversation) {
+                prop_assert_eq!(Cursor::new(CursorKind::Conversation, position).encode(), raw);
+            }
         }
     }
 }

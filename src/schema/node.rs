@@ -163,7 +163,7 @@ impl FromStr for GlobalId {
 }
 
 /// Only the canonical decimal form parses, so each object has exactly one id.
-fn canonical_integer(text: &str) -> Option<i64> {
+pub(super) fn canonical_integer(text: &str) -> Option<i64> {
     let value: i64 = text.parse().ok()?;
     (value.to_string() == text).then_some(value)
 }
@@ -321,5 +321,53 @@ mod tests {
                 "id `{member}` is of type Member; this argument expects type Inbox"
             ))
         );
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn any_id() -> impl Strategy<Value = GlobalId> {
+        prop_oneof![
+            any::<i64>().prop_map(GlobalId::Inbox),
+            any::<i64>().prop_map(GlobalId::Member),
+            any::<i64>().prop_map(GlobalId::Contact),
+            any::<i64>().prop_map(GlobalId::Conversation),
+            (any::<i64>(), any::<i64>(), any::<i64>()).prop_map(
+                |(id, conversation_id, sent_at)| GlobalId::Message(MessageRef {
+                    id,
+                    conversation_id,
+                    sent_at
+                })
+            ),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn every_id_round_trips(id in any_id()) {
+            prop_assert_eq!(id.to_string().parse::<GlobalId>(), Ok(id));
+        }
+
+        /// Whatever a client sends, decoding answers (never panics), and what it accepts is the
+        /// one canonical spelling of that id.
+        #[test]
+        fn any_text_decodes_to_nothing_or_its_canonical_id(raw in ".{0,80}") {
+            if let Ok(id) = raw.parse::<GlobalId>() {
+                prop_assert_eq!(id.to_string(), raw);
+            }
+        }
+
+        /// Base64 of arbitrary text reaches the inner parser, which must cope with anything.
+        #[test]
+        fn any_decoded_payload_is_handled(plain in "[A-Za-z]{0,12}(:-?[0-9]{0,22}){0,4}") {
+            let raw = URL_SAFE_NO_PAD.encode(&plain);
+            if let Ok(id) = raw.parse::<GlobalId>() {
+                prop_assert_eq!(id.to_string(), raw);
+            }
+        }
     }
 }

@@ -21,6 +21,8 @@ mod client_tests;
 mod de;
 mod endpoints;
 mod error;
+#[cfg(test)]
+mod model_properties;
 pub mod models;
 mod rate_limit;
 pub mod requests;
