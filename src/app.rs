@@ -56,6 +56,15 @@ impl App {
                  write it as TEAM_ID:TOKEN"
             );
         }
+        if let Some(directory) = &config.graphiql_assets {
+            let missing = http::graphiql::missing_assets(directory);
+            anyhow::ensure!(
+                missing.is_empty(),
+                "--graphiql-assets {} lacks {}",
+                directory.display(),
+                missing.join(", ")
+            );
+        }
         let background = CancellationToken::new();
         // Created first, so that a failure below also stops what was already started.
         let stop_background = background.clone().drop_guard();

@@ -5,6 +5,7 @@
 //! error before anything starts.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -101,6 +102,11 @@ pub struct DemoArgs {
     #[command(flatten)]
     pub limits: LimitTuning,
 
+    /// A directory holding GraphiQL's files (for deployments without internet access), served
+    /// at `/graphiql/assets`; by default they load from unpkg.com. See the README for its layout.
+    #[arg(long, env = "HEYMARKET_GRAPHIQL_ASSETS")]
+    pub graphiql_assets: Option<PathBuf>,
+
     #[command(flatten)]
     pub events: EventTuning,
 
@@ -140,6 +146,11 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub limits: LimitTuning,
+
+    /// A directory holding GraphiQL's files (for deployments without internet access), served
+    /// at `/graphiql/assets`; by default they load from unpkg.com. See the README for its layout.
+    #[arg(long, env = "HEYMARKET_GRAPHIQL_ASSETS")]
+    pub graphiql_assets: Option<PathBuf>,
 
     #[command(flatten)]
     pub events: EventTuning,
@@ -369,6 +380,7 @@ impl ServeArgs {
             webhooks: self.events.webhooks(),
             redis_url: self.events.redis_url,
             sandbox_mode: false,
+            graphiql_assets: self.graphiql_assets,
         })
     }
 }

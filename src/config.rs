@@ -5,6 +5,7 @@
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -70,6 +71,9 @@ pub struct GatewayConfig {
     /// Set when the upstream is the embedded sandbox: GraphiQL and acting-member defaults are
     /// tuned for exploring without credentials.
     pub sandbox_mode: bool,
+    /// A directory holding GraphiQL's files, served at `/graphiql/assets`, for deployments
+    /// without internet access; `None` loads them from unpkg.com.
+    pub graphiql_assets: Option<PathBuf>,
 }
 
 impl Default for GatewayConfig {
@@ -82,6 +86,7 @@ impl Default for GatewayConfig {
             webhooks: WebhookConfig::default(),
             redis_url: None,
             sandbox_mode: false,
+            graphiql_assets: None,
         }
     }
 }

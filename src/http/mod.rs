@@ -1,6 +1,6 @@
 //! HTTP routes: GraphQL over HTTP and WebSocket, GraphiQL, health.
 
-mod graphiql;
+pub mod graphiql;
 mod graphql;
 mod health;
 mod webhooks;
@@ -18,7 +18,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(graphql::router(state.config.limits.max_body_bytes))
         .merge(webhooks::router(webhook_body_limit))
-        .merge(graphiql::router())
+        .merge(graphiql::router(state.config.graphiql_assets.as_ref()))
         .merge(health::router())
         .layer(TraceLayer::new_for_http())
         .with_state(state)

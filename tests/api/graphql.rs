@@ -304,3 +304,54 @@ async fn every_operation_of_the_graphiql_example_runs_cleanly() {
         );
     }
 }
+
+#[tokio::test]
+async fn graphiql_can_be_served_from_a_local_directory() {
+    use heymarket_gateway::http::graphiql::ASSET_FILES;
+
+    let directory = std::env::temp_dir().join(format!(
+        "graphiql-assets-{}-{}",
+        std::process::id(),
+        line!()
+    ));
+    for file in ASSET_FILES {
+        let path = directory.join(file);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, format!("/* {file} */")).unwrap();
+    }
+    let assets = directory.clone();
+    let app = crate::helpers::spawn_app_with(Default::default(), |config| {
+        config.graphiql_assets = Some(assets)
+    })
+    .await;
+
+    let page = app
+        .http
+        .get(app.url("/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!page.contains("unpkg.com"), "{page}");
+    for file in ASSET_FILES {
+        let url = format!("/graphiql/assets/{file}");
+        assert!(page.contains(&url), "{page}");
+        let served = app.http.get(app.url(&url)).send().await.unwrap();
+        assert_eq!(served.status(), 200, "{url}");
+        assert_eq!(served.text().await.unwrap(), format!("/* {file} */"));
+    }
+
+    std::fs::remove_file(directory.join(ASSET_FILES[3])).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let config = heymarket_gateway::GatewayConfig {
+        graphiql_assets: Some(directory.clone()),
+        ..Default::default()
+    };
+    let error = heymarket_gateway::App::with_listener(listener, config)
+        .err()
+        .expect("a start-up error");
+    assert!(error.to_string().contains(ASSET_FILES[3]), "{error}");
+    std::fs::remove_dir_all(directory).unwrap();
+}
