@@ -75,11 +75,15 @@ impl App {
         let state = AppState {
             caches: Arc::new(Caches::new(&config.cache)),
             schema: schema::build_schema(&config.limits),
-            config: Arc::new(config),
             bus: backends.bus,
             seen: backends.seen,
+            upstream_probe: Arc::new(upstream::Probe::new(
+                backends.upstream.clone(),
+                config.upstream.check_ttl,
+            )),
             upstream: backends.upstream,
             redis: backends.redis,
+            config: Arc::new(config),
         };
         Ok(Self {
             listener,

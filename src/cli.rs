@@ -201,6 +201,11 @@ pub struct UpstreamTuning {
     /// Upstream calls allowed per credential, e.g. `480/min` (Heymarket allows 500 per minute).
     #[arg(long, env = "HEYMARKET_UPSTREAM_RATE_LIMIT", default_value = config::DEFAULT_UPSTREAM_RATE_LIMIT)]
     pub upstream_rate_limit: RateBudget,
+
+    /// How long `/readyz` re-uses its last check that the upstream accepts the credentials
+    /// (each check is one upstream call).
+    #[arg(long, env = "HEYMARKET_UPSTREAM_CHECK_TTL", default_value = config::DEFAULT_UPSTREAM_CHECK_TTL, value_parser = humantime::parse_duration)]
+    pub upstream_check_ttl: Duration,
 }
 
 /// How large and demanding one GraphQL request may be.
@@ -406,6 +411,7 @@ impl UpstreamTuning {
             backoff_base: self.upstream_backoff,
             backoff_max: self.upstream_backoff_max,
             rate_limit: self.upstream_rate_limit,
+            check_ttl: self.upstream_check_ttl,
         })
     }
 }

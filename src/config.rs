@@ -29,6 +29,8 @@ pub const DEFAULT_UPSTREAM_BACKOFF_MAX: &str = "2s";
 /// What the gateway lets itself spend per upstream credential. Heymarket allows 500 per minute;
 /// the margin absorbs clock and network skew between our limiter and theirs.
 pub const DEFAULT_UPSTREAM_RATE_LIMIT: &str = "480/min";
+/// How long `/readyz` re-uses its last check of the upstream.
+pub const DEFAULT_UPSTREAM_CHECK_TTL: &str = "10s";
 /// How long inboxes and the team (which change rarely) are served from cache.
 pub const DEFAULT_CACHE_TTL_DIRECTORY: &str = "5m";
 /// How long a conversation, a list page or a conversation's newest messages are served from
@@ -135,6 +137,8 @@ pub struct UpstreamConfig {
     pub backoff_max: Duration,
     /// Client-side budget per upstream credential, so the gateway never draws a 429 itself.
     pub rate_limit: RateBudget,
+    /// How long `/readyz` re-uses its last check of the upstream (each check is one call).
+    pub check_ttl: Duration,
 }
 
 impl Default for UpstreamConfig {
@@ -147,6 +151,7 @@ impl Default for UpstreamConfig {
             backoff_base: parse_duration_default(DEFAULT_UPSTREAM_BACKOFF),
             backoff_max: parse_duration_default(DEFAULT_UPSTREAM_BACKOFF_MAX),
             rate_limit: parse_default(DEFAULT_UPSTREAM_RATE_LIMIT),
+            check_ttl: parse_duration_default(DEFAULT_UPSTREAM_CHECK_TTL),
         }
     }
 }

@@ -22,6 +22,8 @@ pub struct AppState {
     /// Webhook events already taken in.
     pub seen: Arc<dyn SeenEvents>,
     pub upstream: upstream::Client,
+    /// Whether the upstream serves the gateway's credential, checked at most once per TTL.
+    pub upstream_probe: Arc<upstream::Probe>,
     /// The Redis replicas share; `None` when this process runs alone. `/readyz` reports it.
     pub redis: Option<RedisConnection>,
 }

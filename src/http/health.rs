@@ -1,8 +1,9 @@
 //! Liveness and readiness.
 //!
 //! - `/healthz` answers as long as the process serves HTTP.
-//! - `/readyz` answers 200 when everything the gateway depends on works, 503 naming what does
-//!   not. Each dependency is one [`Check`]; adding one is one more function in [`checks`].
+//! - `/readyz` answers 200 when everything the gateway depends on works (the upstream accepts
+//!   its credential; Redis, when configured, is up), 503 naming what does not. Each dependency
+//!   is one [`Check`]; adding one is one more function in [`checks`].
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -13,6 +14,7 @@ use serde_json::{Map, Value, json};
 use crate::events::BusStatus;
 use crate::redis::Health;
 use crate::state::AppState;
+use crate::upstream::Verdict;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -25,7 +27,7 @@ async fn healthz() -> Json<Value> {
 }
 
 async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    let checks = checks(&state);
+    let checks = checks(&state).await;
     let ready = checks.iter().all(|check| check.ready);
     let mut body = Map::new();
     body.insert(
@@ -49,8 +51,28 @@ struct Check {
     report: Map<String, Value>,
 }
 
-fn checks(state: &AppState) -> Vec<Check> {
-    vec![redis(state)]
+async fn checks(state: &AppState) -> Vec<Check> {
+    vec![upstream(state).await, redis(state)]
+}
+
+/// The upstream must accept the gateway's credential (in pass-through mode, merely answer).
+/// The verdict is re-used for `--upstream-check-ttl`.
+async fn upstream(state: &AppState) -> Check {
+    let verdict = state.upstream_probe.verdict().await;
+    let mut report = Map::new();
+    let upstream = match &verdict {
+        Verdict::Up => "up",
+        Verdict::Reachable => "reachable",
+        Verdict::Down(reason) => {
+            report.insert("upstream_error".to_owned(), Value::from(reason.as_str()));
+            "down"
+        }
+    };
+    report.insert("upstream".to_owned(), Value::from(upstream));
+    Check {
+        ready: verdict.is_ready(),
+        report,
+    }
 }
 
 /// Redis, when configured, must be up and carrying events between replicas. Its last error is

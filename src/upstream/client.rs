@@ -111,6 +111,21 @@ impl Client {
     pub fn calls(&self) -> BTreeMap<String, u64> {
         self.shared.calls.snapshot()
     }
+
+    /// Whether the upstream answers HTTP at all, asked without a credential (pass-through mode
+    /// holds none of its own to check): any status will do; a failed connection or a timeout
+    /// will not. Not retried, not counted against the budget.
+    pub async fn reachable(&self) -> Result<(), Error> {
+        let url = self.shared.url_for("/v1/team")?;
+        self.shared
+            .http
+            .get(url)
+            .timeout(self.shared.timeout)
+            .send()
+            .await
+            .map(drop)
+            .map_err(Error::from_transport)
+    }
 }
 
 impl Shared {

@@ -13,6 +13,7 @@
 //! - [`models`] / [`requests`]: wire shapes of answers and request bodies; `de` decodes
 //!   answers leniently.
 //! - `error`: [`Error`], and how statuses and transport failures map onto it.
+//! - `probe`: [`Probe`], whether the upstream serves the gateway's credential (`/readyz`).
 
 mod auth;
 mod client;
@@ -24,6 +25,7 @@ mod error;
 #[cfg(test)]
 mod model_properties;
 pub mod models;
+mod probe;
 mod rate_limit;
 pub mod requests;
 mod retry;
@@ -33,3 +35,4 @@ mod test_server;
 pub use auth::TenantKey;
 pub use client::{CallLog, Client, TenantClient};
 pub use error::Error;
+pub use probe::{Probe, Verdict};

@@ -110,6 +110,7 @@ impl TestServer {
                 requests: 10_000,
                 per: Duration::from_secs(1),
             },
+            check_ttl: Duration::ZERO,
         }
     }
 }

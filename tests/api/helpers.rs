@@ -226,6 +226,23 @@ impl TestApp {
         (status, response.json().await.expect("a JSON body"))
     }
 
+    /// `GET /readyz`: the status and the JSON body.
+    pub async fn readyz(&self) -> (u16, Value) {
+        let response = self
+            .http
+            .get(self.url("/readyz"))
+            .send()
+            .await
+            .expect("gateway answers");
+        let status = response.status().as_u16();
+        (status, response.json().await.expect("a JSON body"))
+    }
+
+    /// Whether `/readyz` answers 200.
+    pub async fn is_ready(&self) -> bool {
+        self.readyz().await.0 == 200
+    }
+
     /// POSTs an operation without extra headers and returns the JSON body.
     pub async fn graphql(&self, query: &str) -> Value {
         self.graphql_with(query, Value::Null, &[]).await.1

@@ -2,9 +2,8 @@
 
 use heymarket_gateway::events::{BusStatus, EventBus};
 use heymarket_gateway::redis::EVENTS_CHANNEL;
-use serde_json::Value;
 
-use crate::helpers::{TestApp, spawn_app_with};
+use crate::helpers::spawn_app_with;
 use crate::redis_support::{RedisServer, Replica, eventually, next_id, publish};
 use crate::sandbox_support::roomy_config;
 
@@ -63,12 +62,6 @@ async fn malformed_messages_on_the_channel_are_skipped() {
     assert_eq!(b.bus.status(), BusStatus::Shared);
 }
 
-async fn readyz(app: &TestApp) -> (u16, Value) {
-    let response = app.http.get(app.url("/readyz")).send().await.unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap())
-}
-
 #[tokio::test]
 async fn an_outage_degrades_to_local_delivery_and_recovers_by_itself() {
     let Some(mut server) = RedisServer::start().await else {
@@ -80,7 +73,7 @@ async fn an_outage_degrades_to_local_delivery_and_recovers_by_itself() {
     a.until_bus(BusStatus::Shared).await;
     b.until_bus(BusStatus::Shared).await;
     eventually("the gateway to be ready", || async {
-        readyz(&gateway).await.0 == 200
+        gateway.is_ready().await
     })
     .await;
     let (mut at_a, mut at_b) = (a.bus.subscribe(), b.bus.subscribe());
@@ -95,10 +88,10 @@ async fn an_outage_degrades_to_local_delivery_and_recovers_by_itself() {
         "local subscribers still get events"
     );
     eventually("the gateway to report Redis down", || async {
-        readyz(&gateway).await.1["redis"] == "down"
+        gateway.readyz().await.1["redis"] == "down"
     })
     .await;
-    let (status, body) = readyz(&gateway).await;
+    let (status, body) = gateway.readyz().await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["status"], "not ready", "{body}");
     assert_eq!(body["events"], "degraded", "{body}");
@@ -118,11 +111,11 @@ async fn an_outage_degrades_to_local_delivery_and_recovers_by_itself() {
         "B hears A again, and never heard what A delivered alone"
     );
     eventually("the gateway to be ready again", || async {
-        readyz(&gateway).await.0 == 200
+        gateway.is_ready().await
     })
     .await;
     assert_eq!(
-        readyz(&gateway).await.1,
-        serde_json::json!({"status": "ready", "redis": "up", "events": "shared"})
+        gateway.readyz().await.1,
+        serde_json::json!({"status": "ready", "upstream": "up", "redis": "up", "events": "shared"})
     );
 }

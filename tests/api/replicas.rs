@@ -13,16 +13,6 @@ use crate::redis_support::{RedisServer, eventually};
 use crate::sandbox_support::roomy_config;
 use crate::ws_support::{first_delivery, result_where};
 
-async fn ready(app: &TestApp) -> bool {
-    let response = app
-        .http
-        .get(app.url("/readyz"))
-        .send()
-        .await
-        .expect("the gateway answers");
-    response.status() == 200
-}
-
 /// Replica A takes the sandbox's webhooks; B only hears of them through Redis.
 async fn replicas(redis: &RedisServer) -> (TestApp, TestApp) {
     let url = redis.url();
@@ -39,7 +29,7 @@ async fn replicas(redis: &RedisServer) -> (TestApp, TestApp) {
     .await;
     let b = a.replica().await;
     for replica in [&a, &b] {
-        eventually("both replicas to be ready", || ready(replica)).await;
+        eventually("both replicas to be ready", || replica.is_ready()).await;
     }
     (a, b)
 }
@@ -150,7 +140,7 @@ async fn replicas_share_one_upstream_budget() {
     .await;
     let b = a.replica().await;
     for replica in [&a, &b] {
-        eventually("both replicas to be ready", || ready(replica)).await;
+        eventually("both replicas to be ready", || replica.is_ready()).await;
     }
 
     burst(&a, &b).await;
@@ -190,7 +180,7 @@ async fn losing_redis_degrades_and_recovers_by_itself() {
 
     redis.stop().await;
     eventually("A to report that it is not ready", || async {
-        !ready(&a).await
+        !a.is_ready().await
     })
     .await;
     let body = a.graphql("{ inboxes { name } }").await;
@@ -206,7 +196,7 @@ async fn losing_redis_degrades_and_recovers_by_itself() {
 
     redis.restart().await;
     for replica in [&a, &b] {
-        eventually("both replicas to recover", || ready(replica)).await;
+        eventually("both replicas to recover", || replica.is_ready()).await;
     }
     let across = first_delivery(&a, &mut on_b, 3001, "12125550202").await;
     assert!(

@@ -1,0 +1,95 @@
+//! Whether the upstream answers the gateway's credential: the upstream half of `/readyz`.
+//!
+//! Orchestrators probe readiness every few seconds on every replica, and each real check is an
+//! upstream call drawn from the same budget as client traffic, so a verdict is re-used for a
+//! while and concurrent probes share one check.
+
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use super::{Client, Error};
+
+/// Longest one check may take, retries included; a slower upstream counts as down.
+const CHECK_DEADLINE: Duration = Duration::from_secs(5);
+
+/// The outcome of one check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// The upstream accepted the gateway's own credential.
+    Up,
+    /// Pass-through mode: the upstream answers, and each caller's credential is checked per
+    /// request.
+    Reachable,
+    /// Why the upstream cannot serve the gateway, in words safe to show.
+    Down(String),
+}
+
+impl Verdict {
+    pub fn is_ready(&self) -> bool {
+        !matches!(self, Self::Down(_))
+    }
+}
+
+/// Checks the upstream at most once per `ttl`.
+pub struct Probe {
+    client: Client,
+    ttl: Duration,
+    last: Mutex<Option<(Instant, Verdict)>>,
+    /// Held while a check runs, so concurrent probes wait for it instead of calling too.
+    checking: tokio::sync::Mutex<()>,
+}
+
+impl Probe {
+    pub fn new(client: Client, ttl: Duration) -> Self {
+        Self {
+            client,
+            ttl,
+            last: Mutex::new(None),
+            checking: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// The latest verdict younger than the TTL, or a fresh one.
+    pub async fn verdict(&self) -> Verdict {
+        if let Some(verdict) = self.fresh() {
+            return verdict;
+        }
+        let _checking = self.checking.lock().await;
+        if let Some(verdict) = self.fresh() {
+            return verdict;
+        }
+        let verdict = self.check().await;
+        *self.last.lock().unwrap_or_else(PoisonError::into_inner) =
+            Some((Instant::now(), verdict.clone()));
+        verdict
+    }
+
+    fn fresh(&self) -> Option<Verdict> {
+        let last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
+        last.as_ref()
+            .filter(|(at, _)| at.elapsed() < self.ttl)
+            .map(|(_, verdict)| verdict.clone())
+    }
+
+    async fn check(&self) -> Verdict {
+        let outcome = match self.client.tenant(None) {
+            Ok(tenant) => tokio::time::timeout(CHECK_DEADLINE, tenant.team())
+                .await
+                .map(|answer| answer.map(|_| Verdict::Up)),
+            Err(Error::MissingCredential) => {
+                tokio::time::timeout(CHECK_DEADLINE, self.client.reachable())
+                    .await
+                    .map(|answer| answer.map(|()| Verdict::Reachable))
+            }
+            Err(error) => Ok(Err(error)),
+        };
+        match outcome {
+            Ok(Ok(verdict)) => verdict,
+            Ok(Err(error)) => Verdict::Down(error.to_string()),
+            Err(_) => Verdict::Down(format!(
+                "the upstream did not answer within {}s",
+                CHECK_DEADLINE.as_secs()
+            )),
+        }
+    }
+}
