@@ -10,6 +10,7 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::{CancellationToken, DropGuard};
 use url::Url;
 
+use crate::auth::TokenVerifier;
 use crate::config::{GatewayConfig, UpstreamAuth};
 use crate::events::{EventBus, LocalSeenEvents, MemoryBus, SeenEvents};
 use crate::loaders::Caches;
@@ -72,6 +73,15 @@ impl App {
             Some(url) => Backends::shared(url, &config, &background)?,
             None => Backends::local(&config)?,
         };
+        let client_auth = config
+            .client_auth
+            .as_ref()
+            .map(TokenVerifier::start)
+            .transpose()
+            .context("cannot set up client authentication")?;
+        let client_limiter = Arc::new(http::ClientRateLimiter::new(
+            config.limits.client_rate_limit,
+        ));
         let state = AppState {
             caches: Arc::new(Caches::new(&config.cache)),
             schema: schema::build_schema(&config.limits),
@@ -83,6 +93,8 @@ impl App {
             )),
             upstream: backends.upstream,
             redis: backends.redis,
+            client_auth,
+            client_limiter,
             config: Arc::new(config),
         };
         Ok(Self {
@@ -108,9 +120,13 @@ impl App {
             Arc::clone(&self.state.bus),
             Arc::clone(&self.state.caches),
         ));
-        let served = axum::serve(self.listener, http::router(self.state))
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let router = http::router(self.state);
+        let served = axum::serve(
+            self.listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await;
         events.abort();
         drop(self.background);
         served

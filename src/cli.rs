@@ -13,8 +13,8 @@ use secrecy::SecretString;
 use url::Url;
 
 use crate::config::{
-    self, CacheConfig, GatewayConfig, LimitsConfig, RateBudget, SandboxConfig, UpstreamAuth,
-    UpstreamConfig, WebhookConfig, WebhookToken,
+    self, CacheConfig, ClientAuthConfig, GatewayConfig, JwksSource, LimitsConfig, RateBudget,
+    SandboxConfig, UpstreamAuth, UpstreamConfig, WebhookConfig, WebhookToken,
 };
 
 /// A GraphQL gateway over the Heymarket conversation REST API.
@@ -154,6 +154,9 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub events: EventTuning,
+
+    #[command(flatten)]
+    pub client_auth: ClientAuthArgs,
 }
 
 /// The simulated upstream on its own.
@@ -239,6 +242,12 @@ pub struct LimitTuning {
     /// Whether the schema can be introspected (GraphiQL and code generators need it).
     #[arg(long, env = "HEYMARKET_INTROSPECTION", default_value_t = true, action = clap::ArgAction::Set)]
     pub introspection: bool,
+
+    /// Requests one client may make, e.g. `600/min`: a burst of that many, refilled over the
+    /// window. A client is a token's member, a pass-through credential, or (in sandbox mode) a
+    /// member at one address; each query, mutation or subscription started counts one.
+    #[arg(long, env = "HEYMARKET_CLIENT_RATE_LIMIT", default_value = config::DEFAULT_CLIENT_RATE_LIMIT)]
+    pub client_rate_limit: RateBudget,
 }
 
 impl From<LimitTuning> for LimitsConfig {
@@ -251,6 +260,7 @@ impl From<LimitTuning> for LimitsConfig {
             max_body_bytes: tuning.max_body,
             request_timeout: tuning.request_timeout,
             introspection: tuning.introspection,
+            client_rate_limit: tuning.client_rate_limit,
         }
     }
 }
@@ -286,6 +296,72 @@ impl EventTuning {
             tokens: self.webhook_tokens.clone(),
             max_body_bytes: self.webhook_max_body,
         }
+    }
+}
+
+/// How callers authenticate when the gateway holds the upstream credential: with a JWT that
+/// the gateway verifies, whose claim names the member acting.
+#[derive(Debug, Args)]
+pub struct ClientAuthArgs {
+    /// Shared secret of HS256 client tokens, at least 32 bytes (prefer the environment
+    /// variable).
+    #[arg(long, env = "HEYMARKET_CLIENT_JWT_SECRET", hide_env_values = true, value_parser = parse_jwt_secret)]
+    pub client_jwt_secret: Option<SecretString>,
+
+    /// JWKS file with the public keys of RS256 and ES256 client tokens, read at start.
+    #[arg(
+        long,
+        env = "HEYMARKET_CLIENT_JWKS_FILE",
+        conflicts_with = "client_jwks_url"
+    )]
+    pub client_jwks_file: Option<PathBuf>,
+
+    /// JWKS URL with the public keys of RS256 and ES256 client tokens, fetched at start and
+    /// again when a token names a key it lacked.
+    #[arg(long, env = "HEYMARKET_CLIENT_JWKS_URL")]
+    pub client_jwks_url: Option<Url>,
+
+    /// Audience client tokens must name in `aud` (unchecked when unset).
+    #[arg(long, env = "HEYMARKET_CLIENT_JWT_AUDIENCE")]
+    pub client_jwt_audience: Option<String>,
+
+    /// Issuer client tokens must name in `iss` (unchecked when unset).
+    #[arg(long, env = "HEYMARKET_CLIENT_JWT_ISSUER")]
+    pub client_jwt_issuer: Option<String>,
+
+    /// Claim of client tokens that names the acting member's id.
+    #[arg(long, env = "HEYMARKET_CLIENT_MEMBER_CLAIM", default_value = config::DEFAULT_CLIENT_MEMBER_CLAIM)]
+    pub client_member_claim: String,
+
+    /// Clock skew tolerated on a client token's `exp` and `nbf`.
+    #[arg(long, env = "HEYMARKET_CLIENT_JWT_LEEWAY", default_value = config::DEFAULT_CLIENT_JWT_LEEWAY, value_parser = humantime::parse_duration)]
+    pub client_jwt_leeway: Duration,
+
+    /// Shortest time between two fetches of the JWKS URL.
+    #[arg(long, env = "HEYMARKET_CLIENT_JWKS_REFETCH_INTERVAL", default_value = config::DEFAULT_CLIENT_JWKS_REFETCH_INTERVAL, value_parser = humantime::parse_duration)]
+    pub client_jwks_refetch_interval: Duration,
+}
+
+impl ClientAuthArgs {
+    /// The client authentication these flags describe; `None` when no key is configured.
+    pub fn into_config(self) -> Option<ClientAuthConfig> {
+        let jwks = match (self.client_jwks_file, self.client_jwks_url) {
+            (Some(path), _) => Some(JwksSource::File(path)),
+            (None, Some(url)) => Some(JwksSource::Url(url)),
+            (None, None) => None,
+        };
+        if self.client_jwt_secret.is_none() && jwks.is_none() {
+            return None;
+        }
+        Some(ClientAuthConfig {
+            jwt_secret: self.client_jwt_secret,
+            jwks,
+            audience: self.client_jwt_audience,
+            issuer: self.client_jwt_issuer,
+            member_claim: self.client_member_claim,
+            leeway: self.client_jwt_leeway,
+            jwks_refetch_interval: self.client_jwks_refetch_interval,
+        })
     }
 }
 
@@ -364,6 +440,17 @@ pub enum ConfigError {
     TwoCredentials,
     #[error("--upstream-backoff ({base:?}) is longer than --upstream-backoff-max ({max:?})")]
     BackoffRange { base: Duration, max: Duration },
+    #[error(
+        "the gateway holds an upstream credential, so callers must authenticate: configure \
+         --client-jwt-secret or --client-jwks-file/--client-jwks-url, or run in pass-through mode"
+    )]
+    ClientAuthRequired,
+    #[error(
+        "client tokens need a gateway-held upstream credential (HEYMARKET_SECRET_ID and \
+         HEYMARKET_SECRET_KEY, or HEYMARKET_API_KEY); in pass-through mode the upstream checks \
+         each caller's own bearer"
+    )]
+    ClientAuthWithoutCredential,
 }
 
 impl ServeArgs {
@@ -377,6 +464,18 @@ impl ServeArgs {
             (None, None, Some(key)) => UpstreamAuth::ApiKey(key),
             (None, None, None) => UpstreamAuth::PassThrough,
         };
+        // Decided: a gateway-held credential would otherwise serve its whole team to anyone
+        // who can reach the port; pass-through needs no gateway check.
+        let client_auth = self.client_auth.into_config();
+        match (&auth, &client_auth) {
+            (UpstreamAuth::PassThrough, Some(_)) => {
+                return Err(ConfigError::ClientAuthWithoutCredential);
+            }
+            (UpstreamAuth::Secret { .. } | UpstreamAuth::ApiKey(_), None) => {
+                return Err(ConfigError::ClientAuthRequired);
+            }
+            _ => {}
+        }
         Ok(GatewayConfig {
             listen: self.listen,
             upstream: self.upstream.into_config(self.upstream_url, auth)?,
@@ -384,6 +483,7 @@ impl ServeArgs {
             limits: self.limits.into(),
             webhooks: self.events.webhooks(),
             redis_url: self.events.redis_url,
+            client_auth,
             sandbox_mode: false,
             graphiql_assets: self.graphiql_assets,
         })
@@ -430,6 +530,14 @@ impl SandboxData {
     }
 }
 
+/// An HS256 secret: RFC 7518 asks for a key at least as long as the hash, 256 bits.
+fn parse_jwt_secret(value: &str) -> Result<SecretString, String> {
+    if value.len() < 32 {
+        return Err("must be at least 32 bytes long".to_owned());
+    }
+    Ok(SecretString::from(value.to_owned()))
+}
+
 fn parse_secret(value: &str) -> Result<SecretString, String> {
     if value.trim().is_empty() {
         return Err("must not be empty".to_owned());
@@ -457,14 +565,105 @@ mod tests {
         Cli::command().debug_assert();
     }
 
+    const CLIENT_SECRET: &str = "a-client-token-secret-of-32-bytes!";
+
     #[test]
     fn credentials_select_the_upstream_auth() {
-        let secret = serve(&["--secret-id", "id", "--secret-key", "key"]).unwrap();
+        let client = ["--client-jwt-secret", CLIENT_SECRET];
+        let secret =
+            serve(&[&["--secret-id", "id", "--secret-key", "key"][..], &client].concat()).unwrap();
         assert!(matches!(secret.upstream.auth, UpstreamAuth::Secret { ref id, .. } if id == "id"));
-        let key = serve(&["--api-key", "k"]).unwrap();
+        let key = serve(&[&["--api-key", "k"][..], &client].concat()).unwrap();
         assert!(matches!(key.upstream.auth, UpstreamAuth::ApiKey(_)));
         let none = serve(&[]).unwrap();
         assert!(matches!(none.upstream.auth, UpstreamAuth::PassThrough));
+        assert!(none.client_auth.is_none());
+    }
+
+    #[test]
+    fn a_gateway_held_credential_requires_client_authentication() {
+        for credential in [
+            &["--api-key", "k"][..],
+            &["--secret-id", "i", "--secret-key", "k"],
+        ] {
+            let error = serve(credential).unwrap_err();
+            assert!(
+                error.contains("--client-jwt-secret") && error.contains("pass-through"),
+                "{error}"
+            );
+        }
+        let error = serve(&["--client-jwt-secret", CLIENT_SECRET]).unwrap_err();
+        assert!(
+            error.contains("gateway-held upstream credential"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn client_authentication_flags_fill_its_config() {
+        let config = serve(&[
+            "--api-key",
+            "k",
+            "--client-jwks-url",
+            "https://issuer.example/.well-known/jwks.json",
+            "--client-jwt-audience",
+            "gateway",
+            "--client-jwt-issuer",
+            "https://issuer.example",
+            "--client-member-claim",
+            "member",
+            "--client-jwt-leeway",
+            "5s",
+        ])
+        .unwrap();
+        let auth = config.client_auth.unwrap();
+        assert!(auth.jwt_secret.is_none());
+        assert!(
+            matches!(auth.jwks, Some(JwksSource::Url(ref url)) if url.path() == "/.well-known/jwks.json")
+        );
+        assert_eq!(auth.audience.as_deref(), Some("gateway"));
+        assert_eq!(auth.issuer.as_deref(), Some("https://issuer.example"));
+        assert_eq!(auth.member_claim, "member");
+        assert_eq!(auth.leeway, Duration::from_secs(5));
+
+        let file = serve(&["--api-key", "k", "--client-jwks-file", "keys.json"]).unwrap();
+        let auth = file.client_auth.unwrap();
+        assert!(
+            matches!(auth.jwks, Some(JwksSource::File(ref path)) if path.ends_with("keys.json"))
+        );
+        assert_eq!(auth.member_claim, config::DEFAULT_CLIENT_MEMBER_CLAIM);
+    }
+
+    #[test]
+    fn weak_or_ambiguous_client_keys_are_refused() {
+        let short = serve(&["--api-key", "k", "--client-jwt-secret", "short"]);
+        assert!(short.unwrap_err().contains("at least 32 bytes"));
+        let both = serve(&[
+            "--api-key",
+            "k",
+            "--client-jwks-file",
+            "keys.json",
+            "--client-jwks-url",
+            "https://issuer.example/jwks.json",
+        ]);
+        assert!(both.unwrap_err().contains("cannot be used with"));
+    }
+
+    #[test]
+    fn the_client_rate_limit_is_a_budget() {
+        let config = serve(&["--client-rate-limit", "20/s"]).unwrap();
+        assert_eq!(
+            config.limits.client_rate_limit,
+            RateBudget {
+                requests: 20,
+                per: Duration::from_secs(1)
+            }
+        );
+        assert!(
+            serve(&["--client-rate-limit", "lots"])
+                .unwrap_err()
+                .contains("500/min")
+        );
     }
 
     #[test]

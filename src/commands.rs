@@ -9,7 +9,10 @@ use tokio_util::sync::CancellationToken;
 use url::Url;
 
 use crate::cli::{DemoArgs, HealthcheckArgs, SandboxArgs, ServeArgs};
-use crate::config::{DEFAULT_SANDBOX_WEBHOOK_TOKEN, GatewayConfig, UpstreamAuth, WebhookToken};
+use crate::config::{
+    ClientAuthConfig, DEFAULT_SANDBOX_WEBHOOK_TOKEN, GatewayConfig, JwksSource, UpstreamAuth,
+    WebhookToken,
+};
 use crate::sandbox::{Sandbox, TeamCredentials};
 use crate::shutdown::shutdown_signal;
 use crate::{App, schema};
@@ -47,6 +50,7 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         limits: args.limits.into(),
         webhooks,
         redis_url: args.events.redis_url,
+        client_auth: None,
         sandbox_mode: true,
         graphiql_assets: args.graphiql_assets,
     };
@@ -85,14 +89,52 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
     }
     let upstream_url = config.upstream.base_url.clone();
+    let access = describe_access(&config);
     let app = App::build(config).await?;
     announce(&format!(
-        "heymarket-gateway {VERSION} serving http://{}/graphql in front of {upstream_url}",
+        "heymarket-gateway {VERSION} serving http://{}/graphql in front of {upstream_url}\n  {access}",
         app.local_addr()
     ));
     app.run_until_stopped(stop_on_signal().cancelled_owned())
         .await?;
     Ok(())
+}
+
+/// Who may call the gateway, and how often, in one line for the start-up banner.
+fn describe_access(config: &GatewayConfig) -> String {
+    let who = match &config.client_auth {
+        Some(auth) => format!(
+            "Callers authenticate with a JWT ({}); it acts as the member in its `{}` claim",
+            describe_keys(auth),
+            auth.member_claim
+        ),
+        None => {
+            "Pass-through: each caller's own bearer token goes upstream, which checks it".to_owned()
+        }
+    };
+    format!(
+        "{who}. Each client may make {} requests.",
+        config.limits.client_rate_limit
+    )
+}
+
+fn describe_keys(auth: &ClientAuthConfig) -> String {
+    let mut keys = Vec::new();
+    if auth.jwt_secret.is_some() {
+        keys.push("HS256 with the shared secret".to_owned());
+    }
+    match &auth.jwks {
+        Some(JwksSource::File(path)) => {
+            keys.push(format!("RS256/ES256 with the keys in {}", path.display()))
+        }
+        Some(JwksSource::Url(url)) => keys.push(format!(
+            "RS256/ES256 with the keys at {}{}",
+            url.origin().ascii_serialization(),
+            url.path()
+        )),
+        None => {}
+    }
+    keys.join(", or ")
 }
 
 /// The simulated upstream alone.

@@ -70,6 +70,9 @@ pub struct GatewayConfig {
     /// Redis shared by replicas: webhook events, cache invalidation, the upstream rate budget.
     /// `None` runs everything in process.
     pub redis_url: Option<Url>,
+    /// How callers prove who they are when the gateway holds the upstream credential. `None`
+    /// in pass-through mode (the upstream checks each caller's own bearer) and in sandbox mode.
+    pub client_auth: Option<ClientAuthConfig>,
     /// Set when the upstream is the embedded sandbox: GraphiQL and acting-member defaults are
     /// tuned for exploring without credentials.
     pub sandbox_mode: bool,
@@ -87,6 +90,7 @@ impl Default for GatewayConfig {
             limits: LimitsConfig::default(),
             webhooks: WebhookConfig::default(),
             redis_url: None,
+            client_auth: None,
             sandbox_mode: false,
             graphiql_assets: None,
         }
@@ -181,6 +185,9 @@ pub const DEFAULT_MAX_ROOT_FIELDS: usize = 20;
 pub const DEFAULT_MAX_BODY: usize = 64 * 1024;
 /// Longest one GraphQL request may take.
 pub const DEFAULT_REQUEST_TIMEOUT: &str = "30s";
+/// Requests one client identity may make: generous for people and dashboards, a brake on a
+/// runaway script.
+pub const DEFAULT_CLIENT_RATE_LIMIT: &str = "600/min";
 
 /// How large and demanding one GraphQL request may be. Every limit is checked before any
 /// upstream call; async-graphql enforces none by default.
@@ -196,6 +203,9 @@ pub struct LimitsConfig {
     pub request_timeout: Duration,
     /// Whether the schema can be introspected (GraphiQL and code generators need it).
     pub introspection: bool,
+    /// Requests (each query, mutation, or subscription started) one client identity may make;
+    /// more are answered `RATE_LIMITED` before any upstream call.
+    pub client_rate_limit: RateBudget,
 }
 
 impl Default for LimitsConfig {
@@ -208,6 +218,7 @@ impl Default for LimitsConfig {
             max_body_bytes: DEFAULT_MAX_BODY,
             request_timeout: parse_duration_default(DEFAULT_REQUEST_TIMEOUT),
             introspection: true,
+            client_rate_limit: parse_default(DEFAULT_CLIENT_RATE_LIMIT),
         }
     }
 }
@@ -265,6 +276,57 @@ impl FromStr for WebhookToken {
             token: SecretString::from(token.trim().to_owned()),
         })
     }
+}
+
+/// The claim naming the acting member in client tokens, unless configured otherwise.
+pub const DEFAULT_CLIENT_MEMBER_CLAIM: &str = "member_id";
+/// Clock skew tolerated on a client token's `exp` and `nbf`.
+pub const DEFAULT_CLIENT_JWT_LEEWAY: &str = "30s";
+/// Shortest time between two fetches of a JWKS URL, however many tokens name unknown keys.
+pub const DEFAULT_CLIENT_JWKS_REFETCH_INTERVAL: &str = "30s";
+
+/// How callers authenticate when the gateway holds the upstream credential: with a JWT whose
+/// signature, times, audience and issuer the gateway checks, and whose claim names the member
+/// the caller acts as.
+#[derive(Debug, Clone)]
+pub struct ClientAuthConfig {
+    /// Shared secret of HS256 tokens.
+    pub jwt_secret: Option<SecretString>,
+    /// Public keys of RS256 and ES256 tokens.
+    pub jwks: Option<JwksSource>,
+    /// When set, tokens must carry it in `aud`.
+    pub audience: Option<String>,
+    /// When set, tokens must carry it as `iss`.
+    pub issuer: Option<String>,
+    /// The claim naming the acting member's id (an integer, or a string of digits).
+    pub member_claim: String,
+    /// Clock skew tolerated on `exp` and `nbf`.
+    pub leeway: Duration,
+    /// Shortest time between two fetches of a JWKS URL.
+    pub jwks_refetch_interval: Duration,
+}
+
+impl Default for ClientAuthConfig {
+    fn default() -> Self {
+        Self {
+            jwt_secret: None,
+            jwks: None,
+            audience: None,
+            issuer: None,
+            member_claim: DEFAULT_CLIENT_MEMBER_CLAIM.to_owned(),
+            leeway: parse_duration_default(DEFAULT_CLIENT_JWT_LEEWAY),
+            jwks_refetch_interval: parse_duration_default(DEFAULT_CLIENT_JWKS_REFETCH_INTERVAL),
+        }
+    }
+}
+
+/// Where the public keys of client tokens come from.
+#[derive(Debug, Clone)]
+pub enum JwksSource {
+    /// A JWKS document read once at start.
+    File(PathBuf),
+    /// A JWKS document fetched at start, and again when a token names a key it lacks.
+    Url(Url),
 }
 
 /// Settings of the simulated upstream.

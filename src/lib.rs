@@ -2,6 +2,8 @@
 //!
 //! # Layout
 //!
+//! - `auth`: client authentication: the JWTs callers present when the gateway holds the
+//!   upstream credential.
 //! - [`cli`]: command-line flags and environment variables, turned into [`config`] structs.
 //! - [`config`]: typed, validated settings for every part of the process.
 //! - [`error`]: the gateway's one client-facing error type and its stable codes.
@@ -22,6 +24,7 @@
 //! - [`sandbox`]: an in-process simulation of the Heymarket REST API with seeded data.
 
 pub mod app;
+mod auth;
 pub mod cli;
 pub mod commands;
 pub mod config;

@@ -2,9 +2,11 @@
 
 use std::sync::Arc;
 
+use crate::auth::TokenVerifier;
 use crate::config::GatewayConfig;
 use crate::error::ApiError;
 use crate::events::{EventBus, SeenEvents};
+use crate::http::ClientRateLimiter;
 use crate::loaders::{Caches, Loaders};
 use crate::redis::RedisConnection;
 use crate::schema::{Caller, CallerExecutor, GatewaySchema};
@@ -26,6 +28,11 @@ pub struct AppState {
     pub upstream_probe: Arc<upstream::Probe>,
     /// The Redis replicas share; `None` when this process runs alone. `/readyz` reports it.
     pub redis: Option<RedisConnection>,
+    /// Verifies client tokens; `None` when callers are not authenticated by the gateway
+    /// (pass-through and sandbox mode).
+    pub(crate) client_auth: Option<Arc<TokenVerifier>>,
+    /// Requests each client identity may still make.
+    pub(crate) client_limiter: Arc<ClientRateLimiter>,
 }
 
 impl AppState {

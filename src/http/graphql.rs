@@ -1,7 +1,11 @@
 //! `/graphql`: queries over POST and GET, and subscriptions (or any operation) over WebSocket
 //! with the `graphql-transport-ws` or legacy `graphql-ws` protocol.
 //!
-//! Who is calling is settled here, at the edge, and handed to the schema as a [`Caller`].
+//! Before an operation runs, the caller is settled and admitted at the edge (see `caller`: who
+//! calls, acting as whom, within which rate limit); a refusal is answered here with its HTTP
+//! status.
+
+use std::net::IpAddr;
 
 use async_graphql::http::MultipartOptions;
 use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
@@ -9,21 +13,15 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use secrecy::SecretString;
 
+use super::caller::admit;
+use super::rate_limit::{ClientAddr, client_ip};
 use super::websocket;
-use crate::schema::{ApiError, Caller, GlobalId, NodeKind};
+use crate::schema::ApiError;
 use crate::state::AppState;
-
-/// Header naming the member a request acts as (a database id or a global `Member` id).
-pub(super) const MEMBER_HEADER: &str = "x-member-id";
-/// Header asking for `extensions.cost` in production mode (sandbox mode always reports it).
-const COST_HEADER: &str = "x-include-cost";
-/// Header carrying the caller's request id, passed on to the upstream.
-const REQUEST_ID_HEADER: &str = "x-request-id";
 
 pub(super) fn router(max_body_bytes: usize) -> Router<AppState> {
     Router::new()
@@ -33,6 +31,7 @@ pub(super) fn router(max_body_bytes: usize) -> Router<AppState> {
 
 async fn graphql_post(
     State(state): State<AppState>,
+    ClientAddr(ip): ClientAddr,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
@@ -62,7 +61,7 @@ async fn graphql_post(
         async_graphql::http::receive_body(content_type, body.as_ref(), MultipartOptions::default())
             .await;
     match request {
-        Ok(request) => execute(&state, &headers, request).await,
+        Ok(request) => execute(&state, &headers, ip, request).await,
         Err(error) => Rejection(error).into_response(),
     }
 }
@@ -73,8 +72,9 @@ async fn graphql_get(State(state): State<AppState>, request: Request) -> Respons
         return websocket::upgrade(state, request).await;
     }
     let headers = request.headers().clone();
+    let ip = client_ip(request.extensions());
     match GraphQLRequest::<Rejection>::from_request(request, &state).await {
-        Ok(graphql) => execute(&state, &headers, graphql.into_inner()).await,
+        Ok(graphql) => execute(&state, &headers, ip, graphql.into_inner()).await,
         Err(rejection) => rejection.into_response(),
     }
 }
@@ -82,11 +82,12 @@ async fn graphql_get(State(state): State<AppState>, request: Request) -> Respons
 async fn execute(
     state: &AppState,
     headers: &HeaderMap,
+    ip: Option<IpAddr>,
     request: async_graphql::Request,
 ) -> Response {
-    let caller = match caller(state, headers) {
+    let caller = match admit(state, headers, ip).await {
         Ok(caller) => caller,
-        Err((status, error)) => return error_response(status, error),
+        Err(error) => return refusal(error),
     };
     let deadline = state.config.limits.request_timeout;
     let executor = state.executor(Some(caller));
@@ -110,67 +111,55 @@ fn is_websocket_upgrade(headers: &HeaderMap) -> bool {
         .is_some_and(|value| value.eq_ignore_ascii_case("websocket"))
 }
 
-/// Settles who is calling: the upstream tenant (the configured credential, or the caller's
-/// bearer in pass-through mode) and the member to act as.
-pub(super) fn caller(
-    state: &AppState,
-    headers: &HeaderMap,
-) -> Result<Caller, (StatusCode, ApiError)> {
-    let requested_member = requested_member(headers).map_err(|e| (StatusCode::BAD_REQUEST, e))?;
-    let mut upstream = state
-        .upstream
-        .tenant(bearer(headers))
-        .map_err(|e| (StatusCode::UNAUTHORIZED, ApiError::from(e)))?;
-    if let Some(request_id) = request_id(headers) {
-        upstream = upstream.with_request_id(request_id);
-    }
-    let report_cost = state.config.sandbox_mode || headers.contains_key(COST_HEADER);
-    Ok(Caller {
-        upstream,
-        requested_member,
-        report_cost,
-    })
-}
-
-fn bearer(headers: &HeaderMap) -> Option<SecretString> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty())
-        .then(|| SecretString::from(token.to_owned()))
-}
-
-fn requested_member(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
-    let Some(value) = headers.get(MEMBER_HEADER) else {
-        return Ok(None);
+/// A request refused before execution, answered with the status its error stands for, and
+/// logged once, here.
+fn refusal(error: ApiError) -> Response {
+    let status = match &error {
+        ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+        ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+        ApiError::BadUserInput(_) => StatusCode::BAD_REQUEST,
+        ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+        ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+        ApiError::LimitExceeded { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+        ApiError::UpstreamUnavailable => StatusCode::BAD_GATEWAY,
+        ApiError::UpstreamTimeout | ApiError::RequestTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+        ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     };
-    let invalid = || {
-        ApiError::bad_input("X-Member-Id must be a member's databaseId (e.g. 501) or its global id")
-    };
-    let value = value.to_str().map_err(|_| invalid())?.trim();
-    if let Ok(id) = value.parse::<i64>() {
-        return if id > 0 { Ok(Some(id)) } else { Err(invalid()) };
+    if matches!(error, ApiError::RateLimited { .. }) {
+        tracing::debug!(reason = %error, "request refused");
+    } else {
+        tracing::info!(code = error.code(), reason = %error, "request refused");
     }
-    GlobalId::parse_as(value, NodeKind::Member)
-        .map(Some)
-        .map_err(|_| invalid())
+    error_response(status, error)
 }
 
-/// A caller-supplied request id, when it is short printable ASCII (it ends up in logs and in
-/// upstream headers).
-fn request_id(headers: &HeaderMap) -> Option<String> {
-    let value = headers.get(REQUEST_ID_HEADER)?.to_str().ok()?.trim();
-    let sane =
-        !value.is_empty() && value.len() <= 128 && value.bytes().all(|b| b.is_ascii_graphic());
-    sane.then(|| value.to_owned())
-}
-
-/// A GraphQL-shaped error answer for failures before execution starts.
+/// A GraphQL-shaped error answer for failures before execution starts. A 401 says which scheme
+/// to authenticate with (`WWW-Authenticate`), and a rate limit when to come back
+/// (`Retry-After`, whole seconds).
 pub(super) fn error_response(status: StatusCode, error: ApiError) -> Response {
+    let retry_after = match &error {
+        ApiError::RateLimited {
+            retry_after: Some(wait),
+        } => Some(wait.as_millis().div_ceil(1000).max(1)),
+        ApiError::RateLimited { retry_after: None } => Some(1),
+        _ => None,
+    };
     let error: async_graphql::Error = error.into();
     let response =
         async_graphql::Response::from_errors(vec![error.into_server_error(Default::default())]);
-    (status, GraphQLResponse::from(response)).into_response()
+    let mut response = (status, GraphQLResponse::from(response)).into_response();
+    let headers = response.headers_mut();
+    if status == StatusCode::UNAUTHORIZED {
+        headers.insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static(r#"Bearer realm="heymarket-gateway""#),
+        );
+    }
+    if let Some(seconds) = retry_after {
+        let seconds = u64::try_from(seconds).unwrap_or(u64::MAX);
+        headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    response
 }
 
 /// Why a request could not be read as GraphQL, answered in GraphQL's error shape instead of the

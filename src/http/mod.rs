@@ -1,10 +1,14 @@
 //! HTTP routes: GraphQL over HTTP and WebSocket, GraphiQL, health.
 
+mod caller;
 pub mod graphiql;
 mod graphql;
 mod health;
+mod rate_limit;
 mod webhooks;
 mod websocket;
+
+pub(crate) use rate_limit::ClientRateLimiter;
 
 use axum::Router;
 use tower_http::trace::TraceLayer;

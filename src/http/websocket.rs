@@ -2,10 +2,14 @@
 //!
 //! The caller is settled at `connection_init`: credentials and `X-Member-Id` may come in the
 //! init payload (browsers cannot set headers on a WebSocket) or in the upgrade request's
-//! headers. The credential is tried upstream before the connection is acknowledged, and a
-//! refused one closes the socket with `4403 Forbidden`, as graphql-transport-ws specifies.
+//! headers. The credential is checked (a client token verified, a pass-through credential tried
+//! upstream) before the connection is acknowledged, and a refused one closes the socket with
+//! `4403 Forbidden`, as graphql-transport-ws specifies. Each operation started counts against
+//! the connection's client rate limit.
 
+use std::net::IpAddr;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use async_graphql::Data;
 use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, WebSocketProtocols as Protocols, WsMessage};
@@ -16,10 +20,10 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures::{SinkExt, StreamExt, future};
 
-use super::graphql::{caller, error_response};
+use super::caller::{Settled, caller, check_member};
+use super::graphql::error_response;
+use super::rate_limit::{ClientKey, RateLimitedExecutor, client_ip};
 use crate::error::ApiError;
-use crate::loaders::Loaders;
-use crate::schema::Caller;
 use crate::state::AppState;
 
 /// graphql-transport-ws's close code for a refused `connection_init`.
@@ -40,10 +44,11 @@ pub(super) async fn upgrade(state: AppState, request: Request) -> Response {
         Ok(upgrade) => upgrade,
         Err(rejection) => return rejection.into_response(),
     };
+    let ip = client_ip(&parts.extensions);
     let headers = parts.headers;
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |socket| serve(state, headers, protocol, socket))
+        .on_upgrade(move |socket| serve(state, headers, ip, protocol, socket))
 }
 
 /// The first GraphQL subprotocol the client offers.
@@ -54,7 +59,13 @@ fn subprotocol(headers: &HeaderMap) -> Option<Protocols> {
         .find_map(|protocol| protocol.trim().parse().ok())
 }
 
-async fn serve(state: AppState, headers: HeaderMap, protocol: Protocols, socket: WebSocket) {
+async fn serve(
+    state: AppState,
+    headers: HeaderMap,
+    ip: Option<IpAddr>,
+    protocol: Protocols,
+    socket: WebSocket,
+) {
     let (mut sink, stream) = socket.split();
     let input = stream
         .take_while(|message| future::ready(message.is_ok()))
@@ -66,14 +77,20 @@ async fn serve(state: AppState, headers: HeaderMap, protocol: Protocols, socket:
         });
     let init_state = state.clone();
     let on_init = move |payload: serde_json::Value| async move {
-        let caller = connection_caller(&init_state, &headers, &payload)
+        let settled = connection_caller(&init_state, &headers, ip, &payload)
             .await
-            .map_err(|error| async_graphql::Error::new(format!("{REFUSED}{error}")))?;
+            .map_err(|error| {
+                tracing::info!(code = error.code(), reason = %error, "WebSocket connection refused");
+                async_graphql::Error::new(format!("{REFUSED}{error}"))
+            })?;
         let mut data = Data::default();
-        data.insert(caller);
+        data.insert(settled.caller);
+        data.insert(settled.client);
         Ok(data)
     };
-    let mut outgoing = async_graphql::http::WebSocket::new(state.executor(None), input, protocol)
+    let executor =
+        RateLimitedExecutor::new(state.executor(None), Arc::clone(&state.client_limiter));
+    let mut outgoing = async_graphql::http::WebSocket::new(executor, input, protocol)
         .on_connection_init(on_init)
         .map(|message| match message {
             WsMessage::Text(text) => Message::Text(text.into()),
@@ -108,12 +125,13 @@ fn close_reason(reason: &str) -> &str {
 
 /// The caller a connection acts for: the upgrade's headers, overridden by same-named string
 /// entries of the init payload (`{"Authorization": "Bearer …", "X-Member-Id": "501"}`),
-/// checked upstream before the connection is accepted.
+/// checked before the connection is accepted.
 async fn connection_caller(
     state: &AppState,
     headers: &HeaderMap,
+    ip: Option<IpAddr>,
     payload: &serde_json::Value,
-) -> Result<Caller, ApiError> {
+) -> Result<Settled, ApiError> {
     let mut headers = headers.clone();
     for (name, value) in payload.as_object().into_iter().flatten() {
         let (Ok(name), Some(Ok(value))) = (
@@ -124,12 +142,13 @@ async fn connection_caller(
         };
         headers.insert(name, value);
     }
-    let caller = caller(state, &headers).map_err(|(_, error)| error)?;
-    // A pass-through credential is only known good once the upstream accepted it.
-    Loaders::new(caller.upstream.clone(), state.caches.clone())
-        .team()
-        .await?;
-    Ok(caller)
+    let settled = caller(state, &headers, ip).await?;
+    let verified_member = match settled.client {
+        ClientKey::Member(member) => Some(member),
+        _ => None,
+    };
+    check_member(state, &settled.caller, verified_member).await?;
+    Ok(settled)
 }
 
 #[cfg(test)]

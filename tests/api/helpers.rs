@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use heymarket_gateway::App;
 use heymarket_gateway::config::{
-    GatewayConfig, RateBudget, SandboxConfig, UpstreamAuth, UpstreamConfig, WebhookToken,
+    GatewayConfig, LimitsConfig, RateBudget, SandboxConfig, UpstreamAuth, UpstreamConfig,
+    WebhookToken,
 };
 use heymarket_gateway::sandbox::{Sandbox, TeamCredentials};
 use serde_json::{Value, json};
@@ -170,6 +171,14 @@ async fn start_app(
     let mut config = GatewayConfig {
         listen: listener.local_addr().expect("bound"),
         upstream: sandbox.upstream_config(0),
+        // Tests of the client rate limit set their own.
+        limits: LimitsConfig {
+            client_rate_limit: RateBudget {
+                requests: 1_000_000,
+                per: Duration::from_secs(60),
+            },
+            ..LimitsConfig::default()
+        },
         sandbox_mode: true,
         ..GatewayConfig::default()
     };

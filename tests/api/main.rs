@@ -1,6 +1,8 @@
 //! End-to-end tests: the real gateway and the real sandbox on port 0, spoken to over HTTP.
 
+mod auth;
 mod caching;
+mod client_rate_limit;
 mod connections;
 mod graphql;
 mod helpers;

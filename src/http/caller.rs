@@ -1,0 +1,157 @@
+//! Who is calling, settled at the edge from a request's (or a WebSocket's) headers: the upstream
+//! tenant, the member acting, and the identity the client rate limit counts.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use axum::http::{HeaderMap, header};
+use secrecy::{ExposeSecret, SecretString};
+
+use super::rate_limit::ClientKey;
+use crate::auth::{TokenError, TokenVerifier};
+use crate::config::UpstreamAuth;
+use crate::loaders::Loaders;
+use crate::schema::{ApiError, Caller, GlobalId, NodeKind};
+use crate::state::AppState;
+
+/// Header naming the member a request acts as (a database id or a global `Member` id).
+const MEMBER_HEADER: &str = "x-member-id";
+/// Header asking for `extensions.cost` in production mode (sandbox mode always reports it).
+const COST_HEADER: &str = "x-include-cost";
+/// Header carrying the caller's request id, passed on to the upstream.
+const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// Settles the caller and counts the request against its client's rate limit; with client
+/// authentication, also checks that the token's member belongs to the team. All of it happens
+/// before the operation runs, and only the team look-up may reach the upstream.
+pub(super) async fn admit(
+    state: &AppState,
+    headers: &HeaderMap,
+    ip: Option<IpAddr>,
+) -> Result<Caller, ApiError> {
+    let settled = caller(state, headers, ip).await?;
+    state.client_limiter.check(&settled.client)?;
+    if let ClientKey::Member(member) = settled.client {
+        check_member(state, &settled.caller, Some(member)).await?;
+    }
+    Ok(settled.caller)
+}
+
+/// Who is calling, as settled at the edge: what the schema acts for, and whose rate limit the
+/// calls count against.
+pub(super) struct Settled {
+    pub(super) caller: Caller,
+    pub(super) client: ClientKey,
+}
+
+/// Settles who is calling: the upstream tenant (the configured credential, or the caller's
+/// bearer in pass-through mode), the member to act as, and whose rate limit counts.
+///
+/// With client authentication the bearer is a token the gateway verifies and never sends
+/// upstream, and its claim names the member. An `X-Member-Id` naming anyone else is refused
+/// with `FORBIDDEN` rather than ignored, so a client never acts as someone it did not expect.
+pub(super) async fn caller(
+    state: &AppState,
+    headers: &HeaderMap,
+    ip: Option<IpAddr>,
+) -> Result<Settled, ApiError> {
+    let named_member = requested_member(headers)?;
+    let bearer = bearer(headers);
+    let (verified_member, upstream_bearer) = match &state.client_auth {
+        Some(verifier) => {
+            let member = verified_member(verifier, bearer.as_ref(), named_member).await?;
+            (Some(member), None)
+        }
+        None => (None, bearer),
+    };
+    let mut upstream = state.upstream.tenant(upstream_bearer)?;
+    if let Some(request_id) = request_id(headers) {
+        upstream = upstream.with_request_id(request_id);
+    }
+    let client = match verified_member {
+        Some(member) => ClientKey::Member(member),
+        None if matches!(state.config.upstream.auth, UpstreamAuth::PassThrough) => {
+            ClientKey::Tenant(upstream.tenant_key())
+        }
+        None => ClientKey::Unverified {
+            member: named_member,
+            ip,
+        },
+    };
+    let report_cost = state.config.sandbox_mode || headers.contains_key(COST_HEADER);
+    Ok(Settled {
+        caller: Caller {
+            upstream,
+            requested_member: verified_member.or(named_member),
+            report_cost,
+        },
+        client,
+    })
+}
+
+async fn verified_member(
+    verifier: &TokenVerifier,
+    bearer: Option<&SecretString>,
+    named_member: Option<i64>,
+) -> Result<i64, ApiError> {
+    let token = bearer.ok_or(TokenError::Missing)?;
+    let identity = verifier.verify(token.expose_secret()).await?;
+    if named_member.is_some_and(|named| named != identity.member_id) {
+        return Err(ApiError::Forbidden(
+            "X-Member-Id names another member than the token does; drop the header".to_owned(),
+        ));
+    }
+    Ok(identity.member_id)
+}
+
+/// Fetches the caller's team (cached), which also proves a pass-through credential good, and
+/// refuses a verified `member` outside it: a token minted for another team's member must not
+/// act in this one.
+pub(super) async fn check_member(
+    state: &AppState,
+    caller: &Caller,
+    member: Option<i64>,
+) -> Result<(), ApiError> {
+    let team = Loaders::new(caller.upstream.clone(), Arc::clone(&state.caches))
+        .team()
+        .await?;
+    match member {
+        Some(id) if !team.members.iter().any(|member| member.id == id) => Err(ApiError::Forbidden(
+            "the token's member does not belong to this team".to_owned(),
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn bearer(headers: &HeaderMap) -> Option<SecretString> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty())
+        .then(|| SecretString::from(token.to_owned()))
+}
+
+fn requested_member(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
+    let Some(value) = headers.get(MEMBER_HEADER) else {
+        return Ok(None);
+    };
+    let invalid = || {
+        ApiError::bad_input("X-Member-Id must be a member's databaseId (e.g. 501) or its global id")
+    };
+    let value = value.to_str().map_err(|_| invalid())?.trim();
+    if let Ok(id) = value.parse::<i64>() {
+        return if id > 0 { Ok(Some(id)) } else { Err(invalid()) };
+    }
+    GlobalId::parse_as(value, NodeKind::Member)
+        .map(Some)
+        .map_err(|_| invalid())
+}
+
+/// A caller-supplied request id, when it is short printable ASCII (it ends up in logs and in
+/// upstream headers).
+fn request_id(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(REQUEST_ID_HEADER)?.to_str().ok()?.trim();
+    let sane =
+        !value.is_empty() && value.len() <= 128 && value.bytes().all(|b| b.is_ascii_graphic());
+    sane.then(|| value.to_owned())
+}
