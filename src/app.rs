@@ -14,7 +14,8 @@ use crate::auth::TokenVerifier;
 use crate::config::{GatewayConfig, UpstreamAuth};
 use crate::events::{EventBus, LocalSeenEvents, MemoryBus, SeenEvents};
 use crate::loaders::Caches;
-use crate::redis::{RedisBus, RedisConnection, RedisSeenEvents};
+use crate::persisted::{Allowlist, PersistedQueries};
+use crate::redis::{RedisBus, RedisConnection, RedisDocuments, RedisSeenEvents};
 use crate::state::AppState;
 use crate::{http, schema, upstream};
 
@@ -57,7 +58,7 @@ impl App {
                  write it as TEAM_ID:TOKEN"
             );
         }
-        if let Some(directory) = &config.graphiql_assets {
+        if let Some(directory) = &config.http.graphiql_assets {
             let missing = http::graphiql::missing_assets(directory);
             anyhow::ensure!(
                 missing.is_empty(),
@@ -79,6 +80,22 @@ impl App {
             .map(TokenVerifier::start)
             .transpose()
             .context("cannot set up client authentication")?;
+        let allowlist = config
+            .http
+            .operation_allowlist
+            .as_deref()
+            .map(Allowlist::load)
+            .transpose()?;
+        if let Some(allowlist) = &allowlist {
+            tracing::info!(
+                operations = allowlist.len(),
+                "running only the operations on the allowlist"
+            );
+        }
+        let persisted = Arc::new(PersistedQueries::new(
+            allowlist,
+            backends.redis.clone().map(RedisDocuments::new),
+        ));
         let client_limiter = Arc::new(http::ClientRateLimiter::new(
             config.limits.client_rate_limit,
         ));
@@ -95,6 +112,7 @@ impl App {
             redis: backends.redis,
             client_auth,
             client_limiter,
+            persisted,
             config: Arc::new(config),
         };
         Ok(Self {

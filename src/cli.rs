@@ -13,8 +13,9 @@ use secrecy::SecretString;
 use url::Url;
 
 use crate::config::{
-    self, CacheConfig, ClientAuthConfig, GatewayConfig, JwksSource, LimitsConfig, RateBudget,
-    SandboxConfig, UpstreamAuth, UpstreamConfig, WebhookConfig, WebhookToken,
+    self, CacheConfig, ClientAuthConfig, CorsOrigins, GatewayConfig, HttpConfig, InvalidOrigin,
+    JwksSource, LimitsConfig, RateBudget, SandboxConfig, UpstreamAuth, UpstreamConfig,
+    WebhookConfig, WebhookToken,
 };
 
 /// A GraphQL gateway over the Heymarket conversation REST API.
@@ -102,10 +103,8 @@ pub struct DemoArgs {
     #[command(flatten)]
     pub limits: LimitTuning,
 
-    /// A directory holding GraphiQL's files (for deployments without internet access), served
-    /// at `/graphiql/assets`; by default they load from unpkg.com. See the README for its layout.
-    #[arg(long, env = "HEYMARKET_GRAPHIQL_ASSETS")]
-    pub graphiql_assets: Option<PathBuf>,
+    #[command(flatten)]
+    pub http: HttpTuning,
 
     #[command(flatten)]
     pub events: EventTuning,
@@ -147,10 +146,8 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub limits: LimitTuning,
 
-    /// A directory holding GraphiQL's files (for deployments without internet access), served
-    /// at `/graphiql/assets`; by default they load from unpkg.com. See the README for its layout.
-    #[arg(long, env = "HEYMARKET_GRAPHIQL_ASSETS")]
-    pub graphiql_assets: Option<PathBuf>,
+    #[command(flatten)]
+    pub http: HttpTuning,
 
     #[command(flatten)]
     pub events: EventTuning,
@@ -209,6 +206,45 @@ pub struct UpstreamTuning {
     /// (each check is one upstream call).
     #[arg(long, env = "HEYMARKET_UPSTREAM_CHECK_TTL", default_value = config::DEFAULT_UPSTREAM_CHECK_TTL, value_parser = humantime::parse_duration)]
     pub upstream_check_ttl: Duration,
+}
+
+/// How the HTTP surface behaves towards browsers and clients.
+#[derive(Debug, Args)]
+pub struct HttpTuning {
+    /// A directory holding GraphiQL's files (for deployments without internet access), served
+    /// at `/graphiql/assets`; by default they load from unpkg.com. See the README for its layout.
+    #[arg(long, env = "HEYMARKET_GRAPHIQL_ASSETS")]
+    pub graphiql_assets: Option<PathBuf>,
+
+    /// A web origin browsers may call the gateway from (`https://app.example.com`), repeated
+    /// for several, or `*` for any. Default: none in `serve`, any in sandbox mode.
+    #[arg(
+        long = "cors-allow-origin",
+        env = "HEYMARKET_CORS_ALLOW_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub cors_allow_origins: Vec<String>,
+
+    /// Whether answers are compressed (gzip or brotli) for clients that accept it.
+    #[arg(long, env = "HEYMARKET_COMPRESSION", default_value_t = true, action = clap::ArgAction::Set)]
+    pub compression: bool,
+
+    /// Run only the operations in this manifest (an Apollo persisted-query manifest, or an
+    /// object of SHA-256 ids to documents); clients may name them by hash or send them in full.
+    #[arg(long, env = "HEYMARKET_OPERATION_ALLOWLIST")]
+    pub operation_allowlist: Option<PathBuf>,
+}
+
+impl HttpTuning {
+    /// The settings, with `default_cors` when no origin is listed.
+    pub fn into_config(self, default_cors: CorsOrigins) -> Result<HttpConfig, ConfigError> {
+        Ok(HttpConfig {
+            graphiql_assets: self.graphiql_assets,
+            cors: CorsOrigins::from_list(&self.cors_allow_origins, default_cors)?,
+            compression: self.compression,
+            operation_allowlist: self.operation_allowlist,
+        })
+    }
 }
 
 /// How large and demanding one GraphQL request may be.
@@ -438,6 +474,8 @@ pub enum ConfigError {
         "both an API secret and an API key are configured; keep one (the API secret is recommended)"
     )]
     TwoCredentials,
+    #[error("--cors-allow-origin: {0}")]
+    Cors(#[from] InvalidOrigin),
     #[error("--upstream-backoff ({base:?}) is longer than --upstream-backoff-max ({max:?})")]
     BackoffRange { base: Duration, max: Duration },
     #[error(
@@ -485,7 +523,7 @@ impl ServeArgs {
             redis_url: self.events.redis_url,
             client_auth,
             sandbox_mode: false,
-            graphiql_assets: self.graphiql_assets,
+            http: self.http.into_config(CorsOrigins::Nobody)?,
         })
     }
 }

@@ -10,8 +10,8 @@ use url::Url;
 
 use crate::cli::{DemoArgs, HealthcheckArgs, SandboxArgs, ServeArgs};
 use crate::config::{
-    ClientAuthConfig, DEFAULT_SANDBOX_WEBHOOK_TOKEN, GatewayConfig, JwksSource, UpstreamAuth,
-    WebhookToken,
+    ClientAuthConfig, CorsOrigins, DEFAULT_SANDBOX_WEBHOOK_TOKEN, GatewayConfig, JwksSource,
+    UpstreamAuth, WebhookToken,
 };
 use crate::sandbox::{Sandbox, TeamCredentials};
 use crate::shutdown::shutdown_signal;
@@ -52,7 +52,7 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         redis_url: args.events.redis_url,
         client_auth: None,
         sandbox_mode: true,
-        graphiql_assets: args.graphiql_assets,
+        http: args.http.into_config(CorsOrigins::Anyone)?,
     };
     let app = App::with_listener(gateway_listener, config)?;
 

@@ -76,9 +76,8 @@ pub struct GatewayConfig {
     /// Set when the upstream is the embedded sandbox: GraphiQL and acting-member defaults are
     /// tuned for exploring without credentials.
     pub sandbox_mode: bool,
-    /// A directory holding GraphiQL's files, served at `/graphiql/assets`, for deployments
-    /// without internet access; `None` loads them from unpkg.com.
-    pub graphiql_assets: Option<PathBuf>,
+    /// How the HTTP surface behaves towards browsers and clients.
+    pub http: HttpConfig,
 }
 
 impl Default for GatewayConfig {
@@ -92,9 +91,90 @@ impl Default for GatewayConfig {
             redis_url: None,
             client_auth: None,
             sandbox_mode: false,
-            graphiql_assets: None,
+            http: HttpConfig::default(),
         }
     }
+}
+
+/// How the HTTP surface behaves towards browsers and clients.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// A directory holding GraphiQL's files, served at `/graphiql/assets`, for deployments
+    /// without internet access; `None` loads them from unpkg.com.
+    pub graphiql_assets: Option<PathBuf>,
+    /// Which web origins browsers may call the gateway from.
+    pub cors: CorsOrigins,
+    /// Whether answers are compressed (gzip or brotli) for clients that accept it.
+    pub compression: bool,
+    /// A manifest of the only operations to run; `None` runs any operation, and learns
+    /// persisted queries from clients (APQ).
+    pub operation_allowlist: Option<PathBuf>,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            graphiql_assets: None,
+            cors: CorsOrigins::Nobody,
+            compression: true,
+            operation_allowlist: None,
+        }
+    }
+}
+
+/// Web origins allowed to call the gateway from a browser (CORS). Callers authenticate with
+/// bearer tokens, never cookies, so no origin is ever sent credentials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CorsOrigins {
+    /// No cross-origin browser calls (same-origin pages and non-browser clients still work).
+    Nobody,
+    /// Any origin: the sandbox, which has no access control anyway.
+    Anyone,
+    /// Exactly these origins (`scheme://host[:port]`).
+    Only(Vec<String>),
+}
+
+/// Why a CORS origin setting cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{0:?} is not a web origin; write it as scheme://host[:port], e.g. https://app.example.com, or * for any"
+)]
+pub struct InvalidOrigin(pub String);
+
+impl CorsOrigins {
+    /// Origins as listed in `--cors-allow-origin`: `*` alone means any; nothing listed means
+    /// `default`.
+    pub fn from_list(listed: &[String], default: Self) -> Result<Self, InvalidOrigin> {
+        if listed.is_empty() {
+            return Ok(default);
+        }
+        if listed.iter().any(|origin| origin == "*") {
+            return Ok(Self::Anyone);
+        }
+        listed
+            .iter()
+            .map(|origin| parse_origin(origin))
+            .collect::<Result<_, _>>()
+            .map(Self::Only)
+    }
+}
+
+/// The ASCII serialisation of an origin (what browsers send in `Origin`), from a URL that has
+/// nothing but a scheme, a host and maybe a port.
+fn parse_origin(text: &str) -> Result<String, InvalidOrigin> {
+    let invalid = || InvalidOrigin(text.to_owned());
+    let url = Url::parse(text).map_err(|_| invalid())?;
+    let bare = matches!(url.scheme(), "http" | "https")
+        && url.username().is_empty()
+        && url.password().is_none()
+        && url.path() == "/"
+        && url.query().is_none()
+        && url.fragment().is_none()
+        && !text.trim_end_matches('/').ends_with(':');
+    if !bare {
+        return Err(invalid());
+    }
+    Ok(url.origin().ascii_serialization())
 }
 
 /// The gateway's caches of upstream data, partitioned by tenant.
@@ -425,6 +505,53 @@ mod tests {
     fn defaults_parse() {
         let _ = GatewayConfig::default();
         let _ = SandboxConfig::default();
+    }
+
+    #[test]
+    fn cors_origins_are_bare_web_origins_or_a_wildcard() {
+        let list = |items: &[&str]| {
+            items
+                .iter()
+                .map(|item| item.to_string())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            CorsOrigins::from_list(&[], CorsOrigins::Anyone),
+            Ok(CorsOrigins::Anyone)
+        );
+        assert_eq!(
+            CorsOrigins::from_list(&list(&["https://a.example", "*"]), CorsOrigins::Nobody),
+            Ok(CorsOrigins::Anyone)
+        );
+        assert_eq!(
+            CorsOrigins::from_list(
+                &list(&[
+                    "https://App.Example/",
+                    "http://localhost:3000",
+                    "https://b.example:443"
+                ]),
+                CorsOrigins::Nobody
+            ),
+            Ok(CorsOrigins::Only(list(&[
+                "https://app.example",
+                "http://localhost:3000",
+                "https://b.example"
+            ])))
+        );
+        for bad in [
+            "app.example",
+            "https://app.example/path",
+            "https://app.example?x=1",
+            "ftp://app.example",
+            "https://user@app.example",
+            "https://app.example:",
+        ] {
+            assert_eq!(
+                CorsOrigins::from_list(&list(&[bad]), CorsOrigins::Nobody),
+                Err(InvalidOrigin(bad.to_owned())),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

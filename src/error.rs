@@ -47,6 +47,13 @@ pub enum ApiError {
     /// The request did not finish within the gateway's deadline.
     #[error("the request did not finish within {} ms; retry later, or ask for less", .deadline.as_millis())]
     RequestTimeout { deadline: Duration },
+    /// The request named a persisted query by hash only, and this gateway does not know it:
+    /// send it again with its document. The message is the one Apollo's clients look for.
+    #[error("PersistedQueryNotFound")]
+    PersistedQueryNotFound,
+    /// This gateway runs only the operations on its allowlist, and this is not one of them.
+    #[error("this operation is not on the gateway's allowlist; only registered operations run")]
+    OperationNotAllowed,
     /// A bug or misconfiguration on our side; details are in the gateway's log, not here.
     #[error("internal error")]
     Internal,
@@ -65,6 +72,8 @@ impl ApiError {
             Self::UpstreamTimeout => "UPSTREAM_TIMEOUT",
             Self::LimitExceeded { .. } => "QUERY_LIMIT_EXCEEDED",
             Self::RequestTimeout { .. } => "REQUEST_TIMEOUT",
+            Self::PersistedQueryNotFound => "PERSISTED_QUERY_NOT_FOUND",
+            Self::OperationNotAllowed => "OPERATION_NOT_ALLOWED",
             Self::Internal => "INTERNAL",
         }
     }

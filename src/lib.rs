@@ -16,6 +16,7 @@
 //! - [`shutdown`]: the process-wide shutdown signal (Ctrl-C or SIGTERM).
 //! - [`state`]: the cheap-to-clone state every HTTP handler shares.
 //! - [`http`]: routes: GraphQL over HTTP and WebSocket, GraphiQL, health.
+//! - [`persisted`]: persisted queries (APQ), learnt from clients or fixed by an allowlist.
 //! - [`pagination`]: exact, tie-safe forward paging over the upstream's timestamp cursors.
 //! - [`loaders`]: upstream entities per operation, de-duplicated and batched.
 //! - [`phone`]: phone numbers in the API's form (E.164 digits without `+`).
@@ -33,6 +34,7 @@ pub mod events;
 pub mod http;
 pub mod loaders;
 pub mod pagination;
+pub mod persisted;
 pub mod phone;
 pub mod redis;
 pub mod sandbox;

@@ -8,6 +8,7 @@ use crate::error::ApiError;
 use crate::events::{EventBus, SeenEvents};
 use crate::http::ClientRateLimiter;
 use crate::loaders::{Caches, Loaders};
+use crate::persisted::PersistedQueries;
 use crate::redis::RedisConnection;
 use crate::schema::{Caller, CallerExecutor, GatewaySchema};
 use crate::upstream;
@@ -15,6 +16,8 @@ use crate::upstream;
 /// Shared by every handler through axum's `State`.
 #[derive(Clone)]
 pub struct AppState {
+    /// Persisted queries (APQ) and the operation allowlist.
+    pub persisted: Arc<PersistedQueries>,
     pub config: Arc<GatewayConfig>,
     /// Upstream data shared by all requests, partitioned by tenant.
     pub caches: Arc<Caches>,

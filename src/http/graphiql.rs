@@ -51,7 +51,7 @@ pub fn missing_assets(directory: &Path) -> Vec<&'static str> {
 }
 
 async fn graphiql(State(state): State<AppState>) -> Html<String> {
-    let assets = if state.config.graphiql_assets.is_some() {
+    let assets = if state.config.http.graphiql_assets.is_some() {
         LOCAL
     } else {
         CDN

@@ -1,26 +1,30 @@
-//! `/graphql`: queries over POST and GET, and subscriptions (or any operation) over WebSocket
-//! with the `graphql-transport-ws` or legacy `graphql-ws` protocol.
+//! `/graphql`: queries and mutations over POST, queries over GET, and subscriptions (or any
+//! operation) over WebSocket with the `graphql-transport-ws` or legacy `graphql-ws` protocol.
 //!
-//! Before an operation runs, the caller is settled and admitted at the edge (see `caller`: who
-//! calls, acting as whom, within which rate limit); a refusal is answered here with its HTTP
-//! status.
+//! One path for every HTTP operation: pick the answer's media type, read the parameters,
+//! admit the caller (see `caller`: who calls, acting as whom, within which rate limit), find
+//! the document (see [`crate::persisted`]), run it within the request deadline, and answer as
+//! the GraphQL-over-HTTP specification says (see `answer`).
 
 use std::net::IpAddr;
 
-use async_graphql::http::MultipartOptions;
-use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
+use async_graphql::parser::types::OperationType;
+use async_graphql::{Executor, Variables};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
+use super::answer;
 use super::caller::admit;
+use super::negotiation::{MediaType, negotiate};
+use super::params::{self, Params, ParamsError};
 use super::rate_limit::{ClientAddr, client_ip};
 use super::websocket;
-use crate::schema::ApiError;
+use crate::schema::{ApiError, ExecutionStarted, selected_operation};
 use crate::state::AppState;
 
 pub(super) fn router(max_body_bytes: usize) -> Router<AppState> {
@@ -35,6 +39,10 @@ async fn graphql_post(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let media = match negotiate(&headers) {
+        Ok(media) => media,
+        Err(error) => return (StatusCode::NOT_ACCEPTABLE, error.to_string()).into_response(),
+    };
     let body = match body {
         Ok(body) => body,
         Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
@@ -44,25 +52,18 @@ async fn graphql_post(
                 max,
                 actual: max + 1,
             };
-            return error_response(StatusCode::PAYLOAD_TOO_LARGE, error);
+            return answer::refused(media, error);
         }
-        Err(rejection) => {
-            return error_response(
-                rejection.status(),
+        Err(_) => {
+            return answer::refused(
+                media,
                 ApiError::bad_input("the request body could not be read"),
             );
         }
     };
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .map(str::to_owned);
-    let request =
-        async_graphql::http::receive_body(content_type, body.as_ref(), MultipartOptions::default())
-            .await;
-    match request {
-        Ok(request) => execute(&state, &headers, ip, request).await,
-        Err(error) => Rejection(error).into_response(),
+    match params::from_post(&headers, &body) {
+        Ok(params) => run(&state, &headers, ip, media, params, Method::Post).await,
+        Err(error) => refuse_params(media, error),
     }
 }
 
@@ -71,37 +72,107 @@ async fn graphql_get(State(state): State<AppState>, request: Request) -> Respons
     if is_websocket_upgrade(request.headers()) {
         return websocket::upgrade(state, request).await;
     }
-    let headers = request.headers().clone();
+    let headers = request.headers();
+    let media = match negotiate(headers) {
+        Ok(media) => media,
+        Err(error) => return (StatusCode::NOT_ACCEPTABLE, error.to_string()).into_response(),
+    };
     let ip = client_ip(request.extensions());
-    match GraphQLRequest::<Rejection>::from_request(request, &state).await {
-        Ok(graphql) => execute(&state, &headers, ip, graphql.into_inner()).await,
-        Err(rejection) => rejection.into_response(),
+    match params::from_get(request.uri().query()) {
+        Ok(params) => run(&state, headers, ip, media, params, Method::Get).await,
+        Err(error) => refuse_params(media, error),
     }
 }
 
-async fn execute(
+/// The HTTP method an operation came with: GET may not change anything.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Method {
+    Get,
+    Post,
+}
+
+async fn run(
     state: &AppState,
     headers: &HeaderMap,
     ip: Option<IpAddr>,
-    request: async_graphql::Request,
+    media: MediaType,
+    params: Params,
+    method: Method,
 ) -> Response {
     let caller = match admit(state, headers, ip).await {
         Ok(caller) => caller,
-        Err(error) => return refusal(error),
+        Err(error) => return answer::refused(media, error),
     };
+    let document = match state
+        .persisted
+        .document(params.query, &params.extensions)
+        .await
+    {
+        Ok(document) => document,
+        Err(error) => return answer::refused(media, error),
+    };
+    if method == Method::Get && is_mutation(&document, params.operation_name.as_deref()) {
+        return mutation_over_get(media);
+    }
+    let started = ExecutionStarted::default();
+    let mut request = async_graphql::Request::new(document)
+        .variables(Variables::from_json(serde_json::Value::Object(
+            params.variables,
+        )))
+        .data(started.clone());
+    if let Some(name) = params.operation_name {
+        request = request.operation_name(name);
+    }
     let deadline = state.config.limits.request_timeout;
     let executor = state.executor(Some(caller));
-    let execution = async_graphql::Executor::execute(&executor, request);
-    match tokio::time::timeout(deadline, execution).await {
-        Ok(response) => GraphQLResponse::from(response).into_response(),
+    match tokio::time::timeout(deadline, executor.execute(request)).await {
+        Ok(response) => answer::graphql(media, response, started.get()),
         Err(_) => {
             tracing::warn!(
                 deadline_ms = deadline.as_millis(),
                 "request cut off at its deadline"
             );
-            error_response(StatusCode::OK, ApiError::RequestTimeout { deadline })
+            let error = async_graphql::Error::from(ApiError::RequestTimeout { deadline });
+            let response = async_graphql::Response::from_errors(vec![
+                error.into_server_error(Default::default()),
+            ]);
+            answer::graphql(media, response, true)
         }
     }
+}
+
+/// Whether the operation that would run is a mutation. A document that does not parse, or
+/// does not contain the named operation, is left for the schema to report.
+fn is_mutation(document: &str, operation_name: Option<&str>) -> bool {
+    let Ok(document) = async_graphql::parser::parse_query(document) else {
+        return false;
+    };
+    selected_operation(&document, operation_name)
+        .is_some_and(|operation| operation.node.ty == OperationType::Mutation)
+}
+
+/// 405 with `Allow: POST`: a GET can be replayed by caches, prefetchers and crawlers, so it
+/// must never change anything.
+fn mutation_over_get(media: MediaType) -> Response {
+    let mut answer = answer::refused(
+        media,
+        ApiError::bad_input("mutations must be sent with POST"),
+    );
+    *answer.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+    answer
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("POST"));
+    answer
+}
+
+fn refuse_params(media: MediaType, error: ParamsError) -> Response {
+    let status = match error {
+        ParamsError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ParamsError::Invalid(_) => StatusCode::BAD_REQUEST,
+    };
+    let mut answer = answer::refused(media, ApiError::BadUserInput(error.to_string()));
+    *answer.status_mut() = status;
+    answer
 }
 
 fn is_websocket_upgrade(headers: &HeaderMap) -> bool {
@@ -109,86 +180,4 @@ fn is_websocket_upgrade(headers: &HeaderMap) -> bool {
         .get(header::UPGRADE)
         .and_then(|value| value.to_str().ok())
         .is_some_and(|value| value.eq_ignore_ascii_case("websocket"))
-}
-
-/// A request refused before execution, answered with the status its error stands for, and
-/// logged once, here.
-fn refusal(error: ApiError) -> Response {
-    let status = match &error {
-        ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
-        ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
-        ApiError::BadUserInput(_) => StatusCode::BAD_REQUEST,
-        ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-        ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-        ApiError::LimitExceeded { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-        ApiError::UpstreamUnavailable => StatusCode::BAD_GATEWAY,
-        ApiError::UpstreamTimeout | ApiError::RequestTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
-        ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-    };
-    if matches!(error, ApiError::RateLimited { .. }) {
-        tracing::debug!(reason = %error, "request refused");
-    } else {
-        tracing::info!(code = error.code(), reason = %error, "request refused");
-    }
-    error_response(status, error)
-}
-
-/// A GraphQL-shaped error answer for failures before execution starts. A 401 says which scheme
-/// to authenticate with (`WWW-Authenticate`), and a rate limit when to come back
-/// (`Retry-After`, whole seconds).
-pub(super) fn error_response(status: StatusCode, error: ApiError) -> Response {
-    let retry_after = match &error {
-        ApiError::RateLimited {
-            retry_after: Some(wait),
-        } => Some(wait.as_millis().div_ceil(1000).max(1)),
-        ApiError::RateLimited { retry_after: None } => Some(1),
-        _ => None,
-    };
-    let error: async_graphql::Error = error.into();
-    let response =
-        async_graphql::Response::from_errors(vec![error.into_server_error(Default::default())]);
-    let mut response = (status, GraphQLResponse::from(response)).into_response();
-    let headers = response.headers_mut();
-    if status == StatusCode::UNAUTHORIZED {
-        headers.insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static(r#"Bearer realm="heymarket-gateway""#),
-        );
-    }
-    if let Some(seconds) = retry_after {
-        let seconds = u64::try_from(seconds).unwrap_or(u64::MAX);
-        headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-    }
-    response
-}
-
-/// Why a request could not be read as GraphQL, answered in GraphQL's error shape instead of the
-/// library's debug text.
-pub(super) struct Rejection(async_graphql::ParseRequestError);
-
-impl From<async_graphql::ParseRequestError> for Rejection {
-    fn from(error: async_graphql::ParseRequestError) -> Self {
-        Self(error)
-    }
-}
-
-impl IntoResponse for Rejection {
-    fn into_response(self) -> Response {
-        use async_graphql::ParseRequestError as E;
-        let (status, message) = match &self.0 {
-            E::PayloadTooLarge => (
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "the request body is too large".to_owned(),
-            ),
-            E::UnsupportedBatch => (
-                StatusCode::BAD_REQUEST,
-                "batched operations are not supported; send one operation per request".to_owned(),
-            ),
-            other => (
-                StatusCode::BAD_REQUEST,
-                format!("not a GraphQL request: {other}"),
-            ),
-        };
-        error_response(status, ApiError::BadUserInput(message))
-    }
 }

@@ -1,9 +1,14 @@
-//! HTTP routes: GraphQL over HTTP and WebSocket, GraphiQL, health.
+//! HTTP routes: GraphQL over HTTP and WebSocket, GraphiQL, health, webhooks; and the layers
+//! every answer passes through (tracing, CORS, compression).
 
+mod answer;
+mod browsers;
 mod caller;
 pub mod graphiql;
 mod graphql;
 mod health;
+mod negotiation;
+mod params;
 mod rate_limit;
 mod webhooks;
 mod websocket;
@@ -11,6 +16,7 @@ mod websocket;
 pub(crate) use rate_limit::ClientRateLimiter;
 
 use axum::Router;
+use tower::util::option_layer;
 use tower_http::trace::TraceLayer;
 
 use crate::state::AppState;
@@ -22,8 +28,10 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(graphql::router(state.config.limits.max_body_bytes))
         .merge(webhooks::router(webhook_body_limit))
-        .merge(graphiql::router(state.config.graphiql_assets.as_ref()))
+        .merge(graphiql::router(state.config.http.graphiql_assets.as_ref()))
         .merge(health::router())
+        .layer(browsers::compression(&state.config.http))
+        .layer(option_layer(browsers::cors(&state.config.http)))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -16,12 +16,13 @@ use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, WebSocketProtocols as Protoco
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{FromRequestParts, Request};
 use axum::http::header::SEC_WEBSOCKET_PROTOCOL;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use futures::{SinkExt, StreamExt, future};
 
+use super::answer;
 use super::caller::{Settled, caller, check_member};
-use super::graphql::error_response;
+use super::negotiation::MediaType;
 use super::rate_limit::{ClientKey, RateLimitedExecutor, client_ip};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -38,7 +39,7 @@ pub(super) async fn upgrade(state: AppState, request: Request) -> Response {
         let error = ApiError::bad_input(
             "ask for the `graphql-transport-ws` (or legacy `graphql-ws`) subprotocol",
         );
-        return error_response(StatusCode::BAD_REQUEST, error);
+        return answer::refused(MediaType::Json, error);
     };
     let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
         Ok(upgrade) => upgrade,

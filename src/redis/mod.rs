@@ -4,6 +4,7 @@
 //!   reconnects by itself with bounded, jittered backoff. Its [`Health`] feeds `/readyz`.
 //! - [`RedisBus`]: webhook events over pub/sub, to every replica's subscriptions and caches.
 //! - [`RedisSeenEvents`]: webhook de-duplication across replicas.
+//! - [`RedisDocuments`]: persisted-query documents, learnt once for every replica.
 //! - `budget`: the upstream rate budget per tenant, shared by replicas.
 //!
 //! When Redis is unreachable each part falls back to its in-process counterpart (local event
@@ -13,9 +14,11 @@ mod backoff;
 mod budget;
 mod bus;
 mod connection;
+mod documents;
 mod seen;
 
 pub(crate) use budget::RedisBudget;
 pub use bus::{EVENTS_CHANNEL, RedisBus};
 pub use connection::{Error, Health, RedisConnection};
+pub use documents::RedisDocuments;
 pub use seen::RedisSeenEvents;

@@ -11,10 +11,14 @@ mod mutation;
 mod node;
 mod query;
 mod scalars;
+mod started;
 mod subscription;
 mod types;
+mod variables;
 
 use async_graphql::Schema;
+use async_graphql::parser::Positioned;
+use async_graphql::parser::types::{ExecutableDocument, OperationDefinition};
 
 use crate::config::LimitsConfig;
 
@@ -24,6 +28,7 @@ pub use executor::CallerExecutor;
 pub use mutation::Mutation;
 pub use node::{GlobalId, NodeKind};
 pub use query::Query;
+pub use started::ExecutionStarted;
 pub use subscription::Subscription;
 
 /// The executable schema; cheap to clone.
@@ -33,12 +38,28 @@ pub type GatewaySchema = Schema<Query, Mutation, Subscription>;
 /// each request.
 pub fn build_schema(limits: &LimitsConfig) -> GatewaySchema {
     let builder = Schema::build(Query, Mutation::default(), Subscription)
-        .extension(limits::Limits(limits.clone()));
+        .extension(limits::Limits(limits.clone()))
+        .extension(variables::RequiredVariables)
+        .extension(started::TrackExecution);
     if limits.introspection {
         builder.finish()
     } else {
         builder.disable_introspection().finish()
     }
+}
+
+/// The operation a request runs: the one named, or the only one. `None` when the document
+/// has no such operation (or several, and none is named), which execution then reports.
+pub fn selected_operation<'a>(
+    document: &'a ExecutableDocument,
+    operation_name: Option<&str>,
+) -> Option<&'a Positioned<OperationDefinition>> {
+    let mut operations = document.operations.iter();
+    let (_, operation) = match operation_name {
+        Some(wanted) => operations.find(|(name, _)| name.is_some_and(|name| name == wanted)),
+        None => operations.next().filter(|_| operations.next().is_none()),
+    }?;
+    Some(operation)
 }
 
 /// The schema in SDL, as checked in at `schema/schema.graphql`.

@@ -321,7 +321,7 @@ async fn graphiql_can_be_served_from_a_local_directory() {
     }
     let assets = directory.clone();
     let app = crate::helpers::spawn_app_with(Default::default(), |config| {
-        config.graphiql_assets = Some(assets)
+        config.http.graphiql_assets = Some(assets)
     })
     .await;
 
@@ -345,10 +345,8 @@ async fn graphiql_can_be_served_from_a_local_directory() {
 
     std::fs::remove_file(directory.join(ASSET_FILES[3])).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let config = heymarket_gateway::GatewayConfig {
-        graphiql_assets: Some(directory.clone()),
-        ..Default::default()
-    };
+    let mut config = heymarket_gateway::GatewayConfig::default();
+    config.http.graphiql_assets = Some(directory.clone());
     let error = heymarket_gateway::App::with_listener(listener, config)
         .err()
         .expect("a start-up error");

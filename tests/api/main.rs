@@ -1,13 +1,16 @@
 //! End-to-end tests: the real gateway and the real sandbox on port 0, spoken to over HTTP.
 
 mod auth;
+mod browsers;
 mod caching;
 mod client_rate_limit;
 mod connections;
 mod graphql;
+mod graphql_over_http;
 mod helpers;
 mod limits;
 mod mutations;
+mod persisted_queries;
 mod process;
 mod queries;
 mod readiness;

@@ -73,6 +73,21 @@ async fn bad_configuration_is_a_clear_error_and_a_failure_exit() {
             "HEYMARKET_SECRET_KEY",
         ),
         (&["serve", "--upstream-rate-limit", "fast"][..], "500/min"),
+        (
+            &["serve", "--cors-allow-origin", "app.example"][..],
+            "--cors-allow-origin",
+        ),
+        (
+            &[
+                "--listen",
+                "127.0.0.1:0",
+                "--sandbox-listen",
+                "127.0.0.1:0",
+                "--operation-allowlist",
+                "/nonexistent/operations.json",
+            ][..],
+            "/nonexistent/operations.json",
+        ),
     ] {
         let output = run(args).await;
         assert!(!output.status.success(), "{args:?} succeeded");

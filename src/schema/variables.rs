@@ -1,0 +1,138 @@
+//! Required variables, checked before anything runs.
+//!
+//! async-graphql coerces variables lazily, field by field: a variable declared `T!` that is
+//! missing or null is only noticed when (and if) a resolver reads it, so part of the operation
+//! may already have run, and a `null` can even pass unnoticed. GraphQL-over-HTTP treats a
+//! variable that does not fit as a request error; this check makes it one.
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest,
+};
+use async_graphql::parser::types::ExecutableDocument;
+use async_graphql::{Name, Request, ServerError, ServerResult, Value, Variables};
+
+use super::selected_operation;
+
+/// The extension refusing operations whose required variables are missing or null.
+pub(super) struct RequiredVariables;
+
+impl ExtensionFactory for RequiredVariables {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(Check::default())
+    }
+}
+
+/// One request's check; the operation name comes with the request, before the document is
+/// parsed.
+#[derive(Default)]
+struct Check {
+    operation_name: Mutex<Option<String>>,
+}
+
+#[async_trait::async_trait]
+impl Extension for Check {
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        self.operation_name
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone_from(&request.operation_name);
+        next.run(ctx, request).await
+    }
+
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let document = next.run(ctx, query, variables).await?;
+        let operation_name = self
+            .operation_name
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        check(&document, operation_name.as_deref(), variables)?;
+        Ok(document)
+    }
+}
+
+fn check(
+    document: &ExecutableDocument,
+    operation_name: Option<&str>,
+    variables: &Variables,
+) -> ServerResult<()> {
+    let Some(operation) = selected_operation(document, operation_name) else {
+        return Ok(());
+    };
+    for definition in &operation.node.variable_definitions {
+        let definition = &definition.node;
+        if definition.var_type.node.nullable || definition.default_value.is_some() {
+            continue;
+        }
+        let name = &definition.name.node;
+        let problem = match variables.get(&Name::new(name.as_str())) {
+            None => "was not provided",
+            Some(Value::Null) => "must not be null",
+            Some(_) => continue,
+        };
+        return Err(ServerError::new(
+            format!(
+                "variable `${name}` of required type `{}` {problem}",
+                definition.var_type.node
+            ),
+            Some(definition.name.pos),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use async_graphql::parser::parse_query;
+    use serde_json::json;
+
+    use super::*;
+
+    fn run(
+        query: &str,
+        operation: Option<&str>,
+        variables: serde_json::Value,
+    ) -> Result<(), String> {
+        let document = parse_query(query).unwrap();
+        check(&document, operation, &Variables::from_json(variables)).map_err(|e| e.message)
+    }
+
+    #[test]
+    fn required_variables_must_be_present_and_not_null() {
+        let query = "query Q($id: ID!, $n: Int, $m: Int! = 3) { x }";
+        assert_eq!(run(query, None, json!({"id": "a"})), Ok(()));
+        assert_eq!(
+            run(query, None, json!({})),
+            Err("variable `$id` of required type `ID!` was not provided".to_owned())
+        );
+        assert_eq!(
+            run(query, None, json!({"id": null})),
+            Err("variable `$id` of required type `ID!` must not be null".to_owned())
+        );
+    }
+
+    #[test]
+    fn only_the_selected_operation_counts() {
+        let query = "query A($id: ID!) { x } query B { y }";
+        assert_eq!(run(query, Some("B"), json!({})), Ok(()));
+        assert!(run(query, Some("A"), json!({})).is_err());
+        assert_eq!(
+            run(query, None, json!({})),
+            Ok(()),
+            "ambiguous: left to the schema"
+        );
+    }
+}
