@@ -12,8 +12,8 @@ use secrecy::SecretString;
 use url::Url;
 
 use crate::config::{
-    self, CacheConfig, GatewayConfig, LimitsConfig, RateBudget, SandboxConfig, UpstreamAuth,
-    UpstreamConfig, WebhookConfig, WebhookToken,
+    self, BreakerConfig, CacheConfig, GatewayConfig, LimitsConfig, RateBudget, SandboxConfig,
+    UpstreamAuth, UpstreamConfig, WebhookConfig, WebhookToken,
 };
 
 /// A GraphQL gateway over the Heymarket conversation REST API.
@@ -102,6 +102,9 @@ pub struct DemoArgs {
     pub limits: LimitTuning,
 
     #[command(flatten)]
+    pub shutdown: ShutdownTuning,
+
+    #[command(flatten)]
     pub events: EventTuning,
 
     #[command(flatten)]
@@ -140,6 +143,9 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub limits: LimitTuning,
+
+    #[command(flatten)]
+    pub shutdown: ShutdownTuning,
 
     #[command(flatten)]
     pub events: EventTuning,
@@ -190,6 +196,25 @@ pub struct UpstreamTuning {
     /// Upstream calls allowed per credential, e.g. `480/min` (Heymarket allows 500 per minute).
     #[arg(long, env = "HEYMARKET_UPSTREAM_RATE_LIMIT", default_value = config::DEFAULT_UPSTREAM_RATE_LIMIT)]
     pub upstream_rate_limit: RateBudget,
+
+    /// Consecutive upstream failures (5xx, timeouts, broken connections) after which calls
+    /// fail fast instead of waiting on a failing upstream.
+    #[arg(long, env = "HEYMARKET_UPSTREAM_BREAKER_THRESHOLD", default_value_t = config::DEFAULT_BREAKER_THRESHOLD, value_parser = clap::value_parser!(u32).range(1..))]
+    pub upstream_breaker_threshold: u32,
+
+    /// How long calls fail fast once the circuit breaker opens; then one probe call at a time
+    /// tests the upstream.
+    #[arg(long, env = "HEYMARKET_UPSTREAM_BREAKER_COOLDOWN", default_value = config::DEFAULT_BREAKER_COOLDOWN, value_parser = humantime::parse_duration)]
+    pub upstream_breaker_cooldown: Duration,
+}
+
+/// How the gateway stops.
+#[derive(Debug, Args)]
+pub struct ShutdownTuning {
+    /// How long a stop (SIGTERM, Ctrl-C) lets in-flight requests finish and subscriptions
+    /// close; requests still running then are cut off and the process exits non-zero.
+    #[arg(long, env = "HEYMARKET_SHUTDOWN_TIMEOUT", default_value = config::DEFAULT_SHUTDOWN_TIMEOUT, value_parser = humantime::parse_duration)]
+    pub shutdown_timeout: Duration,
 }
 
 /// How large and demanding one GraphQL request may be.
@@ -369,6 +394,7 @@ impl ServeArgs {
             webhooks: self.events.webhooks(),
             redis_url: self.events.redis_url,
             sandbox_mode: false,
+            shutdown_timeout: self.shutdown.shutdown_timeout,
         })
     }
 }
@@ -394,6 +420,10 @@ impl UpstreamTuning {
             backoff_base: self.upstream_backoff,
             backoff_max: self.upstream_backoff_max,
             rate_limit: self.upstream_rate_limit,
+            breaker: BreakerConfig {
+                threshold: self.upstream_breaker_threshold,
+                cooldown: self.upstream_breaker_cooldown,
+            },
         })
     }
 }
@@ -467,6 +497,36 @@ mod tests {
             serve(&["--api-key", " "])
                 .unwrap_err()
                 .contains("must not be empty")
+        );
+    }
+
+    #[test]
+    fn breaker_and_shutdown_settings_parse_with_defaults() {
+        let defaults = serve(&[]).unwrap();
+        assert_eq!(defaults.upstream.breaker, BreakerConfig::default());
+        assert_eq!(defaults.shutdown_timeout, Duration::from_secs(10));
+
+        let tuned = serve(&[
+            "--upstream-breaker-threshold",
+            "3",
+            "--upstream-breaker-cooldown",
+            "250ms",
+            "--shutdown-timeout",
+            "2s",
+        ])
+        .unwrap();
+        assert_eq!(
+            tuned.upstream.breaker,
+            BreakerConfig {
+                threshold: 3,
+                cooldown: Duration::from_millis(250),
+            }
+        );
+        assert_eq!(tuned.shutdown_timeout, Duration::from_secs(2));
+        assert!(
+            serve(&["--upstream-breaker-threshold", "0"])
+                .unwrap_err()
+                .contains("--upstream-breaker-threshold")
         );
     }
 

@@ -48,6 +48,7 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         webhooks,
         redis_url: args.events.redis_url,
         sandbox_mode: true,
+        shutdown_timeout: args.shutdown.shutdown_timeout,
     };
     let app = App::with_listener(gateway_listener, config)?;
 

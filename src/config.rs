@@ -46,6 +46,14 @@ pub const DEFAULT_SANDBOX_RATE_LIMIT: &str = "500/min";
 /// Rows per `POST /v1/conversations` page in the sandbox (the real size is undocumented; 30 is
 /// the default every other documented list endpoint uses).
 pub const DEFAULT_SANDBOX_PAGE_SIZE: u16 = 30;
+/// Consecutive upstream failures (5xx, timeouts, broken connections) that open the circuit
+/// breaker: enough that a few unlucky calls do not stop traffic, few enough that an outage is
+/// noticed within one or two requests' worth of retries.
+pub const DEFAULT_BREAKER_THRESHOLD: u32 = 5;
+/// How long an open circuit breaker fails calls at once before one probe call is let through.
+pub const DEFAULT_BREAKER_COOLDOWN: &str = "10s";
+/// How long a stopping gateway lets in-flight requests finish before cutting them off.
+pub const DEFAULT_SHUTDOWN_TIMEOUT: &str = "10s";
 /// Seed of the sandbox's generated data.
 pub const DEFAULT_SANDBOX_SEED: u64 = 42;
 /// Teams (tenants) the sandbox simulates, each with its own credentials and data.
@@ -70,6 +78,9 @@ pub struct GatewayConfig {
     /// Set when the upstream is the embedded sandbox: GraphiQL and acting-member defaults are
     /// tuned for exploring without credentials.
     pub sandbox_mode: bool,
+    /// How long a stop (SIGTERM, Ctrl-C) waits for in-flight requests and subscriptions to
+    /// finish before cutting them off.
+    pub shutdown_timeout: Duration,
 }
 
 impl Default for GatewayConfig {
@@ -82,6 +93,7 @@ impl Default for GatewayConfig {
             webhooks: WebhookConfig::default(),
             redis_url: None,
             sandbox_mode: false,
+            shutdown_timeout: parse_duration_default(DEFAULT_SHUTDOWN_TIMEOUT),
         }
     }
 }
@@ -130,6 +142,8 @@ pub struct UpstreamConfig {
     pub backoff_max: Duration,
     /// Client-side budget per upstream credential, so the gateway never draws a 429 itself.
     pub rate_limit: RateBudget,
+    /// When to stop calling an upstream that is down, and when to try it again.
+    pub breaker: BreakerConfig,
 }
 
 impl Default for UpstreamConfig {
@@ -142,6 +156,26 @@ impl Default for UpstreamConfig {
             backoff_base: parse_duration_default(DEFAULT_UPSTREAM_BACKOFF),
             backoff_max: parse_duration_default(DEFAULT_UPSTREAM_BACKOFF_MAX),
             rate_limit: parse_default(DEFAULT_UPSTREAM_RATE_LIMIT),
+            breaker: BreakerConfig::default(),
+        }
+    }
+}
+
+/// The upstream circuit breaker: after `threshold` consecutive failures that say the upstream
+/// is down, calls fail at once for `cooldown`, then one probe call at a time tests it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BreakerConfig {
+    /// Consecutive failures that open the breaker; at least 1.
+    pub threshold: u32,
+    /// How long the breaker stays open before a probe.
+    pub cooldown: Duration,
+}
+
+impl Default for BreakerConfig {
+    fn default() -> Self {
+        Self {
+            threshold: DEFAULT_BREAKER_THRESHOLD,
+            cooldown: parse_duration_default(DEFAULT_BREAKER_COOLDOWN),
         }
     }
 }

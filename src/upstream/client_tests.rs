@@ -12,8 +12,8 @@ use serde_json::{Value, json};
 
 use super::requests::{ConversationStatusRequest, Recipient, SendMessageRequest};
 use super::test_server::{Reply, TestServer};
-use super::{Client, Error};
-use crate::config::UpstreamAuth;
+use super::{BreakerState, Client, Error};
+use crate::config::{BreakerConfig, UpstreamAuth};
 
 fn close_request() -> ConversationStatusRequest {
     ConversationStatusRequest {
@@ -211,6 +211,40 @@ async fn a_short_retry_after_is_waited_out() {
 
     assert_eq!(team.members.len(), 1);
     assert_eq!(server.requests().len(), 2);
+}
+
+#[tokio::test]
+async fn retries_stop_at_an_open_breaker_and_later_calls_are_not_sent() {
+    let server = TestServer::start((0..10).map(|_| Reply::raw(503, ""))).await;
+    let mut config = server.config();
+    config.max_retries = 5;
+    config.breaker = BreakerConfig {
+        threshold: 2,
+        cooldown: Duration::from_secs(60),
+    };
+    let client = Client::new(&config).unwrap();
+    let tenant = client.tenant(None).unwrap();
+
+    let error = tenant.inboxes().await.unwrap_err();
+    assert!(
+        matches!(error, Error::CircuitOpen { retry_after } if retry_after <= Duration::from_secs(60)),
+        "{error:?}"
+    );
+    assert_eq!(
+        server.requests().len(),
+        2,
+        "the third attempt met the open breaker"
+    );
+    assert_eq!(client.breaker_state(), BreakerState::Open);
+
+    let error = tenant.team().await.unwrap_err();
+    assert!(matches!(error, Error::CircuitOpen { .. }), "{error:?}");
+    assert_eq!(server.requests().len(), 2);
+    assert_eq!(
+        client.calls(),
+        BTreeMap::from([("GET /v1/inboxes".to_owned(), 2)]),
+        "refused calls are not counted as sent"
+    );
 }
 
 #[tokio::test]

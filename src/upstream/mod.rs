@@ -6,6 +6,7 @@
 //! pass-through mode), with one `async fn` per endpoint.
 //!
 //! - `client`: `Client`, `TenantClient` and the one `send()` every call goes through.
+//! - `breaker`: the circuit breaker that fails calls fast while the upstream is down.
 //! - `endpoints`: one method per endpoint.
 //! - `auth`: credentials, the API-secret JWT signer, [`TenantKey`].
 //! - `retry`: which failures are retried, and the backoff between attempts.
@@ -15,6 +16,7 @@
 //! - `error`: [`Error`], and how statuses and transport failures map onto it.
 
 mod auth;
+mod breaker;
 mod client;
 #[cfg(test)]
 mod client_tests;
@@ -29,5 +31,6 @@ mod retry;
 mod test_server;
 
 pub use auth::TenantKey;
+pub use breaker::BreakerState;
 pub use client::{CallLog, Client, TenantClient};
 pub use error::Error;
