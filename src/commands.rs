@@ -62,11 +62,17 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         describe_sandbox(&sandbox)
     ));
 
-    let stop = stop_on_signal();
-    tokio::try_join!(
-        app.run_until_stopped(stop.clone().cancelled_owned()),
-        sandbox.run_until_stopped(stop.cancelled_owned()),
-    )?;
+    // The sandbox stops after the gateway, so that requests the gateway finishes while it
+    // stops can still reach their upstream.
+    let stop_sandbox = CancellationToken::new();
+    let sandbox = tokio::spawn(sandbox.run_until_stopped(stop_sandbox.clone().cancelled_owned()));
+    let served = app
+        .run_until_stopped(stop_on_signal().cancelled_owned())
+        .await;
+    stop_sandbox.cancel();
+    let sandbox_stopped = sandbox.await.context("the sandbox task failed")?;
+    served?;
+    sandbox_stopped.context("the sandbox failed")?;
     Ok(())
 }
 

@@ -4,6 +4,7 @@
 //! init payload (browsers cannot set headers on a WebSocket) or in the upgrade request's
 //! headers. The credential is tried upstream before the connection is acknowledged, and a
 //! refused one closes the socket with `4403 Forbidden`, as graphql-transport-ws specifies.
+//! When the server stops, every socket is closed with `1001 Going Away`.
 
 use std::str::FromStr;
 
@@ -15,11 +16,13 @@ use axum::http::header::SEC_WEBSOCKET_PROTOCOL;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures::{SinkExt, StreamExt, future};
+use tokio_util::sync::WaitForCancellationFutureOwned;
 
 use super::graphql::{caller, error_response};
 use crate::error::ApiError;
 use crate::loaders::Loaders;
 use crate::schema::Caller;
+use crate::shutdown::Drain;
 use crate::state::AppState;
 
 /// graphql-transport-ws's close code for a refused `connection_init`.
@@ -27,6 +30,11 @@ const FORBIDDEN: u16 = 4403;
 /// Starts the message of every init refusal, so the close code can be set to [`FORBIDDEN`]
 /// (the library closes every failed init with 1002).
 const REFUSED: &str = "connection_init refused: ";
+/// The close code for a server that is stopping. RFC 6455 §7.4.1 defines 1001 Going Away as
+/// "a server going down", and neither GraphQL WebSocket protocol defines its own code for it;
+/// clients treat it as a reason to reconnect (to another replica), not as an error of theirs.
+const GOING_AWAY: u16 = 1001;
+const GOING_AWAY_REASON: &str = "the server is shutting down";
 
 pub(super) async fn upgrade(state: AppState, request: Request) -> Response {
     let (mut parts, _body) = request.into_parts();
@@ -40,10 +48,16 @@ pub(super) async fn upgrade(state: AppState, request: Request) -> Response {
         Ok(upgrade) => upgrade,
         Err(rejection) => return rejection.into_response(),
     };
+    // Installed by the server around the router; a router served without it (in-process
+    // tests) gets a drain that never stops.
+    let drain = parts.extensions.get::<Drain>().cloned().unwrap_or_default();
     let headers = parts.headers;
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |socket| serve(state, headers, protocol, socket))
+        .on_upgrade(move |socket| {
+            let stopping = drain.stopping();
+            drain.track(serve(state, headers, protocol, socket, stopping))
+        })
 }
 
 /// The first GraphQL subprotocol the client offers.
@@ -54,7 +68,13 @@ fn subprotocol(headers: &HeaderMap) -> Option<Protocols> {
         .find_map(|protocol| protocol.trim().parse().ok())
 }
 
-async fn serve(state: AppState, headers: HeaderMap, protocol: Protocols, socket: WebSocket) {
+async fn serve(
+    state: AppState,
+    headers: HeaderMap,
+    protocol: Protocols,
+    socket: WebSocket,
+    stopping: WaitForCancellationFutureOwned,
+) {
     let (mut sink, stream) = socket.split();
     let input = stream
         .take_while(|message| future::ready(message.is_ok()))
@@ -89,8 +109,18 @@ async fn serve(state: AppState, headers: HeaderMap, protocol: Protocols, socket:
                 }))
             }
         });
-    while let Some(message) = outgoing.next().await {
-        if sink.send(message).await.is_err() {
+    let mut stopping = std::pin::pin!(stopping);
+    loop {
+        let message = tokio::select! {
+            message = outgoing.next() => message,
+            () = &mut stopping => Some(Message::Close(Some(CloseFrame {
+                code: GOING_AWAY,
+                reason: GOING_AWAY_REASON.into(),
+            }))),
+        };
+        let Some(message) = message else { break };
+        let closing = matches!(message, Message::Close(_));
+        if sink.send(message).await.is_err() || closing {
             break;
         }
     }
