@@ -64,15 +64,28 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
 
     // The sandbox stops after the gateway, so that requests the gateway finishes while it
     // stops can still reach their upstream.
+    let shutdown_timeout = args.shutdown.shutdown_timeout;
     let stop_sandbox = CancellationToken::new();
-    let sandbox = tokio::spawn(sandbox.run_until_stopped(stop_sandbox.clone().cancelled_owned()));
+    let mut sandbox =
+        tokio::spawn(sandbox.run_until_stopped(stop_sandbox.clone().cancelled_owned()));
     let served = app
         .run_until_stopped(stop_on_signal().cancelled_owned())
         .await;
     stop_sandbox.cancel();
-    let sandbox_stopped = sandbox.await.context("the sandbox task failed")?;
-    served?;
-    sandbox_stopped.context("the sandbox failed")?;
+    if let Err(error) = served {
+        // The gateway's abandoned calls would hold the sandbox's own graceful stop.
+        sandbox.abort();
+        return Err(error.into());
+    }
+    match tokio::time::timeout(shutdown_timeout, &mut sandbox).await {
+        Ok(joined) => joined
+            .context("the sandbox task failed")?
+            .context("the sandbox failed")?,
+        Err(_) => {
+            sandbox.abort();
+            tracing::warn!("the sandbox's own clients were cut off by the shutdown deadline");
+        }
+    }
     Ok(())
 }
 
