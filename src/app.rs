@@ -136,6 +136,7 @@ impl App {
 /// Why the gateway did not stop cleanly.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
+    /// Accepting or serving connections failed.
     #[error("the server failed")]
     Io(#[source] std::io::Error),
     /// The shutdown deadline passed with work still running, which was then abandoned.
