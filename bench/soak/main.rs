@@ -64,6 +64,9 @@ const INBOX_ID: i64 = 3002;
 const CONVERSATIONS: usize = 16;
 /// Short, so the mid-run outage shows the breaker opening and closing again.
 const BREAKER_COOLDOWN: &str = "2s";
+/// Names the sends of the warm-up and of the run apart, so only the run's are checked.
+const WARM_UP: &str = "warm-up";
+const RUN: &str = "run";
 /// A request that takes longer than this has failed.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 const RESULTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/bench/RESULTS.md");
@@ -221,6 +224,7 @@ async fn soak(
         http,
         &gateway.graphql_url,
         &targets,
+        WARM_UP,
         Duration::from_secs(3),
     )
     .await;
@@ -245,7 +249,7 @@ async fn soak(
     let start = Instant::now();
     let run = Duration::from_secs(args.seconds);
     let (tally, (), ()) = tokio::join!(
-        run_clients(args, http, &gateway.graphql_url, &targets, run),
+        run_clients(args, http, &gateway.graphql_url, &targets, RUN, run),
         outage(args, &control, run),
         customers(args, http, sandbox_url, run),
     );
@@ -274,6 +278,7 @@ async fn soak(
         http,
         &reader.graphql_url,
         &targets.conversations,
+        &traffic::text_prefix(RUN),
         &tally.attempted,
         &tally.acknowledged,
     )
@@ -306,6 +311,7 @@ async fn run_clients(
     http: &reqwest::Client,
     graphql_url: &str,
     targets: &Targets,
+    phase: &'static str,
     duration: Duration,
 ) -> Tally {
     let until = Instant::now() + duration;
@@ -315,6 +321,7 @@ async fn run_clients(
                 http.clone(),
                 graphql_url.to_owned(),
                 targets.clone(),
+                phase,
                 client_id,
                 until,
             ))

@@ -77,11 +77,22 @@ impl Tally {
     }
 }
 
+/// The text of a client's send: unique within a run, and naming the run's `phase`.
+fn send_text(phase: &str, client_id: usize, sequence: usize) -> String {
+    format!("{} {client_id}-{sequence}", text_prefix(phase))
+}
+
+/// What every send text of `phase` starts with.
+pub(crate) fn text_prefix(phase: &str) -> String {
+    format!("soak {phase}")
+}
+
 /// One client: sends the mix in a loop until `until`, one request at a time.
 pub(crate) async fn client(
     http: reqwest::Client,
     graphql_url: String,
     targets: Targets,
+    phase: &'static str,
     client_id: usize,
     until: Instant,
 ) -> Tally {
@@ -96,10 +107,10 @@ pub(crate) async fn client(
             Operation::Detail => (DETAIL, json!({ "id": conversation }), None),
             Operation::Directory => (DIRECTORY, Value::Null, None),
             Operation::Send { keyed } => {
-                let text = format!("soak {client_id}-{sequence}");
+                let text = send_text(phase, client_id, sequence);
                 let mut input = json!({ "conversationId": conversation, "text": text });
                 if keyed {
-                    input["idempotencyKey"] = json!(format!("soak-{client_id}-{sequence}"));
+                    input["idempotencyKey"] = json!(text.replace(' ', "-"));
                 }
                 (SEND, json!({ "input": input }), Some(text))
             }
@@ -119,7 +130,7 @@ pub(crate) async fn client(
         let mut clean = true;
         for error in body["errors"].as_array().into_iter().flatten() {
             clean = false;
-            tally.error(error["extensions"]["code"].as_str().unwrap_or("<no code>"));
+            tally.error(error_label(error));
         }
         if let Some(text) = text {
             let payload = &body["data"]["sendMessage"];
@@ -137,6 +148,18 @@ pub(crate) async fn client(
         }
     }
     tally
+}
+
+/// An error's code; an `UPSTREAM_UNAVAILABLE` that says when to retry came from the open
+/// circuit breaker rather than from an upstream call, and is told apart.
+fn error_label(error: &Value) -> String {
+    let extensions = &error["extensions"];
+    let code = extensions["code"].as_str().unwrap_or("<no code>");
+    if code == "UPSTREAM_UNAVAILABLE" && !extensions["retryAfterMs"].is_null() {
+        format!("{code} (circuit open)")
+    } else {
+        code.to_owned()
+    }
 }
 
 /// POSTs one operation as the benchmark's member; the body, or the code of a failed exchange.

@@ -33,18 +33,20 @@ pub(crate) struct Writes {
 }
 
 /// Reads every conversation's whole history through `graphql_url` (a gateway with empty caches,
-/// faults off) and compares it with what the clients sent.
+/// faults off) and compares the sends of one phase (their texts start with `prefix`) with what
+/// the clients sent in it.
 pub(crate) async fn writes(
     http: &reqwest::Client,
     graphql_url: &str,
     conversations: &[String],
+    prefix: &str,
     attempted: &[String],
     acknowledged: &[String],
 ) -> anyhow::Result<Writes> {
     let mut copies: BTreeMap<String, usize> = BTreeMap::new();
     for conversation in conversations {
         for text in history(http, graphql_url, conversation).await? {
-            if text.starts_with("soak ") {
+            if text.starts_with(prefix) {
                 *copies.entry(text).or_default() += 1;
             }
         }
