@@ -192,7 +192,7 @@ async fn run(args: &Args) -> anyhow::Result<bool> {
         .and_then(|()| stdout.flush())
         .context("cannot print the report")?;
     if args.record {
-        report::record(Path::new(RESULTS), report.date, &rendered)
+        report::record(Path::new(RESULTS), report.date, &report.render(args, 3))
             .with_context(|| format!("cannot append to {RESULTS}"))?;
         progress!("recorded in {RESULTS}");
     }
