@@ -1,10 +1,14 @@
-//! Binds the gateway's listener and serves it until shutdown.
+//! Binds the gateway's listener, serves it until shutdown, and stops it cleanly.
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
+use std::pin::{Pin, pin};
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
+use axum::Extension;
+use axum::middleware::from_fn_with_state;
 use tokio::net::TcpListener;
 use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::{CancellationToken, DropGuard};
@@ -16,6 +20,7 @@ use crate::events::{EventBus, LocalSeenEvents, MemoryBus, SeenEvents};
 use crate::loaders::Caches;
 use crate::persisted::{Allowlist, PersistedQueries};
 use crate::redis::{RedisBus, RedisConnection, RedisDocuments, RedisSeenEvents};
+use crate::shutdown::{Drain, InFlight};
 use crate::state::AppState;
 use crate::{http, schema, upstream};
 
@@ -128,26 +133,104 @@ impl App {
         self.local_addr
     }
 
-    /// Serves until `shutdown` resolves, then stops accepting, lets in-flight requests finish,
-    /// and stops the background tasks.
+    /// Serves until `shutdown` resolves, then stops: no new connections, in-flight requests
+    /// finish, every WebSocket is closed with 1001 Going Away, and the background tasks stop.
+    /// Whatever still runs after `config.shutdown_timeout` is cut off, and reported as
+    /// [`ServeError::CutOff`].
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> std::io::Result<()> {
+    ) -> Result<(), ServeError> {
         let events = tokio::spawn(apply_events(
             Arc::clone(&self.state.bus),
             Arc::clone(&self.state.caches),
         ));
-        let router = http::router(self.state);
-        let served = axum::serve(
-            self.listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await;
+        let deadline = self.state.config.shutdown_timeout;
+        let in_flight = InFlight::default();
+        let drain = Drain::default();
+        // The drain travels as a request extension: WebSocket handlers need it, and nothing
+        // else in the state does.
+        let router = http::router(self.state)
+            .layer(Extension(drain.clone()))
+            .layer(from_fn_with_state(in_flight.clone(), InFlight::track));
+        let stopping = CancellationToken::new();
+        let mut server = pin!(
+            axum::serve(
+                self.listener,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(stopping.clone().cancelled_owned())
+            .into_future()
+        );
+        let failed_early = tokio::select! {
+            served = &mut server => Some(served),
+            () = shutdown => None,
+        };
+        let outcome = match failed_early {
+            Some(served) => served.map_err(ServeError::Io),
+            None => {
+                stopping.cancel();
+                stop(server, &drain, &in_flight, deadline).await
+            }
+        };
         events.abort();
         drop(self.background);
+        outcome
+    }
+}
+
+/// Why the gateway did not stop cleanly.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// Accepting or serving connections failed.
+    #[error("the server failed")]
+    Io(#[source] std::io::Error),
+    /// The shutdown deadline passed with work still running, which was then abandoned.
+    #[error(
+        "the shutdown deadline ({} ms) passed with {requests} request(s) in flight and \
+         {subscriptions} WebSocket connection(s) open; they were cut off",
+        .deadline.as_millis()
+    )]
+    CutOff {
+        requests: usize,
+        subscriptions: usize,
+        deadline: Duration,
+    },
+}
+
+/// Lets the server's in-flight requests finish and its WebSockets close, within `deadline`.
+/// The HTTP server has already stopped accepting.
+async fn stop(
+    server: Pin<&mut impl Future<Output = std::io::Result<()>>>,
+    drain: &Drain,
+    in_flight: &InFlight,
+    deadline: Duration,
+) -> Result<(), ServeError> {
+    tracing::info!(
+        requests = in_flight.count(),
+        subscriptions = drain.open(),
+        deadline_ms = deadline.as_millis(),
+        "stopping: no new connections; finishing requests in flight and closing subscriptions"
+    );
+    let finished = tokio::time::timeout(deadline, async {
+        let (served, ()) = tokio::join!(server, drain.close());
         served
+    })
+    .await;
+    match finished {
+        Ok(served) => {
+            tracing::info!("stopped cleanly");
+            served.map_err(ServeError::Io)
+        }
+        Err(_) => {
+            let error = ServeError::CutOff {
+                requests: in_flight.count(),
+                subscriptions: drain.open(),
+                deadline,
+            };
+            tracing::error!(%error, "stopped before everything finished");
+            Err(error)
+        }
     }
 }
 

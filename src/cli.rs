@@ -13,9 +13,9 @@ use secrecy::SecretString;
 use url::Url;
 
 use crate::config::{
-    self, CacheConfig, ClientAuthConfig, CorsOrigins, GatewayConfig, HttpConfig, InvalidOrigin,
-    JwksSource, LimitsConfig, RateBudget, SandboxConfig, UpstreamAuth, UpstreamConfig,
-    WebhookConfig, WebhookToken,
+    self, BreakerConfig, CacheConfig, ClientAuthConfig, CorsOrigins, GatewayConfig, HttpConfig,
+    InvalidOrigin, JwksSource, LimitsConfig, RateBudget, SandboxConfig, UpstreamAuth,
+    UpstreamConfig, WebhookConfig, WebhookToken,
 };
 
 /// A GraphQL gateway over the Heymarket conversation REST API.
@@ -107,6 +107,9 @@ pub struct DemoArgs {
     pub http: HttpTuning,
 
     #[command(flatten)]
+    pub shutdown: ShutdownTuning,
+
+    #[command(flatten)]
     pub events: EventTuning,
 
     #[command(flatten)]
@@ -148,6 +151,9 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub http: HttpTuning,
+
+    #[command(flatten)]
+    pub shutdown: ShutdownTuning,
 
     #[command(flatten)]
     pub events: EventTuning,
@@ -206,6 +212,25 @@ pub struct UpstreamTuning {
     /// (each check is one upstream call).
     #[arg(long, env = "HEYMARKET_UPSTREAM_CHECK_TTL", default_value = config::DEFAULT_UPSTREAM_CHECK_TTL, value_parser = humantime::parse_duration)]
     pub upstream_check_ttl: Duration,
+
+    /// Consecutive upstream failures (5xx, timeouts, broken connections) after which calls
+    /// fail fast instead of waiting on a failing upstream.
+    #[arg(long, env = "HEYMARKET_UPSTREAM_BREAKER_THRESHOLD", default_value_t = config::DEFAULT_BREAKER_THRESHOLD, value_parser = clap::value_parser!(u32).range(1..))]
+    pub upstream_breaker_threshold: u32,
+
+    /// How long calls fail fast once the circuit breaker opens; then one probe call at a time
+    /// tests the upstream.
+    #[arg(long, env = "HEYMARKET_UPSTREAM_BREAKER_COOLDOWN", default_value = config::DEFAULT_BREAKER_COOLDOWN, value_parser = humantime::parse_duration)]
+    pub upstream_breaker_cooldown: Duration,
+}
+
+/// How the gateway stops.
+#[derive(Debug, Args)]
+pub struct ShutdownTuning {
+    /// How long a stop (SIGTERM, Ctrl-C) lets in-flight requests finish and subscriptions
+    /// close; requests still running then are cut off and the process exits non-zero.
+    #[arg(long, env = "HEYMARKET_SHUTDOWN_TIMEOUT", default_value = config::DEFAULT_SHUTDOWN_TIMEOUT, value_parser = humantime::parse_duration)]
+    pub shutdown_timeout: Duration,
 }
 
 /// How the HTTP surface behaves towards browsers and clients.
@@ -524,6 +549,7 @@ impl ServeArgs {
             client_auth,
             sandbox_mode: false,
             http: self.http.into_config(CorsOrigins::Nobody)?,
+            shutdown_timeout: self.shutdown.shutdown_timeout,
         })
     }
 }
@@ -550,6 +576,10 @@ impl UpstreamTuning {
             backoff_max: self.upstream_backoff_max,
             rate_limit: self.upstream_rate_limit,
             check_ttl: self.upstream_check_ttl,
+            breaker: BreakerConfig {
+                threshold: self.upstream_breaker_threshold,
+                cooldown: self.upstream_breaker_cooldown,
+            },
         })
     }
 }
@@ -722,6 +752,36 @@ mod tests {
             serve(&["--api-key", " "])
                 .unwrap_err()
                 .contains("must not be empty")
+        );
+    }
+
+    #[test]
+    fn breaker_and_shutdown_settings_parse_with_defaults() {
+        let defaults = serve(&[]).unwrap();
+        assert_eq!(defaults.upstream.breaker, BreakerConfig::default());
+        assert_eq!(defaults.shutdown_timeout, Duration::from_secs(10));
+
+        let tuned = serve(&[
+            "--upstream-breaker-threshold",
+            "3",
+            "--upstream-breaker-cooldown",
+            "250ms",
+            "--shutdown-timeout",
+            "2s",
+        ])
+        .unwrap();
+        assert_eq!(
+            tuned.upstream.breaker,
+            BreakerConfig {
+                threshold: 3,
+                cooldown: Duration::from_millis(250),
+            }
+        );
+        assert_eq!(tuned.shutdown_timeout, Duration::from_secs(2));
+        assert!(
+            serve(&["--upstream-breaker-threshold", "0"])
+                .unwrap_err()
+                .contains("--upstream-breaker-threshold")
         );
     }
 

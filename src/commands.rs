@@ -53,6 +53,7 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         client_auth: None,
         sandbox_mode: true,
         http: args.http.into_config(CorsOrigins::Anyone)?,
+        shutdown_timeout: args.shutdown.shutdown_timeout,
     };
     let app = App::with_listener(gateway_listener, config)?;
 
@@ -66,11 +67,30 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         describe_sandbox(&sandbox)
     ));
 
-    let stop = stop_on_signal();
-    tokio::try_join!(
-        app.run_until_stopped(stop.clone().cancelled_owned()),
-        sandbox.run_until_stopped(stop.cancelled_owned()),
-    )?;
+    // The sandbox stops after the gateway, so that requests the gateway finishes while it
+    // stops can still reach their upstream.
+    let shutdown_timeout = args.shutdown.shutdown_timeout;
+    let stop_sandbox = CancellationToken::new();
+    let mut sandbox =
+        tokio::spawn(sandbox.run_until_stopped(stop_sandbox.clone().cancelled_owned()));
+    let served = app
+        .run_until_stopped(stop_on_signal().cancelled_owned())
+        .await;
+    stop_sandbox.cancel();
+    if let Err(error) = served {
+        // The gateway's abandoned calls would hold the sandbox's own graceful stop.
+        sandbox.abort();
+        return Err(error.into());
+    }
+    match tokio::time::timeout(shutdown_timeout, &mut sandbox).await {
+        Ok(joined) => joined
+            .context("the sandbox task failed")?
+            .context("the sandbox failed")?,
+        Err(_) => {
+            sandbox.abort();
+            tracing::warn!("the sandbox's own clients were cut off by the shutdown deadline");
+        }
+    }
     Ok(())
 }
 

@@ -49,6 +49,14 @@ pub const DEFAULT_SANDBOX_RATE_LIMIT: &str = "500/min";
 /// Rows per `POST /v1/conversations` page in the sandbox (the real size is undocumented; 30 is
 /// the default every other documented list endpoint uses).
 pub const DEFAULT_SANDBOX_PAGE_SIZE: u16 = 30;
+/// Consecutive upstream failures (5xx, timeouts, broken connections) that open the circuit
+/// breaker: enough that a few unlucky calls do not stop traffic, few enough that an outage is
+/// noticed within one or two requests' worth of retries.
+pub const DEFAULT_BREAKER_THRESHOLD: u32 = 5;
+/// How long an open circuit breaker fails calls at once before one probe call is let through.
+pub const DEFAULT_BREAKER_COOLDOWN: &str = "10s";
+/// How long a stopping gateway lets in-flight requests finish before cutting them off.
+pub const DEFAULT_SHUTDOWN_TIMEOUT: &str = "10s";
 /// Seed of the sandbox's generated data.
 pub const DEFAULT_SANDBOX_SEED: u64 = 42;
 /// Teams (tenants) the sandbox simulates, each with its own credentials and data.
@@ -78,6 +86,9 @@ pub struct GatewayConfig {
     pub sandbox_mode: bool,
     /// How the HTTP surface behaves towards browsers and clients.
     pub http: HttpConfig,
+    /// How long a stop (SIGTERM, Ctrl-C) waits for in-flight requests and subscriptions to
+    /// finish before cutting them off.
+    pub shutdown_timeout: Duration,
 }
 
 impl Default for GatewayConfig {
@@ -92,6 +103,7 @@ impl Default for GatewayConfig {
             client_auth: None,
             sandbox_mode: false,
             http: HttpConfig::default(),
+            shutdown_timeout: parse_duration_default(DEFAULT_SHUTDOWN_TIMEOUT),
         }
     }
 }
@@ -223,6 +235,8 @@ pub struct UpstreamConfig {
     pub rate_limit: RateBudget,
     /// How long `/readyz` re-uses its last check of the upstream (each check is one call).
     pub check_ttl: Duration,
+    /// When to stop calling an upstream that is down, and when to try it again.
+    pub breaker: BreakerConfig,
 }
 
 impl Default for UpstreamConfig {
@@ -236,6 +250,26 @@ impl Default for UpstreamConfig {
             backoff_max: parse_duration_default(DEFAULT_UPSTREAM_BACKOFF_MAX),
             rate_limit: parse_default(DEFAULT_UPSTREAM_RATE_LIMIT),
             check_ttl: parse_duration_default(DEFAULT_UPSTREAM_CHECK_TTL),
+            breaker: BreakerConfig::default(),
+        }
+    }
+}
+
+/// The upstream circuit breaker: after `threshold` consecutive failures that say the upstream
+/// is down, calls fail at once for `cooldown`, then one probe call at a time tests it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BreakerConfig {
+    /// Consecutive failures that open the breaker; at least 1.
+    pub threshold: u32,
+    /// How long the breaker stays open before a probe.
+    pub cooldown: Duration,
+}
+
+impl Default for BreakerConfig {
+    fn default() -> Self {
+        Self {
+            threshold: DEFAULT_BREAKER_THRESHOLD,
+            cooldown: parse_duration_default(DEFAULT_BREAKER_COOLDOWN),
         }
     }
 }

@@ -33,6 +33,11 @@ pub enum ApiError {
     /// The upstream API failed or answered something unusable; retrying later may work.
     #[error("the Heymarket API is unavailable; retry later")]
     UpstreamUnavailable,
+    /// The upstream API has been failing, so the gateway stopped calling it for a while (its
+    /// circuit breaker is open); retry after the given time. Same code as
+    /// [`ApiError::UpstreamUnavailable`]: clients react to both the same way.
+    #[error("the Heymarket API is failing; retry in {} ms", .retry_after.as_millis())]
+    UpstreamFailing { retry_after: Duration },
     /// The upstream API did not answer within its deadline.
     #[error("the Heymarket API did not answer in time; retry later")]
     UpstreamTimeout,
@@ -68,7 +73,7 @@ impl ApiError {
             Self::NotFound(_) => "NOT_FOUND",
             Self::BadUserInput(_) => "BAD_USER_INPUT",
             Self::RateLimited { .. } => "RATE_LIMITED",
-            Self::UpstreamUnavailable => "UPSTREAM_UNAVAILABLE",
+            Self::UpstreamUnavailable | Self::UpstreamFailing { .. } => "UPSTREAM_UNAVAILABLE",
             Self::UpstreamTimeout => "UPSTREAM_TIMEOUT",
             Self::LimitExceeded { .. } => "QUERY_LIMIT_EXCEEDED",
             Self::RequestTimeout { .. } => "REQUEST_TIMEOUT",
@@ -96,6 +101,10 @@ impl From<ApiError> for async_graphql::Error {
             match &error {
                 ApiError::RateLimited { retry_after } => {
                     let millis = u64::try_from(retry_after_ms(*retry_after)).unwrap_or(u64::MAX);
+                    extensions.set("retryAfterMs", millis);
+                }
+                ApiError::UpstreamFailing { retry_after } => {
+                    let millis = u64::try_from(retry_after.as_millis()).unwrap_or(u64::MAX);
                     extensions.set("retryAfterMs", millis);
                 }
                 ApiError::LimitExceeded { limit, max, .. } => {
@@ -131,6 +140,7 @@ impl From<upstream::Error> for ApiError {
             ),
             E::RateLimited { retry_after } => Self::RateLimited { retry_after: *retry_after },
             E::Timeout => Self::UpstreamTimeout,
+            E::CircuitOpen { retry_after } => Self::UpstreamFailing { retry_after: *retry_after },
             E::Server { .. } | E::UnexpectedStatus { .. } | E::Transport { .. } | E::Decode { .. } => {
                 Self::UpstreamUnavailable
             }

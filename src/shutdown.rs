@@ -1,4 +1,16 @@
-//! The process-wide shutdown signal.
+//! Stopping cleanly: the process-wide shutdown signal, and what a stopping server waits for
+//! (requests in flight, and WebSocket connections saying goodbye).
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
+use tokio_util::task::TaskTracker;
+use tokio_util::task::task_tracker::TrackedFuture;
 
 /// Resolves on Ctrl-C, or on SIGTERM where there is one (what orchestrators send).
 pub async fn shutdown_signal() {
@@ -27,5 +39,116 @@ pub async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => tracing::info!("Ctrl-C received, shutting down"),
         () = terminate => tracing::info!("SIGTERM received, shutting down"),
+    }
+}
+
+/// Counts the HTTP requests being served, so that a stop which runs out of time can say how
+/// many it cut off.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct InFlight(Arc<AtomicUsize>);
+
+impl InFlight {
+    pub(crate) fn count(&self) -> usize {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    /// Middleware: counts each request while it is served, including one dropped unfinished.
+    pub(crate) async fn track(
+        State(in_flight): State<Self>,
+        request: Request,
+        next: Next,
+    ) -> Response {
+        let _counted = Counted::new(&in_flight.0);
+        next.run(request).await
+    }
+}
+
+/// One request in [`InFlight`]'s count, for as long as it lives.
+struct Counted<'a>(&'a AtomicUsize);
+
+impl<'a> Counted<'a> {
+    fn new(count: &'a AtomicUsize) -> Self {
+        count.fetch_add(1, Ordering::Relaxed);
+        Self(count)
+    }
+}
+
+impl Drop for Counted<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Tells long-lived connections (WebSocket subscriptions, which the HTTP server stops tracking
+/// once they are upgraded) that the server is stopping, and lets it wait until they have
+/// closed.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Drain {
+    stopping: CancellationToken,
+    connections: TaskTracker,
+}
+
+impl Drain {
+    /// Runs `connection` as one that [`Drain::close`] waits for.
+    pub(crate) fn track<F: Future>(&self, connection: F) -> TrackedFuture<F> {
+        self.connections.track_future(connection)
+    }
+
+    /// Resolves once the server starts stopping (at once if it already has).
+    pub(crate) fn stopping(&self) -> WaitForCancellationFutureOwned {
+        self.stopping.clone().cancelled_owned()
+    }
+
+    /// Connections still open.
+    pub(crate) fn open(&self) -> usize {
+        self.connections.len()
+    }
+
+    /// Tells every connection to close, and resolves when all have.
+    pub(crate) async fn close(&self) {
+        self.stopping.cancel();
+        self.connections.close();
+        self.connections.wait().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn close_waits_for_every_connection_to_finish_after_the_signal() {
+        let drain = Drain::default();
+        let (said_goodbye, mut goodbyes) = tokio::sync::mpsc::unbounded_channel();
+        for id in 0..3 {
+            let stopping = drain.stopping();
+            let said_goodbye = said_goodbye.clone();
+            tokio::spawn(drain.track(async move {
+                stopping.await;
+                tokio::task::yield_now().await;
+                said_goodbye.send(id).ok();
+            }));
+        }
+        assert_eq!(drain.open(), 3);
+
+        drain.close().await;
+
+        assert_eq!(drain.open(), 0);
+        let mut ids: Vec<_> = (0..3).filter_map(|_| goodbyes.try_recv().ok()).collect();
+        ids.sort_unstable();
+        assert_eq!(ids, [0, 1, 2]);
+        drain.stopping().await;
+    }
+
+    #[test]
+    fn requests_are_counted_until_they_end_or_are_dropped() {
+        let in_flight = InFlight::default();
+        let first = Counted::new(&in_flight.0);
+        let second = Counted::new(&in_flight.0);
+        assert_eq!(in_flight.count(), 2);
+        drop(first);
+        assert_eq!(in_flight.count(), 1);
+        drop(second);
+        assert_eq!(in_flight.count(), 0);
     }
 }

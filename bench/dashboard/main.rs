@@ -9,7 +9,9 @@
 //! # Layout
 //! - `binary`, `child`: the release binary, and one child process running it.
 //! - `processes`: the sandbox and gateway processes.
-//! - `sandbox`: the sandbox's control API (latency, call counters).
+//! - `sandbox`: the sandbox's control API (faults, call counters).
+//!
+//! Those four and `environment` live in `bench/common/`, shared with the soak test.
 //! - `rest`: the screens as a frontend builds them from REST.
 //! - `graphql`: the canonical queries against a gateway, with every answer checked.
 //! - `scenarios`: REST / cold / warm samples of each screen.
@@ -24,15 +26,20 @@ macro_rules! progress {
     }};
 }
 
+#[path = "../common/binary.rs"]
 mod binary;
+#[path = "../common/child.rs"]
 mod child;
+#[path = "../common/environment.rs"]
 mod environment;
 mod graphql;
 mod load;
+#[path = "../common/processes.rs"]
 mod processes;
 mod report;
 mod rest;
 mod results;
+#[path = "../common/sandbox.rs"]
 mod sandbox;
 mod scenarios;
 
@@ -49,7 +56,7 @@ use crate::graphql::{GraphqlClient, Workload};
 use crate::processes::{GatewayLauncher, SandboxProcess};
 use crate::report::{Report, Settings};
 use crate::rest::RestFrontend;
-use crate::sandbox::SandboxControl;
+use crate::sandbox::{Faults, SandboxControl};
 use crate::scenarios::{Bench, Scenario};
 
 /// The team member every request acts as (the seeded team's first admin).
@@ -112,7 +119,7 @@ async fn run(args: &Args) -> anyhow::Result<()> {
         .build()
         .context("cannot build the HTTP client")?;
 
-    let mut sandbox = SandboxProcess::start(&binary).await?;
+    let mut sandbox = SandboxProcess::start(&binary, None).await?;
     let outcome = measure(args, &binary, &sandbox, &http).await;
     let outcome = match outcome {
         Ok(report) => Ok(report),
@@ -141,14 +148,20 @@ async fn measure(
     http: &reqwest::Client,
 ) -> anyhow::Result<Report> {
     let control = SandboxControl::new(http.clone(), &sandbox.url);
+    let faults = Faults {
+        latency_ms: args.latency_ms,
+        ..Faults::default()
+    };
     control
-        .set_latency(args.latency_ms)
+        .set_faults(&faults)
         .await
         .context("cannot set the sandbox's latency")?;
     let launcher = GatewayLauncher {
         binary: binary.clone(),
+        listen: "127.0.0.1:0".to_owned(),
         upstream_url: sandbox.url.clone(),
         credentials: sandbox.credentials.clone(),
+        extra_args: Vec::new(),
     };
     progress!("discovering the workload's ids on a throwaway gateway");
     let workload = discover(&launcher, http).await?;

@@ -236,6 +236,7 @@ impl RestFrontend {
         let Credentials {
             secret_id,
             secret_key,
+            ..
         } = &self.credentials;
         let claims = Claims {
             iss: secret_id,

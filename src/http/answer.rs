@@ -96,7 +96,7 @@ fn status_of(media: MediaType, error: &ApiError) -> StatusCode {
             MediaType::Json => StatusCode::OK,
             MediaType::GraphqlResponse => StatusCode::BAD_REQUEST,
         },
-        ApiError::UpstreamUnavailable => StatusCode::BAD_GATEWAY,
+        ApiError::UpstreamUnavailable | ApiError::UpstreamFailing { .. } => StatusCode::BAD_GATEWAY,
         ApiError::UpstreamTimeout | ApiError::RequestTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
         ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }

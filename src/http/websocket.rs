@@ -5,7 +5,8 @@
 //! headers. The credential is checked (a client token verified, a pass-through credential tried
 //! upstream) before the connection is acknowledged, and a refused one closes the socket with
 //! `4403 Forbidden`, as graphql-transport-ws specifies. Each operation started counts against
-//! the connection's client rate limit.
+//! the connection's client rate limit. When the server stops, every socket is closed with
+//! `1001 Going Away`.
 
 use std::net::IpAddr;
 use std::str::FromStr;
@@ -19,12 +20,14 @@ use axum::http::header::SEC_WEBSOCKET_PROTOCOL;
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use futures::{SinkExt, StreamExt, future};
+use tokio_util::sync::WaitForCancellationFutureOwned;
 
 use super::answer;
 use super::caller::{Settled, caller, check_member};
 use super::negotiation::MediaType;
 use super::rate_limit::{ClientKey, RateLimitedExecutor, client_ip};
 use crate::error::ApiError;
+use crate::shutdown::Drain;
 use crate::state::AppState;
 
 /// graphql-transport-ws's close code for a refused `connection_init`.
@@ -32,6 +35,11 @@ const FORBIDDEN: u16 = 4403;
 /// Starts the message of every init refusal, so the close code can be set to [`FORBIDDEN`]
 /// (the library closes every failed init with 1002).
 const REFUSED: &str = "connection_init refused: ";
+/// The close code for a server that is stopping. RFC 6455 §7.4.1 defines 1001 Going Away as
+/// "a server going down", and neither GraphQL WebSocket protocol defines its own code for it;
+/// clients treat it as a reason to reconnect (to another replica), not as an error of theirs.
+const GOING_AWAY: u16 = 1001;
+const GOING_AWAY_REASON: &str = "the server is shutting down";
 
 pub(super) async fn upgrade(state: AppState, request: Request) -> Response {
     let (mut parts, _body) = request.into_parts();
@@ -46,10 +54,16 @@ pub(super) async fn upgrade(state: AppState, request: Request) -> Response {
         Err(rejection) => return rejection.into_response(),
     };
     let ip = client_ip(&parts.extensions);
+    // Installed by the server around the router; a router served without it (in-process
+    // tests) gets a drain that never stops.
+    let drain = parts.extensions.get::<Drain>().cloned().unwrap_or_default();
     let headers = parts.headers;
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |socket| serve(state, headers, ip, protocol, socket))
+        .on_upgrade(move |socket| {
+            let stopping = drain.stopping();
+            drain.track(serve(state, headers, ip, protocol, socket, stopping))
+        })
 }
 
 /// The first GraphQL subprotocol the client offers.
@@ -66,6 +80,7 @@ async fn serve(
     ip: Option<IpAddr>,
     protocol: Protocols,
     socket: WebSocket,
+    stopping: WaitForCancellationFutureOwned,
 ) {
     let (mut sink, stream) = socket.split();
     let input = stream
@@ -107,8 +122,18 @@ async fn serve(
                 }))
             }
         });
-    while let Some(message) = outgoing.next().await {
-        if sink.send(message).await.is_err() {
+    let mut stopping = std::pin::pin!(stopping);
+    loop {
+        let message = tokio::select! {
+            message = outgoing.next() => message,
+            () = &mut stopping => Some(Message::Close(Some(CloseFrame {
+                code: GOING_AWAY,
+                reason: GOING_AWAY_REASON.into(),
+            }))),
+        };
+        let Some(message) = message else { break };
+        let closing = matches!(message, Message::Close(_));
+        if sink.send(message).await.is_err() || closing {
             break;
         }
     }

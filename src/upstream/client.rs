@@ -1,5 +1,6 @@
 //! The pooled upstream client and its per-tenant handles. Every call goes through one `send()`
-//! that authorises, rate-limits, times out, retries, logs, counts and decodes.
+//! that asks the circuit breaker, authorises, rate-limits, times out, retries, logs, counts and
+//! decodes.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -14,6 +15,7 @@ use tracing::{Instrument, Span, field};
 use url::Url;
 
 use super::auth::Credential;
+use super::breaker::{Breaker, BreakerState, Outcome};
 use super::error::parse_retry_after;
 use super::rate_limit::RateLimiter;
 use super::retry::{CallKind, RetryPolicy};
@@ -40,6 +42,8 @@ struct Shared {
     timeout: Duration,
     retry: RetryPolicy,
     limiter: RateLimiter,
+    /// One for the whole upstream, across tenants (see `breaker`).
+    breaker: Breaker,
     calls: CallLog,
 }
 
@@ -82,6 +86,7 @@ impl Client {
                 timeout: config.timeout,
                 retry: RetryPolicy::new(config),
                 limiter,
+                breaker: Breaker::new(config.breaker),
                 calls: CallLog::default(),
             }),
         })
@@ -126,6 +131,11 @@ impl Client {
             .map(drop)
             .map_err(Error::from_transport)
     }
+
+    /// Whether calls currently reach the upstream, for health reports and metrics.
+    pub fn breaker_state(&self) -> BreakerState {
+        self.shared.breaker.state()
+    }
 }
 
 impl Shared {
@@ -168,7 +178,9 @@ impl TenantClient {
         self.credential.tenant()
     }
 
-    /// Sends `call`, retrying as its kind allows, and decodes the answer.
+    /// Sends `call`, retrying as its kind allows, and decodes the answer. While the circuit
+    /// breaker is open, the call (or its next retry) fails at once with
+    /// [`Error::CircuitOpen`], without touching the network or the rate budget.
     pub(crate) async fn send<T: DeserializeOwned>(&self, call: Call) -> Result<T, Error> {
         let span = tracing::info_span!(
             "upstream",
@@ -187,12 +199,15 @@ impl TenantClient {
             let mut retries_done = 0;
             loop {
                 Span::current().record("attempt", retries_done + 1);
+                let permit = self.shared.breaker.admit()?;
                 self.shared.limiter.acquire(&self.credential.tenant()).await;
                 self.shared.calls.record(&route);
                 if let Some(log) = &self.call_log {
                     log.record(&route);
                 }
-                let error = match self.attempt(&call, &url, &route).await {
+                let answer = self.attempt(&call, &url, &route).await;
+                permit.record(Outcome::of(&answer));
+                let error = match answer {
                     Ok(answer) => return Ok(answer),
                     Err(error) => error,
                 };

@@ -12,8 +12,8 @@ use serde_json::{Value, json};
 
 use super::requests::{ConversationStatusRequest, Recipient, SendMessageRequest};
 use super::test_server::{Reply, TestServer};
-use super::{Client, Error};
-use crate::config::UpstreamAuth;
+use super::{BreakerState, Client, Error};
+use crate::config::{BreakerConfig, UpstreamAuth};
 
 fn close_request() -> ConversationStatusRequest {
     ConversationStatusRequest {
@@ -211,6 +211,40 @@ async fn a_short_retry_after_is_waited_out() {
 
     assert_eq!(team.members.len(), 1);
     assert_eq!(server.requests().len(), 2);
+}
+
+#[tokio::test]
+async fn retries_stop_at_an_open_breaker_and_later_calls_are_not_sent() {
+    let server = TestServer::start((0..10).map(|_| Reply::raw(503, ""))).await;
+    let mut config = server.config();
+    config.max_retries = 5;
+    config.breaker = BreakerConfig {
+        threshold: 2,
+        cooldown: Duration::from_secs(60),
+    };
+    let client = Client::new(&config).unwrap();
+    let tenant = client.tenant(None).unwrap();
+
+    let error = tenant.inboxes().await.unwrap_err();
+    assert!(
+        matches!(error, Error::CircuitOpen { retry_after } if retry_after <= Duration::from_secs(60)),
+        "{error:?}"
+    );
+    assert_eq!(
+        server.requests().len(),
+        2,
+        "the third attempt met the open breaker"
+    );
+    assert_eq!(client.breaker_state(), BreakerState::Open);
+
+    let error = tenant.team().await.unwrap_err();
+    assert!(matches!(error, Error::CircuitOpen { .. }), "{error:?}");
+    assert_eq!(server.requests().len(), 2);
+    assert_eq!(
+        client.calls(),
+        BTreeMap::from([("GET /v1/inboxes".to_owned(), 2)]),
+        "refused calls are not counted as sent"
+    );
 }
 
 #[tokio::test]
@@ -442,4 +476,63 @@ async fn logs_carry_ids_and_reasons_but_never_secrets_phones_or_bodies() {
     ] {
         assert!(!logs.contains(secret), "{secret:?} leaked into:\n{logs}");
     }
+}
+
+/// A client of `server` whose breaker opens at the first failure, for `cooldown`.
+fn hair_trigger_client(server: &TestServer, cooldown: Duration) -> Client {
+    let mut config = server.config();
+    config.max_retries = 0;
+    config.breaker = BreakerConfig {
+        threshold: 1,
+        cooldown,
+    };
+    Client::new(&config).unwrap()
+}
+
+#[tokio::test]
+async fn after_the_cooldown_a_successful_probe_closes_the_breaker() {
+    let server = TestServer::start([
+        Reply::raw(503, ""),
+        Reply::json(200, json!([{ "id": 1, "name": "Sales" }])),
+        Reply::json(200, json!([{ "id": 1, "name": "Sales" }])),
+    ])
+    .await;
+    let client = hair_trigger_client(&server, Duration::from_millis(50));
+    let tenant = client.tenant(None).unwrap();
+
+    let error = tenant.inboxes().await.unwrap_err();
+    assert!(matches!(error, Error::Server { status: 503 }), "{error:?}");
+    let error = tenant.inboxes().await.unwrap_err();
+    assert!(matches!(error, Error::CircuitOpen { .. }), "{error:?}");
+    assert_eq!(server.requests().len(), 1);
+
+    let start = std::time::Instant::now();
+    while client.breaker_state() == BreakerState::Open {
+        assert!(start.elapsed() < Duration::from_secs(5), "never half-open");
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(client.breaker_state(), BreakerState::HalfOpen);
+    assert_eq!(tenant.inboxes().await.unwrap().len(), 1, "the probe");
+    assert_eq!(client.breaker_state(), BreakerState::Closed);
+    assert_eq!(tenant.inboxes().await.unwrap().len(), 1);
+    assert_eq!(server.requests().len(), 3);
+}
+
+#[tokio::test]
+async fn refusals_and_rate_limits_do_not_open_the_breaker() {
+    let server = TestServer::start([
+        Reply::raw(404, ""),
+        Reply::raw(401, ""),
+        Reply::raw(429, "").header("Retry-After", "30"),
+    ])
+    .await;
+    let client = hair_trigger_client(&server, Duration::from_secs(60));
+    let tenant = client.tenant(None).unwrap();
+
+    for _ in 0..3 {
+        let error = tenant.inboxes().await.unwrap_err();
+        assert!(!matches!(error, Error::CircuitOpen { .. }), "{error:?}");
+        assert_eq!(client.breaker_state(), BreakerState::Closed, "{error:?}");
+    }
+    assert_eq!(server.requests().len(), 3);
 }

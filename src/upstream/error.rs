@@ -70,6 +70,10 @@ pub enum Error {
     /// A success answer whose body does not have the expected shape.
     #[error("could not decode the upstream answer to {route}: {reason}")]
     Decode { route: String, reason: String },
+    /// The circuit breaker is open: the upstream has been failing, so the call was refused
+    /// without being sent. It may be tried again after `retry_after`.
+    #[error("the upstream is failing; calls are refused for {} ms", .retry_after.as_millis())]
+    CircuitOpen { retry_after: Duration },
 }
 
 impl Error {
@@ -295,6 +299,9 @@ mod tests {
                 reason: String::new(),
             },
             Error::MissingCredential,
+            Error::CircuitOpen {
+                retry_after: Duration::from_secs(1),
+            },
         ];
         assert!(retryable.iter().all(Error::is_retryable));
         assert!(!final_.iter().any(Error::is_retryable));

@@ -6,6 +6,7 @@
 //! pass-through mode), with one `async fn` per endpoint.
 //!
 //! - `client`: `Client`, `TenantClient` and the one `send()` every call goes through.
+//! - `breaker`: the circuit breaker that fails calls fast while the upstream is down.
 //! - `endpoints`: one method per endpoint.
 //! - `auth`: credentials, the API-secret JWT signer, [`TenantKey`].
 //! - `retry`: which failures are retried, and the backoff between attempts.
@@ -16,6 +17,7 @@
 //! - `probe`: [`Probe`], whether the upstream serves the gateway's credential (`/readyz`).
 
 mod auth;
+mod breaker;
 mod client;
 #[cfg(test)]
 mod client_tests;
@@ -33,6 +35,7 @@ mod retry;
 mod test_server;
 
 pub use auth::TenantKey;
+pub use breaker::BreakerState;
 pub use client::{CallLog, Client, TenantClient};
 pub use error::Error;
 pub use probe::{Probe, Verdict};

@@ -14,7 +14,7 @@ use secrecy::SecretString;
 use serde_json::Value;
 use url::Url;
 
-use crate::config::{RateBudget, UpstreamAuth, UpstreamConfig};
+use crate::config::{BreakerConfig, RateBudget, UpstreamAuth, UpstreamConfig};
 
 /// An answer the server gives to one request.
 pub(crate) enum Reply {
@@ -111,6 +111,7 @@ impl TestServer {
                 per: Duration::from_secs(1),
             },
             check_ttl: Duration::ZERO,
+            breaker: BreakerConfig::default(),
         }
     }
 }

@@ -19,6 +19,7 @@ mod redis_bus;
 mod redis_seen;
 mod redis_support;
 mod replicas;
+mod resilience;
 mod sandbox_auth;
 mod sandbox_conversations;
 mod sandbox_data;

@@ -1,11 +1,18 @@
-//! The binary as people run it: help, bad flags, and the zero-configuration default run.
+//! The binary as people run it: help, bad flags, the zero-configuration default run, and how
+//! it stops on SIGTERM.
 
 use std::process::Stdio;
 use std::time::Duration;
 
+use futures::{SinkExt, StreamExt};
+use heymarket_gateway::schema::GlobalId;
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::net::TcpStream;
 use tokio::process::{Child, Command};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_heymarket-gateway");
 
@@ -51,6 +58,10 @@ async fn help_documents_every_command_and_env_var() {
         "HEYMARKET_SECRET_KEY",
         "HEYMARKET_API_KEY",
         "--upstream-timeout",
+        "--upstream-breaker-threshold",
+        "HEYMARKET_UPSTREAM_BREAKER_COOLDOWN",
+        "--shutdown-timeout",
+        "HEYMARKET_SHUTDOWN_TIMEOUT",
     ] {
         assert!(
             help.contains(expected),
@@ -129,25 +140,50 @@ async fn the_schema_command_prints_the_sdl() {
 
 /// Starts the default run on free ports and returns the process and the GraphiQL URL it printed.
 async fn start_default_run() -> (Child, String) {
-    let mut child = command(&["--listen", "127.0.0.1:0", "--sandbox-listen", "127.0.0.1:0"])
+    let run = start_default_run_with(&[]).await;
+    (run.child, run.graphiql)
+}
+
+/// A default run in progress, with the addresses its banner printed.
+struct DefaultRun {
+    child: Child,
+    graphiql: String,
+    sandbox: String,
+}
+
+/// Starts the default run on free ports with `extra` flags, and reads its banner.
+async fn start_default_run_with(extra: &[&str]) -> DefaultRun {
+    let mut args = vec!["--listen", "127.0.0.1:0", "--sandbox-listen", "127.0.0.1:0"];
+    args.extend_from_slice(extra);
+    let mut child = command(&args)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .expect("the binary starts");
     let mut lines = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
-    let graphiql = tokio::time::timeout(Duration::from_secs(60), async {
+    let (graphiql, sandbox) = tokio::time::timeout(Duration::from_secs(60), async {
+        let mut graphiql = None;
         while let Some(line) = lines.next_line().await.expect("readable stdout") {
-            if let Some(url) = line.trim().strip_prefix("GraphiQL") {
-                return url.trim().to_owned();
+            let line = line.trim();
+            if let Some(url) = line.strip_prefix("GraphiQL") {
+                graphiql = Some(url.trim().to_owned());
+            } else if let Some(rest) = line.strip_prefix("Sandbox") {
+                let url = rest.split_whitespace().next().expect("the sandbox URL");
+                let graphiql = graphiql.expect("GraphiQL is printed before the sandbox");
+                return (graphiql, url.to_owned());
             }
         }
-        panic!("the binary exited without printing the GraphiQL URL");
+        panic!("the binary exited without printing its banner");
     })
     .await
-    .expect("the GraphiQL URL is printed within a minute");
+    .expect("the banner is printed within a minute");
     // Keep reading, as a terminal would: the rest of the banner must not meet a closed pipe.
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    (child, graphiql)
+    DefaultRun {
+        child,
+        graphiql,
+        sandbox,
+    }
 }
 
 #[tokio::test]
@@ -178,4 +214,172 @@ async fn the_default_run_serves_graphiql_and_answers_queries() {
     );
 
     child.kill().await.expect("the process stops");
+}
+
+/// Sends SIGTERM, as an orchestrator stopping the process would.
+fn terminate(child: &Child) {
+    let pid = child.id().expect("the process is running").to_string();
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+}
+
+/// Sets the sandbox's fault knobs.
+async fn set_faults(http: &reqwest::Client, sandbox: &str, faults: Value) {
+    let response = http
+        .put(format!("{sandbox}/_sandbox/faults"))
+        .json(&faults)
+        .send()
+        .await
+        .expect("the control API answers");
+    assert_eq!(response.status(), 200);
+}
+
+/// Waits until the sandbox has received a request for `route`: the gateway's request is then
+/// in flight, held by the sandbox's latency.
+async fn until_upstream_called(http: &reqwest::Client, sandbox: &str, route: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let stats: Value = http
+            .get(format!("{sandbox}/_sandbox/stats"))
+            .send()
+            .await
+            .expect("the control API answers")
+            .json()
+            .await
+            .expect("JSON");
+        if stats["routes"][route].as_u64() > Some(0) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{route} was never called"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// A slow query (the sandbox's latency holds its one upstream call).
+fn slow_query(
+    http: &reqwest::Client,
+    graphiql: &str,
+) -> tokio::task::JoinHandle<reqwest::Result<Value>> {
+    let query = format!(
+        r#"{{ conversation(id: "{}") {{ target }} }}"#,
+        GlobalId::Conversation(2_000_001)
+    );
+    let request = http
+        .post(format!("{graphiql}graphql"))
+        .json(&serde_json::json!({ "query": query }))
+        .send();
+    tokio::spawn(async move {
+        let response = request.await?.error_for_status()?;
+        response.json().await
+    })
+}
+
+const SLOW_ROUTE: &str = "GET /v1/conversations/{id}";
+
+/// An acknowledged graphql-transport-ws connection with one subscription started.
+async fn subscribed(graphiql: &str) -> WebSocketStream<MaybeTlsStream<TcpStream>> {
+    let url = format!("{}graphql", graphiql.replacen("http://", "ws://", 1));
+    let mut request = url.into_client_request().expect("a request");
+    request.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        "graphql-transport-ws".parse().expect("a header value"),
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("the upgrade succeeds");
+    let init = serde_json::json!({ "type": "connection_init", "payload": {} });
+    socket.send(Message::text(init.to_string())).await.unwrap();
+    let ack = next_frame(&mut socket).await;
+    assert!(
+        matches!(&ack, Message::Text(text) if text.contains("connection_ack")),
+        "{ack:?}"
+    );
+    let subscribe = serde_json::json!({
+        "id": "1", "type": "subscribe",
+        "payload": { "query": "subscription { messageAdded { text } }" },
+    });
+    socket
+        .send(Message::text(subscribe.to_string()))
+        .await
+        .unwrap();
+    socket
+}
+
+async fn next_frame(socket: &mut WebSocketStream<MaybeTlsStream<TcpStream>>) -> Message {
+    tokio::time::timeout(Duration::from_secs(10), socket.next())
+        .await
+        .expect("a frame within the deadline")
+        .expect("the socket is open")
+        .expect("a readable frame")
+}
+
+#[tokio::test]
+async fn sigterm_finishes_requests_in_flight_closes_subscriptions_and_exits_zero() {
+    let DefaultRun {
+        mut child,
+        graphiql,
+        sandbox,
+    } = start_default_run_with(&["--shutdown-timeout", "10s"]).await;
+    let http = reqwest::Client::new();
+    let mut socket = subscribed(&graphiql).await;
+    set_faults(&http, &sandbox, serde_json::json!({ "latency_ms": 1_000 })).await;
+    let in_flight = slow_query(&http, &graphiql);
+    until_upstream_called(&http, &sandbox, SLOW_ROUTE).await;
+
+    terminate(&child);
+
+    let closed = loop {
+        match next_frame(&mut socket).await {
+            Message::Close(frame) => break frame,
+            Message::Ping(_) | Message::Pong(_) => continue,
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    };
+    assert_eq!(
+        closed.map(|frame| u16::from(frame.code)),
+        Some(1001),
+        "Going Away"
+    );
+    let answer = in_flight
+        .await
+        .unwrap()
+        .expect("the request in flight is answered");
+    assert_eq!(answer["errors"], Value::Null, "{answer}");
+    assert!(
+        answer["data"]["conversation"]["target"].is_string(),
+        "{answer}"
+    );
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .expect("the process exits within its shutdown deadline")
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+}
+
+#[tokio::test]
+async fn a_stop_that_outlasts_its_deadline_cuts_requests_off_and_exits_non_zero() {
+    let DefaultRun {
+        mut child,
+        graphiql,
+        sandbox,
+    } = start_default_run_with(&["--shutdown-timeout", "200ms"]).await;
+    let http = reqwest::Client::new();
+    set_faults(&http, &sandbox, serde_json::json!({ "latency_ms": 30_000 })).await;
+    let in_flight = slow_query(&http, &graphiql);
+    until_upstream_called(&http, &sandbox, SLOW_ROUTE).await;
+
+    terminate(&child);
+
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .expect("the process exits soon after its shutdown deadline")
+        .unwrap();
+    assert!(!status.success(), "{status:?}");
+    assert!(in_flight.await.unwrap().is_err(), "the request was cut off");
 }

@@ -1,9 +1,10 @@
-//! One child process of the benchmark: its stdout read for the banner and then drained, the
-//! tail of its stderr kept to explain an exit, and a kill when it is dropped, so an error
-//! anywhere in the run leaves nothing behind.
+//! One child process of a benchmark: its stdout read for the banner and then drained, the
+//! tail of its stderr kept to explain an exit and its panics counted, and a kill when it is
+//! dropped, so an error anywhere in the run leaves nothing behind.
 
 use std::collections::VecDeque;
 use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -16,6 +17,8 @@ const STARTUP_DEADLINE: Duration = Duration::from_secs(30);
 const EXIT_GRACE: Duration = Duration::from_millis(200);
 /// Lines of a child's stderr kept to explain why it stopped.
 const STDERR_TAIL_LINES: usize = 20;
+/// What Rust's default panic hook writes to stderr, in every thread.
+const PANIC_MARKER: &str = "panicked at";
 
 /// Why a child process could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +47,13 @@ pub(crate) enum ChildError {
         /// The tail of its stderr, introduced, or nothing when it wrote none.
         last_logs: String,
     },
+    /// A panic is a bug even when the process survives it (a panicking request task).
+    #[error("the {name} panicked {panics} time(s){last_logs}")]
+    Panicked {
+        name: &'static str,
+        panics: u64,
+        last_logs: String,
+    },
 }
 
 /// A running child, killed when dropped.
@@ -53,6 +63,7 @@ pub(crate) struct ChildProcess {
     child: Child,
     stdout: Lines<BufReader<ChildStdout>>,
     stderr_tail: Arc<Mutex<VecDeque<String>>>,
+    panics: Arc<AtomicU64>,
 }
 
 impl ChildProcess {
@@ -66,11 +77,16 @@ impl ChildProcess {
             .spawn()
             .map_err(|source| ChildError::Spawn { name, source })?;
         let stderr_tail = Arc::new(Mutex::new(VecDeque::new()));
+        let panics = Arc::new(AtomicU64::new(0));
         if let Some(stderr) = child.stderr.take() {
             let tail = Arc::clone(&stderr_tail);
+            let panics = Arc::clone(&panics);
             tokio::spawn(async move {
                 let mut lines = BufReader::new(stderr).lines();
                 while let Ok(Some(line)) = lines.next_line().await {
+                    if line.contains(PANIC_MARKER) {
+                        panics.fetch_add(1, Ordering::Relaxed);
+                    }
                     let mut tail = tail.lock().unwrap_or_else(PoisonError::into_inner);
                     if tail.len() == STDERR_TAIL_LINES {
                         tail.pop_front();
@@ -88,6 +104,7 @@ impl ChildProcess {
             child,
             stdout: BufReader::new(stdout).lines(),
             stderr_tail,
+            panics,
         })
     }
 
@@ -127,12 +144,14 @@ impl ChildProcess {
             child,
             mut stdout,
             stderr_tail,
+            panics,
         } = self;
         tokio::spawn(async move { while let Ok(Some(_)) = stdout.next_line().await {} });
         RunningChild {
             name,
             child,
             stderr_tail,
+            panics,
         }
     }
 
@@ -153,6 +172,7 @@ pub(crate) struct RunningChild {
     name: &'static str,
     child: Child,
     stderr_tail: Arc<Mutex<VecDeque<String>>>,
+    panics: Arc<AtomicU64>,
 }
 
 impl RunningChild {
@@ -160,9 +180,17 @@ impl RunningChild {
         self.child.id()
     }
 
-    /// An error if the child has stopped, or stops within a moment: a request that failed
-    /// because the child died can fail before the child is fully gone.
+    /// An error if the child has panicked, or has stopped, or stops within a moment: a request
+    /// that failed because the child died can fail before the child is fully gone.
     pub(crate) async fn ensure_running(&mut self) -> Result<(), ChildError> {
+        let panics = self.panics.load(Ordering::Relaxed);
+        if panics > 0 {
+            return Err(ChildError::Panicked {
+                name: self.name,
+                panics,
+                last_logs: last_logs(&self.stderr_tail),
+            });
+        }
         let status = match tokio::time::timeout(EXIT_GRACE, self.child.wait()).await {
             Err(_) => return Ok(()),
             Ok(Ok(status)) => status.to_string(),
@@ -190,16 +218,20 @@ impl RunningChild {
 }
 
 fn exited(name: &'static str, stderr_tail: &Mutex<VecDeque<String>>, status: String) -> ChildError {
+    ChildError::Exited {
+        name,
+        status,
+        last_logs: last_logs(stderr_tail),
+    }
+}
+
+/// The tail of a child's stderr, introduced, or nothing when it wrote none.
+fn last_logs(stderr_tail: &Mutex<VecDeque<String>>) -> String {
     let tail = stderr_tail.lock().unwrap_or_else(PoisonError::into_inner);
-    let last_logs = if tail.is_empty() {
+    if tail.is_empty() {
         String::new()
     } else {
         let lines: Vec<&str> = tail.iter().map(String::as_str).collect();
         format!("; its last log lines:\n{}\n", lines.join("\n"))
-    };
-    ChildError::Exited {
-        name,
-        status,
-        last_logs,
     }
 }

@@ -1,10 +1,10 @@
-//! The sandbox's control API as the benchmark uses it: injected latency and the per-route
-//! request counters that say how many upstream calls a scenario cost.
+//! The sandbox's control API as the benchmarks use it: injected faults (latency, errors, 429s,
+//! malformed bodies) and the per-route request counters that say how many upstream calls a run
+//! cost.
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
 /// Upstream calls counted by the sandbox since its counters were last reset.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -27,6 +27,19 @@ impl UpstreamCalls {
     }
 }
 
+/// The sandbox's fault knobs, as `PUT /_sandbox/faults` takes them (rates from 0 to 1).
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub(crate) struct Faults {
+    /// Delay before every `/v1` and `/v2` request, like a distant upstream.
+    pub(crate) latency_ms: u64,
+    /// Share of requests answered 500.
+    pub(crate) error_rate: f64,
+    /// Share of requests answered 429.
+    pub(crate) rate_limit_rate: f64,
+    /// Share of successful answers whose body is cut in half.
+    pub(crate) malformed_rate: f64,
+}
+
 /// A client of one sandbox's `/_sandbox` API.
 #[derive(Debug, Clone)]
 pub(crate) struct SandboxControl {
@@ -42,11 +55,11 @@ impl SandboxControl {
         }
     }
 
-    /// Delays every `/v1` and `/v2` request by `latency_ms`, like a distant upstream.
-    pub(crate) async fn set_latency(&self, latency_ms: u64) -> reqwest::Result<()> {
+    /// Replaces every fault knob.
+    pub(crate) async fn set_faults(&self, faults: &Faults) -> reqwest::Result<()> {
         self.http
             .put(self.url("/_sandbox/faults"))
-            .json(&json!({ "latency_ms": latency_ms }))
+            .json(faults)
             .send()
             .await?
             .error_for_status()?;

@@ -1,5 +1,5 @@
-//! The sandbox and the gateway as the benchmark runs them: separate processes on free ports
-//! (so the gateway's memory is its own and its RSS means something), with the address and
+//! The sandbox and the gateway as the benchmarks run them: separate processes on loopback
+//! ports (so the gateway's memory is its own and its RSS means something), with the address and
 //! credentials each prints.
 
 use crate::binary::Binary;
@@ -12,11 +12,15 @@ pub(crate) const RATE_BUDGET: &str = "100000/min";
 /// Team credentials the sandbox printed.
 #[derive(Debug, Clone)]
 pub(crate) struct Credentials {
+    pub(crate) team_id: i64,
     pub(crate) secret_id: String,
     pub(crate) secret_key: String,
+    /// The token the sandbox signs this team's webhooks with.
+    pub(crate) webhook_token: String,
 }
 
-/// `heymarket-gateway sandbox` on a free port, with one team.
+/// `heymarket-gateway sandbox` on a free port, with one team, delivering its webhooks to
+/// `webhook_url` when given.
 #[derive(Debug)]
 pub(crate) struct SandboxProcess {
     process: RunningChild,
@@ -25,8 +29,11 @@ pub(crate) struct SandboxProcess {
 }
 
 impl SandboxProcess {
-    pub(crate) async fn start(binary: &Binary) -> Result<Self, ChildError> {
-        let args = [
+    pub(crate) async fn start(
+        binary: &Binary,
+        webhook_url: Option<&str>,
+    ) -> Result<Self, ChildError> {
+        let mut args = vec![
             "sandbox",
             "--listen",
             "127.0.0.1:0",
@@ -35,6 +42,9 @@ impl SandboxProcess {
             "--sandbox-rate-limit",
             RATE_BUDGET,
         ];
+        if let Some(url) = webhook_url {
+            args.extend(["--webhook-url", url]);
+        }
         let mut process = ChildProcess::spawn("sandbox", binary.command(&args, &[]))?;
         let url = process
             .wait_for("its address", |line| {
@@ -45,8 +55,10 @@ impl SandboxProcess {
         let credentials = process
             .wait_for("its credentials", |line| {
                 Some(Credentials {
+                    team_id: team_id_of(line)?,
                     secret_id: value_of(line, "HEYMARKET_SECRET_ID")?.to_owned(),
                     secret_key: value_of(line, "HEYMARKET_SECRET_KEY")?.to_owned(),
+                    webhook_token: webhook_token_of(line)?.to_owned(),
                 })
             })
             .await?;
@@ -67,26 +79,38 @@ impl SandboxProcess {
     }
 }
 
-/// How to start gateways in front of one sandbox, as often as the cold scenarios need.
+/// How to start gateways in front of one sandbox, as often as a run needs. They accept the
+/// sandbox team's webhooks.
 #[derive(Debug, Clone)]
 pub(crate) struct GatewayLauncher {
     pub(crate) binary: Binary,
+    /// `127.0.0.1:0` for a free port.
+    pub(crate) listen: String,
     pub(crate) upstream_url: String,
     pub(crate) credentials: Credentials,
+    /// Further `serve` flags.
+    pub(crate) extra_args: Vec<String>,
 }
 
 impl GatewayLauncher {
     /// A fresh `heymarket-gateway serve` process: every cache it may have is empty.
     pub(crate) async fn start(&self) -> Result<GatewayProcess, ChildError> {
-        let args = [
+        let webhook_token = format!(
+            "{}:{}",
+            self.credentials.team_id, self.credentials.webhook_token
+        );
+        let mut args = vec![
             "serve",
             "--listen",
-            "127.0.0.1:0",
+            &self.listen,
             "--upstream-url",
             &self.upstream_url,
             "--upstream-rate-limit",
             RATE_BUDGET,
+            "--webhook-token",
+            &webhook_token,
         ];
+        args.extend(self.extra_args.iter().map(String::as_str));
         let env = [
             ("HEYMARKET_SECRET_ID", self.credentials.secret_id.as_str()),
             ("HEYMARKET_SECRET_KEY", self.credentials.secret_key.as_str()),
@@ -145,6 +169,24 @@ impl GatewayProcess {
 fn url_in(line: &str) -> Option<&str> {
     line.split_whitespace()
         .find(|word| word.starts_with("http://"))
+}
+
+/// The team id of a banner line `team 101 "Name": …`.
+fn team_id_of(line: &str) -> Option<i64> {
+    line.trim_start()
+        .strip_prefix("team ")?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// The token of a banner line's `webhook token <token>)`.
+fn webhook_token_of(line: &str) -> Option<&str> {
+    let (_, rest) = line.split_once("webhook token ")?;
+    rest.split(|c: char| c == ')' || c.is_whitespace())
+        .next()
+        .filter(|token| !token.is_empty())
 }
 
 /// The value of a `KEY=value` word of a banner line.

@@ -1,0 +1,210 @@
+//! The soak's HTTP traffic: closed-loop clients sending a fixed mix of queries and
+//! `sendMessage` mutations to one gateway, tallying how each answer came back.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::MEMBER_ID;
+
+const DASHBOARD: &str = include_str!("../queries/dashboard.graphql");
+const DETAIL: &str = include_str!("../queries/detail.graphql");
+const DIRECTORY: &str = "{ viewer { name } team { name } inboxes { name members { name } } }";
+const SEND: &str = "mutation($input: SendMessageInput!) {
+  sendMessage(input: $input) { message { databaseId } userErrors { code } }
+}";
+
+/// What one client sends, in turn: a third of the requests are writes, half of them without an
+/// idempotency key (never resent by the gateway), half with one (resent until they land once).
+const MIX: [Operation; 6] = [
+    Operation::Dashboard,
+    Operation::Detail,
+    Operation::Send { keyed: true },
+    Operation::Directory,
+    Operation::Detail,
+    Operation::Send { keyed: false },
+];
+
+#[derive(Debug, Clone, Copy)]
+enum Operation {
+    Dashboard,
+    Detail,
+    Directory,
+    Send { keyed: bool },
+}
+
+/// The ids the traffic works on.
+#[derive(Debug, Clone)]
+pub(crate) struct Targets {
+    /// Global id of the dashboard's inbox.
+    pub(crate) inbox: String,
+    /// Global ids of the conversations the soak writes to.
+    pub(crate) conversations: Vec<String>,
+}
+
+/// How the answers of one or more clients came back.
+#[derive(Debug, Default)]
+pub(crate) struct Tally {
+    pub(crate) requests: u64,
+    /// Answers without any error.
+    pub(crate) clean: u64,
+    /// Per error code (`extensions.code`, a payload's `userErrors` code, `HTTP <status>` or
+    /// `TRANSPORT`), once per error.
+    pub(crate) errors: BTreeMap<String, u64>,
+    /// Milliseconds each request took, unsorted.
+    pub(crate) latencies_ms: Vec<u64>,
+    /// Texts of the sends the gateway acknowledged with a message.
+    pub(crate) acknowledged: Vec<String>,
+    /// Texts of every send attempted.
+    pub(crate) attempted: Vec<String>,
+}
+
+impl Tally {
+    pub(crate) fn merge(&mut self, other: Self) {
+        self.requests += other.requests;
+        self.clean += other.clean;
+        for (code, count) in other.errors {
+            *self.errors.entry(code).or_default() += count;
+        }
+        self.latencies_ms.extend(other.latencies_ms);
+        self.acknowledged.extend(other.acknowledged);
+        self.attempted.extend(other.attempted);
+    }
+
+    fn error(&mut self, code: impl Into<String>) {
+        *self.errors.entry(code.into()).or_default() += 1;
+    }
+}
+
+/// The text of a client's send: unique within a run, and naming the run's `phase`.
+fn send_text(phase: &str, client_id: usize, sequence: usize) -> String {
+    format!("{} {client_id}-{sequence}", text_prefix(phase))
+}
+
+/// What every send text of `phase` starts with.
+pub(crate) fn text_prefix(phase: &str) -> String {
+    format!("soak {phase}")
+}
+
+/// One client: sends the mix in a loop until `until`, one request at a time.
+pub(crate) async fn client(
+    http: reqwest::Client,
+    graphql_url: String,
+    targets: Targets,
+    phase: &'static str,
+    client_id: usize,
+    until: Instant,
+) -> Tally {
+    let mut tally = Tally::default();
+    let mut sequence = 0usize;
+    while Instant::now() < until {
+        let operation = MIX[(sequence + client_id) % MIX.len()];
+        let conversation =
+            &targets.conversations[(sequence * 7 + client_id) % targets.conversations.len()];
+        let (query, variables, text) = match operation {
+            Operation::Dashboard => (DASHBOARD, json!({ "inbox": targets.inbox }), None),
+            Operation::Detail => (DETAIL, json!({ "id": conversation }), None),
+            Operation::Directory => (DIRECTORY, Value::Null, None),
+            Operation::Send { keyed } => {
+                let text = send_text(phase, client_id, sequence);
+                let mut input = json!({ "conversationId": conversation, "text": text });
+                if keyed {
+                    input["idempotencyKey"] = json!(text.replace(' ', "-"));
+                }
+                (SEND, json!({ "input": input }), Some(text))
+            }
+        };
+        sequence += 1;
+        let start = Instant::now();
+        let answer = send(&http, &graphql_url, query, variables).await;
+        tally.requests += 1;
+        tally.latencies_ms.push(duration_ms(start.elapsed()));
+        let body = match answer {
+            Ok(body) => body,
+            Err(code) => {
+                tally.error(code);
+                continue;
+            }
+        };
+        let mut clean = true;
+        for error in body["errors"].as_array().into_iter().flatten() {
+            clean = false;
+            tally.error(error_label(error));
+        }
+        if let Some(text) = text {
+            let payload = &body["data"]["sendMessage"];
+            for error in payload["userErrors"].as_array().into_iter().flatten() {
+                clean = false;
+                tally.error(error["code"].as_str().unwrap_or("<no code>"));
+            }
+            if payload["message"]["databaseId"].is_string() {
+                tally.acknowledged.push(text.clone());
+            }
+            tally.attempted.push(text);
+        }
+        if clean {
+            tally.clean += 1;
+        }
+    }
+    tally
+}
+
+/// An error's code; an `UPSTREAM_UNAVAILABLE` that says when to retry came from the open
+/// circuit breaker rather than from an upstream call, and is told apart.
+fn error_label(error: &Value) -> String {
+    let extensions = &error["extensions"];
+    let code = extensions["code"].as_str().unwrap_or("<no code>");
+    if code == "UPSTREAM_UNAVAILABLE" && !extensions["retryAfterMs"].is_null() {
+        format!("{code} (circuit open)")
+    } else {
+        code.to_owned()
+    }
+}
+
+/// POSTs one operation as the benchmark's member; the body, or the code of a failed exchange.
+async fn send(
+    http: &reqwest::Client,
+    graphql_url: &str,
+    query: &str,
+    variables: Value,
+) -> Result<Value, String> {
+    let response = http
+        .post(graphql_url)
+        .header("X-Member-Id", MEMBER_ID.to_string())
+        .json(&json!({ "query": query, "variables": variables }))
+        .send()
+        .await
+        .map_err(|_| "TRANSPORT".to_owned())?;
+    let status = response.status();
+    if !status.is_success() {
+        return Err(format!("HTTP {}", status.as_u16()));
+    }
+    response.json().await.map_err(|_| "UNREADABLE".to_owned())
+}
+
+/// Creates a conversation from a customer's message (through the sandbox's control API, which
+/// faults never touch) and answers its upstream id.
+pub(crate) async fn inbound(
+    http: &reqwest::Client,
+    sandbox_url: &str,
+    inbox: i64,
+    phone: &str,
+    text: &str,
+) -> anyhow::Result<i64> {
+    let message: Value = http
+        .post(format!("{sandbox_url}/_sandbox/inbound"))
+        .json(&json!({ "inbox_id": inbox, "phone": phone, "text": text }))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    message["conversation"]["id"]
+        .as_i64()
+        .ok_or_else(|| anyhow::anyhow!("the inbound message has no conversation: {message}"))
+}
+
+pub(crate) fn duration_ms(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
