@@ -13,6 +13,7 @@ use url::Url;
 use crate::config::{GatewayConfig, UpstreamAuth};
 use crate::events::{EventBus, LocalSeenEvents, MemoryBus, SeenEvents};
 use crate::loaders::Caches;
+use crate::metrics::Metrics;
 use crate::redis::{RedisBus, RedisConnection, RedisSeenEvents};
 use crate::state::AppState;
 use crate::{http, schema, upstream};
@@ -72,16 +73,19 @@ impl App {
             Some(url) => Backends::shared(url, &config, &background)?,
             None => Backends::local(&config)?,
         };
+        let metrics = Arc::new(Metrics::new());
+        let upstream = backends.upstream.with_metrics(metrics.upstream.clone());
         let state = AppState {
-            caches: Arc::new(Caches::new(&config.cache)),
+            caches: Arc::new(Caches::new(&config.cache).with_metrics(metrics.loaders.clone())),
             schema: schema::build_schema(&config.limits),
             bus: backends.bus,
             seen: backends.seen,
             upstream_probe: Arc::new(upstream::Probe::new(
-                backends.upstream.clone(),
+                upstream.clone(),
                 config.upstream.check_ttl,
             )),
-            upstream: backends.upstream,
+            upstream,
+            metrics,
             redis: backends.redis,
             config: Arc::new(config),
         };

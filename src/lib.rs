@@ -16,6 +16,7 @@
 //! - [`http`]: routes: GraphQL over HTTP and WebSocket, GraphiQL, health.
 //! - [`pagination`]: exact, tie-safe forward paging over the upstream's timestamp cursors.
 //! - [`loaders`]: upstream entities per operation, de-duplicated and batched.
+//! - [`metrics`]: Prometheus metrics, one registry per gateway instance.
 //! - [`phone`]: phone numbers in the API's form (E.164 digits without `+`).
 //! - [`schema`]: the GraphQL schema; knows nothing of HTTP.
 //! - [`upstream`]: typed client for the Heymarket REST API; knows nothing of GraphQL.
@@ -29,6 +30,7 @@ pub mod error;
 pub mod events;
 pub mod http;
 pub mod loaders;
+pub mod metrics;
 pub mod pagination;
 pub mod phone;
 pub mod redis;

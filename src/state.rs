@@ -6,6 +6,7 @@ use crate::config::GatewayConfig;
 use crate::error::ApiError;
 use crate::events::{EventBus, SeenEvents};
 use crate::loaders::{Caches, Loaders};
+use crate::metrics::Metrics;
 use crate::redis::RedisConnection;
 use crate::schema::{Caller, CallerExecutor, GatewaySchema};
 use crate::upstream;
@@ -24,6 +25,8 @@ pub struct AppState {
     pub upstream: upstream::Client,
     /// Whether the upstream serves the gateway's credential, checked at most once per TTL.
     pub upstream_probe: Arc<upstream::Probe>,
+    /// This gateway's metrics, served at `/metrics`.
+    pub metrics: Arc<Metrics>,
     /// The Redis replicas share; `None` when this process runs alone. `/readyz` reports it.
     pub redis: Option<RedisConnection>,
 }
@@ -37,6 +40,7 @@ impl AppState {
             Arc::clone(&self.caches),
             Arc::clone(&self.bus),
             caller,
+            self.metrics.operations.clone(),
         )
     }
 

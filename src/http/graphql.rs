@@ -8,12 +8,13 @@ use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
+use axum::extract::{DefaultBodyLimit, Extension, FromRequest, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use secrecy::SecretString;
 
+use super::request_id::RequestId;
 use super::websocket;
 use crate::schema::{ApiError, Caller, GlobalId, NodeKind};
 use crate::state::AppState;
@@ -22,8 +23,6 @@ use crate::state::AppState;
 pub(super) const MEMBER_HEADER: &str = "x-member-id";
 /// Header asking for `extensions.cost` in production mode (sandbox mode always reports it).
 const COST_HEADER: &str = "x-include-cost";
-/// Header carrying the caller's request id, passed on to the upstream.
-const REQUEST_ID_HEADER: &str = "x-request-id";
 
 pub(super) fn router(max_body_bytes: usize) -> Router<AppState> {
     Router::new()
@@ -33,6 +32,7 @@ pub(super) fn router(max_body_bytes: usize) -> Router<AppState> {
 
 async fn graphql_post(
     State(state): State<AppState>,
+    Extension(request_id): Extension<RequestId>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
@@ -62,19 +62,23 @@ async fn graphql_post(
         async_graphql::http::receive_body(content_type, body.as_ref(), MultipartOptions::default())
             .await;
     match request {
-        Ok(request) => execute(&state, &headers, request).await,
+        Ok(request) => execute(&state, &headers, &request_id, request).await,
         Err(error) => Rejection(error).into_response(),
     }
 }
 
 /// GET serves WebSocket upgrades and query-string operations on the same path.
-async fn graphql_get(State(state): State<AppState>, request: Request) -> Response {
+async fn graphql_get(
+    State(state): State<AppState>,
+    Extension(request_id): Extension<RequestId>,
+    request: Request,
+) -> Response {
     if is_websocket_upgrade(request.headers()) {
-        return websocket::upgrade(state, request).await;
+        return websocket::upgrade(state, request_id, request).await;
     }
     let headers = request.headers().clone();
     match GraphQLRequest::<Rejection>::from_request(request, &state).await {
-        Ok(graphql) => execute(&state, &headers, graphql.into_inner()).await,
+        Ok(graphql) => execute(&state, &headers, &request_id, graphql.into_inner()).await,
         Err(rejection) => rejection.into_response(),
     }
 }
@@ -82,12 +86,14 @@ async fn graphql_get(State(state): State<AppState>, request: Request) -> Respons
 async fn execute(
     state: &AppState,
     headers: &HeaderMap,
+    request_id: &RequestId,
     request: async_graphql::Request,
 ) -> Response {
-    let caller = match caller(state, headers) {
+    let mut caller = match caller(state, headers) {
         Ok(caller) => caller,
         Err((status, error)) => return error_response(status, error),
     };
+    caller.upstream = caller.upstream.with_request_id(request_id.to_string());
     let deadline = state.config.limits.request_timeout;
     let executor = state.executor(Some(caller));
     let execution = async_graphql::Executor::execute(&executor, request);
@@ -117,13 +123,10 @@ pub(super) fn caller(
     headers: &HeaderMap,
 ) -> Result<Caller, (StatusCode, ApiError)> {
     let requested_member = requested_member(headers).map_err(|e| (StatusCode::BAD_REQUEST, e))?;
-    let mut upstream = state
+    let upstream = state
         .upstream
         .tenant(bearer(headers))
         .map_err(|e| (StatusCode::UNAUTHORIZED, ApiError::from(e)))?;
-    if let Some(request_id) = request_id(headers) {
-        upstream = upstream.with_request_id(request_id);
-    }
     let report_cost = state.config.sandbox_mode || headers.contains_key(COST_HEADER);
     Ok(Caller {
         upstream,
@@ -154,15 +157,6 @@ fn requested_member(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
     GlobalId::parse_as(value, NodeKind::Member)
         .map(Some)
         .map_err(|_| invalid())
-}
-
-/// A caller-supplied request id, when it is short printable ASCII (it ends up in logs and in
-/// upstream headers).
-fn request_id(headers: &HeaderMap) -> Option<String> {
-    let value = headers.get(REQUEST_ID_HEADER)?.to_str().ok()?.trim();
-    let sane =
-        !value.is_empty() && value.len() <= 128 && value.bytes().all(|b| b.is_ascii_graphic());
-    sane.then(|| value.to_owned())
 }
 
 /// A GraphQL-shaped error answer for failures before execution starts.

@@ -1,12 +1,15 @@
-//! HTTP routes: GraphQL over HTTP and WebSocket, GraphiQL, health.
+//! HTTP routes: GraphQL over HTTP and WebSocket, GraphiQL, health, metrics; request ids.
 
 pub mod graphiql;
 mod graphql;
 mod health;
+mod metrics;
+mod request_id;
 mod webhooks;
 mod websocket;
 
 use axum::Router;
+use axum::middleware;
 use tower_http::trace::TraceLayer;
 
 use crate::state::AppState;
@@ -20,6 +23,8 @@ pub fn router(state: AppState) -> Router {
         .merge(webhooks::router(webhook_body_limit))
         .merge(graphiql::router(state.config.graphiql_assets.as_ref()))
         .merge(health::router())
-        .layer(TraceLayer::new_for_http())
+        .merge(metrics::router())
+        .layer(TraceLayer::new_for_http().make_span_with(request_id::request_span))
+        .layer(middleware::from_fn(request_id::assign))
         .with_state(state)
 }

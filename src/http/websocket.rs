@@ -17,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 use futures::{SinkExt, StreamExt, future};
 
 use super::graphql::{caller, error_response};
+use super::request_id::RequestId;
 use crate::error::ApiError;
 use crate::loaders::Loaders;
 use crate::schema::Caller;
@@ -28,7 +29,7 @@ const FORBIDDEN: u16 = 4403;
 /// (the library closes every failed init with 1002).
 const REFUSED: &str = "connection_init refused: ";
 
-pub(super) async fn upgrade(state: AppState, request: Request) -> Response {
+pub(super) async fn upgrade(state: AppState, request_id: RequestId, request: Request) -> Response {
     let (mut parts, _body) = request.into_parts();
     let Some(protocol) = subprotocol(&parts.headers) else {
         let error = ApiError::bad_input(
@@ -43,7 +44,7 @@ pub(super) async fn upgrade(state: AppState, request: Request) -> Response {
     let headers = parts.headers;
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |socket| serve(state, headers, protocol, socket))
+        .on_upgrade(move |socket| serve(state, headers, request_id, protocol, socket))
 }
 
 /// The first GraphQL subprotocol the client offers.
@@ -54,7 +55,13 @@ fn subprotocol(headers: &HeaderMap) -> Option<Protocols> {
         .find_map(|protocol| protocol.trim().parse().ok())
 }
 
-async fn serve(state: AppState, headers: HeaderMap, protocol: Protocols, socket: WebSocket) {
+async fn serve(
+    state: AppState,
+    headers: HeaderMap,
+    request_id: RequestId,
+    protocol: Protocols,
+    socket: WebSocket,
+) {
     let (mut sink, stream) = socket.split();
     let input = stream
         .take_while(|message| future::ready(message.is_ok()))
@@ -66,7 +73,7 @@ async fn serve(state: AppState, headers: HeaderMap, protocol: Protocols, socket:
         });
     let init_state = state.clone();
     let on_init = move |payload: serde_json::Value| async move {
-        let caller = connection_caller(&init_state, &headers, &payload)
+        let caller = connection_caller(&init_state, &headers, &request_id, &payload)
             .await
             .map_err(|error| async_graphql::Error::new(format!("{REFUSED}{error}")))?;
         let mut data = Data::default();
@@ -108,10 +115,12 @@ fn close_reason(reason: &str) -> &str {
 
 /// The caller a connection acts for: the upgrade's headers, overridden by same-named string
 /// entries of the init payload (`{"Authorization": "Bearer …", "X-Member-Id": "501"}`),
-/// checked upstream before the connection is accepted.
+/// checked upstream before the connection is accepted. Its request id is the payload's, else
+/// the upgrade request's.
 async fn connection_caller(
     state: &AppState,
     headers: &HeaderMap,
+    upgrade_id: &RequestId,
     payload: &serde_json::Value,
 ) -> Result<Caller, ApiError> {
     let mut headers = headers.clone();
@@ -124,7 +133,9 @@ async fn connection_caller(
         };
         headers.insert(name, value);
     }
-    let caller = caller(state, &headers).map_err(|(_, error)| error)?;
+    let mut caller = caller(state, &headers).map_err(|(_, error)| error)?;
+    let request_id = RequestId::accept(&headers).unwrap_or_else(|| upgrade_id.clone());
+    caller.upstream = caller.upstream.with_request_id(request_id.to_string());
     // A pass-through credential is only known good once the upstream accepted it.
     Loaders::new(caller.upstream.clone(), state.caches.clone())
         .team()

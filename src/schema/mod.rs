@@ -9,6 +9,7 @@ mod limits;
 mod listing;
 mod mutation;
 mod node;
+mod observe;
 mod query;
 mod scalars;
 mod subscription;

@@ -2,6 +2,7 @@
 //! that authorises, rate-limits, times out, retries, logs, counts and decodes.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -19,6 +20,7 @@ use super::rate_limit::RateLimiter;
 use super::retry::{CallKind, RetryPolicy};
 use super::{Error, TenantKey};
 use crate::config::{UpstreamAuth, UpstreamConfig};
+use crate::metrics::UpstreamMetrics;
 use crate::redis::RedisConnection;
 
 /// Correlates our logs with the upstream's, in both directions.
@@ -30,6 +32,7 @@ const USER_AGENT: &str = concat!("heymarket-gateway/", env!("CARGO_PKG_VERSION")
 #[derive(Clone)]
 pub struct Client {
     shared: Arc<Shared>,
+    metrics: UpstreamMetrics,
 }
 
 struct Shared {
@@ -84,7 +87,15 @@ impl Client {
                 limiter,
                 calls: CallLog::default(),
             }),
+            metrics: UpstreamMetrics::default(),
         })
+    }
+
+    /// Records every attempt in `metrics` (a client built without this keeps its numbers to
+    /// itself).
+    pub fn with_metrics(mut self, metrics: UpstreamMetrics) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// A handle that calls as one tenant. With a gateway-held credential that credential is
@@ -99,6 +110,7 @@ impl Client {
         };
         Ok(TenantClient {
             shared: Arc::clone(&self.shared),
+            metrics: self.metrics.clone(),
             credential,
             request_id: None,
             call_log: None,
@@ -143,6 +155,7 @@ impl Shared {
 #[derive(Clone)]
 pub struct TenantClient {
     shared: Arc<Shared>,
+    metrics: UpstreamMetrics,
     credential: Credential,
     request_id: Option<String>,
     /// Where this handle's calls are also counted, for reporting one operation's cost.
@@ -155,6 +168,11 @@ impl TenantClient {
     pub fn with_request_id(mut self, request_id: String) -> Self {
         self.request_id = Some(request_id);
         self
+    }
+
+    /// The id sent upstream with this handle's calls, if any.
+    pub fn request_id(&self) -> Option<&str> {
+        self.request_id.as_deref()
     }
 
     /// Also counts this handle's calls in `log`.
@@ -187,12 +205,19 @@ impl TenantClient {
             let mut retries_done = 0;
             loop {
                 Span::current().record("attempt", retries_done + 1);
-                self.shared.limiter.acquire(&self.credential.tenant()).await;
+                if self.shared.limiter.acquire(&self.credential.tenant()).await {
+                    self.metrics.count_rate_limit_wait();
+                }
                 self.shared.calls.record(&route);
                 if let Some(log) = &self.call_log {
                     log.record(&route);
                 }
-                let error = match self.attempt(&call, &url, &route).await {
+                let started = Instant::now();
+                let answer = self.attempt(&call, &url, &route).await;
+                if let Some(log) = &self.call_log {
+                    log.record_time(started.elapsed());
+                }
+                let error = match answer {
                     Ok(answer) => return Ok(answer),
                     Err(error) => error,
                 };
@@ -237,7 +262,13 @@ impl TenantClient {
         }
 
         let started = Instant::now();
-        let response = request.send().await.map_err(Error::from_transport)?;
+        let sent = request.send().await;
+        let status_label = match &sent {
+            Ok(response) => response.status().as_str().to_owned(),
+            Err(error) => transport_failure(error).to_owned(),
+        };
+        self.metrics.observe(route, status_label, started.elapsed());
+        let response = sent.map_err(Error::from_transport)?;
         let status = response.status();
         let span = Span::current();
         span.record("status", status.as_u16());
@@ -267,6 +298,17 @@ impl TenantClient {
         }
         let body = response.bytes().await.map_err(Error::from_transport)?;
         serde_json::from_slice(&body).map_err(|err| Error::decode(route.to_owned(), &err))
+    }
+}
+
+/// How a failed attempt is labelled in the upstream metrics.
+fn transport_failure(error: &reqwest::Error) -> &'static str {
+    if error.is_timeout() {
+        "timeout"
+    } else if error.is_connect() {
+        "connect_error"
+    } else {
+        "transport_error"
     }
 }
 
@@ -341,13 +383,17 @@ impl Call {
 }
 
 /// Requests sent per route: the whole process's in [`Client::calls`], and, where a caller asks
-/// for it, one operation's (see [`TenantClient::with_call_log`]).
+/// for it, one operation's (see [`TenantClient::with_call_log`]), with the time they took.
 #[derive(Default)]
-pub struct CallLog(Mutex<BTreeMap<String, u64>>);
+pub struct CallLog {
+    counts: Mutex<BTreeMap<String, u64>>,
+    /// Time spent in attempts, summed over concurrent ones (so it may exceed the wall time).
+    elapsed_micros: AtomicU64,
+}
 
 impl CallLog {
     fn record(&self, route: &str) {
-        let mut counts = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
         match counts.get_mut(route) {
             Some(count) => *count += 1,
             None => {
@@ -356,9 +402,19 @@ impl CallLog {
         }
     }
 
+    fn record_time(&self, elapsed: Duration) {
+        let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+        self.elapsed_micros.fetch_add(micros, Ordering::Relaxed);
+    }
+
+    /// Time spent waiting for upstream answers (only counted where a caller asked for a log).
+    pub fn elapsed(&self) -> Duration {
+        Duration::from_micros(self.elapsed_micros.load(Ordering::Relaxed))
+    }
+
     /// The counts so far, keyed `METHOD path-template`.
     pub fn snapshot(&self) -> BTreeMap<String, u64> {
-        self.0
+        self.counts
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()

@@ -1,0 +1,127 @@
+//! What one operation reports when it ends: a structured log line at `info` and its request
+//! metrics (count and latency by operation name and outcome).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_graphql::parser::types::OperationType;
+use async_graphql::{Request, Response};
+
+use crate::loaders::Cost;
+use crate::metrics::OperationMetrics;
+
+/// The name operations without one are logged and counted under.
+const ANONYMOUS: &str = "anonymous";
+/// The outcome of an operation dropped before it answered: cut off at its deadline, or its
+/// client went away.
+const CANCELLED: &str = "cancelled";
+/// The outcome of a failed operation whose first error carries no code (a parse or validation
+/// error reported by the GraphQL library).
+const UNCODED_ERROR: &str = "GRAPHQL_ERROR";
+
+/// An operation's name and type, as far as its document tells.
+pub(super) struct Operation {
+    pub(super) name: Option<String>,
+    pub(super) kind: Option<OperationType>,
+}
+
+impl Operation {
+    /// Reads the operation the request selects. The parsed document stays in the request, so
+    /// the schema does not parse it again; a document that does not parse is left for the
+    /// schema to report.
+    pub(super) fn of(request: &mut Request) -> Self {
+        let requested = request.operation_name.clone();
+        let Ok(document) = request.parsed_query() else {
+            return Self {
+                name: None,
+                kind: None,
+            };
+        };
+        let mut operations = document.operations.iter();
+        let selected = match &requested {
+            Some(wanted) => operations.find(|(name, _)| name.is_some_and(|n| n == wanted)),
+            None => operations.next().filter(|_| operations.next().is_none()),
+        };
+        match selected {
+            Some((name, operation)) => Self {
+                name: name.map(ToString::to_string),
+                kind: Some(operation.node.ty),
+            },
+            None => Self {
+                name: None,
+                kind: None,
+            },
+        }
+    }
+
+    pub(super) fn is_subscription(&self) -> bool {
+        self.kind == Some(OperationType::Subscription)
+    }
+}
+
+/// One operation under way; reports once, when finished or when dropped unfinished.
+pub(super) struct OperationRecord {
+    operation: Operation,
+    request_id: Option<String>,
+    cost: Arc<Cost>,
+    metrics: OperationMetrics,
+    started: Instant,
+    outcome: Option<String>,
+}
+
+impl OperationRecord {
+    pub(super) fn start(
+        operation: Operation,
+        request_id: Option<String>,
+        cost: Arc<Cost>,
+        metrics: OperationMetrics,
+    ) -> Self {
+        Self {
+            operation,
+            request_id,
+            cost,
+            metrics,
+            started: Instant::now(),
+            outcome: None,
+        }
+    }
+
+    /// Reports the operation with `response`'s outcome: `ok`, or its first error's code.
+    pub(super) fn finish(mut self, response: &Response) {
+        self.outcome = Some(outcome(response));
+    }
+}
+
+impl Drop for OperationRecord {
+    fn drop(&mut self) {
+        let outcome = self.outcome.as_deref().unwrap_or(CANCELLED);
+        let name = self.operation.name.as_deref().unwrap_or(ANONYMOUS);
+        let elapsed = self.started.elapsed();
+        self.metrics.observe(name, outcome, elapsed);
+        let kind = self
+            .operation
+            .kind
+            .map_or_else(|| "unknown".to_owned(), |kind| kind.to_string());
+        tracing::info!(
+            request_id = self.request_id.as_deref(),
+            operation = name,
+            operation_type = kind,
+            outcome,
+            duration_ms = elapsed.as_millis(),
+            upstream_calls = self.cost.upstream_calls(),
+            upstream_ms = self.cost.upstream_time().as_millis(),
+            "operation finished"
+        );
+    }
+}
+
+fn outcome(response: &Response) -> String {
+    let Some(error) = response.errors.first() else {
+        return "ok".to_owned();
+    };
+    let code = error.extensions.as_ref().and_then(|ext| ext.get("code"));
+    match code {
+        Some(async_graphql::Value::String(code)) => code.clone(),
+        _ => UNCODED_ERROR.to_owned(),
+    }
+}
