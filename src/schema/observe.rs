@@ -2,7 +2,7 @@
 //! metrics (count and latency by operation name and outcome).
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use async_graphql::parser::types::OperationType;
 use async_graphql::{Request, Response};
@@ -107,12 +107,17 @@ impl Drop for OperationRecord {
             operation = name,
             operation_type = kind,
             outcome,
-            duration_ms = elapsed.as_millis(),
+            duration_ms = millis(elapsed),
             upstream_calls = self.cost.upstream_calls(),
-            upstream_ms = self.cost.upstream_time().as_millis(),
+            upstream_ms = millis(self.cost.upstream_time()),
             "operation finished"
         );
     }
+}
+
+/// Whole milliseconds as a number (tracing writes a `u128` as a string).
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 fn outcome(response: &Response) -> String {

@@ -6,6 +6,7 @@ mod graphql;
 mod helpers;
 mod limits;
 mod mutations;
+mod observability;
 mod process;
 mod queries;
 mod readiness;
