@@ -7,7 +7,13 @@ use heymarket_gateway::{commands, telemetry};
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    telemetry::init(cli.log_format);
+    let _telemetry = match telemetry::init(cli.log_format, cli.otlp_endpoint.as_ref()) {
+        Ok(telemetry) => telemetry,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
     let outcome = match cli.command {
         None => commands::demo(cli.demo).await,
         Some(Command::Serve(args)) => commands::serve(*args).await,

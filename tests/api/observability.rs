@@ -5,10 +5,17 @@ use std::collections::BTreeMap;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use axum::Router;
+use axum::body::Bytes;
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
 use heymarket_gateway::config::SandboxConfig;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::Command;
+use tokio::net::TcpListener;
+use tokio::process::{Child, Command};
+use tokio::sync::mpsc;
 
 use crate::helpers::{TestApp, spawn_app, spawn_app_with_webhooks};
 use crate::ws_support::inbound;
@@ -297,16 +304,15 @@ async fn request_ids_are_echoed_generated_or_replaced_on_every_response() {
     }
 }
 
-/// The binary's JSON logs: one line per operation with its id, name, duration and upstream
-/// calls; and the upstream (the sandbox) saw the same id, which it echoes back.
-#[tokio::test]
-async fn the_binary_logs_each_operation_and_sends_its_id_upstream() {
+/// Starts the default run on free ports with `extra` arguments and `env`; answers the process
+/// (its stderr piped) and its GraphQL endpoint.
+async fn start_binary(extra: &[&str], env: &[(&str, &str)]) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_heymarket-gateway"))
         .args(["--listen", "127.0.0.1:0", "--sandbox-listen", "127.0.0.1:0"])
+        .args(extra)
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HEYMARKET_LOG_FORMAT", "json")
-        .env("RUST_LOG", "warn,heymarket_gateway=debug")
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
@@ -324,10 +330,21 @@ async fn the_binary_logs_each_operation_and_sends_its_id_upstream() {
     .await
     .expect("the banner within a minute");
     tokio::spawn(async move { while let Ok(Some(_)) = stdout.next_line().await {} });
+    (child, format!("{graphiql}graphql"))
+}
+/// The binary's JSON logs: one line per operation with its id, name, duration and upstream
+/// calls; and the upstream (the sandbox) saw the same id, which it echoes back.
+#[tokio::test]
+async fn the_binary_logs_each_operation_and_sends_its_id_upstream() {
+    let env = [
+        ("HEYMARKET_LOG_FORMAT", "json"),
+        ("RUST_LOG", "warn,heymarket_gateway=debug"),
+    ];
+    let (mut child, endpoint) = start_binary(&[], &env).await;
 
     let id = "0d6f3a52-8b1e-4c7d-a9f0-123456789abc";
     let response = reqwest::Client::new()
-        .post(format!("{graphiql}graphql"))
+        .post(endpoint)
         .header("x-request-id", id)
         .json(&json!({ "query": "query Inboxes { inboxes { name } }" }))
         .send()
@@ -366,5 +383,54 @@ async fn the_binary_logs_each_operation_and_sends_its_id_upstream() {
     assert!(operation["upstream_ms"].is_u64(), "{operation}");
     let upstream = upstream.expect("found");
     assert_eq!(upstream["span"]["request_id"], id, "{upstream}");
+    child.kill().await.expect("the process stops");
+}
+
+/// With `--otlp-endpoint`, spans reach a collector as OTLP/HTTP protobuf at `/v1/traces`.
+#[tokio::test]
+async fn spans_are_exported_to_an_otlp_collector() {
+    let (bodies, mut received) = mpsc::unbounded_channel::<(Option<String>, Bytes)>();
+    let collector = Router::new().route(
+        "/v1/traces",
+        post(move |headers: HeaderMap, body: Bytes| async move {
+            let content_type = headers
+                .get(CONTENT_TYPE)
+                .and_then(|value| value.to_str().ok())
+                .map(str::to_owned);
+            let _ = bodies.send((content_type, body));
+            StatusCode::OK
+        }),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("a free port");
+    let collector_url = format!("http://{}", listener.local_addr().expect("bound"));
+    tokio::spawn(async move { axum::serve(listener, collector).await });
+
+    // Batches leave every 100 ms instead of the default 5 s.
+    let env = [("OTEL_BSP_SCHEDULE_DELAY", "100")];
+    let (mut child, endpoint) = start_binary(&["--otlp-endpoint", &collector_url], &env).await;
+    let answer: Value = reqwest::Client::new()
+        .post(endpoint)
+        .json(&json!({ "query": "{ inboxes { name } }" }))
+        .send()
+        .await
+        .expect("GraphQL answers")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(answer["errors"], Value::Null, "{answer}");
+
+    let (content_type, body) = tokio::time::timeout(DEADLINE, async {
+        loop {
+            let (content_type, body) = received.recv().await.expect("the collector runs");
+            if !body.is_empty() {
+                return (content_type, body);
+            }
+        }
+    })
+    .await
+    .expect("spans within the deadline");
+    assert_eq!(content_type.as_deref(), Some("application/x-protobuf"));
+    let text = String::from_utf8_lossy(&body);
+    assert!(text.contains("heymarket-gateway"), "the service is named");
     child.kill().await.expect("the process stops");
 }
