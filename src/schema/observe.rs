@@ -126,7 +126,72 @@ fn outcome(response: &Response) -> String {
     };
     let code = error.extensions.as_ref().and_then(|ext| ext.get("code"));
     match code {
-        Some(async_graphql::Value::String(code)) => code.clone(),
+        Some(async_graphql::Value::String(code)) if is_error_code(code) => code.clone(),
         _ => UNCODED_ERROR.to_owned(),
+    }
+}
+
+/// Whether `code` looks like one of [`crate::error::ApiError`]'s codes, so an unexpected
+/// extension value never becomes a metric label.
+fn is_error_code(code: &str) -> bool {
+    (1..=32).contains(&code.len()) && code.bytes().all(|b| b.is_ascii_uppercase() || b == b'_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn operation(query: &str, name: Option<&str>) -> (Option<String>, Option<String>) {
+        let mut request = Request::new(query);
+        if let Some(name) = name {
+            request = request.operation_name(name);
+        }
+        let operation = Operation::of(&mut request);
+        (operation.name, operation.kind.map(|kind| kind.to_string()))
+    }
+
+    fn some(name: &str, kind: &str) -> (Option<String>, Option<String>) {
+        (Some(name.to_owned()), Some(kind.to_owned()))
+    }
+
+    #[test]
+    fn the_selected_operation_names_the_record() {
+        assert_eq!(
+            operation("query Inboxes { a }", None),
+            some("Inboxes", "query")
+        );
+        assert_eq!(operation("{ a }", None), (None, Some("query".to_owned())));
+        let two = "query A { a } mutation B { b }";
+        assert_eq!(operation(two, Some("B")), some("B", "mutation"));
+        assert_eq!(
+            operation(two, None),
+            (None, None),
+            "ambiguous without a name"
+        );
+        assert_eq!(operation(two, Some("C")), (None, None), "no such operation");
+        assert_eq!(
+            operation("subscription S { s }", None),
+            some("S", "subscription")
+        );
+        assert_eq!(operation("not graphql {", None), (None, None));
+    }
+
+    #[test]
+    fn the_outcome_is_ok_or_the_first_errors_code() {
+        let failed = |code: &str| {
+            let mut error = async_graphql::ServerError::new("failed", None);
+            let mut extensions = async_graphql::ErrorExtensionValues::default();
+            extensions.set("code", code);
+            error.extensions = Some(extensions);
+            outcome(&Response::from_errors(vec![error]))
+        };
+        assert_eq!(outcome(&Response::new(async_graphql::Value::Null)), "ok");
+        assert_eq!(failed("NOT_FOUND"), "NOT_FOUND");
+        assert_eq!(failed("made up by anyone"), UNCODED_ERROR);
+        let uncoded = async_graphql::ServerError::new("parse error", None);
+        assert_eq!(
+            outcome(&Response::from_errors(vec![uncoded])),
+            UNCODED_ERROR
+        );
     }
 }

@@ -252,7 +252,7 @@ mod tests {
         let start = tokio::time::Instant::now();
 
         for _ in 0..2 {
-            limiter.acquire(&busy).await;
+            assert!(!limiter.acquire(&busy).await, "within the burst");
         }
         assert_eq!(
             start.elapsed(),
@@ -260,14 +260,14 @@ mod tests {
             "the burst of 2 is immediate"
         );
 
-        limiter.acquire(&busy).await;
+        assert!(limiter.acquire(&busy).await, "reported as a wait");
         let waited = start.elapsed();
         assert!(
             waited >= Duration::from_millis(55),
             "one cell per 1s/18, waited {waited:?}"
         );
 
-        limiter.acquire(&idle).await;
+        assert!(!limiter.acquire(&idle).await);
         assert_eq!(start.elapsed(), waited, "another tenant does not wait");
     }
 }
