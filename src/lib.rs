@@ -8,7 +8,8 @@
 //! - [`events`]: webhook events shared between replicas (in process, or through Redis).
 //! - [`redis`]: what replicas share through Redis (events, de-duplication, the upstream rate
 //!   budget), its supervised connection, and the local fallbacks while Redis is down.
-//! - [`telemetry`]: tracing subscriber set-up (pretty in a terminal, JSON otherwise).
+//! - [`telemetry`]: tracing subscriber set-up (pretty in a terminal, JSON otherwise), and
+//!   optional span export over OTLP.
 //! - [`commands`]: what each subcommand runs (the default run, `serve`, `sandbox`, …).
 //! - [`app`]: binds the gateway's listener and runs the HTTP server until shutdown.
 //! - [`shutdown`]: the process-wide shutdown signal (Ctrl-C or SIGTERM).

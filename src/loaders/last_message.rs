@@ -138,7 +138,7 @@ impl Source {
             .map(|target| self.last_message_key(target))
             .collect();
         self.count_lookups(
-            CacheKind::last_messages,
+            CacheKind::LastMessages,
             keys.len(),
             self.caches.last_messages.present(&keys),
         );

@@ -86,7 +86,7 @@ impl Source {
                 .map(Arc::new)
                 .map_err(ApiError::from)
         };
-        self.read_through(CacheKind::inboxes, &self.caches.inboxes, self.tenant, fill)
+        self.read_through(CacheKind::Inboxes, &self.caches.inboxes, self.tenant, fill)
             .await
     }
 
@@ -98,7 +98,7 @@ impl Source {
             }
             Ok(Arc::new(team))
         };
-        self.read_through(CacheKind::team, &self.caches.team, self.tenant, fill)
+        self.read_through(CacheKind::Team, &self.caches.team, self.tenant, fill)
             .await
     }
 
@@ -111,7 +111,7 @@ impl Source {
                 .map_err(ApiError::from)
         };
         self.read_through(
-            CacheKind::conversations,
+            CacheKind::Conversations,
             &self.caches.conversations,
             (self.tenant, id),
             fill,
@@ -162,7 +162,7 @@ impl Source {
                 .map_err(ApiError::from)
         };
         self.read_through(
-            CacheKind::list_pages,
+            CacheKind::ListPages,
             &self.caches.list_pages,
             (self.tenant, generation, request.clone()),
             fill,
@@ -192,7 +192,7 @@ impl Source {
             });
         let keys: Vec<_> = phones.into_iter().map(|phone| (tenant, phone)).collect();
         self.count_lookups(
-            CacheKind::contacts,
+            CacheKind::Contacts,
             keys.len(),
             self.caches.contacts.present(&keys),
         );
@@ -221,7 +221,7 @@ impl Source {
                 .map_err(ApiError::from)
         };
         self.read_through(
-            CacheKind::histories,
+            CacheKind::Histories,
             &self.caches.histories,
             (self.tenant, phone.to_owned(), inbox_id, before),
             fill,

@@ -1,35 +1,42 @@
 //! The shared caches' hits and misses, and the sizes of DataLoader batches.
 
-use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
+use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 /// Which shared cache a look-up went to.
-#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
-#[allow(non_camel_case_types)] // ok: the variants are the label values as written
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CacheKind {
-    inboxes,
-    team,
-    conversations,
-    contacts,
-    histories,
-    last_messages,
-    list_pages,
+    Inboxes,
+    Team,
+    Conversations,
+    Contacts,
+    Histories,
+    LastMessages,
+    ListPages,
 }
 
-#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
-#[allow(non_camel_case_types)] // ok: the variants are the label values as written
-enum CacheResult {
-    hit,
-    miss,
+impl CacheKind {
+    fn label(self) -> &'static str {
+        match self {
+            Self::Inboxes => "inboxes",
+            Self::Team => "team",
+            Self::Conversations => "conversations",
+            Self::Contacts => "contacts",
+            Self::Histories => "histories",
+            Self::LastMessages => "last_messages",
+            Self::ListPages => "list_pages",
+        }
+    }
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct CacheLabels {
-    kind: CacheKind,
-    result: CacheResult,
+    kind: &'static str,
+    /// `hit` or `miss`.
+    result: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -72,7 +79,8 @@ impl LoaderMetrics {
 
     /// Records `hits` and `misses` look-ups of `kind`.
     pub(crate) fn count_cache(&self, kind: CacheKind, hits: u64, misses: u64) {
-        for (result, count) in [(CacheResult::hit, hits), (CacheResult::miss, misses)] {
+        let kind = kind.label();
+        for (result, count) in [("hit", hits), ("miss", misses)] {
             if count > 0 {
                 self.cache
                     .get_or_create(&CacheLabels { kind, result })
