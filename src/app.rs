@@ -18,6 +18,7 @@ use crate::auth::TokenVerifier;
 use crate::config::{GatewayConfig, UpstreamAuth};
 use crate::events::{EventBus, LocalSeenEvents, MemoryBus, SeenEvents};
 use crate::loaders::Caches;
+use crate::metrics::Metrics;
 use crate::persisted::{Allowlist, PersistedQueries};
 use crate::redis::{RedisBus, RedisConnection, RedisDocuments, RedisSeenEvents};
 use crate::shutdown::{Drain, InFlight};
@@ -104,16 +105,19 @@ impl App {
         let client_limiter = Arc::new(http::ClientRateLimiter::new(
             config.limits.client_rate_limit,
         ));
+        let metrics = Arc::new(Metrics::new());
+        let upstream = backends.upstream.with_metrics(metrics.upstream.clone());
         let state = AppState {
-            caches: Arc::new(Caches::new(&config.cache)),
+            caches: Arc::new(Caches::new(&config.cache).with_metrics(metrics.loaders.clone())),
             schema: schema::build_schema(&config.limits),
             bus: backends.bus,
             seen: backends.seen,
             upstream_probe: Arc::new(upstream::Probe::new(
-                backends.upstream.clone(),
+                upstream.clone(),
                 config.upstream.check_ttl,
             )),
-            upstream: backends.upstream,
+            upstream,
+            metrics,
             redis: backends.redis,
             client_auth,
             client_limiter,

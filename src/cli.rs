@@ -43,6 +43,11 @@ pub struct Cli {
         default_value = "auto"
     )]
     pub log_format: LogFormat,
+
+    /// Export tracing spans over OTLP/HTTP (protobuf) to this collector: its base URL, to which
+    /// `/v1/traces` is appended (e.g. `http://127.0.0.1:4318`). No export when unset.
+    #[arg(long, global = true, env = "OTEL_EXPORTER_OTLP_ENDPOINT")]
+    pub otlp_endpoint: Option<Url>,
 }
 
 /// What the process runs.

@@ -10,7 +10,8 @@
 //! - [`events`]: webhook events shared between replicas (in process, or through Redis).
 //! - [`redis`]: what replicas share through Redis (events, de-duplication, the upstream rate
 //!   budget), its supervised connection, and the local fallbacks while Redis is down.
-//! - [`telemetry`]: tracing subscriber set-up (pretty in a terminal, JSON otherwise).
+//! - [`telemetry`]: tracing subscriber set-up (pretty in a terminal, JSON otherwise), and
+//!   optional span export over OTLP.
 //! - [`commands`]: what each subcommand runs (the default run, `serve`, `sandbox`, …).
 //! - [`app`]: binds the gateway's listener and runs the HTTP server until shutdown.
 //! - [`shutdown`]: the process-wide shutdown signal (Ctrl-C or SIGTERM).
@@ -19,6 +20,7 @@
 //! - [`persisted`]: persisted queries (APQ), learnt from clients or fixed by an allowlist.
 //! - [`pagination`]: exact, tie-safe forward paging over the upstream's timestamp cursors.
 //! - [`loaders`]: upstream entities per operation, de-duplicated and batched.
+//! - [`metrics`]: Prometheus metrics, one registry per gateway instance.
 //! - [`phone`]: phone numbers in the API's form (E.164 digits without `+`).
 //! - [`schema`]: the GraphQL schema; knows nothing of HTTP.
 //! - [`upstream`]: typed client for the Heymarket REST API; knows nothing of GraphQL.
@@ -33,6 +35,7 @@ pub mod error;
 pub mod events;
 pub mod http;
 pub mod loaders;
+pub mod metrics;
 pub mod pagination;
 pub mod persisted;
 pub mod phone;

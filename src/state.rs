@@ -8,6 +8,7 @@ use crate::error::ApiError;
 use crate::events::{EventBus, SeenEvents};
 use crate::http::ClientRateLimiter;
 use crate::loaders::{Caches, Loaders};
+use crate::metrics::Metrics;
 use crate::persisted::PersistedQueries;
 use crate::redis::RedisConnection;
 use crate::schema::{Caller, CallerExecutor, GatewaySchema};
@@ -29,6 +30,8 @@ pub struct AppState {
     pub upstream: upstream::Client,
     /// Whether the upstream serves the gateway's credential, checked at most once per TTL.
     pub upstream_probe: Arc<upstream::Probe>,
+    /// This gateway's metrics, served at `/metrics`.
+    pub metrics: Arc<Metrics>,
     /// The Redis replicas share; `None` when this process runs alone. `/readyz` reports it.
     pub redis: Option<RedisConnection>,
     /// Verifies client tokens; `None` when callers are not authenticated by the gateway
@@ -47,6 +50,7 @@ impl AppState {
             Arc::clone(&self.caches),
             Arc::clone(&self.bus),
             caller,
+            self.metrics.operations.clone(),
         )
     }
 

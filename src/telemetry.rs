@@ -1,16 +1,52 @@
-//! Tracing subscriber set-up: pretty lines for people at a terminal, JSON for log pipelines.
+//! Tracing subscriber set-up: pretty lines for people at a terminal, JSON for log pipelines, and
+//! optionally every span exported to an OpenTelemetry collector over OTLP/HTTP (protobuf).
 
 use std::io::IsTerminal;
 
-use tracing_subscriber::EnvFilter;
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_otlp::{Protocol, SpanExporter, WithExportConfig};
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
+use url::Url;
 
 use crate::cli::LogFormat;
 
 /// Filter used when `RUST_LOG` is unset: our own events at `info`, libraries only at `warn`.
 const DEFAULT_FILTER: &str = "warn,heymarket_gateway=info";
 
-/// Installs the global subscriber once; later calls (as in tests) are no-ops.
-pub fn init(format: LogFormat) {
+const SERVICE_NAME: &str = "heymarket-gateway";
+
+/// Keeps span export running; dropping it sends what is still buffered.
+#[must_use = "dropping the guard stops span export"]
+pub struct Telemetry {
+    tracer_provider: Option<SdkTracerProvider>,
+}
+
+impl Drop for Telemetry {
+    fn drop(&mut self) {
+        if let Some(provider) = self.tracer_provider.take() {
+            if let Err(error) = provider.shutdown() {
+                eprintln!("warning: spans not exported at shutdown: {error}");
+            }
+        }
+    }
+}
+
+/// Why span export could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum TelemetryError {
+    #[error("--otlp-endpoint {0} cannot take a path")]
+    EndpointWithoutPath(Url),
+    #[error("cannot build the OTLP exporter: {0}")]
+    Exporter(#[from] opentelemetry_otlp::ExporterBuildError),
+}
+
+/// Installs the global subscriber once (later calls, as in tests, keep the first); with
+/// `otlp_endpoint`, spans are also exported there.
+pub fn init(format: LogFormat, otlp_endpoint: Option<&Url>) -> Result<Telemetry, TelemetryError> {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
     let json = match format {
@@ -18,17 +54,71 @@ pub fn init(format: LogFormat) {
         LogFormat::Pretty => false,
         LogFormat::Auto => !std::io::stderr().is_terminal(),
     };
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    // `try_init` fails only when a subscriber is already installed, which is fine to keep.
-    let _ = if json {
-        builder
+    let lines = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let lines = if json {
+        lines
             .json()
             .flatten_event(true)
             .with_current_span(true)
-            .try_init()
+            .boxed()
     } else {
-        builder.compact().try_init()
+        lines.compact().boxed()
     };
+    let tracer_provider = otlp_endpoint.map(tracer_provider).transpose()?;
+    let spans = tracer_provider
+        .as_ref()
+        .map(|provider| tracing_opentelemetry::layer().with_tracer(provider.tracer(SERVICE_NAME)));
+    // `try_init` fails only when a subscriber is already installed, which is fine to keep.
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(lines)
+        .with(spans)
+        .try_init();
+    Ok(Telemetry { tracer_provider })
+}
+
+/// Spans batched and sent from the SDK's own thread, with a blocking HTTP client, so export
+/// never competes with request handling on the runtime.
+fn tracer_provider(endpoint: &Url) -> Result<SdkTracerProvider, TelemetryError> {
+    let exporter = SpanExporter::builder()
+        .with_http()
+        .with_protocol(Protocol::HttpBinary)
+        .with_endpoint(traces_url(endpoint)?.as_str())
+        .build()?;
+    let resource = Resource::builder().with_service_name(SERVICE_NAME).build();
+    Ok(SdkTracerProvider::builder()
+        .with_batch_exporter(exporter)
+        .with_resource(resource)
+        .build())
+}
+
+/// The collector's trace endpoint: the configured URL is a base, as `OTEL_EXPORTER_OTLP_ENDPOINT`
+/// is in the OpenTelemetry specification, and `v1/traces` is appended to its path.
+fn traces_url(endpoint: &Url) -> Result<Url, TelemetryError> {
+    let mut url = endpoint.clone();
+    url.path_segments_mut()
+        .map_err(|()| TelemetryError::EndpointWithoutPath(endpoint.clone()))?
+        .pop_if_empty()
+        .extend(["v1", "traces"]);
+    Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_trace_path_is_appended_to_the_base() {
+        for (base, expected) in [
+            ("http://collector:4318", "http://collector:4318/v1/traces"),
+            ("http://collector:4318/", "http://collector:4318/v1/traces"),
+            (
+                "https://otel.example/ingest/",
+                "https://otel.example/ingest/v1/traces",
+            ),
+        ] {
+            let url = traces_url(&base.parse().unwrap()).unwrap();
+            assert_eq!(url.as_str(), expected);
+        }
+    }
 }

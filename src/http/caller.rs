@@ -8,6 +8,7 @@ use axum::http::{HeaderMap, header};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::rate_limit::ClientKey;
+use super::request_id::RequestId;
 use crate::auth::{TokenError, TokenVerifier};
 use crate::config::UpstreamAuth;
 use crate::loaders::Loaders;
@@ -18,8 +19,6 @@ use crate::state::AppState;
 const MEMBER_HEADER: &str = "x-member-id";
 /// Header asking for `extensions.cost` in production mode (sandbox mode always reports it).
 const COST_HEADER: &str = "x-include-cost";
-/// Header carrying the caller's request id, passed on to the upstream.
-const REQUEST_ID_HEADER: &str = "x-request-id";
 
 /// Settles the caller and counts the request against its client's rate limit; with client
 /// authentication, also checks that the token's member belongs to the team. All of it happens
@@ -65,8 +64,8 @@ pub(super) async fn caller(
         None => (None, bearer),
     };
     let mut upstream = state.upstream.tenant(upstream_bearer)?;
-    if let Some(request_id) = request_id(headers) {
-        upstream = upstream.with_request_id(request_id);
+    if let Some(request_id) = RequestId::accept(headers) {
+        upstream = upstream.with_request_id(request_id.to_string());
     }
     let client = match verified_member {
         Some(member) => ClientKey::Member(member),
@@ -145,13 +144,4 @@ fn requested_member(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
     GlobalId::parse_as(value, NodeKind::Member)
         .map(Some)
         .map_err(|_| invalid())
-}
-
-/// A caller-supplied request id, when it is short printable ASCII (it ends up in logs and in
-/// upstream headers).
-fn request_id(headers: &HeaderMap) -> Option<String> {
-    let value = headers.get(REQUEST_ID_HEADER)?.to_str().ok()?.trim();
-    let sane =
-        !value.is_empty() && value.len() <= 128 && value.bytes().all(|b| b.is_ascii_graphic());
-    sane.then(|| value.to_owned())
 }

@@ -125,7 +125,9 @@ async fn run(
     }
     let deadline = state.config.limits.request_timeout;
     let executor = state.executor(Some(caller));
-    match tokio::time::timeout(deadline, executor.execute(request)).await {
+    // Boxed: an operation's future is large, and the handler's own would carry it on the stack.
+    let execution = Box::pin(executor.execute(request));
+    match tokio::time::timeout(deadline, execution).await {
         Ok(response) => answer::graphql(media, response, started.get()),
         Err(_) => {
             tracing::warn!(

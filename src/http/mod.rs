@@ -1,5 +1,5 @@
-//! HTTP routes: GraphQL over HTTP and WebSocket, GraphiQL, health, webhooks; and the layers
-//! every answer passes through (tracing, CORS, compression).
+//! HTTP routes: GraphQL over HTTP and WebSocket, GraphiQL, health, metrics, webhooks; and the
+//! layers every answer passes through (request ids, tracing, CORS, compression).
 
 mod answer;
 mod browsers;
@@ -7,15 +7,18 @@ mod caller;
 pub mod graphiql;
 mod graphql;
 mod health;
+mod metrics;
 mod negotiation;
 mod params;
 mod rate_limit;
+mod request_id;
 mod webhooks;
 mod websocket;
 
 pub(crate) use rate_limit::ClientRateLimiter;
 
 use axum::Router;
+use axum::middleware;
 use tower::util::option_layer;
 use tower_http::trace::TraceLayer;
 
@@ -30,8 +33,10 @@ pub fn router(state: AppState) -> Router {
         .merge(webhooks::router(webhook_body_limit))
         .merge(graphiql::router(state.config.http.graphiql_assets.as_ref()))
         .merge(health::router())
+        .merge(metrics::router())
         .layer(browsers::compression(&state.config.http))
         .layer(option_layer(browsers::cors(&state.config.http)))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(request_id::request_span))
+        .layer(middleware::from_fn(request_id::assign))
         .with_state(state)
 }

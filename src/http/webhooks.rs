@@ -40,6 +40,10 @@ struct Envelope {
 }
 
 async fn receive(State(state): State<AppState>, body: Result<Bytes, BytesRejection>) -> Response {
+    let count = |kind: Option<EventKind>, result: &'static str| {
+        let kind = kind.and_then(wire_name);
+        state.metrics.webhooks.count(kind.as_deref(), result);
+    };
     let body = match body {
         Ok(body) => body,
         Err(rejection) => {
@@ -52,6 +56,7 @@ async fn receive(State(state): State<AppState>, body: Result<Bytes, BytesRejecti
             } else {
                 "the body could not be read".to_owned()
             };
+            count(None, "bad_body");
             return answer(status, "bad_body", &message);
         }
     };
@@ -63,6 +68,7 @@ async fn receive(State(state): State<AppState>, body: Result<Bytes, BytesRejecti
         } => (webhook, kind, data),
         Inspection::UnknownType(kind) => {
             tracing::info!(%kind, "webhook of an unknown type ignored");
+            count(None, "ignored");
             return status_answer("ignored");
         }
         Inspection::Refused {
@@ -73,6 +79,7 @@ async fn receive(State(state): State<AppState>, body: Result<Bytes, BytesRejecti
             if status == StatusCode::UNAUTHORIZED {
                 tracing::warn!("webhook refused: missing or unknown token");
             }
+            count(None, error);
             return answer(status, error, message);
         }
     };
@@ -82,6 +89,7 @@ async fn receive(State(state): State<AppState>, body: Result<Bytes, BytesRejecti
             Ok(team_id) => team_id,
             Err(error) => {
                 tracing::warn!(%error, "cannot tell which team a webhook belongs to");
+                count(Some(kind), "unavailable");
                 return answer(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "unavailable",
@@ -99,9 +107,11 @@ async fn receive(State(state): State<AppState>, body: Result<Bytes, BytesRejecti
     };
     if !state.seen.first_time(&event.fingerprint).await {
         tracing::debug!(?kind, team_id, "redelivered webhook dropped");
+        count(Some(kind), "duplicate");
         return status_answer("duplicate");
     }
     tracing::info!(?kind, team_id, "webhook accepted");
+    count(Some(kind), "accepted");
     state.bus.publish(event).await;
     status_answer("accepted")
 }
@@ -199,6 +209,14 @@ fn fingerprint(kind: EventKind, team_id: i64, data: &Value) -> String {
         .chain_update(data.to_string())
         .finalize();
     digest.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// The event type as Heymarket spells it (the metrics' `type` label).
+fn wire_name(kind: EventKind) -> Option<String> {
+    match serde_json::to_value(kind) {
+        Ok(Value::String(name)) => Some(name),
+        _ => None,
+    }
 }
 
 fn status_answer(status: &str) -> Response {

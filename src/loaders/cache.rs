@@ -15,6 +15,7 @@ use super::batch::BatchCache;
 use crate::config::CacheConfig;
 use crate::error::ApiError;
 use crate::events::Event;
+use crate::metrics::LoaderMetrics;
 use crate::upstream::TenantKey;
 use crate::upstream::models::{Contact, Conversation, Inbox, Message, Team};
 use crate::upstream::requests::ConversationListRequest;
@@ -47,6 +48,8 @@ pub struct Caches {
     tenant_teams: Cache<TenantKey, i64>,
     /// Most messages asked of one team-wide message listing.
     pub(super) messages_batch_limit: u32,
+    /// Where look-ups and DataLoader batches are counted.
+    pub(super) metrics: LoaderMetrics,
 }
 
 /// How long a tenant's team is remembered: longer than any cached data of the tenant, so every
@@ -81,7 +84,15 @@ impl Caches {
             next_generation: AtomicU64::new(1),
             tenant_teams: cache(config.capacity, TENANT_TEAM_MEMORY),
             messages_batch_limit: config.messages_batch_limit,
+            metrics: LoaderMetrics::default(),
         }
+    }
+
+    /// Counts look-ups and batches in `metrics` (caches built without this keep their numbers
+    /// to themselves).
+    pub fn with_metrics(mut self, metrics: LoaderMetrics) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// The tenant's current list generation.

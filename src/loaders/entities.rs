@@ -23,6 +23,7 @@ impl Loader<i64> for ConversationsById {
     type Error = ApiError;
 
     async fn load(&self, ids: &[i64]) -> Result<HashMap<i64, Self::Value>, Self::Error> {
+        self.0.observe_batch("conversations", ids.len());
         let lookups = ids
             .iter()
             .map(|&id| async move { (id, self.0.conversation(id).await) });
@@ -46,6 +47,7 @@ impl Loader<String> for ContactsByPhone {
     type Error = ApiError;
 
     async fn load(&self, phones: &[String]) -> Result<HashMap<String, Self::Value>, Self::Error> {
+        self.0.observe_batch("contacts", phones.len());
         self.0.contacts(phones.to_vec()).await
     }
 }
@@ -65,6 +67,7 @@ impl Loader<HistoryPage> for Histories {
         &self,
         pages: &[HistoryPage],
     ) -> Result<HashMap<HistoryPage, Self::Value>, Self::Error> {
+        self.0.observe_batch("histories", pages.len());
         let lookups = pages.iter().map(|page| async move {
             (page.clone(), self.0.history(&page.0, page.1, page.2).await)
         });
@@ -84,6 +87,7 @@ impl Loader<LastMessageTarget> for LastMessages {
         &self,
         targets: &[LastMessageTarget],
     ) -> Result<HashMap<LastMessageTarget, Self::Value>, Self::Error> {
+        self.0.observe_batch("last_messages", targets.len());
         Ok(self
             .0
             .last_messages(targets.to_vec())

@@ -19,6 +19,7 @@ use super::batch::BatchFetch;
 use super::cache::LastMessageKey;
 use super::source::Source;
 use crate::error::ApiError;
+use crate::metrics::CacheKind;
 use crate::upstream::models::{Conversation, Message};
 use crate::upstream::requests::AllMessagesRequest;
 
@@ -136,7 +137,11 @@ impl Source {
             .iter()
             .map(|target| self.last_message_key(target))
             .collect();
-        self.count_hits(self.caches.last_messages.present(&keys));
+        self.count_lookups(
+            CacheKind::LastMessages,
+            keys.len(),
+            self.caches.last_messages.present(&keys),
+        );
         let answers = self.caches.last_messages.get_many(keys, lookup).await;
         targets
             .into_iter()

@@ -258,6 +258,16 @@ pub struct Cost {
 }
 
 impl Cost {
+    /// Upstream calls made so far, retries included.
+    pub fn upstream_calls(&self) -> u64 {
+        self.calls.snapshot().values().sum()
+    }
+
+    /// Time the upstream calls took, summed over concurrent ones.
+    pub fn upstream_time(&self) -> std::time::Duration {
+        self.calls.elapsed()
+    }
+
     /// The cost as reported in a response's `extensions.cost`.
     pub fn report(&self) -> serde_json::Value {
         let by_route = self.calls.snapshot();

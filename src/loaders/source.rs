@@ -13,6 +13,7 @@ use super::Cost;
 use super::batch::BatchFetch;
 use super::cache::{Caches, shared_error};
 use crate::error::ApiError;
+use crate::metrics::CacheKind;
 use crate::upstream::models::{Contact, Conversation, Inbox, Message, Team};
 use crate::upstream::requests::ConversationListRequest;
 use crate::upstream::{Error as UpstreamError, TenantClient, TenantKey};
@@ -37,15 +38,27 @@ impl Source {
         }
     }
 
-    pub(super) fn count_hits(&self, hits: usize) {
+    /// Counts `looked_up` keys of `kind`, `hits` of them found cached (or in flight), for the
+    /// operation's cost and the cache metrics.
+    pub(super) fn count_lookups(&self, kind: CacheKind, looked_up: usize, hits: usize) {
         self.cost
             .cache_hits
             .fetch_add(hits as u64, Ordering::Relaxed);
+        let misses = looked_up.saturating_sub(hits);
+        self.caches
+            .metrics
+            .count_cache(kind, hits as u64, misses as u64);
+    }
+
+    /// Records one DataLoader batch of `size` keys sent to `loader`.
+    pub(super) fn observe_batch(&self, loader: &'static str, size: usize) {
+        self.caches.metrics.observe_batch(loader, size);
     }
 
     /// `cache[key]`, filled by `fill` when absent; concurrent fills of one key run once.
     async fn read_through<K, V>(
         &self,
+        kind: CacheKind,
         cache: &Cache<K, V>,
         key: K,
         fill: impl Future<Output = Result<V, ApiError>>,
@@ -60,9 +73,8 @@ impl Source {
             fill.await
         };
         let value = cache.try_get_with(key, fill).await.map_err(shared_error)?;
-        if !filled.load(Ordering::Relaxed) {
-            self.count_hits(1);
-        }
+        let hits = usize::from(!filled.load(Ordering::Relaxed));
+        self.count_lookups(kind, 1, hits);
         Ok(value)
     }
 
@@ -74,7 +86,7 @@ impl Source {
                 .map(Arc::new)
                 .map_err(ApiError::from)
         };
-        self.read_through(&self.caches.inboxes, self.tenant, fill)
+        self.read_through(CacheKind::Inboxes, &self.caches.inboxes, self.tenant, fill)
             .await
     }
 
@@ -86,7 +98,7 @@ impl Source {
             }
             Ok(Arc::new(team))
         };
-        self.read_through(&self.caches.team, self.tenant, fill)
+        self.read_through(CacheKind::Team, &self.caches.team, self.tenant, fill)
             .await
     }
 
@@ -98,8 +110,13 @@ impl Source {
                 .map(Arc::new)
                 .map_err(ApiError::from)
         };
-        self.read_through(&self.caches.conversations, (self.tenant, id), fill)
-            .await
+        self.read_through(
+            CacheKind::Conversations,
+            &self.caches.conversations,
+            (self.tenant, id),
+            fill,
+        )
+        .await
     }
 
     /// Reads a conversation past the cache (after a write) and caches what it finds.
@@ -145,6 +162,7 @@ impl Source {
                 .map_err(ApiError::from)
         };
         self.read_through(
+            CacheKind::ListPages,
             &self.caches.list_pages,
             (self.tenant, generation, request.clone()),
             fill,
@@ -173,7 +191,11 @@ impl Source {
                 .boxed()
             });
         let keys: Vec<_> = phones.into_iter().map(|phone| (tenant, phone)).collect();
-        self.count_hits(self.caches.contacts.present(&keys));
+        self.count_lookups(
+            CacheKind::Contacts,
+            keys.len(),
+            self.caches.contacts.present(&keys),
+        );
         let mut found = HashMap::new();
         for ((_, phone), contact) in self.caches.contacts.get_many(keys, search).await {
             if let Some(contact) = contact? {
@@ -199,6 +221,7 @@ impl Source {
                 .map_err(ApiError::from)
         };
         self.read_through(
+            CacheKind::Histories,
             &self.caches.histories,
             (self.tenant, phone.to_owned(), inbox_id, before),
             fill,

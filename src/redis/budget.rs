@@ -64,10 +64,11 @@ impl RedisBudget {
         }
     }
 
-    /// Waits until `tenant` may make one more call, and takes that permit. Fails as soon as
-    /// Redis does, so the caller can fall back to its own limiter.
-    pub(crate) async fn acquire(&self, tenant: &TenantKey) -> Result<(), Error> {
+    /// Waits until `tenant` may make one more call, and takes that permit; whether it had to
+    /// wait. Fails as soon as Redis does, so the caller can fall back to its own limiter.
+    pub(crate) async fn acquire(&self, tenant: &TenantKey) -> Result<bool, Error> {
         let key = format!("{KEY_PREFIX}{}", tenant.hex());
+        let mut waited = false;
         loop {
             let mut invocation = self.script.key(&key);
             invocation
@@ -84,8 +85,9 @@ impl RedisBudget {
                 }
             };
             if wait_micros == 0 {
-                return Ok(());
+                return Ok(waited);
             }
+            waited = true;
             tracing::debug!(
                 wait_ms = wait_micros / 1000,
                 "waiting for the shared upstream rate budget"

@@ -11,9 +11,11 @@ use async_graphql::{Data, Executor, Request, Response};
 
 use super::GatewaySchema;
 use super::context::{Caller, RequestContext};
+use super::observe::{Operation, OperationRecord};
 use crate::error::ApiError;
 use crate::events::EventBus;
 use crate::loaders::{Caches, Cost};
+use crate::metrics::OperationMetrics;
 
 /// The schema bound to one caller: the HTTP request's, or the one a WebSocket connection
 /// settled at `connection_init` (kept in its connection data).
@@ -23,6 +25,16 @@ pub struct CallerExecutor {
     caches: Arc<Caches>,
     bus: Arc<dyn EventBus>,
     caller: Option<Caller>,
+    /// Where finished operations and open subscriptions are counted.
+    metrics: OperationMetrics,
+}
+
+/// An operation ready to run for its caller.
+struct Prepared {
+    request: Request,
+    cost: Arc<Cost>,
+    report_cost: bool,
+    request_id: Option<String>,
 }
 
 impl CallerExecutor {
@@ -31,29 +43,31 @@ impl CallerExecutor {
         caches: Arc<Caches>,
         bus: Arc<dyn EventBus>,
         caller: Option<Caller>,
+        metrics: OperationMetrics,
     ) -> Self {
         Self {
             schema,
             caches,
             bus,
             caller,
+            metrics,
         }
     }
 
     /// The request with a fresh context, and what the operation will have cost; `None` when
     /// nobody has said who is calling.
-    fn prepare(
-        &self,
-        request: Request,
-        session: Option<&Data>,
-    ) -> Option<(Request, Arc<Cost>, bool)> {
+    fn prepare(&self, request: Request, session: Option<&Data>) -> Option<Prepared> {
         let from_session = session
             .and_then(|data| data.get(&TypeId::of::<Caller>()))
             .and_then(|caller| caller.downcast_ref::<Caller>());
         let caller = from_session.or(self.caller.as_ref())?;
         let context = RequestContext::new(caller, Arc::clone(&self.caches), Arc::clone(&self.bus));
-        let cost = context.loaders.cost();
-        Some((request.data(context), cost, caller.report_cost))
+        Some(Prepared {
+            cost: context.loaders.cost(),
+            report_cost: caller.report_cost,
+            request_id: caller.upstream.request_id().map(str::to_owned),
+            request: request.data(context),
+        })
     }
 }
 
@@ -64,11 +78,27 @@ fn unauthenticated() -> Response {
 }
 
 impl Executor for CallerExecutor {
-    async fn execute(&self, request: Request) -> Response {
-        let Some((request, cost, report_cost)) = self.prepare(request, None) else {
+    /// Runs one operation and reports it (a log line and its metrics), even when it is dropped
+    /// before it answers.
+    async fn execute(&self, mut request: Request) -> Response {
+        let operation = Operation::of(&mut request);
+        let Some(prepared) = self.prepare(request, None) else {
             return unauthenticated();
         };
+        let Prepared {
+            request,
+            cost,
+            report_cost,
+            request_id,
+        } = prepared;
+        let record = OperationRecord::start(
+            operation,
+            request_id,
+            Arc::clone(&cost),
+            self.metrics.clone(),
+        );
         let response = self.schema.execute(request).await;
+        record.finish(&response);
         if !report_cost {
             return response;
         }
@@ -78,15 +108,30 @@ impl Executor for CallerExecutor {
         }
     }
 
+    /// Runs an operation of a WebSocket connection; a subscription counts as active for as
+    /// long as its stream lives.
     fn execute_stream(
         &self,
-        request: Request,
+        mut request: Request,
         session_data: Option<Arc<Data>>,
     ) -> BoxStream<'static, Response> {
-        let Some((request, _, _)) = self.prepare(request, session_data.as_deref()) else {
+        let is_subscription = Operation::of(&mut request).is_subscription();
+        let Some(prepared) = self.prepare(request, session_data.as_deref()) else {
             return stream::once(async { unauthenticated() }).boxed();
         };
-        self.schema
-            .execute_stream_with_session_data(request, session_data.unwrap_or_default())
+        let responses = self
+            .schema
+            .execute_stream_with_session_data(prepared.request, session_data.unwrap_or_default());
+        if !is_subscription {
+            return responses;
+        }
+        let active = self.metrics.subscription_started();
+        // The closure owns `active`, so the subscription counts until the stream is dropped.
+        responses
+            .map(move |response| {
+                let _ = &active;
+                response
+            })
+            .boxed()
     }
 }

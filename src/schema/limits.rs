@@ -5,15 +5,11 @@
 //! upstream nothing.
 
 use std::collections::HashSet;
-use std::sync::Arc;
 
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextValidation,
-};
 use async_graphql::parser::types::{
     DocumentOperations, ExecutableDocument, Selection, SelectionSet,
 };
-use async_graphql::{ServerError, ServerResult, ValidationResult, Variables};
+use async_graphql::{ServerError, ServerResult, ValidationResult};
 
 use super::connection::{DEFAULT_FIRST, MAX_FIRST};
 use crate::config::LimitsConfig;
@@ -28,47 +24,26 @@ pub fn connection_cost(first: Option<i32>, child_complexity: usize) -> usize {
         .saturating_add(1)
 }
 
-/// The extension checking a request against [`LimitsConfig`].
-pub struct Limits(pub LimitsConfig);
-
-impl ExtensionFactory for Limits {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(LimitsCheck(self.0.clone()))
-    }
+/// Aliases and root fields, counted on the parsed document.
+pub(super) fn check_document(
+    limits: &LimitsConfig,
+    document: &ExecutableDocument,
+) -> ServerResult<()> {
+    check("number of aliases", limits.max_aliases, aliases(document))?;
+    check(
+        "number of root fields",
+        limits.max_root_fields,
+        root_fields(document),
+    )
 }
 
-struct LimitsCheck(LimitsConfig);
-
-#[async_trait::async_trait]
-impl Extension for LimitsCheck {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let document = next.run(ctx, query, variables).await?;
-        check("number of aliases", self.0.max_aliases, aliases(&document))?;
-        check(
-            "number of root fields",
-            self.0.max_root_fields,
-            root_fields(&document),
-        )?;
-        Ok(document)
-    }
-
-    async fn validation(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        next: NextValidation<'_>,
-    ) -> Result<ValidationResult, Vec<ServerError>> {
-        let result = next.run(ctx).await?;
-        check("depth", self.0.max_depth, result.depth).map_err(|error| vec![error])?;
-        check("complexity", self.0.max_complexity, result.complexity)
-            .map_err(|error| vec![error])?;
-        Ok(result)
-    }
+/// Depth and complexity, as async-graphql's validation computed them.
+pub(super) fn check_validated(
+    limits: &LimitsConfig,
+    validated: &ValidationResult,
+) -> Result<(), Vec<ServerError>> {
+    check("depth", limits.max_depth, validated.depth).map_err(|error| vec![error])?;
+    check("complexity", limits.max_complexity, validated.complexity).map_err(|error| vec![error])
 }
 
 fn check(limit: &'static str, max: usize, actual: usize) -> ServerResult<()> {

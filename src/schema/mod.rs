@@ -1,6 +1,7 @@
 //! The GraphQL schema frontends code against. It knows nothing of HTTP: the transport puts a
 //! [`Caller`] to a [`CallerExecutor`], which gives every operation its own [`RequestContext`].
 
+mod admission;
 mod connection;
 mod context;
 mod cursor;
@@ -9,6 +10,7 @@ mod limits;
 mod listing;
 mod mutation;
 mod node;
+mod observe;
 mod query;
 mod scalars;
 mod started;
@@ -38,9 +40,7 @@ pub type GatewaySchema = Schema<Query, Mutation, Subscription>;
 /// each request.
 pub fn build_schema(limits: &LimitsConfig) -> GatewaySchema {
     let builder = Schema::build(Query, Mutation::default(), Subscription)
-        .extension(limits::Limits(limits.clone()))
-        .extension(variables::RequiredVariables)
-        .extension(started::TrackExecution);
+        .extension(admission::AdmissionFactory(limits.clone()));
     if limits.introspection {
         builder.finish()
     } else {

@@ -3,68 +3,16 @@
 //! async-graphql coerces variables lazily, field by field: a variable declared `T!` that is
 //! missing or null is only noticed when (and if) a resolver reads it, so part of the operation
 //! may already have run, and a `null` can even pass unnoticed. GraphQL-over-HTTP treats a
-//! variable that does not fit as a request error; this check makes it one.
+//! variable that does not fit as a request error; this check (run by [`super::admission`])
+//! makes it one.
 
-use std::sync::{Arc, Mutex, PoisonError};
-
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest,
-};
 use async_graphql::parser::types::ExecutableDocument;
-use async_graphql::{Name, Request, ServerError, ServerResult, Value, Variables};
+use async_graphql::{Name, ServerError, ServerResult, Value, Variables};
 
 use super::selected_operation;
 
-/// The extension refusing operations whose required variables are missing or null.
-pub(super) struct RequiredVariables;
-
-impl ExtensionFactory for RequiredVariables {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(Check::default())
-    }
-}
-
-/// One request's check; the operation name comes with the request, before the document is
-/// parsed.
-#[derive(Default)]
-struct Check {
-    operation_name: Mutex<Option<String>>,
-}
-
-#[async_trait::async_trait]
-impl Extension for Check {
-    async fn prepare_request(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        request: Request,
-        next: NextPrepareRequest<'_>,
-    ) -> ServerResult<Request> {
-        self.operation_name
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone_from(&request.operation_name);
-        next.run(ctx, request).await
-    }
-
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let document = next.run(ctx, query, variables).await?;
-        let operation_name = self
-            .operation_name
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
-        check(&document, operation_name.as_deref(), variables)?;
-        Ok(document)
-    }
-}
-
-fn check(
+/// Refuses an operation whose required variables are missing or null.
+pub(super) fn check(
     document: &ExecutableDocument,
     operation_name: Option<&str>,
     variables: &Variables,

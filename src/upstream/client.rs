@@ -3,6 +3,7 @@
 //! decodes.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -21,6 +22,7 @@ use super::rate_limit::RateLimiter;
 use super::retry::{CallKind, RetryPolicy};
 use super::{Error, TenantKey};
 use crate::config::{UpstreamAuth, UpstreamConfig};
+use crate::metrics::UpstreamMetrics;
 use crate::redis::RedisConnection;
 
 /// Correlates our logs with the upstream's, in both directions.
@@ -32,6 +34,7 @@ const USER_AGENT: &str = concat!("heymarket-gateway/", env!("CARGO_PKG_VERSION")
 #[derive(Clone)]
 pub struct Client {
     shared: Arc<Shared>,
+    metrics: UpstreamMetrics,
 }
 
 struct Shared {
@@ -89,7 +92,15 @@ impl Client {
                 breaker: Breaker::new(config.breaker),
                 calls: CallLog::default(),
             }),
+            metrics: UpstreamMetrics::default(),
         })
+    }
+
+    /// Records every attempt in `metrics` (a client built without this keeps its numbers to
+    /// itself).
+    pub fn with_metrics(mut self, metrics: UpstreamMetrics) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// A handle that calls as one tenant. With a gateway-held credential that credential is
@@ -104,6 +115,7 @@ impl Client {
         };
         Ok(TenantClient {
             shared: Arc::clone(&self.shared),
+            metrics: self.metrics.clone(),
             credential,
             request_id: None,
             call_log: None,
@@ -153,6 +165,7 @@ impl Shared {
 #[derive(Clone)]
 pub struct TenantClient {
     shared: Arc<Shared>,
+    metrics: UpstreamMetrics,
     credential: Credential,
     request_id: Option<String>,
     /// Where this handle's calls are also counted, for reporting one operation's cost.
@@ -165,6 +178,11 @@ impl TenantClient {
     pub fn with_request_id(mut self, request_id: String) -> Self {
         self.request_id = Some(request_id);
         self
+    }
+
+    /// The id sent upstream with this handle's calls, if any.
+    pub fn request_id(&self) -> Option<&str> {
+        self.request_id.as_deref()
     }
 
     /// Also counts this handle's calls in `log`.
@@ -199,14 +217,23 @@ impl TenantClient {
             let mut retries_done = 0;
             loop {
                 Span::current().record("attempt", retries_done + 1);
-                let permit = self.shared.breaker.admit()?;
-                self.shared.limiter.acquire(&self.credential.tenant()).await;
+                let permit = self.shared.breaker.admit();
+                self.report_circuit();
+                let permit = permit?;
+                if self.shared.limiter.acquire(&self.credential.tenant()).await {
+                    self.metrics.count_rate_limit_wait();
+                }
                 self.shared.calls.record(&route);
                 if let Some(log) = &self.call_log {
                     log.record(&route);
                 }
+                let started = Instant::now();
                 let answer = self.attempt(&call, &url, &route).await;
+                if let Some(log) = &self.call_log {
+                    log.record_time(started.elapsed());
+                }
                 permit.record(Outcome::of(&answer));
+                self.report_circuit();
                 let error = match answer {
                     Ok(answer) => return Ok(answer),
                     Err(error) => error,
@@ -220,6 +247,12 @@ impl TenantClient {
         }
         .instrument(span)
         .await
+    }
+
+    /// Keeps the circuit-state gauge in step with the breaker, which may have moved on any
+    /// admission or recorded outcome.
+    fn report_circuit(&self) {
+        self.metrics.set_circuit_state(self.shared.breaker.state());
     }
 
     async fn attempt<T: DeserializeOwned>(
@@ -252,7 +285,13 @@ impl TenantClient {
         }
 
         let started = Instant::now();
-        let response = request.send().await.map_err(Error::from_transport)?;
+        let sent = request.send().await;
+        let status_label = match &sent {
+            Ok(response) => response.status().as_str().to_owned(),
+            Err(error) => transport_failure(error).to_owned(),
+        };
+        self.metrics.observe(route, status_label, started.elapsed());
+        let response = sent.map_err(Error::from_transport)?;
         let status = response.status();
         let span = Span::current();
         span.record("status", status.as_u16());
@@ -282,6 +321,17 @@ impl TenantClient {
         }
         let body = response.bytes().await.map_err(Error::from_transport)?;
         serde_json::from_slice(&body).map_err(|err| Error::decode(route.to_owned(), &err))
+    }
+}
+
+/// How a failed attempt is labelled in the upstream metrics.
+fn transport_failure(error: &reqwest::Error) -> &'static str {
+    if error.is_timeout() {
+        "timeout"
+    } else if error.is_connect() {
+        "connect_error"
+    } else {
+        "transport_error"
     }
 }
 
@@ -356,13 +406,17 @@ impl Call {
 }
 
 /// Requests sent per route: the whole process's in [`Client::calls`], and, where a caller asks
-/// for it, one operation's (see [`TenantClient::with_call_log`]).
+/// for it, one operation's (see [`TenantClient::with_call_log`]), with the time they took.
 #[derive(Default)]
-pub struct CallLog(Mutex<BTreeMap<String, u64>>);
+pub struct CallLog {
+    counts: Mutex<BTreeMap<String, u64>>,
+    /// Time spent in attempts, summed over concurrent ones (so it may exceed the wall time).
+    elapsed_micros: AtomicU64,
+}
 
 impl CallLog {
     fn record(&self, route: &str) {
-        let mut counts = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
         match counts.get_mut(route) {
             Some(count) => *count += 1,
             None => {
@@ -371,9 +425,19 @@ impl CallLog {
         }
     }
 
+    fn record_time(&self, elapsed: Duration) {
+        let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+        self.elapsed_micros.fetch_add(micros, Ordering::Relaxed);
+    }
+
+    /// Time spent waiting for upstream answers (only counted where a caller asked for a log).
+    pub fn elapsed(&self) -> Duration {
+        Duration::from_micros(self.elapsed_micros.load(Ordering::Relaxed))
+    }
+
     /// The counts so far, keyed `METHOD path-template`.
     pub fn snapshot(&self) -> BTreeMap<String, u64> {
-        self.0
+        self.counts
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()

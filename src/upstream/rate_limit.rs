@@ -58,18 +58,21 @@ impl RateLimiter {
         }
     }
 
-    /// Waits until `tenant` may make one more call, and takes that permit.
-    pub(crate) async fn acquire(&self, tenant: &TenantKey) {
+    /// Waits until `tenant` may make one more call, and takes that permit; whether it had to
+    /// wait.
+    pub(crate) async fn acquire(&self, tenant: &TenantKey) -> bool {
         if let Some(shared) = &self.shared {
-            if shared.acquire(tenant).await.is_ok() {
-                return;
+            if let Ok(waited) = shared.acquire(tenant).await {
+                return waited;
             }
         }
-        self.acquire_locally(tenant).await;
+        self.acquire_locally(tenant).await
     }
 
-    async fn acquire_locally(&self, tenant: &TenantKey) {
+    async fn acquire_locally(&self, tenant: &TenantKey) -> bool {
+        let mut waited = false;
         while let Err(not_until) = self.limiter.check_key(tenant) {
+            waited = true;
             let wait = not_until.wait_time_from(self.clock.now());
             tracing::debug!(
                 wait_ms = wait.as_millis(),
@@ -80,6 +83,7 @@ impl RateLimiter {
         if self.permits.fetch_add(1, Ordering::Relaxed) % HOUSEKEEPING_EVERY == 0 {
             self.limiter.retain_recent();
         }
+        waited
     }
 }
 
@@ -248,7 +252,7 @@ mod tests {
         let start = tokio::time::Instant::now();
 
         for _ in 0..2 {
-            limiter.acquire(&busy).await;
+            assert!(!limiter.acquire(&busy).await, "within the burst");
         }
         assert_eq!(
             start.elapsed(),
@@ -256,14 +260,14 @@ mod tests {
             "the burst of 2 is immediate"
         );
 
-        limiter.acquire(&busy).await;
+        assert!(limiter.acquire(&busy).await, "reported as a wait");
         let waited = start.elapsed();
         assert!(
             waited >= Duration::from_millis(55),
             "one cell per 1s/18, waited {waited:?}"
         );
 
-        limiter.acquire(&idle).await;
+        assert!(!limiter.acquire(&idle).await);
         assert_eq!(start.elapsed(), waited, "another tenant does not wait");
     }
 }

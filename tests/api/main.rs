@@ -10,6 +10,7 @@ mod graphql_over_http;
 mod helpers;
 mod limits;
 mod mutations;
+mod observability;
 mod persisted_queries;
 mod process;
 mod queries;

@@ -1,0 +1,117 @@
+//! Calls to the upstream API: by route and status, their latency, waits for the rate budget,
+//! and the circuit breaker's state.
+
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+use super::latency_buckets;
+use crate::upstream::BreakerState;
+
+/// `route` is `METHOD path-template` (`GET /v1/contact/{id}`), never a concrete path, so ids
+/// never become label values.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CallLabels {
+    route: String,
+    status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    route: String,
+}
+
+/// Counts and times upstream HTTP attempts (retries included).
+#[derive(Clone)]
+pub struct UpstreamMetrics {
+    requests: Family<CallLabels, Counter>,
+    durations: Family<RouteLabels, Histogram, fn() -> Histogram>,
+    rate_limit_waits: Counter,
+    circuit_state: Gauge,
+}
+
+impl Default for UpstreamMetrics {
+    fn default() -> Self {
+        Self {
+            requests: Family::default(),
+            durations: Family::new_with_constructor(|| Histogram::new(latency_buckets())),
+            rate_limit_waits: Counter::default(),
+            circuit_state: Gauge::default(),
+        }
+    }
+}
+
+impl UpstreamMetrics {
+    pub(super) fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "upstream_requests",
+            "Upstream HTTP attempts by route and status (a code, timeout, connect_error or \
+             transport_error)",
+            self.requests.clone(),
+        );
+        registry.register(
+            "upstream_request_duration_seconds",
+            "Upstream HTTP latency until the answer's headers, by route",
+            self.durations.clone(),
+        );
+        registry.register(
+            "upstream_rate_limit_waits",
+            "Upstream calls that had to wait for the client-side rate budget",
+            self.rate_limit_waits.clone(),
+        );
+        registry.register(
+            "upstream_circuit_state",
+            "The upstream circuit breaker: 0 closed, 1 half-open, 2 open",
+            self.circuit_state.clone(),
+        );
+    }
+
+    /// Records one attempt that ended with `status` after `elapsed`.
+    pub(crate) fn observe(&self, route: &str, status: String, elapsed: Duration) {
+        let call = CallLabels {
+            route: route.to_owned(),
+            status,
+        };
+        self.requests.get_or_create(&call).inc();
+        let route = RouteLabels {
+            route: route.to_owned(),
+        };
+        self.durations
+            .get_or_create(&route)
+            .observe(elapsed.as_secs_f64());
+    }
+
+    pub(crate) fn count_rate_limit_wait(&self) {
+        self.rate_limit_waits.inc();
+    }
+
+    /// Reports the circuit breaker's state: 0 closed, 1 half-open, 2 open (worse is higher, so
+    /// an alert is a threshold).
+    pub fn set_circuit_state(&self, state: BreakerState) {
+        self.circuit_state.set(match state {
+            BreakerState::Closed => 0,
+            BreakerState::HalfOpen => 1,
+            BreakerState::Open => 2,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_circuit_gauge_follows_the_reported_state() {
+        let metrics = UpstreamMetrics::default();
+        assert_eq!(metrics.circuit_state.get(), 0);
+        metrics.set_circuit_state(BreakerState::Open);
+        assert_eq!(metrics.circuit_state.get(), 2);
+        metrics.set_circuit_state(BreakerState::HalfOpen);
+        assert_eq!(metrics.circuit_state.get(), 1);
+    }
+}
