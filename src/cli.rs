@@ -44,6 +44,11 @@ pub struct Cli {
     )]
     pub log_format: LogFormat,
 
+    /// A file of settings, one `NAME=value` per line with the environment variables' names
+    /// (see the README); the environment and flags override it.
+    #[arg(long, global = true, env = "HEYMARKET_CONFIG")]
+    pub config: Option<PathBuf>,
+
     /// Export tracing spans over OTLP/HTTP (protobuf) to this collector: its base URL, to which
     /// `/v1/traces` is appended (e.g. `http://127.0.0.1:4318`). No export when unset.
     #[arg(long, global = true, env = "OTEL_EXPORTER_OTLP_ENDPOINT")]

@@ -6,6 +6,7 @@
 //!   upstream credential.
 //! - [`cli`]: command-line flags and environment variables, turned into [`config`] structs.
 //! - [`config`]: typed, validated settings for every part of the process.
+//! - [`config_file`]: the optional file of `NAME=value` settings, read before the flags.
 //! - [`error`]: the gateway's one client-facing error type and its stable codes.
 //! - [`events`]: webhook events shared between replicas (in process, or through Redis).
 //! - [`redis`]: what replicas share through Redis (events, de-duplication, the upstream rate
@@ -31,6 +32,7 @@ mod auth;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod config_file;
 pub mod error;
 pub mod events;
 pub mod http;

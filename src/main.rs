@@ -2,14 +2,26 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use heymarket_gateway::cli::{Cli, Command};
-use heymarket_gateway::{commands, telemetry};
+use heymarket_gateway::{commands, config_file, telemetry};
 
 /// Stack of each runtime thread. Resolving a GraphQL operation nests many futures, and
 /// unoptimised builds give each a large frame: tokio's 2 MiB default overflows there.
 const WORKER_STACK_BYTES: usize = 8 * 1024 * 1024;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
+    if let Some(path) = &cli.config {
+        match config_file::read(path) {
+            // SAFETY: no other thread exists yet; the runtime starts below.
+            Ok(settings) => unsafe { config_file::apply(&settings) },
+            Err(error) => {
+                eprintln!("error: {error}");
+                return ExitCode::FAILURE;
+            }
+        }
+        // Parsed again, so that the file's settings fill in what flags and environment left.
+        cli = Cli::parse();
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_stack_size(WORKER_STACK_BYTES)

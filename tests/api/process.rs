@@ -216,6 +216,89 @@ async fn the_default_run_serves_graphiql_and_answers_queries() {
     child.kill().await.expect("the process stops");
 }
 
+/// A file in the temporary directory, named after the test process and `tag`.
+fn temporary_file(tag: &str, content: &str) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("{tag}-{}.env", std::process::id()));
+    std::fs::write(&path, content).expect("the temporary directory is writable");
+    path
+}
+
+#[tokio::test]
+async fn a_configuration_file_supplies_settings_under_the_flags() {
+    let file = temporary_file(
+        "gateway-config",
+        "# limits for this deployment
+HEYMARKET_MAX_DEPTH=2
+HEYMARKET_INTROSPECTION='false'
+",
+    );
+    let path = file.to_string_lossy().into_owned();
+    let mut run = start_default_run_with(&["--config", &path, "--max-depth", "3"]).await;
+    let http = reqwest::Client::new();
+    let endpoint = format!("{}graphql", run.graphiql);
+    let ask = |query: &'static str| {
+        let request = http
+            .post(&endpoint)
+            .json(&serde_json::json!({ "query": query }));
+        async move {
+            let body: Value = request.send().await.unwrap().json().await.unwrap();
+            body
+        }
+    };
+
+    let depth_three = ask("{ viewer { inboxes { name } } }").await;
+    let depth_four = ask("{ viewer { inboxes { members { name } } } }").await;
+    let introspection = ask("{ __schema { queryType { name } } }").await;
+
+    assert!(
+        depth_three["errors"].is_null(),
+        "the flag wins: {depth_three}"
+    );
+    assert_eq!(
+        depth_four["errors"][0]["extensions"]["limit"], "depth",
+        "{depth_four}"
+    );
+    assert!(
+        introspection["data"]["__schema"].is_null(),
+        "the file applies: {introspection}"
+    );
+    run.child.kill().await.expect("the process stops");
+    std::fs::remove_file(file).unwrap();
+}
+
+#[tokio::test]
+async fn a_bad_configuration_file_is_one_clear_line_and_a_failure_exit() {
+    let unknown = temporary_file(
+        "gateway-unknown",
+        "HEYMARKET_LISTEN=127.0.0.1:0
+HEYMARKET_LISTN=x
+",
+    );
+    let invalid = temporary_file(
+        "gateway-invalid",
+        "HEYMARKET_UPSTREAM_RATE_LIMIT=fast
+",
+    );
+    for (file, expected) in [
+        (&unknown, ":2: unknown setting HEYMARKET_LISTN"),
+        (&invalid, "--upstream-rate-limit"),
+    ] {
+        let path = file.to_string_lossy().into_owned();
+        let output = run(&["serve", "--config", &path]).await;
+        assert!(!output.status.success());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let first_line = stderr.lines().next().unwrap_or_default();
+        assert!(
+            first_line.starts_with("error:") && first_line.contains(expected),
+            "{stderr}"
+        );
+        std::fs::remove_file(file).unwrap();
+    }
+    let missing = run(&["--config", "/nonexistent/gateway.env"]).await;
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/gateway.env"));
+}
+
 /// Sends SIGTERM, as an orchestrator stopping the process would.
 fn terminate(child: &Child) {
     let pid = child.id().expect("the process is running").to_string();
