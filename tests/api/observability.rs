@@ -10,14 +10,14 @@ use axum::body::Bytes;
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
-use heymarket_gateway::config::SandboxConfig;
+use heymarket_gateway::config::{BreakerConfig, SandboxConfig};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::TcpListener;
 use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
 
-use crate::helpers::{TestApp, spawn_app, spawn_app_with_webhooks};
+use crate::helpers::{TestApp, error_codes, spawn_app, spawn_app_with, spawn_app_with_webhooks};
 use crate::ws_support::inbound;
 
 const DEADLINE: Duration = Duration::from_secs(10);
@@ -203,6 +203,29 @@ async fn failed_operations_are_counted_by_error_code() {
         1.0,
         "{body}"
     );
+}
+
+#[tokio::test]
+async fn the_circuit_gauge_and_readiness_report_an_open_breaker() {
+    let app = spawn_app_with(SandboxConfig::default(), |config| {
+        config.upstream.max_retries = 0;
+        config.upstream.check_ttl = Duration::ZERO;
+        config.upstream.breaker = BreakerConfig {
+            threshold: 1,
+            cooldown: Duration::from_secs(600),
+        };
+    })
+    .await;
+    assert_eq!(scrape(&app).await.sum("upstream_circuit_state", &[]), 0.0);
+    app.sandbox.set_faults(json!({"error_rate": 1.0})).await;
+
+    let body = app.graphql("{ team { name } }").await;
+
+    assert_eq!(error_codes(&body), ["UPSTREAM_UNAVAILABLE"], "{body}");
+    assert_eq!(scrape(&app).await.sum("upstream_circuit_state", &[]), 2.0);
+    let (status, ready) = app.readyz().await;
+    assert_eq!(status, 503, "{ready}");
+    assert_eq!(ready["upstream"], "down", "{ready}");
 }
 
 #[tokio::test]
