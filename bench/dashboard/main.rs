@@ -18,31 +18,17 @@
 //! - `load`: warm load and the gateway's memory.
 //! - `environment`, `report`, `results`: where it ran, the Markdown, and its record.
 
-/// A progress line on stderr. A closed stderr must not stop a run, so write errors are ignored.
-macro_rules! progress {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stderr(), $($arg)*);
-    }};
-}
-
-#[path = "../common/binary.rs"]
-mod binary;
-#[path = "../common/child.rs"]
-mod child;
-#[path = "../common/environment.rs"]
-mod environment;
+#[macro_use]
+#[path = "../common/mod.rs"]
+mod common;
 mod graphql;
 mod load;
-#[path = "../common/processes.rs"]
-mod processes;
 mod report;
 mod rest;
 mod results;
-#[path = "../common/sandbox.rs"]
-mod sandbox;
 mod scenarios;
 
+use common::{binary, child, environment, processes, sandbox};
 use std::io::Write as _;
 use std::path::Path;
 use std::process::ExitCode;

@@ -15,29 +15,15 @@
 //! - `verify`: which sends landed upstream, and how often.
 //! - `report`: the Markdown, its checks, and its record.
 
-/// A progress line on stderr. A closed stderr must not stop a run, so write errors are ignored.
-macro_rules! progress {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stderr(), $($arg)*);
-    }};
-}
-
-#[path = "../common/binary.rs"]
-mod binary;
-#[path = "../common/child.rs"]
-mod child;
-#[path = "../common/environment.rs"]
-mod environment;
-#[path = "../common/processes.rs"]
-mod processes;
+#[macro_use]
+#[path = "../common/mod.rs"]
+mod common;
 mod report;
-#[path = "../common/sandbox.rs"]
-mod sandbox;
 mod subscriptions;
 mod traffic;
 mod verify;
 
+use common::{binary, child, environment, processes, sandbox};
 use std::io::Write as _;
 use std::path::Path;
 use std::process::ExitCode;
