@@ -112,7 +112,17 @@ struct WithoutData<'a> {
 
 fn json(media: MediaType, status: StatusCode, body: serde_json::Result<Vec<u8>>) -> Response {
     match body {
-        Ok(body) => (status, [(header::CONTENT_TYPE, media.content_type())], body).into_response(),
+        // `Vary: Accept`: the media type, and with it the status, depends on that header, so a
+        // shared cache must not answer one client with another's (GET answers are cacheable).
+        Ok(body) => (
+            status,
+            [
+                (header::CONTENT_TYPE, media.content_type()),
+                (header::VARY, HeaderValue::from_static("accept")),
+            ],
+            body,
+        )
+            .into_response(),
         Err(error) => {
             tracing::error!(%error, "could not serialise a GraphQL answer");
             StatusCode::INTERNAL_SERVER_ERROR.into_response()

@@ -64,6 +64,14 @@ async fn the_answer_takes_the_media_type_the_client_prefers() {
         assert!(body["data"]["viewer"]["name"].is_string(), "{body}");
     }
 
+    let answer = post(&app, None, query.clone()).send().await.unwrap();
+    let vary: Vec<_> = answer.headers().get_all("vary").iter().collect();
+    assert!(
+        vary.iter()
+            .any(|value| value.to_str().unwrap().contains("accept")),
+        "{vary:?}"
+    );
+
     let refused = post(&app, Some("text/html"), query).send().await.unwrap();
     assert_eq!(refused.status(), 406);
 }
