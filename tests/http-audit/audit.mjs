@@ -13,6 +13,8 @@ if (!binary) {
 
 const gateway = spawn(binary, ['--listen', '127.0.0.1:0', '--sandbox-listen', '127.0.0.1:0'], {
   stdio: ['ignore', 'pipe', 'inherit'],
+  // Warnings and errors only: the audits send many requests that are refused by design.
+  env: { ...process.env, RUST_LOG: 'warn' },
 });
 const url = await new Promise((resolve, reject) => {
   let printed = '';
