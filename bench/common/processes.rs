@@ -9,6 +9,29 @@ use crate::child::{ChildError, ChildProcess, RunningChild};
 /// the gateway's own behaviour shapes the traffic, yet a budget the gateway still paces to.
 pub(crate) const RATE_BUDGET: &str = "100000/min";
 
+/// The HS256 secret the benchmarks' gateways verify client tokens with: a gateway holding an
+/// upstream credential serves only authenticated callers.
+const CLIENT_JWT_SECRET: &str = "benchmark-client-token-secret-of-40-bytes";
+/// Requests one client identity may make: every request of a run acts as one member, so the
+/// gateway's per-client limit must not shape the traffic.
+const CLIENT_RATE_LIMIT: &str = "100000000/min";
+
+/// The `Authorization` header of a request acting as `member`, with a token valid for a day.
+pub(crate) fn client_authorization(member: i64) -> String {
+    let expires = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs())
+        + 24 * 60 * 60;
+    let claims = serde_json::json!({ "member_id": member, "exp": expires });
+    let token = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(CLIENT_JWT_SECRET.as_bytes()),
+    )
+    .expect("ok: a constant key signs constant claims");
+    format!("Bearer {token}")
+}
+
 /// Team credentials the sandbox printed.
 #[derive(Debug, Clone)]
 pub(crate) struct Credentials {
@@ -109,11 +132,14 @@ impl GatewayLauncher {
             RATE_BUDGET,
             "--webhook-token",
             &webhook_token,
+            "--client-rate-limit",
+            CLIENT_RATE_LIMIT,
         ];
         args.extend(self.extra_args.iter().map(String::as_str));
         let env = [
             ("HEYMARKET_SECRET_ID", self.credentials.secret_id.as_str()),
             ("HEYMARKET_SECRET_KEY", self.credentials.secret_key.as_str()),
+            ("HEYMARKET_CLIENT_JWT_SECRET", CLIENT_JWT_SECRET),
         ];
         let mut process = ChildProcess::spawn("gateway", self.binary.command(&args, &env))?;
         let graphql_url = process

@@ -6,6 +6,7 @@ use std::collections::HashSet;
 
 use serde_json::{Value, json};
 
+use crate::processes::client_authorization;
 use crate::{INBOX_ID, MEMBER_ID, PAGE_ROWS, WALK_PAGES};
 
 const DASHBOARD: &str = include_str!("../queries/dashboard.graphql");
@@ -184,7 +185,7 @@ impl GraphqlClient {
         let response = self
             .http
             .post(&self.endpoint)
-            .header("X-Member-Id", MEMBER_ID.to_string())
+            .header("Authorization", client_authorization(MEMBER_ID))
             .json(&json!({ "query": query, "variables": variables }))
             .send()
             .await

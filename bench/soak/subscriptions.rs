@@ -9,6 +9,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_util::sync::CancellationToken;
 
 use crate::MEMBER_ID;
+use crate::processes::client_authorization;
 
 const SUBSCRIPTION: &str = "subscription { messageAdded { databaseId text } }";
 
@@ -45,8 +46,7 @@ pub(crate) async fn subscriber(
     let (mut socket, _) = tokio_tungstenite::connect_async(request)
         .await
         .context("cannot open a WebSocket")?;
-    let init =
-        json!({ "type": "connection_init", "payload": { "X-Member-Id": MEMBER_ID.to_string() } });
+    let init = json!({ "type": "connection_init", "payload": { "Authorization": client_authorization(MEMBER_ID) } });
     socket.send(Message::text(init.to_string())).await?;
     let subscribe = json!({ "id": "1", "type": "subscribe", "payload": { "query": SUBSCRIPTION } });
     socket.send(Message::text(subscribe.to_string())).await?;

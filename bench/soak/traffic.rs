@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::MEMBER_ID;
+use crate::processes::client_authorization;
 
 const DASHBOARD: &str = include_str!("../queries/dashboard.graphql");
 const DETAIL: &str = include_str!("../queries/detail.graphql");
@@ -171,7 +172,7 @@ async fn send(
 ) -> Result<Value, String> {
     let response = http
         .post(graphql_url)
-        .header("X-Member-Id", MEMBER_ID.to_string())
+        .header("Authorization", client_authorization(MEMBER_ID))
         .json(&json!({ "query": query, "variables": variables }))
         .send()
         .await

@@ -7,6 +7,7 @@ use anyhow::Context as _;
 use serde_json::{Value, json};
 
 use crate::MEMBER_ID;
+use crate::processes::client_authorization;
 
 const HISTORY: &str = "query($id: ID!, $after: String) {
   conversation(id: $id) {
@@ -78,7 +79,7 @@ async fn history(
     loop {
         let body: Value = http
             .post(graphql_url)
-            .header("X-Member-Id", MEMBER_ID.to_string())
+            .header("Authorization", client_authorization(MEMBER_ID))
             .json(&json!({ "query": HISTORY, "variables": { "id": conversation, "after": after } }))
             .send()
             .await?
