@@ -111,9 +111,6 @@ async fn run(
         Ok(document) => document,
         Err(error) => return answer::refused(media, error),
     };
-    if method == Method::Get && is_mutation(&document, params.operation_name.as_deref()) {
-        return mutation_over_get(media);
-    }
     let started = ExecutionStarted::default();
     let mut request = async_graphql::Request::new(document)
         .variables(Variables::from_json(serde_json::Value::Object(
@@ -122,6 +119,9 @@ async fn run(
         .data(started.clone());
     if let Some(name) = params.operation_name {
         request = request.operation_name(name);
+    }
+    if method == Method::Get && is_mutation(&mut request) {
+        return mutation_over_get(media);
     }
     let deadline = state.config.limits.request_timeout;
     let executor = state.executor(Some(caller));
@@ -143,14 +143,16 @@ async fn run(
     }
 }
 
-/// Whether the operation that would run is a mutation. A document that does not parse, or
-/// does not contain the named operation, is left for the schema to report.
-fn is_mutation(document: &str, operation_name: Option<&str>) -> bool {
-    let Ok(document) = async_graphql::parser::parse_query(document) else {
+/// Whether the operation that would run is a mutation. The parsed document stays in the
+/// request, so the schema does not parse it again; a document that does not parse, or does not
+/// contain the named operation, is left for the schema to report.
+fn is_mutation(request: &mut async_graphql::Request) -> bool {
+    let operation_name = request.operation_name.clone();
+    let Ok(document) = request.parsed_query() else {
         return false;
     };
-    selected_operation(&document, operation_name)
-        .is_some_and(|operation| operation.node.ty == OperationType::Mutation)
+    selected_operation(document, operation_name.as_deref())
+        .is_some_and(|(_, operation)| operation.node.ty == OperationType::Mutation)
 }
 
 /// 405 with `Allow: POST`: a GET can be replayed by caches, prefetchers and crawlers, so it

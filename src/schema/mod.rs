@@ -18,9 +18,9 @@ mod subscription;
 mod types;
 mod variables;
 
-use async_graphql::Schema;
 use async_graphql::parser::Positioned;
 use async_graphql::parser::types::{ExecutableDocument, OperationDefinition};
+use async_graphql::{Name, Schema};
 
 use crate::config::LimitsConfig;
 
@@ -48,18 +48,18 @@ pub fn build_schema(limits: &LimitsConfig) -> GatewaySchema {
     }
 }
 
-/// The operation a request runs: the one named, or the only one. `None` when the document
-/// has no such operation (or several, and none is named), which execution then reports.
+/// The operation a request runs, with its name: the one named, or the only one. `None` when
+/// the document has no such operation (or several, and none is named), which execution then
+/// reports.
 pub fn selected_operation<'a>(
     document: &'a ExecutableDocument,
     operation_name: Option<&str>,
-) -> Option<&'a Positioned<OperationDefinition>> {
+) -> Option<(Option<&'a Name>, &'a Positioned<OperationDefinition>)> {
     let mut operations = document.operations.iter();
-    let (_, operation) = match operation_name {
+    match operation_name {
         Some(wanted) => operations.find(|(name, _)| name.is_some_and(|name| name == wanted)),
         None => operations.next().filter(|_| operations.next().is_none()),
-    }?;
-    Some(operation)
+    }
 }
 
 /// The schema in SDL, as checked in at `schema/schema.graphql`.

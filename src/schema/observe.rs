@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 use async_graphql::parser::types::OperationType;
 use async_graphql::{Request, Response};
 
+use super::selected_operation;
+
 use crate::loaders::Cost;
 use crate::metrics::OperationMetrics;
 
@@ -37,12 +39,7 @@ impl Operation {
                 kind: None,
             };
         };
-        let mut operations = document.operations.iter();
-        let selected = match &requested {
-            Some(wanted) => operations.find(|(name, _)| name.is_some_and(|n| n == wanted)),
-            None => operations.next().filter(|_| operations.next().is_none()),
-        };
-        match selected {
+        match selected_operation(document, requested.as_deref()) {
             Some((name, operation)) => Self {
                 name: name.map(ToString::to_string),
                 kind: Some(operation.node.ty),

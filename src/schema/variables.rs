@@ -17,7 +17,7 @@ pub(super) fn check(
     operation_name: Option<&str>,
     variables: &Variables,
 ) -> ServerResult<()> {
-    let Some(operation) = selected_operation(document, operation_name) else {
+    let Some((_, operation)) = selected_operation(document, operation_name) else {
         return Ok(());
     };
     for definition in &operation.node.variable_definitions {
