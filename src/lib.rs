@@ -35,6 +35,7 @@ pub mod config;
 pub mod config_file;
 pub mod error;
 pub mod events;
+mod hex;
 pub mod http;
 pub mod loaders;
 pub mod metrics;

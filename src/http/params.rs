@@ -42,7 +42,7 @@ pub(crate) fn from_post(headers: &HeaderMap, body: &[u8]) -> Result<Params, Para
     }
     let body: Value = serde_json::from_slice(body)
         .map_err(|error| invalid(format!("the body is not valid JSON: {error}")))?;
-    let object = match body {
+    let mut object = match body {
         Value::Object(object) => object,
         Value::Array(_) => {
             return Err(invalid(
@@ -52,10 +52,10 @@ pub(crate) fn from_post(headers: &HeaderMap, body: &[u8]) -> Result<Params, Para
         _ => return Err(invalid("the body must be a JSON object with a `query`")),
     };
     Ok(Params {
-        query: optional_string(&object, "query")?,
-        operation_name: optional_string(&object, "operationName")?,
-        variables: optional_object(object.get("variables"), "variables")?,
-        extensions: optional_object(object.get("extensions"), "extensions")?,
+        query: optional_string(object.remove("query"), "query")?,
+        operation_name: optional_string(object.remove("operationName"), "operationName")?,
+        variables: optional_object(object.remove("variables"), "variables")?,
+        extensions: optional_object(object.remove("extensions"), "extensions")?,
     })
 }
 
@@ -103,18 +103,18 @@ fn is_json(headers: &HeaderMap) -> bool {
     essence_is_json && charset_is_utf8
 }
 
-fn optional_string(object: &Map<String, Value>, name: &str) -> Result<Option<String>, ParamsError> {
-    match object.get(name) {
+fn optional_string(value: Option<Value>, name: &str) -> Result<Option<String>, ParamsError> {
+    match value {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::String(value)) => Ok(Some(value.clone())),
+        Some(Value::String(value)) => Ok(Some(value)),
         Some(_) => Err(invalid(format!("`{name}` must be a string"))),
     }
 }
 
-fn optional_object(value: Option<&Value>, name: &str) -> Result<Map<String, Value>, ParamsError> {
+fn optional_object(value: Option<Value>, name: &str) -> Result<Map<String, Value>, ParamsError> {
     match value {
         None | Some(Value::Null) => Ok(Map::new()),
-        Some(Value::Object(object)) => Ok(object.clone()),
+        Some(Value::Object(object)) => Ok(object),
         Some(_) => Err(invalid(format!("`{name}` must be a JSON object"))),
     }
 }
@@ -125,7 +125,7 @@ fn json_parameter(text: Option<String>, name: &str) -> Result<Map<String, Value>
     };
     let value: Value = serde_json::from_str(&text)
         .map_err(|error| invalid(format!("`{name}` is not valid JSON: {error}")))?;
-    optional_object(Some(&value), name)
+    optional_object(Some(value), name)
 }
 
 #[cfg(test)]

@@ -208,7 +208,7 @@ fn fingerprint(kind: EventKind, team_id: i64, data: &Value) -> String {
         .chain_update(format!("{kind:?}:{team_id}:"))
         .chain_update(data.to_string())
         .finalize();
-    digest.iter().map(|byte| format!("{byte:02x}")).collect()
+    crate::hex::hex(&digest)
 }
 
 /// The event type as Heymarket spells it (the metrics' `type` label).

@@ -64,7 +64,9 @@ impl PersistedQueries {
             .transpose()?;
         match (query, hash) {
             (Some(query), None) => {
-                self.check_allowed(&sha256_hex(&query))?;
+                if self.allowlist.is_some() {
+                    self.check_allowed(&sha256_hex(&query))?;
+                }
                 Ok(query)
             }
             (Some(query), Some(hash)) => {
@@ -149,10 +151,7 @@ fn persisted_hash(persisted: &Value) -> Result<String, ApiError> {
 
 /// The SHA-256 of `text`, in lowercase hex, as APQ clients compute it.
 pub(crate) fn sha256_hex(text: &str) -> String {
-    Sha256::digest(text.as_bytes())
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    crate::hex::hex(&Sha256::digest(text.as_bytes()))
 }
 
 #[cfg(test)]

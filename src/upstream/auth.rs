@@ -36,7 +36,7 @@ impl TenantKey {
     /// The whole digest in hex: names the tenant in shared stores (Redis) without revealing
     /// the credential.
     pub(crate) fn hex(&self) -> String {
-        self.0.iter().map(|byte| format!("{byte:02x}")).collect()
+        crate::hex::hex(&self.0)
     }
 }
 
