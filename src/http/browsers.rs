@@ -7,6 +7,8 @@ use axum::http::{HeaderName, HeaderValue, Method, header};
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
+use super::caller::{COST_HEADER, MEMBER_HEADER};
+use super::request_id::REQUEST_ID_HEADER;
 use crate::config::{CorsOrigins, HttpConfig};
 
 /// How long a browser may re-use a preflight answer.
@@ -17,14 +19,13 @@ const ALLOWED_HEADERS: [HeaderName; 6] = [
     header::ACCEPT,
     header::AUTHORIZATION,
     header::CONTENT_TYPE,
-    HeaderName::from_static("x-member-id"),
-    HeaderName::from_static("x-request-id"),
-    HeaderName::from_static("x-include-cost"),
+    MEMBER_HEADER,
+    REQUEST_ID_HEADER,
+    COST_HEADER,
 ];
 
 /// Answer headers scripts on an allowed origin may read.
-const EXPOSED_HEADERS: [HeaderName; 2] =
-    [HeaderName::from_static("x-request-id"), header::RETRY_AFTER];
+const EXPOSED_HEADERS: [HeaderName; 2] = [REQUEST_ID_HEADER, header::RETRY_AFTER];
 
 /// The CORS policy, or `None` when no origin may call cross-origin (then browsers refuse
 /// cross-origin calls, since no answer carries `Access-Control-Allow-Origin`).

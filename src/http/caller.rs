@@ -4,7 +4,7 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, HeaderName, header};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::rate_limit::ClientKey;
@@ -16,9 +16,9 @@ use crate::schema::{ApiError, Caller, GlobalId, NodeKind};
 use crate::state::AppState;
 
 /// Header naming the member a request acts as (a database id or a global `Member` id).
-const MEMBER_HEADER: &str = "x-member-id";
+pub(super) const MEMBER_HEADER: HeaderName = HeaderName::from_static("x-member-id");
 /// Header asking for `extensions.cost` in production mode (sandbox mode always reports it).
-const COST_HEADER: &str = "x-include-cost";
+pub(super) const COST_HEADER: HeaderName = HeaderName::from_static("x-include-cost");
 
 /// Settles the caller and counts the request against its client's rate limit; with client
 /// authentication, also checks that the token's member belongs to the team. All of it happens
