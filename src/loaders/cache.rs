@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use moka::future::Cache;
+use moka::future::{Cache, CacheBuilder};
 
 use super::batch::BatchCache;
 use crate::config::CacheConfig;
@@ -68,21 +68,24 @@ pub struct LastMessageKey {
 impl Caches {
     pub fn new(config: &CacheConfig) -> Self {
         Self {
-            inboxes: cache(config.capacity, config.ttl_directory),
-            team: cache(config.capacity, config.ttl_directory),
-            conversations: cache(config.capacity, config.ttl_conversations),
+            inboxes: bounded(config.capacity, config.ttl_directory).build(),
+            team: bounded(config.capacity, config.ttl_directory).build(),
+            conversations: bounded(config.capacity, config.ttl_conversations).build(),
             contacts: BatchCache::new(config.capacity, config.ttl_contacts),
-            histories: invalidatable(config.capacity, config.ttl_conversations),
+            histories: bounded(config.capacity, config.ttl_conversations)
+                .support_invalidation_closures()
+                .build(),
             last_messages: BatchCache::new(config.capacity, config.ttl_conversations),
-            list_pages: cache(config.capacity, config.ttl_conversations),
+            list_pages: bounded(config.capacity, config.ttl_conversations).build(),
             // Outlives every list page, so a generation is never forgotten while pages of it
             // are still cached.
-            generations: cache(
+            generations: bounded(
                 config.capacity,
                 config.ttl_conversations * 2 + Duration::from_secs(60),
-            ),
+            )
+            .build(),
             next_generation: AtomicU64::new(1),
-            tenant_teams: cache(config.capacity, TENANT_TEAM_MEMORY),
+            tenant_teams: bounded(config.capacity, TENANT_TEAM_MEMORY).build(),
             messages_batch_limit: config.messages_batch_limit,
             metrics: LoaderMetrics::default(),
         }
@@ -181,27 +184,13 @@ impl Caches {
     }
 }
 
-fn cache<K, V>(capacity: u64, ttl: Duration) -> Cache<K, V>
+/// A size- and time-bounded cache, ready to build (or to be given more settings first).
+fn bounded<K, V>(capacity: u64, ttl: Duration) -> CacheBuilder<K, V, Cache<K, V>>
 where
     K: Hash + Eq + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
-    Cache::builder()
-        .max_capacity(capacity)
-        .time_to_live(ttl)
-        .build()
-}
-
-fn invalidatable<K, V>(capacity: u64, ttl: Duration) -> Cache<K, V>
-where
-    K: Hash + Eq + Send + Sync + 'static,
-    V: Clone + Send + Sync + 'static,
-{
-    Cache::builder()
-        .max_capacity(capacity)
-        .time_to_live(ttl)
-        .support_invalidation_closures()
-        .build()
+    Cache::builder().max_capacity(capacity).time_to_live(ttl)
 }
 
 /// moka shares a failed fill's error among everyone who waited for it.
