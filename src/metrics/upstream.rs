@@ -90,7 +90,8 @@ impl UpstreamMetrics {
         self.rate_limit_waits.inc();
     }
 
-    /// Reports the circuit breaker's state: 0 closed, 1 half-open, 2 open (worse is higher, so
+    /// Reports the circuit breaker's state (read when `/metrics` is scraped): 0 closed, 1
+    /// half-open, 2 open (worse is higher, so
     /// an alert is a threshold).
     pub fn set_circuit_state(&self, state: BreakerState) {
         self.circuit_state.set(match state {

@@ -217,9 +217,7 @@ impl TenantClient {
             let mut retries_done = 0;
             loop {
                 Span::current().record("attempt", retries_done + 1);
-                let permit = self.shared.breaker.admit();
-                self.report_circuit();
-                let permit = permit?;
+                let permit = self.shared.breaker.admit()?;
                 if self.shared.limiter.acquire(&self.credential.tenant()).await {
                     self.metrics.count_rate_limit_wait();
                 }
@@ -233,7 +231,6 @@ impl TenantClient {
                     log.record_time(started.elapsed());
                 }
                 permit.record(Outcome::of(&answer));
-                self.report_circuit();
                 let error = match answer {
                     Ok(answer) => return Ok(answer),
                     Err(error) => error,
@@ -247,12 +244,6 @@ impl TenantClient {
         }
         .instrument(span)
         .await
-    }
-
-    /// Keeps the circuit-state gauge in step with the breaker, which may have moved on any
-    /// admission or recorded outcome.
-    fn report_circuit(&self) {
-        self.metrics.set_circuit_state(self.shared.breaker.state());
     }
 
     async fn attempt<T: DeserializeOwned>(
