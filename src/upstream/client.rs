@@ -47,7 +47,6 @@ struct Shared {
     limiter: RateLimiter,
     /// One for the whole upstream, across tenants (see `breaker`).
     breaker: Breaker,
-    calls: CallLog,
 }
 
 impl Client {
@@ -90,7 +89,6 @@ impl Client {
                 retry: RetryPolicy::new(config),
                 limiter,
                 breaker: Breaker::new(config.breaker),
-                calls: CallLog::default(),
             }),
             metrics: UpstreamMetrics::default(),
         })
@@ -120,13 +118,6 @@ impl Client {
             request_id: None,
             call_log: None,
         })
-    }
-
-    /// HTTP requests attempted so far, retries included, keyed `METHOD path-template` like
-    /// `POST /v1/conversations`: the keys the sandbox counts under. An attempt whose connection
-    /// never opened counts here but never reaches the upstream's counts.
-    pub fn calls(&self) -> BTreeMap<String, u64> {
-        self.shared.calls.snapshot()
     }
 
     /// Whether the upstream answers HTTP at all, asked without a credential (pass-through mode
@@ -221,7 +212,6 @@ impl TenantClient {
                 if self.shared.limiter.acquire(&self.credential.tenant()).await {
                     self.metrics.count_rate_limit_wait();
                 }
-                self.shared.calls.record(&route);
                 if let Some(log) = &self.call_log {
                     log.record(&route);
                 }
@@ -396,8 +386,8 @@ impl Call {
     }
 }
 
-/// Requests sent per route: the whole process's in [`Client::calls`], and, where a caller asks
-/// for it, one operation's (see [`TenantClient::with_call_log`]), with the time they took.
+/// Requests one operation sent per route (see [`TenantClient::with_call_log`]), with the time
+/// they took.
 #[derive(Default)]
 pub struct CallLog {
     counts: Mutex<BTreeMap<String, u64>>,

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use super::requests::{ConversationStatusRequest, Recipient, SendMessageRequest};
 use super::test_server::{Reply, TestServer};
-use super::{BreakerState, Client, Error};
+use super::{BreakerState, CallLog, Client, Error};
 use crate::config::{BreakerConfig, UpstreamAuth};
 
 fn close_request() -> ConversationStatusRequest {
@@ -43,8 +43,15 @@ async fn reads_retry_server_errors_and_every_attempt_is_counted() {
     ])
     .await;
     let client = Client::new(&server.config()).unwrap();
+    let log = Arc::new(CallLog::default());
 
-    let inboxes = client.tenant(None).unwrap().inboxes().await.unwrap();
+    let inboxes = client
+        .tenant(None)
+        .unwrap()
+        .with_call_log(Arc::clone(&log))
+        .inboxes()
+        .await
+        .unwrap();
 
     assert_eq!(
         inboxes.iter().map(|inbox| inbox.id).collect::<Vec<_>>(),
@@ -52,7 +59,7 @@ async fn reads_retry_server_errors_and_every_attempt_is_counted() {
     );
     assert_eq!(server.requests().len(), 3);
     assert_eq!(
-        client.calls(),
+        log.snapshot(),
         BTreeMap::from([("GET /v1/inboxes".to_owned(), 3)])
     );
 }
@@ -142,10 +149,12 @@ async fn writes_are_retried_when_the_connection_never_opened() {
     let mut config = server.config();
     config.base_url = format!("http://{closed}").parse().unwrap();
     let client = Client::new(&config).unwrap();
+    let log = Arc::new(CallLog::default());
 
     let error = client
         .tenant(None)
         .unwrap()
+        .with_call_log(Arc::clone(&log))
         .close_conversation(&close_request())
         .await
         .unwrap_err();
@@ -155,7 +164,7 @@ async fn writes_are_retried_when_the_connection_never_opened() {
         "{error:?}"
     );
     let attempts = 1 + u64::from(config.max_retries);
-    assert_eq!(client.calls()["POST /v1/conversations/close"], attempts);
+    assert_eq!(log.snapshot()["POST /v1/conversations/close"], attempts);
 }
 
 #[tokio::test]
@@ -223,7 +232,8 @@ async fn retries_stop_at_an_open_breaker_and_later_calls_are_not_sent() {
         cooldown: Duration::from_secs(60),
     };
     let client = Client::new(&config).unwrap();
-    let tenant = client.tenant(None).unwrap();
+    let log = Arc::new(CallLog::default());
+    let tenant = client.tenant(None).unwrap().with_call_log(Arc::clone(&log));
 
     let error = tenant.inboxes().await.unwrap_err();
     assert!(
@@ -241,7 +251,7 @@ async fn retries_stop_at_an_open_breaker_and_later_calls_are_not_sent() {
     assert!(matches!(error, Error::CircuitOpen { .. }), "{error:?}");
     assert_eq!(server.requests().len(), 2);
     assert_eq!(
-        client.calls(),
+        log.snapshot(),
         BTreeMap::from([("GET /v1/inboxes".to_owned(), 2)]),
         "refused calls are not counted as sent"
     );
