@@ -108,9 +108,19 @@ impl Caches {
     /// Something about the tenant's conversations changed: cached list pages no longer count,
     /// nor do the newest-message pages of any conversation.
     pub(super) async fn conversations_changed(&self, tenant: TenantKey) {
+        self.lists_changed(tenant).await;
+        self.histories_changed(tenant);
+    }
+
+    /// The tenant's cached list pages no longer count: its lists move to a new generation.
+    pub(super) async fn lists_changed(&self, tenant: TenantKey) {
         self.generations
             .insert(tenant, self.fresh_generation())
             .await;
+    }
+
+    /// The newest-message pages of the tenant's conversations no longer count.
+    pub(super) fn histories_changed(&self, tenant: TenantKey) {
         // Histories are keyed by phone and inbox, which a transfer or a send changes in ways a
         // key cannot follow; dropping the tenant's histories is cheap next to a write.
         let dropped = self

@@ -137,10 +137,7 @@ impl Loaders {
         &self,
         id: i64,
     ) -> Result<Option<Arc<Conversation>>, ApiError> {
-        self.source
-            .caches
-            .conversations_changed(self.source.tenant)
-            .await;
+        self.source.caches.lists_changed(self.source.tenant).await;
         let conversation = self.source.fresh_conversation(id).await?;
         match &conversation {
             Some(conversation) => {
@@ -169,11 +166,9 @@ impl Loaders {
 
     /// Forgets every conversation's newest messages, here and in the shared caches: after a
     /// write any of them may be out of date (a send adds a message, a transfer moves a history).
-    pub async fn forget_messages(&self) {
-        self.source
-            .caches
-            .conversations_changed(self.source.tenant)
-            .await;
+    /// Lists are left to [`Self::reload_conversation`], which every write calls after this.
+    pub fn forget_messages(&self) {
+        self.source.caches.histories_changed(self.source.tenant);
         self.histories.clear::<HistoryPage>();
     }
 

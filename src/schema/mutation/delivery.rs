@@ -80,7 +80,7 @@ pub(super) async fn deliver(
         .map_err(|error| send_refused(error, outgoing.recipient_field))?;
 
     let loaders = &context.loaders;
-    loaders.forget_messages().await;
+    loaders.forget_messages();
     let newest = loaders
         .latest_messages(&outgoing.target, outgoing.inbox.id)
         .await?;

@@ -73,7 +73,7 @@ impl Subject {
 /// loaders, which also forget every cached history, so fields later in the operation (and
 /// later mutations in it) see the change.
 pub(super) async fn reload(context: &RequestContext, id: i64) -> Result<Conversation, Failure> {
-    context.loaders.forget_messages().await;
+    context.loaders.forget_messages();
     found_again(context, id).await
 }
 
