@@ -46,6 +46,12 @@ impl Report {
             let missing = self.writes.acknowledged_but_missing;
             failures.push(format!("{missing} acknowledged sends missing upstream"));
         }
+        if self.writes.acknowledged == 0 {
+            failures.push("no send was acknowledged".to_owned());
+        }
+        if self.subscribers > 0 && self.received.events == 0 {
+            failures.push("no subscriber received an event".to_owned());
+        }
         if self.panics > 0 {
             failures.push(format!("{} panics", self.panics));
         }

@@ -1,5 +1,4 @@
 //! Starting servers on port 0 and talking to them like a client would.
-#![allow(dead_code)]
 
 use std::net::SocketAddr;
 use std::sync::{Arc, LazyLock};
