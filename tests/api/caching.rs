@@ -4,21 +4,15 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use heymarket_gateway::config::{SandboxConfig, UpstreamAuth};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, spawn_app_with};
+use crate::helpers::{TestApp, global, spawn_app_with};
 use crate::sandbox_support::roomy_config;
 
 const DASHBOARD: &str = include_str!("../../bench/queries/dashboard.graphql");
 const WALK: &str = include_str!("../../bench/queries/walk.graphql");
 const DETAIL: &str = include_str!("../../bench/queries/detail.graphql");
-
-fn global(plain: &str) -> String {
-    URL_SAFE_NO_PAD.encode(plain)
-}
 
 async fn app() -> TestApp {
     spawn_app_with(

@@ -5,7 +5,7 @@
 use heymarket_gateway::config::SandboxConfig;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, error_codes, spawn_app_with};
+use crate::helpers::{TestApp, error_codes, global, spawn_app_with};
 use crate::sandbox_support::{roomy_config, walk_conversations};
 
 /// The member every walk acts as: the seeded team's admin, a member of every inbox.
@@ -293,7 +293,7 @@ async fn message_walks_are_exact_across_same_second_bursts() {
         long["inbox"].as_i64().unwrap(),
         long["target"].as_str().unwrap(),
     );
-    let conversation_id = base64_id(&format!("Conversation:{id}"));
+    let conversation_id = global(&format!("Conversation:{id}"));
 
     let expected = rest_messages(&app, phone, inbox).await;
     assert_eq!(expected.len() as u64, long["messages"].as_u64().unwrap());
@@ -311,11 +311,6 @@ async fn message_walks_are_exact_across_same_second_bursts() {
         .await;
         assert_eq!(walked, expected, "first {first}");
     }
-}
-
-fn base64_id(plain: &str) -> String {
-    use base64::Engine as _;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(plain)
 }
 
 #[tokio::test]

@@ -257,6 +257,13 @@ impl TestApp {
     }
 }
 
+/// A global id spelled by hand (`"Conversation:17"`, or something malformed on purpose): the
+/// URL-safe, unpadded base64 the schema's ids use.
+pub fn global(plain: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(plain)
+}
+
 /// The `extensions.code` of every error in a GraphQL response.
 pub fn error_codes(response: &Value) -> Vec<String> {
     response["errors"]

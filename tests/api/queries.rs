@@ -4,17 +4,11 @@
 use std::collections::{BTreeSet, HashSet};
 use std::time::Duration;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use heymarket_gateway::config::{SandboxConfig, UpstreamAuth};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, error_codes, spawn_app, spawn_app_with};
+use crate::helpers::{TestApp, error_codes, global, spawn_app, spawn_app_with};
 use crate::sandbox_support::{roomy_config, walk_conversations};
-
-fn global(plain: &str) -> String {
-    URL_SAFE_NO_PAD.encode(plain)
-}
 
 async fn one_team_app() -> TestApp {
     spawn_app_with(

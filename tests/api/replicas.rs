@@ -3,12 +3,10 @@
 
 use std::time::Duration;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use heymarket_gateway::config::{RateBudget, SandboxConfig};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, spawn_app_with, spawn_app_with_webhooks};
+use crate::helpers::{TestApp, global, spawn_app_with, spawn_app_with_webhooks};
 use crate::redis_support::{RedisServer, eventually};
 use crate::sandbox_support::roomy_config;
 use crate::ws_support::{first_delivery, result_where};
@@ -32,10 +30,6 @@ async fn replicas(redis: &RedisServer) -> (TestApp, TestApp) {
         eventually("both replicas to be ready", || replica.is_ready()).await;
     }
     (a, b)
-}
-
-fn global(plain: &str) -> String {
-    URL_SAFE_NO_PAD.encode(plain)
 }
 
 #[tokio::test]

@@ -3,20 +3,14 @@
 
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use heymarket_gateway::config::{SandboxConfig, UpstreamAuth};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, spawn_app_with_webhooks};
+use crate::helpers::{TestApp, global, spawn_app_with_webhooks};
 use crate::sandbox_support::roomy_config;
 use crate::ws_support::{Init, first_delivery, inbound, result_where};
 
 const DEADLINE: Duration = Duration::from_secs(10);
-
-fn global(plain: &str) -> String {
-    URL_SAFE_NO_PAD.encode(plain)
-}
 
 async fn app() -> TestApp {
     spawn_app_with_webhooks(
