@@ -18,14 +18,18 @@ pub(crate) struct Identity {
     pub(crate) member_id: i64,
 }
 
+/// The algorithms client tokens may use; which keys verify each is fixed in `verify`.
+const ACCEPTED: [Algorithm; 3] = [Algorithm::HS256, Algorithm::RS256, Algorithm::ES256];
+
 /// Checks client tokens against the configured keys and rules. Built once at start.
 pub(crate) struct TokenVerifier {
     /// HS256 key; HS256 tokens are refused without it.
     secret: Option<DecodingKey>,
     /// RS256 and ES256 keys; those tokens are refused without them.
     jwks: Option<Jwks>,
-    /// Times, audience and issuer; the algorithm is set per token, to the one its key is for.
-    validation: Validation,
+    /// Times, audience and issuer, once per accepted algorithm: a token is checked against the
+    /// one algorithm its key is for.
+    validations: Vec<Validation>,
     member_claim: String,
 }
 
@@ -62,7 +66,10 @@ impl TokenVerifier {
         let verifier = Arc::new(Self {
             secret,
             jwks,
-            validation: validation(config),
+            validations: ACCEPTED
+                .into_iter()
+                .map(|algorithm| validation(config, algorithm))
+                .collect(),
             member_claim: config.member_claim.clone(),
         });
         if let Some(Jwks::Remote(_)) = &verifier.jwks {
@@ -81,16 +88,22 @@ impl TokenVerifier {
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
         // The key follows from the algorithm: the shared secret only ever verifies HS256, and
         // JWKS keys only the algorithm each is for, so no token can pick its own key type.
-        let key = match (header.alg, &self.secret, &self.jwks) {
-            (Algorithm::HS256, Some(secret), _) => secret.clone(),
+        let validation = self
+            .validations
+            .iter()
+            .find(|validation| validation.algorithms == [header.alg])
+            .ok_or(TokenError::AlgorithmNotAccepted)?;
+        let decoded = match (header.alg, &self.secret, &self.jwks) {
+            (Algorithm::HS256, Some(secret), _) => {
+                jsonwebtoken::decode::<Map<String, Value>>(token, secret, validation)
+            }
             (Algorithm::RS256 | Algorithm::ES256, _, Some(jwks)) => {
-                jwks.key(header.alg, header.kid.as_deref()).await?
+                let key = jwks.key(header.alg, header.kid.as_deref()).await?;
+                jsonwebtoken::decode::<Map<String, Value>>(token, &key, validation)
             }
             _ => return Err(TokenError::AlgorithmNotAccepted),
         };
-        let mut validation = self.validation.clone();
-        validation.algorithms = vec![header.alg];
-        let claims = jsonwebtoken::decode::<Map<String, Value>>(token, &key, &validation)
+        let claims = decoded
             .map_err(|error| TokenError::from_decode(&error))?
             .claims;
         let member_id = member_id(&claims, &self.member_claim)
@@ -101,8 +114,8 @@ impl TokenVerifier {
 
 /// `exp` is required; `nbf` is checked when present; `aud` and `iss` are required and checked
 /// when configured, and `aud` is ignored when not (the gateway then has no name to look for).
-fn validation(config: &ClientAuthConfig) -> Validation {
-    let mut validation = Validation::new(Algorithm::HS256);
+fn validation(config: &ClientAuthConfig, algorithm: Algorithm) -> Validation {
+    let mut validation = Validation::new(algorithm);
     validation.leeway = config.leeway.as_secs();
     validation.validate_nbf = true;
     let mut required = vec!["exp"];
