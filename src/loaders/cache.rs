@@ -4,6 +4,7 @@
 //! Every entry is filled through moka's `try_get_with`, which runs one fill per key however many
 //! requests ask for it at once: concurrent identical requests cost the upstream one call.
 
+use std::collections::HashSet;
 use std::hash::Hash;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -105,13 +106,6 @@ impl Caches {
             .await
     }
 
-    /// Something about the tenant's conversations changed: cached list pages no longer count,
-    /// nor do the newest-message pages of any conversation.
-    pub(super) async fn conversations_changed(&self, tenant: TenantKey) {
-        self.lists_changed(tenant).await;
-        self.histories_changed(tenant);
-    }
-
     /// The tenant's cached list pages no longer count: its lists move to a new generation.
     pub(super) async fn lists_changed(&self, tenant: TenantKey) {
         self.generations
@@ -119,13 +113,14 @@ impl Caches {
             .await;
     }
 
-    /// The newest-message pages of the tenant's conversations no longer count.
-    pub(super) fn histories_changed(&self, tenant: TenantKey) {
+    /// The newest-message pages of these tenants' conversations no longer count (one
+    /// invalidation for all of them: a team may have many pass-through tenants).
+    pub(super) fn histories_changed(&self, tenants: HashSet<TenantKey>) {
         // Histories are keyed by phone and inbox, which a transfer or a send changes in ways a
-        // key cannot follow; dropping the tenant's histories is cheap next to a write.
+        // key cannot follow; dropping the tenants' histories is cheap next to a write.
         let dropped = self
             .histories
-            .invalidate_entries_if(move |(owner, _, _, _), _| *owner == tenant);
+            .invalidate_entries_if(move |(owner, _, _, _), _| tenants.contains(owner));
         if let Err(error) = dropped {
             tracing::error!(%error, "cannot drop cached histories; clearing every history instead");
             self.histories.invalidate_all();
@@ -159,13 +154,13 @@ impl Caches {
             }
         };
         let conversation = Arc::new(conversation);
-        let tenants: Vec<TenantKey> = self
+        let tenants: HashSet<TenantKey> = self
             .tenant_teams
             .iter()
             .filter(|(_, team)| *team == event.team_id)
             .map(|(tenant, _)| *tenant)
             .collect();
-        for tenant in tenants {
+        for &tenant in &tenants {
             let key = (tenant, conversation.id);
             let cached_is_newer = self.conversations.get(&key).await.is_some_and(|cached| {
                 cached.updated.is_some() && cached.updated > conversation.updated
@@ -175,8 +170,9 @@ impl Caches {
                     .insert(key, Arc::clone(&conversation))
                     .await;
             }
-            self.conversations_changed(tenant).await;
+            self.lists_changed(tenant).await;
         }
+        self.histories_changed(tenants);
     }
 
     /// Events were lost (a receiver fell behind): nothing cached about conversations can be

@@ -12,6 +12,7 @@ mod entities;
 mod last_message;
 mod source;
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -168,7 +169,9 @@ impl Loaders {
     /// write any of them may be out of date (a send adds a message, a transfer moves a history).
     /// Lists are left to [`Self::reload_conversation`], which every write calls after this.
     pub fn forget_messages(&self) {
-        self.source.caches.histories_changed(self.source.tenant);
+        self.source
+            .caches
+            .histories_changed(HashSet::from([self.source.tenant]));
         self.histories.clear::<HistoryPage>();
     }
 
