@@ -20,20 +20,43 @@ pub(super) const MEMBER_HEADER: HeaderName = HeaderName::from_static("x-member-i
 /// Header asking for `extensions.cost` in production mode (sandbox mode always reports it).
 pub(super) const COST_HEADER: HeaderName = HeaderName::from_static("x-include-cost");
 
-/// Settles the caller and counts the request against its client's rate limit; with client
-/// authentication, also checks that the token's member belongs to the team. All of it happens
-/// before the operation runs, and only the team look-up may reach the upstream.
+/// Settles the caller and counts the request against its client's rate limit. With client
+/// authentication the token's member must also belong to the team: that is left to
+/// [`Admitted::confirm`], so a query can start while the (cached) team look-up runs.
 pub(super) async fn admit(
     state: &AppState,
     headers: &HeaderMap,
     ip: Option<IpAddr>,
-) -> Result<Caller, ApiError> {
+) -> Result<Admitted, ApiError> {
     let settled = caller(state, headers, ip).await?;
     state.client_limiter.check(&settled.client)?;
-    if let ClientKey::Member(member) = settled.client {
-        check_member(state, &settled.caller, Some(member)).await?;
+    let unconfirmed_member = match settled.client {
+        ClientKey::Member(member) => Some(member),
+        _ => None,
+    };
+    Ok(Admitted {
+        caller: settled.caller,
+        unconfirmed_member,
+    })
+}
+
+/// A caller let in at the edge whose token's member may still need confirming as one of the
+/// team's. No answer may leave before [`confirm`](Self::confirm) succeeds, and nothing that
+/// changes anything may start before it.
+pub(super) struct Admitted {
+    pub(super) caller: Caller,
+    unconfirmed_member: Option<i64>,
+}
+
+impl Admitted {
+    /// Confirms that the token's member belongs to the team; without client authentication
+    /// there is nothing to confirm.
+    pub(super) async fn confirm(&self, state: &AppState) -> Result<(), ApiError> {
+        match self.unconfirmed_member {
+            Some(member) => check_member(state, &self.caller, Some(member)).await,
+            None => Ok(()),
+        }
     }
-    Ok(settled.caller)
 }
 
 /// Who is calling, as settled at the edge: what the schema acts for, and whose rate limit the

@@ -4,7 +4,8 @@
 //! One path for every HTTP operation: pick the answer's media type, read the parameters,
 //! admit the caller (see `caller`: who calls, acting as whom, within which rate limit), find
 //! the document (see [`crate::persisted`]), run it within the request deadline, and answer as
-//! the GraphQL-over-HTTP specification says (see `answer`).
+//! the GraphQL-over-HTTP specification says (see `answer`). A query runs while the token's
+//! member is confirmed as one of the team's; a mutation waits for that.
 
 use std::net::IpAddr;
 
@@ -17,6 +18,7 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use futures::FutureExt;
 
 use super::answer;
 use super::caller::admit;
@@ -99,8 +101,8 @@ async fn run(
     params: Params,
     method: Method,
 ) -> Response {
-    let caller = match admit(state, headers, ip).await {
-        Ok(caller) => caller,
+    let admitted = match admit(state, headers, ip).await {
+        Ok(admitted) => admitted,
         Err(error) => return answer::refused(media, error),
     };
     let document = match state
@@ -120,15 +122,18 @@ async fn run(
     if let Some(name) = params.operation_name {
         request = request.operation_name(name);
     }
-    if method == Method::Get && is_mutation(&mut request) {
+    let mutation = is_mutation(&mut request);
+    if method == Method::Get && mutation {
         return mutation_over_get(media);
     }
     let deadline = state.config.limits.request_timeout;
-    let executor = state.executor(Some(caller));
+    let executor = state.executor(Some(admitted.caller.clone()));
     // Boxed: an operation's future is large, and the handler's own would carry it on the stack.
     let execution = Box::pin(executor.execute(request));
-    match tokio::time::timeout(deadline, execution).await {
-        Ok(response) => answer::graphql(media, response, started.get()),
+    let confirmed_execution = confirmed(mutation, admitted.confirm(state), execution);
+    match tokio::time::timeout(deadline, confirmed_execution).await {
+        Ok(Ok(response)) => answer::graphql(media, response, started.get()),
+        Ok(Err(error)) => answer::refused(media, error),
         Err(_) => {
             tracing::warn!(
                 deadline_ms = deadline.as_millis(),
@@ -140,6 +145,23 @@ async fn run(
             ]);
             answer::graphql(media, response, true)
         }
+    }
+}
+
+/// `execution`'s outcome once `confirmation` has passed. A mutation starts only after it: a
+/// write must not start for a member the team does not know. Anything else runs alongside it,
+/// which saves a cold round trip, and its answer is dropped unless the confirmation passes.
+async fn confirmed<T>(
+    mutation: bool,
+    confirmation: impl Future<Output = Result<(), ApiError>>,
+    execution: impl Future<Output = T>,
+) -> Result<T, ApiError> {
+    if mutation {
+        confirmation.await?;
+        Ok(execution.await)
+    } else {
+        let ((), outcome) = tokio::try_join!(confirmation, execution.map(Ok))?;
+        Ok(outcome)
     }
 }
 
@@ -184,4 +206,55 @@ fn is_websocket_upgrade(headers: &HeaderMap) -> bool {
         .get(header::UPGRADE)
         .and_then(|value| value.to_str().ok())
         .is_some_and(|value| value.eq_ignore_ascii_case("websocket"))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Duration;
+
+    use tokio::sync::oneshot;
+
+    use super::*;
+
+    fn refused() -> ApiError {
+        ApiError::Forbidden("not a member".to_owned())
+    }
+
+    #[tokio::test]
+    async fn a_mutation_never_starts_when_the_confirmation_fails() {
+        let started = AtomicBool::new(false);
+        let execution = async { started.store(true, Ordering::SeqCst) };
+        let outcome = confirmed(true, async { Err(refused()) }, execution).await;
+        assert!(matches!(outcome, Err(ApiError::Forbidden(_))));
+        assert!(!started.load(Ordering::SeqCst));
+    }
+
+    #[tokio::test]
+    async fn a_query_runs_alongside_its_confirmation_and_waits_for_it() {
+        for passes in [true, false] {
+            let (running, is_running) = oneshot::channel();
+            // The confirmation only ends once the query has started: run one after the other,
+            // they would never finish.
+            let confirmation = async move {
+                is_running.await.map_err(|_| refused())?;
+                if passes { Ok(()) } else { Err(refused()) }
+            };
+            let execution = async move {
+                let _ = running.send(());
+                "answer"
+            };
+            let outcome = tokio::time::timeout(
+                Duration::from_secs(10),
+                confirmed(false, confirmation, execution),
+            )
+            .await
+            .expect("the query and its confirmation ran together");
+            match (passes, outcome) {
+                (true, Ok(answer)) => assert_eq!(answer, "answer"),
+                (false, Err(ApiError::Forbidden(_))) => {}
+                (_, other) => panic!("passes: {passes}, outcome: {other:?}"),
+            }
+        }
+    }
 }

@@ -321,6 +321,51 @@ async fn a_member_outside_the_team_is_forbidden() {
         (status, error_codes(&body)),
         (403, vec!["FORBIDDEN".into()])
     );
+    assert_eq!(body["data"], Value::Null, "{body}");
+}
+
+#[tokio::test]
+async fn a_member_outside_the_team_cannot_start_a_mutation() {
+    let app = spawn_jwt_app(client_auth()).await;
+    let admin = hs256(&claims(501));
+    let open = "{ conversations(first: 1, filter: {status: OPEN}) { nodes { id } } }";
+    let (_, _, listing) = ask(&app, Some(&admin), open, &[]).await;
+    let id = listing["data"]["conversations"]["nodes"][0]["id"]
+        .as_str()
+        .expect("an open conversation")
+        .to_owned();
+    let calls_before = upstream_calls(&app).await;
+
+    let close = format!(
+        r#"mutation {{ closeConversation(input: {{conversationId: "{id}"}}) {{ conversation {{ status }} }} }}"#
+    );
+    let (status, _, body) = ask(&app, Some(&hs256(&claims(999_999))), &close, &[]).await;
+    assert_eq!(
+        (status, error_codes(&body)),
+        (403, vec!["FORBIDDEN".into()]),
+        "{body}"
+    );
+    // The team was cached by the first request: the refused mutation reached nothing upstream.
+    assert_eq!(upstream_calls(&app).await, calls_before);
+    let status_of = format!(r#"{{ node(id: "{id}") {{ ... on Conversation {{ status }} }} }}"#);
+    let (_, _, after) = ask(&app, Some(&admin), &status_of, &[]).await;
+    assert_eq!(after["data"]["node"]["status"], "OPEN", "{after}");
+}
+
+#[tokio::test]
+async fn the_membership_check_and_the_query_share_one_team_call() {
+    let app = spawn_jwt_app(client_auth()).await;
+    let (status, _, body) = ask(
+        &app,
+        Some(&hs256(&claims(501))),
+        "{ members { name } }",
+        &[],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let members = body["data"]["members"].as_array().expect("members");
+    assert!(!members.is_empty(), "{body}");
+    assert_eq!(app.sandbox.calls("GET /v1/team").await, 1);
 }
 
 #[tokio::test]
