@@ -6,47 +6,57 @@
 //! 0/1, and timestamps as `""`. Use with `#[serde(default, deserialize_with = "…")]` so that
 //! absent fields default too.
 
+use std::borrow::Cow;
+use std::fmt;
+
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
-use serde::de::{DeserializeOwned, Deserializer};
-use serde_json::Value;
+use serde::de::{DeserializeOwned, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
 
-/// Any type: the value if it decodes as `T`, otherwise `None`.
+/// Text: the string if it is one, otherwise `None`.
+pub(crate) fn text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    Ok(match Scalar::deserialize(deserializer)? {
+        Scalar::Text(text) => Some(text.into_owned()),
+        _ => None,
+    })
+}
+
+/// Any type: the value if it decodes as `T`, otherwise `None`. The value's raw JSON is kept
+/// and decoded again, which costs far less than building a [`serde_json::Value`] tree; prefer
+/// [`text`] and the scalar decoders where they fit.
 pub(crate) fn lenient<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
 where
     D: Deserializer<'de>,
     T: DeserializeOwned,
 {
-    let value = Value::deserialize(deserializer)?;
-    Ok(serde_json::from_value(value).ok())
+    let raw = Box::<RawValue>::deserialize(deserializer)?;
+    Ok(serde_json::from_str(raw.get()).ok())
 }
 
 /// A boolean sent as `true`/`false`, `0`/`1`, or `"true"`/`"false"`.
 pub(crate) fn flag<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<bool>, D::Error> {
-    Ok(match Value::deserialize(deserializer)? {
-        Value::Bool(flag) => Some(flag),
-        Value::Number(number) => match number.as_i64() {
-            Some(0) => Some(false),
-            Some(1) => Some(true),
-            _ => None,
-        },
-        Value::String(text) => text.parse().ok(),
+    Ok(match Scalar::deserialize(deserializer)? {
+        Scalar::Bool(flag) => Some(flag),
+        Scalar::Int(0) => Some(false),
+        Scalar::Int(1) => Some(true),
+        Scalar::Text(text) => text.parse().ok(),
         _ => None,
     })
 }
 
 /// An integer, also when sent as a numeric string.
 pub(crate) fn int<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<i64>, D::Error> {
-    Ok(as_int(&Value::deserialize(deserializer)?))
+    Ok(Scalar::deserialize(deserializer)?.as_int())
 }
 
 /// An integer that may also arrive as a boolean (`false` = 0, `true` = 1).
 pub(crate) fn int_or_flag<'de, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<i64>, D::Error> {
-    Ok(match Value::deserialize(deserializer)? {
-        Value::Bool(flag) => Some(i64::from(flag)),
-        other => as_int(&other),
+    Ok(match Scalar::deserialize(deserializer)? {
+        Scalar::Bool(flag) => Some(i64::from(flag)),
+        other => other.as_int(),
     })
 }
 
@@ -55,8 +65,8 @@ pub(crate) fn int_or_flag<'de, D: Deserializer<'de>>(
 pub(crate) fn timestamp<'de, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<DateTime<Utc>>, D::Error> {
-    Ok(match Value::deserialize(deserializer)? {
-        Value::String(text) => DateTime::parse_from_rfc3339(text.trim())
+    Ok(match Scalar::deserialize(deserializer)? {
+        Scalar::Text(text) => DateTime::parse_from_rfc3339(text.trim())
             .ok()
             .map(|instant| instant.with_timezone(&Utc)),
         _ => None,
@@ -70,20 +80,98 @@ where
     D: Deserializer<'de>,
     T: DeserializeOwned,
 {
-    Ok(match Value::deserialize(deserializer)? {
-        Value::Array(items) => items
-            .into_iter()
-            .filter_map(|item| serde_json::from_value(item).ok())
-            .collect(),
-        _ => Vec::new(),
-    })
+    let raw = Box::<RawValue>::deserialize(deserializer)?;
+    let items: Vec<&RawValue> = serde_json::from_str(raw.get()).unwrap_or_default();
+    Ok(items
+        .into_iter()
+        .filter_map(|item| serde_json::from_str(item.get()).ok())
+        .collect())
 }
 
-fn as_int(value: &Value) -> Option<i64> {
-    match value {
-        Value::Number(number) => number.as_i64(),
-        Value::String(text) => text.trim().parse().ok(),
-        _ => None,
+/// One JSON value as the scalar decoders see it. Strings are borrowed from the input where
+/// it allows, and arrays and objects are skipped without being kept.
+enum Scalar<'de> {
+    Bool(bool),
+    /// An integer that fits in `i64`.
+    Int(i64),
+    Text(Cow<'de, str>),
+    /// A fraction, a huge integer, `null`, an array or an object.
+    Other,
+}
+
+impl Scalar<'_> {
+    fn as_int(&self) -> Option<i64> {
+        match self {
+            Self::Int(int) => Some(*int),
+            Self::Text(text) => text.trim().parse().ok(),
+            _ => None,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Scalar<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(ScalarVisitor)
+    }
+}
+
+struct ScalarVisitor;
+
+impl<'de> Visitor<'de> for ScalarVisitor {
+    type Value = Scalar<'de>;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, flag: bool) -> Result<Self::Value, E> {
+        Ok(Scalar::Bool(flag))
+    }
+
+    fn visit_i64<E>(self, int: i64) -> Result<Self::Value, E> {
+        Ok(Scalar::Int(int))
+    }
+
+    fn visit_u64<E>(self, int: u64) -> Result<Self::Value, E> {
+        Ok(i64::try_from(int).map_or(Scalar::Other, Scalar::Int))
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(Scalar::Other)
+    }
+
+    fn visit_borrowed_str<E>(self, text: &'de str) -> Result<Self::Value, E> {
+        Ok(Scalar::Text(Cow::Borrowed(text)))
+    }
+
+    fn visit_str<E>(self, text: &str) -> Result<Self::Value, E> {
+        Ok(Scalar::Text(Cow::Owned(text.to_owned())))
+    }
+
+    fn visit_string<E>(self, text: String) -> Result<Self::Value, E> {
+        Ok(Scalar::Text(Cow::Owned(text)))
+    }
+
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(Scalar::Other)
+    }
+
+    fn visit_none<E>(self) -> Result<Self::Value, E> {
+        Ok(Scalar::Other)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        Scalar::deserialize(deserializer)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<Self::Value, A::Error> {
+        while items.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Scalar::Other)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut entries: A) -> Result<Self::Value, A::Error> {
+        while entries.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Scalar::Other)
     }
 }
 
@@ -175,6 +263,36 @@ mod tests {
     fn lists_drop_bad_elements_and_non_lists() {
         assert_eq!(probe(json!({ "ids": [1, "x", 3, null] })).ids, vec![1, 3]);
         assert!(probe(json!({ "ids": true })).ids.is_empty());
+    }
+
+    #[test]
+    fn text_is_decoded_with_escapes_and_without_them() {
+        #[derive(Debug, Deserialize)]
+        struct Text {
+            #[serde(default, deserialize_with = "text")]
+            text: Option<String>,
+        }
+        let read = |json: &str| serde_json::from_str::<Text>(json).unwrap().text;
+        assert_eq!(read(r#"{"text": "plain"}"#).as_deref(), Some("plain"));
+        assert_eq!(
+            read(r#"{"text": "a \"quote\" \u00e9"}"#).as_deref(),
+            Some("a \"quote\" é")
+        );
+        for other in ["12", "true", "null", "[\"a\"]", r#"{"a": "b"}"#] {
+            assert_eq!(read(&format!(r#"{{"text": {other}}}"#)), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn scalars_skip_nested_values_and_out_of_range_numbers() {
+        let read = |json: &str| serde_json::from_str::<Probe>(json).unwrap();
+        let probe = read(
+            r#"{"int": {"a": [1, {"b": 2}]}, "flag": [true], "at": {"x": "y"}, "name": "kept"}"#,
+        );
+        assert_eq!((probe.int, probe.flag, probe.at), (None, None, None));
+        assert_eq!(probe.name.as_deref(), Some("kept"));
+        assert_eq!(read(r#"{"int": 18446744073709551615}"#).int, None);
+        assert_eq!(read(r#"{"int": -5}"#).int, Some(-5));
     }
 
     #[test]

@@ -26,7 +26,7 @@ pub struct Conversation {
     #[serde(default, deserialize_with = "de::flag")]
     pub blocked: Option<bool>,
     /// e.g. `sms`, `mms`, `email`, `chat` (casing unverified).
-    #[serde(default, deserialize_with = "de::lenient")]
+    #[serde(default, deserialize_with = "de::text")]
     pub channel: Option<String>,
     #[serde(default, deserialize_with = "de::timestamp")]
     pub created: Option<DateTime<Utc>>,
@@ -39,13 +39,13 @@ pub struct Conversation {
     /// Undocumented integer (a Unix time or a message id).
     #[serde(default, deserialize_with = "de::int")]
     pub last_inbound: Option<i64>,
-    #[serde(default, deserialize_with = "de::lenient")]
+    #[serde(default, deserialize_with = "de::text")]
     pub local_id: Option<String>,
     #[serde(default, deserialize_with = "de::list")]
     pub members: Vec<ConversationMember>,
     #[serde(default, deserialize_with = "de::flag")]
     pub muted: Option<bool>,
-    #[serde(default, deserialize_with = "de::lenient")]
+    #[serde(default, deserialize_with = "de::text")]
     pub name: Option<String>,
     /// Documented as an integer, described as "has been read"; booleans read as 0/1.
     #[serde(default, deserialize_with = "de::int_or_flag")]
@@ -55,12 +55,12 @@ pub struct Conversation {
     #[serde(default, deserialize_with = "de::timestamp")]
     pub snooze_till: Option<DateTime<Utc>>,
     /// `open` or `closed` (a `pending` state may exist).
-    #[serde(default, deserialize_with = "de::lenient")]
+    #[serde(default, deserialize_with = "de::text")]
     pub status: Option<String>,
     /// The customer's phone number (or email address on email conversations).
-    #[serde(default, deserialize_with = "de::lenient")]
+    #[serde(default, deserialize_with = "de::text")]
     pub target: Option<String>,
-    #[serde(rename = "type", default, deserialize_with = "de::lenient")]
+    #[serde(rename = "type", default, deserialize_with = "de::text")]
     pub kind: Option<String>,
     /// Last activity: the list endpoint's sort key and cursor.
     #[serde(default, deserialize_with = "de::timestamp")]
@@ -72,7 +72,7 @@ pub struct Conversation {
     #[serde(default, deserialize_with = "de::lenient")]
     pub unread_users: Option<Vec<i64>>,
     /// Undocumented, seen in client code: a preview of the last message.
-    #[serde(default, deserialize_with = "de::lenient")]
+    #[serde(default, deserialize_with = "de::text")]
     pub last_msg: Option<String>,
 }
 
@@ -103,7 +103,7 @@ impl Conversation {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct ConversationMember {
     pub id: i64,
-    #[serde(default, deserialize_with = "de::lenient")]
+    #[serde(default, deserialize_with = "de::text")]
     pub name: Option<String>,
 }
 
@@ -111,18 +111,18 @@ pub struct ConversationMember {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct Message {
     pub id: i64,
-    #[serde(default, deserialize_with = "de::lenient")]
+    #[serde(default, deserialize_with = "de::text")]
     pub text: Option<String>,
     /// Media URL on MMS.
-    #[serde(default, deserialize_with = "de::lenient")]
+    #[serde(default, deserialize_with = "de::text")]
     pub media: Option<String>,
-    #[serde(default, deserialize_with = "de::lenient")]
+    #[serde(default, deserialize_with = "de::text")]
     pub phone: Option<String>,
     /// Undocumented value set.
-    #[serde(rename = "type", default, deserialize_with = "de::lenient")]
+    #[serde(rename = "type", default, deserialize_with = "de::text")]
     pub kind: Option<String>,
     /// Delivery status; only `sent` has been observed.
-    #[serde(default, deserialize_with = "de::lenient")]
+    #[serde(default, deserialize_with = "de::text")]
     pub status: Option<String>,
     /// Sent or received; the cursor of `POST /v1/messages/all`.
     #[serde(default, deserialize_with = "de::timestamp")]
@@ -133,11 +133,11 @@ pub struct Message {
     /// The embedded conversation, when present and well-formed.
     #[serde(default, deserialize_with = "de::lenient")]
     pub conversation: Option<Box<Conversation>>,
-    #[serde(default, deserialize_with = "de::lenient")]
+    #[serde(default, deserialize_with = "de::text")]
     pub author: Option<String>,
-    #[serde(default, deserialize_with = "de::lenient")]
+    #[serde(default, deserialize_with = "de::text")]
     pub local_id: Option<String>,
-    #[serde(default, deserialize_with = "de::lenient")]
+    #[serde(default, deserialize_with = "de::text")]
     pub target: Option<String>,
     #[serde(default, deserialize_with = "de::timestamp")]
     pub updated: Option<DateTime<Utc>>,
@@ -150,10 +150,10 @@ pub struct Message {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct Inbox {
     pub id: i64,
-    #[serde(default, deserialize_with = "de::lenient")]
+    #[serde(default, deserialize_with = "de::text")]
     pub name: Option<String>,
     /// Primary number.
-    #[serde(default, deserialize_with = "de::lenient")]
+    #[serde(default, deserialize_with = "de::text")]
     pub phone: Option<String>,
     /// All numbers.
     #[serde(default, deserialize_with = "de::list")]
@@ -175,7 +175,7 @@ pub struct Inbox {
 pub struct Team {
     #[serde(default, deserialize_with = "de::int")]
     pub id: Option<i64>,
-    #[serde(default, deserialize_with = "de::lenient")]
+    #[serde(default, deserialize_with = "de::text")]
     pub name: Option<String>,
     #[serde(default, deserialize_with = "de::list")]
     pub members: Vec<TeamMember>,
@@ -188,9 +188,9 @@ pub struct Team {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct TeamMember {
     pub id: i64,
-    #[serde(default, deserialize_with = "de::lenient")]
+    #[serde(default, deserialize_with = "de::text")]
     pub name: Option<String>,
-    #[serde(default, deserialize_with = "de::lenient")]
+    #[serde(default, deserialize_with = "de::text")]
     pub role: Option<String>,
 }
 
@@ -199,17 +199,17 @@ pub struct TeamMember {
 pub struct Contact {
     pub id: i64,
     /// The v2 endpoints' id.
-    #[serde(default, deserialize_with = "de::lenient")]
+    #[serde(default, deserialize_with = "de::text")]
     pub uuid: Option<String>,
-    #[serde(default, deserialize_with = "de::lenient")]
+    #[serde(default, deserialize_with = "de::text")]
     pub display_name: Option<String>,
-    #[serde(rename = "first", default, deserialize_with = "de::lenient")]
+    #[serde(rename = "first", default, deserialize_with = "de::text")]
     pub first_name: Option<String>,
-    #[serde(rename = "last", default, deserialize_with = "de::lenient")]
+    #[serde(rename = "last", default, deserialize_with = "de::text")]
     pub last_name: Option<String>,
-    #[serde(default, deserialize_with = "de::lenient")]
+    #[serde(default, deserialize_with = "de::text")]
     pub email: Option<String>,
-    #[serde(default, deserialize_with = "de::lenient")]
+    #[serde(default, deserialize_with = "de::text")]
     pub phone: Option<String>,
     /// Custom field values keyed by field-id strings.
     #[serde(default, deserialize_with = "de::lenient")]
@@ -245,7 +245,7 @@ pub struct SentMessage {
     #[serde(default, deserialize_with = "de::timestamp")]
     pub date: Option<DateTime<Utc>>,
     /// Set when the message carries media.
-    #[serde(default, deserialize_with = "de::lenient")]
+    #[serde(default, deserialize_with = "de::text")]
     pub gallery_url: Option<String>,
     /// The conversation, when the upstream says (undocumented for SMS, seen in client code).
     #[serde(default, deserialize_with = "de::int")]
