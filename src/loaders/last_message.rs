@@ -14,6 +14,7 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeDelta, Utc};
 use futures::FutureExt;
 use futures::stream::{self, StreamExt};
+use tracing::Instrument;
 
 use super::batch::BatchFetch;
 use super::cache::LastMessageKey;
@@ -30,7 +31,7 @@ const FALLBACK_CONCURRENCY: usize = 8;
 /// group of conversations, and smaller groups need fewer messages each to span it (fewer
 /// fall-back histories), at the price of more listings. Fifteen puts a page of 30 in two
 /// concurrent listings.
-const CONVERSATIONS_PER_LISTING: usize = 15;
+pub const CONVERSATIONS_PER_LISTING: usize = 15;
 
 /// A conversation's last message (`None` when it has none), or why it could not be read.
 pub type LastMessage = Result<Option<Arc<Message>>, ApiError>;
@@ -72,20 +73,26 @@ impl Source {
                 limit: Some(self.caches.messages_batch_limit),
                 ..AllMessagesRequest::default()
             };
-            async move {
-                // Without a listing its conversations fall back to their own histories.
-                self.upstream.all_messages(&request).await.unwrap_or_else(|error| {
-                    tracing::warn!(%error, "team-wide message listing failed; reading histories instead");
-                    Vec::new()
-                })
-            }
+            let upstream = self.upstream.clone();
+            // A task per listing, so that decoding one large answer does not hold up reading
+            // the others.
+            tokio::spawn(async move { upstream.all_messages(&request).await }.in_current_span())
         });
         let mut newest: HashMap<i64, Arc<Message>> = HashMap::new();
-        for message in futures::future::join_all(listings)
-            .await
-            .into_iter()
-            .flatten()
-        {
+        let listed = futures::future::join_all(listings).await.into_iter();
+        // Without a listing its conversations fall back to their own histories.
+        let messages = listed.flat_map(|listing| match listing {
+            Ok(Ok(messages)) => messages,
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "team-wide message listing failed; reading histories instead");
+                Vec::new()
+            }
+            Err(error) => {
+                tracing::warn!(%error, "team-wide message listing stopped; reading histories instead");
+                Vec::new()
+            }
+        });
+        for message in messages {
             let Some(conversation) = message
                 .conversation
                 .as_ref()
