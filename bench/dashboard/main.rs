@@ -165,6 +165,7 @@ async fn measure(
     for scenario in Scenario::ALL {
         scenarios.push(bench.measure(scenario, repetitions).await?);
     }
+    let dashboard_floor = bench.dashboard_floor(repetitions).await?;
     let naive_walk = bench.naive_walk().await?;
     let concurrency = usize::from(args.concurrency);
     let duration = Duration::from_secs(args.load_seconds);
@@ -181,6 +182,7 @@ async fn measure(
         machine: environment::Machine::describe(),
         revision: environment::revision(Path::new(env!("CARGO_MANIFEST_DIR"))),
         scenarios,
+        dashboard_floor,
         naive_walk,
         load,
     })

@@ -105,6 +105,21 @@ impl Bench<'_> {
         Ok(measurements)
     }
 
+    /// `repetitions` runs of the cold dashboard's upstream calls made directly (see
+    /// [`RestFrontend::dashboard_floor`]).
+    pub(crate) async fn dashboard_floor(&self, repetitions: usize) -> anyhow::Result<Vec<Sample>> {
+        let mut samples = Vec::with_capacity(repetitions);
+        for repetition in 1..=repetitions {
+            progress!("dashboard floor: direct calls {repetition}/{repetitions}");
+            let sample = self
+                .timed(self.rest.dashboard_floor())
+                .await
+                .context("the dashboard's upstream calls made directly")?;
+            samples.push(sample);
+        }
+        Ok(samples)
+    }
+
     /// One REST walk, compared with the reference walk.
     pub(crate) async fn naive_walk(&self) -> anyhow::Result<NaiveWalk> {
         let listed = self.rest.walk().await.context("walk over REST")?;

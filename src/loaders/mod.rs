@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use async_graphql::dataloader::{DataLoader, HashMapCache};
 
 pub use cache::Caches;
-pub use last_message::LastMessageTarget;
+pub use last_message::{CONVERSATIONS_PER_LISTING, LastMessageTarget};
 
 use crate::error::ApiError;
 use crate::upstream::models::{Contact, Conversation, Inbox, Message, Team, TeamMember};
