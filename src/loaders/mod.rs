@@ -71,7 +71,7 @@ impl Loaders {
 
     /// Every inbox the tenant can access (`GET /v1/inboxes`).
     pub async fn inboxes(&self) -> Result<Arc<Vec<Inbox>>, ApiError> {
-        self.inboxes.get_or_load(self.source.inboxes()).await
+        self.inboxes.get_or_load(|| self.source.inboxes()).await
     }
 
     /// One inbox by id, from [`Loaders::inboxes`].
@@ -86,7 +86,7 @@ impl Loaders {
 
     /// The team and its members (`GET /v1/team`).
     pub async fn team(&self) -> Result<Arc<Team>, ApiError> {
-        self.team.get_or_load(self.source.team()).await
+        self.team.get_or_load(|| self.source.team()).await
     }
 
     /// One team member by id, from [`Loaders::team`].
@@ -287,14 +287,18 @@ impl<T> Default for Memo<T> {
 }
 
 impl<T> Memo<T> {
-    async fn get_or_load(
-        &self,
-        load: impl std::future::Future<Output = Result<Arc<T>, ApiError>>,
-    ) -> Result<Arc<T>, ApiError> {
+    /// The remembered value, or the one `load` produces (then remembered).
+    async fn get_or_load<F>(&self, load: impl FnOnce() -> F) -> Result<Arc<T>, ApiError>
+    where
+        F: std::future::Future<Output = Result<Arc<T>, ApiError>>,
+    {
         if let Some(seen) = self.lock().clone() {
             return Ok(seen);
         }
-        let loaded = load.await?;
+        // Boxed, and only when needed: a load through the shared caches is a large future, and
+        // inline it would size the future of every field that reads the team or the inboxes,
+        // which async-graphql moves onto the heap field by field.
+        let loaded = Box::pin(load()).await?;
         Ok(Arc::clone(self.lock().get_or_insert(loaded)))
     }
 

@@ -114,7 +114,9 @@ pub async fn conversations(
             }
         },
     );
-    let (check, walked) = futures::join!(check_access(context, &inbox_ids), walk);
+    // Boxed: the walk is a large future, and inline it would size the future of every field
+    // of the types that list conversations (an inbox's `name` as much as its `conversations`).
+    let (check, walked) = futures::join!(check_access(context, &inbox_ids), Box::pin(walk));
     check?;
     let slice = walked.map_err(walk_error)?;
 

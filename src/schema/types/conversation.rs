@@ -251,7 +251,9 @@ impl Conversation {
         let page = PageRequest::parse(CursorKind::Message, first, after, last, before)?;
         let (phone, inbox_id) = self.history_address()?;
         let context = RequestContext::of(ctx)?;
-        let slice = pagination::collect(
+        // Boxed: the walk's future is large, and unboxed it would size the future of every
+        // field of every conversation, which async-graphql copies onto the heap field by field.
+        let slice = Box::pin(pagination::collect(
             page.first,
             page.after,
             Listing::MESSAGE_HISTORY,
@@ -265,7 +267,7 @@ impl Conversation {
                     .await?;
                 Ok::<_, ApiError>(page.to_vec())
             },
-        )
+        ))
         .await
         .map_err(walk_error)?;
         Ok(page
