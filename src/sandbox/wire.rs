@@ -23,6 +23,7 @@ pub(crate) fn to_micros(instant: DateTime<Utc>) -> DateTime<Utc> {
     DateTime::from_timestamp_micros(micros).unwrap_or(instant)
 }
 
+pub(crate) use crate::hex::uuid_from_bits;
 pub(crate) use crate::phone::normalize as normalize_phone;
 
 /// A conversation target as a client names it: an email address stays as written (lowercased),
@@ -34,21 +35,6 @@ pub(crate) fn normalize_target(raw: &str) -> ApiResult<String> {
     }
     normalize_phone(raw)
         .ok_or_else(|| ApiError::bad_data(format!("`{raw}` is not a phone number (E.164 digits)")))
-}
-
-/// Formats 128 random bits as a version-4 UUID (`xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx`).
-pub(crate) fn uuid_from_bits(bits: u128) -> String {
-    let version = (bits & !(0xF << 76)) | (0x4 << 76);
-    let variant = (version & !(0x3 << 62)) | (0x2 << 62);
-    let hex = format!("{variant:032x}");
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..]
-    )
 }
 
 #[cfg(test)]
@@ -71,15 +57,6 @@ mod tests {
         let nanos = parse_instant("date", "2026-04-12T15:30:00.123456789Z").unwrap();
         assert_eq!(to_micros(nanos).timestamp_subsec_micros(), 123_456);
         assert!(parse_instant("date", "yesterday").is_err());
-    }
-
-    #[test]
-    fn uuids_carry_version_and_variant() {
-        assert_eq!(uuid_from_bits(0), "00000000-0000-4000-8000-000000000000");
-        assert_eq!(
-            uuid_from_bits(u128::MAX),
-            "ffffffff-ffff-4fff-bfff-ffffffffffff"
-        );
     }
 
     #[test]
