@@ -9,7 +9,6 @@
 
 use std::net::IpAddr;
 
-use async_graphql::parser::types::OperationType;
 use async_graphql::{Executor, Variables};
 use axum::Router;
 use axum::body::Bytes;
@@ -26,7 +25,7 @@ use super::negotiation::{MediaType, negotiate};
 use super::params::{self, Params, ParamsError};
 use super::rate_limit::{ClientAddr, client_ip};
 use super::websocket;
-use crate::schema::{ApiError, ExecutionStarted, selected_operation};
+use crate::schema::{ApiError, ExecutionStarted, Operation};
 use crate::state::AppState;
 
 pub(super) fn router(max_body_bytes: usize) -> Router<AppState> {
@@ -122,7 +121,7 @@ async fn run(
     if let Some(name) = params.operation_name {
         request = request.operation_name(name);
     }
-    let mutation = is_mutation(&mut request);
+    let mutation = Operation::of(&mut request).is_mutation();
     if method == Method::Get && mutation {
         return mutation_over_get(media);
     }
@@ -163,18 +162,6 @@ async fn confirmed<T>(
         let ((), outcome) = tokio::try_join!(confirmation, execution.map(Ok))?;
         Ok(outcome)
     }
-}
-
-/// Whether the operation that would run is a mutation. The parsed document stays in the
-/// request, so the schema does not parse it again; a document that does not parse, or does not
-/// contain the named operation, is left for the schema to report.
-fn is_mutation(request: &mut async_graphql::Request) -> bool {
-    let operation_name = request.operation_name.clone();
-    let Ok(document) = request.parsed_query() else {
-        return false;
-    };
-    selected_operation(document, operation_name.as_deref())
-        .is_some_and(|(_, operation)| operation.node.ty == OperationType::Mutation)
 }
 
 /// 405 with `Allow: POST`: a GET can be replayed by caches, prefetchers and crawlers, so it

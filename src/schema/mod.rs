@@ -29,6 +29,7 @@ pub use context::{Caller, RequestContext};
 pub use executor::CallerExecutor;
 pub use mutation::Mutation;
 pub use node::{GlobalId, NodeKind};
+pub use observe::Operation;
 pub use query::Query;
 pub use started::ExecutionStarted;
 pub use subscription::Subscription;
@@ -51,7 +52,7 @@ pub fn build_schema(limits: &LimitsConfig) -> GatewaySchema {
 /// The operation a request runs, with its name: the one named, or the only one. `None` when
 /// the document has no such operation (or several, and none is named), which execution then
 /// reports.
-pub fn selected_operation<'a>(
+pub(crate) fn selected_operation<'a>(
     document: &'a ExecutableDocument,
     operation_name: Option<&str>,
 ) -> Option<(Option<&'a Name>, &'a Positioned<OperationDefinition>)> {

@@ -22,7 +22,7 @@ const CANCELLED: &str = "cancelled";
 const UNCODED_ERROR: &str = "GRAPHQL_ERROR";
 
 /// An operation's name and type, as far as its document tells.
-pub(super) struct Operation {
+pub struct Operation {
     pub(super) name: Option<String>,
     pub(super) kind: Option<OperationType>,
 }
@@ -31,7 +31,7 @@ impl Operation {
     /// Reads the operation the request selects. The parsed document stays in the request, so
     /// the schema does not parse it again; a document that does not parse is left for the
     /// schema to report.
-    pub(super) fn of(request: &mut Request) -> Self {
+    pub fn of(request: &mut Request) -> Self {
         let requested = request.operation_name.clone();
         let Ok(document) = request.parsed_query() else {
             return Self {
@@ -53,6 +53,11 @@ impl Operation {
 
     pub(super) fn is_subscription(&self) -> bool {
         self.kind == Some(OperationType::Subscription)
+    }
+
+    /// Whether it is a mutation; `false` when the document names no operation it holds.
+    pub fn is_mutation(&self) -> bool {
+        self.kind == Some(OperationType::Mutation)
     }
 }
 
