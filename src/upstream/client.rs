@@ -266,13 +266,15 @@ impl TenantClient {
         }
 
         let started = Instant::now();
-        let sent = request.send().await;
+        let sent = request.send().await.map_err(Error::from_transport);
         let status_label = match &sent {
             Ok(response) => response.status().as_str().to_owned(),
-            Err(error) => transport_failure(error).to_owned(),
+            Err(Error::Timeout) => "timeout".to_owned(),
+            Err(Error::Transport { connect: true, .. }) => "connect_error".to_owned(),
+            Err(_) => "transport_error".to_owned(),
         };
         self.metrics.observe(route, status_label, started.elapsed());
-        let response = sent.map_err(Error::from_transport)?;
+        let response = sent?;
         let status = response.status();
         let span = Span::current();
         span.record("status", status.as_u16());
@@ -302,17 +304,6 @@ impl TenantClient {
         }
         let body = response.bytes().await.map_err(Error::from_transport)?;
         serde_json::from_slice(&body).map_err(|err| Error::decode(route.to_owned(), &err))
-    }
-}
-
-/// How a failed attempt is labelled in the upstream metrics.
-fn transport_failure(error: &reqwest::Error) -> &'static str {
-    if error.is_timeout() {
-        "timeout"
-    } else if error.is_connect() {
-        "connect_error"
-    } else {
-        "transport_error"
     }
 }
 
