@@ -48,6 +48,7 @@ pub mod schema;
 pub mod shutdown;
 pub mod state;
 pub mod telemetry;
+mod text;
 pub mod upstream;
 
 pub use app::App;

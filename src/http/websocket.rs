@@ -29,6 +29,10 @@ use super::rate_limit::{ClientKey, RateLimitedExecutor, client_ip};
 use crate::error::ApiError;
 use crate::shutdown::Drain;
 use crate::state::AppState;
+use crate::text::prefix_within;
+
+/// The most bytes a close frame's reason may hold.
+const MAX_CLOSE_REASON_BYTES: usize = 123;
 
 /// graphql-transport-ws's close code for a refused `connection_init`.
 const FORBIDDEN: u16 = 4403;
@@ -118,7 +122,7 @@ async fn serve(
                 };
                 Message::Close(Some(CloseFrame {
                     code,
-                    reason: close_reason(&reason).into(),
+                    reason: prefix_within(&reason, MAX_CLOSE_REASON_BYTES).into(),
                 }))
             }
         });
@@ -137,16 +141,6 @@ async fn serve(
             break;
         }
     }
-}
-
-/// A close frame's reason holds at most 123 bytes; a longer one is cut at a character boundary.
-fn close_reason(reason: &str) -> &str {
-    const MAX: usize = 123;
-    let mut end = reason.len().min(MAX);
-    while !reason.is_char_boundary(end) {
-        end -= 1;
-    }
-    &reason[..end]
 }
 
 /// The caller a connection acts for: the upgrade's headers, overridden by same-named string
@@ -175,17 +169,4 @@ async fn connection_caller(
     };
     check_member(state, &settled.caller, verified_member).await?;
     Ok(settled)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn close_reasons_fit_a_control_frame() {
-        assert_eq!(close_reason("short"), "short");
-        let long = "é".repeat(100);
-        let cut = close_reason(&long);
-        assert!(cut.len() <= 123 && long.starts_with(cut));
-    }
 }

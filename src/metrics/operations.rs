@@ -12,6 +12,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 use super::latency_buckets;
+use crate::text::prefix_within;
 
 /// Distinct operation names kept as labels; later names are counted as [`OTHER`]. Names are
 /// chosen by clients, so without a cap they could grow the registry without bound.
@@ -102,7 +103,7 @@ impl OperationNames {
     /// `name`, shortened, while fewer than [`MAX_OPERATION_NAMES`] names are in use (or when
     /// it is one of them); [`OTHER`] past the cap.
     fn label(&self, name: &str) -> String {
-        let name = truncate(name, MAX_OPERATION_NAME_LEN);
+        let name = prefix_within(name, MAX_OPERATION_NAME_LEN);
         let mut seen = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         if seen.contains(name) {
             return name.to_owned();
@@ -113,14 +114,6 @@ impl OperationNames {
         }
         OTHER.to_owned()
     }
-}
-
-fn truncate(text: &str, max: usize) -> &str {
-    let mut end = text.len().min(max);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    &text[..end]
 }
 
 #[cfg(test)]

@@ -13,6 +13,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use super::context::RequestContext;
 use super::types::{Contact, Conversation, Inbox, Member, Message};
 use crate::error::ApiError;
+use crate::text::shortened;
+
+/// Characters of a bad argument echoed back in an error: a huge one helps nobody.
+const MAX_ECHOED_CHARS: usize = 64;
 
 /// The kinds of object that carry a global id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -95,7 +99,7 @@ impl GlobalId {
         if global.kind() != kind {
             return Err(ApiError::bad_input(format!(
                 "id `{}` is of type {}; this argument expects type {}",
-                truncate(raw),
+                shortened(raw, MAX_ECHOED_CHARS),
                 global.kind().type_name(),
                 kind.type_name()
             )));
@@ -132,7 +136,7 @@ impl FromStr for GlobalId {
         let malformed = || {
             ApiError::bad_input(format!(
                 "`{}` is not an id issued by this API; use the `id` field of an object",
-                truncate(raw)
+                shortened(raw, MAX_ECHOED_CHARS)
             ))
         };
         let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| malformed())?;
@@ -166,15 +170,6 @@ impl FromStr for GlobalId {
 pub(super) fn canonical_integer(text: &str) -> Option<i64> {
     let value: i64 = text.parse().ok()?;
     (value.to_string() == text).then_some(value)
-}
-
-/// Echoing a huge argument back in an error message helps nobody.
-fn truncate(raw: &str) -> String {
-    const MAX: usize = 64;
-    match raw.char_indices().nth(MAX) {
-        Some((cut, _)) => format!("{}…", &raw[..cut]),
-        None => raw.to_owned(),
-    }
 }
 
 /// An object with a global id that `node(id:)` can fetch again.

@@ -10,6 +10,7 @@ use reqwest::header::HeaderValue;
 use serde::Deserialize;
 
 use super::de;
+use crate::text::shortened;
 
 /// Longest upstream error message kept from a 400 answer; the rest is cut.
 const MAX_MESSAGE_CHARS: usize = 200;
@@ -97,8 +98,10 @@ impl Error {
             400 => {
                 let body: ErrorBody = serde_json::from_slice(body).unwrap_or_default();
                 Self::BadRequest {
-                    code: body.error.map(|code| truncate(&code)),
-                    message: body.message.map(|message| truncate(&message)),
+                    code: body.error.map(|code| shortened(&code, MAX_MESSAGE_CHARS)),
+                    message: body
+                        .message
+                        .map(|message| shortened(&message, MAX_MESSAGE_CHARS)),
                 }
             }
             401 => Self::Unauthorized,
@@ -158,13 +161,6 @@ struct ErrorBody {
     error: Option<String>,
     #[serde(default, deserialize_with = "de::lenient")]
     message: Option<String>,
-}
-
-fn truncate(text: &str) -> String {
-    match text.char_indices().nth(MAX_MESSAGE_CHARS) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text.to_owned(),
-    }
 }
 
 fn error_chain(err: &reqwest::Error) -> String {
