@@ -45,7 +45,12 @@ pub(crate) fn graphql(
 /// stands for. A 401 says which scheme to authenticate with (`WWW-Authenticate`), a rate limit
 /// when to come back (`Retry-After`, whole seconds). Logged once, here.
 pub(crate) fn refused(media: MediaType, error: ApiError) -> Response {
-    let status = status_of(media, &error);
+    refused_with(media, status_of(media, &error), error)
+}
+
+/// [`refused`] with a status the request's form decides rather than its error (a GET
+/// mutation's 405, an unreadable body's 415 or 400).
+pub(crate) fn refused_with(media: MediaType, status: StatusCode, error: ApiError) -> Response {
     if matches!(
         error,
         ApiError::RateLimited { .. } | ApiError::PersistedQueryNotFound

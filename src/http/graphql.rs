@@ -167,11 +167,11 @@ async fn confirmed<T>(
 /// 405 with `Allow: POST`: a GET can be replayed by caches, prefetchers and crawlers, so it
 /// must never change anything.
 fn mutation_over_get(media: MediaType) -> Response {
-    let mut answer = answer::refused(
+    let mut answer = answer::refused_with(
         media,
+        StatusCode::METHOD_NOT_ALLOWED,
         ApiError::bad_input("mutations must be sent with POST"),
     );
-    *answer.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
     answer
         .headers_mut()
         .insert(header::ALLOW, HeaderValue::from_static("POST"));
@@ -183,9 +183,7 @@ fn refuse_params(media: MediaType, error: ParamsError) -> Response {
         ParamsError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         ParamsError::Invalid(_) => StatusCode::BAD_REQUEST,
     };
-    let mut answer = answer::refused(media, ApiError::BadUserInput(error.to_string()));
-    *answer.status_mut() = status;
-    answer
+    answer::refused_with(media, status, ApiError::BadUserInput(error.to_string()))
 }
 
 fn is_websocket_upgrade(headers: &HeaderMap) -> bool {
