@@ -1,7 +1,7 @@
 //! Request ids, `/metrics` and the per-operation log line, seen from outside: metrics are
 //! scraped and parsed like Prometheus would, logs read from the binary's stderr.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -79,15 +79,12 @@ impl Scrape {
     }
 
     /// Every value `label` takes among `name`'s samples.
-    fn label_values(&self, name: &str, label: &str) -> Vec<String> {
-        let mut values: Vec<String> = self
-            .0
+    fn label_values(&self, name: &str, label: &str) -> BTreeSet<String> {
+        self.0
             .iter()
             .filter(|sample| sample.name == format!("{PREFIX}{name}"))
             .filter_map(|sample| sample.labels.get(label).cloned())
-            .collect();
-        values.dedup();
-        values
+            .collect()
     }
 }
 
@@ -111,7 +108,7 @@ async fn scrape_until(app: &TestApp, what: &str, done: impl Fn(&Scrape) -> bool)
             return scraped;
         }
         assert!(start.elapsed() < DEADLINE, "never saw {what}");
-        tokio::task::yield_now().await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 
@@ -176,7 +173,7 @@ async fn a_query_moves_request_upstream_cache_and_batch_metrics() {
             start.elapsed() < DEADLINE,
             "gateway {gateway:?} vs sandbox {sandbox:?}"
         );
-        tokio::task::yield_now().await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 
     let hits_before = scrape(&app)

@@ -14,6 +14,8 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+use crate::helpers::eventually;
+
 const BINARY: &str = env!("CARGO_BIN_EXE_heymarket-gateway");
 
 /// Runs the binary to completion with no `HEYMARKET_*` settings from the environment.
@@ -323,8 +325,7 @@ async fn set_faults(http: &reqwest::Client, sandbox: &str, faults: Value) {
 /// Waits until the sandbox has received a request for `route`: the gateway's request is then
 /// in flight, held by the sandbox's latency.
 async fn until_upstream_called(http: &reqwest::Client, sandbox: &str, route: &str) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
+    eventually(&format!("{route} to be called"), || async {
         let stats: Value = http
             .get(format!("{sandbox}/_sandbox/stats"))
             .send()
@@ -333,15 +334,9 @@ async fn until_upstream_called(http: &reqwest::Client, sandbox: &str, route: &st
             .json()
             .await
             .expect("JSON");
-        if stats["routes"][route].as_u64() > Some(0) {
-            return;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{route} was never called"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+        stats["routes"][route].as_u64() > Some(0)
+    })
+    .await;
 }
 
 /// A slow query (the sandbox's latency holds its one upstream call).

@@ -3,7 +3,6 @@
 //! Each test starts its own server on a free port, killed when dropped. Where `redis-server` is
 //! not installed those tests skip loudly, unless `REQUIRE_REDIS=1` (as in CI), where they fail.
 
-use std::future::Future;
 use std::io::Write as _;
 use std::process::Stdio;
 use std::time::Duration;
@@ -16,6 +15,8 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 use url::Url;
 
 /// How long a server may take to answer, or a replica to notice a change.
+pub use crate::helpers::eventually;
+
 const DEADLINE: Duration = Duration::from_secs(10);
 
 /// A `redis-server` child process on a loopback port; killed when dropped.
@@ -178,19 +179,6 @@ pub async fn until_up(connections: &[&RedisConnection]) {
             .all(|connection| connection.health() == Health::Up)
     })
     .await;
-}
-
-/// Polls `condition` until it holds; fails the test after [`DEADLINE`].
-pub async fn eventually<F, Fut>(what: &str, mut condition: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = Instant::now() + DEADLINE;
-    while !condition().await {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
 }
 
 /// A chat event whose data carries `n`, with fingerprint `f<n>`.

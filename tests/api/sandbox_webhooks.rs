@@ -108,7 +108,7 @@ async fn wait_for_webhook_stat(sandbox: &TestSandbox, counter: &str, expected: u
         if stats["webhooks"][counter] == expected || start.elapsed() > DEADLINE {
             return stats["webhooks"].clone();
         }
-        tokio::task::yield_now().await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 
