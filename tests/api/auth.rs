@@ -26,7 +26,7 @@ use url::Url;
 
 use crate::helpers::{TestApp, error_codes, spawn_app_with};
 use crate::sandbox_support::roomy_config;
-use crate::ws_support::Init;
+use crate::ws_support::{Init, connect_ws_to};
 
 pub const SECRET: &str = "the-client-token-secret-for-tests-0123456789";
 pub const AUDIENCE: &str = "heymarket-gateway";
@@ -445,34 +445,11 @@ async fn websocket_connections_authenticate_in_connection_init() {
 
 #[tokio::test]
 async fn a_websocket_may_authenticate_in_its_upgrade_headers() {
-    use futures::{SinkExt, StreamExt};
-    use tokio_tungstenite::tungstenite::Message;
-    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-
     let app = spawn_jwt_app(client_auth()).await;
-    let mut request = format!("ws://{}/graphql", app.addr)
-        .into_client_request()
-        .expect("a request");
-    let headers = request.headers_mut();
-    headers.insert(
-        "Sec-WebSocket-Protocol",
-        "graphql-transport-ws".parse().unwrap(),
-    );
     let bearer = format!("Bearer {}", rs256(&claims(504)));
-    headers.insert("Authorization", bearer.parse().unwrap());
-    let (mut socket, _) = tokio_tungstenite::connect_async(request)
-        .await
-        .expect("the upgrade succeeds");
-    let init = json!({ "type": "connection_init", "payload": {} });
-    socket.send(Message::text(init.to_string())).await.unwrap();
-    let ack = tokio::time::timeout(Duration::from_secs(10), socket.next())
-        .await
-        .expect("an answer in time");
-    let Some(Ok(Message::Text(ack))) = ack else {
-        panic!("expected connection_ack, got {ack:?}");
-    };
-    let ack: Value = serde_json::from_str(&ack).expect("JSON");
-    assert_eq!(ack["type"], "connection_ack", "{ack}");
+    let url = format!("ws://{}/graphql", app.addr);
+    let init = connect_ws_to(&url, &[("Authorization", &bearer)], json!({})).await;
+    assert!(matches!(init, Init::Acknowledged(_)), "connection refused");
 }
 
 /// Serves a JWKS document that the test swaps, or 503 while it has none, counting fetches.

@@ -4,17 +4,13 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use futures::{SinkExt, StreamExt};
 use heymarket_gateway::schema::GlobalId;
-use serde_json::Value;
+use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::net::TcpStream;
 use tokio::process::{Child, Command};
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::helpers::eventually;
+use crate::ws_support::{Init, Subscriber, connect_ws_to};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_heymarket-gateway");
 
@@ -361,40 +357,16 @@ fn slow_query(
 const SLOW_ROUTE: &str = "GET /v1/conversations/{id}";
 
 /// An acknowledged graphql-transport-ws connection with one subscription started.
-async fn subscribed(graphiql: &str) -> WebSocketStream<MaybeTlsStream<TcpStream>> {
+async fn subscribed(graphiql: &str) -> Subscriber {
     let url = format!("{}graphql", graphiql.replacen("http://", "ws://", 1));
-    let mut request = url.into_client_request().expect("a request");
-    request.headers_mut().insert(
-        "Sec-WebSocket-Protocol",
-        "graphql-transport-ws".parse().expect("a header value"),
-    );
-    let (mut socket, _) = tokio_tungstenite::connect_async(request)
-        .await
-        .expect("the upgrade succeeds");
-    let init = serde_json::json!({ "type": "connection_init", "payload": {} });
-    socket.send(Message::text(init.to_string())).await.unwrap();
-    let ack = next_frame(&mut socket).await;
-    assert!(
-        matches!(&ack, Message::Text(text) if text.contains("connection_ack")),
-        "{ack:?}"
-    );
-    let subscribe = serde_json::json!({
-        "id": "1", "type": "subscribe",
-        "payload": { "query": "subscription { messageAdded { text } }" },
-    });
-    socket
-        .send(Message::text(subscribe.to_string()))
-        .await
-        .unwrap();
-    socket
-}
-
-async fn next_frame(socket: &mut WebSocketStream<MaybeTlsStream<TcpStream>>) -> Message {
-    tokio::time::timeout(Duration::from_secs(10), socket.next())
-        .await
-        .expect("a frame within the deadline")
-        .expect("the socket is open")
-        .expect("a readable frame")
+    let mut subscriber = match connect_ws_to(&url, &[], json!({})).await {
+        Init::Acknowledged(subscriber) => *subscriber,
+        Init::Closed { code, reason } => panic!("connection refused: {code} {reason}"),
+    };
+    subscriber
+        .subscribe("subscription { messageAdded { text } }", Value::Null)
+        .await;
+    subscriber
 }
 
 #[tokio::test]
@@ -412,18 +384,7 @@ async fn sigterm_finishes_requests_in_flight_closes_subscriptions_and_exits_zero
 
     terminate(&child);
 
-    let closed = loop {
-        match next_frame(&mut socket).await {
-            Message::Close(frame) => break frame,
-            Message::Ping(_) | Message::Pong(_) => continue,
-            other => panic!("expected a close frame, got {other:?}"),
-        }
-    };
-    assert_eq!(
-        closed.map(|frame| u16::from(frame.code)),
-        Some(1001),
-        "Going Away"
-    );
+    assert_eq!(socket.closed().await, 1001, "Going Away");
     let answer = in_flight
         .await
         .unwrap()

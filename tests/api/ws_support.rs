@@ -7,6 +7,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderName;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
@@ -28,30 +29,37 @@ pub enum Init {
     Closed { code: u16, reason: String },
 }
 
+/// Opens a graphql-transport-ws connection to `url` with extra upgrade `headers`, and sends
+/// `connection_init` with `payload`.
+pub async fn connect_ws_to(url: &str, headers: &[(&str, &str)], payload: Value) -> Init {
+    let mut request = url.into_client_request().expect("a request");
+    let protocol = "graphql-transport-ws".parse().expect("a header value");
+    let request_headers = request.headers_mut();
+    request_headers.insert("Sec-WebSocket-Protocol", protocol);
+    for (name, value) in headers {
+        let name: HeaderName = name.parse().expect("a header name");
+        request_headers.insert(name, value.parse().expect("a header value"));
+    }
+    let (mut socket, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("the upgrade succeeds");
+    let init = json!({ "type": "connection_init", "payload": payload });
+    socket
+        .send(Message::text(init.to_string()))
+        .await
+        .expect("init sent");
+    let mut subscriber = Subscriber { socket, next_id: 0 };
+    match subscriber.frame().await {
+        Ok(ack) if ack["type"] == "connection_ack" => Init::Acknowledged(Box::new(subscriber)),
+        Ok(other) => panic!("expected connection_ack, got {other}"),
+        Err(closed) => closed,
+    }
+}
+
 impl TestApp {
     /// Opens a graphql-transport-ws connection and sends `connection_init` with `payload`.
     pub async fn connect_ws(&self, payload: Value) -> Init {
-        let mut request = format!("ws://{}/graphql", self.addr)
-            .into_client_request()
-            .expect("a request");
-        let protocol = "graphql-transport-ws".parse().expect("a header value");
-        request
-            .headers_mut()
-            .insert("Sec-WebSocket-Protocol", protocol);
-        let (mut socket, _) = tokio_tungstenite::connect_async(request)
-            .await
-            .expect("the upgrade succeeds");
-        let init = json!({ "type": "connection_init", "payload": payload });
-        socket
-            .send(Message::text(init.to_string()))
-            .await
-            .expect("init sent");
-        let mut subscriber = Subscriber { socket, next_id: 0 };
-        match subscriber.frame().await {
-            Ok(ack) if ack["type"] == "connection_ack" => Init::Acknowledged(Box::new(subscriber)),
-            Ok(other) => panic!("expected connection_ack, got {other}"),
-            Err(closed) => closed,
-        }
+        connect_ws_to(&format!("ws://{}/graphql", self.addr), &[], payload).await
     }
 
     /// Like [`TestApp::connect_ws`], insisting on an acknowledged connection.
@@ -82,6 +90,15 @@ impl Subscriber {
             Ok(message) if message["type"] == "next" => message["payload"].clone(),
             Ok(other) => panic!("expected a result, got {other}"),
             Err(Init::Closed { code, reason }) => panic!("closed: {code} {reason}"),
+            Err(Init::Acknowledged(_)) => unreachable!(),
+        }
+    }
+
+    /// Waits for the server to close the connection: its close code.
+    pub async fn closed(&mut self) -> u16 {
+        match self.frame().await {
+            Ok(other) => panic!("expected the connection to close, got {other}"),
+            Err(Init::Closed { code, .. }) => code,
             Err(Init::Acknowledged(_)) => unreachable!(),
         }
     }
