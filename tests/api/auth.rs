@@ -24,6 +24,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::{CancellationToken, DropGuard};
 use url::Url;
 
+use crate::binary_support::command;
 use crate::helpers::{TestApp, error_codes, spawn_app_with};
 use crate::sandbox_support::roomy_config;
 use crate::ws_support::{Init, connect_ws_to};
@@ -631,10 +632,7 @@ async fn serve_logs_neither_its_credentials_nor_client_tokens() {
 
     let sandbox = crate::helpers::spawn_sandbox(roomy_config()).await;
     let team = &sandbox.teams[0];
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_heymarket-gateway"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+    let mut child = command(&["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
         .env("RUST_LOG", "debug")
         .env("HEYMARKET_UPSTREAM_URL", sandbox.url.as_str())
         .env("HEYMARKET_SECRET_ID", &team.secret_id)
@@ -644,7 +642,6 @@ async fn serve_logs_neither_its_credentials_nor_client_tokens() {
         .env("HEYMARKET_CLIENT_JWT_ISSUER", ISSUER)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .kill_on_drop(true)
         .spawn()
         .expect("the binary starts");
     let mut stderr = child.stderr.take().expect("piped stderr");

@@ -1,6 +1,7 @@
 //! End-to-end tests: the real gateway and the real sandbox on port 0, spoken to over HTTP.
 
 mod auth;
+mod binary_support;
 mod browsers;
 mod caching;
 mod client_rate_limit;

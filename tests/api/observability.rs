@@ -14,9 +14,10 @@ use heymarket_gateway::config::{BreakerConfig, SandboxConfig};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::TcpListener;
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 use tokio::sync::mpsc;
 
+use crate::binary_support::{default_run, start};
 use crate::helpers::{TestApp, error_codes, spawn_app, spawn_app_with, spawn_app_with_webhooks};
 use crate::ws_support::inbound;
 
@@ -333,30 +334,10 @@ async fn request_ids_are_echoed_generated_or_replaced_on_every_response() {
 /// Starts the default run on free ports with `extra` arguments and `env`; answers the process
 /// (its stderr piped) and its GraphQL endpoint.
 async fn start_binary(extra: &[&str], env: &[(&str, &str)]) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_heymarket-gateway"))
-        .args(["--listen", "127.0.0.1:0", "--sandbox-listen", "127.0.0.1:0"])
-        .args(extra)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .envs(env.iter().copied())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("the binary starts");
-    let mut stdout = BufReader::new(child.stdout.take().expect("piped")).lines();
-    let graphiql = tokio::time::timeout(Duration::from_secs(60), async {
-        while let Some(line) = stdout.next_line().await.expect("readable") {
-            if let Some(url) = line.trim().strip_prefix("GraphiQL") {
-                return url.trim().to_owned();
-            }
-        }
-        panic!("no GraphiQL URL printed");
-    })
-    .await
-    .expect("the banner within a minute");
-    tokio::spawn(async move { while let Ok(Some(_)) = stdout.next_line().await {} });
-    (child, format!("{graphiql}graphql"))
+    let mut command = default_run(extra);
+    command.envs(env.iter().copied()).stderr(Stdio::piped());
+    let run = start(command).await;
+    (run.child, format!("{}graphql", run.graphiql))
 }
 /// The binary's JSON logs: one line per operation with its id, name, duration and upstream
 /// calls; and the upstream (the sandbox) saw the same id, which it echoes back.

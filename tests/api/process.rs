@@ -6,27 +6,15 @@ use std::time::Duration;
 
 use heymarket_gateway::schema::GlobalId;
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
+use crate::binary_support::{DefaultRun, command, default_run, start};
 use crate::helpers::eventually;
 use crate::ws_support::{Init, Subscriber, connect_ws_to};
-
-const BINARY: &str = env!("CARGO_BIN_EXE_heymarket-gateway");
 
 /// Runs the binary to completion with no `HEYMARKET_*` settings from the environment.
 async fn run(args: &[&str]) -> std::process::Output {
     command(args).output().await.expect("the binary runs")
-}
-
-fn command(args: &[&str]) -> Command {
-    let mut command = Command::new(BINARY);
-    command
-        .args(args)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .kill_on_drop(true);
-    command
 }
 
 #[tokio::test]
@@ -142,46 +130,11 @@ async fn start_default_run() -> (Child, String) {
     (run.child, run.graphiql)
 }
 
-/// A default run in progress, with the addresses its banner printed.
-struct DefaultRun {
-    child: Child,
-    graphiql: String,
-    sandbox: String,
-}
-
 /// Starts the default run on free ports with `extra` flags, and reads its banner.
 async fn start_default_run_with(extra: &[&str]) -> DefaultRun {
-    let mut args = vec!["--listen", "127.0.0.1:0", "--sandbox-listen", "127.0.0.1:0"];
-    args.extend_from_slice(extra);
-    let mut child = command(&args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the binary starts");
-    let mut lines = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
-    let (graphiql, sandbox) = tokio::time::timeout(Duration::from_secs(60), async {
-        let mut graphiql = None;
-        while let Some(line) = lines.next_line().await.expect("readable stdout") {
-            let line = line.trim();
-            if let Some(url) = line.strip_prefix("GraphiQL") {
-                graphiql = Some(url.trim().to_owned());
-            } else if let Some(rest) = line.strip_prefix("Sandbox") {
-                let url = rest.split_whitespace().next().expect("the sandbox URL");
-                let graphiql = graphiql.expect("GraphiQL is printed before the sandbox");
-                return (graphiql, url.to_owned());
-            }
-        }
-        panic!("the binary exited without printing its banner");
-    })
-    .await
-    .expect("the banner is printed within a minute");
-    // Keep reading, as a terminal would: the rest of the banner must not meet a closed pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    DefaultRun {
-        child,
-        graphiql,
-        sandbox,
-    }
+    let mut command = default_run(extra);
+    command.stderr(Stdio::null());
+    start(command).await
 }
 
 #[tokio::test]

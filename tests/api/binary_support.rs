@@ -1,0 +1,67 @@
+//! The gateway's binary as a child process, for what only a real process shows: its banner,
+//! logs, signals and exit status.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_heymarket-gateway");
+
+/// The binary with `args`, a clean environment (only `PATH`), killed when dropped.
+pub fn command(args: &[&str]) -> Command {
+    let mut command = Command::new(BINARY);
+    command
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .kill_on_drop(true);
+    command
+}
+
+/// The default run (embedded sandbox and gateway) on free ports, with `extra` arguments.
+pub fn default_run(extra: &[&str]) -> Command {
+    let mut args = vec!["--listen", "127.0.0.1:0", "--sandbox-listen", "127.0.0.1:0"];
+    args.extend_from_slice(extra);
+    command(&args)
+}
+
+/// A default run in progress, with the addresses its banner printed.
+pub struct DefaultRun {
+    pub child: Child,
+    pub graphiql: String,
+    pub sandbox: String,
+}
+
+/// Starts a [`default_run`] command (its stdout piped here) and reads its banner.
+pub async fn start(mut command: Command) -> DefaultRun {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    let mut lines = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
+    let (graphiql, sandbox) = tokio::time::timeout(Duration::from_secs(60), async {
+        let mut graphiql = None;
+        while let Some(line) = lines.next_line().await.expect("readable stdout") {
+            let line = line.trim();
+            if let Some(url) = line.strip_prefix("GraphiQL") {
+                graphiql = Some(url.trim().to_owned());
+            } else if let Some(rest) = line.strip_prefix("Sandbox") {
+                let url = rest.split_whitespace().next().expect("the sandbox URL");
+                let graphiql = graphiql.expect("GraphiQL is printed before the sandbox");
+                return (graphiql, url.to_owned());
+            }
+        }
+        panic!("the binary exited without printing its banner");
+    })
+    .await
+    .expect("the banner is printed within a minute");
+    // Keep reading, as a terminal would: the rest of the banner must not meet a closed pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    DefaultRun {
+        child,
+        graphiql,
+        sandbox,
+    }
+}
