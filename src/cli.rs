@@ -302,6 +302,16 @@ pub struct LimitTuning {
     #[arg(long, env = "HEYMARKET_MAX_ROOT_FIELDS", default_value_t = config::DEFAULT_MAX_ROOT_FIELDS)]
     pub max_root_fields: usize,
 
+    /// Deepest nesting of braces, brackets and parentheses in a document, counted on its text
+    /// before it is parsed.
+    #[arg(long, env = "HEYMARKET_MAX_NESTING", default_value_t = config::DEFAULT_MAX_NESTING)]
+    pub max_nesting: usize,
+
+    /// Most selections in a document once every fragment spread is expanded where it is used,
+    /// counted before validation.
+    #[arg(long, env = "HEYMARKET_MAX_SELECTIONS", default_value_t = config::DEFAULT_MAX_SELECTIONS)]
+    pub max_selections: usize,
+
     /// Largest GraphQL request body, in bytes.
     #[arg(long, env = "HEYMARKET_MAX_BODY", default_value_t = config::DEFAULT_MAX_BODY)]
     pub max_body: usize,
@@ -328,6 +338,8 @@ impl From<LimitTuning> for LimitsConfig {
             max_complexity: tuning.max_complexity,
             max_aliases: tuning.max_aliases,
             max_root_fields: tuning.max_root_fields,
+            max_nesting: tuning.max_nesting,
+            max_selections: tuning.max_selections,
             max_body_bytes: tuning.max_body,
             request_timeout: tuning.request_timeout,
             introspection: tuning.introspection,

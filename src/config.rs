@@ -295,6 +295,12 @@ pub const DEFAULT_MAX_COMPLEXITY: usize = 5_000;
 pub const DEFAULT_MAX_ALIASES: usize = 30;
 /// Most root fields in one operation.
 pub const DEFAULT_MAX_ROOT_FIELDS: usize = 20;
+/// Deepest nesting of braces, brackets and parentheses in a document, counted on its text
+/// before it is parsed (a depth-10 query with nested input values needs about 20).
+pub const DEFAULT_MAX_NESTING: usize = 32;
+/// Most selections in a document once its fragments are expanded where they are spread (the
+/// dashboard has about 40; GraphiQL's introspection query about 600).
+pub const DEFAULT_MAX_SELECTIONS: usize = 5_000;
 /// Largest GraphQL request body accepted.
 pub const DEFAULT_MAX_BODY: usize = 64 * 1024;
 /// Longest one GraphQL request may take.
@@ -311,6 +317,10 @@ pub struct LimitsConfig {
     pub max_complexity: usize,
     pub max_aliases: usize,
     pub max_root_fields: usize,
+    /// Deepest nesting of braces, brackets and parentheses, checked before parsing.
+    pub max_nesting: usize,
+    /// Most selections with fragments expanded, checked before validation.
+    pub max_selections: usize,
     /// Bytes of a request body.
     pub max_body_bytes: usize,
     /// Deadline of one request (queries and mutations; subscriptions run until closed).
@@ -322,6 +332,25 @@ pub struct LimitsConfig {
     pub client_rate_limit: RateBudget,
 }
 
+/// What a document may hold before the GraphQL library parses or validates it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DocumentLimits {
+    /// Deepest nesting of braces, brackets and parentheses.
+    pub max_nesting: usize,
+    /// Most selections once every fragment spread is expanded where it is used.
+    pub max_selections: usize,
+}
+
+impl LimitsConfig {
+    /// The limits checked on a document before the GraphQL library parses or validates it.
+    pub fn document(&self) -> DocumentLimits {
+        DocumentLimits {
+            max_nesting: self.max_nesting,
+            max_selections: self.max_selections,
+        }
+    }
+}
+
 impl Default for LimitsConfig {
     fn default() -> Self {
         Self {
@@ -329,6 +358,8 @@ impl Default for LimitsConfig {
             max_complexity: DEFAULT_MAX_COMPLEXITY,
             max_aliases: DEFAULT_MAX_ALIASES,
             max_root_fields: DEFAULT_MAX_ROOT_FIELDS,
+            max_nesting: DEFAULT_MAX_NESTING,
+            max_selections: DEFAULT_MAX_SELECTIONS,
             max_body_bytes: DEFAULT_MAX_BODY,
             request_timeout: parse_duration_default(DEFAULT_REQUEST_TIMEOUT),
             introspection: true,

@@ -9,7 +9,7 @@
 
 use std::net::IpAddr;
 
-use async_graphql::{Executor, Variables};
+use async_graphql::Variables;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -18,6 +18,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use futures::FutureExt;
+use tokio_util::task::AbortOnDropHandle;
 
 use super::answer;
 use super::caller::admit;
@@ -25,7 +26,7 @@ use super::negotiation::{MediaType, negotiate};
 use super::params::{self, Params, ParamsError};
 use super::rate_limit::{ClientAddr, client_ip};
 use super::websocket;
-use crate::schema::{ApiError, ExecutionStarted, Operation};
+use crate::schema::{ApiError, ExecutionStarted, refused};
 use crate::state::AppState;
 
 pub(super) fn router(max_body_bytes: usize) -> Router<AppState> {
@@ -104,16 +105,16 @@ async fn run(
         Ok(admitted) => admitted,
         Err(error) => return answer::refused(media, error),
     };
-    let document = match state
+    let found = match state
         .persisted
         .document(params.query, &params.extensions)
         .await
     {
-        Ok(document) => document,
+        Ok(found) => found,
         Err(error) => return answer::refused(media, error),
     };
     let started = ExecutionStarted::default();
-    let mut request = async_graphql::Request::new(document)
+    let mut request = async_graphql::Request::new(found.query)
         .variables(Variables::from_json(serde_json::Value::Object(
             params.variables,
         )))
@@ -121,18 +122,37 @@ async fn run(
     if let Some(name) = params.operation_name {
         request = request.operation_name(name);
     }
-    let mutation = Operation::of(&mut request).is_mutation();
+    let executor = state.executor(Some(admitted.caller.clone()));
+    let operation = match executor.screen(&mut request) {
+        Ok(operation) => operation,
+        Err(error) => return answer::graphql(media, refused(error), false),
+    };
+    let mutation = operation.is_mutation();
     if method == Method::Get && mutation {
         return mutation_over_get(media);
     }
+    // The operation runs as its own task, so the deadline answers even while the operation
+    // is busy (validating, or resolving many fields at once) on another worker; the task is
+    // aborted when the deadline passes or the client goes away.
+    let task = AbortOnDropHandle::new(tokio::spawn({
+        let state = state.clone();
+        async move {
+            let execution = executor.run(request, operation);
+            confirmed(mutation, admitted.confirm(&state), execution).await
+        }
+    }));
     let deadline = state.config.limits.request_timeout;
-    let executor = state.executor(Some(admitted.caller.clone()));
-    // Boxed: an operation's future is large, and the handler's own would carry it on the stack.
-    let execution = Box::pin(executor.execute(request));
-    let confirmed_execution = confirmed(mutation, admitted.confirm(state), execution);
-    match tokio::time::timeout(deadline, confirmed_execution).await {
-        Ok(Ok(response)) => answer::graphql(media, response, started.get()),
-        Ok(Err(error)) => answer::refused(media, error),
+    let outcome = tokio::time::timeout(deadline, task).await;
+    if let Some(learning) = found.learning.filter(|_| started.get()) {
+        state.persisted.learn(learning).await;
+    }
+    match outcome {
+        Ok(Ok(Ok(response))) => answer::graphql(media, response, started.get()),
+        Ok(Ok(Err(error))) => answer::refused(media, error),
+        Ok(Err(failed)) => {
+            tracing::error!(error = %failed, "an operation's task failed");
+            answer::refused(media, ApiError::Internal)
+        }
         Err(_) => {
             tracing::warn!(
                 deadline_ms = deadline.as_millis(),

@@ -27,6 +27,30 @@ const APQ_VERSION: u64 = 1;
 /// that hits a forgotten hash simply sends its document again).
 const MEMORY_BYTES: u64 = 16 * 1024 * 1024;
 
+/// The document a request runs, and what to learn from it once it proves valid.
+#[derive(Debug, PartialEq)]
+pub struct Found {
+    pub query: String,
+    /// An APQ registration, for [`PersistedQueries::learn`] once the document is validated.
+    pub learning: Option<Learning>,
+}
+
+impl Found {
+    fn plain(query: String) -> Self {
+        Self {
+            query,
+            learning: None,
+        }
+    }
+}
+
+/// A document and its hash, not yet remembered.
+#[derive(Debug, PartialEq)]
+pub struct Learning {
+    hash: String,
+    document: Arc<str>,
+}
+
 /// Finds the document a request runs.
 pub struct PersistedQueries {
     memory: moka::future::Cache<String, Arc<str>>,
@@ -52,12 +76,14 @@ impl PersistedQueries {
     }
 
     /// The document to run: the request's own `query` (checked against its hash when one came
-    /// with it, and remembered), or the one persisted under the hash.
+    /// with it), or the one persisted under the hash. A document sent with its hash comes back
+    /// with a [`Learning`]: it is remembered only once it has been validated, so nothing that
+    /// would fail (or crash) every replica reading it is ever stored.
     pub async fn document(
         &self,
         query: Option<String>,
         extensions: &Map<String, Value>,
-    ) -> Result<String, ApiError> {
+    ) -> Result<Found, ApiError> {
         let hash = extensions
             .get("persistedQuery")
             .map(persisted_hash)
@@ -67,7 +93,7 @@ impl PersistedQueries {
                 if self.allowlist.is_some() {
                     self.check_allowed(&sha256_hex(&query))?;
                 }
-                Ok(query)
+                Ok(Found::plain(query))
             }
             (Some(query), Some(hash)) => {
                 if sha256_hex(&query) != hash {
@@ -76,15 +102,16 @@ impl PersistedQueries {
                     ));
                 }
                 self.check_allowed(&hash)?;
-                if self.allowlist.is_none() {
-                    self.remember(hash, &query).await;
-                }
-                Ok(query)
+                let learning = self.allowlist.is_none().then(|| Learning {
+                    hash,
+                    document: Arc::from(query.as_str()),
+                });
+                Ok(Found { query, learning })
             }
             (None, Some(hash)) => self
                 .recall(&hash)
                 .await
-                .map(|document| document.to_string())
+                .map(|document| Found::plain(document.to_string()))
                 .ok_or(ApiError::PersistedQueryNotFound),
             (None, None) => Err(ApiError::bad_input(
                 "send the operation's document in `query` (or a persisted query's hash in \
@@ -93,18 +120,21 @@ impl PersistedQueries {
         }
     }
 
+    /// Remembers a document that came with its hash, once it has been validated: in this
+    /// process, and with Redis for every replica.
+    pub async fn learn(&self, learning: Learning) {
+        let Learning { hash, document } = learning;
+        if let Some(shared) = &self.shared {
+            shared.put(&hash, &document).await;
+        }
+        self.memory.insert(hash, document).await;
+    }
+
     fn check_allowed(&self, hash: &str) -> Result<(), ApiError> {
         match &self.allowlist {
             Some(allowlist) if allowlist.get(hash).is_none() => Err(ApiError::OperationNotAllowed),
             _ => Ok(()),
         }
-    }
-
-    async fn remember(&self, hash: String, query: &str) {
-        if let Some(shared) = &self.shared {
-            shared.put(&hash, query).await;
-        }
-        self.memory.insert(hash, Arc::from(query)).await;
     }
 
     async fn recall(&self, hash: &str) -> Option<Arc<str>> {
@@ -180,23 +210,50 @@ mod tests {
         );
     }
 
+    /// The document a lookup found, or its error.
+    async fn query(
+        store: &PersistedQueries,
+        query: Option<&str>,
+        extensions: &Map<String, Value>,
+    ) -> Result<String, ApiError> {
+        store
+            .document(query.map(str::to_owned), extensions)
+            .await
+            .map(|found| found.query)
+    }
+
     #[tokio::test]
-    async fn a_hash_is_unknown_until_its_document_comes_with_it() {
+    async fn a_hash_is_unknown_until_its_validated_document_is_learnt() {
         let store = PersistedQueries::new(None, None);
         let hash = sha256_hex(DOCUMENT);
 
         assert_eq!(
-            store.document(None, &persisted(&hash)).await,
+            query(&store, None, &persisted(&hash)).await,
             Err(ApiError::PersistedQueryNotFound)
         );
         let registered = store
             .document(Some(DOCUMENT.to_owned()), &persisted(&hash))
+            .await
+            .expect("the document matches its hash");
+        assert_eq!(registered.query, DOCUMENT);
+        assert_eq!(
+            query(&store, None, &persisted(&hash)).await,
+            Err(ApiError::PersistedQueryNotFound),
+            "nothing is learnt before the document is validated"
+        );
+        store
+            .learn(registered.learning.expect("a registration to learn"))
             .await;
-        assert_eq!(registered.as_deref(), Ok(DOCUMENT));
-        let recalled = store
-            .document(None, &persisted(&hash.to_ascii_uppercase()))
-            .await;
+        let recalled = query(&store, None, &persisted(&hash.to_ascii_uppercase())).await;
         assert_eq!(recalled.as_deref(), Ok(DOCUMENT));
+        let plain = store
+            .document(Some(DOCUMENT.to_owned()), &Map::new())
+            .await
+            .expect("a plain document");
+        assert_eq!(
+            plain.learning, None,
+            "a document without a hash teaches nothing"
+        );
     }
 
     #[tokio::test]
@@ -204,13 +261,11 @@ mod tests {
         let store = PersistedQueries::new(None, None);
         let hash = sha256_hex("{ something { else } }");
 
-        let refused = store
-            .document(Some(DOCUMENT.to_owned()), &persisted(&hash))
-            .await;
+        let refused = query(&store, Some(DOCUMENT), &persisted(&hash)).await;
 
         assert!(matches!(refused, Err(ApiError::BadUserInput(_))));
         assert_eq!(
-            store.document(None, &persisted(&hash)).await,
+            query(&store, None, &persisted(&hash)).await,
             Err(ApiError::PersistedQueryNotFound)
         );
     }
@@ -230,13 +285,13 @@ mod tests {
             let Value::Object(extensions) = json!({ "persistedQuery": extension }) else {
                 unreachable!()
             };
-            let error = store.document(None, &extensions).await.unwrap_err();
+            let error = query(&store, None, &extensions).await.unwrap_err();
             assert!(
                 error.to_string().contains(complaint),
                 "{extension}: {error}"
             );
         }
-        let missing = store.document(None, &Map::new()).await.unwrap_err();
+        let missing = query(&store, None, &Map::new()).await.unwrap_err();
         assert!(missing.to_string().contains("`query`"), "{missing}");
     }
 
@@ -247,13 +302,11 @@ mod tests {
         let store = PersistedQueries::new(Some(allowlist), None);
         let other = "{ viewer { name } }";
 
-        let by_hash = store.document(None, &persisted(&hash)).await;
-        let in_full = store.document(Some(DOCUMENT.to_owned()), &Map::new()).await;
-        let unlisted = store.document(Some(other.to_owned()), &Map::new()).await;
-        let registering = store
-            .document(Some(other.to_owned()), &persisted(&sha256_hex(other)))
-            .await;
-        let unknown_hash = store.document(None, &persisted(&sha256_hex(other))).await;
+        let by_hash = query(&store, None, &persisted(&hash)).await;
+        let in_full = query(&store, Some(DOCUMENT), &Map::new()).await;
+        let unlisted = query(&store, Some(other), &Map::new()).await;
+        let registering = query(&store, Some(other), &persisted(&sha256_hex(other))).await;
+        let unknown_hash = query(&store, None, &persisted(&sha256_hex(other))).await;
 
         assert_eq!(by_hash.as_deref(), Ok(DOCUMENT));
         assert_eq!(in_full.as_deref(), Ok(DOCUMENT));

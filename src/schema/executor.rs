@@ -11,7 +11,9 @@ use async_graphql::{Data, Executor, Request, Response};
 
 use super::GatewaySchema;
 use super::context::{Caller, RequestContext};
+use super::document;
 use super::observe::{Operation, OperationRecord};
+use crate::config::DocumentLimits;
 use crate::error::ApiError;
 use crate::events::EventBus;
 use crate::loaders::{Caches, Cost};
@@ -25,6 +27,8 @@ pub struct CallerExecutor {
     caches: Arc<Caches>,
     bus: Arc<dyn EventBus>,
     caller: Option<Caller>,
+    /// What a document may hold before the schema parses or validates it.
+    document_limits: DocumentLimits,
     /// Where finished operations and open subscriptions are counted.
     metrics: OperationMetrics,
 }
@@ -43,6 +47,7 @@ impl CallerExecutor {
         caches: Arc<Caches>,
         bus: Arc<dyn EventBus>,
         caller: Option<Caller>,
+        document_limits: DocumentLimits,
         metrics: OperationMetrics,
     ) -> Self {
         Self {
@@ -50,38 +55,20 @@ impl CallerExecutor {
             caches,
             bus,
             caller,
+            document_limits,
             metrics,
         }
     }
 
-    /// The request with a fresh context, and what the operation will have cost; `None` when
-    /// nobody has said who is calling.
-    fn prepare(&self, request: Request, session: Option<&Data>) -> Option<Prepared> {
-        let from_session = session
-            .and_then(|data| data.get(&TypeId::of::<Caller>()))
-            .and_then(|caller| caller.downcast_ref::<Caller>());
-        let caller = from_session.or(self.caller.as_ref())?;
-        let context = RequestContext::new(caller, Arc::clone(&self.caches), Arc::clone(&self.bus));
-        Some(Prepared {
-            cost: context.loaders.cost(),
-            report_cost: caller.report_cost,
-            request_id: caller.upstream.request_id().map(str::to_owned),
-            request: request.data(context),
-        })
+    /// Checks the request's document before anything recursive touches it (see
+    /// [`document::screen`]), and says which operation it runs.
+    pub fn screen(&self, request: &mut Request) -> Result<Operation, ApiError> {
+        document::screen(request, self.document_limits)
     }
-}
 
-fn unauthenticated() -> Response {
-    let error: async_graphql::Error =
-        ApiError::Unauthenticated("no credentials came with the request".to_owned()).into();
-    Response::from_errors(vec![error.into_server_error(Default::default())])
-}
-
-impl Executor for CallerExecutor {
-    /// Runs one operation and reports it (a log line and its metrics), even when it is dropped
-    /// before it answers.
-    async fn execute(&self, mut request: Request) -> Response {
-        let operation = Operation::of(&mut request);
+    /// Runs a [`screen`](Self::screen)ed operation and reports it (a log line and its
+    /// metrics), even when it is dropped before it answers.
+    pub async fn run(&self, request: Request, operation: Operation) -> Response {
         let Some(prepared) = self.prepare(request, None) else {
             return unauthenticated();
         };
@@ -108,6 +95,44 @@ impl Executor for CallerExecutor {
         }
     }
 
+    /// The request with a fresh context, and what the operation will have cost; `None` when
+    /// nobody has said who is calling.
+    fn prepare(&self, request: Request, session: Option<&Data>) -> Option<Prepared> {
+        let from_session = session
+            .and_then(|data| data.get(&TypeId::of::<Caller>()))
+            .and_then(|caller| caller.downcast_ref::<Caller>());
+        let caller = from_session.or(self.caller.as_ref())?;
+        let context = RequestContext::new(caller, Arc::clone(&self.caches), Arc::clone(&self.bus));
+        Some(Prepared {
+            cost: context.loaders.cost(),
+            report_cost: caller.report_cost,
+            request_id: caller.upstream.request_id().map(str::to_owned),
+            request: request.data(context),
+        })
+    }
+}
+
+fn unauthenticated() -> Response {
+    refused(ApiError::Unauthenticated(
+        "no credentials came with the request".to_owned(),
+    ))
+}
+
+/// The answer to an operation refused before the schema saw it: errors, and no data.
+pub fn refused(error: ApiError) -> Response {
+    let error = async_graphql::Error::from(error);
+    Response::from_errors(vec![error.into_server_error(Default::default())])
+}
+
+impl Executor for CallerExecutor {
+    /// Screens and runs one operation.
+    async fn execute(&self, mut request: Request) -> Response {
+        match self.screen(&mut request) {
+            Ok(operation) => self.run(request, operation).await,
+            Err(error) => refused(error),
+        }
+    }
+
     /// Runs an operation of a WebSocket connection; a subscription counts as active for as
     /// long as its stream lives.
     fn execute_stream(
@@ -115,7 +140,10 @@ impl Executor for CallerExecutor {
         mut request: Request,
         session_data: Option<Arc<Data>>,
     ) -> BoxStream<'static, Response> {
-        let is_subscription = Operation::of(&mut request).is_subscription();
+        let is_subscription = match self.screen(&mut request) {
+            Ok(operation) => operation.is_subscription(),
+            Err(error) => return stream::once(async { refused(error) }).boxed(),
+        };
         let Some(prepared) = self.prepare(request, session_data.as_deref()) else {
             return stream::once(async { unauthenticated() }).boxed();
         };

@@ -5,6 +5,7 @@ mod admission;
 mod connection;
 mod context;
 mod cursor;
+mod document;
 mod executor;
 mod limits;
 mod listing;
@@ -26,7 +27,7 @@ use crate::config::LimitsConfig;
 
 pub use crate::error::ApiError;
 pub use context::{Caller, RequestContext};
-pub use executor::CallerExecutor;
+pub use executor::{CallerExecutor, refused};
 pub use mutation::Mutation;
 pub use node::{GlobalId, NodeKind};
 pub use observe::Operation;

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use async_graphql::parser::types::OperationType;
-use async_graphql::{Request, Response};
+use async_graphql::Response;
+use async_graphql::parser::types::{ExecutableDocument, OperationType};
 
 use super::selected_operation;
 
@@ -28,26 +28,23 @@ pub struct Operation {
 }
 
 impl Operation {
-    /// Reads the operation the request selects. The parsed document stays in the request, so
-    /// the schema does not parse it again; a document that does not parse is left for the
-    /// schema to report.
-    pub fn of(request: &mut Request) -> Self {
-        let requested = request.operation_name.clone();
-        let Ok(document) = request.parsed_query() else {
-            return Self {
-                name: None,
-                kind: None,
-            };
-        };
-        match selected_operation(document, requested.as_deref()) {
+    /// The operation `document` runs for a request naming `requested` (or none).
+    pub(super) fn selected(document: &ExecutableDocument, requested: Option<&str>) -> Self {
+        match selected_operation(document, requested) {
             Some((name, operation)) => Self {
                 name: name.map(ToString::to_string),
                 kind: Some(operation.node.ty),
             },
-            None => Self {
-                name: None,
-                kind: None,
-            },
+            None => Self::unknown(),
+        }
+    }
+
+    /// An operation whose document does not say what it is (it does not parse, or holds no
+    /// such operation); the schema reports why.
+    pub(super) fn unknown() -> Self {
+        Self {
+            name: None,
+            kind: None,
         }
     }
 
@@ -141,6 +138,8 @@ fn is_error_code(code: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use async_graphql::Request;
+
     use super::*;
 
     fn operation(query: &str, name: Option<&str>) -> (Option<String>, Option<String>) {
@@ -148,7 +147,10 @@ mod tests {
         if let Some(name) = name {
             request = request.operation_name(name);
         }
-        let operation = Operation::of(&mut request);
+        let operation = match request.parsed_query() {
+            Ok(document) => Operation::selected(document, name),
+            Err(_) => Operation::unknown(),
+        };
         (operation.name, operation.kind.map(|kind| kind.to_string()))
     }
 

@@ -9,6 +9,7 @@ mod connections;
 mod graphql;
 mod graphql_over_http;
 mod helpers;
+mod hostile_documents;
 mod limits;
 mod mutations;
 mod observability;

@@ -189,3 +189,52 @@ async fn with_an_allowlist_only_listed_operations_run() {
     assert_eq!(error_codes(&unknown), ["PERSISTED_QUERY_NOT_FOUND"]);
     assert_eq!(app.sandbox.stats().await["total"], calls);
 }
+
+#[tokio::test]
+async fn only_validated_documents_are_shared_and_a_bad_shared_one_is_refused() {
+    let Some(server) = RedisServer::start().await else {
+        return;
+    };
+    let url = server.url();
+    let a = spawn_app_with(roomy_config(), |config| config.redis_url = Some(url)).await;
+    let b = a.replica().await;
+    eventually("both replicas to reach Redis", || async {
+        a.is_ready().await && b.is_ready().await
+    })
+    .await;
+    let mut redis = server.client().await;
+    let key = |hash: &str| format!("heymarket-gateway:apq:{hash}");
+
+    // A document that fails validation is not learnt, here or in Redis.
+    let invalid = "{ viewer { noSuchField } }";
+    let (_, refused) = post(
+        &a,
+        json!({"query": invalid, "extensions": persisted(&sha256(invalid))}),
+    )
+    .await;
+    assert!(refused.get("data").is_none(), "{refused}");
+    let stored: Option<String> = redis::AsyncCommands::get(&mut redis, key(&sha256(invalid)))
+        .await
+        .unwrap();
+    assert_eq!(stored, None, "an invalid document reached Redis");
+    let (_, on_b) = by_hash(&b, &sha256(invalid)).await;
+    assert_eq!(error_codes(&on_b), ["PERSISTED_QUERY_NOT_FOUND"], "{on_b}");
+
+    // One stored by anything else is checked like any document when a replica reads it.
+    let deep = format!(
+        "{{ nodes(ids: {}\"x\"{}) {{ id }} }}",
+        "[".repeat(8_000),
+        "]".repeat(8_000)
+    );
+    let () = redis::AsyncCommands::set(&mut redis, key(&sha256(&deep)), &deep)
+        .await
+        .unwrap();
+    let (_, poisoned) = by_hash(&b, &sha256(&deep)).await;
+    assert_eq!(
+        error_codes(&poisoned),
+        ["QUERY_LIMIT_EXCEEDED"],
+        "{poisoned}"
+    );
+    let (_, alive) = post(&b, json!({"query": DOCUMENT})).await;
+    assert!(alive["data"]["viewer"].is_object(), "{alive}");
+}

@@ -94,6 +94,15 @@ impl Subscriber {
         }
     }
 
+    /// The next message of any type, whole.
+    pub async fn next_message(&mut self) -> Value {
+        match self.frame().await {
+            Ok(message) => message,
+            Err(Init::Closed { code, reason }) => panic!("closed: {code} {reason}"),
+            Err(Init::Acknowledged(_)) => unreachable!(),
+        }
+    }
+
     /// Waits for the server to close the connection: its close code.
     pub async fn closed(&mut self) -> u16 {
         match self.frame().await {
