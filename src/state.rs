@@ -50,7 +50,7 @@ impl AppState {
             Arc::clone(&self.caches),
             Arc::clone(&self.bus),
             caller,
-            self.config.limits.document(),
+            &self.config.limits,
             self.metrics.operations.clone(),
         )
     }

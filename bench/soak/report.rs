@@ -55,6 +55,13 @@ impl Report {
         if self.panics > 0 {
             failures.push(format!("{} panics", self.panics));
         }
+        if self.tally.attacks_not_refused > 0 {
+            let missed = self.tally.attacks_not_refused;
+            failures.push(format!("{missed} hostile documents were not refused"));
+        }
+        if self.tally.attacks_refused == 0 {
+            failures.push("no hostile document was sent".to_owned());
+        }
         if self.received.closed_early {
             failures.push("a subscription was closed during the run".to_owned());
         }
@@ -196,6 +203,11 @@ impl Report {
             "| gateway memory (VmRSS) | {} KiB after warm-up, {} KiB after the run |",
             kib(self.rss_before_kib),
             kib(self.rss_after_kib)
+        );
+        let _ = writeln!(
+            out,
+            "| hostile documents (8,000-deep literals, 2^30 fragment fan-out) | {} refused, {} not |",
+            tally.attacks_refused, tally.attacks_not_refused
         );
         let _ = writeln!(out, "| **panics** | **{}** |", self.panics);
         out

@@ -17,14 +17,16 @@ const SEND: &str = "mutation($input: SendMessageInput!) {
 }";
 
 /// What one client sends, in turn: a third of the requests are writes, half of them without an
-/// idempotency key (never resent by the gateway), half with one (resent until they land once).
-const MIX: [Operation; 6] = [
+/// idempotency key (never resent by the gateway), half with one (resent until they land once);
+/// and, now and then, a document written to take the gateway down.
+const MIX: [Operation; 7] = [
     Operation::Dashboard,
     Operation::Detail,
     Operation::Send { keyed: true },
     Operation::Directory,
     Operation::Detail,
     Operation::Send { keyed: false },
+    Operation::Hostile,
 ];
 
 #[derive(Debug, Clone, Copy)]
@@ -33,6 +35,36 @@ enum Operation {
     Detail,
     Directory,
     Send { keyed: bool },
+    Hostile,
+}
+
+/// Documents that once crashed the gateway or kept it busy for minutes, in turn: literals
+/// nested 8,000 deep, and fragments that expand to 2^30 selections. Each must be refused with
+/// `QUERY_LIMIT_EXCEEDED`.
+fn hostile(sequence: usize) -> String {
+    const DEPTH: usize = 8_000;
+    match sequence % 3 {
+        0 => format!(
+            "{{ nodes(ids: {}\"x\"{}) {{ id }} }}",
+            "[".repeat(DEPTH),
+            "]".repeat(DEPTH)
+        ),
+        1 => format!(
+            "{{ conversations(filter: {}1{}) {{ totalCount }} }}",
+            "{a: ".repeat(DEPTH),
+            "}".repeat(DEPTH)
+        ),
+        _ => {
+            let mut query = String::from("{ ...F0 }");
+            for level in 0..30 {
+                let next = level + 1;
+                query.push_str(&format!(
+                    " fragment F{level} on Query {{ ...F{next} ...F{next} }}"
+                ));
+            }
+            query + " fragment F30 on Query { __typename }"
+        }
+    }
 }
 
 /// The ids the traffic works on.
@@ -59,6 +91,10 @@ pub(crate) struct Tally {
     pub(crate) acknowledged: Vec<String>,
     /// Texts of every send attempted.
     pub(crate) attempted: Vec<String>,
+    /// Hostile documents refused with `QUERY_LIMIT_EXCEEDED` (not counted in `requests`).
+    pub(crate) attacks_refused: u64,
+    /// Hostile documents answered any other way: each is a failed check.
+    pub(crate) attacks_not_refused: u64,
 }
 
 impl Tally {
@@ -71,6 +107,8 @@ impl Tally {
         self.latencies_ms.extend(other.latencies_ms);
         self.acknowledged.extend(other.acknowledged);
         self.attempted.extend(other.attempted);
+        self.attacks_refused += other.attacks_refused;
+        self.attacks_not_refused += other.attacks_not_refused;
     }
 
     fn error(&mut self, code: impl Into<String>) {
@@ -114,6 +152,19 @@ pub(crate) async fn client(
                     input["idempotencyKey"] = json!(text.replace(' ', "-"));
                 }
                 (SEND, json!({ "input": input }), Some(text))
+            }
+            Operation::Hostile => {
+                let answer = send(&http, &graphql_url, &hostile(sequence), Value::Null).await;
+                sequence += 1;
+                let refused = answer.is_ok_and(|body| {
+                    body["errors"][0]["extensions"]["code"] == "QUERY_LIMIT_EXCEEDED"
+                });
+                if refused {
+                    tally.attacks_refused += 1;
+                } else {
+                    tally.attacks_not_refused += 1;
+                }
+                continue;
             }
         };
         sequence += 1;

@@ -219,8 +219,55 @@ fn fragment_cycle(name: &Name) -> ApiError {
 #[cfg(test)]
 mod tests {
     use async_graphql::parser::parse_query;
+    use proptest::prelude::*;
 
     use super::*;
+
+    /// A GraphQL input value and how deep its lists and objects nest. Strings and comments
+    /// carry brackets of their own, which must not count.
+    fn value() -> impl Strategy<Value = (String, usize)> {
+        let leaf = prop_oneof![
+            Just(("1".to_owned(), 0)),
+            "[a-z\\[\\]{}()]{0,8}".prop_map(|text| (format!("{text:?}"), 0)),
+            "[a-z\\[\\]{}()\"]{0,8}".prop_map(|text| {
+                let text = text.replace('"', "'");
+                (format!("\"\"\"{text}\"\"\""), 0)
+            }),
+        ];
+        leaf.prop_recursive(40, 200, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(|items| {
+                    let depth = items.iter().map(|(_, depth)| *depth).max().unwrap_or(0);
+                    let texts: Vec<String> = items.into_iter().map(|(text, _)| text).collect();
+                    (format!("[{}]", texts.join(", ")), depth + 1)
+                }),
+                (inner, "[a-z\\[{(]{0,6}").prop_map(|((text, depth), comment)| {
+                    (format!("{{a: # {comment}\n{text}}}"), depth + 1)
+                }),
+            ]
+        })
+    }
+
+    proptest! {
+        /// The nesting counted on the text is the value's own, whatever its strings and
+        /// comments hold; documents the count admits parse without trouble.
+        #[test]
+        fn nesting_is_the_structures_own((value, depth) in value()) {
+            let document = format!("{{ a(v: {value}) {{ b }} }}");
+            prop_assert_eq!(nesting(&document), depth + 2);
+            prop_assert!(parse_query(&document).is_ok(), "{}", document);
+        }
+
+        /// No text makes the screen panic; whatever it admits has bounded nesting.
+        #[test]
+        fn any_text_is_screened_without_panicking(text in "[{}\\[\\]()\"#a-z .:$!@\n\\\\]{0,300}") {
+            let mut request = Request::new(text.clone());
+            let limits = DocumentLimits { max_nesting: 8, max_selections: 50 };
+            if screen(&mut request, limits).is_ok() {
+                prop_assert!(nesting(&text) <= 8);
+            }
+        }
+    }
 
     fn document(query: &str) -> ExecutableDocument {
         parse_query(query).expect("a valid document")

@@ -5,6 +5,7 @@
 
 use std::any::TypeId;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_graphql::futures_util::stream::{self, BoxStream, StreamExt};
 use async_graphql::{Data, Executor, Request, Response};
@@ -13,7 +14,7 @@ use super::GatewaySchema;
 use super::context::{Caller, RequestContext};
 use super::document;
 use super::observe::{Operation, OperationRecord};
-use crate::config::DocumentLimits;
+use crate::config::{DocumentLimits, LimitsConfig};
 use crate::error::ApiError;
 use crate::events::EventBus;
 use crate::loaders::{Caches, Cost};
@@ -29,6 +30,8 @@ pub struct CallerExecutor {
     caller: Option<Caller>,
     /// What a document may hold before the schema parses or validates it.
     document_limits: DocumentLimits,
+    /// Deadline of a query or mutation sent over a WebSocket (HTTP requests have their own).
+    request_timeout: Duration,
     /// Where finished operations and open subscriptions are counted.
     metrics: OperationMetrics,
 }
@@ -47,7 +50,7 @@ impl CallerExecutor {
         caches: Arc<Caches>,
         bus: Arc<dyn EventBus>,
         caller: Option<Caller>,
-        document_limits: DocumentLimits,
+        limits: &LimitsConfig,
         metrics: OperationMetrics,
     ) -> Self {
         Self {
@@ -55,7 +58,8 @@ impl CallerExecutor {
             caches,
             bus,
             caller,
-            document_limits,
+            document_limits: limits.document(),
+            request_timeout: limits.request_timeout,
             metrics,
         }
     }
@@ -133,8 +137,8 @@ impl Executor for CallerExecutor {
         }
     }
 
-    /// Runs an operation of a WebSocket connection; a subscription counts as active for as
-    /// long as its stream lives.
+    /// Runs an operation of a WebSocket connection: a query or mutation within the request
+    /// deadline, a subscription for as long as its stream lives (counted as active meanwhile).
     fn execute_stream(
         &self,
         mut request: Request,
@@ -151,7 +155,14 @@ impl Executor for CallerExecutor {
             .schema
             .execute_stream_with_session_data(prepared.request, session_data.unwrap_or_default());
         if !is_subscription {
-            return responses;
+            let deadline = self.request_timeout;
+            let mut responses = responses;
+            let answer = async move {
+                tokio::time::timeout(deadline, responses.next())
+                    .await
+                    .unwrap_or_else(|_| Some(refused(ApiError::RequestTimeout { deadline })))
+            };
+            return stream::once(answer).filter_map(std::future::ready).boxed();
         }
         let active = self.metrics.subscription_started();
         // The closure owns `active`, so the subscription counts until the stream is dropped.

@@ -230,3 +230,21 @@ async fn the_breaker_fails_fast_while_the_upstream_is_down_and_recovers_after_it
     assert_eq!(inboxes["errors"], Value::Null, "closed again: {inboxes}");
     assert_eq!(app.sandbox.calls("GET /v1/inboxes").await, 1);
 }
+
+#[tokio::test]
+async fn a_query_over_a_websocket_never_outlives_its_deadline_either() {
+    let app = app(|config| config.upstream.timeout = Duration::from_secs(30)).await;
+    let mut socket = app.subscriber(json!({})).await;
+    app.sandbox
+        .set_faults(json!({ "latency_ms": 20_000 }))
+        .await;
+
+    socket
+        .subscribe("{ conversations(first: 1) { nodes { id } } }", Value::Null)
+        .await;
+    let start = Instant::now();
+    let body = socket.next_result().await;
+
+    assert!(start.elapsed() < DEADLINE + MARGIN, "{body}");
+    assert_eq!(error_codes(&body), ["REQUEST_TIMEOUT"], "{body}");
+}
