@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use async_graphql::{Context, ID, InputObject};
 
+use super::access::Visibility;
 use super::connection::{ConversationConnection, PageRequest, walk_error};
 use super::context::RequestContext;
 use super::node::{GlobalId, NodeKind};
@@ -140,22 +141,8 @@ pub async fn conversations(
 
 /// The acting member must exist and belong to every listed inbox.
 async fn check_access(context: &RequestContext, inbox_ids: &[i64]) -> Result<(), ApiError> {
-    let (member, inboxes) = futures::try_join!(context.acting_member(), context.loaders.inboxes())?;
-    for id in inbox_ids {
-        let inbox = inboxes
-            .iter()
-            .find(|inbox| inbox.id == *id)
-            .ok_or_else(|| {
-                ApiError::NotFound(format!("inbox {id} is not visible to this credential"))
-            })?;
-        if !inbox.members.contains(&member.id) {
-            return Err(ApiError::Forbidden(format!(
-                "member {} has no access to inbox {id}; act as one of its members (X-Member-Id)",
-                member.id
-            )));
-        }
-    }
-    Ok(())
+    let visibility = Visibility::of(context).await?;
+    inbox_ids.iter().try_for_each(|&id| visibility.inbox(id))
 }
 
 /// Which per-row look-ups the operation selected, so they can start while the list is still

@@ -1,6 +1,7 @@
 //! The GraphQL schema frontends code against. It knows nothing of HTTP: the transport puts a
 //! [`Caller`] to a [`CallerExecutor`], which gives every operation its own [`RequestContext`].
 
+mod access;
 mod admission;
 mod connection;
 mod context;

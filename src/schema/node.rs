@@ -10,10 +10,12 @@ use async_graphql::{Context, Interface};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
+use super::access;
 use super::context::RequestContext;
 use super::types::{Contact, Conversation, Inbox, Member, Message};
 use crate::error::ApiError;
 use crate::text::shortened;
+use crate::upstream::models;
 
 /// Characters of a bad argument echoed back in an error: a huge one helps nobody.
 const MAX_ECHOED_CHARS: usize = 64;
@@ -188,7 +190,8 @@ pub enum Node {
 }
 
 /// The object `id` names, fetched through the operation's loaders; `None` when the upstream has
-/// no such object.
+/// no such object, `FORBIDDEN` for a conversation, or a message of one, in an inbox the acting
+/// member is not a member of (see [`access`]).
 pub async fn fetch(ctx: &Context<'_>, id: GlobalId) -> Result<Option<Node>, ApiError> {
     let context = RequestContext::of(ctx)?;
     let loaders = &context.loaders;
@@ -205,38 +208,42 @@ pub async fn fetch(ctx: &Context<'_>, id: GlobalId) -> Result<Option<Node>, ApiE
             .contact(id)
             .await?
             .map(|contact| Node::Contact(Contact(contact))),
-        GlobalId::Conversation(id) => loaders
-            .conversation(id)
+        GlobalId::Conversation(id) => access::conversation(context, id)
             .await?
             .map(|conversation| Node::Conversation(Conversation(conversation))),
-        GlobalId::Message(message) => fetch_message(context, message).await?.map(Node::Message),
+        GlobalId::Message(message) => {
+            let Some(conversation) = access::conversation(context, message.conversation_id).await?
+            else {
+                return Ok(None);
+            };
+            find_message(context, &conversation, message.id, message.sent_at)
+                .await?
+                .map(Node::Message)
+        }
     })
 }
 
-/// Finds a message in its conversation's history: the page of messages sent up to the end of
-/// the second it was sent in.
-async fn fetch_message(
+/// Message `id` of `conversation`, read from the upstream: the upstream has no "message by id"
+/// endpoint, so it is looked for in the page of the conversation's history sent up to the end of
+/// the second `sent_at` (Unix seconds). Past the caches, so what it finds is the upstream's
+/// current word.
+pub async fn find_message(
     context: &RequestContext,
-    message: MessageRef,
+    conversation: &models::Conversation,
+    id: i64,
+    sent_at: i64,
 ) -> Result<Option<Message>, ApiError> {
-    let Some(conversation) = context
-        .loaders
-        .conversation(message.conversation_id)
-        .await?
-    else {
-        return Ok(None);
-    };
     let (Some(phone), Some(inbox_id)) = (conversation.target.as_deref(), conversation.inbox) else {
         return Ok(None);
     };
     let history = context
         .upstream()
-        .message_history(phone, inbox_id, Some(message.sent_at.saturating_add(1)))
+        .message_history(phone, inbox_id, Some(sent_at.saturating_add(1)))
         .await?;
     Ok(history
         .into_iter()
-        .find(|candidate| candidate.id == message.id)
-        .map(|found| Message::new(Arc::new(found), message.conversation_id)))
+        .find(|candidate| candidate.id == id)
+        .map(|found| Message::new(Arc::new(found), conversation.id)))
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 
 use async_graphql::{Context, ID, Object, PathSegment};
 
+use super::access;
 use super::connection::{ConversationConnection, PageRequest};
 use super::context::RequestContext;
 use super::cursor::CursorKind;
@@ -73,7 +74,8 @@ impl Query {
         listing::conversations(ctx, page, filter.unwrap_or_default(), None).await
     }
 
-    /// One conversation by its global id; null with a `NOT_FOUND` error when there is none.
+    /// One conversation by its global id; null with a `NOT_FOUND` error when there is none, or
+    /// a `FORBIDDEN` one when it is in an inbox the acting member is not a member of.
     async fn conversation(
         &self,
         ctx: &Context<'_>,
@@ -81,9 +83,7 @@ impl Query {
     ) -> Result<Option<Conversation>, ApiError> {
         let id = GlobalId::parse_as(&id, NodeKind::Conversation)?;
         found(
-            RequestContext::of(ctx)?
-                .loaders
-                .conversation(id)
+            access::conversation(RequestContext::of(ctx)?, id)
                 .await?
                 .map(Conversation),
         )
@@ -126,7 +126,8 @@ impl Query {
         Ok(contact.map(Contact))
     }
 
-    /// Any object by its global id; null with a `NOT_FOUND` error when there is none.
+    /// Any object by its global id; null with a `NOT_FOUND` error when there is none, or a
+    /// `FORBIDDEN` one for a conversation (or a message of one) the acting member may not see.
     async fn node(
         &self,
         ctx: &Context<'_>,
@@ -139,8 +140,9 @@ impl Query {
             .ok_or_else(|| not_found(id))
     }
 
-    /// Objects by their global ids, in the same order; an id that is malformed or names nothing
-    /// gives null at its position, with an error whose path ends in that position.
+    /// Objects by their global ids, in the same order; an id that is malformed, names nothing or
+    /// names what the acting member may not see gives null at its position, with an error
+    /// (`BAD_USER_INPUT`, `NOT_FOUND`, `FORBIDDEN`) whose path ends in that position.
     #[graphql(complexity = "ids.len().saturating_mul(child_complexity).saturating_add(1)")]
     async fn nodes(
         &self,

@@ -9,6 +9,7 @@ use futures::stream::{self, Stream, StreamExt};
 use tokio::sync::broadcast::Receiver;
 use tokio::sync::broadcast::error::RecvError;
 
+use super::access::{self, Visibility};
 use super::context::RequestContext;
 use super::node::{GlobalId, NodeKind};
 use super::types::{Conversation, Message};
@@ -143,38 +144,23 @@ impl Scope {
         inbox_ids: Option<Vec<ID>>,
         conversation: Option<i64>,
     ) -> Result<Self, ApiError> {
-        let (team, member, inboxes) = futures::try_join!(
-            context.loaders.team(),
-            context.acting_member(),
-            context.loaders.inboxes()
-        )?;
+        let (team, visibility) =
+            futures::try_join!(context.loaders.team(), Visibility::of(context))?;
         let team_id = team.id.ok_or(ApiError::UpstreamUnavailable)?;
-        let visible: HashSet<i64> = inboxes
-            .iter()
-            .filter(|inbox| inbox.members.contains(&member.id))
-            .map(|inbox| inbox.id)
-            .collect();
         let wanted: HashSet<i64> = match inbox_ids {
-            None => visible.clone(),
+            None => visibility.inboxes().clone(),
             Some(ids) => ids
                 .iter()
                 .map(|id| GlobalId::parse_as(id, NodeKind::Inbox))
                 .collect::<Result<_, _>>()?,
         };
-        if let Some(hidden) = wanted.iter().find(|id| !visible.contains(id)) {
-            return Err(ApiError::Forbidden(format!(
-                "member {} has no access to inbox {hidden}; act as one of its members (X-Member-Id)",
-                member.id
-            )));
+        for &id in &wanted {
+            visibility.inbox(id)?;
         }
-        if let Some(id) = conversation {
-            let found = context.loaders.conversation(id).await?;
-            let inbox = found.and_then(|conversation| conversation.inbox);
-            if !inbox.is_some_and(|inbox| visible.contains(&inbox)) {
-                return Err(ApiError::NotFound(format!(
-                    "no conversation {id} in the acting member's inboxes"
-                )));
-            }
+        if let Some(id) = conversation
+            && access::conversation(context, id).await?.is_none()
+        {
+            return Err(ApiError::NotFound(format!("no conversation {id}")));
         }
         Ok(Self {
             team_id,

@@ -144,7 +144,7 @@ async fn a_walk_shares_its_look_ahead_pages_and_costs_nothing_warm() {
 }
 
 #[tokio::test]
-async fn the_detail_view_costs_five_calls_cold_and_none_warm() {
+async fn the_detail_view_costs_six_calls_cold_and_none_warm() {
     let app = app().await;
     let variables = json!({"id": global("Conversation:2000001")});
 
@@ -156,11 +156,13 @@ async fn the_detail_view_costs_five_calls_cold_and_none_warm() {
             .is_empty()
     );
     // Conversation 2000001 is a long one: its 50 newest messages fill a history page, and a
-    // second page tells whether more follow (`hasNextPage` is exact).
+    // second page tells whether more follow (`hasNextPage` is exact). The inboxes tell whether
+    // the acting member may see it.
     assert_eq!(
         upstream_calls(&app).await,
         calls(&[
             ("GET /v1/conversations/{id}", 1),
+            ("GET /v1/inboxes", 1),
             ("GET /v1/messages", 2),
             ("GET /v1/team", 1),
             ("POST /v2/contacts/search", 1),

@@ -1,5 +1,6 @@
 //! End-to-end tests: the real gateway and the real sandbox on port 0, spoken to over HTTP.
 
+mod access;
 mod auth;
 mod binary_support;
 mod browsers;

@@ -1,5 +1,32 @@
 //! Input and payload shapes several mutations share. Each mutation still gets its own named
 //! types, as Relay's convention has it, so one can grow a field without changing the others.
+//!
+//! A payload's `conversation` is checked like any other way to a conversation (see
+//! `schema::access`): a write can take a conversation out of the acting member's inboxes (a
+//! transfer to an inbox they are not in), and then the payload says so with a `FORBIDDEN` error
+//! on that field instead of showing it.
+
+use async_graphql::Context;
+
+use crate::error::ApiError;
+use crate::schema::access::Visibility;
+use crate::schema::context::RequestContext;
+use crate::schema::types::Conversation;
+
+/// A payload's conversation as the acting member may see it: `FORBIDDEN` when it is now in an
+/// inbox they are not in.
+pub(super) async fn visible(
+    ctx: &Context<'_>,
+    conversation: Option<&Conversation>,
+) -> Result<Option<Conversation>, ApiError> {
+    let Some(conversation) = conversation else {
+        return Ok(None);
+    };
+    Visibility::of(RequestContext::of(ctx)?)
+        .await?
+        .conversation(&conversation.0)?;
+    Ok(Some(conversation.clone()))
+}
 
 /// Declares the input of a mutation that needs nothing but the conversation.
 macro_rules! conversation_input {
@@ -20,14 +47,27 @@ macro_rules! conversation_payload {
     ($name:ident, $doc:literal) => {
         #[doc = $doc]
         #[derive(async_graphql::SimpleObject)]
+        #[graphql(complex)]
         pub(crate) struct $name {
-            /// The conversation as it is after the change; null when `userErrors` says why
-            /// nothing changed.
+            #[graphql(skip)]
             pub conversation: Option<$crate::schema::types::Conversation>,
             /// Why nothing changed; empty on success.
             pub user_errors: Vec<$crate::schema::mutation::user_error::UserError>,
             /// The input's `clientMutationId`, echoed.
             pub client_mutation_id: Option<String>,
+        }
+
+        #[async_graphql::ComplexObject]
+        impl $name {
+            /// The conversation as it is after the change; null when `userErrors` says why
+            /// nothing changed. A `FORBIDDEN` error when the change moved it to an inbox the
+            /// acting member is not a member of.
+            async fn conversation(
+                &self,
+                ctx: &async_graphql::Context<'_>,
+            ) -> Result<Option<$crate::schema::types::Conversation>, $crate::error::ApiError> {
+                super::payload::visible(ctx, self.conversation.as_ref()).await
+            }
         }
 
         impl $name {
@@ -60,16 +100,28 @@ macro_rules! message_payload {
     ($name:ident, $message_doc:literal, $doc:literal) => {
         #[doc = $doc]
         #[derive(async_graphql::SimpleObject)]
+        #[graphql(complex)]
         pub(crate) struct $name {
             #[doc = $message_doc]
             pub message: Option<$crate::schema::types::Message>,
-            /// The conversation as it is after the message; null when `userErrors` says why
-            /// nothing was sent.
+            #[graphql(skip)]
             pub conversation: Option<$crate::schema::types::Conversation>,
             /// Why nothing was sent; empty on success.
             pub user_errors: Vec<$crate::schema::mutation::user_error::UserError>,
             /// The input's `clientMutationId`, echoed.
             pub client_mutation_id: Option<String>,
+        }
+
+        #[async_graphql::ComplexObject]
+        impl $name {
+            /// The conversation as it is after the message; null when `userErrors` says why
+            /// nothing was sent.
+            async fn conversation(
+                &self,
+                ctx: &async_graphql::Context<'_>,
+            ) -> Result<Option<$crate::schema::types::Conversation>, $crate::error::ApiError> {
+                super::payload::visible(ctx, self.conversation.as_ref()).await
+            }
         }
 
         impl $name {

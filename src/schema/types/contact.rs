@@ -8,6 +8,7 @@ use futures::future::try_join_all;
 
 use super::Conversation;
 use crate::error::ApiError;
+use crate::schema::access::Visibility;
 use crate::schema::context::RequestContext;
 use crate::schema::node::GlobalId;
 use crate::schema::scalars::Int64;
@@ -17,7 +18,7 @@ use crate::upstream::models;
 #[derive(Clone)]
 pub struct Contact(pub Arc<models::Contact>);
 
-/// A customer the team talks to.
+/// A customer the team talks to. Contacts are the team's: any member may read them.
 #[Object]
 impl Contact {
     /// Globally unique, opaque id (for `node(id:)` and client caches).
@@ -88,18 +89,22 @@ impl Contact {
         self.0.updated
     }
 
-    /// The contact's conversations, at most one per inbox, newest first. The upstream finds a
-    /// conversation by phone and inbox only, so this costs one history call per inbox.
+    /// The contact's conversations in the acting member's inboxes (contacts are the team's, the
+    /// conversations of other inboxes are not listed), at most one per inbox, newest first. The
+    /// upstream finds a conversation by phone and inbox only, so this costs one history call per
+    /// inbox.
     async fn conversations(&self, ctx: &Context<'_>) -> Result<Vec<Conversation>, ApiError> {
         let Some(phone) = self.0.phone.as_deref().filter(|phone| !phone.is_empty()) else {
             return Ok(Vec::new());
         };
-        let loaders = &RequestContext::of(ctx)?.loaders;
-        let inboxes = loaders.inboxes().await?;
+        let context = RequestContext::of(ctx)?;
+        let loaders = &context.loaders;
+        let visibility = Visibility::of(context).await?;
         let histories = try_join_all(
-            inboxes
+            visibility
+                .inboxes()
                 .iter()
-                .map(|inbox| loaders.latest_messages(phone, inbox.id)),
+                .map(|&inbox| loaders.latest_messages(phone, inbox)),
         )
         .await?;
         let mut conversations: Vec<Arc<models::Conversation>> = histories
