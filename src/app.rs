@@ -238,12 +238,13 @@ async fn stop(
     }
 }
 
-/// Keeps the caches true to what webhooks report, for as long as the bus runs.
+/// Keeps the caches true to the upstream for as long as the bus runs: what an event concerns is
+/// forgotten, to be read again.
 async fn apply_events(bus: Arc<dyn EventBus>, caches: Arc<Caches>) {
     let mut events = bus.subscribe();
     loop {
         match events.recv().await {
-            Ok(event) => caches.apply(&event).await,
+            Ok(event) => caches.invalidate(&event).await,
             Err(RecvError::Lagged(missed)) => {
                 tracing::warn!(missed, "events were missed; dropping cached conversations");
                 caches.forget_conversations().await;

@@ -5,6 +5,10 @@
 //! - [`EventBus`]: how events travel; [`MemoryBus`] within one process (the default), and a
 //!   Redis-backed bus when replicas share a `REDIS_URL`.
 //! - [`SeenEvents`]: which events were already taken in, so redeliveries are dropped.
+//!
+//! An event is a hint that something changed, never a source of data: the caches forget what it
+//! names and subscriptions read that again from the upstream. Its content is trusted only to say
+//! where to look.
 
 mod memory;
 mod seen;
@@ -13,7 +17,11 @@ use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 use tokio::sync::broadcast;
+
+use crate::upstream::models;
 
 pub use memory::MemoryBus;
 pub use seen::{LocalSeenEvents, REMEMBER_FOR, SeenEvents};
@@ -22,14 +30,68 @@ pub use seen::{LocalSeenEvents, REMEMBER_FOR, SeenEvents};
 /// `event_data` exactly as delivered (each replica reads it with the tolerant upstream models).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
-    /// The same for every delivery of the same event, so redeliveries are dropped.
+    /// The event's identity (see [`Event::new`]): the same for every delivery of the same
+    /// event, so redeliveries are dropped.
     pub fingerprint: String,
     /// The team whose webhook configuration delivered it.
     pub team_id: i64,
     pub kind: EventKind,
     /// The envelope's `event_data`: a message (with its conversation) for message events, a
     /// conversation for chat events.
-    pub data: serde_json::Value,
+    pub data: Value,
+}
+
+impl Event {
+    /// An event of team `team_id`, identified by what makes it this event rather than by how
+    /// its body is spelled: its team and type, and the ids and instants of its object (a chat
+    /// event's conversation `id` and `updated`; a message event's `id`, `date`, `updated` and
+    /// conversation `id`), which is how Heymarket suggests telling deliveries apart. A delivery
+    /// that only adds, drops or re-spells other fields is the same event. Types whose object the
+    /// gateway does not model (opt-ins and opt-outs, calls) have no documented identity and are
+    /// identified by their whole content; nothing here acts on them.
+    pub fn new(team_id: i64, kind: EventKind, data: Value) -> Self {
+        let identity = if kind.carries_message() {
+            models::Message::deserialize(&data).ok().map(|message| {
+                json!({
+                    "message": message.id,
+                    "date": message.date,
+                    "updated": message.updated,
+                    "conversation": message.conversation.map(|conversation| conversation.id),
+                })
+            })
+        } else if kind.carries_conversation() {
+            models::Conversation::deserialize(&data).ok().map(|conversation| {
+                json!({ "conversation": conversation.id, "updated": conversation.updated })
+            })
+        } else {
+            None
+        };
+        let identity = json!([team_id, kind, identity.as_ref().unwrap_or(&data)]);
+        let digest = Sha256::digest(identity.to_string());
+        Self {
+            fingerprint: crate::hex::hex(&digest),
+            team_id,
+            kind,
+            data,
+        }
+    }
+
+    /// The conversation the event names: a chat event's own, a message event's conversation.
+    /// Only a hint of where to look; `None` when the event names none that reads.
+    pub fn conversation_id(&self) -> Option<i64> {
+        if self.kind.carries_conversation() {
+            models::Conversation::deserialize(&self.data)
+                .ok()
+                .map(|conversation| conversation.id)
+        } else if self.kind.carries_message() {
+            models::Message::deserialize(&self.data)
+                .ok()?
+                .conversation
+                .map(|conversation| conversation.id)
+        } else {
+            None
+        }
+    }
 }
 
 /// Every documented webhook `type`, spelled on the wire as Heymarket spells it.
@@ -93,4 +155,97 @@ pub trait EventBus: Send + Sync + 'static {
     fn subscribe(&self) -> broadcast::Receiver<Arc<Event>>;
 
     fn status(&self) -> BusStatus;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn closed(data: Value) -> Event {
+        Event::new(101, EventKind::ChatClosed, data)
+    }
+
+    #[test]
+    fn a_chat_event_is_its_type_team_conversation_and_instant() {
+        let data = json!({ "id": 1, "inbox": 3001, "status": "closed", "updated": "2026-05-01T00:00:00.000001Z" });
+        let base = closed(data.clone()).fingerprint;
+        let mut padded = data.clone();
+        padded["status"] = json!("open");
+        padded["extra"] = json!("anything");
+        assert_eq!(
+            closed(padded).fingerprint,
+            base,
+            "other fields do not count"
+        );
+        let respelled = json!({ "id": 1, "updated": "2026-05-01T00:00:00.000001+00:00" });
+        assert_eq!(
+            closed(respelled).fingerprint,
+            base,
+            "nor how the instant is spelled"
+        );
+
+        assert_ne!(
+            Event::new(101, EventKind::ChatOpened, data.clone()).fingerprint,
+            base
+        );
+        assert_ne!(
+            Event::new(102, EventKind::ChatClosed, data.clone()).fingerprint,
+            base
+        );
+        let later = json!({ "id": 1, "updated": "2026-05-01T00:00:00.000002Z" });
+        assert_ne!(
+            closed(later).fingerprint,
+            base,
+            "a later change is another event"
+        );
+        assert_ne!(
+            closed(json!({ "id": 2, "updated": data["updated"] })).fingerprint,
+            base
+        );
+    }
+
+    #[test]
+    fn a_message_event_is_its_message_and_conversation() {
+        let data = json!({ "id": 7, "text": "hi", "date": "2026-05-01T00:00:00Z",
+            "conversation": { "id": 1, "inbox": 3001 } });
+        let received = |data| Event::new(101, EventKind::MessageReceived, data).fingerprint;
+        let base = received(data.clone());
+        let mut padded = data.clone();
+        padded["text"] = json!("something else");
+        padded["conversation"]["status"] = json!("closed");
+        assert_eq!(received(padded), base);
+        let mut other = data.clone();
+        other["id"] = json!(8);
+        assert_ne!(received(other), base);
+        let mut moved = data;
+        moved["conversation"]["id"] = json!(2);
+        assert_ne!(received(moved), base);
+    }
+
+    #[test]
+    fn an_unmodelled_event_is_its_whole_content() {
+        let opt_out = |data| Event::new(101, EventKind::TargetOptOut, data).fingerprint;
+        assert_eq!(
+            opt_out(json!({ "phone": "1415" })),
+            opt_out(json!({ "phone": "1415" }))
+        );
+        assert_ne!(
+            opt_out(json!({ "phone": "1415" })),
+            opt_out(json!({ "phone": "1416" }))
+        );
+    }
+
+    #[test]
+    fn the_named_conversation_is_read_from_either_shape() {
+        assert_eq!(closed(json!({ "id": 5 })).conversation_id(), Some(5));
+        let message = Event::new(
+            101,
+            EventKind::MessageSent,
+            json!({ "id": 7, "conversation": { "id": 5 } }),
+        );
+        assert_eq!(message.conversation_id(), Some(5));
+        assert_eq!(closed(json!({ "name": "no id" })).conversation_id(), None);
+        let opt_out = Event::new(101, EventKind::TargetOptOut, json!({ "id": 5 }));
+        assert_eq!(opt_out.conversation_id(), None);
+    }
 }

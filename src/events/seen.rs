@@ -6,12 +6,14 @@ use futures::FutureExt;
 use futures::future::BoxFuture;
 use moka::future::Cache;
 
-/// How long a fingerprint is remembered: longer than any redelivery schedule.
+/// How long an event's identity is remembered: longer than any redelivery schedule.
 pub const REMEMBER_FOR: Duration = Duration::from_secs(24 * 3600);
 
-/// Remembers event fingerprints.
+/// Remembers events by their identity ([`Event::fingerprint`](super::Event::fingerprint)), not
+/// their bytes, so a redelivery is known however it is spelled.
 pub trait SeenEvents: Send + Sync + 'static {
-    /// Records `fingerprint` and answers whether it is new (false for a redelivery).
+    /// Records `fingerprint` (an event's identity) and answers whether it is new (false for a
+    /// redelivery).
     fn first_time<'a>(&'a self, fingerprint: &'a str) -> BoxFuture<'a, bool>;
 }
 

@@ -132,28 +132,14 @@ impl Caches {
         self.tenant_teams.insert(tenant, team_id).await;
     }
 
-    /// Applies what an event says about a conversation to every tenant of its team: the
-    /// conversation as the event carries it replaces the cached copy (unless the cache already
-    /// holds a newer one), and the tenant's list pages and histories stop counting.
-    pub async fn apply(&self, event: &Event) {
-        let conversation = if event.kind.carries_conversation() {
-            Some(&event.data)
-        } else if event.kind.carries_message() {
-            event.data.get("conversation")
-        } else {
-            None
-        };
-        let Some(conversation) = conversation else {
+    /// Takes an event as a hint that something of its team changed: every tenant of the team
+    /// forgets the conversation the event names, its list pages and its histories, so later
+    /// requests read them from the upstream again. Nothing of the event's content is cached:
+    /// a webhook only says where to look, never what is there.
+    pub async fn invalidate(&self, event: &Event) {
+        let Some(conversation) = event.conversation_id() else {
             return;
         };
-        let conversation: Conversation = match serde_json::from_value(conversation.clone()) {
-            Ok(conversation) => conversation,
-            Err(error) => {
-                tracing::warn!(%error, kind = ?event.kind, "event without a readable conversation");
-                return;
-            }
-        };
-        let conversation = Arc::new(conversation);
         let tenants: HashSet<TenantKey> = self
             .tenant_teams
             .iter()
@@ -161,15 +147,7 @@ impl Caches {
             .map(|(tenant, _)| *tenant)
             .collect();
         for &tenant in &tenants {
-            let key = (tenant, conversation.id);
-            let cached_is_newer = self.conversations.get(&key).await.is_some_and(|cached| {
-                cached.updated.is_some() && cached.updated > conversation.updated
-            });
-            if !cached_is_newer {
-                self.conversations
-                    .insert(key, Arc::clone(&conversation))
-                    .await;
-            }
+            self.conversations.invalidate(&(tenant, conversation)).await;
             self.lists_changed(tenant).await;
         }
         self.histories_changed(tenants);

@@ -139,6 +139,12 @@ impl Loaders {
         id: i64,
     ) -> Result<Option<Arc<Conversation>>, ApiError> {
         self.source.caches.lists_changed(self.source.tenant).await;
+        self.fresh_conversation(id).await
+    }
+
+    /// Reads a conversation past every cache, as the upstream has it now, and keeps what it
+    /// finds for this operation and later requests. `None` when it does not exist.
+    pub async fn fresh_conversation(&self, id: i64) -> Result<Option<Arc<Conversation>>, ApiError> {
         let conversation = self.source.fresh_conversation(id).await?;
         match &conversation {
             Some(conversation) => {

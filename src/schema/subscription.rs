@@ -11,7 +11,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::access::{self, Visibility};
 use super::context::RequestContext;
-use super::node::{GlobalId, NodeKind};
+use super::node::{self, GlobalId, NodeKind};
 use super::types::{Conversation, Message};
 use crate::error::ApiError;
 use crate::events::Event;
@@ -23,6 +23,13 @@ pub struct Subscription;
 
 /// Live updates, fed by Heymarket's webhooks. Only events of the caller's team, in inboxes the
 /// acting member belongs to, are delivered; the objects' links resolve like in queries.
+///
+/// An event is a hint, not a source: its content only picks the subscriptions it may concern
+/// (its team, and the inbox and conversation it names). What a subscription delivers is read
+/// again from the upstream, past the caches, and checked against the subscription's scope
+/// again, so a forged or stale event can neither change what a subscriber is told nor reach a
+/// subscriber outside the inbox. An event whose object cannot be read again (the upstream has
+/// no such object, or is failing) is skipped, and the log says why.
 #[SubscriptionRoot]
 impl Subscription {
     /// Every message sent or received (private notes included) in one conversation, or in the
@@ -52,15 +59,15 @@ impl Subscription {
                 if !event.kind.carries_message() {
                     return None;
                 }
-                let message: models::Message = read(&event)?;
-                let conversation = Arc::new(*message.conversation.clone()?);
-                scope.admits(&event, &conversation).then_some(())?;
-                context.loaders.forget_all();
-                context
-                    .loaders
-                    .prime_conversations([Arc::clone(&conversation)])
-                    .await;
-                Some(Message::new(Arc::new(message), conversation.id))
+                let hint: models::Message = read(&event)?;
+                let conversation = scope
+                    .read_again(context, &event, hint.conversation.as_deref()?)
+                    .await?;
+                let sent_at = hint.date?.timestamp();
+                node::find_message(context, &conversation, hint.id, sent_at)
+                    .await
+                    .inspect_err(|error| skipped(&event, error))
+                    .ok()?
             }
         }))
     }
@@ -81,20 +88,14 @@ impl Subscription {
         Ok(events(context).filter_map(move |event| {
             let scope = scope.clone();
             async move {
-                let conversation: models::Conversation = if event.kind.carries_conversation() {
+                let hint: models::Conversation = if event.kind.carries_conversation() {
                     read(&event)?
                 } else if event.kind.carries_message() {
                     *read::<models::Message>(&event)?.conversation?
                 } else {
                     return None;
                 };
-                let conversation = Arc::new(conversation);
-                scope.admits(&event, &conversation).then_some(())?;
-                context.loaders.forget_all();
-                context
-                    .loaders
-                    .prime_conversations([Arc::clone(&conversation)])
-                    .await;
+                let conversation = scope.read_again(context, &event, &hint).await?;
                 Some(Conversation(conversation))
             }
         }))
@@ -178,6 +179,34 @@ impl Scope {
                 .conversation
                 .is_none_or(|wanted| wanted == conversation.id)
     }
+
+    /// The conversation `hint` (the event's copy) names, as the upstream has it now, when this
+    /// subscription shows it both as the event tells and as the upstream has it.
+    async fn read_again(
+        &self,
+        context: &RequestContext,
+        event: &Event,
+        hint: &models::Conversation,
+    ) -> Option<Arc<models::Conversation>> {
+        if !self.admits(event, hint) {
+            return None;
+        }
+        // The operation lives as long as the subscription: what it saw for earlier events is
+        // stale now.
+        context.loaders.forget_all();
+        let conversation = context
+            .loaders
+            .fresh_conversation(hint.id)
+            .await
+            .inspect_err(|error| skipped(event, error))
+            .ok()??;
+        self.admits(event, &conversation).then_some(conversation)
+    }
+}
+
+/// Logs an event left undelivered because its object could not be read again.
+fn skipped(event: &Event, error: &ApiError) {
+    tracing::warn!(%error, kind = ?event.kind, "event skipped: its object could not be read again");
 }
 
 #[cfg(test)]

@@ -35,4 +35,5 @@ mod sandbox_webhooks;
 mod schema;
 mod subscriptions;
 mod upstream_client;
+mod webhook_hints;
 mod ws_support;

@@ -127,7 +127,7 @@ async fn mutations_arrive_as_conversation_updates() {
 }
 
 #[tokio::test]
-async fn an_event_replaces_what_the_caches_hold() {
+async fn an_event_makes_the_caches_read_again() {
     let app = spawn_app_with_webhooks(
         SandboxConfig {
             teams: 1,
@@ -171,7 +171,7 @@ async fn an_event_replaces_what_the_caches_hold() {
     while status().await != "CLOSED" {
         assert!(
             start.elapsed() < DEADLINE,
-            "the cached conversation was never replaced"
+            "the cached conversation was never read again"
         );
     }
     let listed = app.graphql(query).await["data"]["conversations"]["nodes"][0]["id"].clone();
@@ -260,31 +260,18 @@ async fn bad_webhooks_get_stated_answers_and_redeliveries_count_once() {
         (200, json!({"status": "ignored"}))
     );
 
-    // Heymarket delivers the same event twice: it is taken in once.
-    let mut repeated = sent.clone();
-    repeated["id"] = json!(99_999_999);
-    repeated["text"] = json!("delivered twice");
-    let twice =
-        json!({"type": "message_recieved", "id": 901, "token": token, "event_data": repeated})
-            .to_string();
+    // Heymarket delivers the same event again (the sandbox already did once): it is taken in
+    // once.
+    let again = envelope(&token, "message_recieved");
     assert_eq!(
-        post_webhook(&app, twice.clone()).await,
-        (200, json!({"status": "accepted"}))
-    );
-    assert_eq!(
-        post_webhook(&app, twice).await,
+        post_webhook(&app, again).await,
         (200, json!({"status": "duplicate"}))
     );
     inbound(&app, 101, 3001, "12125550103", "the sentinel").await;
-    let texts = [
-        subscriber.next_result().await,
-        subscriber.next_result().await,
-    ]
-    .map(|result| result["data"]["messageAdded"]["text"].clone());
+    let next = subscriber.next_result().await;
     assert_eq!(
-        texts,
-        [json!("delivered twice"), json!("the sentinel")],
-        "one copy, then the sentinel"
+        next["data"]["messageAdded"]["text"], "the sentinel",
+        "no second copy: {next}"
     );
 }
 
