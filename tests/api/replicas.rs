@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use crate::helpers::{TestApp, global, spawn_app_with, spawn_app_with_webhooks};
 use crate::redis_support::{RedisServer, eventually};
 use crate::sandbox_support::roomy_config;
-use crate::ws_support::{first_delivery, result_where};
+use crate::ws_support::{first_delivery, inbound, result_where};
 
 /// Replica A takes the sandbox's webhooks; B only hears of them through Redis.
 async fn replicas(redis: &RedisServer) -> (TestApp, TestApp) {
@@ -90,6 +90,42 @@ async fn a_webhook_taken_in_by_one_replica_reaches_the_other() {
         status_on_b(&open["id"]).await == "CLOSED"
     })
     .await;
+}
+
+#[tokio::test]
+async fn a_redelivery_to_another_replica_is_a_duplicate_however_it_is_spelled() {
+    let Some(redis) = RedisServer::start().await else {
+        return;
+    };
+    let (a, b) = replicas(&redis).await;
+    let mut on_b = b.subscriber(json!({})).await;
+    on_b.subscribe("subscription { messageAdded { text } }", json!({}))
+        .await;
+    let phone = "12125550203";
+    first_delivery(&a, &mut on_b, 3001, phone).await;
+    // A takes the sandbox's delivery in; once B's subscriber hears of it, A has recorded it.
+    let original = inbound(&a, 101, 3001, phone, "the original").await;
+    result_where(&mut on_b, "messageAdded", |m| m["text"] == "the original").await;
+
+    let mut padded = original;
+    padded["redelivered"] = json!(true);
+    let envelope = json!({
+        "type": "message_recieved",
+        "id": 901,
+        "token": b.sandbox.teams[0].webhook_token,
+        "event_data": padded,
+    });
+    let answer: Value = b
+        .http
+        .post(b.url("/webhooks/heymarket"))
+        .json(&envelope)
+        .send()
+        .await
+        .expect("B answers")
+        .json()
+        .await
+        .expect("a JSON answer");
+    assert_eq!(answer, json!({"status": "duplicate"}));
 }
 
 /// 15 look-ups of distinct conversations through each replica at once; the answers.
