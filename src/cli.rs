@@ -8,7 +8,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::error::{ContextKind, ContextValue};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use secrecy::SecretString;
 use url::Url;
 
@@ -53,6 +54,46 @@ pub struct Cli {
     /// `/v1/traces` is appended (e.g. `http://127.0.0.1:4318`). No export when unset.
     #[arg(long, global = true, env = "OTEL_EXPORTER_OTLP_ENDPOINT")]
     pub otlp_endpoint: Option<Url>,
+}
+
+impl Cli {
+    /// Parses the command line and the environment like [`Parser::parse`] (printing the error
+    /// and exiting when they do not parse), except that an invalid value of a secret setting
+    /// is not echoed back: the error names the setting only.
+    pub fn parse_hiding_secrets() -> Self {
+        Self::try_parse().unwrap_or_else(|error| hide_secret_value(error).exit())
+    }
+}
+
+/// `error` with the offending value blanked out when it belongs to a secret setting: one whose
+/// environment value `--help` hides, the mark every credential flag carries.
+fn hide_secret_value(mut error: clap::Error) -> clap::Error {
+    let Some(ContextValue::String(argument)) = error.get(ContextKind::InvalidArg) else {
+        return error;
+    };
+    // Rendered as `--name <VALUE>`.
+    let flag = argument.split_whitespace().next().unwrap_or_default();
+    if secret_flags(&Cli::command())
+        .iter()
+        .any(|secret| secret == flag)
+    {
+        error.insert(
+            ContextKind::InvalidValue,
+            ContextValue::String("***".to_owned()),
+        );
+    }
+    error
+}
+
+/// `--name` of every flag of `command` and its subcommands whose value is a secret.
+fn secret_flags(command: &clap::Command) -> Vec<String> {
+    let own = command
+        .get_arguments()
+        .filter(|argument| argument.is_hide_env_values_set())
+        .filter_map(|argument| argument.get_long())
+        .map(|long| format!("--{long}"));
+    let nested = command.get_subcommands().flat_map(secret_flags);
+    own.chain(nested).collect()
 }
 
 /// What the process runs.
@@ -737,6 +778,29 @@ mod tests {
             "https://issuer.example/jwks.json",
         ]);
         assert!(both.unwrap_err().contains("cannot be used with"));
+    }
+
+    #[test]
+    fn invalid_secret_values_are_not_echoed_but_other_values_are() {
+        let shown = |args: &[&str]| {
+            let mut argv = vec!["heymarket-gateway", "serve"];
+            argv.extend_from_slice(args);
+            hide_secret_value(Cli::try_parse_from(argv).unwrap_err()).to_string()
+        };
+        let secret = shown(&["--client-jwt-secret", "short-s3cret"]);
+        assert!(
+            secret.contains("--client-jwt-secret") && !secret.contains("s3cret"),
+            "{secret}"
+        );
+        let token = shown(&["--webhook-token", "t3am:t0ken"]);
+        assert!(
+            token.contains("--webhook-token")
+                && !token.contains("t3am")
+                && !token.contains("t0ken"),
+            "{token}"
+        );
+        let listen = shown(&["--listen", "nowhere"]);
+        assert!(listen.contains("nowhere"), "{listen}");
     }
 
     #[test]

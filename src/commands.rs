@@ -15,7 +15,7 @@ use crate::config::{
 };
 use crate::sandbox::{Sandbox, TeamCredentials};
 use crate::shutdown::shutdown_signal;
-use crate::{App, schema};
+use crate::{App, redact, schema};
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -98,9 +98,7 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = args.into_config()?;
     match &config.upstream.auth {
-        UpstreamAuth::Secret { id, .. } => {
-            tracing::info!(secret_id = %id, "calling the upstream with an API secret")
-        }
+        UpstreamAuth::Secret { .. } => tracing::info!("calling the upstream with an API secret"),
         UpstreamAuth::ApiKey(_) => tracing::info!("calling the upstream with the team API key"),
         UpstreamAuth::PassThrough => {
             tracing::info!(
@@ -108,7 +106,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             )
         }
     }
-    let upstream_url = config.upstream.base_url.clone();
+    let upstream_url = redact::url(&config.upstream.base_url);
     let access = describe_access(&config);
     let app = App::build(config).await?;
     announce(&format!(
@@ -189,11 +187,11 @@ pub async fn healthcheck(args: HealthcheckArgs) -> anyhow::Result<()> {
         .get(args.url.clone())
         .send()
         .await
-        .with_context(|| format!("{} is unreachable", args.url))?;
+        .with_context(|| format!("{} is unreachable", redact::url(&args.url)))?;
     anyhow::ensure!(
         response.status().is_success(),
         "{} answered {}",
-        args.url,
+        redact::url(&args.url),
         response.status()
     );
     Ok(())

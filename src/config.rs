@@ -406,8 +406,10 @@ impl FromStr for WebhookToken {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let (team_id, token) = match s.split_once(':') {
             Some((team, token)) => {
+                // Not echoed: a token that holds a colon would show its first part here.
                 let team = team.trim().parse::<i64>().map_err(|_| {
-                    format!("`{team}` is not a team id; write `TEAM_ID:TOKEN`, or just `TOKEN`")
+                    "the part before `:` is not a team id; write `TEAM_ID:TOKEN`, or just `TOKEN`"
+                        .to_owned()
                 })?;
                 (Some(team), token)
             }

@@ -11,6 +11,7 @@
 //! - [`events`]: webhook events shared between replicas (in process, or through Redis).
 //! - [`redis`]: what replicas share through Redis (events, de-duplication, the upstream rate
 //!   budget), its supervised connection, and the local fallbacks while Redis is down.
+//! - `redact`: keeping credentials out of what the process prints and logs.
 //! - [`telemetry`]: tracing subscriber set-up (pretty in a terminal, JSON otherwise), and
 //!   optional span export over OTLP.
 //! - [`commands`]: what each subcommand runs (the default run, `serve`, `sandbox`, …).
@@ -42,6 +43,7 @@ pub mod metrics;
 pub mod pagination;
 pub mod persisted;
 pub mod phone;
+mod redact;
 pub mod redis;
 pub mod sandbox;
 pub mod schema;

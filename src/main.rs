@@ -1,6 +1,5 @@
 use std::process::ExitCode;
 
-use clap::Parser;
 use heymarket_gateway::cli::{Cli, Command};
 use heymarket_gateway::{commands, config_file, telemetry};
 
@@ -9,7 +8,7 @@ use heymarket_gateway::{commands, config_file, telemetry};
 const WORKER_STACK_BYTES: usize = 8 * 1024 * 1024;
 
 fn main() -> ExitCode {
-    let mut cli = Cli::parse();
+    let mut cli = Cli::parse_hiding_secrets();
     if let Some(path) = &cli.config {
         match config_file::read(path) {
             // SAFETY: no other thread exists yet; the runtime starts below.
@@ -20,7 +19,7 @@ fn main() -> ExitCode {
             }
         }
         // Parsed again, so that the file's settings fill in what flags and environment left.
-        cli = Cli::parse();
+        cli = Cli::parse_hiding_secrets();
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

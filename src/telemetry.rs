@@ -13,6 +13,7 @@ use tracing_subscriber::{EnvFilter, Layer};
 use url::Url;
 
 use crate::cli::LogFormat;
+use crate::redact;
 
 /// Filter used when `RUST_LOG` is unset: our own events at `info`, libraries only at `warn`.
 const DEFAULT_FILTER: &str = "warn,heymarket_gateway=info";
@@ -97,7 +98,7 @@ fn tracer_provider(endpoint: &Url) -> Result<SdkTracerProvider, TelemetryError> 
 fn traces_url(endpoint: &Url) -> Result<Url, TelemetryError> {
     let mut url = endpoint.clone();
     url.path_segments_mut()
-        .map_err(|()| TelemetryError::EndpointWithoutPath(endpoint.clone()))?
+        .map_err(|()| TelemetryError::EndpointWithoutPath(redact::url(endpoint)))?
         .pop_if_empty()
         .extend(["v1", "traces"]);
     Ok(url)

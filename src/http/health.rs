@@ -75,8 +75,8 @@ async fn upstream(state: &AppState) -> Check {
     }
 }
 
-/// Redis, when configured, must be up and carrying events between replicas. Its last error is
-/// reported without credentials.
+/// Redis, when configured, must be up and carrying events between replicas. Why it is down is
+/// reported in stable words; the error itself is in the log.
 fn redis(state: &AppState) -> Check {
     let events = state.bus.status();
     let mut report = Map::new();
@@ -92,8 +92,8 @@ fn redis(state: &AppState) -> Check {
     let redis = match &health {
         Health::Connecting => "connecting",
         Health::Up => "up",
-        Health::Down { error } => {
-            report.insert("redis_error".to_owned(), Value::from(error.as_str()));
+        Health::Down { reason } => {
+            report.insert("redis_error".to_owned(), Value::from(reason.as_str()));
             "down"
         }
     };

@@ -40,16 +40,54 @@ pub enum Error {
 }
 
 /// Whether the connection is up, as `/readyz` and the logs report it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Health {
     /// The first attempt has not finished yet.
     Connecting,
     Up,
-    /// Unreachable; attempts to reconnect go on in the background. `error` is the last failure,
-    /// without credentials.
+    /// Unusable; attempts to reconnect go on in the background.
     Down {
-        error: String,
+        reason: Outage,
     },
+}
+
+/// Why Redis is down, in stable words: `/readyz` shows them to anyone, so they carry no error
+/// text (addresses, OS messages). The failure itself is logged when it happens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outage {
+    /// No connection could be made, or it broke.
+    Unreachable,
+    /// Redis did not answer in time.
+    TimedOut,
+    /// Redis answered, with an error (refused credentials, a server in trouble, …).
+    Failing,
+    /// The gateway is stopping and let the connection go.
+    Stopped,
+}
+
+impl Outage {
+    /// The reason as `/readyz` words it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Unreachable => "unreachable",
+            Self::TimedOut => "timed out",
+            Self::Failing => "answering with errors",
+            Self::Stopped => "stopped",
+        }
+    }
+
+    fn of(error: &RedisError) -> Self {
+        if error.is_timeout() {
+            Self::TimedOut
+        } else if error.is_io_error()
+            || error.is_connection_refusal()
+            || error.is_connection_dropped()
+        {
+            Self::Unreachable
+        } else {
+            Self::Failing
+        }
+    }
 }
 
 /// A replica's connection to the shared Redis; cheap to clone.
@@ -108,7 +146,7 @@ impl RedisConnection {
 
     /// Whether Redis is reachable right now.
     pub fn health(&self) -> Health {
-        self.inner.state.borrow().health.clone()
+        self.inner.state.borrow().health
     }
 
     /// Where Redis is (`host:port`), for logs.
@@ -173,7 +211,7 @@ impl RedisConnection {
         let state = self.inner.state.borrow();
         match (&state.link, &state.health) {
             (Some(link), _) => Ok(link.clone()),
-            (None, Health::Down { error }) => Err(Error::Unavailable(error.clone())),
+            (None, Health::Down { reason }) => Err(Error::Unavailable(reason.as_str().to_owned())),
             (None, _) => Err(Error::Unavailable("not connected yet".to_owned())),
         }
     }
@@ -190,7 +228,7 @@ async fn supervise(inner: Arc<Inner>, stop: CancellationToken) {
     stop.run_until_cancelled(inner.keep_up()).await;
     inner.state.send_replace(State {
         health: Health::Down {
-            error: "stopped".to_owned(),
+            reason: Outage::Stopped,
         },
         link: None,
     });
@@ -248,13 +286,13 @@ impl Inner {
     /// Records the failure; logs it when Redis was up (or never tried), so an outage is one
     /// warning, not one per attempt.
     fn mark_down(&self, error: &RedisError) {
-        let error = redact(error, &self.credentials);
         let previous = self.state.send_replace(State {
             health: Health::Down {
-                error: error.clone(),
+                reason: Outage::of(error),
             },
             link: None,
         });
+        let error = redact(error, &self.credentials);
         if matches!(previous.health, Health::Down { .. }) {
             tracing::debug!(redis = %self.target, %error, "Redis is still unreachable");
         } else {
@@ -347,6 +385,12 @@ mod tests {
             matches!(state.health, Health::Down { .. })
         })
         .await;
+        assert_eq!(
+            connection.health(),
+            Health::Down {
+                reason: Outage::Unreachable
+            }
+        );
         let reply = connection.query::<String>(&::redis::cmd("PING")).await;
         assert!(matches!(reply, Err(Error::Unavailable(_))), "{reply:?}");
     }
@@ -359,7 +403,7 @@ mod tests {
         stop.cancel();
 
         let stopped = Health::Down {
-            error: "stopped".to_owned(),
+            reason: Outage::Stopped,
         };
         until(&connection, |state| state.health == stopped).await;
         assert!(connection.link().is_err());

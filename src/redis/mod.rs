@@ -19,6 +19,6 @@ mod seen;
 
 pub(crate) use budget::RedisBudget;
 pub use bus::{EVENTS_CHANNEL, RedisBus};
-pub use connection::{Error, Health, RedisConnection};
+pub use connection::{Error, Health, Outage, RedisConnection};
 pub use documents::RedisDocuments;
 pub use seen::RedisSeenEvents;

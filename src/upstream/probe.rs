@@ -20,7 +20,8 @@ pub enum Verdict {
     /// Pass-through mode: the upstream answers, and each caller's credential is checked per
     /// request.
     Reachable,
-    /// Why the upstream cannot serve the gateway, in words safe to show.
+    /// Why the upstream cannot serve the gateway, in stable words safe to show to anyone:
+    /// never transport detail (addresses, OS messages), which goes to the log instead.
     Down(String),
 }
 
@@ -85,11 +86,38 @@ impl Probe {
         };
         match outcome {
             Ok(Ok(verdict)) => verdict,
-            Ok(Err(error)) => Verdict::Down(error.to_string()),
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "the upstream readiness check failed");
+                Verdict::Down(shown_reason(&error))
+            }
             Err(_) => Verdict::Down(format!(
                 "the upstream did not answer within {}s",
                 CHECK_DEADLINE.as_secs()
             )),
         }
+    }
+}
+
+/// What `/readyz` says of a failed check: the error's own message where it is a fixed phrase
+/// (with at most a status code), a fixed summary where it carries detail.
+fn shown_reason(error: &Error) -> String {
+    match error {
+        Error::Transport { .. } => "the upstream is unreachable".to_owned(),
+        Error::Decode { .. } => "the upstream's answer could not be decoded".to_owned(),
+        Error::BadRequest { .. } => "the upstream refused the request as invalid".to_owned(),
+        Error::Signing(_) | Error::Encode { .. } => {
+            "the gateway could not build its request".to_owned()
+        }
+        Error::MissingCredential
+        | Error::InvalidCredential
+        | Error::InvalidBaseUrl
+        | Error::Unauthorized
+        | Error::Forbidden
+        | Error::NotFound
+        | Error::RateLimited { .. }
+        | Error::Server { .. }
+        | Error::UnexpectedStatus { .. }
+        | Error::Timeout
+        | Error::CircuitOpen { .. } => error.to_string(),
     }
 }

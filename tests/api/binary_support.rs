@@ -65,3 +65,20 @@ pub async fn start(mut command: Command) -> DefaultRun {
         sandbox,
     }
 }
+
+/// Sends SIGTERM, as an orchestrator stopping the process would.
+pub fn terminate(child: &Child) {
+    let pid = child.id().expect("the process is running").to_string();
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+}
+
+/// A file in the temporary directory, named after the test process and `tag`.
+pub fn temporary_file(tag: &str, content: &str) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("{tag}-{}.env", std::process::id()));
+    std::fs::write(&path, content).expect("the temporary directory is writable");
+    path
+}

@@ -11,6 +11,7 @@ mod graphql;
 mod graphql_over_http;
 mod helpers;
 mod hostile_documents;
+mod leaks;
 mod limits;
 mod mutations;
 mod observability;

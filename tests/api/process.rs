@@ -8,7 +8,7 @@ use heymarket_gateway::schema::GlobalId;
 use serde_json::{Value, json};
 use tokio::process::Child;
 
-use crate::binary_support::{DefaultRun, command, default_run, start};
+use crate::binary_support::{DefaultRun, command, default_run, start, temporary_file, terminate};
 use crate::helpers::eventually;
 use crate::ws_support::{Init, Subscriber, connect_ws_to};
 
@@ -167,13 +167,6 @@ async fn the_default_run_serves_graphiql_and_answers_queries() {
     child.kill().await.expect("the process stops");
 }
 
-/// A file in the temporary directory, named after the test process and `tag`.
-fn temporary_file(tag: &str, content: &str) -> std::path::PathBuf {
-    let path = std::env::temp_dir().join(format!("{tag}-{}.env", std::process::id()));
-    std::fs::write(&path, content).expect("the temporary directory is writable");
-    path
-}
-
 #[tokio::test]
 async fn a_configuration_file_supplies_settings_under_the_flags() {
     let file = temporary_file(
@@ -248,16 +241,6 @@ HEYMARKET_LISTN=x
     let missing = run(&["--config", "/nonexistent/gateway.env"]).await;
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/gateway.env"));
-}
-
-/// Sends SIGTERM, as an orchestrator stopping the process would.
-fn terminate(child: &Child) {
-    let pid = child.id().expect("the process is running").to_string();
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .expect("kill runs");
-    assert!(status.success());
 }
 
 /// Sets the sandbox's fault knobs.

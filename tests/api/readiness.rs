@@ -68,9 +68,37 @@ async fn a_gateway_starts_and_serves_while_redis_is_down() {
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["status"], "not ready", "{body}");
     assert_eq!(body["events"], "degraded", "{body}");
-    let error = body["redis_error"].as_str().expect("the last error");
-    assert!(!error.is_empty());
-    assert!(!body.to_string().contains("s3cret"), "{body}");
+    assert_eq!(body["redis_error"], "unreachable", "{body}");
+    let shown = body.to_string();
+    assert!(!shown.contains("s3cret"), "{body}");
+    assert!(
+        !shown.contains("os error") && !shown.contains(&port.to_string()),
+        "no OS error text nor address: {body}"
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_upstream_is_reported_in_stable_words_without_os_errors() {
+    let port = free_port();
+    let app = spawn_app_with(SandboxConfig::default(), |config| {
+        config.upstream.base_url = format!("http://127.0.0.1:{port}").parse().unwrap();
+        config.upstream.max_retries = 0;
+    })
+    .await;
+
+    let (status, body) = app.readyz().await;
+
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["upstream"], "down", "{body}");
+    assert_eq!(
+        body["upstream_error"], "the upstream is unreachable",
+        "{body}"
+    );
+    let shown = body.to_string();
+    assert!(
+        !shown.contains("os error") && !shown.contains(&port.to_string()),
+        "no OS error text nor address: {body}"
+    );
 }
 
 #[tokio::test]
