@@ -1,8 +1,7 @@
 //! Binds the gateway's listener, serves it until shutdown, and stops it cleanly.
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::net::SocketAddr;
-use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,6 +9,7 @@ use anyhow::Context as _;
 use axum::Extension;
 use axum::middleware::from_fn_with_state;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::{CancellationToken, DropGuard};
 use url::Url;
@@ -21,9 +21,15 @@ use crate::loaders::Caches;
 use crate::metrics::Metrics;
 use crate::persisted::{Allowlist, PersistedQueries};
 use crate::redis::{RedisBus, RedisConnection, RedisDocuments, RedisSeenEvents};
+use crate::server::{Closing, Server};
 use crate::shutdown::{Drain, InFlight};
 use crate::state::AppState;
 use crate::{http, schema, upstream};
+
+/// How long the answers to requests cut off at the shutdown deadline have to be written
+/// before the process goes on stopping: a small JSON body each, so only a client that does
+/// not read takes this long.
+const CUT_OFF_GRACE: Duration = Duration::from_secs(1);
 
 /// The gateway, bound and ready to serve.
 pub struct App {
@@ -121,6 +127,7 @@ impl App {
             redis: backends.redis,
             client_auth,
             client_limiter,
+            websocket_slots: Arc::new(Semaphore::new(config.connections.max_websockets)),
             persisted,
             config: Arc::new(config),
         };
@@ -139,8 +146,8 @@ impl App {
 
     /// Serves until `shutdown` resolves, then stops: no new connections, in-flight requests
     /// finish, every WebSocket is closed with 1001 Going Away, and the background tasks stop.
-    /// Whatever still runs after `config.shutdown_timeout` is cut off, and reported as
-    /// [`ServeError::CutOff`].
+    /// Requests still running after `config.shutdown_timeout` are answered `SHUTTING_DOWN`
+    /// (503) and the stop is reported as [`ServeError::CutOff`].
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -150,6 +157,7 @@ impl App {
             Arc::clone(&self.state.caches),
         ));
         let deadline = self.state.config.shutdown_timeout;
+        let limits = self.state.config.connections.clone();
         let in_flight = InFlight::default();
         let drain = Drain::default();
         // The drain travels as a request extension: WebSocket handlers need it, and nothing
@@ -157,26 +165,10 @@ impl App {
         let router = http::router(self.state)
             .layer(Extension(drain.clone()))
             .layer(from_fn_with_state(in_flight.clone(), InFlight::track));
-        let stopping = CancellationToken::new();
-        let mut server = pin!(
-            axum::serve(
-                self.listener,
-                router.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(stopping.clone().cancelled_owned())
-            .into_future()
-        );
-        let failed_early = tokio::select! {
-            served = &mut server => Some(served),
-            () = shutdown => None,
-        };
-        let outcome = match failed_early {
-            Some(served) => served.map_err(ServeError::Io),
-            None => {
-                stopping.cancel();
-                stop(server, &drain, &in_flight, deadline).await
-            }
-        };
+        let closing = Server::new(self.listener, router, &limits)
+            .run_until(shutdown)
+            .await;
+        let outcome = stop(&closing, &drain, &in_flight, deadline).await;
         events.abort();
         drop(self.background);
         outcome
@@ -186,10 +178,8 @@ impl App {
 /// Why the gateway did not stop cleanly.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
-    /// Accepting or serving connections failed.
-    #[error("the server failed")]
-    Io(#[source] std::io::Error),
-    /// The shutdown deadline passed with work still running, which was then abandoned.
+    /// The shutdown deadline passed with work still running, which was then answered
+    /// `SHUTTING_DOWN` (requests) or abandoned (WebSockets).
     #[error(
         "the shutdown deadline ({} ms) passed with {requests} request(s) in flight and \
          {subscriptions} WebSocket connection(s) open; they were cut off",
@@ -202,10 +192,11 @@ pub enum ServeError {
     },
 }
 
-/// Lets the server's in-flight requests finish and its WebSockets close, within `deadline`.
-/// The HTTP server has already stopped accepting.
+/// Lets the server's in-flight requests finish and its WebSockets close, within `deadline`;
+/// past it, answers the requests still running with `SHUTTING_DOWN`, and gives those answers
+/// [`CUT_OFF_GRACE`] to be written. The server has already stopped accepting.
 async fn stop(
-    server: Pin<&mut impl Future<Output = std::io::Result<()>>>,
+    closing: &Closing,
     drain: &Drain,
     in_flight: &InFlight,
     deadline: Duration,
@@ -217,25 +208,27 @@ async fn stop(
         "stopping: no new connections; finishing requests in flight and closing subscriptions"
     );
     let finished = tokio::time::timeout(deadline, async {
-        let (served, ()) = tokio::join!(server, drain.close());
-        served
+        tokio::join!(closing.closed(), drain.close());
     })
     .await;
-    match finished {
-        Ok(served) => {
-            tracing::info!("stopped cleanly");
-            served.map_err(ServeError::Io)
-        }
-        Err(_) => {
-            let error = ServeError::CutOff {
-                requests: in_flight.count(),
-                subscriptions: drain.open(),
-                deadline,
-            };
-            tracing::error!(%error, "stopped before everything finished");
-            Err(error)
-        }
+    if finished.is_ok() {
+        tracing::info!("stopped cleanly");
+        return Ok(());
     }
+    let error = ServeError::CutOff {
+        requests: in_flight.count(),
+        subscriptions: drain.open(),
+        deadline,
+    };
+    in_flight.cut_off();
+    if tokio::time::timeout(CUT_OFF_GRACE, closing.closed())
+        .await
+        .is_err()
+    {
+        tracing::warn!("some connections did not take their SHUTTING_DOWN answer in time");
+    }
+    tracing::error!(%error, "stopped before everything finished");
+    Err(error)
 }
 
 /// Keeps the caches true to the upstream for as long as the bus runs: what an event concerns is

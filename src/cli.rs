@@ -8,15 +8,16 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use clap::builder::RangedU64ValueParser;
 use clap::error::{ContextKind, ContextValue};
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use secrecy::SecretString;
 use url::Url;
 
 use crate::config::{
-    self, BreakerConfig, CacheConfig, ClientAuthConfig, CorsOrigins, GatewayConfig, HttpConfig,
-    InvalidOrigin, JwksSource, LimitsConfig, RateBudget, SandboxConfig, UpstreamAuth,
-    UpstreamConfig, WebhookConfig, WebhookToken,
+    self, BreakerConfig, CacheConfig, ClientAuthConfig, ConnectionConfig, CorsOrigins,
+    GatewayConfig, HttpConfig, InvalidOrigin, JwksSource, LimitsConfig, RateBudget, SandboxConfig,
+    UpstreamAuth, UpstreamConfig, WebhookConfig, WebhookToken,
 };
 
 /// A GraphQL gateway over the Heymarket conversation REST API.
@@ -161,6 +162,9 @@ pub struct DemoArgs {
     pub shutdown: ShutdownTuning,
 
     #[command(flatten)]
+    pub connections: ConnectionTuning,
+
+    #[command(flatten)]
     pub events: EventTuning,
 
     #[command(flatten)]
@@ -205,6 +209,9 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub shutdown: ShutdownTuning,
+
+    #[command(flatten)]
+    pub connections: ConnectionTuning,
 
     #[command(flatten)]
     pub events: EventTuning,
@@ -282,6 +289,40 @@ pub struct ShutdownTuning {
     /// close; requests still running then are cut off and the process exits non-zero.
     #[arg(long, env = "HEYMARKET_SHUTDOWN_TIMEOUT", default_value = config::DEFAULT_SHUTDOWN_TIMEOUT, value_parser = humantime::parse_duration)]
     pub shutdown_timeout: Duration,
+}
+
+/// How many connections the gateway holds, and how long it waits on silent ones.
+#[derive(Debug, Args)]
+pub struct ConnectionTuning {
+    /// HTTP connections served at once; more wait in the listen backlog until one closes
+    /// (WebSockets, once upgraded, count against --max-websockets instead).
+    #[arg(long, env = "HEYMARKET_MAX_CONNECTIONS", default_value_t = config::DEFAULT_MAX_CONNECTIONS, value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
+    pub max_connections: usize,
+
+    /// WebSocket connections open at once; more upgrades are answered 503.
+    #[arg(long, env = "HEYMARKET_MAX_WEBSOCKETS", default_value_t = config::DEFAULT_MAX_WEBSOCKETS, value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
+    pub max_websockets: usize,
+
+    /// How long a client has to send a request's headers before it is disconnected; an idle
+    /// kept-alive connection is closed after it too.
+    #[arg(long, env = "HEYMARKET_HEADER_READ_TIMEOUT", default_value = config::DEFAULT_HEADER_READ_TIMEOUT, value_parser = humantime::parse_duration)]
+    pub header_read_timeout: Duration,
+
+    /// How long a WebSocket may stay open without sending `connection_init`; then it is closed
+    /// with 4408.
+    #[arg(long, env = "HEYMARKET_WEBSOCKET_INIT_TIMEOUT", default_value = config::DEFAULT_WEBSOCKET_INIT_TIMEOUT, value_parser = humantime::parse_duration)]
+    pub websocket_init_timeout: Duration,
+}
+
+impl From<ConnectionTuning> for ConnectionConfig {
+    fn from(tuning: ConnectionTuning) -> Self {
+        Self {
+            max_connections: tuning.max_connections,
+            max_websockets: tuning.max_websockets,
+            header_read_timeout: tuning.header_read_timeout,
+            websocket_init_timeout: tuning.websocket_init_timeout,
+        }
+    }
 }
 
 /// How the HTTP surface behaves towards browsers and clients.
@@ -613,6 +654,7 @@ impl ServeArgs {
             sandbox_mode: false,
             http: self.http.into_config(CorsOrigins::Nobody)?,
             shutdown_timeout: self.shutdown.shutdown_timeout,
+            connections: self.connections.into(),
         })
     }
 }
@@ -868,6 +910,38 @@ mod tests {
             serve(&["--upstream-breaker-threshold", "0"])
                 .unwrap_err()
                 .contains("--upstream-breaker-threshold")
+        );
+    }
+
+    #[test]
+    fn connection_limits_parse_with_defaults() {
+        let defaults = serve(&[]).unwrap();
+        assert_eq!(defaults.connections, ConnectionConfig::default());
+
+        let tuned = serve(&[
+            "--max-connections",
+            "10",
+            "--max-websockets",
+            "5",
+            "--header-read-timeout",
+            "2s",
+            "--websocket-init-timeout",
+            "500ms",
+        ])
+        .unwrap();
+        assert_eq!(
+            tuned.connections,
+            ConnectionConfig {
+                max_connections: 10,
+                max_websockets: 5,
+                header_read_timeout: Duration::from_secs(2),
+                websocket_init_timeout: Duration::from_millis(500),
+            }
+        );
+        assert!(
+            serve(&["--max-websockets", "0"])
+                .unwrap_err()
+                .contains("--max-websockets")
         );
     }
 

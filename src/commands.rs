@@ -54,6 +54,7 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         sandbox_mode: true,
         http: args.http.into_config(CorsOrigins::Anyone)?,
         shutdown_timeout: args.shutdown.shutdown_timeout,
+        connections: args.connections.into(),
     };
     let app = App::with_listener(gateway_listener, config)?;
 

@@ -57,6 +57,17 @@ pub const DEFAULT_BREAKER_THRESHOLD: u32 = 5;
 pub const DEFAULT_BREAKER_COOLDOWN: &str = "10s";
 /// How long a stopping gateway lets in-flight requests finish before cutting them off.
 pub const DEFAULT_SHUTDOWN_TIMEOUT: &str = "10s";
+/// HTTP connections served at once. Past it new connections wait in the listen backlog until
+/// one closes: each costs a file descriptor and buffers, so the number must have a ceiling.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+/// WebSocket connections open at once; past it upgrades are answered 503.
+pub const DEFAULT_MAX_WEBSOCKETS: usize = 1024;
+/// How long a client has to send a request's headers (the first request's, and each next one's
+/// on a kept-alive connection), so that slow or idle connections do not hold their slot.
+pub const DEFAULT_HEADER_READ_TIMEOUT: &str = "10s";
+/// How long a WebSocket may stay open without sending `connection_init`: graphql-ws's own
+/// server default. Clients send it as soon as the socket opens.
+pub const DEFAULT_WEBSOCKET_INIT_TIMEOUT: &str = "3s";
 /// Seed of the sandbox's generated data.
 pub const DEFAULT_SANDBOX_SEED: u64 = 42;
 /// Teams (tenants) the sandbox simulates, each with its own credentials and data.
@@ -89,6 +100,8 @@ pub struct GatewayConfig {
     /// How long a stop (SIGTERM, Ctrl-C) waits for in-flight requests and subscriptions to
     /// finish before cutting them off.
     pub shutdown_timeout: Duration,
+    /// How many connections the gateway holds open, and how long it waits on silent ones.
+    pub connections: ConnectionConfig,
 }
 
 impl Default for GatewayConfig {
@@ -104,6 +117,33 @@ impl Default for GatewayConfig {
             sandbox_mode: false,
             http: HttpConfig::default(),
             shutdown_timeout: parse_duration_default(DEFAULT_SHUTDOWN_TIMEOUT),
+            connections: ConnectionConfig::default(),
+        }
+    }
+}
+
+/// Ceilings on what connections may hold: how many are open, and how long a silent one lasts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionConfig {
+    /// HTTP connections served at once (WebSockets, once upgraded, count in `max_websockets`
+    /// instead); more wait in the listen backlog until one closes.
+    pub max_connections: usize,
+    /// WebSocket connections open at once; more upgrades are answered 503.
+    pub max_websockets: usize,
+    /// How long a client has to send a request's headers; an idle kept-alive connection is
+    /// closed after it too.
+    pub header_read_timeout: Duration,
+    /// How long a WebSocket may stay open without sending `connection_init`.
+    pub websocket_init_timeout: Duration,
+}
+
+impl Default for ConnectionConfig {
+    fn default() -> Self {
+        Self {
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_websockets: DEFAULT_MAX_WEBSOCKETS,
+            header_read_timeout: parse_duration_default(DEFAULT_HEADER_READ_TIMEOUT),
+            websocket_init_timeout: parse_duration_default(DEFAULT_WEBSOCKET_INIT_TIMEOUT),
         }
     }
 }

@@ -59,6 +59,13 @@ pub enum ApiError {
     /// This gateway runs only the operations on its allowlist, and this is not one of them.
     #[error("this operation is not on the gateway's allowlist; only registered operations run")]
     OperationNotAllowed,
+    /// The gateway is stopping and cut this request off at its shutdown deadline; sent again,
+    /// it reaches another replica (or this one, restarted).
+    #[error("the gateway is shutting down; retry the request")]
+    ShuttingDown,
+    /// The gateway holds as many connections of this kind as it allows; retry later.
+    #[error("the gateway has as many {kind} open as it allows; retry later")]
+    TooManyConnections { kind: &'static str },
     /// A bug or misconfiguration on our side; details are in the gateway's log, not here.
     #[error("internal error")]
     Internal,
@@ -79,6 +86,8 @@ impl ApiError {
             Self::RequestTimeout { .. } => "REQUEST_TIMEOUT",
             Self::PersistedQueryNotFound => "PERSISTED_QUERY_NOT_FOUND",
             Self::OperationNotAllowed => "OPERATION_NOT_ALLOWED",
+            Self::ShuttingDown => "SHUTTING_DOWN",
+            Self::TooManyConnections { .. } => "TOO_MANY_CONNECTIONS",
             Self::Internal => "INTERNAL",
         }
     }

@@ -16,6 +16,7 @@
 //!   optional span export over OTLP.
 //! - [`commands`]: what each subcommand runs (the default run, `serve`, `sandbox`, …).
 //! - [`app`]: binds the gateway's listener and runs the HTTP server until shutdown.
+//! - `server`: accepts connections and serves HTTP/1.1 on them, within connection ceilings.
 //! - [`shutdown`]: the process-wide shutdown signal (Ctrl-C or SIGTERM).
 //! - [`state`]: the cheap-to-clone state every HTTP handler shares.
 //! - [`http`]: routes: GraphQL over HTTP and WebSocket, GraphiQL, health.
@@ -47,6 +48,7 @@ mod redact;
 pub mod redis;
 pub mod sandbox;
 pub mod schema;
+mod server;
 pub mod shutdown;
 pub mod state;
 pub mod telemetry;

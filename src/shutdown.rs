@@ -12,6 +12,9 @@ use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 use tokio_util::task::TaskTracker;
 use tokio_util::task::task_tracker::TrackedFuture;
 
+use crate::error::ApiError;
+use crate::http;
+
 /// Resolves on Ctrl-C, or on SIGTERM where there is one (what orchestrators send).
 pub async fn shutdown_signal() {
     let ctrl_c = async {
@@ -42,24 +45,39 @@ pub async fn shutdown_signal() {
     }
 }
 
-/// Counts the HTTP requests being served, so that a stop which runs out of time can say how
-/// many it cut off.
+/// The HTTP requests being served: counted, so that a stop which runs out of time can say how
+/// many it cut off, and answerable at once when it does.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct InFlight(Arc<AtomicUsize>);
+pub(crate) struct InFlight {
+    count: Arc<AtomicUsize>,
+    cut_off: CancellationToken,
+}
 
 impl InFlight {
     pub(crate) fn count(&self) -> usize {
-        self.0.load(Ordering::Relaxed)
+        self.count.load(Ordering::Relaxed)
     }
 
-    /// Middleware: counts each request while it is served, including one dropped unfinished.
+    /// Answers every request still being served, and every later one, with `SHUTTING_DOWN`
+    /// (503) instead of its own answer: what a stop does at its deadline, so that clients get
+    /// an answer they can retry elsewhere rather than a reset connection.
+    pub(crate) fn cut_off(&self) {
+        self.cut_off.cancel();
+    }
+
+    /// Middleware: counts each request while it is served, including one dropped unfinished,
+    /// and answers it `SHUTTING_DOWN` if the server cuts it off.
     pub(crate) async fn track(
         State(in_flight): State<Self>,
         request: Request,
         next: Next,
     ) -> Response {
-        let _counted = Counted::new(&in_flight.0);
-        next.run(request).await
+        let _counted = Counted::new(&in_flight.count);
+        let media = http::negotiate(request.headers()).unwrap_or(http::MediaType::Json);
+        tokio::select! {
+            response = next.run(request) => response,
+            () = in_flight.cut_off.cancelled() => http::refused(media, ApiError::ShuttingDown),
+        }
     }
 }
 
@@ -143,8 +161,8 @@ mod tests {
     #[test]
     fn requests_are_counted_until_they_end_or_are_dropped() {
         let in_flight = InFlight::default();
-        let first = Counted::new(&in_flight.0);
-        let second = Counted::new(&in_flight.0);
+        let first = Counted::new(&in_flight.count);
+        let second = Counted::new(&in_flight.count);
         assert_eq!(in_flight.count(), 2);
         drop(first);
         assert_eq!(in_flight.count(), 1);

@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use tokio::sync::Semaphore;
+
 use crate::auth::TokenVerifier;
 use crate::config::GatewayConfig;
 use crate::error::ApiError;
@@ -39,6 +41,9 @@ pub struct AppState {
     pub(crate) client_auth: Option<Arc<TokenVerifier>>,
     /// Requests each client identity may still make.
     pub(crate) client_limiter: Arc<ClientRateLimiter>,
+    /// One permit per WebSocket that may still open (`--max-websockets`), held for the
+    /// connection's life.
+    pub(crate) websocket_slots: Arc<Semaphore>,
 }
 
 impl AppState {

@@ -103,6 +103,9 @@ fn status_of(media: MediaType, error: &ApiError) -> StatusCode {
         },
         ApiError::UpstreamUnavailable | ApiError::UpstreamFailing { .. } => StatusCode::BAD_GATEWAY,
         ApiError::UpstreamTimeout | ApiError::RequestTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+        ApiError::ShuttingDown | ApiError::TooManyConnections { .. } => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
         ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

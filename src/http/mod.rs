@@ -15,6 +15,8 @@ mod request_id;
 mod webhooks;
 mod websocket;
 
+pub(crate) use answer::refused;
+pub(crate) use negotiation::{MediaType, negotiate};
 pub(crate) use rate_limit::ClientRateLimiter;
 
 use axum::Router;

@@ -7,6 +7,11 @@
 //! `4403 Forbidden`, as graphql-transport-ws specifies. Each operation started counts against
 //! the connection's client rate limit. When the server stops, every socket is closed with
 //! `1001 Going Away`.
+//!
+//! What one socket may hold is bounded: at most `--max-websockets` are open (more upgrades are
+//! answered 503 `TOO_MANY_CONNECTIONS`), one that sends no `connection_init` within
+//! `--websocket-init-timeout` is closed with `4408`, as graphql-transport-ws specifies, and a
+//! message may be no larger than a request body (`--max-body`).
 
 use std::net::IpAddr;
 use std::str::FromStr;
@@ -20,6 +25,7 @@ use axum::http::header::SEC_WEBSOCKET_PROTOCOL;
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use futures::{SinkExt, StreamExt, future};
+use tokio::sync::oneshot;
 use tokio_util::sync::WaitForCancellationFutureOwned;
 
 use super::answer;
@@ -44,6 +50,14 @@ const REFUSED: &str = "connection_init refused: ";
 /// clients treat it as a reason to reconnect (to another replica), not as an error of theirs.
 const GOING_AWAY: u16 = 1001;
 const GOING_AWAY_REASON: &str = "the server is shutting down";
+/// graphql-transport-ws's close code, and reason, for a socket that sent no `connection_init`
+/// in time.
+const INIT_TIMEOUT: u16 = 4408;
+const INIT_TIMEOUT_REASON: &str = "Connection initialisation timeout";
+/// Bytes read from a socket at a time. The library's default, 128 KiB, is allocated for every
+/// socket however little it receives; GraphQL messages are small, and a larger one is still
+/// read whole, in more reads.
+const READ_BUFFER_BYTES: usize = 4 * 1024;
 
 pub(super) async fn upgrade(state: AppState, request: Request) -> Response {
     let (mut parts, _body) = request.into_parts();
@@ -57,16 +71,32 @@ pub(super) async fn upgrade(state: AppState, request: Request) -> Response {
         Ok(upgrade) => upgrade,
         Err(rejection) => return rejection.into_response(),
     };
+    // Held by the connection until it closes; dropped with the closure if the upgrade fails.
+    let Ok(slot) = Arc::clone(&state.websocket_slots).try_acquire_owned() else {
+        return answer::refused(
+            MediaType::Json,
+            ApiError::TooManyConnections {
+                kind: "WebSocket connections",
+            },
+        );
+    };
     let ip = client_ip(&parts.extensions);
     // Installed by the server around the router; a router served without it (in-process
     // tests) gets a drain that never stops.
     let drain = parts.extensions.get::<Drain>().cloned().unwrap_or_default();
     let headers = parts.headers;
+    let max_message = state.config.limits.max_body_bytes;
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .read_buffer_size(READ_BUFFER_BYTES)
+        .max_message_size(max_message)
+        .max_frame_size(max_message)
         .on_upgrade(move |socket| {
             let stopping = drain.stopping();
-            drain.track(serve(state, headers, ip, protocol, socket, stopping))
+            drain.track(async move {
+                serve(state, headers, ip, protocol, socket, stopping).await;
+                drop(slot);
+            })
         })
 }
 
@@ -96,17 +126,28 @@ async fn serve(
             })
         });
     let init_state = state.clone();
-    let on_init = move |payload: serde_json::Value| async move {
-        let settled = connection_caller(&init_state, &headers, ip, &payload)
-            .await
-            .map_err(|error| {
-                tracing::info!(code = error.code(), reason = %error, "WebSocket connection refused");
-                async_graphql::Error::new(format!("{REFUSED}{error}"))
-            })?;
-        let mut data = Data::default();
-        data.insert(settled.caller);
-        data.insert(settled.client);
-        Ok(data)
+    let (init_received, received) = oneshot::channel::<()>();
+    let on_init = move |payload: serde_json::Value| {
+        let _ = init_received.send(());
+        async move {
+            let settled = connection_caller(&init_state, &headers, ip, &payload)
+                .await
+                .map_err(|error| {
+                    tracing::info!(code = error.code(), reason = %error, "WebSocket connection refused");
+                    async_graphql::Error::new(format!("{REFUSED}{error}"))
+                })?;
+            let mut data = Data::default();
+            data.insert(settled.caller);
+            data.insert(settled.client);
+            Ok(data)
+        }
+    };
+    let init_timeout = state.config.connections.websocket_init_timeout;
+    // Resolves only if `connection_init` has not arrived within the timeout.
+    let init_overdue = async move {
+        if tokio::time::timeout(init_timeout, received).await.is_ok() {
+            future::pending::<()>().await;
+        }
     };
     let executor =
         RateLimitedExecutor::new(state.executor(None), Arc::clone(&state.client_limiter));
@@ -127,6 +168,7 @@ async fn serve(
             }
         });
     let mut stopping = std::pin::pin!(stopping);
+    let mut init_overdue = std::pin::pin!(init_overdue);
     loop {
         let message = tokio::select! {
             message = outgoing.next() => message,
@@ -134,6 +176,13 @@ async fn serve(
                 code: GOING_AWAY,
                 reason: GOING_AWAY_REASON.into(),
             }))),
+            () = &mut init_overdue => {
+                tracing::debug!(?ip, "WebSocket closed: no connection_init in time");
+                Some(Message::Close(Some(CloseFrame {
+                    code: INIT_TIMEOUT,
+                    reason: INIT_TIMEOUT_REASON.into(),
+                })))
+            }
         };
         let Some(message) = message else { break };
         let closing = matches!(message, Message::Close(_));

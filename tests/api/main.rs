@@ -6,6 +6,7 @@ mod binary_support;
 mod browsers;
 mod caching;
 mod client_rate_limit;
+mod connection_limits;
 mod connections;
 mod graphql;
 mod graphql_over_http;

@@ -271,11 +271,12 @@ async fn until_upstream_called(http: &reqwest::Client, sandbox: &str, route: &st
     .await;
 }
 
-/// A slow query (the sandbox's latency holds its one upstream call).
+/// A slow query (the sandbox's latency holds its one upstream call): its answer's status and
+/// body.
 fn slow_query(
     http: &reqwest::Client,
     graphiql: &str,
-) -> tokio::task::JoinHandle<reqwest::Result<Value>> {
+) -> tokio::task::JoinHandle<reqwest::Result<(u16, Value)>> {
     let query = format!(
         r#"{{ conversation(id: "{}") {{ target }} }}"#,
         GlobalId::Conversation(2_000_001)
@@ -285,8 +286,9 @@ fn slow_query(
         .json(&serde_json::json!({ "query": query }))
         .send();
     tokio::spawn(async move {
-        let response = request.await?.error_for_status()?;
-        response.json().await
+        let response = request.await?;
+        let status = response.status().as_u16();
+        Ok((status, response.json().await?))
     })
 }
 
@@ -321,10 +323,11 @@ async fn sigterm_finishes_requests_in_flight_closes_subscriptions_and_exits_zero
     terminate(&child);
 
     assert_eq!(socket.closed().await, 1001, "Going Away");
-    let answer = in_flight
+    let (status, answer) = in_flight
         .await
         .unwrap()
         .expect("the request in flight is answered");
+    assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["errors"], Value::Null, "{answer}");
     assert!(
         answer["data"]["conversation"]["target"].is_string(),
@@ -338,7 +341,7 @@ async fn sigterm_finishes_requests_in_flight_closes_subscriptions_and_exits_zero
 }
 
 #[tokio::test]
-async fn a_stop_that_outlasts_its_deadline_cuts_requests_off_and_exits_non_zero() {
+async fn a_stop_that_outlasts_its_deadline_answers_requests_503_and_exits_non_zero() {
     let DefaultRun {
         mut child,
         graphiql,
@@ -356,5 +359,14 @@ async fn a_stop_that_outlasts_its_deadline_cuts_requests_off_and_exits_non_zero(
         .expect("the process exits soon after its shutdown deadline")
         .unwrap();
     assert!(!status.success(), "{status:?}");
-    assert!(in_flight.await.unwrap().is_err(), "the request was cut off");
+    let (status, answer) = in_flight
+        .await
+        .unwrap()
+        .expect("the request cut off is answered, not reset");
+    assert_eq!(status, 503, "{answer}");
+    assert_eq!(
+        answer["errors"][0]["extensions"]["code"], "SHUTTING_DOWN",
+        "{answer}"
+    );
+    assert!(answer.get("data").is_none(), "{answer}");
 }

@@ -29,9 +29,9 @@ pub enum Init {
     Closed { code: u16, reason: String },
 }
 
-/// Opens a graphql-transport-ws connection to `url` with extra upgrade `headers`, and sends
-/// `connection_init` with `payload`.
-pub async fn connect_ws_to(url: &str, headers: &[(&str, &str)], payload: Value) -> Init {
+/// Opens a graphql-transport-ws connection to `url` with extra upgrade `headers`, sending
+/// nothing yet; the upgrade's refusal is the error.
+pub async fn open_ws(url: &str, headers: &[(&str, &str)]) -> Result<Subscriber, WsError> {
     let mut request = url.into_client_request().expect("a request");
     let protocol = "graphql-transport-ws".parse().expect("a header value");
     let request_headers = request.headers_mut();
@@ -40,15 +40,20 @@ pub async fn connect_ws_to(url: &str, headers: &[(&str, &str)], payload: Value) 
         let name: HeaderName = name.parse().expect("a header name");
         request_headers.insert(name, value.parse().expect("a header value"));
     }
-    let (mut socket, _) = tokio_tungstenite::connect_async(request)
-        .await
-        .expect("the upgrade succeeds");
+    let (socket, _) = tokio_tungstenite::connect_async(request).await?;
+    Ok(Subscriber { socket, next_id: 0 })
+}
+
+/// Opens a graphql-transport-ws connection to `url` with extra upgrade `headers`, and sends
+/// `connection_init` with `payload`.
+pub async fn connect_ws_to(url: &str, headers: &[(&str, &str)], payload: Value) -> Init {
+    let mut subscriber = open_ws(url, headers).await.expect("the upgrade succeeds");
     let init = json!({ "type": "connection_init", "payload": payload });
-    socket
+    subscriber
+        .socket
         .send(Message::text(init.to_string()))
         .await
         .expect("init sent");
-    let mut subscriber = Subscriber { socket, next_id: 0 };
     match subscriber.frame().await {
         Ok(ack) if ack["type"] == "connection_ack" => Init::Acknowledged(Box::new(subscriber)),
         Ok(other) => panic!("expected connection_ack, got {other}"),
