@@ -17,9 +17,16 @@ use crate::error::ApiError;
 type Pending<V> = Shared<BoxFuture<'static, Result<V, ApiError>>>;
 
 /// Fetches the values of some keys in one upstream round; a key missing from the answer has no
-/// value upstream.
-pub(super) type BatchFetch<K, V> =
-    Arc<dyn Fn(Vec<K>) -> BoxFuture<'static, Result<HashMap<K, V>, ApiError>> + Send + Sync>;
+/// value upstream. A failure of the whole round fails every key; a key may also fail alone
+/// (then only its own look-up reports the error).
+pub(super) type BatchFetch<K, V> = Arc<
+    dyn Fn(Vec<K>) -> BoxFuture<'static, Result<HashMap<K, Result<V, ApiError>>, ApiError>>
+        + Send
+        + Sync,
+>;
+
+/// What one round answered, key by key.
+type Answers<K, V> = Arc<HashMap<K, Result<V, ApiError>>>;
 
 pub(super) struct BatchCache<K, V> {
     entries: Cache<K, Pending<Option<V>>>,
@@ -60,7 +67,7 @@ where
             .cloned()
             .collect();
         // Lazy: only polled if some key below is really filled by this request.
-        let batch: Pending<Arc<HashMap<K, V>>> = fetch(missing.clone())
+        let batch: Pending<Answers<K, V>> = fetch(missing.clone())
             .map(|answer| answer.map(Arc::new))
             .boxed()
             .shared();
@@ -86,7 +93,7 @@ where
 fn pending_value<K, V>(
     key: K,
     missing: &[K],
-    batch: &Pending<Arc<HashMap<K, V>>>,
+    batch: &Pending<Answers<K, V>>,
     fetch: &BatchFetch<K, V>,
 ) -> Pending<Option<V>>
 where
@@ -100,7 +107,7 @@ where
             .map(|answer| answer.map(Arc::new))
             .boxed()
     };
-    async move { source.await.map(|values| values.get(&key).cloned()) }
+    async move { source.await?.get(&key).cloned().transpose() }
         .boxed()
         .shared()
 }
@@ -125,7 +132,14 @@ mod tests {
                 Ok(keys
                     .into_iter()
                     .filter(|key| key % 2 == 0)
-                    .map(|key| (key, format!("v{key}")))
+                    .map(|key| {
+                        let value = if key == 8 {
+                            Err(ApiError::UpstreamTimeout)
+                        } else {
+                            Ok(format!("v{key}"))
+                        };
+                        (key, value)
+                    })
                     .collect())
             }
             .boxed()
@@ -200,6 +214,30 @@ mod tests {
             calls.load(Ordering::SeqCst),
             1,
             "the failure was not cached"
+        );
+    }
+
+    #[tokio::test]
+    async fn one_key_fails_alone() {
+        let cache = BatchCache::new(100, Duration::from_secs(60));
+        let calls = Arc::new(AtomicUsize::new(0));
+        let fetch = counting_fetch(calls.clone(), Default::default());
+
+        let answers = cache.get_many(vec![6, 8, 10], fetch.clone()).await;
+
+        assert_eq!(
+            answers,
+            [
+                (6, Ok(Some("v6".to_owned()))),
+                (8, Err(ApiError::UpstreamTimeout)),
+                (10, Ok(Some("v10".to_owned())))
+            ]
+        );
+        cache.get_many(vec![6, 8, 10], fetch).await;
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            2,
+            "only the failed key is asked again"
         );
     }
 }

@@ -7,12 +7,14 @@
 use std::collections::HashSet;
 use std::hash::Hash;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
+use futures::future::{BoxFuture, Shared};
 use moka::future::{Cache, CacheBuilder};
 
 use super::batch::BatchCache;
+use super::message_window::Window;
 use crate::config::CacheConfig;
 use crate::error::ApiError;
 use crate::events::Event;
@@ -27,6 +29,10 @@ pub(super) type HistoryKey = (TenantKey, String, i64, Option<i64>);
 /// What a list page is keyed by: the request, and the tenant's list generation at the time.
 pub(super) type ListKey = (TenantKey, u64, ConversationListRequest);
 
+/// A listing of a tenant's newest messages, possibly still on its way; `None` when it failed
+/// or proved nothing.
+pub(super) type RecentWindow = Shared<BoxFuture<'static, Option<Arc<Window>>>>;
+
 /// Upstream data shared across requests.
 pub struct Caches {
     pub(super) inboxes: Cache<TenantKey, Arc<Vec<Inbox>>>,
@@ -40,6 +46,14 @@ pub struct Caches {
     /// on gets a new key, so a stale last message is never served.
     pub(super) last_messages: BatchCache<LastMessageKey, Arc<Message>>,
     pub(super) list_pages: Cache<ListKey, Arc<Vec<Conversation>>>,
+    /// Per tenant and list generation, the listing of its newest messages a walk started
+    /// alongside its list call (see `last_message`). A change moves the generation on, so a
+    /// window never outlives what it proves.
+    pub(super) recent_windows: Cache<(TenantKey, u64), RecentWindow>,
+    /// The most messages any team-wide listing has answered, and whether one answered fewer
+    /// than asked: the upstream's listing maximum, as far as its answers show it.
+    largest_listing: AtomicU32,
+    short_listing_seen: AtomicBool,
     /// Per tenant, the generation list pages are keyed by; a change to any conversation moves
     /// the tenant to a new generation, so no cached page can contradict the change.
     generations: Cache<TenantKey, u64>,
@@ -78,6 +92,9 @@ impl Caches {
                 .build(),
             last_messages: BatchCache::new(config.capacity, config.ttl_conversations),
             list_pages: bounded(config.capacity, config.ttl_conversations).build(),
+            recent_windows: bounded(config.capacity, config.ttl_conversations).build(),
+            largest_listing: AtomicU32::new(0),
+            short_listing_seen: AtomicBool::new(false),
             // Outlives every list page, so a generation is never forgotten while pages of it
             // are still cached.
             generations: bounded(
@@ -97,6 +114,30 @@ impl Caches {
     pub fn with_metrics(mut self, metrics: LoaderMetrics) -> Self {
         self.metrics = metrics;
         self
+    }
+
+    /// Learns from a team-wide listing that asked for `asked` messages and got `answered`.
+    pub(super) fn listing_answered(&self, asked: u32, answered: usize) {
+        let answered = u32::try_from(answered).unwrap_or(u32::MAX);
+        self.largest_listing.fetch_max(answered, Ordering::Relaxed);
+        if answered < asked {
+            self.short_listing_seen.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// How many messages to expect of one listing, for planning: what is asked, unless some
+    /// listing answered fewer, when the largest answer so far is the best guess at the upstream's
+    /// maximum (an answer can also be short because the messages ran out, which only makes the
+    /// guess cautious).
+    pub(super) fn listing_maximum(&self) -> u32 {
+        let asked = self.messages_batch_limit;
+        if !self.short_listing_seen.load(Ordering::Relaxed) {
+            return asked;
+        }
+        match self.largest_listing.load(Ordering::Relaxed) {
+            0 => asked,
+            largest => largest.min(asked),
+        }
     }
 
     /// The tenant's current list generation.
@@ -157,6 +198,7 @@ impl Caches {
     /// trusted any more.
     pub async fn forget_conversations(&self) {
         self.conversations.invalidate_all();
+        self.recent_windows.invalidate_all();
         self.histories.invalidate_all();
         self.list_pages.invalidate_all();
         self.generations.invalidate_all();

@@ -1,36 +1,47 @@
 //! The last message of many conversations at once, in fewer upstream calls than one history
-//! per conversation.
+//! per conversation, and never an older message passed off as the newest.
 //!
-//! A page of conversations is sorted by `updated`, and a conversation's last message was sent at
-//! or before its `updated`. A team-wide `POST /v1/messages/all` that starts just after the
-//! newest `updated` of a group of conversations therefore returns, newest first, the last
-//! messages of every conversation of the group whose last message falls within its `limit`.
-//! Conversations no listing covers (a burst of other traffic, a last activity that was no
-//! message) fall back to their own history call, a few at a time.
+//! A conversation's last message was sent at or before its `updated`. A team-wide listing
+//! (`POST /v1/messages/all`) proves the window it covers (see [`message_window`]): a
+//! conversation whose `updated` lies inside it has its last message there, and nothing outside
+//! a window is concluded from it. Whatever no window proves is read from the conversation's own
+//! history, which always answers.
+//!
+//! The calls are planned so a page of conversations costs two round trips, whatever the
+//! listing maximum: a walk that will need last messages starts a listing of the newest messages
+//! alongside its first list call (it proves the newest conversations, and shows how many
+//! messages a listing returns and how densely the team writes); the rest are planned from that
+//! window at once: listings where one can reach several conversations, histories where not. Only
+//! a conversation a planned listing unexpectedly fails to reach costs a third round.
+//!
+//! [`message_window`]: super::message_window
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use futures::FutureExt;
 use futures::stream::{self, StreamExt};
 use tracing::Instrument;
 
 use super::batch::BatchFetch;
 use super::cache::LastMessageKey;
+use super::message_window::{self, Step, Window};
 use super::source::Source;
 use crate::error::ApiError;
 use crate::metrics::CacheKind;
 use crate::upstream::models::{Conversation, Message};
 use crate::upstream::requests::AllMessagesRequest;
 
-/// History calls in flight at once for the conversations the team-wide listings missed.
-const FALLBACK_CONCURRENCY: usize = 8;
+/// History calls in flight at once for one batch: every history of a page goes out in the same
+/// round (a page holds at most 100 conversations, and the operation's upstream budget bounds
+/// the total).
+const HISTORY_CONCURRENCY: usize = 32;
 
-/// Conversations one team-wide listing is expected to cover: a listing spans the time of its
-/// group of conversations, and smaller groups need fewer messages each to span it (fewer
-/// fall-back histories), at the price of more listings. Fifteen puts a page of 30 in two
-/// concurrent listings.
+/// Conversations one team-wide listing of 1,000 messages is expected to reach when nothing
+/// tells how densely the team writes: a listing spans the time of its group of conversations,
+/// and smaller groups need fewer messages each to span it. Fifteen puts a page of 30 in two
+/// listings.
 pub const CONVERSATIONS_PER_LISTING: usize = 15;
 
 /// A conversation's last message (`None` when it has none), or why it could not be read.
@@ -58,56 +69,70 @@ impl LastMessageTarget {
 }
 
 impl Source {
-    /// The newest message per conversation among team-wide listings that start just after the
-    /// newest `updated` of each group of targets; the groups are listed concurrently.
-    async fn team_wide_last_messages(
-        &self,
-        targets: &[LastMessageTarget],
-    ) -> HashMap<i64, Arc<Message>> {
-        let mut by_recency: Vec<DateTime<Utc>> =
-            targets.iter().filter_map(|target| target.updated).collect();
-        by_recency.sort_unstable_by(|a, b| b.cmp(a));
-        let listings = by_recency.chunks(CONVERSATIONS_PER_LISTING).map(|group| {
-            let request = AllMessagesRequest {
-                cursor: Some(group[0] + TimeDelta::microseconds(1)),
-                limit: Some(self.caches.messages_batch_limit),
-                ..AllMessagesRequest::default()
-            };
-            let upstream = self.upstream.clone();
-            // A task per listing, so that decoding one large answer does not hold up reading
-            // the others.
+    /// One team-wide listing of the messages before `before` (the newest without it), and
+    /// the window it proves; `None` when it failed or proves nothing. The listing maximum it
+    /// shows is remembered for planning.
+    async fn listing(&self, before: Option<DateTime<Utc>>) -> Option<Arc<Window>> {
+        let limit = self.caches.messages_batch_limit;
+        let request = AllMessagesRequest {
+            cursor: before,
+            limit: Some(limit),
+            ..AllMessagesRequest::default()
+        };
+        let upstream = self.upstream.clone();
+        // A task per listing, so that decoding one large answer does not hold up reading the
+        // others.
+        let answer =
             tokio::spawn(async move { upstream.all_messages(&request).await }.in_current_span())
-        });
-        let mut newest: HashMap<i64, Arc<Message>> = HashMap::new();
-        let listed = futures::future::join_all(listings).await.into_iter();
-        // Without a listing its conversations fall back to their own histories.
-        let messages = listed.flat_map(|listing| match listing {
-            Ok(Ok(messages)) => messages,
+                .await;
+        match answer {
+            Ok(Ok(messages)) => {
+                self.caches.listing_answered(limit, messages.len());
+                Window::of(before, &messages).map(Arc::new)
+            }
             Ok(Err(error)) => {
                 tracing::warn!(%error, "team-wide message listing failed; reading histories instead");
-                Vec::new()
+                None
             }
             Err(error) => {
                 tracing::warn!(%error, "team-wide message listing stopped; reading histories instead");
-                Vec::new()
-            }
-        });
-        for message in messages {
-            let Some(conversation) = message
-                .conversation
-                .as_ref()
-                .map(|conversation| conversation.id)
-            else {
-                continue;
-            };
-            let newer = newest
-                .get(&conversation)
-                .is_none_or(|known| (message.date, message.id) > (known.date, known.id));
-            if newer {
-                newest.insert(conversation, Arc::new(message));
+                None
             }
         }
-        newest
+    }
+
+    /// Starts listing the tenant's newest messages, for the last messages of a page whose list
+    /// call is on its way (see the module's doc). Shared: concurrent walks of the same tenant
+    /// start one listing.
+    pub(super) async fn start_recent_window(self: &Arc<Self>) {
+        let generation = self.caches.generation(self.tenant).await;
+        let source = Arc::clone(self);
+        // Only its start matters here; the window is awaited where last messages are found.
+        let _started = self
+            .caches
+            .recent_windows
+            .get_with(
+                (self.tenant, generation),
+                // Spawned only when no walk has started one yet.
+                futures::future::lazy(move |_| {
+                    let listing =
+                        tokio::spawn(async move { source.listing(None).await }.in_current_span());
+                    async move { listing.await.ok().flatten() }.boxed().shared()
+                }),
+            )
+            .await;
+    }
+
+    /// The recent window of the tenant's current generation, waited for if it is on its way;
+    /// `None` when no walk started one.
+    async fn recent_window(&self) -> Option<Arc<Window>> {
+        let generation = self.caches.generation(self.tenant).await;
+        let pending = self
+            .caches
+            .recent_windows
+            .get(&(self.tenant, generation))
+            .await?;
+        pending.await
     }
 
     fn last_message_key(&self, target: &LastMessageTarget) -> LastMessageKey {
@@ -138,7 +163,15 @@ impl Source {
                     .iter()
                     .filter_map(|key| by_key.get(key).cloned())
                     .collect();
-                async move { source.find_last_messages(&targets).await }.boxed()
+                async move {
+                    let found = source.find_last_messages(&targets).await;
+                    // A conversation without messages is simply absent from the answer.
+                    Ok(found
+                        .into_iter()
+                        .filter_map(|(key, last)| Some((key, last.transpose()?)))
+                        .collect())
+                }
+                .boxed()
             });
         let keys: Vec<LastMessageKey> = targets
             .iter()
@@ -157,52 +190,103 @@ impl Source {
             .collect()
     }
 
-    /// Looks the targets' last messages up upstream; a conversation without messages is absent.
+    /// Looks the targets' last messages up upstream, each with its own outcome: a conversation
+    /// without messages is absent, one whose history failed carries the error alone.
     async fn find_last_messages(
         &self,
         targets: &[LastMessageTarget],
-    ) -> Result<HashMap<LastMessageKey, Arc<Message>>, ApiError> {
-        let mut found: HashMap<LastMessageKey, Arc<Message>> =
-            HashMap::with_capacity(targets.len());
+    ) -> HashMap<LastMessageKey, LastMessage> {
+        let mut found: HashMap<LastMessageKey, LastMessage> = HashMap::with_capacity(targets.len());
+        let mut unproven: Vec<LastMessageTarget> = targets.to_vec();
         if targets.len() > 1 {
-            let newest_by_conversation = self.team_wide_last_messages(targets).await;
-            for target in targets {
-                if let Some(message) = newest_by_conversation.get(&target.conversation_id) {
-                    found.insert(self.last_message_key(target), Arc::clone(message));
+            let windows: Vec<Arc<Window>> = self.recent_window().await.into_iter().collect();
+            self.take_proven(&windows, &mut unproven, &mut found);
+            let steps = message_window::plan(
+                std::mem::take(&mut unproven),
+                message_window::density(&windows),
+                self.caches.listing_maximum(),
+            );
+            let (listed, histories): (Vec<_>, Vec<_>) = steps
+                .into_iter()
+                .partition(|step| matches!(step, Step::Listing { .. }));
+            let listings = listed.into_iter().filter_map(|step| match step {
+                Step::Listing { before, targets } => {
+                    Some(async move { (self.listing(Some(before)).await, targets) })
                 }
+                Step::History(_) => None,
+            });
+            let histories = histories
+                .into_iter()
+                .filter_map(|step| match step {
+                    Step::History(target) => Some(target),
+                    Step::Listing { .. } => None,
+                })
+                .collect();
+            let (listed, read) = futures::join!(
+                futures::future::join_all(listings),
+                self.histories_of(histories)
+            );
+            found.extend(read);
+            for (window, mut targets) in listed {
+                let windows: Vec<Arc<Window>> = window.into_iter().collect();
+                self.take_proven(&windows, &mut targets, &mut found);
+                if !targets.is_empty() {
+                    tracing::debug!(
+                        unreached = targets.len(),
+                        "a planned listing did not reach every conversation; reading their histories"
+                    );
+                }
+                unproven.extend(targets);
             }
             tracing::debug!(
-                covered = found.len(),
+                proven = found.len(),
                 of = targets.len(),
-                "last messages from team-wide listings"
+                "last messages from team-wide listings and histories"
             );
         }
+        found.extend(self.histories_of(unproven).await);
+        found
+    }
 
-        let uncovered: Vec<(LastMessageKey, String, i64)> = targets
-            .iter()
-            .map(|target| {
-                (
-                    self.last_message_key(target),
-                    target.phone.clone(),
-                    target.inbox_id,
-                )
-            })
-            .filter(|(key, _, _)| !found.contains_key(key))
-            .collect();
-        let histories: Vec<_> = stream::iter(uncovered)
-            .map(|(key, phone, inbox_id)| async move {
-                (key, self.history(&phone, inbox_id, None).await)
-            })
-            .buffer_unordered(FALLBACK_CONCURRENCY)
-            .collect()
-            .await;
-        for (key, history) in histories {
-            // One failed history fails the batch: nothing of it is cached, so the next request
-            // asks again (the upstream client has already retried it).
-            if let Some(last) = history?.first() {
-                found.insert(key, Arc::new(last.clone()));
+    /// Moves every target that one of `windows` proves from `targets` into `found`.
+    fn take_proven(
+        &self,
+        windows: &[Arc<Window>],
+        targets: &mut Vec<LastMessageTarget>,
+        found: &mut HashMap<LastMessageKey, LastMessage>,
+    ) {
+        targets.retain(|target| {
+            let proven = windows
+                .iter()
+                .find_map(|window| window.last_message(target));
+            match proven {
+                Some(message) => {
+                    found.insert(self.last_message_key(target), Ok(Some(message)));
+                    false
+                }
+                None => true,
             }
-        }
-        Ok(found)
+        });
+    }
+
+    /// Each target's last message from its own history, all at once: the newest message of
+    /// the history's newest page (newest by date, whatever order the page comes in).
+    async fn histories_of(
+        &self,
+        targets: Vec<LastMessageTarget>,
+    ) -> Vec<(LastMessageKey, LastMessage)> {
+        stream::iter(targets)
+            .map(|target| async move {
+                let history = self.history(&target.phone, target.inbox_id, None).await;
+                let last = history.map(|page| {
+                    page.iter()
+                        .max_by_key(|message| (message.date, message.id))
+                        .map(|message| Arc::new(message.clone()))
+                });
+                (self.last_message_key(&target), last)
+            })
+            .buffer_unordered(HISTORY_CONCURRENCY)
+            .collect()
+            .await
     }
 }

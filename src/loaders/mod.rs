@@ -10,6 +10,7 @@ mod batch;
 mod cache;
 mod entities;
 mod last_message;
+mod message_window;
 mod source;
 
 use std::collections::HashSet;
@@ -230,6 +231,15 @@ impl Loaders {
             .load_one(target)
             .await?
             .unwrap_or(Ok(None))
+    }
+
+    /// Starts listing the tenant's newest messages when `first`, the first list page of a walk
+    /// whose rows will want their last messages, has to be fetched: the listing then travels
+    /// alongside the list call instead of after it (see `last_message`).
+    pub async fn prefetch_recent_messages(&self, first: &ConversationListRequest) {
+        if !self.source.list_page_cached(first).await {
+            self.source.start_recent_window().await;
+        }
     }
 
     /// Starts fetching what the rows of a list page will ask for, while the operation is still

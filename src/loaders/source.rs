@@ -170,6 +170,14 @@ impl Source {
         .await
     }
 
+    /// Whether that list page is cached (or on its way) in the tenant's current generation.
+    pub(super) async fn list_page_cached(&self, request: &ConversationListRequest) -> bool {
+        let generation = self.caches.generation(self.tenant).await;
+        self.caches
+            .list_pages
+            .contains_key(&(self.tenant, generation, request.clone()))
+    }
+
     /// Contacts for these phones: cached and in-flight ones as they are, the rest in one search.
     pub(super) async fn contacts(
         &self,
@@ -185,7 +193,7 @@ impl Source {
                     let contacts = upstream.search_contacts_by_phone(&phones).await?;
                     Ok(by_phone(contacts, &phones)
                         .into_iter()
-                        .map(|(phone, contact)| ((tenant, phone), contact))
+                        .map(|(phone, contact)| ((tenant, phone), Ok(contact)))
                         .collect())
                 }
                 .boxed()

@@ -93,6 +93,9 @@ pub async fn conversations(
     let keep =
         move |conversation: &Conversation_| !only_read || !conversation.is_unread_for(member_id);
     let prefetch = Prefetch::for_selection(ctx);
+    if prefetch.last_messages && page.after.is_none() {
+        context.loaders.prefetch_recent_messages(&request).await;
+    }
     let mut first_page = true;
     let walk = pagination::collect(
         page.first,

@@ -126,15 +126,16 @@ async fn a_walk_shares_its_look_ahead_pages_and_costs_nothing_warm() {
     let cold = walk().await;
     assert_eq!(cold.len(), 150);
     // Five pages of 30 rows: six list pages (each page's look-ahead page is where the next one
-    // resumes), one contact search and two team-wide message listings per page, and the
-    // directory once.
+    // resumes), one contact search per page, the directory once, and eleven team-wide message
+    // listings: the newest messages alongside the first list call, and for each page the
+    // listings planned from how densely that first listing shows the team writes.
     assert_eq!(
         upstream_calls(&app).await,
         calls(&[
             ("GET /v1/inboxes", 1),
             ("GET /v1/team", 1),
             ("POST /v1/conversations", 6),
-            ("POST /v1/messages/all", 10),
+            ("POST /v1/messages/all", 11),
             ("POST /v2/contacts/search", 5),
         ])
     );
