@@ -411,6 +411,12 @@ pub struct LimitTuning {
     /// member at one address; each query, mutation or subscription started counts one.
     #[arg(long, env = "HEYMARKET_CLIENT_RATE_LIMIT", default_value = config::DEFAULT_CLIENT_RATE_LIMIT)]
     pub client_rate_limit: RateBudget,
+
+    /// Upstream calls one operation may make, retries included (each event a subscription
+    /// delivers counts as one operation). A call beyond them is never sent: the field that
+    /// needed it fails with `UPSTREAM_BUDGET_EXCEEDED`.
+    #[arg(long, env = "HEYMARKET_MAX_UPSTREAM_CALLS", default_value_t = config::DEFAULT_MAX_UPSTREAM_CALLS, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_upstream_calls: u64,
 }
 
 impl From<LimitTuning> for LimitsConfig {
@@ -426,6 +432,7 @@ impl From<LimitTuning> for LimitsConfig {
             request_timeout: tuning.request_timeout,
             introspection: tuning.introspection,
             client_rate_limit: tuning.client_rate_limit,
+            max_upstream_calls: tuning.max_upstream_calls,
         }
     }
 }

@@ -348,6 +348,10 @@ pub const DEFAULT_REQUEST_TIMEOUT: &str = "30s";
 /// Requests one client identity may make: generous for people and dashboards, a brake on a
 /// runaway script.
 pub const DEFAULT_CLIENT_RATE_LIMIT: &str = "600/min";
+/// Upstream calls one operation may make, retries included. The heaviest screens need far
+/// fewer (see the README's "What a query costs"); the bound keeps one request from spending a
+/// large share of its team's per-minute budget.
+pub const DEFAULT_MAX_UPSTREAM_CALLS: u64 = 100;
 
 /// How large and demanding one GraphQL request may be. Every limit is checked before any
 /// upstream call; async-graphql enforces none by default.
@@ -370,6 +374,10 @@ pub struct LimitsConfig {
     /// Requests (each query, mutation, or subscription started) one client identity may make;
     /// more are answered `RATE_LIMITED` before any upstream call.
     pub client_rate_limit: RateBudget,
+    /// Upstream calls one operation may make (each event of a subscription counts as one
+    /// operation); a call beyond them is not sent, and the field that needed it fails with
+    /// `UPSTREAM_BUDGET_EXCEEDED`.
+    pub max_upstream_calls: u64,
 }
 
 /// What a document may hold before the GraphQL library parses or validates it.
@@ -404,6 +412,7 @@ impl Default for LimitsConfig {
             request_timeout: parse_duration_default(DEFAULT_REQUEST_TIMEOUT),
             introspection: true,
             client_rate_limit: parse_default(DEFAULT_CLIENT_RATE_LIMIT),
+            max_upstream_calls: DEFAULT_MAX_UPSTREAM_CALLS,
         }
     }
 }

@@ -49,6 +49,12 @@ pub enum ApiError {
         max: usize,
         actual: usize,
     },
+    /// The operation needed more upstream calls than one operation may make; the call that
+    /// would have exceeded the budget was not sent, so the fields that needed it failed.
+    #[error(
+        "this operation needs more than the {budget} upstream calls one operation may make; ask for less per request (fewer ids, rows or nested lists), or split it"
+    )]
+    UpstreamBudgetExceeded { budget: u64 },
     /// The request did not finish within the gateway's deadline.
     #[error("the request did not finish within {} ms; retry later, or ask for less", .deadline.as_millis())]
     RequestTimeout { deadline: Duration },
@@ -83,6 +89,7 @@ impl ApiError {
             Self::UpstreamUnavailable | Self::UpstreamFailing { .. } => "UPSTREAM_UNAVAILABLE",
             Self::UpstreamTimeout => "UPSTREAM_TIMEOUT",
             Self::LimitExceeded { .. } => "QUERY_LIMIT_EXCEEDED",
+            Self::UpstreamBudgetExceeded { .. } => "UPSTREAM_BUDGET_EXCEEDED",
             Self::RequestTimeout { .. } => "REQUEST_TIMEOUT",
             Self::PersistedQueryNotFound => "PERSISTED_QUERY_NOT_FOUND",
             Self::OperationNotAllowed => "OPERATION_NOT_ALLOWED",
@@ -120,6 +127,9 @@ impl From<ApiError> for async_graphql::Error {
                     extensions.set("limit", *limit);
                     extensions.set("max", u64::try_from(*max).unwrap_or(u64::MAX));
                 }
+                ApiError::UpstreamBudgetExceeded { budget } => {
+                    extensions.set("budget", *budget);
+                }
                 _ => {}
             }
         });
@@ -150,6 +160,7 @@ impl From<upstream::Error> for ApiError {
             E::RateLimited { retry_after } => Self::RateLimited { retry_after: *retry_after },
             E::Timeout => Self::UpstreamTimeout,
             E::CircuitOpen { retry_after } => Self::UpstreamFailing { retry_after: *retry_after },
+            E::BudgetSpent { budget } => Self::UpstreamBudgetExceeded { budget: *budget },
             E::Server { .. } | E::UnexpectedStatus { .. } | E::Transport { .. } | E::Decode { .. } => {
                 Self::UpstreamUnavailable
             }

@@ -64,9 +64,13 @@ impl AppState {
     /// team id deliver its events).
     pub async fn own_team_id(&self) -> Result<i64, ApiError> {
         let tenant = self.upstream.tenant(None)?;
-        let team = Loaders::new(tenant, Arc::clone(&self.caches))
-            .team()
-            .await?;
+        let team = Loaders::new(
+            tenant,
+            Arc::clone(&self.caches),
+            self.config.limits.max_upstream_calls,
+        )
+        .team()
+        .await?;
         team.id.ok_or(ApiError::UpstreamUnavailable)
     }
 }

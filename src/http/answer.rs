@@ -94,7 +94,9 @@ fn status_of(media: MediaType, error: &ApiError) -> StatusCode {
         ApiError::BadUserInput(_) => StatusCode::BAD_REQUEST,
         ApiError::NotFound(_) => StatusCode::NOT_FOUND,
         ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-        ApiError::LimitExceeded { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+        ApiError::LimitExceeded { .. } | ApiError::UpstreamBudgetExceeded { .. } => {
+            StatusCode::PAYLOAD_TOO_LARGE
+        }
         // An APQ miss is part of the protocol, not a failure: legacy clients expect 200, and
         // the newer media type needs a 4xx for an answer without `data`.
         ApiError::PersistedQueryNotFound => match media {

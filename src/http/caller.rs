@@ -134,9 +134,13 @@ pub(super) async fn check_member(
     caller: &Caller,
     member: Option<i64>,
 ) -> Result<(), ApiError> {
-    let team = Loaders::new(caller.upstream.clone(), Arc::clone(&state.caches))
-        .team()
-        .await?;
+    let team = Loaders::new(
+        caller.upstream.clone(),
+        Arc::clone(&state.caches),
+        state.config.limits.max_upstream_calls,
+    )
+    .team()
+    .await?;
     match member {
         Some(id) if !team.members.iter().any(|member| member.id == id) => Err(ApiError::Forbidden(
             "the token's member does not belong to this team".to_owned(),

@@ -6,9 +6,10 @@
 use std::collections::{HashMap, HashSet};
 use std::hash::Hash;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use futures::future::{BoxFuture, FutureExt, Shared, join_all, ready};
+use futures::future::{BoxFuture, FutureExt, Shared, join_all, lazy};
 use moka::future::Cache;
 
 use crate::error::ApiError;
@@ -74,13 +75,32 @@ where
 
         let lookups = keys.into_iter().map(|key| {
             let fill = pending_value(key.clone(), &missing, &batch, &fetch);
+            let fetch = Arc::clone(&fetch);
             async move {
-                let pending = self.entries.get_with(key.clone(), ready(fill)).await;
+                let ours = AtomicBool::new(false);
+                let marked = lazy(|_| {
+                    ours.store(true, Ordering::Relaxed);
+                    fill
+                });
+                let pending = self.entries.get_with(key.clone(), marked).await;
                 let value = pending.await;
                 if value.is_err() {
                     // Shared with those already waiting, not kept for later requests.
                     self.entries.invalidate(&key).await;
                 }
+                let value = match value {
+                    // Another request's fetch was refused for that request's upstream budget,
+                    // which says nothing of this one's: fetch the key with this one's own.
+                    Err(ApiError::UpstreamBudgetExceeded { .. })
+                        if !ours.load(Ordering::Relaxed) =>
+                    {
+                        let key = key.clone();
+                        fetch(vec![key.clone()])
+                            .await
+                            .map(|values| values.get(&key).cloned())
+                    }
+                    value => value,
+                };
                 (key, value)
             }
         });
@@ -187,6 +207,35 @@ mod tests {
             calls.load(Ordering::SeqCst),
             2,
             "everything cached, nothing fetched"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_budget_refusal_of_another_request_is_not_shared() {
+        let cache: BatchCache<u32, String> = BatchCache::new(100, Duration::from_secs(60));
+        let spent: BatchFetch<u32, String> = Arc::new(|_| {
+            async {
+                tokio::task::yield_now().await;
+                Err(ApiError::UpstreamBudgetExceeded { budget: 1 })
+            }
+            .boxed()
+        });
+        let calls = Arc::new(AtomicUsize::new(0));
+
+        let (refused, served) = tokio::join!(
+            cache.get_many(vec![2], spent),
+            cache.get_many(vec![2], counting_fetch(calls.clone(), Default::default()))
+        );
+
+        assert_eq!(
+            refused[0].1,
+            Err(ApiError::UpstreamBudgetExceeded { budget: 1 })
+        );
+        assert_eq!(served[0].1, Ok(Some("v2".to_owned())));
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            1,
+            "fetched with its own budget"
         );
     }
 

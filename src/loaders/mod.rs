@@ -42,10 +42,11 @@ pub struct Loaders {
 }
 
 impl Loaders {
-    /// Loaders for one operation calling as `upstream`'s tenant; the operation's own upstream
-    /// calls and cache hits are counted in [`Loaders::cost`].
-    pub fn new(upstream: TenantClient, caches: Arc<Caches>) -> Self {
-        let cost = Arc::new(Cost::default());
+    /// Loaders for one operation calling as `upstream`'s tenant, which may make at most
+    /// `budget` upstream calls; the operation's own upstream calls and cache hits are counted
+    /// in [`Loaders::cost`].
+    pub fn new(upstream: TenantClient, caches: Arc<Caches>, budget: u64) -> Self {
+        let cost = Arc::new(Cost::with_budget(budget));
         let upstream = upstream.with_call_log(Arc::clone(&cost.calls));
         let source = Arc::new(Source::new(upstream, caches, cost));
         Self {
@@ -161,9 +162,11 @@ impl Loaders {
     }
 
     /// Forgets what this operation has seen, so later fields read afresh (through the shared
-    /// caches): a subscription calls it for every event it delivers, since its operation lives
-    /// as long as the subscription.
+    /// caches), and renews its upstream budget: a subscription calls it for every event it
+    /// delivers, since its operation lives as long as the subscription and each event is
+    /// answered like an operation of its own.
     pub fn forget_all(&self) {
+        self.source.cost.calls.renew_budget();
         self.inboxes.forget();
         self.team.forget();
         self.conversations.clear::<i64>();
@@ -265,13 +268,20 @@ impl Loaders {
 
 /// What one operation cost: its own upstream calls, and the look-ups it was spared because the
 /// caches (or another request's call) had the answer.
-#[derive(Default)]
 pub struct Cost {
     calls: Arc<CallLog>,
     cache_hits: AtomicU64,
 }
 
 impl Cost {
+    /// Nothing spent yet, out of `budget` upstream calls.
+    fn with_budget(budget: u64) -> Self {
+        Self {
+            calls: Arc::new(CallLog::with_budget(budget)),
+            cache_hits: AtomicU64::new(0),
+        }
+    }
+
     /// Upstream calls made so far, retries included.
     pub fn upstream_calls(&self) -> u64 {
         self.calls.snapshot().values().sum()

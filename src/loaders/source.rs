@@ -55,31 +55,45 @@ impl Source {
         self.caches.metrics.observe_batch(loader, size);
     }
 
-    /// `cache[key]`, filled by `fill` when absent; concurrent fills of one key run once.
-    async fn read_through<K, V>(
+    /// `cache[key]`, filled by `fill` when absent; concurrent fills of one key run once, by
+    /// whichever operation asked first, and its call counts against that operation's budget
+    /// only.
+    async fn read_through<K, V, Fill, Filled>(
         &self,
         kind: CacheKind,
         cache: &Cache<K, V>,
         key: K,
-        fill: impl Future<Output = Result<V, ApiError>>,
+        fill: Fill,
     ) -> Result<V, ApiError>
     where
-        K: Hash + Eq + Send + Sync + 'static,
+        K: Hash + Eq + Clone + Send + Sync + 'static,
         V: Clone + Send + Sync + 'static,
+        Fill: Fn() -> Filled,
+        Filled: Future<Output = Result<V, ApiError>>,
     {
         let filled = AtomicBool::new(false);
-        let fill = async {
+        let marked = async {
             filled.store(true, Ordering::Relaxed);
-            fill.await
+            fill().await
         };
-        let value = cache.try_get_with(key, fill).await.map_err(shared_error)?;
-        let hits = usize::from(!filled.load(Ordering::Relaxed));
-        self.count_lookups(kind, 1, hits);
-        Ok(value)
+        let answer = cache
+            .try_get_with(key.clone(), marked)
+            .await
+            .map_err(shared_error);
+        let ours = filled.load(Ordering::Relaxed);
+        self.count_lookups(kind, 1, usize::from(!ours));
+        match answer {
+            // Another operation's fill was refused for that operation's budget, which says
+            // nothing of this one's: ask again, with this operation's own fill.
+            Err(ApiError::UpstreamBudgetExceeded { .. }) if !ours => {
+                cache.try_get_with(key, fill()).await.map_err(shared_error)
+            }
+            answer => answer,
+        }
     }
 
     pub(super) async fn inboxes(&self) -> Result<Arc<Vec<Inbox>>, ApiError> {
-        let fill = async {
+        let fill = || async {
             self.upstream
                 .inboxes()
                 .await
@@ -91,7 +105,7 @@ impl Source {
     }
 
     pub(super) async fn team(&self) -> Result<Arc<Team>, ApiError> {
-        let fill = async {
+        let fill = || async {
             let team = self.upstream.team().await.map_err(ApiError::from)?;
             if let Some(team_id) = team.id {
                 self.caches.register_team(self.tenant, team_id).await;
@@ -103,7 +117,7 @@ impl Source {
     }
 
     pub(super) async fn conversation(&self, id: i64) -> Result<Arc<Conversation>, ApiError> {
-        let fill = async {
+        let fill = || async {
             self.upstream
                 .conversation(id)
                 .await
@@ -154,7 +168,7 @@ impl Source {
         request: ConversationListRequest,
     ) -> Result<Arc<Vec<Conversation>>, ApiError> {
         let generation = self.caches.generation(self.tenant).await;
-        let fill = async {
+        let fill = || async {
             self.upstream
                 .list_conversations(&request)
                 .await
@@ -221,7 +235,7 @@ impl Source {
         inbox_id: i64,
         before: Option<i64>,
     ) -> Result<Arc<Vec<Message>>, ApiError> {
-        let fill = async {
+        let fill = || async {
             self.upstream
                 .message_history(phone, inbox_id, before)
                 .await

@@ -60,7 +60,7 @@ impl Extension for Admission {
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
         let document = next.run(ctx, query, variables).await?;
-        limits::check_document(&self.limits, &document)?;
+        limits::check_document(&self.limits, &document, variables)?;
         let operation_name = self
             .operation_name
             .lock()

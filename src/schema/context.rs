@@ -34,8 +34,15 @@ pub struct RequestContext {
 }
 
 impl RequestContext {
-    pub fn new(caller: &Caller, caches: Arc<Caches>, bus: Arc<dyn EventBus>) -> Self {
-        let loaders = Loaders::new(caller.upstream.clone(), caches);
+    /// The context of one operation of `caller`, which may make at most `upstream_budget`
+    /// upstream calls.
+    pub fn new(
+        caller: &Caller,
+        caches: Arc<Caches>,
+        bus: Arc<dyn EventBus>,
+        upstream_budget: u64,
+    ) -> Self {
+        let loaders = Loaders::new(caller.upstream.clone(), caches, upstream_budget);
         Self {
             requested_member: caller.requested_member,
             bus,

@@ -32,6 +32,8 @@ pub struct CallerExecutor {
     document_limits: DocumentLimits,
     /// Deadline of a query or mutation sent over a WebSocket (HTTP requests have their own).
     request_timeout: Duration,
+    /// Upstream calls each operation may make.
+    upstream_budget: u64,
     /// Where finished operations and open subscriptions are counted.
     metrics: OperationMetrics,
 }
@@ -60,6 +62,7 @@ impl CallerExecutor {
             caller,
             document_limits: limits.document(),
             request_timeout: limits.request_timeout,
+            upstream_budget: limits.max_upstream_calls,
             metrics,
         }
     }
@@ -68,6 +71,27 @@ impl CallerExecutor {
     /// [`document::screen`]), and says which operation it runs.
     pub fn screen(&self, request: &mut Request) -> Result<Operation, ApiError> {
         document::screen(request, self.document_limits)
+    }
+
+    /// The request with a fresh context, and what the operation will have cost; `None` when
+    /// nobody has said who is calling.
+    fn prepare(&self, request: Request, session: Option<&Data>) -> Option<Prepared> {
+        let from_session = session
+            .and_then(|data| data.get(&TypeId::of::<Caller>()))
+            .and_then(|caller| caller.downcast_ref::<Caller>());
+        let caller = from_session.or(self.caller.as_ref())?;
+        let context = RequestContext::new(
+            caller,
+            Arc::clone(&self.caches),
+            Arc::clone(&self.bus),
+            self.upstream_budget,
+        );
+        Some(Prepared {
+            cost: context.loaders.cost(),
+            report_cost: caller.report_cost,
+            request_id: caller.upstream.request_id().map(str::to_owned),
+            request: request.data(context),
+        })
     }
 
     /// Runs a [`screen`](Self::screen)ed operation and reports it (a log line and its
@@ -97,22 +121,6 @@ impl CallerExecutor {
             Ok(report) => response.extension("cost", report),
             Err(_) => response,
         }
-    }
-
-    /// The request with a fresh context, and what the operation will have cost; `None` when
-    /// nobody has said who is calling.
-    fn prepare(&self, request: Request, session: Option<&Data>) -> Option<Prepared> {
-        let from_session = session
-            .and_then(|data| data.get(&TypeId::of::<Caller>()))
-            .and_then(|caller| caller.downcast_ref::<Caller>());
-        let caller = from_session.or(self.caller.as_ref())?;
-        let context = RequestContext::new(caller, Arc::clone(&self.caches), Arc::clone(&self.bus));
-        Some(Prepared {
-            cost: context.loaders.cost(),
-            report_cost: caller.report_cost,
-            request_id: caller.upstream.request_id().map(str::to_owned),
-            request: request.data(context),
-        })
     }
 }
 

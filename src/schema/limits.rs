@@ -1,15 +1,17 @@
 //! Limits on what one request may ask for, which async-graphql does not enforce by default:
-//! aliases and root fields (counted on the parsed document), depth and complexity (as
-//! async-graphql's validation computes them, with connections multiplying what they select by
-//! their `first`). All are checked before anything runs, so a refused request costs the
-//! upstream nothing.
+//! aliases, root fields and the ids of all `nodes` fields together (counted on the parsed
+//! document), depth and complexity (as async-graphql's validation computes them, with
+//! connections multiplying what they select by their `first`). All are checked before anything
+//! runs, so a refused request costs the upstream nothing. What a request costs once it runs is
+//! bounded by the per-operation upstream budget (`--max-upstream-calls`).
 
 use std::collections::HashSet;
+use std::convert::Infallible;
 
 use async_graphql::parser::types::{
-    DocumentOperations, ExecutableDocument, Selection, SelectionSet,
+    DocumentOperations, ExecutableDocument, Field, Selection, SelectionSet,
 };
-use async_graphql::{ServerError, ServerResult, ValidationResult};
+use async_graphql::{ServerError, ServerResult, ValidationResult, Value, Variables};
 
 use super::connection::{DEFAULT_FIRST, MAX_FIRST};
 use crate::config::LimitsConfig;
@@ -24,16 +26,26 @@ pub fn connection_cost(first: Option<i32>, child_complexity: usize) -> usize {
         .saturating_add(1)
 }
 
-/// Aliases and root fields, counted on the parsed document.
+/// Most ids all the `nodes` fields of one document may ask for together: what one `nodes` field
+/// may take, so aliasing it does not multiply the look-ups.
+pub const MAX_NODE_IDS: usize = 100;
+
+/// Aliases, root fields and `nodes` ids, counted on the parsed document (with its variables).
 pub(super) fn check_document(
     limits: &LimitsConfig,
     document: &ExecutableDocument,
+    variables: &Variables,
 ) -> ServerResult<()> {
     check("number of aliases", limits.max_aliases, aliases(document))?;
     check(
         "number of root fields",
         limits.max_root_fields,
         root_fields(document),
+    )?;
+    check(
+        "number of ids across `nodes` fields",
+        MAX_NODE_IDS,
+        node_ids(document, variables),
     )
 }
 
@@ -78,6 +90,61 @@ fn aliases(document: &ExecutableDocument) -> usize {
         .values()
         .map(|fragment| count(&fragment.node.selection_set.node));
     operations.chain(fragments).sum()
+}
+
+/// Ids asked of every `nodes` field in the document, each operation and fragment counted once;
+/// a list given as a variable counts its items.
+fn node_ids(document: &ExecutableDocument, variables: &Variables) -> usize {
+    // The argument with its variables filled in (a missing one is null).
+    let ids = |field: &Field| -> usize {
+        let Some(argument) = field.get_argument("ids") else {
+            return 0;
+        };
+        let value = argument
+            .node
+            .clone()
+            .into_const_with(|name| {
+                Ok::<_, Infallible>(variables.get(&name).cloned().unwrap_or(Value::Null))
+            })
+            .unwrap_or(Value::Null);
+        match value {
+            Value::List(items) => items.len(),
+            Value::Null => 0,
+            // A single value where a list is expected is a list of one.
+            _ => 1,
+        }
+    };
+    let count = |selections: &SelectionSet| -> usize {
+        fn walk(selections: &SelectionSet, ids: &dyn Fn(&Field) -> usize) -> usize {
+            selections
+                .items
+                .iter()
+                .map(|selection| match &selection.node {
+                    Selection::Field(field) => {
+                        let own = match field.node.name.node.as_str() {
+                            "nodes" => ids(&field.node),
+                            _ => 0,
+                        };
+                        own.saturating_add(walk(&field.node.selection_set.node, ids))
+                    }
+                    Selection::InlineFragment(fragment) => {
+                        walk(&fragment.node.selection_set.node, ids)
+                    }
+                    Selection::FragmentSpread(_) => 0,
+                })
+                .fold(0, usize::saturating_add)
+        }
+        walk(selections, &ids)
+    };
+    let operations = document
+        .operations
+        .iter()
+        .map(|(_, operation)| count(&operation.node.selection_set.node));
+    let fragments = document
+        .fragments
+        .values()
+        .map(|fragment| count(&fragment.node.selection_set.node));
+    operations.chain(fragments).fold(0, usize::saturating_add)
 }
 
 /// The most root fields of any operation, counting those its root fragments contribute.
@@ -144,6 +211,33 @@ mod tests {
         assert_eq!(root_fields(&document(query)), 4);
         let many = "query A { inboxes { name } } query B { inboxes { name } members { id } team { name } }";
         assert_eq!(root_fields(&document(many)), 3);
+    }
+
+    #[test]
+    fn node_ids_are_counted_across_aliases_fragments_and_variables() {
+        let variables =
+            Variables::from_json(serde_json::json!({ "ids": ["a", "b", "c"], "one": "d" }));
+        let count = |query: &str| node_ids(&document(query), &variables);
+        assert_eq!(
+            count(r#"{ a: nodes(ids: ["1", "2"]) { id } b: nodes(ids: ["3"]) { id } }"#),
+            3
+        );
+        assert_eq!(
+            count(
+                r#"query($ids: [ID!]!) { nodes(ids: $ids) { id } x: nodes(ids: ["1", $ids]) { id } }"#
+            ),
+            5
+        );
+        assert_eq!(count(r#"query($one: ID!) { nodes(ids: $one) { id } }"#), 1);
+        assert_eq!(
+            count(r#"{ ...F } fragment F on Query { nodes(ids: ["1", "2"]) { id } }"#),
+            2
+        );
+        assert_eq!(count(r#"{ node(id: "1") { id } inboxes { id } }"#), 0);
+        assert_eq!(
+            count(r#"query($missing: [ID!]) { nodes(ids: $missing) { id } }"#),
+            0
+        );
     }
 
     #[test]

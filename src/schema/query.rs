@@ -6,14 +6,12 @@ use super::access;
 use super::connection::{ConversationConnection, PageRequest};
 use super::context::RequestContext;
 use super::cursor::CursorKind;
+use super::limits::MAX_NODE_IDS;
 use super::listing::{self, ConversationFilter};
 use super::node::{self, GlobalId, Node, NodeKind};
 use super::types::{Contact, Conversation, Inbox, Member, Team};
 use crate::error::ApiError;
 use crate::phone;
-
-/// Most ids one `nodes` call may ask for.
-const MAX_NODES: usize = 100;
 
 /// The root of every read.
 pub struct Query;
@@ -149,9 +147,9 @@ impl Query {
         ctx: &Context<'_>,
         #[graphql(desc = "Global `id`s of any types (at most 100).")] ids: Vec<ID>,
     ) -> Result<Vec<Option<Node>>, ApiError> {
-        if ids.len() > MAX_NODES {
+        if ids.len() > MAX_NODE_IDS {
             return Err(ApiError::bad_input(format!(
-                "`nodes` takes at most {MAX_NODES} ids; got {}",
+                "`nodes` takes at most {MAX_NODE_IDS} ids; got {}",
                 ids.len()
             )));
         }

@@ -206,9 +206,30 @@ impl TenantClient {
             let route = call.route.label();
             let retry = self.shared.retry;
             let mut retries_done = 0;
+            // The last attempt's failure, returned if the operation's budget has no room for
+            // another attempt.
+            let mut failed = None;
             loop {
                 Span::current().record("attempt", retries_done + 1);
-                let permit = self.shared.breaker.admit()?;
+                if let Some(log) = &self.call_log
+                    && !log.reserve()
+                {
+                    let budget = log.budget();
+                    tracing::debug!(
+                        budget,
+                        "upstream call refused: the operation's budget is spent"
+                    );
+                    return Err(failed.unwrap_or(Error::BudgetSpent { budget }));
+                }
+                let permit = match self.shared.breaker.admit() {
+                    Ok(permit) => permit,
+                    Err(error) => {
+                        if let Some(log) = &self.call_log {
+                            log.release();
+                        }
+                        return Err(error);
+                    }
+                };
                 if self.shared.limiter.acquire(&self.credential.tenant()).await {
                     self.metrics.count_rate_limit_wait();
                 }
@@ -229,6 +250,7 @@ impl TenantClient {
                 let Some(delay) = next else { return Err(error) };
                 tracing::warn!(%error, delay_ms = delay.as_millis(), "retrying upstream call");
                 tokio::time::sleep(delay).await;
+                failed = Some(error);
                 retries_done += 1;
             }
         }
@@ -378,15 +400,69 @@ impl Call {
 }
 
 /// Requests one operation sent per route (see [`TenantClient::with_call_log`]), with the time
-/// they took.
-#[derive(Default)]
+/// they took, and the budget that bounds them: every attempt (retries included) takes one call
+/// from it before it is sent, and none is sent once it is spent.
+///
+/// Only calls this operation sends count. A look-up answered from the shared caches, or by a
+/// call another operation already has in flight, costs it nothing: the call belongs to the
+/// operation whose handle sent it.
 pub struct CallLog {
     counts: Mutex<BTreeMap<String, u64>>,
     /// Time spent in attempts, summed over concurrent ones (so it may exceed the wall time).
     elapsed_micros: AtomicU64,
+    /// Most calls the operation may send; `u64::MAX` for no bound.
+    budget: u64,
+    /// Calls sent (or about to be) since the budget was last renewed.
+    spent: AtomicU64,
+}
+
+impl Default for CallLog {
+    /// A log without a budget.
+    fn default() -> Self {
+        Self::with_budget(u64::MAX)
+    }
 }
 
 impl CallLog {
+    /// A log that lets its operation send at most `budget` calls.
+    pub fn with_budget(budget: u64) -> Self {
+        Self {
+            counts: Mutex::default(),
+            elapsed_micros: AtomicU64::new(0),
+            budget,
+            spent: AtomicU64::new(0),
+        }
+    }
+
+    /// The most calls the operation may send.
+    pub fn budget(&self) -> u64 {
+        self.budget
+    }
+
+    /// Gives the whole budget back: what follows is answered as if it were a new operation
+    /// (a subscription's next event). The counts reported are kept.
+    pub fn renew_budget(&self) {
+        self.spent.store(0, Ordering::Relaxed);
+    }
+
+    /// Takes one call from the budget; false, taking nothing, when it is spent.
+    fn reserve(&self) -> bool {
+        self.spent
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |spent| {
+                (spent < self.budget).then_some(spent + 1)
+            })
+            .is_ok()
+    }
+
+    /// Returns a call taken by [`Self::reserve`] that was not sent after all.
+    fn release(&self) {
+        let _ = self
+            .spent
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |spent| {
+                spent.checked_sub(1)
+            });
+    }
+
     fn record(&self, route: &str) {
         let mut counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
         match counts.get_mut(route) {

@@ -65,6 +65,38 @@ async fn reads_retry_server_errors_and_every_attempt_is_counted() {
 }
 
 #[tokio::test]
+async fn no_attempt_is_sent_beyond_the_budget_of_the_call_log() {
+    let server = TestServer::start((0..4).map(|_| Reply::raw(503, ""))).await;
+    let client = Client::new(&server.config()).unwrap();
+    let log = Arc::new(CallLog::with_budget(2));
+    let tenant = client.tenant(None).unwrap().with_call_log(Arc::clone(&log));
+
+    // Two attempts fit; the retry that would be the third gives up with the failure it had.
+    let error = tenant.inboxes().await.unwrap_err();
+    assert!(matches!(error, Error::Server { status: 503 }), "{error:?}");
+    assert_eq!(server.requests().len(), 2);
+
+    let error = tenant.team().await.unwrap_err();
+    assert!(
+        matches!(error, Error::BudgetSpent { budget: 2 }),
+        "{error:?}"
+    );
+    assert_eq!(server.requests().len(), 2, "nothing sent once spent");
+    assert_eq!(
+        log.snapshot(),
+        BTreeMap::from([("GET /v1/inboxes".to_owned(), 2)])
+    );
+
+    log.renew_budget();
+    assert!(tenant.team().await.is_err());
+    assert_eq!(
+        server.requests().len(),
+        4,
+        "a renewed budget sends its two attempts again"
+    );
+}
+
+#[tokio::test]
 async fn reads_give_up_after_the_configured_retries() {
     let server = TestServer::start((0..4).map(|_| Reply::raw(500, ""))).await;
     let client = Client::new(&server.config()).unwrap();

@@ -71,6 +71,10 @@ pub enum Error {
     /// A success answer whose body does not have the expected shape.
     #[error("could not decode the upstream answer to {route}: {reason}")]
     Decode { route: String, reason: String },
+    /// The operation has sent every upstream call its budget allows (`--max-upstream-calls`),
+    /// so this one was not sent.
+    #[error("the operation may make at most {budget} upstream calls, and has made them")]
+    BudgetSpent { budget: u64 },
     /// The circuit breaker is open: the upstream has been failing, so the call was refused
     /// without being sent. It may be tried again after `retry_after`.
     #[error("the upstream is failing; calls are refused for {} ms", .retry_after.as_millis())]

@@ -36,6 +36,7 @@ mod sandbox_support;
 mod sandbox_webhooks;
 mod schema;
 mod subscriptions;
+mod upstream_budget;
 mod upstream_client;
 mod webhook_hints;
 mod ws_support;
