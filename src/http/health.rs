@@ -63,6 +63,7 @@ async fn upstream(state: &AppState) -> Check {
     let upstream = match &verdict {
         Verdict::Up => "up",
         Verdict::Reachable => "reachable",
+        Verdict::RateLimited => "rate limited",
         Verdict::Down(reason) => {
             report.insert("upstream_error".to_owned(), Value::from(reason.as_str()));
             "down"

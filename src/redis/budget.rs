@@ -67,23 +67,9 @@ impl RedisBudget {
     /// Waits until `tenant` may make one more call, and takes that permit; whether it had to
     /// wait. Fails as soon as Redis does, so the caller can fall back to its own limiter.
     pub(crate) async fn acquire(&self, tenant: &TenantKey) -> Result<bool, Error> {
-        let key = format!("{KEY_PREFIX}{}", tenant.hex());
         let mut waited = false;
         loop {
-            let mut invocation = self.script.key(&key);
-            invocation
-                .arg(self.period_micros)
-                .arg(self.tolerance_micros);
-            let wait_micros = match self.connection.invoke::<u64>(&invocation).await {
-                Ok(wait) => {
-                    self.recovered();
-                    wait
-                }
-                Err(error) => {
-                    self.failed(&error);
-                    return Err(error);
-                }
-            };
+            let wait_micros = self.take(tenant).await?;
             if wait_micros == 0 {
                 return Ok(waited);
             }
@@ -93,6 +79,31 @@ impl RedisBudget {
                 "waiting for the shared upstream rate budget"
             );
             tokio::time::sleep(Duration::from_micros(wait_micros)).await;
+        }
+    }
+
+    /// Takes a permit for `tenant` if one is free now, without waiting; whether it did.
+    pub(crate) async fn try_acquire(&self, tenant: &TenantKey) -> Result<bool, Error> {
+        Ok(self.take(tenant).await? == 0)
+    }
+
+    /// One run of the script: 0 when the permit was taken, else how many microseconds until
+    /// one is free.
+    async fn take(&self, tenant: &TenantKey) -> Result<u64, Error> {
+        let key = format!("{KEY_PREFIX}{}", tenant.hex());
+        let mut invocation = self.script.key(&key);
+        invocation
+            .arg(self.period_micros)
+            .arg(self.tolerance_micros);
+        match self.connection.invoke::<u64>(&invocation).await {
+            Ok(wait) => {
+                self.recovered();
+                Ok(wait)
+            }
+            Err(error) => {
+                self.failed(&error);
+                Err(error)
+            }
         }
     }
 

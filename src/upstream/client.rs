@@ -117,6 +117,7 @@ impl Client {
             credential,
             request_id: None,
             call_log: None,
+            waits_for_budget: true,
         })
     }
 
@@ -161,9 +162,20 @@ pub struct TenantClient {
     request_id: Option<String>,
     /// Where this handle's calls are also counted, for reporting one operation's cost.
     call_log: Option<Arc<CallLog>>,
+    /// Whether a call waits for the rate budget (else it fails at once while the budget is
+    /// spent).
+    waits_for_budget: bool,
 }
 
 impl TenantClient {
+    /// Calls fail at once with [`Error::RateLimited`] while the rate budget is spent, instead
+    /// of waiting for it: for checks that must answer quickly, and must not take a permit
+    /// that client traffic is waiting for.
+    pub fn without_waiting(mut self) -> Self {
+        self.waits_for_budget = false;
+        self
+    }
+
     /// Sends this id upstream as `X-Request-Id` and logs it with every call. An id that
     /// cannot be a header value is only logged.
     pub fn with_request_id(mut self, request_id: String) -> Self {
@@ -230,7 +242,15 @@ impl TenantClient {
                         return Err(error);
                     }
                 };
-                if self.shared.limiter.acquire(&self.credential.tenant()).await {
+                let tenant = self.credential.tenant();
+                if !self.waits_for_budget {
+                    if !self.shared.limiter.try_acquire(&tenant).await {
+                        if let Some(log) = &self.call_log {
+                            log.release();
+                        }
+                        return Err(failed.unwrap_or(Error::RateLimited { retry_after: None }));
+                    }
+                } else if self.shared.limiter.acquire(&tenant).await {
                     self.metrics.count_rate_limit_wait();
                 }
                 if let Some(log) = &self.call_log {

@@ -2,7 +2,8 @@
 //!
 //! Orchestrators probe readiness every few seconds on every replica, and each real check is an
 //! upstream call drawn from the same budget as client traffic, so a verdict is re-used for a
-//! while and concurrent probes share one check.
+//! while and concurrent probes share one check. A check never waits for that budget: while it
+//! is spent the verdict is [`Verdict::RateLimited`], which is ready.
 
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -20,6 +21,10 @@ pub enum Verdict {
     /// Pass-through mode: the upstream answers, and each caller's credential is checked per
     /// request.
     Reachable,
+    /// The credential's rate budget is spent for the moment (the gateway's own limiter had no
+    /// permit, or the upstream answered 429). Not a failure: every replica draws on the same
+    /// budget, so taking this one out of rotation would help nobody.
+    RateLimited,
     /// Why the upstream cannot serve the gateway, in stable words safe to show to anyone:
     /// never transport detail (addresses, OS messages), which goes to the log instead.
     Down(String),
@@ -74,9 +79,13 @@ impl Probe {
 
     async fn check(&self) -> Verdict {
         let outcome = match self.client.tenant(None) {
-            Ok(tenant) => tokio::time::timeout(CHECK_DEADLINE, tenant.team())
+            Ok(tenant) => tokio::time::timeout(CHECK_DEADLINE, tenant.without_waiting().team())
                 .await
-                .map(|answer| answer.map(|_| Verdict::Up)),
+                .map(|answer| match answer {
+                    Ok(_) => Ok(Verdict::Up),
+                    Err(Error::RateLimited { .. }) => Ok(Verdict::RateLimited),
+                    Err(error) => Err(error),
+                }),
             Err(Error::MissingCredential) => {
                 tokio::time::timeout(CHECK_DEADLINE, self.client.reachable())
                     .await

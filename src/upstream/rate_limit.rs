@@ -23,7 +23,7 @@ use crate::redis::{RedisBudget, RedisConnection};
 const HOUSEKEEPING_EVERY: u64 = 1024;
 
 /// A GCRA limiter per [`TenantKey`], in this process or shared through Redis. Callers wait
-/// (asynchronously) for a permit.
+/// (asynchronously) for a permit, or take one only if it is free now.
 pub(crate) struct RateLimiter {
     limiter: governor::RateLimiter<
         TenantKey,
@@ -67,6 +67,16 @@ impl RateLimiter {
             }
         }
         self.acquire_locally(tenant).await
+    }
+
+    /// Takes a permit for `tenant` if one is free now, without waiting; whether it did.
+    pub(crate) async fn try_acquire(&self, tenant: &TenantKey) -> bool {
+        if let Some(shared) = &self.shared
+            && let Ok(taken) = shared.try_acquire(tenant).await
+        {
+            return taken;
+        }
+        self.limiter.check_key(tenant).is_ok()
     }
 
     async fn acquire_locally(&self, tenant: &TenantKey) -> bool {

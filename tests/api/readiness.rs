@@ -1,10 +1,10 @@
 //! `/readyz`: the upstream's verdict (up, reachable, down, re-used for its TTL), with and
 //! without Redis, and a gateway that starts while Redis is down.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::future::join_all;
-use heymarket_gateway::config::{SandboxConfig, UpstreamAuth};
+use heymarket_gateway::config::{RateBudget, SandboxConfig, UpstreamAuth};
 use serde_json::json;
 
 use crate::helpers::{spawn_app, spawn_app_with};
@@ -127,6 +127,52 @@ async fn a_failing_upstream_makes_the_gateway_unready_until_it_recovers() {
     })
     .await;
     assert_eq!(app.readyz().await.1["upstream"], "up");
+}
+
+#[tokio::test]
+async fn a_spent_upstream_budget_leaves_the_gateway_ready() {
+    let app = spawn_app_with(roomy_config(), |config| {
+        config.upstream.check_ttl = Duration::ZERO;
+        // A burst of one, then one call a minute.
+        config.upstream.rate_limit = RateBudget {
+            requests: 1,
+            per: Duration::from_secs(60),
+        };
+    })
+    .await;
+    let body = app.graphql("{ team { name } }").await;
+    assert!(body["errors"].is_null(), "{body}");
+
+    let started = Instant::now();
+    let (status, body) = app.readyz().await;
+
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["upstream"], "rate limited", "{body}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "answered without waiting for the budget"
+    );
+    assert_eq!(
+        app.sandbox.calls("GET /v1/team").await,
+        1,
+        "the check took no permit"
+    );
+}
+
+#[tokio::test]
+async fn an_upstream_429_leaves_the_gateway_ready() {
+    let app = spawn_app_with(roomy_config(), |config| {
+        config.upstream.check_ttl = Duration::ZERO;
+    })
+    .await;
+    app.sandbox
+        .set_faults(json!({"rate_limit_rate": 1.0}))
+        .await;
+
+    let (status, body) = app.readyz().await;
+
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["upstream"], "rate limited", "{body}");
 }
 
 #[tokio::test]
