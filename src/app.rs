@@ -115,7 +115,13 @@ impl App {
         let upstream = backends.upstream.with_metrics(metrics.upstream.clone());
         let state = AppState {
             caches: Arc::new(Caches::new(&config.cache).with_metrics(metrics.loaders.clone())),
-            schema: schema::build_schema(&config.limits),
+            schema: schema::build_schema(
+                &config.limits,
+                schema::CursorKey::for_deployment(
+                    config.cursor_secret.as_ref(),
+                    &config.upstream.auth,
+                ),
+            ),
             bus: backends.bus,
             seen: backends.seen,
             upstream_probe: Arc::new(upstream::Probe::new(

@@ -195,6 +195,12 @@ pub struct ServeArgs {
     #[arg(long, env = "HEYMARKET_API_KEY", hide_env_values = true, value_parser = parse_secret)]
     pub api_key: Option<SecretString>,
 
+    /// Secret that pagination cursors are signed with, at least 32 bytes; every replica needs
+    /// the same. Default: derived from the upstream credential (a new one per process in
+    /// pass-through mode, so set it there when running several replicas).
+    #[arg(long, env = "HEYMARKET_CURSOR_SECRET", hide_env_values = true, value_parser = parse_key_secret)]
+    pub cursor_secret: Option<SecretString>,
+
     #[command(flatten)]
     pub upstream: UpstreamTuning,
 
@@ -477,7 +483,7 @@ impl EventTuning {
 pub struct ClientAuthArgs {
     /// Shared secret of HS256 client tokens, at least 32 bytes (prefer the environment
     /// variable).
-    #[arg(long, env = "HEYMARKET_CLIENT_JWT_SECRET", hide_env_values = true, value_parser = parse_jwt_secret)]
+    #[arg(long, env = "HEYMARKET_CLIENT_JWT_SECRET", hide_env_values = true, value_parser = parse_key_secret)]
     pub client_jwt_secret: Option<SecretString>,
 
     /// JWKS file with the public keys of RS256 and ES256 client tokens, read at start.
@@ -662,6 +668,7 @@ impl ServeArgs {
             http: self.http.into_config(CorsOrigins::Nobody)?,
             shutdown_timeout: self.shutdown.shutdown_timeout,
             connections: self.connections.into(),
+            cursor_secret: self.cursor_secret,
         })
     }
 }
@@ -710,8 +717,9 @@ impl SandboxData {
     }
 }
 
-/// An HS256 secret: RFC 7518 asks for a key at least as long as the hash, 256 bits.
-fn parse_jwt_secret(value: &str) -> Result<SecretString, String> {
+/// A secret for HMAC-SHA256 (client tokens, cursors): RFC 7518 asks for a key at least as long
+/// as the hash, 256 bits.
+fn parse_key_secret(value: &str) -> Result<SecretString, String> {
     if value.len() < 32 {
         return Err("must be at least 32 bytes long".to_owned());
     }

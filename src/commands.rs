@@ -55,6 +55,8 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         http: args.http.into_config(CorsOrigins::Anyone)?,
         shutdown_timeout: args.shutdown.shutdown_timeout,
         connections: args.connections.into(),
+        // Derived from the sandbox credential the gateway calls with.
+        cursor_secret: None,
     };
     let app = App::with_listener(gateway_listener, config)?;
 

@@ -102,6 +102,9 @@ pub struct GatewayConfig {
     pub shutdown_timeout: Duration,
     /// How many connections the gateway holds open, and how long it waits on silent ones.
     pub connections: ConnectionConfig,
+    /// The secret cursors are signed with (every replica needs the same); `None` derives it
+    /// from the upstream credential, or, in pass-through mode, makes one per process.
+    pub cursor_secret: Option<SecretString>,
 }
 
 impl Default for GatewayConfig {
@@ -144,6 +147,7 @@ impl Default for ConnectionConfig {
             max_websockets: DEFAULT_MAX_WEBSOCKETS,
             header_read_timeout: parse_duration_default(DEFAULT_HEADER_READ_TIMEOUT),
             websocket_init_timeout: parse_duration_default(DEFAULT_WEBSOCKET_INIT_TIMEOUT),
+            cursor_secret: None,
         }
     }
 }

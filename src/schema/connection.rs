@@ -5,7 +5,7 @@
 
 use async_graphql::SimpleObject;
 
-use super::cursor::{Cursor, CursorKind};
+use super::cursor::{Cursor, CursorKey, CursorKind};
 use crate::error::ApiError;
 use crate::pagination::{Position, Slice, WalkError};
 
@@ -23,9 +23,10 @@ pub struct PageRequest {
 }
 
 impl PageRequest {
-    /// Checks `first`/`after` and refuses `last`/`before`, which the upstream cannot serve:
-    /// it lists newest first and can only be walked forward.
+    /// Checks `first`/`after` (which `key` must have signed) and refuses `last`/`before`,
+    /// which the upstream cannot serve: it lists newest first and can only be walked forward.
     pub fn parse(
+        key: &CursorKey,
         kind: CursorKind,
         first: Option<i32>,
         after: Option<String>,
@@ -47,12 +48,20 @@ impl PageRequest {
                     "`first` must be between 0 and {MAX_FIRST}; got {first}"
                 ))
             })?;
-        let after = after.map(|raw| Cursor::parse(&raw, kind)).transpose()?;
+        let after = after
+            .map(|raw| Cursor::parse(&raw, kind, key))
+            .transpose()?;
         Ok(Self { first, after, kind })
     }
 
-    /// The page for a collected slice, each node built by `node`.
-    pub fn page<T, N>(&self, slice: Slice<T>, node: impl Fn(T) -> N) -> Page<N> {
+    /// The page for a collected slice, each node built by `node`, its cursors signed with
+    /// `cursors`.
+    pub fn page<T, N>(
+        &self,
+        cursors: &CursorKey,
+        slice: Slice<T>,
+        node: impl Fn(T) -> N,
+    ) -> Page<N> {
         let edges: Vec<(String, N)> = slice
             .rows
             .into_iter()
@@ -61,7 +70,7 @@ impl PageRequest {
                     key,
                     resume: slice.resume,
                 };
-                (Cursor::new(self.kind, position).encode(), node(row))
+                (Cursor::new(self.kind, position).encode(cursors), node(row))
             })
             .collect();
         let page_info = PageInfo {
@@ -180,6 +189,7 @@ mod tests {
 
     fn parse(first: Option<i32>, after: Option<&str>) -> Result<PageRequest, ApiError> {
         PageRequest::parse(
+            &CursorKey::random(),
             CursorKind::Conversation,
             first,
             after.map(str::to_owned),
@@ -203,8 +213,15 @@ mod tests {
     #[test]
     fn backward_paging_is_refused_with_advice() {
         for (last, before) in [(Some(5), None), (None, Some("x".to_owned()))] {
-            let error =
-                PageRequest::parse(CursorKind::Message, None, None, last, before).unwrap_err();
+            let error = PageRequest::parse(
+                &CursorKey::random(),
+                CursorKind::Message,
+                None,
+                None,
+                last,
+                before,
+            )
+            .unwrap_err();
             assert_eq!(error.code(), "BAD_USER_INPUT");
             assert!(error.to_string().contains("`first` and `after`"), "{error}");
         }

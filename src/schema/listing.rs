@@ -8,6 +8,7 @@ use async_graphql::{Context, ID, InputObject};
 use super::access::Visibility;
 use super::connection::{ConversationConnection, PageRequest, walk_error};
 use super::context::RequestContext;
+use super::cursor::CursorKey;
 use super::node::{GlobalId, NodeKind};
 use super::types::{Conversation, ConversationStatus};
 use crate::error::ApiError;
@@ -139,7 +140,7 @@ pub async fn conversations(
         has_next_page: slice.has_next_page,
         resume: slice.resume,
     };
-    Ok(page.page(slice, Conversation).into())
+    Ok(page.page(CursorKey::of(ctx)?, slice, Conversation).into())
 }
 
 /// The acting member must exist and belong to every listed inbox.

@@ -29,6 +29,7 @@ use crate::config::LimitsConfig;
 pub use crate::error::ApiError;
 pub use context::{Caller, RequestContext};
 pub use executor::{CallerExecutor, refused};
+pub use cursor::{Cursor, CursorKey, CursorKind};
 pub use mutation::Mutation;
 pub use node::{GlobalId, NodeKind};
 pub use observe::Operation;
@@ -39,11 +40,12 @@ pub use subscription::Subscription;
 /// The executable schema; cheap to clone.
 pub type GatewaySchema = Schema<Query, Mutation, Subscription>;
 
-/// Builds the schema, enforcing `limits`. Per-request data ([`RequestContext`]) is added to
-/// each request.
-pub fn build_schema(limits: &LimitsConfig) -> GatewaySchema {
+/// Builds the schema, enforcing `limits` and signing cursors with `cursors`. Per-request data
+/// ([`RequestContext`]) is added to each request.
+pub fn build_schema(limits: &LimitsConfig, cursors: CursorKey) -> GatewaySchema {
     let builder = Schema::build(Query, Mutation::default(), Subscription)
-        .extension(admission::AdmissionFactory(limits.clone()));
+        .extension(admission::AdmissionFactory(limits.clone()))
+        .data(cursors);
     if limits.introspection {
         builder.finish()
     } else {
@@ -67,5 +69,5 @@ pub(crate) fn selected_operation<'a>(
 
 /// The schema in SDL, as checked in at `schema/schema.graphql`.
 pub fn sdl() -> String {
-    build_schema(&LimitsConfig::default()).sdl()
+    build_schema(&LimitsConfig::default(), CursorKey::random()).sdl()
 }

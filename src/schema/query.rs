@@ -5,7 +5,7 @@ use async_graphql::{Context, ID, Object, PathSegment};
 use super::access;
 use super::connection::{ConversationConnection, PageRequest};
 use super::context::RequestContext;
-use super::cursor::CursorKind;
+use super::cursor::{CursorKey, CursorKind};
 use super::limits::MAX_NODE_IDS;
 use super::listing::{self, ConversationFilter};
 use super::node::{self, GlobalId, Node, NodeKind};
@@ -68,7 +68,8 @@ impl Query {
         before: Option<String>,
         #[graphql(desc = "Which conversations to list.")] filter: Option<ConversationFilter>,
     ) -> Result<ConversationConnection, ApiError> {
-        let page = PageRequest::parse(CursorKind::Conversation, first, after, last, before)?;
+        let key = CursorKey::of(ctx)?;
+        let page = PageRequest::parse(key, CursorKind::Conversation, first, after, last, before)?;
         listing::conversations(ctx, page, filter.unwrap_or_default(), None).await
     }
 

@@ -2,7 +2,12 @@
 //! exactly what the upstream holds, once each, in order, whatever `first` and the upstream page
 //! size, on data full of timestamp ties.
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::DateTime;
 use heymarket_gateway::config::SandboxConfig;
+use heymarket_gateway::pagination::{Position, SortKey};
+use heymarket_gateway::schema::{Cursor, CursorKey, CursorKind};
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, error_codes, global, spawn_app_with};
@@ -323,12 +328,7 @@ async fn paging_arguments_are_checked_before_any_upstream_call() {
             .expect("a cursor")
             .to_owned()
     };
-    app.sandbox
-        .http
-        .post(app.sandbox.endpoint("/_sandbox/stats/reset"))
-        .send()
-        .await
-        .unwrap();
+    reset_stats(&app).await;
 
     for (arguments, hint) in [
         ("first: -1", "between 0 and 100"),
@@ -352,6 +352,96 @@ async fn paging_arguments_are_checked_before_any_upstream_call() {
         assert!(message.contains(hint), "{arguments}: {message}");
     }
     assert_eq!(app.sandbox.calls("POST /v1/conversations").await, 0);
+}
+
+/// Resets the sandbox's request counts.
+async fn reset_stats(app: &TestApp) {
+    app.sandbox
+        .http
+        .post(app.sandbox.endpoint("/_sandbox/stats/reset"))
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn forged_and_altered_cursors_are_refused_without_any_upstream_call() {
+    let app = app_with_page_size(30).await;
+    let page = app
+        .graphql("{ conversations(first: 5) { pageInfo { endCursor } } }")
+        .await;
+    let issued = page["data"]["conversations"]["pageInfo"]["endCursor"]
+        .as_str()
+        .expect("a cursor")
+        .to_owned();
+    // One digit of the row's instant changed (it follows `cX:conversation:`).
+    let mut bytes = URL_SAFE_NO_PAD.decode(&issued).unwrap();
+    bytes[16] = if bytes[16] == b'1' { b'2' } else { b'1' };
+    let altered = URL_SAFE_NO_PAD.encode(&bytes);
+    // The oldest row possible, and a resume bound far in the future: a walk over every page.
+    let far_future = DateTime::parse_from_rfc3339("2200-01-01T00:00:00Z")
+        .unwrap()
+        .timestamp_micros();
+    let forged = URL_SAFE_NO_PAD.encode(format!("c1:conversation:1000000:1:{far_future}"));
+    reset_stats(&app).await;
+
+    for cursor in [forged, altered] {
+        let body = app
+            .graphql_with(
+                "query($after: String) { conversations(first: 100, after: $after) { nodes { id } } }",
+                json!({ "after": cursor }),
+                &[],
+            )
+            .await
+            .1;
+        assert_eq!(error_codes(&body), ["BAD_USER_INPUT"], "{cursor}: {body}");
+        let message = body["errors"][0]["message"].as_str().unwrap();
+        assert!(message.contains("endCursor"), "{message}");
+    }
+    assert_eq!(app.sandbox.stats().await["total"], 0, "no upstream call");
+}
+
+#[tokio::test]
+async fn a_validly_signed_cursor_scans_no_further_than_the_upstream_budget() {
+    const SECRET: &str = "a cursor secret of at least 32 bytes!";
+    let app = spawn_app_with(
+        SandboxConfig {
+            teams: 1,
+            ..roomy_config()
+        },
+        |config| {
+            config.cursor_secret = Some(SECRET.to_owned().into());
+            config.limits.max_upstream_calls = 6;
+        },
+    )
+    .await;
+    let instant = |text: &str| DateTime::parse_from_rfc3339(text).unwrap().to_utc();
+    let scan = Cursor::new(
+        CursorKind::Conversation,
+        Position {
+            key: SortKey {
+                at: instant("1971-01-01T00:00:00Z"),
+                id: 1,
+            },
+            resume: Some(instant("2200-01-01T00:00:00Z")),
+        },
+    )
+    .encode(&CursorKey::derive(SECRET.as_bytes()));
+
+    let body = app
+        .graphql_with(
+            "query($after: String) { conversations(first: 100, after: $after) { nodes { id } } }",
+            json!({ "after": scan }),
+            &[],
+        )
+        .await
+        .1;
+
+    assert_eq!(error_codes(&body), ["UPSTREAM_BUDGET_EXCEEDED"], "{body}");
+    assert_eq!(body["errors"][0]["path"], json!(["conversations"]));
+    let stats = app.sandbox.stats().await;
+    assert_eq!(stats["total"], 6, "{stats}");
+    assert!(stats["routes"]["POST /v1/conversations"].as_u64().unwrap() <= 6);
 }
 
 #[tokio::test]

@@ -27,7 +27,7 @@ async fn every_type_field_and_argument_has_a_description() {
     let query = r#"{ __schema { types { name kind description
         fields { name description args { name description } }
         inputFields { name description } enumValues { name description } } } }"#;
-    let response = schema::build_schema(&Default::default())
+    let response = schema::build_schema(&Default::default(), schema::CursorKey::random())
         .execute(query)
         .await;
     let data = response.data.into_json().expect("introspection is JSON");

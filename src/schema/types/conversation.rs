@@ -11,7 +11,7 @@ use crate::loaders::LastMessageTarget;
 use crate::pagination::{self, Listing, SortKey};
 use crate::schema::connection::{MessageConnection, PageRequest, walk_error};
 use crate::schema::context::RequestContext;
-use crate::schema::cursor::CursorKind;
+use crate::schema::cursor::{CursorKey, CursorKind};
 use crate::schema::node::GlobalId;
 use crate::schema::scalars::Int64;
 use crate::upstream::models;
@@ -248,7 +248,8 @@ impl Conversation {
         #[graphql(desc = "Not supported: the API lists newest first only. Use `after`.")]
         before: Option<String>,
     ) -> Result<MessageConnection, ApiError> {
-        let page = PageRequest::parse(CursorKind::Message, first, after, last, before)?;
+        let key = CursorKey::of(ctx)?;
+        let page = PageRequest::parse(key, CursorKind::Message, first, after, last, before)?;
         let (phone, inbox_id) = self.history_address()?;
         let context = RequestContext::of(ctx)?;
         // Boxed: the walk's future is large, and unboxed it would size the future of every
@@ -271,7 +272,9 @@ impl Conversation {
         .await
         .map_err(walk_error)?;
         Ok(page
-            .page(slice, |message| Message::new(Arc::new(message), self.0.id))
+            .page(key, slice, |message| {
+                Message::new(Arc::new(message), self.0.id)
+            })
             .into())
     }
 }

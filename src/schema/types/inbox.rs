@@ -5,7 +5,7 @@ use async_graphql::{Context, ID, Object};
 use crate::error::ApiError;
 use crate::schema::connection::{ConversationConnection, PageRequest};
 use crate::schema::context::RequestContext;
-use crate::schema::cursor::CursorKind;
+use crate::schema::cursor::{CursorKey, CursorKind};
 use crate::schema::listing::{self, InboxConversationFilter};
 use crate::schema::node::GlobalId;
 use crate::schema::scalars::Int64;
@@ -80,7 +80,8 @@ impl Inbox {
             InboxConversationFilter,
         >,
     ) -> Result<ConversationConnection, ApiError> {
-        let page = PageRequest::parse(CursorKind::Conversation, first, after, last, before)?;
+        let key = CursorKey::of(ctx)?;
+        let page = PageRequest::parse(key, CursorKind::Conversation, first, after, last, before)?;
         let filter = filter.unwrap_or_default().into();
         listing::conversations(ctx, page, filter, Some(self.0.id)).await
     }
