@@ -286,6 +286,11 @@ pub struct UpstreamTuning {
     /// tests the upstream.
     #[arg(long, env = "HEYMARKET_UPSTREAM_BREAKER_COOLDOWN", default_value = config::DEFAULT_BREAKER_COOLDOWN, value_parser = humantime::parse_duration)]
     pub upstream_breaker_cooldown: Duration,
+
+    /// Pass-through mode: how long a caller's credential that the upstream refused is answered
+    /// 401 at once, without asking the upstream again (`0s` asks every time).
+    #[arg(long, env = "HEYMARKET_REFUSED_CREDENTIAL_TTL", default_value = config::DEFAULT_REFUSED_CREDENTIAL_TTL, value_parser = humantime::parse_duration)]
+    pub refused_credential_ttl: Duration,
 }
 
 /// How the gateway stops.
@@ -699,6 +704,7 @@ impl UpstreamTuning {
                 threshold: self.upstream_breaker_threshold,
                 cooldown: self.upstream_breaker_cooldown,
             },
+            refused_credential_ttl: self.refused_credential_ttl,
         })
     }
 }

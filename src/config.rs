@@ -31,6 +31,10 @@ pub const DEFAULT_UPSTREAM_BACKOFF_MAX: &str = "2s";
 pub const DEFAULT_UPSTREAM_RATE_LIMIT: &str = "480/min";
 /// How long `/readyz` re-uses its last check of the upstream.
 pub const DEFAULT_UPSTREAM_CHECK_TTL: &str = "10s";
+/// How long a pass-through credential the upstream refused is answered 401 without asking the
+/// upstream again: long enough that retrying a bad credential costs the upstream nothing, short
+/// enough that a credential fixed upstream works again soon.
+pub const DEFAULT_REFUSED_CREDENTIAL_TTL: &str = "30s";
 /// How long inboxes and the team (which change rarely) are served from cache.
 pub const DEFAULT_CACHE_TTL_DIRECTORY: &str = "5m";
 /// How long a conversation, a list page or a conversation's newest messages are served from
@@ -281,6 +285,9 @@ pub struct UpstreamConfig {
     pub check_ttl: Duration,
     /// When to stop calling an upstream that is down, and when to try it again.
     pub breaker: BreakerConfig,
+    /// Pass-through mode: how long a caller's credential that the upstream refused (401) is
+    /// refused again without an upstream call; zero asks the upstream every time.
+    pub refused_credential_ttl: Duration,
 }
 
 impl Default for UpstreamConfig {
@@ -295,6 +302,7 @@ impl Default for UpstreamConfig {
             rate_limit: parse_default(DEFAULT_UPSTREAM_RATE_LIMIT),
             check_ttl: parse_duration_default(DEFAULT_UPSTREAM_CHECK_TTL),
             breaker: BreakerConfig::default(),
+            refused_credential_ttl: parse_duration_default(DEFAULT_REFUSED_CREDENTIAL_TTL),
         }
     }
 }

@@ -20,50 +20,80 @@ pub(super) const MEMBER_HEADER: HeaderName = HeaderName::from_static("x-member-i
 /// Header asking for `extensions.cost` in production mode (sandbox mode always reports it).
 pub(super) const COST_HEADER: HeaderName = HeaderName::from_static("x-include-cost");
 
-/// Settles the caller and counts the request against its client's rate limit. With client
-/// authentication the token's member must also belong to the team: that is left to
-/// [`Admitted::confirm`], so a query can start while the (cached) team look-up runs.
+/// Settles the caller and counts the request against its client's rate limit (and, for a
+/// pass-through credential the upstream has not accepted yet, its address's). What the
+/// upstream must confirm (a token's member belongs to the team, a pass-through credential is
+/// good) is left to [`Admitted::confirm`], so a query can start while the (cached) team
+/// look-up runs.
 pub(super) async fn admit(
     state: &AppState,
     headers: &HeaderMap,
     ip: Option<IpAddr>,
 ) -> Result<Admitted, ApiError> {
     let settled = caller(state, headers, ip).await?;
-    state.client_limiter.check(&settled.client)?;
-    let unconfirmed_member = match settled.client {
-        ClientKey::Member(member) => Some(member),
-        _ => None,
+    settled.count(state)?;
+    let confirmation = match settled.client {
+        ClientKey::Member(member) => Confirmation::Member(member),
+        ClientKey::Tenant(_) => Confirmation::Credential,
+        ClientKey::Unverified { .. } | ClientKey::Address(_) => Confirmation::Nothing,
     };
     Ok(Admitted {
         caller: settled.caller,
-        unconfirmed_member,
+        confirmation,
     })
 }
 
-/// A caller let in at the edge whose token's member may still need confirming as one of the
-/// team's. No answer may leave before [`confirm`](Self::confirm) succeeds, and nothing that
-/// changes anything may start before it.
+/// A caller let in at the edge whose token's member or credential may still need confirming.
+/// No answer may leave before [`confirm`](Self::confirm) succeeds, and nothing that changes
+/// anything may start before it.
 pub(super) struct Admitted {
     pub(super) caller: Caller,
-    unconfirmed_member: Option<i64>,
+    confirmation: Confirmation,
+}
+
+/// What the upstream still has to confirm about a caller.
+enum Confirmation {
+    /// Sandbox mode: nobody is checked.
+    Nothing,
+    /// Pass-through mode: the upstream must accept the caller's credential, so that one it
+    /// refuses is answered 401 rather than with a 200 full of errors.
+    Credential,
+    /// Client authentication: the token's member must belong to the team.
+    Member(i64),
 }
 
 impl Admitted {
-    /// Confirms that the token's member belongs to the team; without client authentication
-    /// there is nothing to confirm.
+    /// Confirms the token's member or the pass-through credential (with the team look-up,
+    /// cached, that a refused credential fails with `UNAUTHENTICATED`).
     pub(super) async fn confirm(&self, state: &AppState) -> Result<(), ApiError> {
-        match self.unconfirmed_member {
-            Some(member) => check_member(state, &self.caller, Some(member)).await,
-            None => Ok(()),
+        match self.confirmation {
+            Confirmation::Member(member) => check_member(state, &self.caller, Some(member)).await,
+            Confirmation::Credential => check_member(state, &self.caller, None).await,
+            Confirmation::Nothing => Ok(()),
         }
     }
 }
 
-/// Who is calling, as settled at the edge: what the schema acts for, and whose rate limit the
+/// Who is calling, as settled at the edge: what the schema acts for, and whose rate limits the
 /// calls count against.
 pub(super) struct Settled {
     pub(super) caller: Caller,
     pub(super) client: ClientKey,
+    /// Pass-through mode, for a credential the upstream has not accepted lately: the address it
+    /// came from, whose budget it also draws on. Otherwise every made-up bearer would bring a
+    /// fresh budget of its own.
+    pub(super) unverified_from: Option<ClientKey>,
+}
+
+impl Settled {
+    /// Counts one request against the address's budget (for an unverified credential), then
+    /// the client's.
+    pub(super) fn count(&self, state: &AppState) -> Result<(), ApiError> {
+        if let Some(address) = &self.unverified_from {
+            state.client_limiter.check(address)?;
+        }
+        state.client_limiter.check(&self.client)
+    }
 }
 
 /// Settles who is calling: the upstream tenant (the configured credential, or the caller's
@@ -90,16 +120,17 @@ pub(super) async fn caller(
     if let Some(request_id) = RequestId::accept(headers) {
         upstream = upstream.with_request_id(request_id.to_string());
     }
+    let pass_through = matches!(state.config.upstream.auth, UpstreamAuth::PassThrough);
     let client = match verified_member {
         Some(member) => ClientKey::Member(member),
-        None if matches!(state.config.upstream.auth, UpstreamAuth::PassThrough) => {
-            ClientKey::Tenant(upstream.tenant_key())
-        }
+        None if pass_through => ClientKey::Tenant(upstream.tenant_key()),
         None => ClientKey::Unverified {
             member: named_member,
             ip,
         },
     };
+    let unverified_from = (pass_through && !state.caches.knows_tenant(upstream.tenant_key()))
+        .then_some(ClientKey::Address(ip));
     let report_cost = state.config.sandbox_mode || headers.contains_key(COST_HEADER);
     Ok(Settled {
         caller: Caller {
@@ -108,6 +139,7 @@ pub(super) async fn caller(
             report_cost,
         },
         client,
+        unverified_from,
     })
 }
 

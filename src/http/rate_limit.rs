@@ -43,6 +43,9 @@ pub(crate) enum ClientKey {
         member: Option<i64>,
         ip: Option<IpAddr>,
     },
+    /// Pass-through credentials the upstream has not accepted lately, from one address: they
+    /// share its budget, however many different ones it sends.
+    Address(Option<IpAddr>),
 }
 
 /// A GCRA limiter per [`ClientKey`]: `N/window` allows a burst of N, refilled at N per window.

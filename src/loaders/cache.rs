@@ -140,6 +140,11 @@ impl Caches {
         }
     }
 
+    /// Whether the upstream accepted `tenant`'s credential lately: its team is cached.
+    pub fn knows_tenant(&self, tenant: TenantKey) -> bool {
+        self.team.contains_key(&tenant)
+    }
+
     /// The tenant's current list generation.
     pub(super) async fn generation(&self, tenant: TenantKey) -> u64 {
         self.generations

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use moka::future::Cache;
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderName, HeaderValue, RETRY_AFTER};
 use reqwest::{Method, StatusCode};
 use secrecy::SecretString;
@@ -24,6 +25,9 @@ use super::{Error, TenantKey};
 use crate::config::{UpstreamAuth, UpstreamConfig};
 use crate::metrics::UpstreamMetrics;
 use crate::redis::RedisConnection;
+
+/// Most refused pass-through credentials remembered at once; the oldest go first.
+const REFUSED_CREDENTIALS_CAPACITY: u64 = 100_000;
 
 /// Correlates our logs with the upstream's, in both directions.
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -47,6 +51,10 @@ struct Shared {
     limiter: RateLimiter,
     /// One for the whole upstream, across tenants (see `breaker`).
     breaker: Breaker,
+    /// Pass-through mode: callers' credentials the upstream recently refused, answered
+    /// [`Error::Unauthorized`] without another call. `None` with a credential of our own, or
+    /// when refusals are not remembered.
+    refused: Option<Cache<TenantKey, ()>>,
 }
 
 impl Client {
@@ -80,6 +88,13 @@ impl Client {
             .user_agent(USER_AGENT)
             .build()
             .map_err(Error::from_transport)?;
+        let refused =
+            (credential.is_none() && !config.refused_credential_ttl.is_zero()).then(|| {
+                Cache::builder()
+                    .max_capacity(REFUSED_CREDENTIALS_CAPACITY)
+                    .time_to_live(config.refused_credential_ttl)
+                    .build()
+            });
         Ok(Self {
             shared: Arc::new(Shared {
                 http,
@@ -89,6 +104,7 @@ impl Client {
                 retry: RetryPolicy::new(config),
                 limiter,
                 breaker: Breaker::new(config.breaker),
+                refused,
             }),
             metrics: UpstreamMetrics::default(),
         })
@@ -104,13 +120,19 @@ impl Client {
     /// A handle that calls as one tenant. With a gateway-held credential that credential is
     /// used and `caller_bearer` is ignored; in pass-through mode the caller's bearer token
     /// (without the `Bearer ` prefix) is forwarded, and its absence is
-    /// [`Error::MissingCredential`].
+    /// [`Error::MissingCredential`], and a bearer the upstream refused in the last
+    /// `--refused-credential-ttl` is [`Error::Unauthorized`] at once.
     pub fn tenant(&self, caller_bearer: Option<SecretString>) -> Result<TenantClient, Error> {
         let credential = match (&self.shared.credential, caller_bearer) {
             (Some(configured), _) => configured.clone(),
             (None, Some(bearer)) => Credential::caller_bearer(&bearer)?,
             (None, None) => return Err(Error::MissingCredential),
         };
+        if let Some(refused) = &self.shared.refused
+            && refused.contains_key(&credential.tenant())
+        {
+            return Err(Error::Unauthorized);
+        }
         Ok(TenantClient {
             shared: Arc::clone(&self.shared),
             metrics: self.metrics.clone(),
@@ -266,6 +288,9 @@ impl TenantClient {
                     Ok(answer) => return Ok(answer),
                     Err(error) => error,
                 };
+                if let (Error::Unauthorized, Some(refused)) = (&error, &self.shared.refused) {
+                    refused.insert(tenant, ()).await;
+                }
                 let next = retry.next_delay(call.kind, retries_done, &error, &mut rand::rng());
                 let Some(delay) = next else { return Err(error) };
                 tracing::warn!(%error, delay_ms = delay.as_millis(), "retrying upstream call");

@@ -112,6 +112,7 @@ impl TestServer {
             },
             check_ttl: Duration::ZERO,
             breaker: BreakerConfig::default(),
+            refused_credential_ttl: Duration::ZERO,
         }
     }
 }

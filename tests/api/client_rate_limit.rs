@@ -136,3 +136,83 @@ async fn each_websocket_operation_counts_once() {
     let (status, _, _) = ask(&app, None, QUERY, &[("X-Member-Id", "503")]).await;
     assert_eq!(status, 429, "HTTP and WebSocket share the member's budget");
 }
+
+/// A pass-through gateway whose clients may make `requests` a minute.
+async fn pass_through(requests: u32) -> TestApp {
+    spawn_app_with(roomy_config(), |config| {
+        config.upstream.auth = UpstreamAuth::PassThrough;
+        config.sandbox_mode = false;
+        config.limits.client_rate_limit = per_minute(requests);
+    })
+    .await
+}
+
+#[tokio::test]
+async fn rotating_made_up_bearers_share_their_address_budget() {
+    let app = pass_through(20).await;
+    let started = std::time::Instant::now();
+    let (mut admitted, mut limited) = (0, 0);
+    for n in 0..800 {
+        let (status, _, body) = ask(&app, Some(&format!("made-up-{n}")), QUERY, &[]).await;
+        match (status, error_codes(&body).as_slice()) {
+            (401, [code]) if code == "UNAUTHENTICATED" => admitted += 1,
+            (429, [code]) if code == "RATE_LIMITED" => limited += 1,
+            _ => panic!("bearer {n}: {status} {body}"),
+        }
+    }
+
+    // A burst of 20, and one more every 3 s the run took.
+    let refilled = started.elapsed().as_secs() / 3 + 1;
+    assert!(
+        (20..=20 + refilled).contains(&admitted),
+        "{admitted} admitted, {limited} limited"
+    );
+    assert_eq!(admitted + limited, 800);
+    assert_eq!(
+        upstream_calls(&app).await,
+        admitted,
+        "one check per admitted bearer"
+    );
+}
+
+#[tokio::test]
+async fn a_refused_pass_through_credential_is_401_and_not_asked_again() {
+    let app = pass_through(1_000).await;
+    for query in [
+        QUERY,
+        "mutation { markConversationRead(input: { conversationId: \"x\" }) { clientMutationId } }",
+    ] {
+        let (status, headers, body) = ask(&app, Some("not-a-heymarket-key"), query, &[]).await;
+        assert_eq!(status, 401, "{body}");
+        assert_eq!(error_codes(&body), ["UNAUTHENTICATED"], "{body}");
+        assert!(body.get("data").is_none(), "{body}");
+        assert!(headers.contains_key("www-authenticate"), "{headers:?}");
+    }
+    assert_eq!(
+        upstream_calls(&app).await,
+        1,
+        "the refusal is remembered: asked once"
+    );
+
+    let key = &app.sandbox.teams[0].api_key;
+    let (status, _, body) = ask(&app, Some(key), QUERY, &[]).await;
+    assert_eq!(status, 200, "{body}");
+}
+
+#[tokio::test]
+async fn a_refusal_is_remembered_for_the_configured_time_only() {
+    let app = spawn_app_with(roomy_config(), |config| {
+        config.upstream.auth = UpstreamAuth::PassThrough;
+        config.sandbox_mode = false;
+        config.upstream.refused_credential_ttl = Duration::from_millis(200);
+    })
+    .await;
+    assert_eq!(ask(&app, Some("stale-key"), QUERY, &[]).await.0, 401);
+    assert_eq!(upstream_calls(&app).await, 1);
+
+    crate::helpers::eventually("the refusal to be forgotten", || async {
+        assert_eq!(ask(&app, Some("stale-key"), QUERY, &[]).await.0, 401);
+        upstream_calls(&app).await == 2
+    })
+    .await;
+}
