@@ -38,6 +38,13 @@ pub enum ApiError {
     /// [`ApiError::UpstreamUnavailable`]: clients react to both the same way.
     #[error("the Heymarket API is failing; retry in {} ms", .retry_after.as_millis())]
     UpstreamFailing { retry_after: Duration },
+    /// A write that cannot be repeated safely (a send without an idempotency key) reached the
+    /// upstream, but its answer was lost: it may or may not have been applied, and sending it
+    /// again could apply it twice.
+    #[error(
+        "the message may or may not have been sent: the Heymarket API received it, but its answer was lost. Do not simply send it again: read the conversation's messages to see whether it arrived. Sending with an `idempotencyKey` makes a retry safe"
+    )]
+    OutcomeUnknown,
     /// The upstream API did not answer within its deadline.
     #[error("the Heymarket API did not answer in time; retry later")]
     UpstreamTimeout,
@@ -88,6 +95,7 @@ impl ApiError {
             Self::RateLimited { .. } => "RATE_LIMITED",
             Self::UpstreamUnavailable | Self::UpstreamFailing { .. } => "UPSTREAM_UNAVAILABLE",
             Self::UpstreamTimeout => "UPSTREAM_TIMEOUT",
+            Self::OutcomeUnknown => "OUTCOME_UNKNOWN",
             Self::LimitExceeded { .. } => "QUERY_LIMIT_EXCEEDED",
             Self::UpstreamBudgetExceeded { .. } => "UPSTREAM_BUDGET_EXCEEDED",
             Self::RequestTimeout { .. } => "REQUEST_TIMEOUT",

@@ -103,7 +103,9 @@ fn status_of(media: MediaType, error: &ApiError) -> StatusCode {
             MediaType::Json => StatusCode::OK,
             MediaType::GraphqlResponse => StatusCode::BAD_REQUEST,
         },
-        ApiError::UpstreamUnavailable | ApiError::UpstreamFailing { .. } => StatusCode::BAD_GATEWAY,
+        ApiError::UpstreamUnavailable
+        | ApiError::UpstreamFailing { .. }
+        | ApiError::OutcomeUnknown => StatusCode::BAD_GATEWAY,
         ApiError::UpstreamTimeout | ApiError::RequestTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
         ApiError::ShuttingDown | ApiError::TooManyConnections { .. } => {
             StatusCode::SERVICE_UNAVAILABLE

@@ -92,6 +92,17 @@ impl Error {
         )
     }
 
+    /// Whether a write that failed so may all the same have been applied: it reached the
+    /// upstream, but no usable answer came back (the attempt timed out, the connection broke
+    /// after the request was sent, or a success answer could not be read). A refusal (4xx) was
+    /// not applied, and neither was a call that never connected or was never sent.
+    pub fn outcome_unknown(&self) -> bool {
+        matches!(
+            self,
+            Self::Timeout | Self::Transport { connect: false, .. } | Self::Decode { .. }
+        )
+    }
+
     /// Maps a non-success answer. Only a 400's body is read, and only its `error`/`message`.
     pub(crate) fn from_status(
         status: StatusCode,
@@ -305,6 +316,32 @@ mod tests {
         ];
         assert!(retryable.iter().all(Error::is_retryable));
         assert!(!final_.iter().any(Error::is_retryable));
+    }
+
+    #[test]
+    fn only_failures_after_the_request_was_sent_leave_the_outcome_unknown() {
+        let transport = |connect| Error::Transport {
+            connect,
+            reason: String::new(),
+        };
+        let decode = Error::Decode {
+            route: String::new(),
+            reason: String::new(),
+        };
+        for unknown in [Error::Timeout, transport(false), decode] {
+            assert!(unknown.outcome_unknown(), "{unknown:?}");
+        }
+        for known in [
+            transport(true),
+            Error::Unauthorized,
+            Error::RateLimited { retry_after: None },
+            Error::BudgetSpent { budget: 1 },
+            Error::CircuitOpen {
+                retry_after: Duration::from_secs(1),
+            },
+        ] {
+            assert!(!known.outcome_unknown(), "{known:?}");
+        }
     }
 
     #[test]

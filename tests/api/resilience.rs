@@ -148,6 +148,69 @@ async fn malformed_bodies_are_upstream_unavailable_not_a_crash() {
 }
 
 #[tokio::test]
+async fn a_send_whose_answer_is_lost_reports_an_unknown_outcome_not_retry_later() {
+    let app = app(|_| {}).await;
+    let id = inbound(&app, 3001, "12125550181").await;
+    let send = |text: &str| json!({ "conversationId": conversation_gid(id), "text": text });
+    let (_, warm) = mutate(
+        &app,
+        "sendMessage",
+        "SendMessageInput",
+        MESSAGE_PAYLOAD,
+        send("warms every lookup"),
+        None,
+    )
+    .await;
+    assert_eq!(warm["errors"], Value::Null, "{warm}");
+    let sends_before = app.sandbox.calls("POST /v1/message/send").await;
+    // The sandbox stores the message, then cuts the answer's body.
+    app.sandbox
+        .set_faults(json!({ "malformed_rate": 1.0 }))
+        .await;
+
+    let (_, body) = mutate(
+        &app,
+        "sendMessage",
+        "SendMessageInput",
+        MESSAGE_PAYLOAD,
+        send("stored, answer lost"),
+        None,
+    )
+    .await;
+
+    assert_eq!(error_codes(&body), ["OUTCOME_UNKNOWN"], "{body}");
+    let message = body["errors"][0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("read the conversation's messages") && message.contains("idempotencyKey"),
+        "{message}"
+    );
+    assert!(!message.contains("retry later"), "{message}");
+    assert_eq!(
+        app.sandbox.calls("POST /v1/message/send").await,
+        sends_before + 1,
+        "sent once"
+    );
+    app.sandbox.set_faults(json!({})).await;
+    let history = app
+        .graphql(&format!(
+            r#"{{ conversation(id: "{}") {{ messages(first: 5) {{ nodes {{ text }} }} }} }}"#,
+            conversation_gid(id)
+        ))
+        .await;
+    let texts = &history["data"]["conversation"]["messages"]["nodes"];
+    let landed = texts
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|node| node["text"] == "stored, answer lost")
+        .count();
+    assert_eq!(
+        landed, 1,
+        "the message the client is told to look for: {history}"
+    );
+}
+
+#[tokio::test]
 async fn a_send_without_an_idempotency_key_is_never_retried() {
     let app = app(|_| {}).await;
     let id = inbound(&app, 3001, "12125550180").await;

@@ -73,13 +73,19 @@ pub(super) async fn deliver(
         private: outgoing.private,
         local_id: outgoing.idempotency_key,
     };
-    let sent = context
-        .upstream()
-        .send_message(&request)
-        .await
-        .map_err(|error| send_refused(error, outgoing.recipient_field))?;
-
     let loaders = &context.loaders;
+    let sent = match context.upstream().send_message(&request).await {
+        Ok(sent) => sent,
+        Err(error) => {
+            if error.outcome_unknown() {
+                // The message may be there: the history the client is told to read must be
+                // read afresh, not from the cache.
+                loaders.forget_messages();
+            }
+            return Err(send_refused(error, outgoing.recipient_field, keyed));
+        }
+    };
+
     loaders.forget_messages();
     let newest = loaders
         .latest_messages(&outgoing.target, outgoing.inbox.id)
@@ -148,8 +154,13 @@ fn missing_from_history(sent: &SentMessage, keyed: bool) -> Failure {
     ApiError::UpstreamUnavailable.into()
 }
 
-/// Names a send the upstream refused.
-fn send_refused(error: crate::upstream::Error, recipient_field: &str) -> Failure {
+/// Names a send the upstream refused, or that may have landed without an answer: without an
+/// idempotency key that is `OUTCOME_UNKNOWN`, never "retry later", which would send it twice.
+fn send_refused(error: crate::upstream::Error, recipient_field: &str, keyed: bool) -> Failure {
+    if !keyed && error.outcome_unknown() {
+        tracing::warn!(%error, "a send without an idempotency key may have landed unanswered");
+        return ApiError::OutcomeUnknown.into();
+    }
     match Refusal::of(error) {
         Ok(refusal) if refusal.code.as_deref() == Some(OPTED_OUT) => UserError::on(
             recipient_field,
@@ -172,7 +183,7 @@ mod tests {
             code: Some(OPTED_OUT.to_owned()),
             message: Some("12125550100 has unsubscribed from messages".to_owned()),
         };
-        let Failure::User(error) = send_refused(opted_out, "phone") else {
+        let Failure::User(error) = send_refused(opted_out, "phone", false) else {
             panic!("a business failure");
         };
         assert_eq!(error.code, UserErrorCode::RecipientOptedOut);
@@ -182,10 +193,38 @@ mod tests {
             code: Some("bad_data".to_owned()),
             message: Some("creator 7 is not a member of inbox 3001".to_owned()),
         };
-        let Failure::User(error) = send_refused(other, "phone") else {
+        let Failure::User(error) = send_refused(other, "phone", false) else {
             panic!("a business failure");
         };
         assert_eq!(error.code, UserErrorCode::UpstreamRejected);
+    }
+
+    #[test]
+    fn an_unanswered_send_is_outcome_unknown_unless_a_key_makes_a_retry_safe() {
+        let lost = || crate::upstream::Error::Transport {
+            connect: false,
+            reason: "connection reset".to_owned(),
+        };
+        assert!(matches!(
+            send_refused(lost(), "phone", false),
+            Failure::Api(ApiError::OutcomeUnknown)
+        ));
+        assert!(matches!(
+            send_refused(crate::upstream::Error::Timeout, "phone", false),
+            Failure::Api(ApiError::OutcomeUnknown)
+        ));
+        assert!(matches!(
+            send_refused(lost(), "phone", true),
+            Failure::Api(ApiError::UpstreamUnavailable)
+        ));
+        let never_sent = crate::upstream::Error::Transport {
+            connect: true,
+            reason: "connection refused".to_owned(),
+        };
+        assert!(matches!(
+            send_refused(never_sent, "phone", false),
+            Failure::Api(ApiError::UpstreamUnavailable)
+        ));
     }
 
     #[test]
