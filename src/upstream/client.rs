@@ -1,6 +1,6 @@
 //! The pooled upstream client and its per-tenant handles. Every call goes through one `send()`
-//! that asks the circuit breaker, authorises, rate-limits, times out, retries, logs, counts and
-//! decodes.
+//! that checks the operation's budget, asks the circuit breaker, authorises, rate-limits, times
+//! out, retries, logs, counts and decodes.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,7 +17,7 @@ use tracing::{Instrument, Span, field};
 use url::Url;
 
 use super::auth::Credential;
-use super::breaker::{Breaker, BreakerState, Outcome};
+use super::breaker::{Breaker, BreakerState, Outcome, Permit};
 use super::error::parse_retry_after;
 use super::rate_limit::RateLimiter;
 use super::retry::{CallKind, RetryPolicy};
@@ -245,36 +245,12 @@ impl TenantClient {
             let mut failed = None;
             loop {
                 Span::current().record("attempt", retries_done + 1);
-                if let Some(log) = &self.call_log
-                    && !log.reserve()
-                {
-                    let budget = log.budget();
-                    tracing::debug!(
-                        budget,
-                        "upstream call refused: the operation's budget is spent"
-                    );
-                    return Err(failed.unwrap_or(Error::BudgetSpent { budget }));
-                }
-                let permit = match self.shared.breaker.admit() {
+                let permit = match self.clear_attempt().await {
                     Ok(permit) => permit,
-                    Err(error) => {
-                        if let Some(log) = &self.call_log {
-                            log.release();
-                        }
-                        return Err(error);
-                    }
+                    Err(error @ Error::CircuitOpen { .. }) => return Err(error),
+                    // A retry that cannot go ends with the failure it would have retried.
+                    Err(refusal) => return Err(failed.unwrap_or(refusal)),
                 };
-                let tenant = self.credential.tenant();
-                if !self.waits_for_budget {
-                    if !self.shared.limiter.try_acquire(&tenant).await {
-                        if let Some(log) = &self.call_log {
-                            log.release();
-                        }
-                        return Err(failed.unwrap_or(Error::RateLimited { retry_after: None }));
-                    }
-                } else if self.shared.limiter.acquire(&tenant).await {
-                    self.metrics.count_rate_limit_wait();
-                }
                 if let Some(log) = &self.call_log {
                     log.record(&route);
                 }
@@ -289,7 +265,7 @@ impl TenantClient {
                     Err(error) => error,
                 };
                 if let (Error::Unauthorized, Some(refused)) = (&error, &self.shared.refused) {
-                    refused.insert(tenant, ()).await;
+                    refused.insert(self.credential.tenant(), ()).await;
                 }
                 let next = retry.next_delay(call.kind, retries_done, &error, &mut rand::rng());
                 let Some(delay) = next else { return Err(error) };
@@ -301,6 +277,43 @@ impl TenantClient {
         }
         .instrument(span)
         .await
+    }
+
+    /// Clears one attempt to go: it fits the operation's budget, the circuit breaker lets it
+    /// through, and the rate budget has a permit for it (waited for, unless this handle does
+    /// not wait). A refused attempt takes nothing from the operation's budget.
+    async fn clear_attempt(&self) -> Result<Permit<'_>, Error> {
+        if let Some(log) = &self.call_log
+            && !log.reserve()
+        {
+            let budget = log.budget();
+            tracing::debug!(
+                budget,
+                "upstream call refused: the operation's budget is spent"
+            );
+            return Err(Error::BudgetSpent { budget });
+        }
+        let cleared = self.admit_upstream().await;
+        if cleared.is_err()
+            && let Some(log) = &self.call_log
+        {
+            log.release();
+        }
+        cleared
+    }
+
+    /// The circuit breaker's permit, once the rate budget has one too.
+    async fn admit_upstream(&self) -> Result<Permit<'_>, Error> {
+        let permit = self.shared.breaker.admit()?;
+        let tenant = self.credential.tenant();
+        if !self.waits_for_budget {
+            if !self.shared.limiter.try_acquire(&tenant).await {
+                return Err(Error::RateLimited { retry_after: None });
+            }
+        } else if self.shared.limiter.acquire(&tenant).await {
+            self.metrics.count_rate_limit_wait();
+        }
+        Ok(permit)
     }
 
     async fn attempt<T: DeserializeOwned>(
