@@ -59,7 +59,7 @@ pub enum ApiError {
     /// The operation needed more upstream calls than one operation may make; the call that
     /// would have exceeded the budget was not sent, so the fields that needed it failed.
     #[error(
-        "this operation needs more than the {budget} upstream calls one operation may make; ask for less per request (fewer ids, rows or nested lists), or split it"
+        "this operation needs more upstream calls than one operation may make ({budget}); ask for less per request (fewer ids, rows or nested lists), or split it"
     )]
     UpstreamBudgetExceeded { budget: u64 },
     /// The request did not finish within the gateway's deadline.

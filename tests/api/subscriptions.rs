@@ -364,3 +364,39 @@ fn ids(list: &Value) -> Vec<i64> {
         .map(|item| item["databaseId"].as_str().unwrap().parse().unwrap())
         .collect()
 }
+
+#[tokio::test]
+async fn each_event_a_subscription_delivers_gets_the_whole_upstream_budget() {
+    let app = spawn_app_with_webhooks(
+        SandboxConfig {
+            teams: 1,
+            ..roomy_config()
+        },
+        |config| config.limits.max_upstream_calls = 1,
+    )
+    .await;
+    // What the subscription reads when it starts (the team, the inboxes), cached first.
+    for query in ["{ team { name } }", "{ inboxes { id } }"] {
+        let body = app.graphql(query).await;
+        assert_eq!(body["errors"], Value::Null, "{body}");
+    }
+    let mut subscriber = app.subscriber(json!({})).await;
+    let query = r#"subscription($inbox: ID!) { messageAdded(inboxIds: [$inbox]) {
+        text conversation { contact { displayName } } } }"#;
+    subscriber
+        .subscribe(query, json!({"inbox": global("Inbox:3001")}))
+        .await;
+    let first = first_delivery(&app, &mut subscriber, 3001, "12125550161").await;
+    assert_eq!(first["errors"], Value::Null, "{first}");
+
+    // Each new customer's contact costs one search: one event's whole budget.
+    for (n, phone) in ["12125550162", "12125550163"].into_iter().enumerate() {
+        let text = format!("event {n}");
+        inbound(&app, 101, 3001, phone, &text).await;
+        let result = result_where(&mut subscriber, "messageAdded", |message| {
+            message["text"] == text.as_str()
+        })
+        .await;
+        assert_eq!(result["errors"], Value::Null, "{result}");
+    }
+}
