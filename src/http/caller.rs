@@ -82,17 +82,24 @@ pub(super) struct Settled {
     /// Pass-through mode, for a credential the upstream has not accepted lately: the address it
     /// came from, whose budget it also draws on. Otherwise every made-up bearer would bring a
     /// fresh budget of its own.
-    pub(super) unverified_from: Option<ClientKey>,
+    unverified_from: Option<ClientKey>,
 }
 
 impl Settled {
     /// Counts one request against the address's budget (for an unverified credential), then
     /// the client's.
     pub(super) fn count(&self, state: &AppState) -> Result<(), ApiError> {
-        if let Some(address) = &self.unverified_from {
-            state.client_limiter.check(address)?;
-        }
+        self.count_unverified(state)?;
         state.client_limiter.check(&self.client)
+    }
+
+    /// Counts one request against the address's budget, for a credential the upstream has not
+    /// accepted lately (nothing otherwise).
+    pub(super) fn count_unverified(&self, state: &AppState) -> Result<(), ApiError> {
+        match &self.unverified_from {
+            Some(address) => state.client_limiter.check(address),
+            None => Ok(()),
+        }
     }
 }
 

@@ -214,9 +214,7 @@ async fn connection_caller(
     let settled = caller(state, &headers, ip).await?;
     // A credential the upstream has not accepted lately is checked below with an upstream
     // call: that counts against its address's budget, as for an HTTP request.
-    if let Some(address) = &settled.unverified_from {
-        state.client_limiter.check(address)?;
-    }
+    settled.count_unverified(state)?;
     let verified_member = match settled.client {
         ClientKey::Member(member) => Some(member),
         _ => None,
