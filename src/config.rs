@@ -125,6 +125,7 @@ impl Default for GatewayConfig {
             http: HttpConfig::default(),
             shutdown_timeout: parse_duration_default(DEFAULT_SHUTDOWN_TIMEOUT),
             connections: ConnectionConfig::default(),
+            cursor_secret: None,
         }
     }
 }
@@ -151,7 +152,6 @@ impl Default for ConnectionConfig {
             max_websockets: DEFAULT_MAX_WEBSOCKETS,
             header_read_timeout: parse_duration_default(DEFAULT_HEADER_READ_TIMEOUT),
             websocket_init_timeout: parse_duration_default(DEFAULT_WEBSOCKET_INIT_TIMEOUT),
-            cursor_secret: None,
         }
     }
 }

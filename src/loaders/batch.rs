@@ -97,7 +97,7 @@ where
                         let key = key.clone();
                         fetch(vec![key.clone()])
                             .await
-                            .map(|values| values.get(&key).cloned())
+                            .and_then(|values| values.get(&key).cloned().transpose())
                     }
                     value => value,
                 };

@@ -28,8 +28,8 @@ use crate::config::LimitsConfig;
 
 pub use crate::error::ApiError;
 pub use context::{Caller, RequestContext};
-pub use executor::{CallerExecutor, refused};
 pub use cursor::{Cursor, CursorKey, CursorKind};
+pub use executor::{CallerExecutor, refused};
 pub use mutation::Mutation;
 pub use node::{GlobalId, NodeKind};
 pub use observe::Operation;

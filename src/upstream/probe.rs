@@ -127,6 +127,7 @@ fn shown_reason(error: &Error) -> String {
         | Error::Server { .. }
         | Error::UnexpectedStatus { .. }
         | Error::Timeout
-        | Error::CircuitOpen { .. } => error.to_string(),
+        | Error::CircuitOpen { .. }
+        | Error::BudgetSpent { .. } => error.to_string(),
     }
 }
