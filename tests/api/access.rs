@@ -196,7 +196,7 @@ async fn world() -> World {
     let body = run(
         &app,
         "{ members { databaseId } inboxes { id databaseId phone members { databaseId } \
-            conversations(first: 20) { nodes { id contact { id phone } \
+            conversations(first: 10) { nodes { id contact { id phone } \
             messages(first: 1) { nodes { id } } } } } }",
         Value::Null,
         None,

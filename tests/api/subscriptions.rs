@@ -372,7 +372,7 @@ async fn each_event_a_subscription_delivers_gets_the_whole_upstream_budget() {
             teams: 1,
             ..roomy_config()
         },
-        |config| config.limits.max_upstream_calls = 1,
+        |config| config.limits.max_upstream_calls = 3,
     )
     .await;
     // What the subscription reads when it starts (the team, the inboxes), cached first.
@@ -389,7 +389,8 @@ async fn each_event_a_subscription_delivers_gets_the_whole_upstream_budget() {
     let first = first_delivery(&app, &mut subscriber, 3001, "12125550161").await;
     assert_eq!(first["errors"], Value::Null, "{first}");
 
-    // Each new customer's contact costs one search: one event's whole budget.
+    // Each event re-reads its conversation and its message, and a new customer's contact costs
+    // one search: three calls, one event's whole budget.
     for (n, phone) in ["12125550162", "12125550163"].into_iter().enumerate() {
         let text = format!("event {n}");
         inbound(&app, 101, 3001, phone, &text).await;
