@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::builder::RangedU64ValueParser;
+use clap::builder::{PossibleValuesParser, RangedU64ValueParser, TypedValueParser as _};
 use clap::error::{ContextKind, ContextValue};
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use secrecy::SecretString;
@@ -16,7 +16,8 @@ use url::Url;
 
 use crate::config::{
     self, BreakerConfig, CacheConfig, ClientAuthConfig, ConnectionConfig, CorsOrigins,
-    GatewayConfig, HttpConfig, InvalidOrigin, JwksSource, LimitsConfig, RateBudget, SandboxConfig,
+    GatewayConfig, HttpConfig, InvalidOrigin, JwksSource, LimitsConfig, RateBudget,
+    ReadingOverride, Readings, SandboxConfig,
     UpstreamAuth, UpstreamConfig, WebhookConfig, WebhookToken,
 };
 
@@ -597,9 +598,28 @@ pub struct SandboxData {
     #[arg(long, env = "HEYMARKET_SANDBOX_TEAMS", default_value_t = config::DEFAULT_SANDBOX_TEAMS, value_parser = clap::value_parser!(u16).range(1..=16))]
     pub teams: u16,
 
-    /// Rows per page of the simulated conversation list.
-    #[arg(long, env = "HEYMARKET_SANDBOX_PAGE_SIZE", default_value_t = config::DEFAULT_SANDBOX_PAGE_SIZE, value_parser = clap::value_parser!(u16).range(1..=1000))]
-    pub page_size: u16,
+    /// How the sandbox answers where Heymarket's documentation is open: a named set of
+    /// readings (`default` is the most likely reading of each point; see
+    /// docs/upstream-assumptions.md).
+    #[arg(
+        long,
+        env = "HEYMARKET_SANDBOX_PROFILE",
+        value_name = "NAME",
+        default_value = "default",
+        value_parser = PossibleValuesParser::new(config::profile_names()).try_map(|name| Readings::profile(&name))
+    )]
+    pub sandbox_profile: Readings,
+
+    /// One point read differently from the profile, as `POINT=VALUE` (e.g. `page-size=25`);
+    /// repeat the flag, or separate with commas in the variable. `--help` lists the points.
+    #[arg(
+        long = "sandbox-reading",
+        env = "HEYMARKET_SANDBOX_READINGS",
+        value_delimiter = ',',
+        value_name = "POINT=VALUE",
+        long_help = readings_help()
+    )]
+    pub sandbox_readings: Vec<ReadingOverride>,
 
     /// Requests the sandbox accepts per team, e.g. `500/min`; more are answered 429.
     #[arg(long, env = "HEYMARKET_SANDBOX_RATE_LIMIT", default_value = config::DEFAULT_SANDBOX_RATE_LIMIT)]
@@ -715,12 +735,24 @@ impl SandboxData {
         SandboxConfig {
             seed: self.seed,
             teams: usize::from(self.teams),
-            page_size: usize::from(self.page_size),
+            readings: self.sandbox_profile.with(&self.sandbox_readings),
             rate_limit: self.sandbox_rate_limit,
             webhook_url,
             webhook_token,
         }
     }
+}
+
+/// The long help of `--sandbox-reading`: every point and the values it takes.
+fn readings_help() -> String {
+    let mut help = String::from(
+        "One point read differently from the profile, as POINT=VALUE (e.g. page-size=25); \
+         repeat the flag, or separate with commas in the variable. The points:\n",
+    );
+    for (point, summary, choices) in config::reading_points() {
+        help.push_str(&format!("\n  {point}: {summary}\n      {choices}"));
+    }
+    help
 }
 
 /// A secret for HMAC-SHA256 (client tokens, cursors): RFC 7518 asks for a key at least as long
@@ -751,6 +783,94 @@ mod tests {
             Some(Command::Serve(serve)) => serve.into_config().map_err(|e| e.to_string()),
             other => panic!("parsed as {other:?}"),
         }
+    }
+
+    /// The sandbox readings `args` select, for the `sandbox` command and the default run.
+    fn readings(args: &[&str]) -> Result<(Readings, Readings), String> {
+        let sandbox = Cli::try_parse_from([&["heymarket-gateway", "sandbox"][..], args].concat())
+            .map_err(|e| e.to_string())?;
+        let Some(Command::Sandbox(sandbox)) = sandbox.command else {
+            panic!("not parsed as the sandbox command");
+        };
+        let demo = Cli::try_parse_from([&["heymarket-gateway"][..], args].concat())
+            .map_err(|e| e.to_string())?;
+        let webhook_token = config::DEFAULT_SANDBOX_WEBHOOK_TOKEN.to_owned();
+        Ok((
+            sandbox
+                .data
+                .into_config(None, webhook_token.clone())
+                .readings,
+            demo.demo.data.into_config(None, webhook_token).readings,
+        ))
+    }
+
+    #[test]
+    fn sandbox_profiles_and_readings_parse_on_both_runs() {
+        let (sandbox, demo) = readings(&[]).unwrap();
+        assert_eq!((sandbox, demo), (Readings::DEFAULT, Readings::DEFAULT));
+
+        for (name, profile) in Readings::profiles() {
+            let (sandbox, demo) = readings(&["--sandbox-profile", name]).unwrap();
+            assert_eq!((&sandbox, &demo), (profile, profile), "{name}");
+        }
+
+        let (sandbox, demo) = readings(&[
+            "--sandbox-profile",
+            "strict",
+            "--sandbox-reading",
+            "page-size=7",
+            "--sandbox-reading",
+            "opt-out=enforced",
+        ])
+        .unwrap();
+        let strict = Readings::profile("strict").unwrap();
+        let expected = Readings {
+            conversation_page_size: 7,
+            opt_out: config::OptOut::Enforced,
+            ..strict
+        };
+        assert_eq!((sandbox, demo), (expected, expected));
+    }
+
+    #[test]
+    fn bad_sandbox_profiles_and_readings_list_the_choices() {
+        let profile = readings(&["--sandbox-profile", "lenient"]).unwrap_err();
+        assert!(
+            profile.contains("--sandbox-profile")
+                && profile.contains("lenient")
+                && profile.contains("default")
+                && profile.contains("strict")
+                && profile.contains("refusing"),
+            "{profile}"
+        );
+        let point = readings(&["--sandbox-reading", "colour=blue"]).unwrap_err();
+        assert!(
+            point.contains("--sandbox-reading") && point.contains("empty-inboxes"),
+            "{point}"
+        );
+        let value = readings(&["--sandbox-reading", "local-id=maybe"]).unwrap_err();
+        assert!(value.contains("deduplicated, ignored"), "{value}");
+    }
+
+    #[test]
+    fn the_help_lists_every_profile_point_and_value() {
+        use clap::CommandFactory;
+        let mut command = Cli::command();
+        let sandbox = command
+            .find_subcommand_mut("sandbox")
+            .expect("a sandbox command");
+        let help = sandbox.render_long_help().to_string();
+        for name in config::profile_names() {
+            assert!(help.contains(name), "profile {name} missing from:\n{help}");
+        }
+        for (point, _, choices) in config::reading_points() {
+            assert!(
+                help.contains(point) && help.contains(&choices),
+                "{point} ({choices}) missing from:\n{help}"
+            );
+        }
+        assert!(help.contains("HEYMARKET_SANDBOX_PROFILE"));
+        assert!(help.contains("HEYMARKET_SANDBOX_READINGS"));
     }
 
     #[test]

@@ -221,8 +221,17 @@ fn describe_sandbox(sandbox: &Sandbox) -> String {
     let url = sandbox.base_url();
     let url = url.as_str().trim_end_matches('/');
     let mut text = format!(
-        "  Sandbox   {url}   (control API: {url}/_sandbox/stats, /_sandbox/faults, /_sandbox/inbound)\n"
+        "  Sandbox   {url}   (control API: {url}/_sandbox/stats, /_sandbox/faults, /_sandbox/inbound, /_sandbox/readings)\n"
     );
+    let differences = sandbox.readings().differences();
+    if differences.is_empty() {
+        text.push_str("    readings: the default of every open point\n");
+    } else {
+        text.push_str(&format!(
+            "    readings differing from the default: {}\n",
+            differences.join(", ")
+        ));
+    }
     for TeamCredentials {
         team_id,
         team_name,

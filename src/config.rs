@@ -12,6 +12,15 @@ use std::time::Duration;
 use secrecy::SecretString;
 use url::Url;
 
+mod readings;
+
+pub use readings::{
+    CONVERSATION_LIMIT_MAX, ClosedFalse, ConversationLimit, EmptyInboxes, HistoryTimestamp,
+    HistoryUnknownPhone, LocalId, MessagesAllCursor, NUMERIC_READING_RANGE, OptOut, ReadingError,
+    ReadingOverride, ReadingValue, Readings, SendAnswerShape, Unassign, Unassigned, UnknownProfile,
+    UnreadFalse, UpdatedPrecision, points as reading_points, profile_names,
+};
+
 /// Where the gateway listens by default (the README's `cargo run --release`).
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 /// Where the embedded or stand-alone sandbox listens by default.
@@ -50,9 +59,6 @@ pub const DEFAULT_CACHE_CAPACITY: u64 = 50_000;
 pub const DEFAULT_MESSAGES_BATCH_LIMIT: u32 = 1000;
 /// Heymarket's documented budget, which the sandbox enforces.
 pub const DEFAULT_SANDBOX_RATE_LIMIT: &str = "500/min";
-/// Rows per `POST /v1/conversations` page in the sandbox (the real size is undocumented; 30 is
-/// the default every other documented list endpoint uses).
-pub const DEFAULT_SANDBOX_PAGE_SIZE: u16 = 30;
 /// Consecutive upstream failures (5xx, timeouts, broken connections) that open the circuit
 /// breaker: enough that a few unlucky calls do not stop traffic, few enough that an outage is
 /// noticed within one or two requests' worth of retries.
@@ -544,8 +550,8 @@ pub struct SandboxConfig {
     pub seed: u64,
     /// Number of simulated teams (tenants), each with its own credentials and data.
     pub teams: usize,
-    /// Rows per page of `POST /v1/conversations`.
-    pub page_size: usize,
+    /// How the sandbox answers where Heymarket's documentation is open.
+    pub readings: Readings,
     /// Requests allowed per credential in any window of the budget's length; more is a 429.
     pub rate_limit: RateBudget,
     /// Where the sandbox POSTs webhook events; none are sent when unset.
@@ -562,7 +568,7 @@ impl Default for SandboxConfig {
         Self {
             seed: DEFAULT_SANDBOX_SEED,
             teams: usize::from(DEFAULT_SANDBOX_TEAMS),
-            page_size: usize::from(DEFAULT_SANDBOX_PAGE_SIZE),
+            readings: Readings::DEFAULT,
             rate_limit: parse_default(DEFAULT_SANDBOX_RATE_LIMIT),
             webhook_url: None,
             webhook_token: DEFAULT_SANDBOX_WEBHOOK_TOKEN.to_owned(),

@@ -1,6 +1,7 @@
 //! The control API under `/_sandbox` (stable paths; tests, benchmarks and tools rely on them).
 //! It needs no credentials and is not subject to faults, limits or counting.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -16,6 +17,7 @@ use super::stats::Counters;
 use super::store::{Counts, Inbound, MessageJson};
 use super::webhooks::EventKind;
 use super::wire::normalize_target;
+use crate::config::ReadingValue;
 
 pub(crate) fn router() -> Router<Arc<SandboxState>> {
     Router::new()
@@ -24,6 +26,15 @@ pub(crate) fn router() -> Router<Arc<SandboxState>> {
         .route("/_sandbox/faults", get(faults).put(replace_faults))
         .route("/_sandbox/inbound", post(inbound))
         .route("/_sandbox/teams", get(teams))
+        .route("/_sandbox/readings", get(readings))
+}
+
+/// The readings the sandbox plays, point by point (`{"page-size": 30, "opt-out": "enforced",
+/// …}`), fixed at start.
+async fn readings(
+    State(state): State<Arc<SandboxState>>,
+) -> Json<BTreeMap<&'static str, ReadingValue>> {
+    Json(state.readings.values().into_iter().collect())
 }
 
 async fn stats(State(state): State<Arc<SandboxState>>) -> Json<Counters> {

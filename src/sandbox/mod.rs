@@ -40,7 +40,7 @@ use url::Url;
 use self::error::ApiError;
 use self::state::SandboxState;
 use self::webhooks::WebhookWorker;
-use crate::config::SandboxConfig;
+use crate::config::{Readings, SandboxConfig};
 
 /// The credentials of one simulated team, printed at start so people can call the sandbox.
 #[derive(Debug, Clone)]
@@ -71,8 +71,12 @@ impl Sandbox {
     /// Seeds the data and prepares to serve on `listener`. Nothing is served or sent before
     /// [`Sandbox::run_until_stopped`].
     pub fn new(listener: TcpListener, config: SandboxConfig) -> io::Result<Self> {
-        if config.teams == 0 || config.page_size == 0 {
-            let reason = "the sandbox needs at least one team and a page size above zero";
+        let readings = &config.readings;
+        if config.teams == 0
+            || readings.conversation_page_size == 0
+            || readings.messages_all_max == 0
+        {
+            let reason = "the sandbox needs at least one team, and page sizes above zero";
             return Err(io::Error::new(io::ErrorKind::InvalidInput, reason));
         }
         let local_addr = listener.local_addr()?;
@@ -94,6 +98,11 @@ impl Sandbox {
     /// `http://<local_addr>`: the base URL upstream clients use.
     pub fn base_url(&self) -> Url {
         self.base_url.clone()
+    }
+
+    /// How the sandbox answers where the real API's documentation is open.
+    pub fn readings(&self) -> &Readings {
+        &self.state.readings
     }
 
     /// Every team's credentials, in team order.

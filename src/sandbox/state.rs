@@ -10,7 +10,7 @@ use super::seed;
 use super::stats::Stats;
 use super::store::TeamStore;
 use super::webhooks::{EventKind, WebhookWorker, Webhooks};
-use crate::config::SandboxConfig;
+use crate::config::{Readings, SandboxConfig};
 
 /// One simulated tenant.
 pub(crate) struct Team {
@@ -33,8 +33,8 @@ impl Team {
 
 /// Shared by every request (behind an `Arc`).
 pub(crate) struct SandboxState {
-    /// Rows per `POST /v1/conversations` page.
-    pub(crate) page_size: usize,
+    /// How the simulated API answers where the real one's documentation is open.
+    pub(crate) readings: Readings,
     pub(crate) credentials: Vec<TeamCredentials>,
     /// In the order of `credentials`.
     pub(crate) teams: Vec<Arc<Team>>,
@@ -53,7 +53,9 @@ impl SandboxState {
         let seeded: Vec<TeamStore> = std::thread::scope(|scope| {
             let seeding: Vec<_> = (1..=config.teams)
                 .map(|number| {
-                    scope.spawn(move || TeamStore::new(seed::team_data(config.seed, number)))
+                    scope.spawn(move || {
+                        TeamStore::new(seed::team_data(config.seed, number), config.readings)
+                    })
                 })
                 .collect();
             let joined = seeding.into_iter().map(|handle| handle.join());
@@ -82,7 +84,7 @@ impl SandboxState {
             }));
         }
         let state = Self {
-            page_size: config.page_size,
+            readings: config.readings,
             credentials,
             teams,
             faults: Faults::default(),

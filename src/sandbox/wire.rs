@@ -3,11 +3,31 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use super::error::{ApiError, ApiResult};
+use crate::config::UpdatedPrecision;
 
 /// An instant as the API writes it: RFC 3339, exactly six fractional digits, `Z`
 /// (e.g. `2026-04-12T15:30:00.123456Z`).
 pub(crate) fn timestamp(instant: &DateTime<Utc>) -> String {
     instant.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+/// A conversation timestamp at the precision the readings give it.
+pub(crate) fn to_precision(instant: DateTime<Utc>, precision: UpdatedPrecision) -> DateTime<Utc> {
+    match precision {
+        UpdatedPrecision::Micros => to_micros(instant),
+        UpdatedPrecision::Seconds => {
+            DateTime::from_timestamp(instant.timestamp(), 0).unwrap_or(instant)
+        }
+    }
+}
+
+/// A conversation timestamp as the readings write it: six fractional digits, or none.
+pub(crate) fn timestamp_at(instant: &DateTime<Utc>, precision: UpdatedPrecision) -> String {
+    let format = match precision {
+        UpdatedPrecision::Micros => SecondsFormat::Micros,
+        UpdatedPrecision::Seconds => SecondsFormat::Secs,
+    };
+    to_precision(*instant, precision).to_rfc3339_opts(format, true)
 }
 
 /// Parses a client-supplied RFC 3339 cursor in any offset and precision.
@@ -47,6 +67,22 @@ mod tests {
         assert_eq!(timestamp(&instant), "2026-04-12T15:30:00.123456Z");
         let whole = DateTime::from_timestamp(1_776_007_800, 0).unwrap();
         assert_eq!(timestamp(&whole), "2026-04-12T15:30:00.000000Z");
+    }
+
+    #[test]
+    fn conversation_timestamps_follow_the_precision_reading() {
+        let instant = DateTime::from_timestamp_micros(1_776_007_800_123_456).unwrap();
+        assert_eq!(
+            timestamp_at(&instant, UpdatedPrecision::Micros),
+            "2026-04-12T15:30:00.123456Z"
+        );
+        assert_eq!(
+            timestamp_at(&instant, UpdatedPrecision::Seconds),
+            "2026-04-12T15:30:00Z"
+        );
+        let whole = to_precision(instant, UpdatedPrecision::Seconds);
+        assert_eq!(whole.timestamp_subsec_micros(), 0);
+        assert_eq!(whole.timestamp(), instant.timestamp());
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::DateTime;
-use heymarket_gateway::config::SandboxConfig;
+use heymarket_gateway::config::{Readings, SandboxConfig};
 use heymarket_gateway::pagination::{Position, SortKey};
 use heymarket_gateway::schema::{Cursor, CursorKey, CursorKind};
 use serde_json::{Value, json};
@@ -18,7 +18,10 @@ const ADMIN: i64 = 501;
 
 async fn app_with_page_size(page_size: usize) -> TestApp {
     let config = SandboxConfig {
-        page_size,
+        readings: Readings {
+            conversation_page_size: page_size,
+            ..Readings::DEFAULT
+        },
         teams: 1,
         ..roomy_config()
     };

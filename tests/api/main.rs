@@ -31,6 +31,7 @@ mod sandbox_conversations;
 mod sandbox_data;
 mod sandbox_faults;
 mod sandbox_messages;
+mod sandbox_readings;
 mod sandbox_rules;
 mod sandbox_support;
 mod sandbox_webhooks;

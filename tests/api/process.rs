@@ -70,6 +70,11 @@ async fn bad_configuration_is_a_clear_error_and_a_failure_exit() {
             "HEYMARKET_SECRET_KEY",
         ),
         (&["serve", "--upstream-rate-limit", "fast"][..], "500/min"),
+        (&["--sandbox-profile", "lenient"][..], "--sandbox-profile"),
+        (
+            &["sandbox", "--sandbox-reading", "page-size=lots"][..],
+            "a number from 1 to 10000",
+        ),
         (
             &["serve", "--cors-allow-origin", "app.example"][..],
             "--cors-allow-origin",
@@ -165,6 +170,38 @@ async fn the_default_run_serves_graphiql_and_answers_queries() {
     );
 
     child.kill().await.expect("the process stops");
+}
+
+#[tokio::test]
+async fn the_sandbox_plays_the_profile_and_readings_of_its_environment() {
+    let mut command = default_run(&[]);
+    command
+        .env("HEYMARKET_SANDBOX_PROFILE", "refusing")
+        .env("HEYMARKET_SANDBOX_READINGS", "page-size=7,opt-out=ignored")
+        .stderr(Stdio::null());
+    let mut run = start(command).await;
+    let readings: Value = reqwest::get(format!("{}/_sandbox/readings", run.sandbox))
+        .await
+        .expect("the sandbox answers")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(
+        (
+            &readings["page-size"],
+            &readings["opt-out"],
+            &readings["empty-inboxes"],
+            &readings["local-id"],
+        ),
+        (
+            &json!(7),
+            &json!("ignored"),
+            &json!("refused"),
+            &json!("deduplicated")
+        ),
+        "{readings}"
+    );
+    run.child.kill().await.expect("the process stops");
 }
 
 #[tokio::test]

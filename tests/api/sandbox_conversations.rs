@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use heymarket_gateway::config::SandboxConfig;
+use heymarket_gateway::config::{Readings, SandboxConfig};
 use serde_json::{Value, json};
 
 use crate::helpers::spawn_sandbox;
@@ -131,7 +131,10 @@ async fn a_naive_walk_loses_tied_rows_that_a_tie_safe_walk_keeps() {
     for page_size in [30, 5] {
         let sandbox = spawn_sandbox(SandboxConfig {
             teams: 1,
-            page_size,
+            readings: Readings {
+                conversation_page_size: page_size,
+                ..Readings::DEFAULT
+            },
             ..roomy_config()
         })
         .await;
@@ -163,7 +166,10 @@ async fn a_naive_walk_loses_tied_rows_that_a_tie_safe_walk_keeps() {
 async fn pages_have_the_configured_size_and_honour_the_date_strictly() {
     let sandbox = spawn_sandbox(SandboxConfig {
         teams: 1,
-        page_size: 7,
+        readings: Readings {
+            conversation_page_size: 7,
+            ..Readings::DEFAULT
+        },
         ..roomy_config()
     })
     .await;

@@ -8,6 +8,7 @@ use axum::extract::State;
 use serde::Deserialize;
 
 use super::single_target;
+use crate::config::Unassign;
 use crate::sandbox::error::{ApiError, ApiResult, required};
 use crate::sandbox::extract::{JsonBody, Tenant};
 use crate::sandbox::state::SandboxState;
@@ -31,10 +32,6 @@ pub(super) struct TransferBody {
     conversation_id: Option<i64>,
     transfer_inbox_id: Option<i64>,
 }
-
-/// Unassigns when given as `reassign_id`: the API's convention elsewhere (contact
-/// `assignee_id`), as the docs say nothing about unassigning a conversation.
-const UNASSIGN: i64 = -1;
 
 pub(super) async fn open(
     State(state): State<Arc<SandboxState>>,
@@ -71,8 +68,7 @@ pub(super) async fn reassign(
     tenant: Tenant,
     JsonBody(body): JsonBody<ActionBody>,
 ) -> ApiResult<Json<&'static str>> {
-    let reassign_id = required(body.reassign_id, "reassign_id")?;
-    let assignee = (reassign_id != UNASSIGN).then_some(reassign_id);
+    let assignee = assignee(state.readings.unassign, body.reassign_id)?;
     let (inbox, user) = actor(&body)?;
     let target =
         single_target(body.target, body.targets)?.ok_or_else(|| ApiError::missing("target"))?;
@@ -130,6 +126,26 @@ fn mark(tenant: &Tenant, body: ActionBody, read: bool) -> ApiResult<()> {
     let mut store = tenant.store();
     let id = store.resolve(inbox, user, &Address::Target(target))?;
     store.mark_read(id, user, read)
+}
+
+/// The new assignee a `reassign_id` names, or `None` for the value that unassigns (the docs
+/// say nothing about unassigning a conversation, so the readings decide which value, if any).
+fn assignee(unassign: Unassign, reassign_id: Option<i64>) -> ApiResult<Option<i64>> {
+    let reassign_id = required(reassign_id, "reassign_id")?;
+    let unassigns = match unassign {
+        Unassign::MinusOne => Some(-1),
+        Unassign::Zero => Some(0),
+        Unassign::Refused => None,
+    };
+    if unassigns == Some(reassign_id) {
+        return Ok(None);
+    }
+    if reassign_id <= 0 {
+        return Err(ApiError::bad_data(format!(
+            "reassign_id {reassign_id} is not a member; conversations cannot be unassigned this way"
+        )));
+    }
+    Ok(Some(reassign_id))
 }
 
 fn actor(body: &ActionBody) -> ApiResult<(i64, i64)> {

@@ -7,7 +7,10 @@ use axum::extract::{Path, State};
 use serde::Deserialize;
 
 use super::path_id;
-use crate::sandbox::error::ApiResult;
+use crate::config::{
+    CONVERSATION_LIMIT_MAX, ClosedFalse, ConversationLimit, EmptyInboxes, Readings, UnreadFalse,
+};
+use crate::sandbox::error::{ApiError, ApiResult};
 use crate::sandbox::extract::{JsonBody, Tenant};
 use crate::sandbox::state::SandboxState;
 use crate::sandbox::store::{ConversationJson, ListQuery, Viewer};
@@ -20,6 +23,8 @@ pub(super) struct ListBody {
     id: i64,
     filters: Option<Filters>,
     date: Option<String>,
+    /// From the generated schema; honoured or ignored as the readings say.
+    limit: Option<i64>,
 }
 
 #[derive(Deserialize, Default)]
@@ -29,25 +34,30 @@ struct Filters {
     unread: Option<bool>,
 }
 
-/// One fixed-size page, newest `updated` first, strictly before `date`. Any `limit`, `page` or
-/// `order` in the body is ignored: the real endpoint's page size is not under client control.
+/// One page, newest `updated` first, strictly before `date`. What an empty inbox list, a
+/// `false` filter and a `limit` mean is for the readings to say.
 pub(super) async fn list(
     State(state): State<Arc<SandboxState>>,
     tenant: Tenant,
     JsonBody(body): JsonBody<ListBody>,
 ) -> ApiResult<Json<Vec<ConversationJson>>> {
+    let readings = &state.readings;
     let filters = body.filters.unwrap_or_default();
     let query = ListQuery {
         user: body.id,
-        inboxes: filters.inboxes.unwrap_or_default(),
-        closed: filters.closed,
-        unread: filters.unread.unwrap_or(false),
+        inboxes: inbox_scope(readings, filters.inboxes)?,
+        closed: filters
+            .closed
+            .filter(|&closed| closed || readings.closed_false == ClosedFalse::OpenOnly),
+        unread: filters
+            .unread
+            .filter(|&unread| unread || readings.unread_false == UnreadFalse::ReadOnly),
         before: body
             .date
             .as_deref()
             .map(|date| parse_instant("date", date))
             .transpose()?,
-        page_size: state.page_size,
+        page_size: page_size(readings, body.limit),
     };
     let viewer = if body.id == 0 {
         Viewer::Team
@@ -61,6 +71,30 @@ pub(super) async fn list(
             .map(|c| store.conversation_json(c, viewer))
             .collect(),
     ))
+}
+
+/// The inboxes a list names; `None` for every inbox the member sees.
+fn inbox_scope(readings: &Readings, listed: Option<Vec<i64>>) -> ApiResult<Option<Vec<i64>>> {
+    match listed {
+        Some(listed) if !listed.is_empty() => Ok(Some(listed)),
+        _ => match readings.empty_inboxes {
+            EmptyInboxes::All => Ok(None),
+            EmptyInboxes::NoInbox => Ok(Some(Vec::new())),
+            EmptyInboxes::Refused => Err(ApiError::bad_data(
+                "filters.inboxes must name at least one inbox",
+            )),
+        },
+    }
+}
+
+/// Rows on one page: the configured size, or a `limit` clamped to the maximum when honoured.
+fn page_size(readings: &Readings, limit: Option<i64>) -> usize {
+    match (readings.conversation_limit, limit) {
+        (ConversationLimit::Honoured, Some(limit)) => {
+            limit.clamp(1, CONVERSATION_LIMIT_MAX as i64) as usize
+        }
+        _ => readings.conversation_page_size,
+    }
 }
 
 pub(super) async fn get(

@@ -8,6 +8,7 @@ use axum::extract::State;
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::config::MessagesAllCursor;
 use crate::sandbox::error::{ApiError, ApiResult, required};
 use crate::sandbox::extract::{JsonBody, QueryParams, Tenant};
 use crate::sandbox::state::SandboxState;
@@ -18,10 +19,8 @@ use crate::sandbox::store::{
 use crate::sandbox::webhooks::EventKind;
 use crate::sandbox::wire::{normalize_phone, normalize_target, parse_instant};
 
-const DEFAULT_PAGE: usize = 30;
-/// The upstream's maximum is undocumented (public clients use 200); the sandbox serves up to
-/// 1000 and clamps larger asks, so a client that asks too much still gets a valid page.
-const MAX_PAGE: usize = 1000;
+/// `limit` when none is given: "`limit` (int, default **30**)".
+const DEFAULT_PAGE: i64 = 30;
 
 #[derive(Deserialize)]
 pub(super) struct SendBody {
@@ -144,13 +143,16 @@ pub(super) async fn history(
     Ok(Json(render(&store, messages)))
 }
 
-/// Team-wide messages. The cursor is `created_at` (the documented name) or `date` (the
-/// generated schema's); `order` may be `created_at` or `updated_at`, which coincide here
-/// because messages are never edited.
+/// Team-wide messages. Which cursor field counts (`created_at`, the documented name, or
+/// `date`, the generated schema's) and the largest `limit` are for the readings to say; a
+/// larger `limit` is clamped, so a client that asks too much still gets a valid page. `order`
+/// may be `created_at` or `updated_at`, which coincide here because messages are never edited.
 pub(super) async fn all(
+    State(state): State<Arc<SandboxState>>,
     tenant: Tenant,
     JsonBody(body): JsonBody<AllBody>,
 ) -> ApiResult<Json<Vec<MessageJson>>> {
+    let readings = &state.readings;
     if let Some(order) = body
         .order
         .as_deref()
@@ -160,16 +162,21 @@ pub(super) async fn all(
             "order `{order}` is not created_at or updated_at"
         )));
     }
-    let cursor = body.created_at.or(body.date);
+    let cursor = match readings.messages_all_cursor {
+        MessagesAllCursor::CreatedAtOrDate => body.created_at.or(body.date),
+        MessagesAllCursor::CreatedAt => body.created_at,
+        MessagesAllCursor::Date => body.date,
+    };
     let page = MessagePage {
         cursor: cursor
             .as_deref()
             .map(|c| parse_instant("created_at", c))
             .transpose()?,
         ascending: body.ascending.unwrap_or(false),
-        limit: body.limit.map_or(DEFAULT_PAGE, |limit| {
-            limit.clamp(1, MAX_PAGE as i64) as usize
-        }),
+        limit: body
+            .limit
+            .unwrap_or(DEFAULT_PAGE)
+            .clamp(1, readings.messages_all_max as i64) as usize,
     };
     let store = tenant.store();
     let messages = store.all_messages(page);

@@ -13,12 +13,13 @@ use crate::sandbox::error::{ApiError, ApiResult};
 pub(crate) struct ListQuery {
     /// Acting member; 0 for "the team" (no membership checks, no per-user unread).
     pub(crate) user: i64,
-    /// Inboxes to list; empty means every inbox the user can see.
-    pub(crate) inboxes: Vec<i64>,
+    /// Inboxes to list (possibly none); `None` means every inbox the user can see.
+    pub(crate) inboxes: Option<Vec<i64>>,
     /// `Some(true)`: closed only; `Some(false)`: open only; `None`: both.
     pub(crate) closed: Option<bool>,
-    /// Only conversations unread for `user`.
-    pub(crate) unread: bool,
+    /// `Some(true)`: only conversations unread for `user`; `Some(false)`: only those read;
+    /// `None`: both.
+    pub(crate) unread: Option<bool>,
     /// Only conversations updated strictly before this instant.
     pub(crate) before: Option<DateTime<Utc>>,
     pub(crate) page_size: usize,
@@ -42,12 +43,12 @@ impl TeamStore {
                 query.user
             )));
         }
-        if query.unread && query.user == 0 {
+        if query.unread.is_some() && query.user == 0 {
             return Err(ApiError::bad_data(
                 "filters.unread needs the id of a member",
             ));
         }
-        for &id in &query.inboxes {
+        for &id in query.inboxes.iter().flatten() {
             let inbox = self
                 .inbox(id)
                 .ok_or_else(|| ApiError::bad_data(format!("inbox {id} does not exist")))?;
@@ -58,14 +59,15 @@ impl TeamStore {
                 )));
             }
         }
-        let scope: Vec<i64> = if query.inboxes.is_empty() {
-            let visible = self
-                .inboxes()
-                .iter()
-                .filter(|i| query.user == 0 || i.has_member(query.user));
-            visible.map(|i| i.id).collect()
-        } else {
-            query.inboxes.clone()
+        let scope: Vec<i64> = match &query.inboxes {
+            Some(listed) => listed.clone(),
+            None => {
+                let visible = self
+                    .inboxes()
+                    .iter()
+                    .filter(|i| query.user == 0 || i.has_member(query.user));
+                visible.map(|i| i.id).collect()
+            }
         };
         // `(instant, i64::MIN)` sorts before every real key at `instant`, so this bound keeps
         // exactly the conversations updated strictly before it.
@@ -83,7 +85,11 @@ impl TeamStore {
                     .closed
                     .is_none_or(|closed| closed == (c.status == Status::Closed))
             })
-            .filter(|c| !query.unread || c.unread_users.contains(&query.user))
+            .filter(|c| {
+                query
+                    .unread
+                    .is_none_or(|unread| unread == c.unread_users.contains(&query.user))
+            })
             .take(query.page_size)
             .collect();
         Ok(page)

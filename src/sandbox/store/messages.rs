@@ -10,7 +10,9 @@ use super::records::{
     Channel, Conversation, Direction, FIRST_CONVERSATION_ID, FIRST_MESSAGE_ID, Message, Status,
 };
 use super::render::SendAnswer;
+use crate::config::{HistoryTimestamp, HistoryUnknownPhone, LocalId, OptOut};
 use crate::sandbox::error::{ApiError, ApiResult};
+use crate::sandbox::wire::to_precision;
 
 /// Most messages `GET /v1/messages` returns.
 const HISTORY_LIMIT: usize = 50;
@@ -65,12 +67,12 @@ pub(crate) struct MessagePage {
 }
 
 impl TeamStore {
+    /// Sends, or replays the answer of an earlier send with the same `local_id` when the
+    /// readings de-duplicate them.
     pub(crate) fn send(&mut self, send: Send) -> ApiResult<SendOutcome> {
-        if let Some(answer) = send
-            .local_id
-            .as_ref()
-            .and_then(|id| self.sends_by_local_id.get(id))
-        {
+        let deduplicate = self.readings.local_id == LocalId::Deduplicated;
+        let local_id = send.local_id.as_ref().filter(|_| deduplicate);
+        if let Some(answer) = local_id.and_then(|id| self.sends_by_local_id.get(id)) {
             return Ok(SendOutcome::Replayed(answer.clone()));
         }
         let (existing_id, target) = self.destination(&send)?;
@@ -107,8 +109,8 @@ impl TeamStore {
         record.add_member(record.assigned);
         record.add_member(send.creator);
 
-        let answer = SendAnswer::new(message, &now, send.media);
-        if let Some(local_id) = send.local_id {
+        let answer = self.send_answer(message, conversation, &now, send.media);
+        if let Some(local_id) = send.local_id.filter(|_| deduplicate) {
             self.sends_by_local_id.insert(local_id, answer.clone());
         }
         Ok(SendOutcome::Sent { message, answer })
@@ -153,7 +155,9 @@ impl TeamStore {
                 ));
             }
         };
-        if !send.private && self.contact_by_phone(&target).is_some_and(|c| c.opted_out) {
+        let enforced = self.readings.opt_out == OptOut::Enforced;
+        if enforced && !send.private && self.contact_by_phone(&target).is_some_and(|c| c.opted_out)
+        {
             return Err(ApiError::Unsubscribed(target));
         }
         Ok((existing.map(|c| c.id), target))
@@ -197,7 +201,8 @@ impl TeamStore {
     }
 
     /// Up to 50 messages of the conversation with `target` in `inbox`, newest first, sent in a
-    /// Unix second strictly below `before_second` when given.
+    /// Unix second below `before_second` (or at it, when the readings say the cursor is
+    /// inclusive). A target without a conversation there has an empty history, or is a 404.
     pub(crate) fn history(
         &self,
         inbox: i64,
@@ -208,7 +213,12 @@ impl TeamStore {
             return Err(ApiError::not_found(format!("inbox {inbox} does not exist")));
         }
         let Some(conversation) = self.conversation_at(inbox, target) else {
-            return Ok(Vec::new());
+            return match self.readings.history_unknown_phone {
+                HistoryUnknownPhone::Empty => Ok(Vec::new()),
+                HistoryUnknownPhone::NotFound => Err(ApiError::not_found(format!(
+                    "no conversation with {target} in inbox {inbox}"
+                ))),
+            };
         };
         let messages: Vec<&Message> = conversation
             .messages
@@ -216,7 +226,11 @@ impl TeamStore {
             .filter_map(|&id| self.message(id))
             .collect();
         let end = before_second.map_or(messages.len(), |second| {
-            messages.partition_point(|m| m.date.timestamp() < second)
+            let first_excluded = match self.readings.history_timestamp {
+                HistoryTimestamp::Exclusive => second,
+                HistoryTimestamp::Inclusive => second.saturating_add(1),
+            };
+            messages.partition_point(|m| m.date.timestamp() < first_excluded)
         });
         Ok(messages[..end]
             .iter()
@@ -249,6 +263,7 @@ impl TeamStore {
         creator: i64,
         now: DateTime<Utc>,
     ) -> i64 {
+        let now = to_precision(now, self.readings.updated_precision);
         let id = FIRST_CONVERSATION_ID + self.conversations.len() as i64;
         self.conversation_by_target
             .insert((inbox, target.clone()), id);

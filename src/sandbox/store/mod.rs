@@ -24,7 +24,8 @@ use self::records::{
     Inbox, Member, Message, Status, TeamInfo,
 };
 use super::error::{ApiError, ApiResult};
-use super::wire::to_micros;
+use super::wire::{to_micros, to_precision};
+use crate::config::Readings;
 
 /// Everything the seed generates for one team, handed to [`TeamStore::new`].
 pub(crate) struct TeamData {
@@ -57,6 +58,8 @@ pub(crate) struct TeamStore {
     sends_by_local_id: HashMap<String, SendAnswer>,
     /// The last instant handed out by [`TeamStore::now`].
     clock: DateTime<Utc>,
+    /// How the store answers where the real API's documentation is open.
+    readings: Readings,
 }
 
 /// Counts shown by the control API.
@@ -72,15 +75,21 @@ pub(crate) struct Counts {
 }
 
 impl TeamStore {
-    pub(crate) fn new(data: TeamData) -> Self {
+    /// The store of `data`, answering by `readings`; conversation timestamps are kept at the
+    /// precision the readings give them, so cursors compare as the wire shows them.
+    pub(crate) fn new(data: TeamData, readings: Readings) -> Self {
         let TeamData {
             team,
             members,
             inboxes,
             contacts,
-            conversations,
+            mut conversations,
             messages,
         } = data;
+        for conversation in &mut conversations {
+            conversation.created = to_precision(conversation.created, readings.updated_precision);
+            conversation.updated = to_precision(conversation.updated, readings.updated_precision);
+        }
         let contact_by_phone = contacts
             .iter()
             .enumerate()
@@ -109,6 +118,7 @@ impl TeamStore {
             messages,
             sends_by_local_id: HashMap::new(),
             clock,
+            readings,
         }
     }
 
@@ -207,8 +217,10 @@ impl TeamStore {
         now
     }
 
-    /// Moves a conversation's `updated`, keeping the list index in step.
+    /// Moves a conversation's `updated` (at the readings' precision), keeping the list index in
+    /// step.
     fn touch(&mut self, id: i64, instant: DateTime<Utc>) -> ApiResult<()> {
+        let instant = to_precision(instant, self.readings.updated_precision);
         let conversation = self.conversation_mut(id)?;
         let previous = std::mem::replace(&mut conversation.updated, instant);
         self.by_updated.remove(&(previous, id));

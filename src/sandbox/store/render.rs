@@ -1,10 +1,12 @@
 //! Conversations and messages in the API's wire shape (heymarket-api.md §5.1, §5.2, §7.1).
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::TeamStore;
 use super::records::{Channel, Conversation, Direction, Message};
-use crate::sandbox::wire::timestamp;
+use crate::config::{SendAnswerShape, Unassigned};
+use crate::sandbox::wire::{timestamp, timestamp_at};
 
 /// Whose read state a conversation shows.
 ///
@@ -29,7 +31,10 @@ pub(crate) struct MemberRef {
 /// A conversation on the wire: every field of §5.1 plus `unread`, `unread_users`, `last_msg`.
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct ConversationJson {
-    assigned: i64,
+    /// `None` leaves the field out, `Some(None)` writes `null` (for an unassigned conversation,
+    /// as the readings say).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    assigned: Option<Option<i64>>,
     blocked: bool,
     channel: &'static str,
     created: String,
@@ -96,30 +101,51 @@ pub(crate) struct MessageJson {
 }
 
 /// The answer of `POST /v1/message/send`: the documented `{id, date, gallery_url}`, with
-/// `gallery_url` only when media was sent.
+/// `gallery_url` only when media was sent, and the conversation's fields when the readings
+/// say the answer has them.
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct SendAnswer {
     pub(crate) id: i64,
     date: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     gallery_url: Option<String>,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    queued: Option<Queued>,
 }
 
-impl SendAnswer {
-    pub(crate) fn new(
-        id: i64,
-        date: &chrono::DateTime<chrono::Utc>,
-        media: Option<String>,
-    ) -> Self {
-        Self {
-            id,
-            date: timestamp(date),
-            gallery_url: media,
-        }
-    }
+/// What public client code sees in a send's answer besides the documented fields.
+#[derive(Debug, Clone, Serialize)]
+struct Queued {
+    convo_id: i64,
+    queued: bool,
+    compliance_results: serde_json::Map<String, serde_json::Value>,
 }
 
 impl TeamStore {
+    /// The answer of a send that made `message` in `conversation` at `date`.
+    pub(crate) fn send_answer(
+        &self,
+        message: i64,
+        conversation: i64,
+        date: &DateTime<Utc>,
+        media: Option<String>,
+    ) -> SendAnswer {
+        let queued = match self.readings.send_answer {
+            SendAnswerShape::Documented => None,
+            SendAnswerShape::WithConversation => Some(Queued {
+                convo_id: conversation,
+                queued: true,
+                compliance_results: serde_json::Map::new(),
+            }),
+        };
+        SendAnswer {
+            id: message,
+            date: timestamp(date),
+            gallery_url: media,
+            queued,
+        }
+    }
+
     pub(crate) fn conversation_json(
         &self,
         conversation: &Conversation,
@@ -142,11 +168,18 @@ impl TeamStore {
             .messages
             .last()
             .and_then(|&id| self.message(id));
+        let precision = self.readings.updated_precision;
+        let assigned = match (conversation.assigned, self.readings.unassigned) {
+            (0, Unassigned::Zero) => Some(Some(0)),
+            (0, Unassigned::Null) => Some(None),
+            (0, Unassigned::Absent) => None,
+            (member, _) => Some(Some(member)),
+        };
         ConversationJson {
-            assigned: conversation.assigned,
+            assigned,
             blocked: contact.is_some_and(|c| c.blocked),
             channel: conversation.channel.as_str(),
-            created: timestamp(&conversation.created),
+            created: timestamp_at(&conversation.created, precision),
             creator: conversation.creator,
             email_noti: false,
             id: conversation.id,
@@ -166,7 +199,7 @@ impl TeamStore {
             support: false,
             target: conversation.target.clone(),
             kind: "chat",
-            updated: timestamp(&conversation.updated),
+            updated: timestamp_at(&conversation.updated, precision),
             unread,
             unread_users: conversation.unread_users.iter().copied().collect(),
             last_msg: last_msg.map(|m| m.text.to_string()).unwrap_or_default(),
