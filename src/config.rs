@@ -18,7 +18,7 @@ pub use readings::{
     CONVERSATION_LIMIT_MAX, ClosedFalse, ConversationLimit, EmptyInboxes, HistoryTimestamp,
     HistoryUnknownPhone, LocalId, MessagesAllCursor, NUMERIC_READING_RANGE, OptOut, ReadingError,
     ReadingOverride, ReadingValue, Readings, SendAnswerShape, Unassign, Unassigned, UnknownProfile,
-    UnreadFalse, UpdatedPrecision, points as reading_points, profile_names,
+    UnreadFalse, UpdatedPrecision, profile_names, reading_points,
 };
 
 /// Where the gateway listens by default (the README's `cargo run --release`).

@@ -319,7 +319,7 @@ impl Readings {
         self
     }
 
-    /// Each point's name and its value in these readings, in the order of [`points`].
+    /// Each point's name and its value in these readings, in the order of [`reading_points`].
     pub fn values(&self) -> Vec<(&'static str, ReadingValue)> {
         POINTS
             .iter()
@@ -477,7 +477,7 @@ impl FromStr for ReadingOverride {
 }
 
 /// Every point: its name, what it decides, and the values it takes (for `--help`).
-pub fn points() -> impl Iterator<Item = (&'static str, &'static str, String)> {
+pub fn reading_points() -> impl Iterator<Item = (&'static str, &'static str, String)> {
     POINTS
         .iter()
         .map(|point| (point.name, point.summary, (point.choices)()))
@@ -675,7 +675,7 @@ mod tests {
         for (_, readings) in Readings::profiles() {
             covered.extend(used(readings));
         }
-        for (point, _, choices) in points() {
+        for (point, _, choices) in reading_points() {
             if choices.starts_with("a number") {
                 let sizes = covered.iter().filter(|(p, _)| *p == point).count();
                 assert!(sizes >= 3, "{point} takes only {sizes} sizes");

@@ -95,6 +95,7 @@ async fn the_page_size_is_configured_and_a_limit_counts_only_when_honoured() {
             json!({"id": 0}),
             json!({"id": 0, "limit": 5}),
             json!({"id": 0, "limit": 1000}),
+            json!({"id": 0, "limit": "ten"}),
         ] {
             assert_eq!(page(&sandbox, body.clone()).await.len(), size, "{body}");
         }
@@ -110,6 +111,10 @@ async fn the_page_size_is_configured_and_a_limit_counts_only_when_honoured() {
         let body = json!({"id": 0, "limit": limit});
         assert_eq!(page(&sandbox, body).await.len(), rows, "limit {limit:?}");
     }
+    let (status, answer) = sandbox
+        .api_post(0, "/v1/conversations", json!({"id": 0, "limit": "ten"}))
+        .await;
+    assert_eq!((status, answer["error"].as_str()), (400, Some("bad_data")));
     let first = page(&sandbox, json!({"id": 0, "limit": 10})).await;
     let next = page(
         &sandbox,

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{Path, State};
 use serde::Deserialize;
+use serde_json::Value;
 
 use super::path_id;
 use crate::config::{
@@ -23,8 +24,8 @@ pub(super) struct ListBody {
     id: i64,
     filters: Option<Filters>,
     date: Option<String>,
-    /// From the generated schema; honoured or ignored as the readings say.
-    limit: Option<i64>,
+    /// From the generated schema; read only when the readings honour it.
+    limit: Option<Value>,
 }
 
 #[derive(Deserialize, Default)]
@@ -57,7 +58,7 @@ pub(super) async fn list(
             .as_deref()
             .map(|date| parse_instant("date", date))
             .transpose()?,
-        page_size: page_size(readings, body.limit),
+        page_size: page_size(readings, body.limit)?,
     };
     let viewer = if body.id == 0 {
         Viewer::Team
@@ -87,13 +88,16 @@ fn inbox_scope(readings: &Readings, listed: Option<Vec<i64>>) -> ApiResult<Optio
     }
 }
 
-/// Rows on one page: the configured size, or a `limit` clamped to the maximum when honoured.
-fn page_size(readings: &Readings, limit: Option<i64>) -> usize {
+/// Rows on one page: the configured size, or, when honoured, a `limit` clamped to the maximum.
+fn page_size(readings: &Readings, limit: Option<Value>) -> ApiResult<usize> {
     match (readings.conversation_limit, limit) {
         (ConversationLimit::Honoured, Some(limit)) => {
-            limit.clamp(1, CONVERSATION_LIMIT_MAX as i64) as usize
+            let limit = limit
+                .as_i64()
+                .ok_or_else(|| ApiError::bad_data("limit must be an integer"))?;
+            Ok(limit.clamp(1, CONVERSATION_LIMIT_MAX as i64) as usize)
         }
-        _ => readings.conversation_page_size,
+        _ => Ok(readings.conversation_page_size),
     }
 }
 
