@@ -17,8 +17,8 @@ use url::Url;
 use crate::config::{
     self, BreakerConfig, CacheConfig, ClientAuthConfig, ConnectionConfig, CorsOrigins,
     GatewayConfig, HttpConfig, InvalidOrigin, JwksSource, LimitsConfig, RateBudget,
-    ReadingOverride, Readings, SandboxConfig,
-    UpstreamAuth, UpstreamConfig, WebhookConfig, WebhookToken,
+    ReadingOverride, Readings, SandboxConfig, UpstreamAuth, UpstreamConfig, WebhookConfig,
+    WebhookToken,
 };
 
 /// A GraphQL gateway over the Heymarket conversation REST API.

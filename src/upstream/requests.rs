@@ -53,12 +53,14 @@ impl Serialize for ConversationListRequest {
 /// the most recent ones.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct AllMessagesRequest {
-    /// The page cursor (`created_at`): messages created before this instant (after it, probably,
-    /// with `ascending`).
+    /// The page cursor: messages created before this instant (after it, probably, with
+    /// `ascending`). The reference calls it `created_at`, the generated schema `date`
+    /// (heymarket-api.md §13.13); it goes under both names, so an upstream reads whichever it
+    /// knows.
     #[serde(
-        rename = "created_at",
+        flatten,
         skip_serializing_if = "Option::is_none",
-        serialize_with = "cursor"
+        serialize_with = "cursor_under_both_names"
     )]
     pub cursor: Option<DateTime<Utc>>,
     /// Sort key; the upstream's default is creation time.
@@ -161,6 +163,20 @@ pub enum Recipient {
 
 /// Cursor timestamps go out as RFC 3339 with six fractional digits and `Z`, the precision the
 /// upstream's own timestamps have; anything finer is truncated.
+fn cursor_under_both_names<S: Serializer>(
+    instant: &Option<DateTime<Utc>>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut map = serializer.serialize_map(Some(2))?;
+    if let Some(instant) = instant {
+        let text = instant.to_rfc3339_opts(SecondsFormat::Micros, true);
+        map.serialize_entry("created_at", &text)?;
+        map.serialize_entry("date", &text)?;
+    }
+    map.end()
+}
+
 fn cursor<S: Serializer>(
     instant: &Option<DateTime<Utc>>,
     serializer: S,
@@ -239,6 +255,7 @@ mod tests {
             wire(&request),
             json!({
                 "created_at": "2024-12-24T00:00:00.000000Z",
+                "date": "2024-12-24T00:00:00.000000Z",
                 "order": "updated_at", "ascending": true, "limit": 50
             })
         );

@@ -12,6 +12,7 @@ mod graphql;
 mod graphql_over_http;
 mod helpers;
 mod hostile_documents;
+mod last_messages;
 mod leaks;
 mod limits;
 mod mutations;
