@@ -43,7 +43,8 @@ pub(crate) struct Credentials {
 }
 
 /// `heymarket-gateway sandbox` on a free port, with one team, delivering its webhooks to
-/// `webhook_url` when given.
+/// `webhook_url` when given, and reading the docs' open points as `readings` (`POINT=VALUE`)
+/// say where they differ from the default.
 #[derive(Debug)]
 pub(crate) struct SandboxProcess {
     process: RunningChild,
@@ -55,6 +56,7 @@ impl SandboxProcess {
     pub(crate) async fn start(
         binary: &Binary,
         webhook_url: Option<&str>,
+        readings: &[String],
     ) -> Result<Self, ChildError> {
         let mut args = vec![
             "sandbox",
@@ -67,6 +69,9 @@ impl SandboxProcess {
         ];
         if let Some(url) = webhook_url {
             args.extend(["--webhook-url", url]);
+        }
+        for reading in readings {
+            args.extend(["--sandbox-reading", reading]);
         }
         let mut process = ChildProcess::spawn("sandbox", binary.command(&args, &[]))?;
         let url = process

@@ -77,6 +77,11 @@ struct Args {
     #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..))]
     concurrency: u16,
 
+    /// A reading of an open point of the upstream's docs for the sandbox to play, as
+    /// `POINT=VALUE` (e.g. `messages-all-max=200`); repeatable. The report names them.
+    #[arg(long = "sandbox-reading")]
+    sandbox_readings: Vec<String>,
+
     /// Also append the report to bench/RESULTS.md under a dated heading.
     #[arg(long)]
     record: bool,
@@ -105,7 +110,7 @@ async fn run(args: &Args) -> anyhow::Result<()> {
         .build()
         .context("cannot build the HTTP client")?;
 
-    let mut sandbox = SandboxProcess::start(&binary, None).await?;
+    let mut sandbox = SandboxProcess::start(&binary, None, &args.sandbox_readings).await?;
     let outcome = measure(args, &binary, &sandbox, &http).await;
     let outcome = match outcome {
         Ok(report) => Ok(report),
@@ -178,6 +183,7 @@ async fn measure(
             repetitions,
             load_seconds: args.load_seconds,
             concurrency,
+            sandbox_readings: args.sandbox_readings.clone(),
         },
         machine: environment::Machine::describe(),
         revision: environment::revision(Path::new(env!("CARGO_MANIFEST_DIR"))),

@@ -16,12 +16,14 @@ use crate::scenarios::{Measurements, NaiveWalk, Sample, Scenario, median_calls, 
 use crate::{PAGE_ROWS, WALK_PAGES};
 
 /// How the run was configured.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct Settings {
     pub(crate) latency_ms: u64,
     pub(crate) repetitions: usize,
     pub(crate) load_seconds: u64,
     pub(crate) concurrency: usize,
+    /// The sandbox's readings of the docs' open points where they differ from the default.
+    pub(crate) sandbox_readings: Vec<String>,
 }
 
 /// Everything one run measured.
@@ -104,7 +106,8 @@ fn write_context(f: &mut fmt::Formatter<'_>, report: &Report) -> fmt::Result {
         repetitions,
         load_seconds,
         concurrency,
-    } = report.settings;
+        sandbox_readings,
+    } = &report.settings;
     let machine = &report.machine;
     let memory = machine
         .memory_kib
@@ -130,6 +133,12 @@ fn write_context(f: &mut fmt::Formatter<'_>, report: &Report) -> fmt::Result {
          call delayed {latency_ms} ms by the sandbox; medians of {repetitions} \
          repetition(s); load {concurrency} clients for {load_seconds} s"
     )?;
+    let readings = if sandbox_readings.is_empty() {
+        "the default profile".to_owned()
+    } else {
+        format!("the default profile with {}", sandbox_readings.join(", "))
+    };
+    writeln!(f, "- Upstream readings: {readings}")?;
     if !report.caches() {
         writeln!(
             f,

@@ -142,7 +142,7 @@ async fn run(args: &Args) -> anyhow::Result<bool> {
         .and_then(|listener| listener.local_addr())
         .context("cannot find a free port")?;
     let webhook_url = format!("http://{gateway_addr}/webhooks/heymarket");
-    let mut sandbox = SandboxProcess::start(&binary, Some(&webhook_url)).await?;
+    let mut sandbox = SandboxProcess::start(&binary, Some(&webhook_url), &[]).await?;
     let launcher = GatewayLauncher {
         binary: binary.clone(),
         listen: gateway_addr.to_string(),
