@@ -14,7 +14,7 @@ use super::extract::JsonBody;
 use super::faults::FaultSettings;
 use super::state::SandboxState;
 use super::stats::Counters;
-use super::store::{Counts, Inbound, MessageJson};
+use super::store::{Counts, Inbound, MAX_BURST, MessageJson};
 use super::webhooks::EventKind;
 use super::wire::normalize_target;
 use crate::config::ReadingValue;
@@ -25,6 +25,7 @@ pub(crate) fn router() -> Router<Arc<SandboxState>> {
         .route("/_sandbox/stats/reset", post(reset_stats))
         .route("/_sandbox/faults", get(faults).put(replace_faults))
         .route("/_sandbox/inbound", post(inbound))
+        .route("/_sandbox/burst", post(burst))
         .route("/_sandbox/teams", get(teams))
         .route("/_sandbox/readings", get(readings))
 }
@@ -90,6 +91,64 @@ async fn inbound(
         .ok_or(ApiError::ServerError)?;
     state.emit(team, EventKind::MessageReceived, &message);
     Ok(Json(message))
+}
+
+#[derive(Deserialize)]
+struct BurstBody {
+    inbox_id: Option<i64>,
+    phones: Option<Vec<String>>,
+    /// Messages from each phone; one when absent.
+    messages: Option<usize>,
+    text: Option<String>,
+    /// Defaults to the first team.
+    team_id: Option<i64>,
+}
+
+/// Many customer messages within one Unix second: `messages` from each of `phones`, a
+/// microsecond apart, as `/_sandbox/inbound` delivers one (each fires its webhook). Answers
+/// the messages in the order they were sent. This is how tests make more messages (or, with
+/// whole-second timestamps, conversations) share one cursor value than fit on a page.
+async fn burst(
+    State(state): State<Arc<SandboxState>>,
+    JsonBody(body): JsonBody<BurstBody>,
+) -> ApiResult<Json<Vec<MessageJson>>> {
+    let team = match body.team_id {
+        Some(id) => state.team_by_id(id),
+        None => state.teams.first(),
+    }
+    .ok_or_else(|| ApiError::not_found("no such team"))?;
+    let inbox = required(body.inbox_id, "inbox_id")?;
+    let text = required(body.text, "text")?;
+    let targets = required(body.phones, "phones")?
+        .iter()
+        .map(|phone| normalize_target(phone))
+        .collect::<ApiResult<Vec<String>>>()?;
+    let per_phone = body.messages.unwrap_or(1);
+    let inbounds: Vec<Inbound> = targets
+        .iter()
+        .flat_map(|target| std::iter::repeat_n(target, per_phone))
+        .map(|target| Inbound {
+            inbox,
+            target: target.clone(),
+            text: text.clone(),
+        })
+        // One more than a burst may hold, so that a huge request is refused, not built.
+        .take(MAX_BURST + 1)
+        .collect();
+    let mut store = team.store();
+    let ids = store.receive_burst(inbounds)?;
+    let messages: Vec<MessageJson> = ids
+        .iter()
+        .filter_map(|&id| {
+            store
+                .message(id)
+                .and_then(|message| store.message_json(message))
+        })
+        .collect();
+    for message in &messages {
+        state.emit(team, EventKind::MessageReceived, message);
+    }
+    Ok(Json(messages))
 }
 
 /// Conversations longer than one history page (50) are listed by the team overview.

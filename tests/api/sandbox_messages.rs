@@ -351,3 +351,52 @@ async fn sends_are_validated() {
         .await;
     assert_eq!(status, 404);
 }
+
+#[tokio::test]
+async fn a_burst_delivers_every_message_within_one_second() {
+    let sandbox = spawn_sandbox(SandboxConfig {
+        teams: 1,
+        ..roomy_config()
+    })
+    .await;
+    let phones = ["12125550601", "12125550602"];
+    let burst = json!({"inbox_id": 3001, "phones": phones, "messages": 70, "text": "Anyone?"});
+
+    let (status, sent) = sandbox
+        .control(reqwest::Method::POST, "/_sandbox/burst", Some(burst))
+        .await;
+
+    assert_eq!(status, 200, "{sent}");
+    let sent = sent.as_array().expect("the messages sent");
+    assert_eq!(sent.len(), 140);
+    let seconds: std::collections::BTreeSet<i64> = sent
+        .iter()
+        .map(|message| parse_timestamp(&message["date"]).timestamp())
+        .collect();
+    assert_eq!(seconds.len(), 1, "one second: {seconds:?}");
+    let sent_keys: Vec<Key> = sent.iter().map(key).collect();
+    assert!(
+        sent_keys.windows(2).all(|pair| pair[0] < pair[1]),
+        "in order"
+    );
+    for phone in phones {
+        let newest = history(&sandbox, &json!(3001), &json!(phone), None).await;
+        assert_eq!(newest.len(), 50, "one page of the 70");
+        assert!(newest.iter().all(|message| message["text"] == "Anyone?"));
+    }
+
+    let too_many = json!({"inbox_id": 3001, "phones": phones, "messages": 6_000, "text": "x"});
+    let (status, refused) = sandbox
+        .control(reqwest::Method::POST, "/_sandbox/burst", Some(too_many))
+        .await;
+    assert_eq!(
+        (status, &refused["error"]),
+        (400, &json!("bad_data")),
+        "{refused}"
+    );
+    let email = json!({"inbox_id": 3001, "phones": ["someone@example.com"], "text": "x"});
+    let (status, _) = sandbox
+        .control(reqwest::Method::POST, "/_sandbox/burst", Some(email))
+        .await;
+    assert_eq!(status, 400, "an SMS inbox takes phones only");
+}

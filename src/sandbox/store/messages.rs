@@ -17,6 +17,10 @@ use crate::sandbox::wire::to_precision;
 /// Most messages `GET /v1/messages` returns.
 const HISTORY_LIMIT: usize = 50;
 
+/// Most messages one burst may deliver: far more than a page of any list, and few enough to
+/// fit in one second a microsecond apart.
+pub(crate) const MAX_BURST: usize = 10_000;
+
 /// A `POST /v1/message/send` whose fields are present and well-formed.
 #[derive(Debug, Clone)]
 pub(crate) struct Send {
@@ -165,6 +169,34 @@ impl TeamStore {
 
     /// A customer writes: the conversation is created or reopened and unread for the inbox.
     pub(crate) fn receive(&mut self, inbound: Inbound) -> ApiResult<i64> {
+        self.check_inbound(&inbound)?;
+        let now = self.now();
+        self.receive_at(inbound, now)
+    }
+
+    /// Customers write all at once: every message of `inbounds`, in order, within one Unix
+    /// second (a microsecond apart), so that they share the history's cursor unit (and, when
+    /// the readings write whole seconds, their conversations share one `updated`). Nothing is
+    /// stored unless every message can be.
+    pub(crate) fn receive_burst(&mut self, inbounds: Vec<Inbound>) -> ApiResult<Vec<i64>> {
+        if inbounds.len() > MAX_BURST {
+            return Err(ApiError::bad_data(format!(
+                "a burst holds at most {MAX_BURST} messages"
+            )));
+        }
+        for inbound in &inbounds {
+            self.check_inbound(inbound)?;
+        }
+        let instants = self.instants_in_one_second(inbounds.len());
+        inbounds
+            .into_iter()
+            .zip(instants)
+            .map(|(inbound, at)| self.receive_at(inbound, at))
+            .collect()
+    }
+
+    /// The inbox must exist and take the target's channel.
+    fn check_inbound(&self, inbound: &Inbound) -> ApiResult<()> {
         let inbox = self.inbox(inbound.inbox).ok_or_else(|| {
             ApiError::not_found(format!("inbox {} does not exist", inbound.inbox))
         })?;
@@ -176,8 +208,16 @@ impl TeamStore {
                 channel.as_str()
             )));
         }
+        Ok(())
+    }
+
+    /// Stores a checked inbound message sent at `now`.
+    fn receive_at(&mut self, inbound: Inbound, now: DateTime<Utc>) -> ApiResult<i64> {
+        let inbox = self.inbox(inbound.inbox).ok_or_else(|| {
+            ApiError::not_found(format!("inbox {} does not exist", inbound.inbox))
+        })?;
+        let channel = inbox.channel;
         let members: BTreeSet<i64> = inbox.members.iter().copied().collect();
-        let now = self.now();
         let conversation = match self.conversation_at(inbound.inbox, &inbound.target) {
             Some(existing) => existing.id,
             None => self.start_conversation(inbound.inbox, channel, inbound.target, 0, now),

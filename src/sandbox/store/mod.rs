@@ -16,7 +16,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 pub(crate) use conversations::{Address, ListQuery};
 pub(crate) use directory::{ContactJson, InboxJson, TeamJson};
-pub(crate) use messages::{Inbound, MessagePage, Send, SendOutcome, SendTarget};
+pub(crate) use messages::{Inbound, MAX_BURST, MessagePage, Send, SendOutcome, SendTarget};
 pub(crate) use render::{ConversationJson, MessageJson, SendAnswer, Viewer};
 
 use self::records::{
@@ -215,6 +215,28 @@ impl TeamStore {
         let now = to_micros(Utc::now()).max(self.clock + TimeDelta::microseconds(1));
         self.clock = now;
         now
+    }
+
+    /// `count` instants a microsecond apart, all within one Unix second and after every instant
+    /// handed out so far: the current second when they fit in what is left of it, else the
+    /// next one.
+    fn instants_in_one_second(&mut self, count: usize) -> Vec<DateTime<Utc>> {
+        let Some(span) = count
+            .checked_sub(1)
+            .and_then(|span| i64::try_from(span).ok())
+        else {
+            return Vec::new();
+        };
+        let mut start = self.now();
+        let last = start + TimeDelta::microseconds(span);
+        if last.timestamp() != start.timestamp() {
+            start = DateTime::from_timestamp(last.timestamp(), 0).unwrap_or(last);
+        }
+        let instants: Vec<DateTime<Utc>> = (0..=span)
+            .map(|offset| start + TimeDelta::microseconds(offset))
+            .collect();
+        self.clock = instants.last().copied().unwrap_or(self.clock);
+        instants
     }
 
     /// Moves a conversation's `updated` (at the readings' precision), keeping the list index in
