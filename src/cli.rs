@@ -429,6 +429,13 @@ pub struct LimitTuning {
     /// needed it fails with `UPSTREAM_BUDGET_EXCEEDED`.
     #[arg(long, env = "HEYMARKET_MAX_UPSTREAM_CALLS", default_value_t = config::DEFAULT_MAX_UPSTREAM_CALLS, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_upstream_calls: u64,
+
+    /// Upstream pages one list field reads per request. A list filtered on what the upstream
+    /// does not filter (or does not filter reliably) that has not found `first` matches in
+    /// them answers what it found, with `hasNextPage` and an `endCursor` that continues the
+    /// scan where it stopped.
+    #[arg(long, env = "HEYMARKET_MAX_LIST_PAGES", default_value_t = config::DEFAULT_MAX_LIST_PAGES, value_parser = clap::value_parser!(u64).range(1..=1000).map(|pages| pages as usize))]
+    pub max_list_pages: usize,
 }
 
 impl From<LimitTuning> for LimitsConfig {
@@ -445,6 +452,7 @@ impl From<LimitTuning> for LimitsConfig {
             introspection: tuning.introspection,
             client_rate_limit: tuning.client_rate_limit,
             max_upstream_calls: tuning.max_upstream_calls,
+            max_list_pages: tuning.max_list_pages,
         }
     }
 }

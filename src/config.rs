@@ -370,6 +370,10 @@ pub const DEFAULT_CLIENT_RATE_LIMIT: &str = "600/min";
 /// fewer (see the README's "What a query costs"); the bound keeps one request from spending a
 /// large share of its team's per-minute budget.
 pub const DEFAULT_MAX_UPSTREAM_CALLS: u64 = 100;
+/// Upstream pages one list field reads per request. An unfiltered page of 100 needs 3 to 6 at
+/// the page sizes the upstream plausibly uses; the rest is room for filters the gateway applies
+/// itself, and the bound keeps a sparse one from scanning a whole list in one request.
+pub const DEFAULT_MAX_LIST_PAGES: usize = 20;
 
 /// How large and demanding one GraphQL request may be. Every limit is checked before any
 /// upstream call; async-graphql enforces none by default.
@@ -396,6 +400,10 @@ pub struct LimitsConfig {
     /// operation); a call beyond them is not sent, and the field that needed it fails with
     /// `UPSTREAM_BUDGET_EXCEEDED`.
     pub max_upstream_calls: u64,
+    /// Upstream pages one list field reads per request; a list that has not found `first`
+    /// matching items in them answers what it found, with `hasNextPage` and an `endCursor`
+    /// that continues the scan where it stopped.
+    pub max_list_pages: usize,
 }
 
 /// What a document may hold before the GraphQL library parses or validates it.
@@ -431,6 +439,7 @@ impl Default for LimitsConfig {
             introspection: true,
             client_rate_limit: parse_default(DEFAULT_CLIENT_RATE_LIMIT),
             max_upstream_calls: DEFAULT_MAX_UPSTREAM_CALLS,
+            max_list_pages: DEFAULT_MAX_LIST_PAGES,
         }
     }
 }

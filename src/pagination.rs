@@ -98,6 +98,17 @@ pub struct Slice<T> {
     pub resume: Option<DateTime<Utc>>,
 }
 
+impl<T> Slice<T> {
+    /// The slice of a list known to be empty, read without any upstream call.
+    pub fn empty() -> Self {
+        Self {
+            rows: Vec::new(),
+            has_next_page: false,
+            resume: None,
+        }
+    }
+}
+
 /// Why a walk could not complete.
 #[derive(Debug, thiserror::Error)]
 pub enum WalkError<E> {

@@ -48,6 +48,11 @@ impl Visibility {
         })
     }
 
+    /// The acting member's id.
+    pub fn member_id(&self) -> i64 {
+        self.member.id
+    }
+
     /// The inboxes whose conversations the acting member sees.
     pub fn inboxes(&self) -> &HashSet<i64> {
         &self.member_of

@@ -40,5 +40,6 @@ mod schema;
 mod subscriptions;
 mod upstream_budget;
 mod upstream_client;
+mod walks;
 mod webhook_hints;
 mod ws_support;
