@@ -430,11 +430,11 @@ pub struct LimitTuning {
     #[arg(long, env = "HEYMARKET_MAX_UPSTREAM_CALLS", default_value_t = config::DEFAULT_MAX_UPSTREAM_CALLS, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_upstream_calls: u64,
 
-    /// Upstream pages one list field reads per request. A list filtered on what the upstream
-    /// does not filter (or does not filter reliably) that has not found `first` matches in
-    /// them answers what it found, with `hasNextPage` and an `endCursor` that continues the
-    /// scan where it stopped.
-    #[arg(long, env = "HEYMARKET_MAX_LIST_PAGES", default_value_t = config::DEFAULT_MAX_LIST_PAGES, value_parser = clap::value_parser!(u64).range(1..=1000).map(|pages| pages as usize))]
+    /// Upstream pages one list field reads per request (2 to 1000). A list that has not found
+    /// `first` matches in them (the gateway checks every filter itself, and applies those the
+    /// upstream ignores) answers what it found, with `hasNextPage` and an `endCursor` that
+    /// continues the scan where it stopped.
+    #[arg(long, env = "HEYMARKET_MAX_LIST_PAGES", default_value_t = config::DEFAULT_MAX_LIST_PAGES, value_parser = clap::value_parser!(u64).range(crate::pagination::MIN_PAGES as u64..=1000).map(|pages| pages as usize))]
     pub max_list_pages: usize,
 }
 

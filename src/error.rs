@@ -6,6 +6,8 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, SecondsFormat, Utc};
+
 use crate::upstream;
 
 /// Suggested wait when the upstream signalled a rate limit without saying for how long.
@@ -62,6 +64,21 @@ pub enum ApiError {
         "this operation needs more upstream calls than one operation may make ({budget}); ask for less per request (fewer ids, rows or nested lists), or split it"
     )]
     UpstreamBudgetExceeded { budget: u64 },
+    /// A list answered everything the upstream API can list, but the API cannot list it all:
+    /// at least a whole upstream page of its items share one cursor value (`instant`), and the
+    /// API pages by that value only, so the items of that instant beyond the page it shows
+    /// cannot be read. Reported beside the list's data, which goes on past the instant.
+    #[error(
+        "this list may be missing {items} at {}: at least a whole page of them share that {unit}, and the Heymarket API pages by {unit} only, so it shows no more of them than one page holds; the list holds what it shows and goes on past it",
+        instant.to_rfc3339_opts(SecondsFormat::Micros, true)
+    )]
+    IncompleteListing {
+        /// What the list holds, e.g. `messages`.
+        items: &'static str,
+        /// The cursor's unit, e.g. `second`.
+        unit: &'static str,
+        instant: DateTime<Utc>,
+    },
     /// The request did not finish within the gateway's deadline.
     #[error("the request did not finish within {} ms; retry later, or ask for less", .deadline.as_millis())]
     RequestTimeout { deadline: Duration },
@@ -98,6 +115,7 @@ impl ApiError {
             Self::OutcomeUnknown => "OUTCOME_UNKNOWN",
             Self::LimitExceeded { .. } => "QUERY_LIMIT_EXCEEDED",
             Self::UpstreamBudgetExceeded { .. } => "UPSTREAM_BUDGET_EXCEEDED",
+            Self::IncompleteListing { .. } => "INCOMPLETE_LISTING",
             Self::RequestTimeout { .. } => "REQUEST_TIMEOUT",
             Self::PersistedQueryNotFound => "PERSISTED_QUERY_NOT_FOUND",
             Self::OperationNotAllowed => "OPERATION_NOT_ALLOWED",
@@ -137,6 +155,12 @@ impl From<ApiError> for async_graphql::Error {
                 }
                 ApiError::UpstreamBudgetExceeded { budget } => {
                     extensions.set("budget", *budget);
+                }
+                ApiError::IncompleteListing { instant, .. } => {
+                    extensions.set(
+                        "instant",
+                        instant.to_rfc3339_opts(SecondsFormat::Micros, true),
+                    );
                 }
                 _ => {}
             }

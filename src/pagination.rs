@@ -7,16 +7,22 @@
 //! to and including the last emitted row's instant and drops what it has already emitted,
 //! comparing full sort keys `(instant, id)`. Over an unchanging data set a walk returns every row
 //! exactly once, whatever the upstream's page size and the caller's `first`, as long as no more
-//! rows share one instant than fit on one upstream page (then the API itself cannot enumerate
-//! them: the walk steps past that instant and logs it).
+//! rows share one instant than fit on one upstream page. When more do, the API itself cannot
+//! enumerate them: the walk steps past that instant and names it in [`Slice::incomplete`], so
+//! the gap is reported, never silent.
+//!
+//! A walk reads at most a given number of upstream pages. One that filters rows itself may not
+//! find `first` rows to keep within them: it answers what it found, and [`Slice::scanned_to`]
+//! says where the next slice continues the scan.
 
 use std::future::Future;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-/// Upstream pages one call may fetch beyond four per wanted row: a walk normally needs far fewer,
-/// and the bound keeps an upstream that pages erratically from holding a request forever.
-const MIN_UPSTREAM_PAGES: usize = 16;
+/// The fewest upstream pages a walk may be bounded to: two pages always move a walk past at
+/// least one row (a first page can hold nothing new when its oldest instant waits for the next
+/// page), so a slice that stops at its bound still continues further on.
+pub const MIN_PAGES: usize = 2;
 
 /// Where a row sits in a newest-first listing; rows sort descending by `(at, id)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -62,6 +68,9 @@ pub struct Listing {
     /// The most rows one page holds, where documented: a shorter page is then the last one,
     /// and nothing needs fetching to learn that.
     pub page_size: Option<usize>,
+    /// Where the page size is not documented, the longest page the upstream has answered so
+    /// far: a page of one cursor unit that is shorter ends its list, and so holds all of it.
+    pub longest_page_seen: usize,
 }
 
 impl Listing {
@@ -69,12 +78,31 @@ impl Listing {
     pub const CONVERSATIONS: Listing = Listing {
         granularity: Granularity::Microsecond,
         page_size: None,
+        longest_page_seen: 0,
     };
     /// `GET /v1/messages`: Unix-seconds cursor, "the 50 most recent" per page.
     pub const MESSAGE_HISTORY: Listing = Listing {
         granularity: Granularity::Second,
         page_size: Some(50),
+        longest_page_seen: 0,
     };
+
+    /// This listing, its upstream having answered pages of up to `rows` rows so far.
+    pub fn having_seen_pages_of(self, rows: usize) -> Self {
+        Self {
+            longest_page_seen: rows,
+            ..self
+        }
+    }
+
+    /// Whether a page of `rows` rows is as long as this listing's pages get: the documented
+    /// size, else the longest page seen, before or in this walk (`longest`). Without either, a
+    /// walk's first page counts as full.
+    fn full(&self, rows: usize, longest: usize) -> bool {
+        rows >= self
+            .page_size
+            .unwrap_or(longest.max(self.longest_page_seen))
+    }
 }
 
 /// Where a walk continues: after the row at `key`. `resume` is the cursor bound of the
@@ -91,11 +119,20 @@ pub struct Position {
 pub struct Slice<T> {
     /// At most `first` rows, newest first, each with its sort key (the edge's cursor).
     pub rows: Vec<(SortKey, T)>,
-    /// Whether at least one more row follows the last one.
+    /// Whether at least one more row follows the last one (or, when the walk stopped at its
+    /// page bound, may follow).
     pub has_next_page: bool,
     /// The cursor bound of the last upstream page fetched, to continue from (see
     /// [`Position::resume`]).
     pub resume: Option<DateTime<Utc>>,
+    /// Where the walk stopped looking when it reached its page bound before finding `first`
+    /// rows to keep: the next slice continues from there, past the rows it left out, rather
+    /// than from the last row returned. `None` when the walk did not stop at its bound.
+    pub scanned_to: Option<Position>,
+    /// Cursor units the walk stepped past although the upstream may hold more of their rows
+    /// than it showed: a whole page of rows shared the unit, and the upstream pages by unit
+    /// only, so no request can show the rest. Newest first.
+    pub incomplete: Vec<DateTime<Utc>>,
 }
 
 impl<T> Slice<T> {
@@ -105,6 +142,8 @@ impl<T> Slice<T> {
             rows: Vec::new(),
             has_next_page: false,
             resume: None,
+            scanned_to: None,
+            incomplete: Vec::new(),
         }
     }
 }
@@ -121,16 +160,18 @@ pub enum WalkError<E> {
 }
 
 /// Collects the `first` rows that follow `after` (or the newest rows without it), plus whether
-/// more follow.
+/// more follow, reading at most `max_pages` upstream pages (at least [`MIN_PAGES`]).
 ///
 /// `fetch(before)` must return one upstream page of rows strictly older than `before` (or the
 /// newest rows for `None`), newest first; `key` places a row, and rows without a key are skipped
 /// because they cannot be placed. Rows for which `keep` is false still move the walk along but
 /// are not returned: that is how a filter the upstream lacks is applied without losing the
-/// exactness of `first`.
+/// exactness of `first`. When `max_pages` pages hold fewer than `first` rows to keep, the slice
+/// has what they held, `has_next_page`, and [`Slice::scanned_to`].
 pub async fn collect<T, E, F, Fut>(
     first: usize,
     after: Option<Position>,
+    max_pages: usize,
     listing: Listing,
     key: impl Fn(&T) -> Option<SortKey>,
     keep: impl Fn(&T) -> bool,
@@ -141,6 +182,7 @@ where
     Fut: Future<Output = Result<Vec<T>, E>>,
 {
     let granularity = listing.granularity;
+    let max_pages = max_pages.max(MIN_PAGES);
     let mut rows: Vec<(SortKey, T)> = Vec::new();
     let mut last = after.map(|position| position.key);
     // Any bound at or above the one that includes the cursor's unit returns the rows after the
@@ -152,13 +194,39 @@ where
             .filter(|resume| *resume >= including)
             .unwrap_or(including)
     });
-    let mut resume;
-    let max_pages = MIN_UPSTREAM_PAGES + 4 * (first + 1);
+    let mut resume = before;
+    // The bound of the page `last` was found on, for a slice that stops at its page bound.
+    let mut last_resume = after.and_then(|position| position.resume);
+    let mut longest_page = 0;
+    // A unit whose rows filled a whole page: the next page steps past it.
+    let mut stepping_past: Option<DateTime<Utc>> = None;
+    let mut incomplete = Vec::new();
+    let mut pages = 0;
 
-    for pages in 1..=max_pages {
+    loop {
+        if pages == max_pages {
+            let moved = last.filter(|last| Some(*last) != after.map(|position| position.key));
+            let Some(last) = moved else {
+                return Err(WalkError::NoProgress { pages });
+            };
+            return Ok(Slice {
+                rows,
+                has_next_page: true,
+                resume,
+                scanned_to: Some(Position {
+                    key: last,
+                    resume: last_resume,
+                }),
+                incomplete,
+            });
+        }
+        incomplete.extend(stepping_past.take());
+        pages += 1;
         let page = fetch(before).await.map_err(WalkError::Fetch)?;
         resume = before;
         let final_page = listing.page_size.is_some_and(|size| page.len() < size);
+        longest_page = longest_page.max(page.len());
+        let full_page = listing.full(page.len(), longest_page);
         let keyed: Vec<(SortKey, T)> = page
             .into_iter()
             .filter_map(|row| key(&row).map(|key| (key, row)))
@@ -170,11 +238,14 @@ where
                 rows,
                 has_next_page: false,
                 resume,
+                scanned_to: None,
+                incomplete,
             });
         };
         let spans_units = keyed
             .iter()
             .any(|(key, _)| granularity.floor(key.at) > oldest_unit);
+        let shared_unit = keyed.len() > 1;
         let mut fresh: Vec<(SortKey, T)> = keyed
             .into_iter()
             .filter(|(key, _)| last.is_none_or(|last| *key < last))
@@ -187,9 +258,11 @@ where
             granularity.including(oldest_unit)
         } else {
             // The page holds a single unit: all of it when it fits in a page, otherwise as much
-            // as the API will ever show. Take it and continue strictly before it.
-            if fresh.len() > 1 {
-                tracing::debug!(unit = %oldest_unit, rows = fresh.len(), "a whole upstream page shares one cursor unit");
+            // as the API will ever show. Take it and continue strictly before it; a whole page
+            // of one unit may have left rows out, which the slice reports once it moves on.
+            if full_page && shared_unit {
+                tracing::debug!(unit = %oldest_unit, "a whole upstream page shares one cursor unit");
+                stepping_past = Some(oldest_unit);
             }
             oldest_unit
         };
@@ -201,6 +274,7 @@ where
         fresh.sort_by_key(|(key, _)| std::cmp::Reverse(*key));
         if let Some(&(oldest, _)) = fresh.last() {
             last = Some(oldest);
+            last_resume = resume;
         }
         let wanted = first + 1 - rows.len();
         rows.extend(fresh.into_iter().filter(|(_, row)| keep(row)).take(wanted));
@@ -210,6 +284,8 @@ where
                 rows,
                 has_next_page: true,
                 resume,
+                scanned_to: None,
+                incomplete,
             });
         }
         if final_page {
@@ -217,10 +293,11 @@ where
                 rows,
                 has_next_page: false,
                 resume,
+                scanned_to: None,
+                incomplete,
             });
         }
     }
-    Err(WalkError::NoProgress { pages: max_pages })
 }
 
 #[cfg(test)]
@@ -244,6 +321,10 @@ mod tests {
         asked: std::cell::RefCell<Vec<Option<DateTime<Utc>>>>,
         /// Whether walks pass the slice's resume bound on.
         resume: bool,
+        /// Upstream pages one slice may read.
+        max_pages: usize,
+        /// The longest page the walk is told the upstream answered before.
+        longest_page_seen: usize,
     }
 
     impl FakeUpstream {
@@ -257,6 +338,8 @@ mod tests {
                 calls: Cell::new(0),
                 asked: Default::default(),
                 resume: true,
+                max_pages: 1_000,
+                longest_page_seen: 0,
             }
         }
 
@@ -278,9 +361,11 @@ mod tests {
             collect(
                 first,
                 after,
+                self.max_pages,
                 Listing {
                     granularity: self.granularity,
                     page_size: self.announced_page_size,
+                    longest_page_seen: self.longest_page_seen,
                 },
                 |row: &SortKey| Some(*row),
                 self.keep,
@@ -291,12 +376,18 @@ mod tests {
         }
 
         async fn walk(&self, first: usize) -> Vec<SortKey> {
+            self.walk_reporting(first).await.0
+        }
+
+        /// Every row of a walk, and every unit reported incomplete on the way.
+        async fn walk_reporting(&self, first: usize) -> (Vec<SortKey>, Vec<DateTime<Utc>>) {
             let mut all = Vec::new();
+            let mut incomplete = Vec::new();
             let mut after = None;
             loop {
                 let slice = self.slice(first, after).await;
                 assert!(slice.rows.len() <= first);
-                if slice.has_next_page {
+                if slice.has_next_page && slice.scanned_to.is_none() {
                     assert_eq!(
                         slice.rows.len(),
                         first,
@@ -304,14 +395,21 @@ mod tests {
                     );
                 }
                 all.extend(slice.rows.iter().map(|(key, _)| *key));
+                incomplete.extend(slice.incomplete);
                 let resume = slice.resume.filter(|_| self.resume);
-                after = slice
-                    .rows
-                    .last()
-                    .map(|(key, _)| Position { key: *key, resume });
+                after = slice.scanned_to.or_else(|| {
+                    slice
+                        .rows
+                        .last()
+                        .map(|(key, _)| Position { key: *key, resume })
+                });
                 if !slice.has_next_page {
-                    return all;
+                    return (all, incomplete);
                 }
+                assert!(
+                    after.is_some(),
+                    "more follow, and a position to continue from"
+                );
             }
         }
     }
@@ -473,11 +571,101 @@ mod tests {
             at: at(50),
             id: 100 + id,
         }));
-        let upstream = FakeUpstream::new(rows, 5, Granularity::Microsecond);
-        let walked = upstream.walk(2).await;
-        // The API can only ever show 5 of the 8 tied rows; everything older still arrives.
-        assert_eq!(walked.iter().filter(|key| key.at == at(100)).count(), 5);
-        assert_eq!(walked.iter().filter(|key| key.at == at(50)).count(), 3);
+        for first in [2, 4, 100] {
+            let mut upstream = FakeUpstream::new(rows.clone(), 5, Granularity::Microsecond);
+            // As when earlier walks have met the upstream: a slice that starts on the last,
+            // short page does not take it for a full one.
+            upstream.longest_page_seen = 5;
+            let (walked, incomplete) = upstream.walk_reporting(first).await;
+            // The API can only ever show 5 of the 8 tied rows; everything older still arrives,
+            // and the gap is reported once, by the slice that steps past it.
+            assert_eq!(walked.iter().filter(|key| key.at == at(100)).count(), 5);
+            assert_eq!(walked.iter().filter(|key| key.at == at(50)).count(), 3);
+            assert_eq!(incomplete, [at(100)], "first {first}");
+        }
+    }
+
+    #[tokio::test]
+    async fn ties_that_fit_on_a_page_are_not_reported() {
+        for (granularity, spacing) in [
+            (Granularity::Microsecond, 1),
+            (Granularity::Second, 1_000_000),
+        ] {
+            for page_size in [5, 30] {
+                let upstream = FakeUpstream::new(tied_rows(spacing), page_size, granularity);
+                assert!(upstream.walk_reporting(7).await.1.is_empty());
+            }
+        }
+        // A last page shorter than the others is complete, even when one unit fills it.
+        let mut rows: Vec<SortKey> = (0..10)
+            .map(|id| SortKey {
+                at: at(100 + id),
+                id,
+            })
+            .collect();
+        rows.extend((0..3).map(|id| SortKey {
+            at: at(50),
+            id: 20 + id,
+        }));
+        let mut upstream = FakeUpstream::new(rows.clone(), 5, Granularity::Microsecond);
+        upstream.longest_page_seen = 5;
+        for first in [1, 2, 4, 100] {
+            let (walked, incomplete) = upstream.walk_reporting(first).await;
+            assert_eq!(walked, expected(&rows));
+            assert!(incomplete.is_empty(), "first {first}: {incomplete:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_sparse_filter_answers_what_its_pages_held_and_continues_the_scan() {
+        let rows = tied_rows(1);
+        let keep: fn(&SortKey) -> bool = |row| row.id % 20 == 1;
+        let wanted: Vec<SortKey> = expected(&rows).into_iter().filter(keep).collect();
+        for (page_size, max_pages) in [(5, 2), (5, 3), (30, 2)] {
+            let mut upstream = FakeUpstream::new(rows.clone(), page_size, Granularity::Microsecond);
+            upstream.keep = keep;
+            upstream.max_pages = max_pages;
+            for first in [1, 7, 100] {
+                upstream.calls.set(0);
+                let mut slices = 0;
+                let mut stopped = 0;
+                let mut after = None;
+                let mut walked = Vec::new();
+                loop {
+                    let slice = upstream.slice(first, after).await;
+                    slices += 1;
+                    walked.extend(slice.rows.iter().map(|(key, _)| *key));
+                    if let Some(scanned_to) = slice.scanned_to {
+                        stopped += 1;
+                        let last_row = slice.rows.last().map(|(key, _)| *key);
+                        assert!(last_row.is_none_or(|key| scanned_to.key <= key));
+                    }
+                    after = slice.scanned_to.or_else(|| {
+                        let resume = slice.resume;
+                        slice
+                            .rows
+                            .last()
+                            .map(|(key, _)| Position { key: *key, resume })
+                    });
+                    if !slice.has_next_page {
+                        break;
+                    }
+                }
+                let what = format!("page {page_size}, {max_pages} pages, first {first}");
+                assert_eq!(walked, wanted, "{what}");
+                assert!(
+                    upstream.calls.get() <= slices * max_pages,
+                    "{what}: {} calls for {slices} slices",
+                    upstream.calls.get()
+                );
+                if first > 1 {
+                    assert!(
+                        stopped > slices / 2,
+                        "{what}: {stopped} of {slices} stopped"
+                    );
+                }
+            }
+        }
     }
 
     #[tokio::test]
@@ -487,6 +675,7 @@ mod tests {
         let result = collect(
             10,
             None,
+            20,
             Listing::CONVERSATIONS,
             |r: &SortKey| Some(*r),
             |_| true,
@@ -509,6 +698,7 @@ mod tests {
         let result = collect(
             3,
             None,
+            20,
             Listing::MESSAGE_HISTORY,
             |r: &SortKey| Some(*r),
             |_| true,

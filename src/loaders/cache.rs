@@ -7,7 +7,7 @@
 use std::collections::HashSet;
 use std::hash::Hash;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use futures::future::{BoxFuture, Shared};
@@ -54,6 +54,12 @@ pub struct Caches {
     /// than asked: the upstream's listing maximum, as far as its answers show it.
     largest_listing: AtomicU32,
     short_listing_seen: AtomicBool,
+    /// The longest conversation list page the upstream has answered (its page size is not
+    /// documented).
+    longest_list_page: AtomicUsize,
+    /// Whether a history asked with `timestamp` has answered messages of that very second:
+    /// the upstream then reads `timestamp` as "up to the end of that second", not "before it".
+    history_includes_its_second: AtomicBool,
     /// Per tenant, the generation list pages are keyed by; a change to any conversation moves
     /// the tenant to a new generation, so no cached page can contradict the change.
     generations: Cache<TenantKey, u64>,
@@ -95,6 +101,8 @@ impl Caches {
             recent_windows: bounded(config.capacity, config.ttl_conversations).build(),
             largest_listing: AtomicU32::new(0),
             short_listing_seen: AtomicBool::new(false),
+            longest_list_page: AtomicUsize::new(0),
+            history_includes_its_second: AtomicBool::new(false),
             // Outlives every list page, so a generation is never forgotten while pages of it
             // are still cached.
             generations: bounded(
@@ -138,6 +146,33 @@ impl Caches {
             0 => asked,
             largest => largest.min(asked),
         }
+    }
+
+    /// Learns from a conversation list page of `rows` rows.
+    pub(super) fn list_page_answered(&self, rows: usize) {
+        self.longest_list_page.fetch_max(rows, Ordering::Relaxed);
+    }
+
+    /// The longest conversation list page the upstream has answered so far.
+    pub(super) fn longest_list_page(&self) -> usize {
+        self.longest_list_page.load(Ordering::Relaxed)
+    }
+
+    /// Learns that the upstream's history `timestamp` includes its own second.
+    pub(super) fn history_included_its_second(&self) {
+        if !self
+            .history_includes_its_second
+            .swap(true, Ordering::Relaxed)
+        {
+            tracing::info!(
+                "the upstream's message history includes the `timestamp` second itself; paging it accordingly"
+            );
+        }
+    }
+
+    /// Whether the upstream's history `timestamp` has been seen to include its own second.
+    pub(super) fn history_includes_its_second(&self) -> bool {
+        self.history_includes_its_second.load(Ordering::Relaxed)
     }
 
     /// Whether the upstream accepted `tenant`'s credential lately: its team is cached.

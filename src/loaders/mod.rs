@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_graphql::dataloader::{DataLoader, HashMapCache};
+use chrono::{DateTime, Utc};
 
 pub use cache::Caches;
 pub use last_message::{CONVERSATIONS_PER_LISTING, LastMessageTarget};
@@ -105,6 +106,11 @@ impl Loaders {
     /// One conversation by id; `None` when the upstream has no such conversation.
     pub async fn conversation(&self, id: i64) -> Result<Option<Arc<Conversation>>, ApiError> {
         self.conversations.load_one(id).await?.transpose()
+    }
+
+    /// The longest conversation list page the upstream has answered so far.
+    pub fn longest_list_page(&self) -> usize {
+        self.source.caches.longest_list_page()
     }
 
     /// One page of `POST /v1/conversations`, shared with concurrent and recent identical
@@ -210,8 +216,41 @@ impl Loaders {
         self.history_page(phone, inbox_id, None).await
     }
 
-    /// A page of that history: the messages sent before `before` (Unix seconds), newest first.
-    pub async fn history_page(
+    /// A page of that history: the newest messages sent before the second `before` (the
+    /// newest messages without it), newest first, whichever way the upstream reads its
+    /// `timestamp` (heymarket-api.md §13.12): "before that second" as documented, or "up to
+    /// the end of that second". An answer holding a message of the very second it was asked
+    /// with shows the second reading; from then on every page is asked one second earlier.
+    pub async fn history_before(
+        &self,
+        phone: &str,
+        inbox_id: i64,
+        before: Option<DateTime<Utc>>,
+    ) -> Result<Arc<Vec<Message>>, ApiError> {
+        let Some(second) = before.map(|before| before.timestamp()) else {
+            return self.history_page(phone, inbox_id, None).await;
+        };
+        let caches = &self.source.caches;
+        if caches.history_includes_its_second() {
+            return self
+                .history_page(phone, inbox_id, Some(second.saturating_sub(1)))
+                .await;
+        }
+        let page = self.history_page(phone, inbox_id, Some(second)).await?;
+        // Only a message of that very second tells; newer ones would mean the cursor was
+        // ignored, which the walk reports in its own way.
+        let newest = page.iter().filter_map(|message| message.date).max();
+        if newest.is_some_and(|newest| newest.timestamp() == second) {
+            caches.history_included_its_second();
+            return self
+                .history_page(phone, inbox_id, Some(second.saturating_sub(1)))
+                .await;
+        }
+        Ok(page)
+    }
+
+    /// A page of that history as the upstream answers `timestamp` `before` (Unix seconds).
+    async fn history_page(
         &self,
         phone: &str,
         inbox_id: i64,

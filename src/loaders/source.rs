@@ -169,11 +169,13 @@ impl Source {
     ) -> Result<Arc<Vec<Conversation>>, ApiError> {
         let generation = self.caches.generation(self.tenant).await;
         let fill = || async {
-            self.upstream
+            let page = self
+                .upstream
                 .list_conversations(&request)
                 .await
-                .map(Arc::new)
-                .map_err(ApiError::from)
+                .map_err(ApiError::from)?;
+            self.caches.list_page_answered(page.len());
+            Ok(Arc::new(page))
         };
         self.read_through(
             CacheKind::ListPages,
@@ -227,8 +229,9 @@ impl Source {
         Ok(found)
     }
 
-    /// One page of a conversation's history: the newest, or the one before `before` (Unix
-    /// seconds).
+    /// One page of a conversation's history: the newest, or the one `timestamp` `before`
+    /// (Unix seconds) bounds. A 404 is an empty history: the inbox has no conversation with
+    /// that phone, which one reading of the docs answers `[]` and another 404 (§13.12).
     pub(super) async fn history(
         &self,
         phone: &str,
@@ -236,11 +239,11 @@ impl Source {
         before: Option<i64>,
     ) -> Result<Arc<Vec<Message>>, ApiError> {
         let fill = || async {
-            self.upstream
-                .message_history(phone, inbox_id, before)
-                .await
-                .map(Arc::new)
-                .map_err(ApiError::from)
+            match self.upstream.message_history(phone, inbox_id, before).await {
+                Ok(page) => Ok(Arc::new(page)),
+                Err(UpstreamError::NotFound) => Ok(Arc::default()),
+                Err(error) => Err(error.into()),
+            }
         };
         self.read_through(
             CacheKind::Histories,

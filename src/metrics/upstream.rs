@@ -1,5 +1,5 @@
 //! Calls to the upstream API: by route and status, their latency, waits for the rate budget,
-//! and the circuit breaker's state.
+//! the circuit breaker's state, and rows a list returned that a filter it was sent excludes.
 
 use std::time::Duration;
 
@@ -26,6 +26,12 @@ struct RouteLabels {
     route: String,
 }
 
+/// `filter` is the name of a filter the gateway sends (`inboxes`, `closed`, `unread`).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct FilterLabels {
+    filter: &'static str,
+}
+
 /// Counts and times upstream HTTP attempts (retries included).
 #[derive(Clone)]
 pub struct UpstreamMetrics {
@@ -33,6 +39,7 @@ pub struct UpstreamMetrics {
     durations: Family<RouteLabels, Histogram, fn() -> Histogram>,
     rate_limit_waits: Counter,
     circuit_state: Gauge,
+    ignored_filter_rows: Family<FilterLabels, Counter>,
 }
 
 impl Default for UpstreamMetrics {
@@ -42,6 +49,7 @@ impl Default for UpstreamMetrics {
             durations: Family::new_with_constructor(|| Histogram::new(latency_buckets())),
             rate_limit_waits: Counter::default(),
             circuit_state: Gauge::default(),
+            ignored_filter_rows: Family::default(),
         }
     }
 }
@@ -69,6 +77,12 @@ impl UpstreamMetrics {
             "The upstream circuit breaker: 0 closed, 1 half-open, 2 open",
             self.circuit_state.clone(),
         );
+        registry.register(
+            "upstream_filter_ignored_rows",
+            "Rows of upstream list pages that a filter the gateway sent excludes (the upstream \
+             read it otherwise), skipped by the gateway, by filter",
+            self.ignored_filter_rows.clone(),
+        );
     }
 
     /// Records one attempt that ended with `status` after `elapsed`.
@@ -88,6 +102,14 @@ impl UpstreamMetrics {
 
     pub(crate) fn count_rate_limit_wait(&self) {
         self.rate_limit_waits.inc();
+    }
+
+    /// Records one row an upstream list returned although `filter`, which it was sent,
+    /// excludes it.
+    pub(crate) fn count_ignored_filter_row(&self, filter: &'static str) {
+        self.ignored_filter_rows
+            .get_or_create(&FilterLabels { filter })
+            .inc();
     }
 
     /// Reports the circuit breaker's state (read when `/metrics` is scraped): 0 closed, 1

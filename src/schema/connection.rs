@@ -3,7 +3,7 @@
 //! The walk itself is [`crate::pagination::collect`]; this module checks arguments and shapes
 //! the result the way Relay and graphql-codegen expect.
 
-use async_graphql::SimpleObject;
+use async_graphql::{Context, SimpleObject};
 
 use super::cursor::{Cursor, CursorKey, CursorKind};
 use crate::error::ApiError;
@@ -13,6 +13,21 @@ use crate::pagination::{Position, Slice, WalkError};
 pub const DEFAULT_FIRST: i32 = 20;
 /// Largest `first` a client may ask for.
 pub const MAX_FIRST: i32 = 100;
+
+/// Upstream pages one list field may read per request (`--max-list-pages`), from the schema's
+/// data.
+#[derive(Debug, Clone, Copy)]
+pub struct MaxListPages(pub usize);
+
+impl MaxListPages {
+    /// The bound the schema was built with; its absence is a wiring bug.
+    pub fn of(ctx: &Context<'_>) -> Result<usize, ApiError> {
+        ctx.data::<Self>().map(|pages| pages.0).map_err(|_| {
+            tracing::error!("the schema was built without a list page bound");
+            ApiError::Internal
+        })
+    }
+}
 
 /// Checked forward-paging arguments.
 #[derive(Debug, Clone, Copy)]
@@ -55,13 +70,17 @@ impl PageRequest {
     }
 
     /// The page for a collected slice, each node built by `node`, its cursors signed with
-    /// `cursors`.
+    /// `cursors`. A slice that stopped scanning past its last row ends with a cursor that
+    /// continues the scan from there.
     pub fn page<T, N>(
         &self,
         cursors: &CursorKey,
         slice: Slice<T>,
         node: impl Fn(T) -> N,
     ) -> Page<N> {
+        let scanned_to = slice
+            .scanned_to
+            .map(|position| Cursor::new(self.kind, position).encode(cursors));
         let edges: Vec<(String, N)> = slice
             .rows
             .into_iter()
@@ -79,9 +98,30 @@ impl PageRequest {
             // say more cheaply, and the Relay spec allows exactly this answer.
             has_previous_page: self.after.is_some(),
             start_cursor: edges.first().map(|(cursor, _)| cursor.clone()),
-            end_cursor: edges.last().map(|(cursor, _)| cursor.clone()),
+            end_cursor: scanned_to.or_else(|| edges.last().map(|(cursor, _)| cursor.clone())),
         };
         Page { edges, page_info }
+    }
+}
+
+/// Reports each of `instants`, where the upstream could not list every one of the field's
+/// `items` (see [`Slice::incomplete`]), as an `INCOMPLETE_LISTING` error at the field's path,
+/// beside the data it answers.
+pub fn report_incomplete(
+    ctx: &Context<'_>,
+    items: &'static str,
+    unit: &'static str,
+    instants: &[chrono::DateTime<chrono::Utc>],
+) {
+    for &instant in instants {
+        tracing::warn!(items, %instant, "a list steps past items the upstream cannot list");
+        let error = ApiError::IncompleteListing {
+            items,
+            unit,
+            instant,
+        };
+        let error = async_graphql::Error::from(error).into_server_error(ctx.item.pos);
+        ctx.add_error(ctx.set_error_path(error));
     }
 }
 
@@ -156,7 +196,9 @@ connection_types!(
     "One page of conversations, newest activity first. Walk the list by passing \
      `pageInfo.endCursor` as `after` while `pageInfo.hasNextPage` is true: over unchanging data \
      every conversation arrives exactly once. A conversation that changes during a walk (a new \
-     message bumps it to the top) moves out of the part still to be walked.",
+     message bumps it to the top) moves out of the part still to be walked. Where the Heymarket \
+     API cannot list them all (more share one `updatedAt` than one of its pages holds), an \
+     `INCOMPLETE_LISTING` error beside the page says so.",
     "A conversation in a list, with its position."
 );
 
@@ -165,21 +207,28 @@ connection_types!(
     MessageConnection,
     MessageEdge,
     "One page of a conversation's messages, newest first. Walk it by passing \
-     `pageInfo.endCursor` as `after` while `pageInfo.hasNextPage` is true.",
+     `pageInfo.endCursor` as `after` while `pageInfo.hasNextPage` is true: over unchanging data \
+     every message arrives exactly once. Where the Heymarket API cannot list them all (more \
+     than 50 were sent within one second), an `INCOMPLETE_LISTING` error beside the page says \
+     so.",
     "A message in a list, with its position."
 );
 
 /// Where a page sits in its list.
 #[derive(SimpleObject)]
 pub struct PageInfo {
-    /// Whether more items follow this page (exact: the gateway looked one item ahead).
+    /// Whether more items follow this page (exact: the gateway looked one item ahead), or, on
+    /// a page that stopped its search early (see `endCursor`), may follow.
     pub has_next_page: bool,
     /// Whether items precede this page: true when the page was asked for with `after`.
     pub has_previous_page: bool,
     /// Cursor of the page's first item; null for an empty page.
     pub start_cursor: Option<String>,
-    /// Cursor of the page's last item; null for an empty page. Pass it as `after` for the
-    /// next page.
+    /// Where to continue: pass it as `after` for the next page. The cursor of the page's last
+    /// item, null for an empty page at the end of the list; but a page that holds fewer than
+    /// `first` items because the gateway read as many upstream pages as one request may
+    /// (`--max-list-pages`) without finding more matches ends where its search stopped, even
+    /// when it is empty.
     pub end_cursor: Option<String>,
 }
 

@@ -1,19 +1,22 @@
 //! The conversation list behind `Query.conversations` and `Inbox.conversations`: filters
-//! checked and mapped onto `POST /v1/conversations`, walked with the tie-safe pager.
+//! checked and mapped onto `POST /v1/conversations`, walked with the tie-safe pager, and every
+//! row the upstream answers checked against them again.
 
 use std::sync::Arc;
 
 use async_graphql::{Context, ID, InputObject};
 
 use super::access::Visibility;
-use super::connection::{ConversationConnection, PageRequest, walk_error};
+use super::connection::{
+    ConversationConnection, MaxListPages, PageRequest, report_incomplete, walk_error,
+};
 use super::context::RequestContext;
 use super::cursor::CursorKey;
 use super::node::{GlobalId, NodeKind};
 use super::types::{Conversation, ConversationStatus};
 use crate::error::ApiError;
 use crate::loaders::{LastMessageTarget, Loaders};
-use crate::pagination::{self, Listing};
+use crate::pagination::{self, Listing, Slice};
 use crate::upstream::models::Conversation as Conversation_;
 use crate::upstream::requests::ConversationListRequest;
 
@@ -56,7 +59,8 @@ pub async fn conversations(
     inbox: Option<i64>,
 ) -> Result<ConversationConnection, ApiError> {
     let context = RequestContext::of(ctx)?;
-    let inbox_ids: Vec<i64> = match inbox {
+    let cursors = CursorKey::of(ctx)?;
+    let mut named: Vec<i64> = match inbox {
         Some(inbox) => vec![inbox],
         None => filter
             .inbox_ids
@@ -65,6 +69,8 @@ pub async fn conversations(
             .map(|id| GlobalId::parse_as(id, NodeKind::Inbox))
             .collect::<Result<_, _>>()?,
     };
+    named.sort_unstable();
+    named.dedup();
     let closed = match filter.status {
         None => None,
         Some(ConversationStatus::Open) => Some(false),
@@ -75,33 +81,42 @@ pub async fn conversations(
             )));
         }
     };
-    // A member named by the caller is listed at once and checked alongside; the default member
-    // has to be looked up first.
-    let member_id = match context.requested_member() {
-        Some(id) => id,
-        None => context.acting_member().await?.id,
+    let scope = match Scope::of(context, named).await? {
+        Some(scope) => scope,
+        None => return Ok(page.page(cursors, Slice::empty(), Conversation).into()),
     };
-    // The upstream filters unread conversations itself; "read only" it cannot, so that side
-    // is filtered here while the walk still moves over every row.
     let request = ConversationListRequest {
-        member_id,
-        inbox_ids: inbox_ids.clone(),
+        member_id: scope.member_id,
+        inbox_ids: scope.inbox_ids.clone(),
         closed,
-        unread: filter.unread.filter(|unread| *unread),
+        unread: filter.unread,
         updated_before: None,
     };
-    let only_read = filter.unread == Some(false);
-    let keep =
-        move |conversation: &Conversation_| !only_read || !conversation.is_unread_for(member_id);
+    let wanted = &Wanted {
+        member_id: scope.member_id,
+        inbox_ids: scope.inbox_ids.clone(),
+        status: filter.status,
+        unread: filter.unread,
+    };
+    let metrics = context.upstream().metrics();
+    let keep = |conversation: &Conversation_| match wanted.failed_by(conversation) {
+        None => true,
+        Some(filter) => {
+            metrics.count_ignored_filter_row(filter);
+            false
+        }
+    };
     let prefetch = Prefetch::for_selection(ctx);
     if prefetch.last_messages && page.after.is_none() {
         context.loaders.prefetch_recent_messages(&request).await;
     }
     let mut first_page = true;
+    let listing = Listing::CONVERSATIONS.having_seen_pages_of(context.loaders.longest_list_page());
     let walk = pagination::collect(
         page.first,
         page.after,
-        Listing::CONVERSATIONS,
+        MaxListPages::of(ctx)?,
+        listing,
         Conversation::sort_key,
         keep,
         move |before| {
@@ -113,7 +128,7 @@ pub async fn conversations(
             async move {
                 let rows = context.loaders.list_page(request).await?;
                 if prefetch_rows {
-                    prefetch.start(&context.loaders, &rows, &page, &keep);
+                    prefetch.start(&context.loaders, &rows, &page, wanted);
                 }
                 Ok::<_, ApiError>(rows.to_vec())
             }
@@ -121,12 +136,18 @@ pub async fn conversations(
     );
     // Boxed: the walk is a large future, and inline it would size the future of every field
     // of the types that list conversations (an inbox's `name` as much as its `conversations`).
-    let (check, walked) = futures::join!(check_access(context, &inbox_ids), Box::pin(walk));
+    let (check, walked) = futures::join!(scope.check(context), Box::pin(walk));
     check?;
-    let slice = walked.map_err(walk_error)?;
+    let Slice {
+        rows,
+        has_next_page,
+        resume,
+        scanned_to,
+        incomplete,
+    } = walked.map_err(walk_error)?;
+    report_incomplete(ctx, "conversations", "`updated` time", &incomplete);
 
-    let rows: Vec<(_, Arc<_>)> = slice
-        .rows
+    let rows: Vec<(_, Arc<_>)> = rows
         .into_iter()
         .map(|(key, row)| (key, Arc::new(row)))
         .collect();
@@ -135,18 +156,98 @@ pub async fn conversations(
         .map(|(_, conversation)| Arc::clone(conversation))
         .collect();
     context.loaders.prime_conversations(listed).await;
-    let slice = pagination::Slice {
+    let slice = Slice {
         rows,
-        has_next_page: slice.has_next_page,
-        resume: slice.resume,
+        has_next_page,
+        resume,
+        scanned_to,
+        incomplete,
     };
-    Ok(page.page(CursorKey::of(ctx)?, slice, Conversation).into())
+    Ok(page.page(cursors, slice, Conversation).into())
 }
 
-/// The acting member must exist and belong to every listed inbox.
-async fn check_access(context: &RequestContext, inbox_ids: &[i64]) -> Result<(), ApiError> {
-    let visibility = Visibility::of(context).await?;
-    inbox_ids.iter().try_for_each(|&id| visibility.inbox(id))
+/// Whose conversations of which inboxes a list shows.
+struct Scope {
+    member_id: i64,
+    /// Never empty: the upstream reads an empty `filters.inboxes` as every inbox of the
+    /// member, as none, or as a bad request, depending on the reading of its docs (§13.1).
+    inbox_ids: Vec<i64>,
+    /// Whether the inboxes were named by the caller, and so still need checking.
+    named: bool,
+}
+
+impl Scope {
+    /// The scope of a list of the `named` inboxes, or without any, of the acting member's own
+    /// (`None` when they have none: the list is empty, and nothing needs asking).
+    async fn of(context: &RequestContext, named: Vec<i64>) -> Result<Option<Self>, ApiError> {
+        if named.is_empty() {
+            let visibility = Visibility::of(context).await?;
+            let mut own: Vec<i64> = visibility.inboxes().iter().copied().collect();
+            own.sort_unstable();
+            return Ok((!own.is_empty()).then(|| Self {
+                member_id: visibility.member_id(),
+                inbox_ids: own,
+                named: false,
+            }));
+        }
+        // A member named by the caller is listed at once and checked alongside; the default
+        // member has to be looked up first.
+        let member_id = match context.requested_member() {
+            Some(id) => id,
+            None => context.acting_member().await?.id,
+        };
+        Ok(Some(Self {
+            member_id,
+            inbox_ids: named,
+            named: true,
+        }))
+    }
+
+    /// The acting member must exist and belong to every named inbox.
+    async fn check(&self, context: &RequestContext) -> Result<(), ApiError> {
+        if !self.named {
+            return Ok(());
+        }
+        let visibility = Visibility::of(context).await?;
+        self.inbox_ids
+            .iter()
+            .try_for_each(|&id| visibility.inbox(id))
+    }
+}
+
+/// What a list asked the upstream to filter by, checked again on every row it answers: under
+/// some readings of the docs the upstream ignores `closed: false` or `unread: false` (§13.1),
+/// and a row it should have left out must not reach the list.
+struct Wanted {
+    member_id: i64,
+    inbox_ids: Vec<i64>,
+    /// `OPEN` or `CLOSED`, when filtered.
+    status: Option<ConversationStatus>,
+    unread: Option<bool>,
+}
+
+impl Wanted {
+    /// The filter (by its upstream name) `conversation` fails; `None` when it belongs.
+    fn failed_by(&self, conversation: &Conversation_) -> Option<&'static str> {
+        if !conversation
+            .inbox
+            .is_some_and(|inbox| self.inbox_ids.contains(&inbox))
+        {
+            return Some("inboxes");
+        }
+        if self.status.is_some_and(|status| {
+            ConversationStatus::from_upstream(conversation.status.as_deref()) != status
+        }) {
+            return Some("closed");
+        }
+        if self
+            .unread
+            .is_some_and(|unread| conversation.is_unread_for(self.member_id) != unread)
+        {
+            return Some("unread");
+        }
+        None
+    }
 }
 
 /// Which per-row look-ups the operation selected, so they can start while the list is still
@@ -177,19 +278,13 @@ impl Prefetch {
     /// Starts the look-ups for the rows this page will show, when the first upstream page
     /// already holds all of them. (When it does not, as on a page that continues a walk, the
     /// rows' own look-ups batch them all at once after paging, in no more round trips.)
-    fn start(
-        self,
-        loaders: &Loaders,
-        rows: &[Conversation_],
-        page: &PageRequest,
-        keep: &impl Fn(&Conversation_) -> bool,
-    ) {
+    fn start(self, loaders: &Loaders, rows: &[Conversation_], page: &PageRequest, wanted: &Wanted) {
         if !self.contacts && !self.last_messages {
             return;
         }
         let mut shown: Vec<&Conversation_> = rows
             .iter()
-            .filter(|row| keep(row))
+            .filter(|row| wanted.failed_by(row).is_none())
             .filter(|row| {
                 page.after.is_none_or(|after| {
                     Conversation::sort_key(row).is_some_and(|key| key < after.key)

@@ -45,7 +45,8 @@ pub type GatewaySchema = Schema<Query, Mutation, Subscription>;
 pub fn build_schema(limits: &LimitsConfig, cursors: CursorKey) -> GatewaySchema {
     let builder = Schema::build(Query, Mutation::default(), Subscription)
         .extension(admission::AdmissionFactory(limits.clone()))
-        .data(cursors);
+        .data(cursors)
+        .data(connection::MaxListPages(limits.max_list_pages));
     if limits.introspection {
         builder.finish()
     } else {

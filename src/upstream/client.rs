@@ -190,6 +190,11 @@ pub struct TenantClient {
 }
 
 impl TenantClient {
+    /// Where this client's calls, and what their answers held, are counted.
+    pub(crate) fn metrics(&self) -> &UpstreamMetrics {
+        &self.metrics
+    }
+
     /// Calls fail at once with [`Error::RateLimited`] while the rate budget is spent, instead
     /// of waiting for it: for checks that must answer quickly, and must not take a permit
     /// that client traffic is waiting for.

@@ -9,11 +9,14 @@ use serde::{Serialize, Serializer};
 pub struct ConversationListRequest {
     /// The member whose view is listed (`id`); unread state is relative to this member.
     pub member_id: i64,
-    /// Inboxes to list (`filters.inboxes`).
+    /// Inboxes to list (`filters.inboxes`). The gateway always names them: an empty list
+    /// means every inbox of the member, none, or a bad request, depending on the reading of
+    /// the docs (heymarket-api.md §13.1).
     pub inbox_ids: Vec<i64>,
     /// `Some(false)` lists open conversations, `Some(true)` closed ones; `None` sends no filter.
     pub closed: Option<bool>,
-    /// `Some(true)` lists only conversations unread for `member_id`; `None` sends no filter.
+    /// `Some(true)` lists only conversations unread for `member_id`, `Some(false)` only read
+    /// ones (or, under another reading of the docs, both); `None` sends no filter.
     pub unread: Option<bool>,
     /// The page cursor (`date`): only conversations updated before this instant.
     pub updated_before: Option<DateTime<Utc>>,

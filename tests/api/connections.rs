@@ -16,6 +16,12 @@ use crate::sandbox_support::{roomy_config, walk_conversations};
 /// The member every walk acts as: the seeded team's admin, a member of every inbox.
 const ADMIN: i64 = 501;
 
+/// Upstream pages one list field may read here: enough for a page of 100 at an upstream page
+/// size of 5 over the seed's tied timestamps (a page whose oldest instant may continue on the
+/// next one moves the walk by fewer rows than it holds), so every page is full while more
+/// follow. walks.rs tests the bound itself.
+const MAX_LIST_PAGES: usize = 60;
+
 async fn app_with_page_size(page_size: usize) -> TestApp {
     let config = SandboxConfig {
         readings: Readings {
@@ -25,7 +31,10 @@ async fn app_with_page_size(page_size: usize) -> TestApp {
         teams: 1,
         ..roomy_config()
     };
-    spawn_app_with(config, |_| {}).await
+    spawn_app_with(config, |config| {
+        config.limits.max_list_pages = MAX_LIST_PAGES;
+    })
+    .await
 }
 
 fn database_ids(rows: &[Value]) -> Vec<i64> {

@@ -9,7 +9,9 @@ use super::{Contact, Inbox, Member, Message};
 use crate::error::ApiError;
 use crate::loaders::LastMessageTarget;
 use crate::pagination::{self, Listing, SortKey};
-use crate::schema::connection::{MessageConnection, PageRequest, walk_error};
+use crate::schema::connection::{
+    MaxListPages, MessageConnection, PageRequest, report_incomplete, walk_error,
+};
 use crate::schema::context::RequestContext;
 use crate::schema::cursor::{CursorKey, CursorKind};
 use crate::schema::node::GlobalId;
@@ -257,20 +259,21 @@ impl Conversation {
         let slice = Box::pin(pagination::collect(
             page.first,
             page.after,
+            MaxListPages::of(ctx)?,
             Listing::MESSAGE_HISTORY,
             |message: &models::Message| message.date.map(|at| SortKey { at, id: message.id }),
             |_| true,
             |before| async move {
-                let before = before.map(|before| before.timestamp());
                 let page = context
                     .loaders
-                    .history_page(phone, inbox_id, before)
+                    .history_before(phone, inbox_id, before)
                     .await?;
                 Ok::<_, ApiError>(page.to_vec())
             },
         ))
         .await
         .map_err(walk_error)?;
+        report_incomplete(ctx, "messages", "second", &slice.incomplete);
         Ok(page
             .page(key, slice, |message| {
                 Message::new(Arc::new(message), self.0.id)
