@@ -17,10 +17,13 @@ use url::Url;
 use crate::auth::TokenVerifier;
 use crate::config::{GatewayConfig, UpstreamAuth};
 use crate::events::{EventBus, LocalSeenEvents, MemoryBus, SeenEvents};
+use crate::idempotency::{Idempotency, LocalSendRecords, SendRecords};
 use crate::loaders::Caches;
 use crate::metrics::Metrics;
 use crate::persisted::{Allowlist, PersistedQueries};
-use crate::redis::{RedisBus, RedisConnection, RedisDocuments, RedisSeenEvents};
+use crate::redis::{
+    RedisBus, RedisConnection, RedisDocuments, RedisSeenEvents, RedisSendRecords,
+};
 use crate::server::{Closing, Server};
 use crate::shutdown::{Drain, InFlight};
 use crate::state::AppState;
@@ -121,6 +124,7 @@ impl App {
                     config.cursor_secret.as_ref(),
                     &config.upstream.auth,
                 ),
+                Idempotency::new(backends.sends, config.limits.request_timeout),
             ),
             bus: backends.bus,
             seen: backends.seen,
@@ -257,6 +261,8 @@ async fn apply_events(bus: Arc<dyn EventBus>, caches: Arc<Caches>) {
 struct Backends {
     bus: Arc<dyn EventBus>,
     seen: Arc<dyn SeenEvents>,
+    /// What each idempotency key of a send led to.
+    sends: Arc<dyn SendRecords>,
     upstream: upstream::Client,
     redis: Option<RedisConnection>,
 }
@@ -266,6 +272,7 @@ impl Backends {
         Ok(Self {
             bus: Arc::new(MemoryBus::default()),
             seen: Arc::new(LocalSeenEvents::default()),
+            sends: Arc::new(LocalSendRecords::new(config.idempotency_ttl)),
             upstream: upstream::Client::new(&config.upstream)
                 .context("cannot build the upstream client")?,
             redis: None,
@@ -281,11 +288,15 @@ impl Backends {
         let redis = RedisConnection::start(url, background.clone())?;
         tracing::info!(
             redis = %redis.target(),
-            "sharing events and the upstream budget with other replicas through Redis"
+            "sharing events, idempotency keys and the upstream budget with other replicas through Redis"
         );
         Ok(Self {
             bus: Arc::new(RedisBus::start(redis.clone(), background.clone())),
             seen: Arc::new(RedisSeenEvents::new(redis.clone())),
+            sends: Arc::new(RedisSendRecords::new(
+                redis.clone(),
+                config.idempotency_ttl,
+            )),
             upstream: upstream::Client::with_shared_budget(&config.upstream, redis.clone())
                 .context("cannot build the upstream client")?,
             redis: Some(redis),

@@ -163,6 +163,9 @@ pub struct DemoArgs {
     pub shutdown: ShutdownTuning,
 
     #[command(flatten)]
+    pub sends: SendTuning,
+
+    #[command(flatten)]
     pub connections: ConnectionTuning,
 
     #[command(flatten)]
@@ -216,6 +219,9 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub shutdown: ShutdownTuning,
+
+    #[command(flatten)]
+    pub sends: SendTuning,
 
     #[command(flatten)]
     pub connections: ConnectionTuning,
@@ -301,6 +307,16 @@ pub struct ShutdownTuning {
     /// close; requests still running then are cut off and the process exits non-zero.
     #[arg(long, env = "HEYMARKET_SHUTDOWN_TIMEOUT", default_value = config::DEFAULT_SHUTDOWN_TIMEOUT, value_parser = humantime::parse_duration)]
     pub shutdown_timeout: Duration,
+}
+
+/// How sends are made safe to retry.
+#[derive(Debug, Args)]
+pub struct SendTuning {
+    /// How long a send's idempotency key, and what it led to, is remembered (in Redis when
+    /// `REDIS_URL` is set): a retry with the same key within it answers the first send instead
+    /// of sending again.
+    #[arg(long, env = "HEYMARKET_IDEMPOTENCY_TTL", default_value = config::DEFAULT_IDEMPOTENCY_TTL, value_parser = parse_ttl)]
+    pub idempotency_ttl: Duration,
 }
 
 /// How many connections the gateway holds, and how long it waits on silent ones.
@@ -702,6 +718,7 @@ impl ServeArgs {
             shutdown_timeout: self.shutdown.shutdown_timeout,
             connections: self.connections.into(),
             cursor_secret: self.cursor_secret,
+            idempotency_ttl: self.sends.idempotency_ttl,
         })
     }
 }
@@ -770,6 +787,15 @@ fn parse_key_secret(value: &str) -> Result<SecretString, String> {
         return Err("must be at least 32 bytes long".to_owned());
     }
     Ok(SecretString::from(value.to_owned()))
+}
+
+/// A duration something is kept for: zero would keep nothing.
+fn parse_ttl(value: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(value) {
+        Ok(ttl) if ttl.is_zero() => Err("must be longer than zero".to_owned()),
+        Ok(ttl) => Ok(ttl),
+        Err(error) => Err(error.to_string()),
+    }
 }
 
 fn parse_secret(value: &str) -> Result<SecretString, String> {

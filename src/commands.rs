@@ -57,6 +57,7 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         connections: args.connections.into(),
         // Derived from the sandbox credential the gateway calls with.
         cursor_secret: None,
+        idempotency_ttl: args.sends.idempotency_ttl,
     };
     let app = App::with_listener(gateway_listener, config)?;
 

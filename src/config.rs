@@ -78,6 +78,9 @@ pub const DEFAULT_HEADER_READ_TIMEOUT: &str = "10s";
 /// How long a WebSocket may stay open without sending `connection_init`: graphql-ws's own
 /// server default. Clients send it as soon as the socket opens.
 pub const DEFAULT_WEBSOCKET_INIT_TIMEOUT: &str = "3s";
+/// How long a send's idempotency key is remembered: a client's retries come within minutes,
+/// and a day covers a retry queue that waited out an outage.
+pub const DEFAULT_IDEMPOTENCY_TTL: &str = "24h";
 /// Seed of the sandbox's generated data.
 pub const DEFAULT_SANDBOX_SEED: u64 = 42;
 /// Teams (tenants) the sandbox simulates, each with its own credentials and data.
@@ -115,6 +118,9 @@ pub struct GatewayConfig {
     /// The secret cursors are signed with (every replica needs the same); `None` derives it
     /// from the upstream credential, or, in pass-through mode, makes one per process.
     pub cursor_secret: Option<SecretString>,
+    /// How long a send's idempotency key, and what it led to, is remembered (in Redis when
+    /// configured): a retry with the key within it answers the first send.
+    pub idempotency_ttl: Duration,
 }
 
 impl Default for GatewayConfig {
@@ -132,6 +138,7 @@ impl Default for GatewayConfig {
             shutdown_timeout: parse_duration_default(DEFAULT_SHUTDOWN_TIMEOUT),
             connections: ConnectionConfig::default(),
             cursor_secret: None,
+            idempotency_ttl: parse_duration_default(DEFAULT_IDEMPOTENCY_TTL),
         }
     }
 }

@@ -40,13 +40,18 @@ pub enum ApiError {
     /// [`ApiError::UpstreamUnavailable`]: clients react to both the same way.
     #[error("the Heymarket API is failing; retry in {} ms", .retry_after.as_millis())]
     UpstreamFailing { retry_after: Duration },
-    /// A write that cannot be repeated safely (a send without an idempotency key) reached the
-    /// upstream, but its answer was lost: it may or may not have been applied, and sending it
-    /// again could apply it twice.
+    /// A send reached the upstream without a usable answer (a timeout, a connection broken
+    /// after sending, a server error, an unreadable answer): it may or may not have been sent,
+    /// and sending it again could send it twice. With an idempotency key (`keyed`), the
+    /// conversation's newest messages did not show it either, and the key stays bound to it.
+    #[error("{}", outcome_unknown_message(*keyed))]
+    OutcomeUnknown { keyed: bool },
+    /// Another request with the same idempotency key is still sending its message; retried
+    /// shortly, this request answers that send's result.
     #[error(
-        "the message may or may not have been sent: the Heymarket API received it, but its answer was lost. Do not simply send it again: read the conversation's messages to see whether it arrived. Sending with an `idempotencyKey` makes a retry safe"
+        "another request with this idempotencyKey is still sending its message; retry shortly to get that send's result"
     )]
-    OutcomeUnknown,
+    IdempotencyKeyInUse,
     /// The upstream API did not answer within its deadline.
     #[error("the Heymarket API did not answer in time; retry later")]
     UpstreamTimeout,
@@ -112,7 +117,8 @@ impl ApiError {
             Self::RateLimited { .. } => "RATE_LIMITED",
             Self::UpstreamUnavailable | Self::UpstreamFailing { .. } => "UPSTREAM_UNAVAILABLE",
             Self::UpstreamTimeout => "UPSTREAM_TIMEOUT",
-            Self::OutcomeUnknown => "OUTCOME_UNKNOWN",
+            Self::OutcomeUnknown { .. } => "OUTCOME_UNKNOWN",
+            Self::IdempotencyKeyInUse => "IDEMPOTENCY_KEY_IN_USE",
             Self::LimitExceeded { .. } => "QUERY_LIMIT_EXCEEDED",
             Self::UpstreamBudgetExceeded { .. } => "UPSTREAM_BUDGET_EXCEEDED",
             Self::IncompleteListing { .. } => "INCOMPLETE_LISTING",
@@ -128,6 +134,14 @@ impl ApiError {
     /// Shorthand for [`ApiError::BadUserInput`].
     pub fn bad_input(message: impl Into<String>) -> Self {
         Self::BadUserInput(message.into())
+    }
+}
+
+fn outcome_unknown_message(keyed: bool) -> &'static str {
+    if keyed {
+        "the message may or may not have been sent: the Heymarket API received it without a usable answer, and it is not among the conversation's newest messages. Sending again with this idempotencyKey answers the same, and sends nothing: read the conversation's messages, and if it never arrives, send it with a new idempotencyKey"
+    } else {
+        "the message may or may not have been sent: the Heymarket API received it without a usable answer. Do not simply send it again: read the conversation's messages to see whether it arrived. Sending with an `idempotencyKey` makes a retry safe"
     }
 }
 

@@ -9,8 +9,10 @@
 //! - [`config_file`]: the optional file of `NAME=value` settings, read before the flags.
 //! - [`error`]: the gateway's one client-facing error type and its stable codes.
 //! - [`events`]: webhook events shared between replicas (in process, or through Redis).
+//! - [`idempotency`]: what each idempotency key of a send led to, so a key sends once.
 //! - [`redis`]: what replicas share through Redis (events, de-duplication, the upstream rate
-//!   budget), its supervised connection, and the local fallbacks while Redis is down.
+//!   budget, idempotency keys), its supervised connection, and the local fallbacks while Redis
+//!   is down.
 //! - `redact`: keeping credentials out of what the process prints and logs.
 //! - [`telemetry`]: tracing subscriber set-up (pretty in a terminal, JSON otherwise), and
 //!   optional span export over OTLP.
@@ -39,6 +41,7 @@ pub mod error;
 pub mod events;
 mod hex;
 pub mod http;
+pub mod idempotency;
 pub mod loaders;
 pub mod metrics;
 pub mod pagination;

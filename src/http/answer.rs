@@ -105,9 +105,10 @@ fn status_of(media: MediaType, error: &ApiError) -> StatusCode {
         },
         // An incomplete listing is a field error beside its list's data; a whole request
         // failing with one would be an answer the upstream could not give.
+        ApiError::IdempotencyKeyInUse => StatusCode::CONFLICT,
         ApiError::UpstreamUnavailable
         | ApiError::UpstreamFailing { .. }
-        | ApiError::OutcomeUnknown
+        | ApiError::OutcomeUnknown { .. }
         | ApiError::IncompleteListing { .. } => StatusCode::BAD_GATEWAY,
         ApiError::UpstreamTimeout | ApiError::RequestTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
         ApiError::ShuttingDown | ApiError::TooManyConnections { .. } => {

@@ -5,10 +5,12 @@
 //! - [`RedisBus`]: webhook events over pub/sub, to every replica's subscriptions and caches.
 //! - [`RedisSeenEvents`]: webhook de-duplication across replicas.
 //! - [`RedisDocuments`]: persisted-query documents, learnt once for every replica.
+//! - [`RedisSendRecords`]: idempotency keys of sends, so one key sends once across replicas.
 //! - `budget`: the upstream rate budget per tenant, shared by replicas.
 //!
 //! When Redis is unreachable each part falls back to its in-process counterpart (local event
-//! delivery, local de-duplication, the local limiter) and returns to Redis once it answers.
+//! delivery, local de-duplication, the local limiter, local idempotency keys) and returns to
+//! Redis once it answers.
 
 mod backoff;
 mod budget;
@@ -16,9 +18,11 @@ mod bus;
 mod connection;
 mod documents;
 mod seen;
+mod sends;
 
 pub(crate) use budget::RedisBudget;
 pub use bus::{EVENTS_CHANNEL, RedisBus};
 pub use connection::{Error, Health, Outage, RedisConnection};
 pub use documents::RedisDocuments;
 pub use seen::RedisSeenEvents;
+pub use sends::RedisSendRecords;

@@ -20,11 +20,15 @@ mod subscription;
 mod types;
 mod variables;
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use async_graphql::parser::Positioned;
 use async_graphql::parser::types::{ExecutableDocument, OperationDefinition};
 use async_graphql::{Name, Schema};
 
 use crate::config::LimitsConfig;
+use crate::idempotency::{Idempotency, LocalSendRecords};
 
 pub use crate::error::ApiError;
 pub use context::{Caller, RequestContext};
@@ -40,13 +44,19 @@ pub use subscription::Subscription;
 /// The executable schema; cheap to clone.
 pub type GatewaySchema = Schema<Query, Mutation, Subscription>;
 
-/// Builds the schema, enforcing `limits` and signing cursors with `cursors`. Per-request data
-/// ([`RequestContext`]) is added to each request.
-pub fn build_schema(limits: &LimitsConfig, cursors: CursorKey) -> GatewaySchema {
+/// Builds the schema, enforcing `limits`, signing cursors with `cursors` and keeping sends'
+/// idempotency keys in `sends`. Per-request data ([`RequestContext`]) is added to each
+/// request.
+pub fn build_schema(
+    limits: &LimitsConfig,
+    cursors: CursorKey,
+    sends: Idempotency,
+) -> GatewaySchema {
     let builder = Schema::build(Query, Mutation::default(), Subscription)
         .extension(admission::AdmissionFactory(limits.clone()))
         .data(cursors)
-        .data(connection::MaxListPages(limits.max_list_pages));
+        .data(connection::MaxListPages(limits.max_list_pages))
+        .data(sends);
     if limits.introspection {
         builder.finish()
     } else {
@@ -70,5 +80,10 @@ pub(crate) fn selected_operation<'a>(
 
 /// The schema in SDL, as checked in at `schema/schema.graphql`.
 pub fn sdl() -> String {
-    build_schema(&LimitsConfig::default(), CursorKey::random()).sdl()
+    let limits = LimitsConfig::default();
+    let sends = Idempotency::new(
+        Arc::new(LocalSendRecords::new(Duration::from_secs(1))),
+        limits.request_timeout,
+    );
+    build_schema(&limits, CursorKey::random(), sends).sdl()
 }

@@ -138,38 +138,34 @@ async fn writes_that_may_have_reached_the_upstream_are_sent_once() {
 }
 
 #[tokio::test]
-async fn sends_carrying_a_local_id_are_retried_unchanged() {
-    let server = TestServer::start([
-        Reply::raw(500, ""),
-        Reply::json(
-            200,
-            json!({ "id": 9, "date": "2024-12-24T14:04:55.021462Z", "convo_id": 3 }),
-        ),
-    ])
-    .await;
-    let client = Client::new(&server.config()).unwrap();
-    let request = SendMessageRequest {
-        inbox_id: 1,
-        sender_id: 2,
-        recipient: Recipient::Conversation(3),
-        text: Some("hello".into()),
-        media_url: None,
-        private: false,
-        local_id: Some("send-7".into()),
-    };
+async fn sends_carrying_a_local_id_are_sent_once_too() {
+    for reply in [Reply::raw(500, ""), Reply::raw(429, "")] {
+        let server = TestServer::start([
+            reply,
+            Reply::json(200, json!({ "id": 9, "date": "2024-12-24T14:04:55.021462Z" })),
+        ])
+        .await;
+        let client = Client::new(&server.config()).unwrap();
+        let request = SendMessageRequest {
+            inbox_id: 1,
+            sender_id: 2,
+            recipient: Recipient::Conversation(3),
+            text: Some("hello".into()),
+            media_url: None,
+            private: false,
+            local_id: Some("send-7".into()),
+        };
 
-    let sent = client
-        .tenant(None)
-        .unwrap()
-        .send_message(&request)
-        .await
-        .unwrap();
+        let error = client
+            .tenant(None)
+            .unwrap()
+            .send_message(&request)
+            .await
+            .unwrap_err();
 
-    assert_eq!((sent.id, sent.convo_id), (9, Some(3)));
-    let requests = server.requests();
-    assert_eq!(requests.len(), 2);
-    assert_eq!(requests[0].body, requests[1].body);
-    assert_eq!(requests[1].body["local_id"], json!("send-7"));
+        assert!(error.is_retryable(), "{error:?}");
+        assert_eq!(server.requests().len(), 1, "after {error:?}");
+    }
 }
 
 #[tokio::test]

@@ -148,14 +148,10 @@ impl TenantClient {
         self.acknowledged(&TRANSFER, request).await
     }
 
-    /// `POST /v1/message/send`. Retried like a read when it carries a `local_id`, which the
-    /// upstream de-duplicates; otherwise only when the connection never opened.
+    /// `POST /v1/message/send`. Sent again only when the connection never opened, `local_id`
+    /// or not: nothing documents that the upstream de-duplicates an SMS's `local_id`.
     pub async fn send_message(&self, request: &SendMessageRequest) -> Result<SentMessage, Error> {
-        let kind = match request.local_id {
-            Some(_) => CallKind::DeduplicatedWrite,
-            None => CallKind::Write,
-        };
-        self.send(Call::new(&SEND_MESSAGE, kind).json(request)?)
+        self.send(Call::new(&SEND_MESSAGE, CallKind::Write).json(request)?)
             .await
     }
 
@@ -335,7 +331,7 @@ mod tests {
             inbox_id: 7,
             actor_id: 4,
             target: "14155550100".into(),
-            assignee_id: None,
+            assignee_id: 9,
         };
         let send = SendMessageRequest {
             inbox_id: 7,
@@ -380,7 +376,7 @@ mod tests {
                     "POST",
                     "/v1/conversations/reassign",
                     None,
-                    json!({ "inbox_id": 7, "user_id": 4, "target": "14155550100", "reassign_id": -1 })
+                    json!({ "inbox_id": 7, "user_id": 4, "target": "14155550100", "reassign_id": 9 })
                 ),
                 expected(
                     "POST",

@@ -94,12 +94,16 @@ impl Error {
 
     /// Whether a write that failed so may all the same have been applied: it reached the
     /// upstream, but no usable answer came back (the attempt timed out, the connection broke
-    /// after the request was sent, or a success answer could not be read). A refusal (4xx) was
-    /// not applied, and neither was a call that never connected or was never sent.
+    /// after the request was sent, the upstream failed with a 5xx, which may come after it
+    /// stored the change, or a success answer could not be read). A refusal (4xx, 429) was not
+    /// applied, and neither was a call that never connected or was never sent.
     pub fn outcome_unknown(&self) -> bool {
         matches!(
             self,
-            Self::Timeout | Self::Transport { connect: false, .. } | Self::Decode { .. }
+            Self::Timeout
+                | Self::Transport { connect: false, .. }
+                | Self::Server { .. }
+                | Self::Decode { .. }
         )
     }
 
@@ -328,7 +332,12 @@ mod tests {
             route: String::new(),
             reason: String::new(),
         };
-        for unknown in [Error::Timeout, transport(false), decode] {
+        for unknown in [
+            Error::Timeout,
+            transport(false),
+            Error::Server { status: 500 },
+            decode,
+        ] {
             assert!(unknown.outcome_unknown(), "{unknown:?}");
         }
         for known in [

@@ -117,9 +117,9 @@ pub struct ReassignRequest {
     pub actor_id: i64,
     /// The customer's phone number (the conversation's `target`).
     pub target: String,
-    /// The new assignee (`reassign_id`); `None` unassigns.
-    #[serde(rename = "reassign_id", serialize_with = "assignee")]
-    pub assignee_id: Option<i64>,
+    /// The new assignee (`reassign_id`). The API documents no value that unassigns.
+    #[serde(rename = "reassign_id")]
+    pub assignee_id: i64,
 }
 
 /// `POST /v1/conversations/transfer`: move a conversation to another inbox (SMS only).
@@ -147,8 +147,8 @@ pub struct SendMessageRequest {
     /// A note only the team sees.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub private: bool,
-    /// Idempotency key: the upstream does not create a second message for a repeated one, so a
-    /// send carrying it is safe to retry.
+    /// The client's idempotency key, which the message carries (and finds it again by). The
+    /// upstream may or may not de-duplicate it; the gateway keeps its own record of keys.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub local_id: Option<String>,
 }
@@ -190,12 +190,6 @@ fn cursor<S: Serializer>(
         }
         None => serializer.serialize_none(),
     }
-}
-
-/// Unassigning is undocumented (heymarket-api.md §13.5); contacts take `assignee_id: -1` to
-/// unassign (§9.1), so the same value is sent here.
-fn assignee<S: Serializer>(assignee_id: &Option<i64>, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.serialize_i64(assignee_id.unwrap_or(-1))
 }
 
 #[cfg(test)]
@@ -295,18 +289,16 @@ mod tests {
     }
 
     #[test]
-    fn reassign_to_nobody_sends_minus_one() {
-        let mut request = ReassignRequest {
+    fn reassign_names_the_new_assignee() {
+        let request = ReassignRequest {
             inbox_id: 1,
             actor_id: 2,
             target: "1415".into(),
-            assignee_id: Some(5),
+            assignee_id: 5,
         };
-        assert_eq!(wire(&request)["reassign_id"], json!(5));
-        request.assignee_id = None;
         assert_eq!(
             wire(&request),
-            json!({ "inbox_id": 1, "user_id": 2, "target": "1415", "reassign_id": -1 })
+            json!({ "inbox_id": 1, "user_id": 2, "target": "1415", "reassign_id": 5 })
         );
     }
 

@@ -13,9 +13,10 @@ use crate::config::UpstreamConfig;
 pub(crate) enum CallKind {
     /// Reads change nothing upstream.
     Read,
-    /// A write carrying a `local_id`, which the upstream de-duplicates (heymarket-api.md §1).
-    DeduplicatedWrite,
-    /// Any other write: repeating it could apply it twice.
+    /// Writes: repeating one that reached the upstream could apply it twice. That includes a
+    /// send carrying a `local_id`: the docs promise de-duplication for email sends and
+    /// broadcasts only (heymarket-api.md §1, §7.1), and the gateway's own idempotency keys
+    /// answer a repeated key without a second write.
     Write,
 }
 
@@ -74,11 +75,11 @@ impl RetryPolicy {
     }
 }
 
-/// Whether `error` is worth a retry for a `kind` call. Plain writes are sent again only when
-/// the connection never opened, so the upstream cannot have seen them.
+/// Whether `error` is worth a retry for a `kind` call. Writes are sent again only when the
+/// connection never opened, so the upstream cannot have seen them.
 fn may_resend(kind: CallKind, error: &Error) -> bool {
     match kind {
-        CallKind::Read | CallKind::DeduplicatedWrite => error.is_retryable(),
+        CallKind::Read => error.is_retryable(),
         CallKind::Write => matches!(error, Error::Transport { connect: true, .. }),
     }
 }
@@ -144,7 +145,7 @@ mod tests {
 
     #[test]
     fn retry_decision_table() {
-        use CallKind::{DeduplicatedWrite, Read, Write};
+        use CallKind::{Read, Write};
         let connect = Error::Transport {
             connect: true,
             reason: String::new(),
@@ -154,12 +155,12 @@ mod tests {
             reason: String::new(),
         };
         let cases = [
-            // (error, read, write with local_id, plain write)
-            (Error::Server { status: 503 }, true, true, false),
-            (Error::RateLimited { retry_after: None }, true, true, false),
-            (Error::Timeout, true, true, false),
-            (connect, true, true, true),
-            (broken, true, true, false),
+            // (error, read, write)
+            (Error::Server { status: 503 }, true, false),
+            (Error::RateLimited { retry_after: None }, true, false),
+            (Error::Timeout, true, false),
+            (connect, true, true),
+            (broken, true, false),
             (
                 Error::BadRequest {
                     code: None,
@@ -167,12 +168,11 @@ mod tests {
                 },
                 false,
                 false,
-                false,
             ),
-            (Error::Unauthorized, false, false, false),
-            (Error::Forbidden, false, false, false),
-            (Error::NotFound, false, false, false),
-            (Error::UnexpectedStatus { status: 409 }, false, false, false),
+            (Error::Unauthorized, false, false),
+            (Error::Forbidden, false, false),
+            (Error::NotFound, false, false),
+            (Error::UnexpectedStatus { status: 409 }, false, false),
             (
                 Error::Decode {
                     route: String::new(),
@@ -180,16 +180,11 @@ mod tests {
                 },
                 false,
                 false,
-                false,
             ),
         ];
         let mut rng = StdRng::seed_from_u64(1);
-        for (error, read, deduplicated, write) in cases {
-            for (kind, expected) in [
-                (Read, read),
-                (DeduplicatedWrite, deduplicated),
-                (Write, write),
-            ] {
+        for (error, read, write) in cases {
+            for (kind, expected) in [(Read, read), (Write, write)] {
                 let retried = policy().next_delay(kind, 0, &error, &mut rng).is_some();
                 assert_eq!(retried, expected, "{kind:?} after {error:?}");
             }

@@ -7,13 +7,17 @@ mod assignment;
 mod conversation_state;
 mod errors;
 mod failures;
+mod idempotency;
 mod messages;
+mod profiles;
 
+use heymarket_gateway::config::{ReadingOverride, Readings, SandboxConfig};
 use heymarket_gateway::schema::GlobalId;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, spawn_app_with};
+use crate::sandbox_support::roomy_config;
 
 /// What every conversation payload is asked for.
 pub const CONVERSATION_PAYLOAD: &str = "conversation { id databaseId status unread target \
@@ -52,6 +56,57 @@ pub async fn run(app: &TestApp, query: &str, variables: Value, member: Option<i6
     let (status, body) = app.graphql_with(query, variables, &headers).await;
     assert_eq!(status, 200, "{body}");
     body
+}
+
+/// A gateway over a one-team sandbox that plays `readings`, with a rate limit that never gets
+/// in the way.
+pub async fn spawn_app_reading(readings: Readings) -> TestApp {
+    let sandbox = SandboxConfig {
+        teams: 1,
+        readings,
+        ..roomy_config()
+    };
+    spawn_app_with(sandbox, |_| {}).await
+}
+
+/// The default readings with `changes` (`POINT=VALUE`) applied.
+pub fn reading(changes: &[&str]) -> Readings {
+    let changes: Vec<ReadingOverride> = changes
+        .iter()
+        .map(|change| change.parse().expect("a valid reading"))
+        .collect();
+    Readings::DEFAULT.with(&changes)
+}
+
+/// How many sends (`POST /v1/message/send`) the sandbox has served.
+pub async fn sends(app: &TestApp) -> u64 {
+    app.sandbox.calls("POST /v1/message/send").await
+}
+
+/// Runs `sendMessage` as the default member, which must not fail as a GraphQL error; its
+/// payload.
+pub async fn send(app: &TestApp, input: Value) -> Value {
+    let (payload, body) = mutate(
+        app,
+        "sendMessage",
+        "SendMessageInput",
+        MESSAGE_PAYLOAD,
+        input,
+        None,
+    )
+    .await;
+    assert_eq!(body["errors"], Value::Null, "{body}");
+    payload
+}
+
+/// Asserts a message payload holds the sent message, already its conversation's last.
+pub fn assert_sent(payload: &Value) {
+    assert_eq!(payload["userErrors"], json!([]), "{payload}");
+    assert!(payload["message"]["databaseId"].is_string(), "{payload}");
+    assert_eq!(
+        payload["conversation"]["lastMessage"]["databaseId"], payload["message"]["databaseId"],
+        "the payload's conversation already has the new message: {payload}"
+    );
 }
 
 pub fn conversation_gid(id: i64) -> String {
@@ -121,6 +176,18 @@ pub async fn outsider(app: &TestApp, inbox: i64) -> i64 {
         .filter_map(Value::as_i64)
         .find(|id| !members.contains(id))
         .expect("a member outside the inbox")
+}
+
+/// The phone number of a seeded customer who opted out of the team's messages.
+pub async fn opted_out_phone(app: &TestApp) -> String {
+    for id in 100_001..102_501 {
+        let (status, contact) = app.sandbox.api_get(0, &format!("/v1/contact/{id}")).await;
+        assert_eq!(status, 200, "{contact}");
+        if contact["is_opted_out"] == true {
+            return contact["phone"].as_str().expect("a phone").to_owned();
+        }
+    }
+    panic!("the seed has opted-out contacts");
 }
 
 /// The team's message count, as the sandbox keeps it.

@@ -2,7 +2,10 @@
 //! and field must explain itself.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
 
+use heymarket_gateway::idempotency::{Idempotency, LocalSendRecords};
 use heymarket_gateway::schema;
 use serde_json::Value;
 
@@ -27,7 +30,11 @@ async fn every_type_field_and_argument_has_a_description() {
     let query = r#"{ __schema { types { name kind description
         fields { name description args { name description } }
         inputFields { name description } enumValues { name description } } } }"#;
-    let response = schema::build_schema(&Default::default(), schema::CursorKey::random())
+    let sends = Idempotency::new(
+        Arc::new(LocalSendRecords::new(Duration::from_secs(60))),
+        Duration::from_secs(30),
+    );
+    let response = schema::build_schema(&Default::default(), schema::CursorKey::random(), sends)
         .execute(query)
         .await;
     let data = response.data.into_json().expect("introspection is JSON");

@@ -17,8 +17,9 @@ use crate::upstream::requests::{ReassignRequest, TransferRequest};
 pub(crate) struct AssignConversationInput {
     /// The conversation's global `id`.
     pub conversation_id: ID,
-    /// The new assignee's global `id` (a member of the conversation's inbox), or null to
-    /// unassign. Required: leaving it out is an error, so a forgotten field never unassigns.
+    /// The new assignee's global `id` (a member of the conversation's inbox). Null is answered
+    /// with the user error `UNASSIGN_NOT_SUPPORTED`: the Heymarket API documents no way to
+    /// unassign a conversation. Leaving it out is a `BAD_USER_INPUT` error.
     pub assignee_id: MaybeUndefined<ID>,
     /// Any string; echoed in the payload, so a client can match answers to requests.
     pub client_mutation_id: Option<String>,
@@ -47,9 +48,10 @@ pub(crate) struct AssignmentMutations;
 
 #[Object]
 impl AssignmentMutations {
-    /// Assigns a conversation to a member of its inbox, or unassigns it. User errors:
-    /// `ASSIGNEE_NOT_IN_INBOX`; `NOT_AN_INBOX_MEMBER` when the acting member is not a member
-    /// of the conversation's inbox. An unknown assignee is a `NOT_FOUND` error.
+    /// Assigns a conversation to a member of its inbox. User errors: `ASSIGNEE_NOT_IN_INBOX`;
+    /// `NOT_AN_INBOX_MEMBER` when the acting member is not a member of the conversation's
+    /// inbox; `UNASSIGN_NOT_SUPPORTED` for a null assignee, since the Heymarket API documents
+    /// no way to unassign (nothing is written). An unknown assignee is a `NOT_FOUND` error.
     async fn assign_conversation(
         &self,
         ctx: &Context<'_>,
@@ -84,30 +86,25 @@ async fn assign(
     let id = GlobalId::parse_as(&input.conversation_id, NodeKind::Conversation)?;
     let assignee_id = match &input.assignee_id {
         MaybeUndefined::Undefined => {
-            return Err(ApiError::bad_input(
-                "give `assigneeId`: a member's id, or null to unassign",
-            )
-            .into());
+            return Err(ApiError::bad_input("give `assigneeId`: a member's id").into());
         }
-        MaybeUndefined::Null => None,
-        MaybeUndefined::Value(assignee) => Some(GlobalId::parse_as(assignee, NodeKind::Member)?),
+        MaybeUndefined::Null => return Err(unassign_not_supported().into()),
+        MaybeUndefined::Value(assignee) => GlobalId::parse_as(assignee, NodeKind::Member)?,
     };
     let subject = Subject::load(context, id).await?;
-    if let Some(assignee) = assignee_id {
-        if context.loaders.member(assignee).await?.is_none() {
-            return Err(ApiError::NotFound("no Member with this id".to_owned()).into());
-        }
-        if !subject.inbox.members.contains(&assignee) {
-            return Err(UserError::on(
-                "assigneeId",
-                UserErrorCode::AssigneeNotInInbox,
-                format!(
-                    "member {assignee} is not a member of inbox {}; assign one of its members, or transfer the conversation first",
-                    subject.inbox.id
-                ),
-            )
-            .into());
-        }
+    if context.loaders.member(assignee_id).await?.is_none() {
+        return Err(ApiError::NotFound("no Member with this id".to_owned()).into());
+    }
+    if !subject.inbox.members.contains(&assignee_id) {
+        return Err(UserError::on(
+            "assigneeId",
+            UserErrorCode::AssigneeNotInInbox,
+            format!(
+                "member {assignee_id} is not a member of inbox {}; assign one of its members, or transfer the conversation first",
+                subject.inbox.id
+            ),
+        )
+        .into());
     }
     let request = ReassignRequest {
         inbox_id: subject.inbox.id,
@@ -121,6 +118,17 @@ async fn assign(
         .await
         .map_err(rejected)?;
     subject.reload(context).await
+}
+
+/// The Heymarket API documents `reassign_id` only as "the new assignee" and no way to unassign
+/// (heymarket-api.md §6.6, §13.5); a guessed value (`-1`, `0`) is refused by some readings and
+/// could mean something else to others, so the gateway sends none.
+fn unassign_not_supported() -> UserError {
+    UserError::on(
+        "assigneeId",
+        UserErrorCode::UnassignNotSupported,
+        "the Heymarket API documents no way to unassign a conversation, so the gateway cannot unassign it; assign it to another member of its inbox instead",
+    )
 }
 
 /// Checks every transfer rule the upstream documents before writing, so a refused transfer

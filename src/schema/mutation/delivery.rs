@@ -1,12 +1,21 @@
 //! Sending through `POST /v1/message/send`, and finding the sent message again: the send
 //! answers only `{id, date}` (heymarket-api.md §7.1), so the message and its conversation are
 //! read back from the conversation's history.
+//!
+//! A send with an idempotency key happens once per key, whatever the upstream does with a
+//! repeated `local_id` ([`Idempotency`]): a repeated key answers the first send's message,
+//! read back again, without writing. A keyed send whose outcome is unknown is looked for among
+//! the conversation's newest messages by the key it carries; when it is not there the key
+//! stays bound to that unknown outcome, and is never sent again.
 
 use std::sync::Arc;
+
+use async_graphql::Context;
 
 use super::subject::{found_again, sends_texts};
 use super::user_error::{Failure, Refusal, UserError, UserErrorCode};
 use crate::error::ApiError;
+use crate::idempotency::{self, Claim, Idempotency, Outcome, SendGuard, SendKey, Sent};
 use crate::schema::context::RequestContext;
 use crate::schema::types::{Conversation, Message};
 use crate::upstream::models::{self, Inbox, SentMessage, TeamMember};
@@ -32,8 +41,30 @@ pub(super) struct Outgoing {
     pub text: Option<String>,
     pub media_url: Option<String>,
     pub private: bool,
-    /// Sent as `local_id`, which the upstream de-duplicates.
+    /// Sends at most once per key (and goes upstream as `local_id`, which the message carries).
     pub idempotency_key: Option<String>,
+}
+
+impl Outgoing {
+    fn request(&self) -> SendMessageRequest {
+        SendMessageRequest {
+            inbox_id: self.inbox.id,
+            sender_id: self.sender.id,
+            recipient: self.recipient.clone(),
+            text: self.text.clone(),
+            media_url: self.media_url.clone(),
+            private: self.private,
+            local_id: self.idempotency_key.clone(),
+        }
+    }
+
+    /// The conversation the message goes to, when the input named it.
+    fn conversation(&self) -> Option<i64> {
+        match self.recipient {
+            Recipient::Conversation(id) => Some(id),
+            Recipient::Phone(_) => None,
+        }
+    }
 }
 
 /// A sent message and its conversation, both as the upstream has them after the send.
@@ -42,10 +73,20 @@ pub(crate) struct Delivered {
     pub conversation: Conversation,
 }
 
-/// Sends `outgoing` and reads the message and its conversation back. Fields later in the
-/// operation see both: the conversation is re-read and the fresh history stays cached.
+/// The gateway's idempotency keys, which the schema carries.
+pub(super) fn idempotency<'a>(ctx: &Context<'a>) -> Result<&'a Idempotency, ApiError> {
+    ctx.data::<Idempotency>().map_err(|_| {
+        tracing::error!("the schema was built without idempotency keys");
+        ApiError::Internal
+    })
+}
+
+/// Sends `outgoing` (once per idempotency key) and reads the message and its conversation
+/// back. Fields later in the operation see both: the conversation is re-read and the fresh
+/// history stays cached.
 pub(super) async fn deliver(
     context: &RequestContext,
+    sends: &Idempotency,
     outgoing: Outgoing,
 ) -> Result<Delivered, Failure> {
     if !sends_texts(&outgoing.inbox) {
@@ -59,56 +100,241 @@ pub(super) async fn deliver(
         )
         .into());
     }
-    let known_conversation = match &outgoing.recipient {
-        Recipient::Conversation(id) => Some(*id),
-        Recipient::Phone(_) => None,
+    let request = outgoing.request();
+    let Some(key) = &outgoing.idempotency_key else {
+        check_opted_in(context, &outgoing).await?;
+        let sent = send(context, &request)
+            .await
+            .map_err(|error| send_refused(error, outgoing.recipient_field))?;
+        return read_back(context, &outgoing, &sent).await;
     };
-    let keyed = outgoing.idempotency_key.is_some();
-    let request = SendMessageRequest {
-        inbox_id: outgoing.inbox.id,
-        sender_id: outgoing.sender.id,
-        recipient: outgoing.recipient,
-        text: outgoing.text,
-        media_url: outgoing.media_url,
-        private: outgoing.private,
-        local_id: outgoing.idempotency_key,
-    };
-    let loaders = &context.loaders;
-    let sent = match context.upstream().send_message(&request).await {
-        Ok(sent) => sent,
-        Err(error) => {
-            if error.outcome_unknown() {
-                // The message may be there: the history the client is told to read must be
-                // read afresh, not from the cache.
-                loaders.forget_messages();
+    let key = SendKey::new(context.upstream().tenant_key(), key);
+    let input = idempotency::fingerprint(&SendMessageRequest {
+        local_id: None,
+        ..request.clone()
+    });
+    match sends.claim(&key, &input).await {
+        Claim::Mine(guard) => send_once(context, &outgoing, &request, guard).await,
+        Claim::Earlier(record) if record.input != input => Err(key_reused().into()),
+        Claim::Earlier(record) => match record.outcome {
+            Outcome::Sent(sent) => replay(context, &outgoing, &sent).await,
+            Outcome::Unknown | Outcome::Sending { .. } => {
+                let Some((delivered, sent)) = find_by_key(context, &outgoing).await? else {
+                    return Err(ApiError::OutcomeUnknown { keyed: true }.into());
+                };
+                sends.found(&key, &input, sent).await;
+                Ok(delivered)
             }
-            return Err(send_refused(error, outgoing.recipient_field, keyed));
+        },
+        Claim::InFlight => Err(ApiError::IdempotencyKeyInUse.into()),
+    }
+}
+
+/// The one send of a key: its outcome is recorded under the key before anything else can
+/// fail, so no later request sends it again.
+async fn send_once(
+    context: &RequestContext,
+    outgoing: &Outgoing,
+    request: &SendMessageRequest,
+    mut guard: SendGuard,
+) -> Result<Delivered, Failure> {
+    if let Err(refusal) = check_opted_in(context, outgoing).await {
+        guard.release().await;
+        return Err(refusal);
+    }
+    guard.sending();
+    let sent = match send(context, request).await {
+        Ok(sent) => sent,
+        Err(error) if error.outcome_unknown() => {
+            tracing::warn!(%error, "a keyed send may have landed unanswered; looking for it");
+            return match find_by_key(context, outgoing).await {
+                Ok(Some((delivered, sent))) => {
+                    guard.sent(sent).await;
+                    Ok(delivered)
+                }
+                looked => {
+                    if let Err(error) = looked {
+                        tracing::warn!(?error, "could not look for a send of unknown outcome");
+                    }
+                    guard.unknown().await;
+                    Err(ApiError::OutcomeUnknown { keyed: true }.into())
+                }
+            };
+        }
+        Err(error) => {
+            guard.release().await;
+            return Err(send_refused(error, outgoing.recipient_field));
         }
     };
+    let mut record = Sent {
+        message_id: sent.id,
+        date: sent.date,
+        conversation_id: None,
+    };
+    guard.sent(record.clone()).await;
+    let delivered = read_back(context, outgoing, &sent).await?;
+    record.conversation_id = Some(delivered.conversation.0.id);
+    guard.sent(record).await;
+    Ok(delivered)
+}
 
-    loaders.forget_messages();
-    let newest = loaders
-        .latest_messages(&outgoing.target, outgoing.inbox.id)
-        .await?;
-    let message = match newest.iter().find(|message| message.id == sent.id) {
-        Some(message) => Some(message.clone()),
-        None => sent_earlier(context, &outgoing.target, outgoing.inbox.id, &sent).await?,
+/// `POST /v1/message/send`. After any send that may have landed, every cached history is
+/// dropped, so the message is looked for (by the gateway or, told so, by the client) afresh.
+async fn send(
+    context: &RequestContext,
+    request: &SendMessageRequest,
+) -> Result<SentMessage, crate::upstream::Error> {
+    let result = context.upstream().send_message(request).await;
+    if result.as_ref().is_ok() || result.as_ref().is_err_and(|e| e.outcome_unknown()) {
+        context.loaders.forget_messages();
+    }
+    result
+}
+
+/// A customer who opted out gets no message. Checked here, whatever the upstream would do with
+/// the send (refuse it with `unsubscribed_number`, or send it: heymarket-api.md §7.1), so that
+/// nothing is written; the contact comes from the shared cache (`--cache-ttl-contacts`). Notes
+/// reach only the team, so they go through.
+async fn check_opted_in(context: &RequestContext, outgoing: &Outgoing) -> Result<(), Failure> {
+    if outgoing.private {
+        return Ok(());
+    }
+    let contact = context.loaders.contact_by_phone(&outgoing.target).await?;
+    if contact.is_some_and(|contact| contact.is_opted_out == Some(true)) {
+        return Err(opted_out(outgoing.recipient_field).into());
+    }
+    Ok(())
+}
+
+/// The message a send made, read back with its conversation.
+async fn read_back(
+    context: &RequestContext,
+    outgoing: &Outgoing,
+    sent: &SentMessage,
+) -> Result<Delivered, Failure> {
+    let found = find_sent(
+        context,
+        &outgoing.target,
+        outgoing.inbox.id,
+        sent.id,
+        sent.date,
+    )
+    .await?;
+    let Some(message) = found else {
+        return Err(missing_from_history(sent.id, outgoing.idempotency_key.is_some()));
     };
-    let Some(message) = message else {
-        return Err(missing_from_history(&sent, keyed));
+    let conversation_id = outgoing
+        .conversation()
+        .or_else(|| conversation_of(&message))
+        .or(sent.convo_id);
+    delivered(context, message, conversation_id).await
+}
+
+/// The first send of a key, answered again: its message, read back where it is now (in its
+/// conversation, once the first send saw it there: a transfer moves a history).
+async fn replay(
+    context: &RequestContext,
+    outgoing: &Outgoing,
+    sent: &Sent,
+) -> Result<Delivered, Failure> {
+    let (target, inbox) = match sent.conversation_id {
+        Some(id) => {
+            let conversation = found_again(context, id).await?;
+            let target = conversation.0.target.clone().ok_or_else(|| {
+                tracing::warn!(conversation = id, "upstream conversation without a target");
+                ApiError::UpstreamUnavailable
+            })?;
+            (target, conversation.inbox_id()?)
+        }
+        None => (outgoing.target.clone(), outgoing.inbox.id),
     };
-    let conversation_id = known_conversation
-        .or_else(|| {
-            message
-                .conversation
-                .as_ref()
-                .map(|conversation| conversation.id)
-        })
-        .or(sent.convo_id)
-        .ok_or_else(|| {
-            tracing::warn!(message = sent.id, "sent message without a conversation");
-            ApiError::UpstreamUnavailable
-        })?;
+    let found = find_sent(context, &target, inbox, sent.message_id, sent.date).await?;
+    let Some(message) = found else {
+        return Err(missing_from_history(sent.message_id, true));
+    };
+    let conversation_id = sent
+        .conversation_id
+        .or_else(|| outgoing.conversation())
+        .or_else(|| conversation_of(&message));
+    delivered(context, message, conversation_id).await
+}
+
+/// The message a keyed send left in its conversation, found by the key it carries as
+/// `local_id` (and the text it was sent with), with the record it makes.
+async fn find_by_key(
+    context: &RequestContext,
+    outgoing: &Outgoing,
+) -> Result<Option<(Delivered, Sent)>, Failure> {
+    context.loaders.forget_messages();
+    let newest = newest_messages(context, &outgoing.target, outgoing.inbox.id).await?;
+    let Some(message) = newest.iter().find(|message| {
+        message.local_id.is_some()
+            && message.local_id == outgoing.idempotency_key
+            && message.text.as_deref().unwrap_or_default()
+                == outgoing.text.as_deref().unwrap_or_default()
+    }) else {
+        return Ok(None);
+    };
+    let conversation_id = outgoing
+        .conversation()
+        .or_else(|| conversation_of(message));
+    let delivered = delivered(context, message.clone(), conversation_id).await?;
+    let sent = Sent {
+        message_id: message.id,
+        date: message.date,
+        conversation_id: Some(delivered.conversation.0.id),
+    };
+    Ok(Some((delivered, sent)))
+}
+
+/// Message `id` of the conversation with `target` in `inbox`: among the newest messages, or
+/// else in the page that ends with the second it was dated (a replayed send may be older).
+async fn find_sent(
+    context: &RequestContext,
+    target: &str,
+    inbox: i64,
+    id: i64,
+    date: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<Option<models::Message>, ApiError> {
+    let newest = newest_messages(context, target, inbox).await?;
+    if let Some(message) = newest.iter().find(|message| message.id == id) {
+        return Ok(Some(message.clone()));
+    }
+    let Some(date) = date else {
+        return Ok(None);
+    };
+    let before = Some(date.timestamp().saturating_add(1));
+    match context.upstream().message_history(target, inbox, before).await {
+        Ok(page) => Ok(page.into_iter().find(|message| message.id == id)),
+        Err(crate::upstream::Error::NotFound) => Ok(None),
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// The newest messages of the conversation with `target` in `inbox`; none when there is no such
+/// conversation, which the upstream may answer with a 404 rather than an empty list
+/// (heymarket-api.md §13.12).
+async fn newest_messages(
+    context: &RequestContext,
+    target: &str,
+    inbox: i64,
+) -> Result<Arc<Vec<models::Message>>, ApiError> {
+    match context.loaders.latest_messages(target, inbox).await {
+        Err(ApiError::NotFound(_)) => Ok(Arc::default()),
+        newest => newest,
+    }
+}
+
+/// `message`, in conversation `conversation_id`, which is read again.
+async fn delivered(
+    context: &RequestContext,
+    message: models::Message,
+    conversation_id: Option<i64>,
+) -> Result<Delivered, Failure> {
+    let conversation_id = conversation_id.ok_or_else(|| {
+        tracing::warn!(message = message.id, "sent message without a conversation");
+        ApiError::UpstreamUnavailable
+    })?;
     let conversation = found_again(context, conversation_id).await?;
     Ok(Delivered {
         message: Message::new(Arc::new(message), conversation_id),
@@ -116,58 +342,54 @@ pub(super) async fn deliver(
     })
 }
 
-/// The sent message when it is not among the newest: a repeated idempotency key answers the
-/// first send's message, which may be older. Looks in the page that ends with the second it
-/// was sent in.
-async fn sent_earlier(
-    context: &RequestContext,
-    target: &str,
-    inbox: i64,
-    sent: &SentMessage,
-) -> Result<Option<models::Message>, ApiError> {
-    let Some(date) = sent.date else {
-        return Ok(None);
-    };
-    let page = context
-        .upstream()
-        .message_history(target, inbox, Some(date.timestamp().saturating_add(1)))
-        .await?;
-    Ok(page.into_iter().find(|message| message.id == sent.id))
+fn conversation_of(message: &models::Message) -> Option<i64> {
+    message
+        .conversation
+        .as_ref()
+        .map(|conversation| conversation.id)
+}
+
+fn key_reused() -> UserError {
+    UserError::on(
+        "idempotencyKey",
+        UserErrorCode::IdempotencyKeyReused,
+        "this idempotencyKey was already used for another message (another conversation, recipient or content); use a new key for a new message",
+    )
+}
+
+fn opted_out(recipient_field: &str) -> UserError {
+    UserError::on(
+        recipient_field,
+        UserErrorCode::RecipientOptedOut,
+        "the customer opted out of messages from this team",
+    )
 }
 
 /// A sent message this conversation's history does not hold. With an idempotency key, the
 /// upstream answered an earlier send of that key, to another conversation; without one, the
 /// upstream contradicts itself.
-fn missing_from_history(sent: &SentMessage, keyed: bool) -> Failure {
+fn missing_from_history(message_id: i64, keyed: bool) -> Failure {
     if keyed {
-        return UserError::on(
-            "idempotencyKey",
-            UserErrorCode::IdempotencyKeyReused,
-            "this idempotencyKey was already used for a message in another conversation; use a new key for a new message",
-        )
-        .into();
+        return key_reused().into();
     }
     tracing::warn!(
-        message = sent.id,
+        message = message_id,
         "sent message missing from its conversation's history"
     );
     ApiError::UpstreamUnavailable.into()
 }
 
-/// Names a send the upstream refused, or that may have landed without an answer: without an
-/// idempotency key that is `OUTCOME_UNKNOWN`, never "retry later", which would send it twice.
-fn send_refused(error: crate::upstream::Error, recipient_field: &str, keyed: bool) -> Failure {
-    if !keyed && error.outcome_unknown() {
+/// Names a send the upstream refused, or that may have landed without an answer: that is
+/// `OUTCOME_UNKNOWN`, never "retry later", which would send it twice.
+fn send_refused(error: crate::upstream::Error, recipient_field: &str) -> Failure {
+    if error.outcome_unknown() {
         tracing::warn!(%error, "a send without an idempotency key may have landed unanswered");
-        return ApiError::OutcomeUnknown.into();
+        return ApiError::OutcomeUnknown { keyed: false }.into();
     }
     match Refusal::of(error) {
-        Ok(refusal) if refusal.code.as_deref() == Some(OPTED_OUT) => UserError::on(
-            recipient_field,
-            UserErrorCode::RecipientOptedOut,
-            "the customer opted out of messages from this team",
-        )
-        .into(),
+        Ok(refusal) if refusal.code.as_deref() == Some(OPTED_OUT) => {
+            opted_out(recipient_field).into()
+        }
         Ok(refusal) => refusal.rejected().into(),
         Err(error) => error.into(),
     }
@@ -178,12 +400,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn an_opted_out_refusal_names_the_recipient() {
+    fn the_upstreams_own_opt_out_refusal_names_the_recipient() {
         let opted_out = crate::upstream::Error::BadRequest {
             code: Some(OPTED_OUT.to_owned()),
             message: Some("12125550100 has unsubscribed from messages".to_owned()),
         };
-        let Failure::User(error) = send_refused(opted_out, "phone", false) else {
+        let Failure::User(error) = send_refused(opted_out, "phone") else {
             panic!("a business failure");
         };
         assert_eq!(error.code, UserErrorCode::RecipientOptedOut);
@@ -193,57 +415,49 @@ mod tests {
             code: Some("bad_data".to_owned()),
             message: Some("creator 7 is not a member of inbox 3001".to_owned()),
         };
-        let Failure::User(error) = send_refused(other, "phone", false) else {
+        let Failure::User(error) = send_refused(other, "phone") else {
             panic!("a business failure");
         };
         assert_eq!(error.code, UserErrorCode::UpstreamRejected);
     }
 
     #[test]
-    fn an_unanswered_send_is_outcome_unknown_unless_a_key_makes_a_retry_safe() {
-        let lost = || crate::upstream::Error::Transport {
+    fn a_send_that_may_have_landed_is_outcome_unknown() {
+        let lost = crate::upstream::Error::Transport {
             connect: false,
             reason: "connection reset".to_owned(),
         };
-        assert!(matches!(
-            send_refused(lost(), "phone", false),
-            Failure::Api(ApiError::OutcomeUnknown)
-        ));
-        assert!(matches!(
-            send_refused(crate::upstream::Error::Timeout, "phone", false),
-            Failure::Api(ApiError::OutcomeUnknown)
-        ));
-        assert!(matches!(
-            send_refused(lost(), "phone", true),
-            Failure::Api(ApiError::UpstreamUnavailable)
-        ));
+        for error in [
+            lost,
+            crate::upstream::Error::Timeout,
+            crate::upstream::Error::Server { status: 500 },
+        ] {
+            assert!(matches!(
+                send_refused(error, "phone"),
+                Failure::Api(ApiError::OutcomeUnknown { keyed: false })
+            ));
+        }
         let never_sent = crate::upstream::Error::Transport {
             connect: true,
             reason: "connection refused".to_owned(),
         };
         assert!(matches!(
-            send_refused(never_sent, "phone", false),
+            send_refused(never_sent, "phone"),
             Failure::Api(ApiError::UpstreamUnavailable)
         ));
     }
 
     #[test]
     fn a_missing_message_is_a_reused_key_only_when_a_key_was_sent() {
-        let sent = SentMessage {
-            id: 9,
-            date: None,
-            gallery_url: None,
-            convo_id: None,
-        };
         assert!(matches!(
-            missing_from_history(&sent, true),
+            missing_from_history(9, true),
             Failure::User(UserError {
                 code: UserErrorCode::IdempotencyKeyReused,
                 ..
             })
         ));
         assert!(matches!(
-            missing_from_history(&sent, false),
+            missing_from_history(9, false),
             Failure::Api(ApiError::UpstreamUnavailable)
         ));
     }

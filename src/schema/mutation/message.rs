@@ -3,7 +3,7 @@
 
 use async_graphql::{Context, ID, InputObject, Object};
 
-use super::delivery::{Delivered, Outgoing, deliver};
+use super::delivery::{Delivered, Outgoing, deliver, idempotency};
 use super::payload::message_payload;
 use super::subject::{Subject, check_member};
 use super::user_error::{Failure, UserError, UserErrorCode};
@@ -32,9 +32,10 @@ pub(crate) struct SendMessageInput {
     pub text: Option<String>,
     /// Public `http(s)` URL of a picture or file to attach; makes the message an MMS.
     pub media_url: Option<String>,
-    /// Makes the mutation safe to retry: sending again with the same key creates no second
-    /// message and answers the first one. Use a new key (e.g. a UUID) for every new message;
-    /// 1 to 255 characters.
+    /// Makes the mutation safe to retry: sending again with the same key (within
+    /// `--idempotency-ttl`, 24 hours by default) sends nothing and answers the first send's
+    /// message; the same key with other input is `IDEMPOTENCY_KEY_REUSED`. Use a new key (e.g.
+    /// a UUID) for every new message; 1 to 255 characters.
     pub idempotency_key: Option<String>,
     /// Any string; echoed in the payload, so a client can match answers to requests.
     pub client_mutation_id: Option<String>,
@@ -72,8 +73,11 @@ pub(crate) struct MessageMutations;
 impl MessageMutations {
     /// Sends a text message (SMS, or MMS with media) as the acting member, who must be a
     /// member of the sending inbox (else `NOT_AN_INBOX_MEMBER`). Other user errors:
-    /// `EMPTY_MESSAGE`, `INVALID_PHONE`, `INVALID_MEDIA_URL`, `RECIPIENT_OPTED_OUT`,
-    /// `UNSUPPORTED_CHANNEL` (an email inbox), `IDEMPOTENCY_KEY_REUSED`, `UPSTREAM_REJECTED`.
+    /// `EMPTY_MESSAGE`, `INVALID_PHONE`, `INVALID_MEDIA_URL`, `RECIPIENT_OPTED_OUT` (checked
+    /// before sending), `UNSUPPORTED_CHANNEL` (an email inbox), `IDEMPOTENCY_KEY_REUSED`,
+    /// `UPSTREAM_REJECTED`. A send that may have landed without an answer is the error
+    /// `OUTCOME_UNKNOWN`; one whose key another request is still sending with,
+    /// `IDEMPOTENCY_KEY_IN_USE`.
     async fn send_message(
         &self,
         ctx: &Context<'_>,
@@ -133,6 +137,7 @@ impl Addressing {
 
 async fn send(ctx: &Context<'_>, mut input: SendMessageInput) -> Result<Delivered, Failure> {
     let context = RequestContext::of(ctx)?;
+    let sends = idempotency(ctx)?;
     let idempotency_key = idempotency_key(input.idempotency_key.take())?;
     let addressing = Addressing::of(&input)?;
     let (text, media_url) = content(input.text, input.media_url)?;
@@ -168,11 +173,12 @@ async fn send(ctx: &Context<'_>, mut input: SendMessageInput) -> Result<Delivere
         private: false,
         idempotency_key,
     };
-    deliver(context, outgoing).await
+    deliver(context, sends, outgoing).await
 }
 
 async fn note(ctx: &Context<'_>, input: AddPrivateNoteInput) -> Result<Delivered, Failure> {
     let context = RequestContext::of(ctx)?;
+    let sends = idempotency(ctx)?;
     let conversation = GlobalId::parse_as(&input.conversation_id, NodeKind::Conversation)?;
     let idempotency_key = idempotency_key(input.idempotency_key)?;
     let (text, _) = content(Some(input.text), None)?;
@@ -189,7 +195,7 @@ async fn note(ctx: &Context<'_>, input: AddPrivateNoteInput) -> Result<Delivered
         private: true,
         idempotency_key,
     };
-    deliver(context, outgoing).await
+    deliver(context, sends, outgoing).await
 }
 
 /// A key outside 1 to 255 characters is a client bug, not something to show a user.

@@ -14,6 +14,9 @@ pub(crate) enum UserErrorCode {
     NotAnInboxMember,
     /// The new assignee is not a member of the conversation's inbox.
     AssigneeNotInInbox,
+    /// Unassigning a conversation: the Heymarket API documents no way to do it, so the gateway
+    /// does not guess one.
+    UnassignNotSupported,
     /// Only SMS conversations can be transferred, and only into SMS inboxes.
     NotTransferable,
     /// The conversation is already in the destination inbox.

@@ -1,35 +1,9 @@
-//! Sending messages and notes: starting a conversation by phone, replying, private notes, and
-//! idempotency keys that make a retried send land once.
+//! Sending messages and notes: starting a conversation by phone, replying, private notes.
 
 use serde_json::{Value, json};
 
-use super::{
-    MESSAGE_PAYLOAD, assert_refused, conversation_gid, history, inbound, inbox_gid, mutate, run,
-};
-use crate::helpers::{TestApp, spawn_app};
-
-async fn send(app: &TestApp, input: Value) -> Value {
-    let (payload, body) = mutate(
-        app,
-        "sendMessage",
-        "SendMessageInput",
-        MESSAGE_PAYLOAD,
-        input,
-        None,
-    )
-    .await;
-    assert_eq!(body["errors"], Value::Null, "{body}");
-    payload
-}
-
-fn assert_sent(payload: &Value) {
-    assert_eq!(payload["userErrors"], json!([]), "{payload}");
-    assert!(payload["message"]["databaseId"].is_string(), "{payload}");
-    assert_eq!(
-        payload["conversation"]["lastMessage"]["databaseId"], payload["message"]["databaseId"],
-        "the payload's conversation already has the new message: {payload}"
-    );
-}
+use super::{MESSAGE_PAYLOAD, assert_sent, history, inbox_gid, run, send};
+use crate::helpers::spawn_app;
 
 #[tokio::test]
 async fn a_conversation_started_by_phone_takes_replies_and_notes() {
@@ -127,85 +101,4 @@ async fn a_conversation_started_by_phone_takes_replies_and_notes() {
         "{read_back}"
     );
     assert_eq!(history(&app, "12125550147", 3001).await.len(), 3);
-}
-
-#[tokio::test]
-async fn the_same_idempotency_key_sends_one_message() {
-    let app = spawn_app().await;
-    let id = inbound(&app, 3001, "12125550160").await;
-    let input = json!({
-        "conversationId": conversation_gid(id),
-        "text": "Thanks, on our way",
-        "idempotencyKey": "reply-7f3a",
-    });
-
-    let first = send(&app, input.clone()).await;
-    let again = send(&app, input).await;
-
-    assert_sent(&first);
-    assert_sent(&again);
-    assert_eq!(again["message"], first["message"]);
-    assert_eq!(history(&app, "12125550160", 3001).await.len(), 2);
-    assert_eq!(app.sandbox.calls("POST /v1/message/send").await, 2);
-}
-
-#[tokio::test]
-async fn an_idempotent_send_lands_once_through_upstream_failures() {
-    let app = spawn_app().await;
-    let id = inbound(&app, 3001, "12125550161").await;
-    let input = json!({
-        "conversationId": conversation_gid(id),
-        "text": "Retried until it lands",
-        "idempotencyKey": "reply-9c1d",
-    });
-    app.sandbox.set_faults(json!({ "error_rate": 0.5 })).await;
-
-    let first = send(&app, input.clone()).await;
-    let again = send(&app, input).await;
-
-    app.sandbox.set_faults(json!({})).await;
-    let stats = app.sandbox.stats().await;
-    assert!(
-        stats["statuses"]["500"].as_u64() > Some(0),
-        "faults were injected: {stats}"
-    );
-    assert_sent(&first);
-    assert_eq!(again["message"], first["message"]);
-    let messages = history(&app, "12125550161", 3001).await;
-    let texts: Vec<&Value> = messages.iter().map(|message| &message["text"]).collect();
-    assert_eq!(
-        texts,
-        [
-            &json!("Retried until it lands"),
-            &json!("Hi, is anyone there?")
-        ]
-    );
-}
-
-#[tokio::test]
-async fn a_key_already_used_in_another_conversation_is_refused() {
-    let app = spawn_app().await;
-    let first = inbound(&app, 3001, "12125550162").await;
-    let second = inbound(&app, 3001, "12125550163").await;
-    let input = |conversation: i64| {
-        json!({
-            "conversationId": conversation_gid(conversation),
-            "text": "Same key, different conversation",
-            "idempotencyKey": "shared-key",
-            "clientMutationId": "reuse",
-        })
-    };
-    assert_sent(&send(&app, input(first)).await);
-
-    let refused = send(&app, input(second)).await;
-
-    assert_refused(
-        &refused,
-        "message",
-        "IDEMPOTENCY_KEY_REUSED",
-        Some("idempotencyKey"),
-    );
-    assert_eq!(refused["conversation"], Value::Null);
-    assert_eq!(refused["clientMutationId"], "reuse");
-    assert_eq!(history(&app, "12125550163", 3001).await.len(), 1);
 }

@@ -1,0 +1,256 @@
+//! Idempotency keys: whatever the upstream does with a repeated `local_id`, a repeated key
+//! makes one upstream send and answers the first send's message, one after another, at once,
+//! and across replicas; a key used for another message is refused; and a send whose outcome is
+//! unknown is looked for, never sent again blindly.
+
+use futures::future::join_all;
+use heymarket_gateway::config::{Readings, SandboxConfig};
+use serde_json::{Value, json};
+
+use super::{
+    MESSAGE_PAYLOAD, assert_refused, assert_sent, conversation_gid, history, inbound, mutate,
+    reading, send, sends, spawn_app_reading,
+};
+use crate::helpers::{TestApp, error_codes, spawn_app_with};
+use crate::redis_support::{RedisServer, eventually};
+use crate::sandbox_support::roomy_config;
+
+/// Both readings of a repeated `local_id`: the upstream answers the first send again, or sends
+/// a second message.
+const LOCAL_ID_READINGS: [&str; 2] = ["local-id=deduplicated", "local-id=ignored"];
+
+fn keyed(conversation: i64, text: &str, key: &str) -> Value {
+    json!({
+        "conversationId": conversation_gid(conversation),
+        "text": text,
+        "idempotencyKey": key,
+    })
+}
+
+/// `sendMessage` with `input`; the whole response body.
+async fn send_body(app: &TestApp, input: Value) -> Value {
+    mutate(
+        app,
+        "sendMessage",
+        "SendMessageInput",
+        MESSAGE_PAYLOAD,
+        input,
+        None,
+    )
+    .await
+    .1
+}
+
+/// A gateway that never stops calling a failing upstream (its breaker would otherwise open
+/// after the first failed send and its failed look-up), over a sandbox playing `readings`.
+async fn unbreakable_app(readings: Readings) -> TestApp {
+    let sandbox = SandboxConfig {
+        teams: 1,
+        readings,
+        ..roomy_config()
+    };
+    spawn_app_with(sandbox, |config| config.upstream.breaker.threshold = 1_000).await
+}
+
+#[tokio::test]
+async fn a_repeated_key_makes_one_send_whatever_the_upstream_does_with_local_id() {
+    for local_id in LOCAL_ID_READINGS {
+        let app = spawn_app_reading(reading(&[local_id])).await;
+        let id = inbound(&app, 3001, "12125550301").await;
+        let input = keyed(id, "Thanks, on our way", "reply-7f3a");
+
+        let first = send(&app, input.clone()).await;
+        let again = send(&app, input).await;
+
+        assert_sent(&first);
+        assert_sent(&again);
+        assert_eq!(again["message"], first["message"], "{local_id}");
+        assert_eq!(again["conversation"], first["conversation"], "{local_id}");
+        assert_eq!(sends(&app).await, 1, "{local_id}: one upstream send");
+        assert_eq!(
+            history(&app, "12125550301", 3001).await.len(),
+            2,
+            "{local_id}: the customer's message and one reply"
+        );
+    }
+}
+
+#[tokio::test]
+async fn concurrent_requests_with_one_key_make_one_send() {
+    let app = spawn_app_reading(reading(&["local-id=ignored"])).await;
+    let id = inbound(&app, 3001, "12125550302").await;
+    let input = keyed(id, "Sent once, asked five times", "burst-1");
+    // Each upstream call takes a while, so the five requests overlap the first one's send.
+    app.sandbox.set_faults(json!({ "latency_ms": 100 })).await;
+
+    let payloads = join_all((0..5).map(|_| send(&app, input.clone()))).await;
+
+    app.sandbox.set_faults(json!({})).await;
+    for payload in &payloads {
+        assert_sent(payload);
+        assert_eq!(payload["message"], payloads[0]["message"], "{payload}");
+    }
+    assert_eq!(sends(&app).await, 1);
+    assert_eq!(history(&app, "12125550302", 3001).await.len(), 2);
+}
+
+#[tokio::test]
+async fn replicas_sharing_redis_make_one_send_for_one_key_under_every_profile() {
+    let Some(redis) = RedisServer::start().await else {
+        return;
+    };
+    for (profile, readings) in Readings::profiles() {
+        let url = redis.url();
+        let sandbox = SandboxConfig {
+            teams: 1,
+            readings: *readings,
+            ..roomy_config()
+        };
+        let a = spawn_app_with(sandbox, |config| config.redis_url = Some(url)).await;
+        let b = a.replica().await;
+        for replica in [&a, &b] {
+            eventually("both replicas to be ready", || replica.is_ready()).await;
+        }
+        let id = inbound(&a, 3001, "12125550303").await;
+        // Every profile's sandbox has the same credentials, so the same tenant in Redis.
+        let input = keyed(
+            id,
+            "Sent once by one of two replicas",
+            &format!("{profile}-1"),
+        );
+        a.sandbox.set_faults(json!({ "latency_ms": 100 })).await;
+
+        let requests = (0..6).map(|n| send(if n % 2 == 0 { &a } else { &b }, input.clone()));
+        let payloads = join_all(requests).await;
+
+        a.sandbox.set_faults(json!({})).await;
+        for payload in &payloads {
+            assert_sent(payload);
+            assert_eq!(payload["message"], payloads[0]["message"], "{profile}");
+        }
+        assert_eq!(sends(&a).await, 1, "{profile}");
+        assert_eq!(history(&a, "12125550303", 3001).await.len(), 2, "{profile}");
+        // Later, one after another, on either replica: still the first send's answer.
+        for replica in [&b, &a] {
+            let again = send(replica, input.clone()).await;
+            assert_eq!(again["message"], payloads[0]["message"], "{profile}");
+        }
+        assert_eq!(sends(&a).await, 1, "{profile}");
+    }
+}
+
+#[tokio::test]
+async fn a_key_used_for_another_message_is_refused_without_a_send() {
+    for local_id in LOCAL_ID_READINGS {
+        let app = spawn_app_reading(reading(&[local_id])).await;
+        let first = inbound(&app, 3001, "12125550304").await;
+        let second = inbound(&app, 3001, "12125550305").await;
+        assert_sent(&send(&app, keyed(first, "The first message", "shared-key")).await);
+
+        for (conversation, text) in [
+            (second, "The first message"),
+            (first, "Another message entirely"),
+        ] {
+            let mut input = keyed(conversation, text, "shared-key");
+            input["clientMutationId"] = json!("reuse");
+
+            let refused = send(&app, input).await;
+
+            assert_refused(
+                &refused,
+                "message",
+                "IDEMPOTENCY_KEY_REUSED",
+                Some("idempotencyKey"),
+            );
+            assert_eq!(refused["conversation"], Value::Null);
+            assert_eq!(refused["clientMutationId"], "reuse");
+        }
+        assert_eq!(sends(&app).await, 1, "{local_id}");
+        assert_eq!(history(&app, "12125550304", 3001).await.len(), 2);
+        assert_eq!(history(&app, "12125550305", 3001).await.len(), 1);
+    }
+}
+
+#[tokio::test]
+async fn a_keyed_send_whose_answer_was_lost_is_found_again_not_sent_twice() {
+    for local_id in LOCAL_ID_READINGS {
+        let app = spawn_app_reading(reading(&[local_id])).await;
+        let id = inbound(&app, 3001, "12125550306").await;
+        // Every look-up the send needs before it goes out is cached by then.
+        assert_sent(&send(&app, keyed(id, "warms every look-up", "warm")).await);
+        // The sandbox stores the message, then cuts the answer (and every answer after it).
+        app.sandbox
+            .set_faults(json!({ "malformed_rate": 1.0 }))
+            .await;
+        let input = keyed(id, "stored, answer lost", "lost-1");
+
+        let lost = send_body(&app, input.clone()).await;
+
+        assert_eq!(
+            error_codes(&lost),
+            ["OUTCOME_UNKNOWN"],
+            "{local_id}: {lost}"
+        );
+        app.sandbox.set_faults(json!({})).await;
+
+        let found = send(&app, input.clone()).await;
+        let again = send(&app, input).await;
+
+        assert_sent(&found);
+        assert_eq!(found["message"]["text"], "stored, answer lost");
+        assert_eq!(again["message"], found["message"]);
+        assert_eq!(sends(&app).await, 2, "{local_id}: the warm-up and one more");
+        let texts: Vec<Value> = history(&app, "12125550306", 3001)
+            .await
+            .into_iter()
+            .map(|message| message["text"].clone())
+            .collect();
+        assert_eq!(
+            texts,
+            [
+                json!("stored, answer lost"),
+                json!("warms every look-up"),
+                json!("Hi, is anyone there?")
+            ],
+            "{local_id}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_keyed_send_with_an_unknown_outcome_is_never_sent_again_blindly() {
+    for local_id in LOCAL_ID_READINGS {
+        let app = unbreakable_app(reading(&[local_id])).await;
+        let id = inbound(&app, 3001, "12125550307").await;
+        assert_sent(&send(&app, keyed(id, "warms every look-up", "warm")).await);
+        // A 500 may come after the upstream stored the message: its outcome is unknown.
+        app.sandbox.set_faults(json!({ "error_rate": 1.0 })).await;
+        let input = keyed(id, "may or may not have landed", "unknown-1");
+
+        let failed = send_body(&app, input.clone()).await;
+
+        assert_eq!(
+            error_codes(&failed),
+            ["OUTCOME_UNKNOWN"],
+            "{local_id}: {failed}"
+        );
+        assert_eq!(sends(&app).await, 2, "{local_id}: one attempt, no retry");
+        app.sandbox.set_faults(json!({})).await;
+
+        // The message is not in the conversation, which does not prove it never will be.
+        let again = send_body(&app, input).await;
+
+        assert_eq!(
+            error_codes(&again),
+            ["OUTCOME_UNKNOWN"],
+            "{local_id}: {again}"
+        );
+        let message = again["errors"][0]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("new idempotencyKey"), "{message}");
+        assert_eq!(sends(&app).await, 2, "{local_id}: not sent again");
+
+        let fresh = send(&app, keyed(id, "may or may not have landed", "unknown-2")).await;
+        assert_sent(&fresh);
+        assert_eq!(sends(&app).await, 3, "{local_id}");
+    }
+}

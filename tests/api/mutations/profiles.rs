@@ -1,0 +1,272 @@
+//! Every mutation under every profile of readings the sandbox plays: each does what it says, as
+//! its payload, a fresh query and the sandbox's own state agree, or fails with a coded error;
+//! and a repeated idempotency key makes one upstream send, one after another and at once.
+
+use futures::future::join_all;
+use heymarket_gateway::config::Readings;
+use serde_json::{Value, json};
+
+use super::{
+    CONVERSATION_PAYLOAD, MESSAGE_PAYLOAD, assert_refused, assert_sent, conversation_gid, inbound,
+    inbox_gid, inbox_members, member_gid, mutate, opted_out_phone, run, send, sends,
+    spawn_app_reading,
+};
+use crate::helpers::TestApp;
+
+/// Runs conversation mutation `field` on conversation `id`, with `extra` input; its payload,
+/// which must hold no error of either kind.
+async fn change(app: &TestApp, profile: &str, field: &str, id: i64, extra: Value) -> Value {
+    let mut input = json!({ "conversationId": conversation_gid(id) });
+    input
+        .as_object_mut()
+        .expect("an object")
+        .extend(extra.as_object().expect("an object").clone());
+    let input_type = format!("{}{}Input", field[..1].to_uppercase(), &field[1..]);
+    let (payload, body) = mutate(app, field, &input_type, CONVERSATION_PAYLOAD, input, None).await;
+    assert_eq!(body["errors"], Value::Null, "{profile} {field}: {body}");
+    assert_eq!(
+        payload["userErrors"],
+        json!([]),
+        "{profile} {field}: {payload}"
+    );
+    payload["conversation"].clone()
+}
+
+/// The conversation as a fresh query reads it.
+async fn fresh(app: &TestApp, id: i64) -> Value {
+    let body = run(
+        app,
+        "query($id: ID!) { conversation(id: $id) {
+            status unread target inbox { databaseId } assignee { databaseId }
+        } }",
+        json!({ "id": conversation_gid(id) }),
+        None,
+    )
+    .await;
+    assert_eq!(body["errors"], Value::Null, "{body}");
+    body["data"]["conversation"].clone()
+}
+
+#[tokio::test]
+async fn status_and_read_state_change_under_every_profile() {
+    for (profile, readings) in Readings::profiles() {
+        let app = spawn_app_reading(*readings).await;
+        let id = inbound(&app, 3001, "12125550401").await;
+        let unassigned = fresh(&app, id).await;
+        assert_eq!(
+            unassigned["assignee"],
+            Value::Null,
+            "{profile}: {unassigned}"
+        );
+        assert_eq!(unassigned["status"], "OPEN", "{profile}");
+
+        for (field, status, unread) in [
+            ("closeConversation", "CLOSED", None),
+            ("openConversation", "OPEN", None),
+            ("markConversationRead", "OPEN", Some(false)),
+            ("markConversationUnread", "OPEN", Some(true)),
+        ] {
+            let changed = change(&app, profile, field, id, json!({})).await;
+
+            assert_eq!(changed["status"], status, "{profile} {field}: {changed}");
+            assert_eq!(changed["assignee"], Value::Null, "{profile} {field}");
+            if let Some(unread) = unread {
+                assert_eq!(changed["unread"], unread, "{profile} {field}: {changed}");
+            }
+            let read_back = fresh(&app, id).await;
+            assert_eq!(read_back["status"], changed["status"], "{profile} {field}");
+            assert_eq!(read_back["unread"], changed["unread"], "{profile} {field}");
+            assert_eq!(
+                app.sandbox.conversation(0, id).await["status"],
+                status.to_lowercase(),
+                "{profile} {field}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn assignment_and_transfer_work_or_refuse_under_every_profile() {
+    for (profile, readings) in Readings::profiles() {
+        let app = spawn_app_reading(*readings).await;
+        let id = inbound(&app, 3001, "12125550402").await;
+        let member = inbox_members(&app, 3001).await[0];
+
+        let assigned = change(
+            &app,
+            profile,
+            "assignConversation",
+            id,
+            json!({ "assigneeId": member_gid(member) }),
+        )
+        .await;
+
+        assert_eq!(
+            assigned["assignee"]["databaseId"],
+            member.to_string(),
+            "{profile}"
+        );
+        assert_eq!(fresh(&app, id).await["assignee"], assigned["assignee"]);
+        assert_eq!(app.sandbox.conversation(0, id).await["assigned"], member);
+
+        let (refused, body) = mutate(
+            &app,
+            "assignConversation",
+            "AssignConversationInput",
+            CONVERSATION_PAYLOAD,
+            json!({ "conversationId": conversation_gid(id), "assigneeId": null }),
+            None,
+        )
+        .await;
+        assert_eq!(body["errors"], Value::Null, "{profile}: {body}");
+        assert_refused(
+            &refused,
+            "conversation",
+            "UNASSIGN_NOT_SUPPORTED",
+            Some("assigneeId"),
+        );
+        assert_eq!(
+            app.sandbox.calls("POST /v1/conversations/reassign").await,
+            1,
+            "{profile}"
+        );
+
+        // The destination has no conversation with this customer: however the upstream
+        // answers a history that does not exist, the transfer goes ahead.
+        let moved = change(
+            &app,
+            profile,
+            "transferConversation",
+            id,
+            json!({ "inboxId": inbox_gid(3002) }),
+        )
+        .await;
+
+        assert_eq!(moved["inbox"]["databaseId"], "3002", "{profile}: {moved}");
+        assert_eq!(fresh(&app, id).await["inbox"], moved["inbox"]);
+        assert_eq!(app.sandbox.conversation(0, id).await["inbox"], 3002);
+        assert_eq!(
+            app.sandbox.calls("POST /v1/conversations/transfer").await,
+            1,
+            "{profile}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn sends_and_notes_work_or_refuse_under_every_profile() {
+    for (profile, readings) in Readings::profiles() {
+        let app = spawn_app_reading(*readings).await;
+
+        let started = send(
+            &app,
+            json!({
+                "inboxId": inbox_gid(3001),
+                "phone": "+1 212 555 0403",
+                "text": "Your order is ready",
+            }),
+        )
+        .await;
+
+        assert_sent(&started);
+        let conversation = &started["conversation"];
+        assert_eq!(conversation["target"], "12125550403", "{profile}");
+        assert_eq!(conversation["inbox"]["databaseId"], "3001", "{profile}");
+        let id: i64 = conversation["databaseId"]
+            .as_str()
+            .and_then(|id| id.parse().ok())
+            .expect("a database id");
+        let reply = send(
+            &app,
+            json!({ "conversationId": conversation["id"], "text": "Pick it up any time" }),
+        )
+        .await;
+        assert_sent(&reply);
+        assert_eq!(reply["conversation"]["id"], conversation["id"], "{profile}");
+        let (note, body) = mutate(
+            &app,
+            "addPrivateNote",
+            "AddPrivateNoteInput",
+            MESSAGE_PAYLOAD,
+            json!({ "conversationId": conversation["id"], "text": "Prefers mornings" }),
+            None,
+        )
+        .await;
+        assert_eq!(body["errors"], Value::Null, "{profile}: {body}");
+        assert_sent(&note);
+        assert_eq!(note["message"]["direction"], "NOTE", "{profile}");
+        assert_eq!(sends(&app).await, 3, "{profile}");
+        let texts: Vec<Value> = run(
+            &app,
+            "query($id: ID!) { conversation(id: $id) { messages(first: 5) { nodes { text } } } }",
+            json!({ "id": conversation_gid(id) }),
+            None,
+        )
+        .await["data"]["conversation"]["messages"]["nodes"]
+            .as_array()
+            .expect("a list")
+            .iter()
+            .map(|node| node["text"].clone())
+            .collect();
+        assert_eq!(
+            texts,
+            [
+                json!("Prefers mornings"),
+                json!("Pick it up any time"),
+                json!("Your order is ready")
+            ],
+            "{profile}"
+        );
+
+        let phone = opted_out_phone(&app).await;
+        let (refused, body) = mutate(
+            &app,
+            "sendMessage",
+            "SendMessageInput",
+            MESSAGE_PAYLOAD,
+            json!({ "inboxId": inbox_gid(3001), "phone": phone, "text": "Big sale!" }),
+            None,
+        )
+        .await;
+        assert_eq!(body["errors"], Value::Null, "{profile}: {body}");
+        assert_refused(&refused, "message", "RECIPIENT_OPTED_OUT", Some("phone"));
+        assert_eq!(
+            sends(&app).await,
+            3,
+            "{profile}: nothing sent to the opted-out"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_repeated_key_makes_one_send_under_every_profile() {
+    for (profile, readings) in Readings::profiles() {
+        let app = spawn_app_reading(*readings).await;
+        let id = inbound(&app, 3001, "12125550404").await;
+        let input = |key: &str| {
+            json!({
+                "conversationId": conversation_gid(id),
+                "text": format!("sent once with {key}"),
+                "idempotencyKey": key,
+            })
+        };
+
+        let first = send(&app, input("one-by-one")).await;
+        let again = send(&app, input("one-by-one")).await;
+
+        assert_sent(&first);
+        assert_eq!(again["message"], first["message"], "{profile}");
+        assert_eq!(sends(&app).await, 1, "{profile}");
+
+        app.sandbox.set_faults(json!({ "latency_ms": 50 })).await;
+        let at_once = join_all((0..4).map(|_| send(&app, input("all-at-once")))).await;
+        app.sandbox.set_faults(json!({})).await;
+
+        for payload in &at_once {
+            assert_sent(payload);
+            assert_eq!(payload["message"], at_once[0]["message"], "{profile}");
+        }
+        assert_ne!(at_once[0]["message"], first["message"], "{profile}");
+        assert_eq!(sends(&app).await, 2, "{profile}");
+    }
+}
