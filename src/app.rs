@@ -21,9 +21,7 @@ use crate::idempotency::{Idempotency, LocalSendRecords, SendRecords};
 use crate::loaders::Caches;
 use crate::metrics::Metrics;
 use crate::persisted::{Allowlist, PersistedQueries};
-use crate::redis::{
-    RedisBus, RedisConnection, RedisDocuments, RedisSeenEvents, RedisSendRecords,
-};
+use crate::redis::{RedisBus, RedisConnection, RedisDocuments, RedisSeenEvents, RedisSendRecords};
 use crate::server::{Closing, Server};
 use crate::shutdown::{Drain, InFlight};
 use crate::state::AppState;
@@ -293,10 +291,7 @@ impl Backends {
         Ok(Self {
             bus: Arc::new(RedisBus::start(redis.clone(), background.clone())),
             seen: Arc::new(RedisSeenEvents::new(redis.clone())),
-            sends: Arc::new(RedisSendRecords::new(
-                redis.clone(),
-                config.idempotency_ttl,
-            )),
+            sends: Arc::new(RedisSendRecords::new(redis.clone(), config.idempotency_ttl)),
             upstream: upstream::Client::with_shared_budget(&config.upstream, redis.clone())
                 .context("cannot build the upstream client")?,
             redis: Some(redis),

@@ -36,11 +36,7 @@ impl LocalSendRecords {
 }
 
 impl SendRecords for LocalSendRecords {
-    fn claim<'a>(
-        &'a self,
-        key: &'a SendKey,
-        record: &'a Record,
-    ) -> BoxFuture<'a, Option<Record>> {
+    fn claim<'a>(&'a self, key: &'a SendKey, record: &'a Record) -> BoxFuture<'a, Option<Record>> {
         async move {
             let entry = self
                 .records

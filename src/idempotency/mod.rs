@@ -85,8 +85,7 @@ pub struct Sent {
 pub trait SendRecords: Send + Sync + 'static {
     /// Records `record` under `key` unless something is recorded there, atomically; `None` when
     /// it did, else what was there.
-    fn claim<'a>(&'a self, key: &'a SendKey, record: &'a Record)
-    -> BoxFuture<'a, Option<Record>>;
+    fn claim<'a>(&'a self, key: &'a SendKey, record: &'a Record) -> BoxFuture<'a, Option<Record>>;
 
     /// Records `record` under `key`, replacing what was there.
     fn put<'a>(&'a self, key: &'a SendKey, record: &'a Record) -> BoxFuture<'a, ()>;
@@ -157,7 +156,9 @@ impl Idempotency {
             settled.as_mut().enable();
             let mine = Record {
                 input: input.to_owned(),
-                outcome: Outcome::Sending { since: now_millis() },
+                outcome: Outcome::Sending {
+                    since: now_millis(),
+                },
             };
             let found = match self.inner.records.claim(key, &mine).await {
                 None => return Claim::Mine(SendGuard::new(self.clone(), key.clone(), mine)),
@@ -345,7 +346,10 @@ mod tests {
         let key = SendKey::new(tenant("id-1"), "order 42 for ada@example.com");
         assert!(key.as_str().starts_with(&tenant("id-1").hex()));
         assert!(!key.as_str().contains("ada"));
-        assert_ne!(SendKey::new(tenant("id-2"), "order 42 for ada@example.com"), key);
+        assert_ne!(
+            SendKey::new(tenant("id-2"), "order 42 for ada@example.com"),
+            key
+        );
     }
 
     #[tokio::test]
@@ -463,8 +467,17 @@ mod tests {
     #[test]
     fn the_fingerprint_follows_the_input() {
         let a = fingerprint(&serde_json::json!({ "chat_id": 1, "text": "hi" }));
-        assert_eq!(a, fingerprint(&serde_json::json!({ "chat_id": 1, "text": "hi" })));
-        assert_ne!(a, fingerprint(&serde_json::json!({ "chat_id": 2, "text": "hi" })));
-        assert_ne!(a, fingerprint(&serde_json::json!({ "chat_id": 1, "text": "hi!" })));
+        assert_eq!(
+            a,
+            fingerprint(&serde_json::json!({ "chat_id": 1, "text": "hi" }))
+        );
+        assert_ne!(
+            a,
+            fingerprint(&serde_json::json!({ "chat_id": 2, "text": "hi" }))
+        );
+        assert_ne!(
+            a,
+            fingerprint(&serde_json::json!({ "chat_id": 1, "text": "hi!" }))
+        );
     }
 }

@@ -43,8 +43,22 @@ where
             entries: Cache::builder()
                 .max_capacity(capacity)
                 .time_to_live(ttl)
+                .support_invalidation_closures()
                 .build(),
         }
+    }
+
+    /// Drops every entry whose key `stale` picks, and every entry if that cannot be done.
+    pub(super) fn invalidate_if(&self, stale: impl Fn(&K) -> bool + Send + Sync + 'static) {
+        if let Err(error) = self.entries.invalidate_entries_if(move |key, _| stale(key)) {
+            tracing::error!(%error, "cannot drop cached entries selectively; clearing them all");
+            self.entries.invalidate_all();
+        }
+    }
+
+    /// Drops every entry.
+    pub(super) fn invalidate_all(&self) {
+        self.entries.invalidate_all();
     }
 
     /// How many of `keys` are cached or in flight, so a caller can tell what it was spared.

@@ -194,9 +194,14 @@ impl Caches {
             .await;
     }
 
-    /// The newest-message pages of these tenants' conversations no longer count (one
-    /// invalidation for all of them: a team may have many pass-through tenants).
+    /// The newest-message pages and the last messages of these tenants' conversations no
+    /// longer count (one invalidation for all of them: a team may have many pass-through
+    /// tenants). A last message is keyed by its conversation's `updated`, which a new message
+    /// in the same second leaves as it was when the upstream counts only whole seconds.
     pub(super) fn histories_changed(&self, tenants: HashSet<TenantKey>) {
+        let owners = tenants.clone();
+        self.last_messages
+            .invalidate_if(move |key| owners.contains(&key.tenant));
         // Histories are keyed by phone and inbox, which a transfer or a send changes in ways a
         // key cannot follow; dropping the tenants' histories is cheap next to a write.
         let dropped = self
@@ -240,6 +245,7 @@ impl Caches {
         self.conversations.invalidate_all();
         self.recent_windows.invalidate_all();
         self.histories.invalidate_all();
+        self.last_messages.invalidate_all();
         self.list_pages.invalidate_all();
         self.generations.invalidate_all();
     }

@@ -181,14 +181,16 @@ impl Loaders {
         self.last_messages.clear::<LastMessageTarget>();
     }
 
-    /// Forgets every conversation's newest messages, here and in the shared caches: after a
-    /// write any of them may be out of date (a send adds a message, a transfer moves a history).
-    /// Lists are left to [`Self::reload_conversation`], which every write calls after this.
+    /// Forgets every conversation's newest messages and last message, here and in the shared
+    /// caches: after a write any of them may be out of date (a send adds a message, a transfer
+    /// moves a history). Lists are left to [`Self::reload_conversation`], which every write
+    /// calls after this.
     pub fn forget_messages(&self) {
         self.source
             .caches
             .histories_changed(HashSet::from([self.source.tenant]));
         self.histories.clear::<HistoryPage>();
+        self.last_messages.clear::<LastMessageTarget>();
     }
 
     /// One contact by id (`GET /v1/contact/{id}`); `None` when there is none.
@@ -204,6 +206,15 @@ impl Loaders {
     /// up in the same tick into one search.
     pub async fn contact_by_phone(&self, phone: &str) -> Result<Option<Arc<Contact>>, ApiError> {
         self.contacts.load_one(phone.to_owned()).await
+    }
+
+    /// The contact with this phone number as the upstream has it now, past every cache: what a
+    /// send checks opt-out against, since the customer may have opted out a moment ago.
+    pub async fn current_contact_by_phone(
+        &self,
+        phone: &str,
+    ) -> Result<Option<Arc<Contact>>, ApiError> {
+        self.source.current_contact(phone).await
     }
 
     /// The newest messages (up to the upstream's 50) of the conversation with `phone` in

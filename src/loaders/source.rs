@@ -229,6 +229,16 @@ impl Source {
         Ok(found)
     }
 
+    /// The contact with this phone as the upstream has it now, past the cache.
+    pub(super) async fn current_contact(
+        &self,
+        phone: &str,
+    ) -> Result<Option<Arc<Contact>>, ApiError> {
+        let phones = [phone.to_owned()];
+        let contacts = self.upstream.search_contacts_by_phone(&phones).await?;
+        Ok(by_phone(contacts, &phones).remove(phone))
+    }
+
     /// One page of a conversation's history: the newest, or the one `timestamp` `before`
     /// (Unix seconds) bounds. A 404 is an empty history: the inbox has no conversation with
     /// that phone, which one reading of the docs answers `[]` and another 404 (§13.12).

@@ -15,15 +15,14 @@ use crate::idempotency::{LocalSendRecords, Record, SendKey, SendRecords};
 const KEY_PREFIX: &str = "heymarket-gateway:sends:";
 
 /// KEYS[1]: the record. ARGV[1]: the claiming record, ARGV[2]: its TTL in milliseconds.
-/// Answers what was recorded, or nil after recording the claim: one atomic step, so two
-/// replicas cannot both find the key free.
+/// `SET NX` records the claim unless a record is there; then the record is answered (nil after
+/// a claim). One atomic step, so two replicas cannot both find the key free, and a record
+/// cannot expire between the failed claim and the read.
 const CLAIM: &str = r"
-local found = redis.call('GET', KEYS[1])
-if found then
-  return found
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  return false
 end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return false
+return redis.call('GET', KEYS[1])
 ";
 
 /// Records in Redis, kept for their TTL, and in this process too: while Redis is unreachable a
@@ -69,6 +68,22 @@ impl RedisSendRecords {
         format!("{KEY_PREFIX}{}", key.as_str())
     }
 
+    /// Records `record` in Redis, replacing what was there.
+    async fn put_shared(&self, key: &SendKey, record: &Record) {
+        let Ok(text) = serde_json::to_string(record) else {
+            return;
+        };
+        let mut set = ::redis::cmd("SET");
+        set.arg(Self::name(key))
+            .arg(text)
+            .arg("PX")
+            .arg(self.ttl_millis);
+        match self.connection.query::<()>(&set).await {
+            Ok(()) => self.recovered(),
+            Err(error) => self.failed(&error.to_string()),
+        }
+    }
+
     /// Claims in Redis: `Ok(None)` when the claim was recorded, else what was there.
     async fn claim_shared(&self, key: &SendKey, record: &Record) -> Result<Option<Record>, String> {
         let text = serde_json::to_string(record).map_err(|error| error.to_string())?;
@@ -86,23 +101,23 @@ impl RedisSendRecords {
 }
 
 impl SendRecords for RedisSendRecords {
-    fn claim<'a>(
-        &'a self,
-        key: &'a SendKey,
-        record: &'a Record,
-    ) -> BoxFuture<'a, Option<Record>> {
+    fn claim<'a>(&'a self, key: &'a SendKey, record: &'a Record) -> BoxFuture<'a, Option<Record>> {
         async move {
-            // What this replica recorded while Redis was away still counts.
-            if let Some(found) = self.local.get(key).await {
-                return Some(found);
-            }
             match self.claim_shared(key, record).await {
-                Ok(found) => {
+                Ok(Some(found)) => {
                     self.recovered();
-                    if found.is_none() {
-                        self.local.put(key, record).await;
+                    Some(found)
+                }
+                Ok(None) => {
+                    self.recovered();
+                    // What this replica recorded while Redis was away (or after Redis lost it)
+                    // still counts: it goes back to Redis in place of the claim just made.
+                    if let Some(earlier) = self.local.get(key).await {
+                        self.put_shared(key, &earlier).await;
+                        return Some(earlier);
                     }
-                    found
+                    self.local.put(key, record).await;
+                    None
                 }
                 Err(error) => {
                     self.failed(&error);
@@ -116,18 +131,7 @@ impl SendRecords for RedisSendRecords {
     fn put<'a>(&'a self, key: &'a SendKey, record: &'a Record) -> BoxFuture<'a, ()> {
         async move {
             self.local.put(key, record).await;
-            let Ok(text) = serde_json::to_string(record) else {
-                return;
-            };
-            let mut set = ::redis::cmd("SET");
-            set.arg(Self::name(key))
-                .arg(text)
-                .arg("PX")
-                .arg(self.ttl_millis);
-            match self.connection.query::<()>(&set).await {
-                Ok(()) => self.recovered(),
-                Err(error) => self.failed(&error.to_string()),
-            }
+            self.put_shared(key, record).await;
         }
         .boxed()
     }

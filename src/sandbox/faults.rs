@@ -17,9 +17,12 @@ const ONE: u32 = 1_000_000;
 const MAX_LATENCY_MS: u64 = 60_000;
 
 /// The knobs, as `GET|PUT /_sandbox/faults` shows and takes them (missing fields are 0).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub(crate) struct FaultSettings {
+    /// The routes the faults apply to, as `/_sandbox/stats` names them (`POST
+    /// /v1/message/send`); every route when empty.
+    pub(crate) routes: Vec<String>,
     /// Delay before every request is handled, at most 60 s.
     pub(crate) latency_ms: u64,
     /// Share of requests answered 500 `server_error`.
@@ -72,7 +75,7 @@ pub(crate) struct Faults {
 
 impl Faults {
     pub(crate) fn settings(&self) -> FaultSettings {
-        self.lock().settings
+        self.lock().settings.clone()
     }
 
     /// Replaces every knob and restarts the diffusion, so a new setting behaves the same way
@@ -96,32 +99,51 @@ impl Faults {
             }
         }
         *self.lock() = State {
-            settings,
             errors: Diffuser::new(settings.error_rate),
             rate_limits: Diffuser::new(settings.rate_limit_rate),
             malformed: Diffuser::new(settings.malformed_rate),
+            settings,
         };
         Ok(())
     }
 
-    pub(crate) fn latency(&self) -> Duration {
-        Duration::from_millis(self.lock().settings.latency_ms)
+    /// The delay before a request to `route` is handled.
+    pub(crate) fn latency(&self, route: &str) -> Duration {
+        let state = self.lock();
+        if !state.applies_to(route) {
+            return Duration::ZERO;
+        }
+        Duration::from_millis(state.settings.latency_ms)
     }
 
-    pub(crate) fn inject_rate_limit(&self) -> bool {
-        self.lock().rate_limits.fire()
+    pub(crate) fn inject_rate_limit(&self, route: &str) -> bool {
+        self.fire(route, |state| &mut state.rate_limits)
     }
 
-    pub(crate) fn inject_error(&self) -> bool {
-        self.lock().errors.fire()
+    pub(crate) fn inject_error(&self, route: &str) -> bool {
+        self.fire(route, |state| &mut state.errors)
     }
 
-    pub(crate) fn inject_malformed(&self) -> bool {
-        self.lock().malformed.fire()
+    pub(crate) fn inject_malformed(&self, route: &str) -> bool {
+        self.fire(route, |state| &mut state.malformed)
+    }
+
+    /// Whether a knob fires for a request to `route`; requests to other routes leave it as it
+    /// was.
+    fn fire(&self, route: &str, knob: impl FnOnce(&mut State) -> &mut Diffuser) -> bool {
+        let mut state = self.lock();
+        state.applies_to(route) && knob(&mut state).fire()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl State {
+    fn applies_to(&self, route: &str) -> bool {
+        let routes = &self.settings.routes;
+        routes.is_empty() || routes.iter().any(|named| named == route)
     }
 }
 
@@ -130,7 +152,9 @@ mod tests {
     use super::*;
 
     fn pattern(faults: &Faults, requests: usize) -> Vec<bool> {
-        (0..requests).map(|_| faults.inject_error()).collect()
+        (0..requests)
+            .map(|_| faults.inject_error("GET /v1/team"))
+            .collect()
     }
 
     #[test]
@@ -159,6 +183,27 @@ mod tests {
             })
             .unwrap();
         assert_eq!(pattern(&faults, 3), [true, true, true]);
+    }
+
+    #[test]
+    fn faults_limited_to_routes_spare_the_others() {
+        let faults = Faults::default();
+        faults
+            .replace(FaultSettings {
+                routes: vec!["POST /v1/message/send".to_owned()],
+                latency_ms: 10,
+                error_rate: 0.5,
+                ..Default::default()
+            })
+            .unwrap();
+        let send = "POST /v1/message/send";
+        let errors: Vec<bool> = ["GET /v1/team", send, "GET /v1/team", send]
+            .iter()
+            .map(|route| faults.inject_error(route))
+            .collect();
+        assert_eq!(errors, [false, false, false, true]);
+        assert_eq!(faults.latency("GET /v1/team"), Duration::ZERO);
+        assert_eq!(faults.latency(send), Duration::from_millis(10));
     }
 
     #[test]

@@ -31,11 +31,10 @@ pub(crate) async fn guard(
         .extensions()
         .get::<MatchedPath>()
         .map_or("", MatchedPath::as_str);
-    state
-        .stats
-        .record_request(format!("{} {template}", request.method()));
-    let response = match admit(&state, request).await {
-        Ok(request) => malform(&state, next.run(request).await).await,
+    let route = format!("{} {template}", request.method());
+    state.stats.record_request(route.clone());
+    let response = match admit(&state, &route, request).await {
+        Ok(request) => malform(&state, &route, next.run(request).await).await,
         Err(refusal) => refusal.into_response(),
     };
     state.stats.record_status(response.status());
@@ -43,15 +42,19 @@ pub(crate) async fn guard(
 }
 
 /// Applies the faults that precede the handler, authenticates, and spends the team's budget.
-async fn admit(state: &SandboxState, mut request: Request) -> Result<Request, ApiError> {
-    let latency = state.faults.latency();
+async fn admit(
+    state: &SandboxState,
+    route: &str,
+    mut request: Request,
+) -> Result<Request, ApiError> {
+    let latency = state.faults.latency(route);
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
-    if state.faults.inject_rate_limit() {
+    if state.faults.inject_rate_limit(route) {
         return Err(ApiError::RateLimited);
     }
-    if state.faults.inject_error() {
+    if state.faults.inject_error(route) {
         return Err(ApiError::ServerError);
     }
     let authorization = request
@@ -70,8 +73,8 @@ async fn admit(state: &SandboxState, mut request: Request) -> Result<Request, Ap
 
 /// Cuts a successful body in half when the malformed knob fires. Every body the API sends is
 /// a JSON object, array or string, and no strict prefix of those is valid JSON.
-async fn malform(state: &SandboxState, response: Response) -> Response {
-    if !response.status().is_success() || !state.faults.inject_malformed() {
+async fn malform(state: &SandboxState, route: &str, response: Response) -> Response {
+    if !response.status().is_success() || !state.faults.inject_malformed(route) {
         return response;
     }
     let (mut parts, body) = response.into_parts();

@@ -142,7 +142,10 @@ async fn sends_carrying_a_local_id_are_sent_once_too() {
     for reply in [Reply::raw(500, ""), Reply::raw(429, "")] {
         let server = TestServer::start([
             reply,
-            Reply::json(200, json!({ "id": 9, "date": "2024-12-24T14:04:55.021462Z" })),
+            Reply::json(
+                200,
+                json!({ "id": 9, "date": "2024-12-24T14:04:55.021462Z" }),
+            ),
         ])
         .await;
         let client = Client::new(&server.config()).unwrap();

@@ -1,5 +1,5 @@
 //! Contact look-ups: `GET /v1/contact/{id}`, `POST /v1/contact/get` and
-//! `POST /v2/contacts/search`.
+//! `POST /v2/contacts/search`; and a contact's subscription, `POST /v1/contact/set_status`.
 
 use axum::Json;
 use axum::extract::Path;
@@ -9,8 +9,8 @@ use serde_json::Value;
 use super::path_id;
 use crate::sandbox::error::{ApiError, ApiResult};
 use crate::sandbox::extract::{JsonBody, Tenant};
-use crate::sandbox::store::ContactJson;
 use crate::sandbox::store::records::Contact;
+use crate::sandbox::store::{ContactJson, TeamStore};
 use crate::sandbox::wire::normalize_phone;
 
 /// Most channel ids one search may carry. The response shape and limits of this endpoint are
@@ -22,6 +22,13 @@ pub(super) struct GetBody {
     phone: Option<String>,
     /// Documented as a string; an integer is accepted too.
     id: Option<Value>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct SetStatusBody {
+    #[serde(flatten)]
+    contact: GetBody,
+    status: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -51,6 +58,43 @@ pub(super) async fn get_by_phone_or_id(
     JsonBody(body): JsonBody<GetBody>,
 ) -> ApiResult<Json<ContactJson>> {
     let store = tenant.store();
+    let contact = named(&store, body)?;
+    Ok(Json(store.contact_json(contact, false)))
+}
+
+/// `status` is one of `active` (subscribed and unblocked), `blocked`, `unblocked`,
+/// `subscribed` or `unsubscribed` (which sets `is_opted_out`); the contact is named as for
+/// `/v1/contact/get`. Answers `"success"`, as documented.
+pub(super) async fn set_status(
+    tenant: Tenant,
+    JsonBody(body): JsonBody<SetStatusBody>,
+) -> ApiResult<Json<&'static str>> {
+    let status = body.status.ok_or_else(|| ApiError::missing("status"))?;
+    let change: fn(&mut Contact) = match status.as_str() {
+        "active" => |contact| {
+            contact.opted_out = false;
+            contact.blocked = false;
+        },
+        "blocked" => |contact| contact.blocked = true,
+        "unblocked" => |contact| contact.blocked = false,
+        "subscribed" => |contact| contact.opted_out = false,
+        "unsubscribed" => |contact| contact.opted_out = true,
+        other => {
+            return Err(ApiError::bad_data(format!(
+                "status `{other}` is not one of active, blocked, unblocked, subscribed, unsubscribed"
+            )));
+        }
+    };
+    let mut store = tenant.store();
+    let id = named(&store, body.contact)?.id;
+    store
+        .update_contact(id, change)
+        .ok_or_else(|| not_found("with that id"))?;
+    Ok(Json("success"))
+}
+
+/// The contact a `phone` or `id` names; the phone wins when both are given, as documented.
+fn named<'a>(store: &'a TeamStore, body: GetBody) -> ApiResult<&'a Contact> {
     let contact = match (body.phone, body.id) {
         (Some(phone), _) => {
             let normalized = normalize_phone(&phone).ok_or_else(|| {
@@ -70,7 +114,7 @@ pub(super) async fn get_by_phone_or_id(
         }
         (None, None) => return Err(ApiError::missing("phone or id")),
     };
-    Ok(Json(store.contact_json(contact, false)))
+    Ok(contact)
 }
 
 /// Answers a top-level array of the contacts found (undocumented shape), each once, in the

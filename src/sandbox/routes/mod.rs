@@ -43,6 +43,7 @@ pub(crate) fn router() -> Router<Arc<SandboxState>> {
         .route("/v1/team", get(directory::team))
         .route("/v1/contact/{id}", get(contacts::get))
         .route("/v1/contact/get", post(contacts::get_by_phone_or_id))
+        .route("/v1/contact/set_status", post(contacts::set_status))
         .route("/v2/contacts/search", post(contacts::search))
 }
 

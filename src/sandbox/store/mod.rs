@@ -160,6 +160,21 @@ impl TeamStore {
         self.contacts.get(index)
     }
 
+    /// Applies `change` to contact `id` and dates it now; `None` when there is no such contact.
+    pub(crate) fn update_contact(
+        &mut self,
+        id: i64,
+        change: impl FnOnce(&mut Contact),
+    ) -> Option<()> {
+        self.contact(id)?;
+        let now = self.now();
+        let index = usize::try_from(id.checked_sub(FIRST_CONTACT_ID)?).ok()?;
+        let contact = self.contacts.get_mut(index)?;
+        change(contact);
+        contact.updated = now;
+        Some(())
+    }
+
     pub(crate) fn contact_by_phone(&self, phone: &str) -> Option<&Contact> {
         self.contact_by_phone.get(phone).map(|&i| &self.contacts[i])
     }

@@ -189,17 +189,23 @@ async fn transfer(
 }
 
 /// Whether `inbox` has a conversation with `target`. The API finds a conversation by customer
-/// and inbox only through its message history, and every conversation has a message.
+/// and inbox only through its message history, and every conversation has a message. A
+/// customer without a conversation there may have an empty history or a 404
+/// (heymarket-api.md §13.12); the inbox itself is known to exist.
 async fn holds_conversation(
     context: &RequestContext,
     target: &str,
     inbox: i64,
 ) -> Result<bool, ApiError> {
-    let history = context
+    match context
         .upstream()
         .message_history(target, inbox, None)
-        .await?;
-    Ok(!history.is_empty())
+        .await
+    {
+        Ok(history) => Ok(!history.is_empty()),
+        Err(crate::upstream::Error::NotFound) => Ok(false),
+        Err(error) => Err(error.into()),
+    }
 }
 
 fn already_in_inbox(inbox: i64) -> UserError {

@@ -193,13 +193,16 @@ async fn send(
 
 /// A customer who opted out gets no message. Checked here, whatever the upstream would do with
 /// the send (refuse it with `unsubscribed_number`, or send it: heymarket-api.md §7.1), so that
-/// nothing is written; the contact comes from the shared cache (`--cache-ttl-contacts`). Notes
-/// reach only the team, so they go through.
+/// nothing is written. The contact is read afresh, not from the cache: a customer who opted
+/// out a moment ago must not get the message. Notes reach only the team, so they go through.
 async fn check_opted_in(context: &RequestContext, outgoing: &Outgoing) -> Result<(), Failure> {
     if outgoing.private {
         return Ok(());
     }
-    let contact = context.loaders.contact_by_phone(&outgoing.target).await?;
+    let contact = context
+        .loaders
+        .current_contact_by_phone(&outgoing.target)
+        .await?;
     if contact.is_some_and(|contact| contact.is_opted_out == Some(true)) {
         return Err(opted_out(outgoing.recipient_field).into());
     }
@@ -221,7 +224,10 @@ async fn read_back(
     )
     .await?;
     let Some(message) = found else {
-        return Err(missing_from_history(sent.id, outgoing.idempotency_key.is_some()));
+        return Err(missing_from_history(
+            sent.id,
+            outgoing.idempotency_key.is_some(),
+        ));
     };
     let conversation_id = outgoing
         .conversation()
@@ -275,9 +281,7 @@ async fn find_by_key(
     }) else {
         return Ok(None);
     };
-    let conversation_id = outgoing
-        .conversation()
-        .or_else(|| conversation_of(message));
+    let conversation_id = outgoing.conversation().or_else(|| conversation_of(message));
     let delivered = delivered(context, message.clone(), conversation_id).await?;
     let sent = Sent {
         message_id: message.id,
@@ -304,7 +308,11 @@ async fn find_sent(
         return Ok(None);
     };
     let before = Some(date.timestamp().saturating_add(1));
-    match context.upstream().message_history(target, inbox, before).await {
+    match context
+        .upstream()
+        .message_history(target, inbox, before)
+        .await
+    {
         Ok(page) => Ok(page.into_iter().find(|message| message.id == id)),
         Err(crate::upstream::Error::NotFound) => Ok(None),
         Err(error) => Err(error.into()),

@@ -5,8 +5,7 @@ use serde_json::{Value, json};
 
 use super::{
     CONVERSATION_PAYLOAD, assert_refused, conversation_gid, history, inbound, inbox_gid,
-    inbox_members, member_gid, mutate, open_conversation, outsider, reading, run,
-    spawn_app_reading,
+    inbox_members, member_gid, mutate, open_conversation, outsider, run,
 };
 use crate::helpers::{TestApp, spawn_app};
 
@@ -74,36 +73,6 @@ async fn a_conversation_is_assigned_to_an_inbox_member() {
         fresh["data"]["conversation"]["assignee"]["databaseId"],
         assignee.to_string()
     );
-}
-
-#[tokio::test]
-async fn unassigning_is_refused_as_unsupported_without_a_write_whatever_the_upstream_takes() {
-    for unassign in ["unassign=minus-one", "unassign=zero", "unassign=refused"] {
-        let app = spawn_app_reading(reading(&[unassign])).await;
-        let id = inbound(&app, 3001, "12125550310").await;
-        let member = inbox_members(&app, 3001).await[0];
-        let (assigned, body) = assign(&app, id, json!(member_gid(member))).await;
-        assert_eq!(body["errors"], Value::Null, "{unassign}: {body}");
-        assert_eq!(assigned["userErrors"], json!([]), "{unassign}: {assigned}");
-
-        let (refused, body) = assign(&app, id, Value::Null).await;
-
-        assert_eq!(body["errors"], Value::Null, "{unassign}: {body}");
-        assert_refused(
-            &refused,
-            "conversation",
-            "UNASSIGN_NOT_SUPPORTED",
-            Some("assigneeId"),
-        );
-        let message = refused["userErrors"][0]["message"].as_str().unwrap();
-        assert!(message.contains("unassign"), "{message}");
-        assert_eq!(
-            app.sandbox.calls("POST /v1/conversations/reassign").await,
-            1,
-            "{unassign}: only the assignment was written"
-        );
-        assert_eq!(app.sandbox.conversation(0, id).await["assigned"], member);
-    }
 }
 
 #[tokio::test]

@@ -4,7 +4,7 @@ use serde_json::{Value, json};
 
 use super::{
     MESSAGE_PAYLOAD, assert_refused, conversation_gid, history, inbound, inbox_gid, message_count,
-    mutate, opted_out_phone, outsider, reading, run, sends, spawn_app_reading,
+    mutate, outsider, run,
 };
 use crate::helpers::{TestApp, spawn_app};
 
@@ -169,59 +169,4 @@ async fn a_customer_who_opted_out_gets_no_message_but_notes_still_work() {
     assert_eq!(body["errors"], Value::Null, "{body}");
     assert_eq!(note["message"]["direction"], "NOTE", "{note}");
     assert_eq!(history(&app, target, inbox).await.len(), before + 1);
-}
-
-#[tokio::test]
-async fn a_customer_who_opted_out_is_refused_before_anything_is_sent_whatever_the_upstream_does() {
-    for opt_out in ["opt-out=enforced", "opt-out=ignored"] {
-        let app = spawn_app_reading(reading(&[opt_out])).await;
-        let phone = opted_out_phone(&app).await;
-
-        let (refused, body) = send_as(
-            &app,
-            json!({
-                "inboxId": inbox_gid(3001),
-                "phone": phone,
-                "text": "Big sale today!",
-                "idempotencyKey": "sale-1",
-            }),
-            None,
-        )
-        .await;
-
-        assert_eq!(body["errors"], Value::Null, "{opt_out}: {body}");
-        assert_refused(&refused, "message", "RECIPIENT_OPTED_OUT", Some("phone"));
-        let id = inbound(&app, 3001, &phone).await;
-        let (refused, body) = send_as(
-            &app,
-            json!({ "conversationId": conversation_gid(id), "text": "Big sale today!" }),
-            None,
-        )
-        .await;
-        assert_eq!(body["errors"], Value::Null, "{opt_out}: {body}");
-        assert_refused(
-            &refused,
-            "message",
-            "RECIPIENT_OPTED_OUT",
-            Some("conversationId"),
-        );
-        assert_eq!(
-            sends(&app).await,
-            0,
-            "{opt_out}: nothing reached the upstream"
-        );
-
-        let (note, body) = mutate(
-            &app,
-            "addPrivateNote",
-            "AddPrivateNoteInput",
-            MESSAGE_PAYLOAD,
-            json!({ "conversationId": conversation_gid(id), "text": "Opted out: call instead" }),
-            None,
-        )
-        .await;
-        assert_eq!(body["errors"], Value::Null, "{opt_out}: {body}");
-        assert_eq!(note["message"]["direction"], "NOTE", "{note}");
-        assert_eq!(sends(&app).await, 1, "{opt_out}: the note");
-    }
 }

@@ -1,7 +1,9 @@
 //! Idempotency keys: whatever the upstream does with a repeated `local_id`, a repeated key
-//! makes one upstream send and answers the first send's message, one after another, at once,
-//! and across replicas; a key used for another message is refused; and a send whose outcome is
-//! unknown is looked for, never sent again blindly.
+//! makes one upstream send and answers the first send's message, across replicas too (one after
+//! another and at once in one gateway: `profiles.rs`); a key used for another message is
+//! refused; and a send whose outcome is unknown is looked for, never sent again blindly.
+
+use std::time::Duration;
 
 use futures::future::join_all;
 use heymarket_gateway::config::{Readings, SandboxConfig};
@@ -18,6 +20,9 @@ use crate::sandbox_support::roomy_config;
 /// Both readings of a repeated `local_id`: the upstream answers the first send again, or sends
 /// a second message.
 const LOCAL_ID_READINGS: [&str; 2] = ["local-id=deduplicated", "local-id=ignored"];
+
+const SEND: &str = "POST /v1/message/send";
+const HISTORY: &str = "GET /v1/messages";
 
 fn keyed(conversation: i64, text: &str, key: &str) -> Value {
     json!({
@@ -39,59 +44,6 @@ async fn send_body(app: &TestApp, input: Value) -> Value {
     )
     .await
     .1
-}
-
-/// A gateway that never stops calling a failing upstream (its breaker would otherwise open
-/// after the first failed send and its failed look-up), over a sandbox playing `readings`.
-async fn unbreakable_app(readings: Readings) -> TestApp {
-    let sandbox = SandboxConfig {
-        teams: 1,
-        readings,
-        ..roomy_config()
-    };
-    spawn_app_with(sandbox, |config| config.upstream.breaker.threshold = 1_000).await
-}
-
-#[tokio::test]
-async fn a_repeated_key_makes_one_send_whatever_the_upstream_does_with_local_id() {
-    for local_id in LOCAL_ID_READINGS {
-        let app = spawn_app_reading(reading(&[local_id])).await;
-        let id = inbound(&app, 3001, "12125550301").await;
-        let input = keyed(id, "Thanks, on our way", "reply-7f3a");
-
-        let first = send(&app, input.clone()).await;
-        let again = send(&app, input).await;
-
-        assert_sent(&first);
-        assert_sent(&again);
-        assert_eq!(again["message"], first["message"], "{local_id}");
-        assert_eq!(again["conversation"], first["conversation"], "{local_id}");
-        assert_eq!(sends(&app).await, 1, "{local_id}: one upstream send");
-        assert_eq!(
-            history(&app, "12125550301", 3001).await.len(),
-            2,
-            "{local_id}: the customer's message and one reply"
-        );
-    }
-}
-
-#[tokio::test]
-async fn concurrent_requests_with_one_key_make_one_send() {
-    let app = spawn_app_reading(reading(&["local-id=ignored"])).await;
-    let id = inbound(&app, 3001, "12125550302").await;
-    let input = keyed(id, "Sent once, asked five times", "burst-1");
-    // Each upstream call takes a while, so the five requests overlap the first one's send.
-    app.sandbox.set_faults(json!({ "latency_ms": 100 })).await;
-
-    let payloads = join_all((0..5).map(|_| send(&app, input.clone()))).await;
-
-    app.sandbox.set_faults(json!({})).await;
-    for payload in &payloads {
-        assert_sent(payload);
-        assert_eq!(payload["message"], payloads[0]["message"], "{payload}");
-    }
-    assert_eq!(sends(&app).await, 1);
-    assert_eq!(history(&app, "12125550302", 3001).await.len(), 2);
 }
 
 #[tokio::test]
@@ -176,11 +128,10 @@ async fn a_keyed_send_whose_answer_was_lost_is_found_again_not_sent_twice() {
     for local_id in LOCAL_ID_READINGS {
         let app = spawn_app_reading(reading(&[local_id])).await;
         let id = inbound(&app, 3001, "12125550306").await;
-        // Every look-up the send needs before it goes out is cached by then.
-        assert_sent(&send(&app, keyed(id, "warms every look-up", "warm")).await);
-        // The sandbox stores the message, then cuts the answer (and every answer after it).
+        // The sandbox stores the message, then cuts the answer; the gateway's look for it is
+        // cut short too.
         app.sandbox
-            .set_faults(json!({ "malformed_rate": 1.0 }))
+            .set_faults(json!({ "routes": [SEND, HISTORY], "malformed_rate": 1.0 }))
             .await;
         let input = keyed(id, "stored, answer lost", "lost-1");
 
@@ -199,7 +150,19 @@ async fn a_keyed_send_whose_answer_was_lost_is_found_again_not_sent_twice() {
         assert_sent(&found);
         assert_eq!(found["message"]["text"], "stored, answer lost");
         assert_eq!(again["message"], found["message"]);
-        assert_eq!(sends(&app).await, 2, "{local_id}: the warm-up and one more");
+        assert_eq!(sends(&app).await, 1, "{local_id}");
+
+        // Only the answer is lost: the same request finds the message by its key.
+        app.sandbox
+            .set_faults(json!({ "routes": [SEND], "malformed_rate": 1.0 }))
+            .await;
+
+        let answered = send(&app, keyed(id, "stored, found at once", "lost-2")).await;
+
+        app.sandbox.set_faults(json!({})).await;
+        assert_sent(&answered);
+        assert_eq!(answered["message"]["text"], "stored, found at once");
+        assert_eq!(sends(&app).await, 2, "{local_id}");
         let texts: Vec<Value> = history(&app, "12125550306", 3001)
             .await
             .into_iter()
@@ -208,8 +171,8 @@ async fn a_keyed_send_whose_answer_was_lost_is_found_again_not_sent_twice() {
         assert_eq!(
             texts,
             [
+                json!("stored, found at once"),
                 json!("stored, answer lost"),
-                json!("warms every look-up"),
                 json!("Hi, is anyone there?")
             ],
             "{local_id}"
@@ -220,11 +183,12 @@ async fn a_keyed_send_whose_answer_was_lost_is_found_again_not_sent_twice() {
 #[tokio::test]
 async fn a_keyed_send_with_an_unknown_outcome_is_never_sent_again_blindly() {
     for local_id in LOCAL_ID_READINGS {
-        let app = unbreakable_app(reading(&[local_id])).await;
+        let app = spawn_app_reading(reading(&[local_id])).await;
         let id = inbound(&app, 3001, "12125550307").await;
-        assert_sent(&send(&app, keyed(id, "warms every look-up", "warm")).await);
         // A 500 may come after the upstream stored the message: its outcome is unknown.
-        app.sandbox.set_faults(json!({ "error_rate": 1.0 })).await;
+        app.sandbox
+            .set_faults(json!({ "routes": [SEND], "error_rate": 1.0 }))
+            .await;
         let input = keyed(id, "may or may not have landed", "unknown-1");
 
         let failed = send_body(&app, input.clone()).await;
@@ -234,7 +198,7 @@ async fn a_keyed_send_with_an_unknown_outcome_is_never_sent_again_blindly() {
             ["OUTCOME_UNKNOWN"],
             "{local_id}: {failed}"
         );
-        assert_eq!(sends(&app).await, 2, "{local_id}: one attempt, no retry");
+        assert_eq!(sends(&app).await, 1, "{local_id}: one attempt, no retry");
         app.sandbox.set_faults(json!({})).await;
 
         // The message is not in the conversation, which does not prove it never will be.
@@ -247,10 +211,43 @@ async fn a_keyed_send_with_an_unknown_outcome_is_never_sent_again_blindly() {
         );
         let message = again["errors"][0]["message"].as_str().unwrap_or_default();
         assert!(message.contains("new idempotencyKey"), "{message}");
-        assert_eq!(sends(&app).await, 2, "{local_id}: not sent again");
+        assert_eq!(sends(&app).await, 1, "{local_id}: not sent again");
 
         let fresh = send(&app, keyed(id, "may or may not have landed", "unknown-2")).await;
         assert_sent(&fresh);
-        assert_eq!(sends(&app).await, 3, "{local_id}");
+        assert_eq!(sends(&app).await, 2, "{local_id}");
     }
+}
+
+#[tokio::test]
+async fn a_repeat_that_outwaits_its_patience_is_told_the_key_is_in_use() {
+    let sandbox = SandboxConfig {
+        teams: 1,
+        ..roomy_config()
+    };
+    // A repeat waits for the first send at most half the request timeout, 2 s here; the
+    // send takes longer.
+    let app = spawn_app_with(sandbox, |config| {
+        config.limits.request_timeout = Duration::from_secs(4);
+    })
+    .await;
+    let id = inbound(&app, 3001, "12125550308").await;
+    app.sandbox
+        .set_faults(json!({ "routes": [SEND], "latency_ms": 2_500 }))
+        .await;
+    let input = keyed(id, "a slow send", "slow-1");
+
+    let bodies = join_all((0..2).map(|_| send_body(&app, input.clone()))).await;
+
+    app.sandbox.set_faults(json!({})).await;
+    let (sent, waited): (Vec<&Value>, Vec<&Value>) = bodies
+        .iter()
+        .partition(|body| body["errors"] == Value::Null);
+    assert_eq!((sent.len(), waited.len()), (1, 1), "{bodies:?}");
+    assert_eq!(error_codes(waited[0]), ["IDEMPOTENCY_KEY_IN_USE"]);
+    let first = &sent[0]["data"]["sendMessage"];
+    assert_sent(first);
+    let again = send(&app, input).await;
+    assert_eq!(again["message"], first["message"]);
+    assert_eq!(sends(&app).await, 1);
 }

@@ -1,17 +1,19 @@
 //! Every mutation under every profile of readings the sandbox plays: each does what it says, as
-//! its payload, a fresh query and the sandbox's own state agree, or fails with a coded error;
-//! and a repeated idempotency key makes one upstream send, one after another and at once.
+//! its payload, a fresh query and the sandbox's own state agree, with exactly the upstream
+//! writes it needs; or it refuses with a user error and writes nothing.
 
 use futures::future::join_all;
 use heymarket_gateway::config::Readings;
 use serde_json::{Value, json};
 
 use super::{
-    CONVERSATION_PAYLOAD, MESSAGE_PAYLOAD, assert_refused, assert_sent, conversation_gid, inbound,
-    inbox_gid, inbox_members, member_gid, mutate, opted_out_phone, run, send, sends,
-    spawn_app_reading,
+    CONVERSATION_PAYLOAD, MESSAGE_PAYLOAD, assert_refused, assert_sent, contact_phone,
+    conversation_gid, history, inbound, inbox_gid, inbox_members, member_gid, mutate, opt_out, run,
+    send, spawn_app_reading, writes,
 };
 use crate::helpers::TestApp;
+
+const SEND: &str = "POST /v1/message/send";
 
 /// Runs conversation mutation `field` on conversation `id`, with `extra` input; its payload,
 /// which must hold no error of either kind.
@@ -32,6 +34,15 @@ async fn change(app: &TestApp, profile: &str, field: &str, id: i64, extra: Value
     payload["conversation"].clone()
 }
 
+/// Runs `field` (a message mutation) with `input`; its payload, which must hold no GraphQL
+/// error.
+async fn message_mutation(app: &TestApp, profile: &str, field: &str, input: Value) -> Value {
+    let input_type = format!("{}{}Input", field[..1].to_uppercase(), &field[1..]);
+    let (payload, body) = mutate(app, field, &input_type, MESSAGE_PAYLOAD, input, None).await;
+    assert_eq!(body["errors"], Value::Null, "{profile} {field}: {body}");
+    payload
+}
+
 /// The conversation as a fresh query reads it.
 async fn fresh(app: &TestApp, id: i64) -> Value {
     let body = run(
@@ -48,7 +59,7 @@ async fn fresh(app: &TestApp, id: i64) -> Value {
 }
 
 #[tokio::test]
-async fn status_and_read_state_change_under_every_profile() {
+async fn status_and_read_state_change_with_one_write_each_under_every_profile() {
     for (profile, readings) in Readings::profiles() {
         let app = spawn_app_reading(*readings).await;
         let id = inbound(&app, 3001, "12125550401").await;
@@ -60,11 +71,12 @@ async fn status_and_read_state_change_under_every_profile() {
         );
         assert_eq!(unassigned["status"], "OPEN", "{profile}");
 
-        for (field, status, unread) in [
-            ("closeConversation", "CLOSED", None),
-            ("openConversation", "OPEN", None),
-            ("markConversationRead", "OPEN", Some(false)),
-            ("markConversationUnread", "OPEN", Some(true)),
+        let mut expected = serde_json::Map::new();
+        for (field, route, status, unread) in [
+            ("closeConversation", "close", "CLOSED", None),
+            ("openConversation", "open", "OPEN", None),
+            ("markConversationRead", "read", "OPEN", Some(false)),
+            ("markConversationUnread", "unread", "OPEN", Some(true)),
         ] {
             let changed = change(&app, profile, field, id, json!({})).await;
 
@@ -81,12 +93,18 @@ async fn status_and_read_state_change_under_every_profile() {
                 status.to_lowercase(),
                 "{profile} {field}"
             );
+            expected.insert(format!("POST /v1/conversations/{route}"), json!(1));
+            assert_eq!(
+                writes(&app).await,
+                Value::Object(expected.clone()),
+                "{profile} {field}"
+            );
         }
     }
 }
 
 #[tokio::test]
-async fn assignment_and_transfer_work_or_refuse_under_every_profile() {
+async fn assignment_and_transfer_write_once_and_unassigning_never_under_every_profile() {
     for (profile, readings) in Readings::profiles() {
         let app = spawn_app_reading(*readings).await;
         let id = inbound(&app, 3001, "12125550402").await;
@@ -108,6 +126,8 @@ async fn assignment_and_transfer_work_or_refuse_under_every_profile() {
         );
         assert_eq!(fresh(&app, id).await["assignee"], assigned["assignee"]);
         assert_eq!(app.sandbox.conversation(0, id).await["assigned"], member);
+        let reassigned = json!({ "POST /v1/conversations/reassign": 1 });
+        assert_eq!(writes(&app).await, reassigned, "{profile}");
 
         let (refused, body) = mutate(
             &app,
@@ -118,6 +138,7 @@ async fn assignment_and_transfer_work_or_refuse_under_every_profile() {
             None,
         )
         .await;
+
         assert_eq!(body["errors"], Value::Null, "{profile}: {body}");
         assert_refused(
             &refused,
@@ -125,11 +146,8 @@ async fn assignment_and_transfer_work_or_refuse_under_every_profile() {
             "UNASSIGN_NOT_SUPPORTED",
             Some("assigneeId"),
         );
-        assert_eq!(
-            app.sandbox.calls("POST /v1/conversations/reassign").await,
-            1,
-            "{profile}"
-        );
+        assert_eq!(writes(&app).await, reassigned, "{profile}: nothing written");
+        assert_eq!(app.sandbox.conversation(0, id).await["assigned"], member);
 
         // The destination has no conversation with this customer: however the upstream
         // answers a history that does not exist, the transfer goes ahead.
@@ -146,15 +164,18 @@ async fn assignment_and_transfer_work_or_refuse_under_every_profile() {
         assert_eq!(fresh(&app, id).await["inbox"], moved["inbox"]);
         assert_eq!(app.sandbox.conversation(0, id).await["inbox"], 3002);
         assert_eq!(
-            app.sandbox.calls("POST /v1/conversations/transfer").await,
-            1,
+            writes(&app).await,
+            json!({
+                "POST /v1/conversations/reassign": 1,
+                "POST /v1/conversations/transfer": 1,
+            }),
             "{profile}"
         );
     }
 }
 
 #[tokio::test]
-async fn sends_and_notes_work_or_refuse_under_every_profile() {
+async fn sends_replies_and_notes_write_once_each_under_every_profile() {
     for (profile, readings) in Readings::profiles() {
         let app = spawn_app_reading(*readings).await;
 
@@ -176,26 +197,31 @@ async fn sends_and_notes_work_or_refuse_under_every_profile() {
             .as_str()
             .and_then(|id| id.parse().ok())
             .expect("a database id");
+        assert_eq!(writes(&app).await, json!({ SEND: 1 }), "{profile}");
+
+        // A reply within the same second: under a whole-second `updated` the conversation
+        // looks unchanged, and its last message must still be the reply.
         let reply = send(
             &app,
             json!({ "conversationId": conversation["id"], "text": "Pick it up any time" }),
         )
         .await;
+
         assert_sent(&reply);
         assert_eq!(reply["conversation"]["id"], conversation["id"], "{profile}");
-        let (note, body) = mutate(
+        assert_eq!(writes(&app).await, json!({ SEND: 2 }), "{profile}");
+
+        let note = message_mutation(
             &app,
+            profile,
             "addPrivateNote",
-            "AddPrivateNoteInput",
-            MESSAGE_PAYLOAD,
             json!({ "conversationId": conversation["id"], "text": "Prefers mornings" }),
-            None,
         )
         .await;
-        assert_eq!(body["errors"], Value::Null, "{profile}: {body}");
+
         assert_sent(&note);
         assert_eq!(note["message"]["direction"], "NOTE", "{profile}");
-        assert_eq!(sends(&app).await, 3, "{profile}");
+        assert_eq!(writes(&app).await, json!({ SEND: 3 }), "{profile}");
         let texts: Vec<Value> = run(
             &app,
             "query($id: ID!) { conversation(id: $id) { messages(first: 5) { nodes { text } } } }",
@@ -218,28 +244,80 @@ async fn sends_and_notes_work_or_refuse_under_every_profile() {
             "{profile}"
         );
 
-        let phone = opted_out_phone(&app).await;
-        let (refused, body) = mutate(
+        // Two replies in one operation: the second's conversation has the second as its last
+        // message, though the operation read that conversation's last message a moment before.
+        let reply = |text: &str| json!({ "conversationId": conversation["id"], "text": text });
+        let body = run(
             &app,
-            "sendMessage",
-            "SendMessageInput",
-            MESSAGE_PAYLOAD,
-            json!({ "inboxId": inbox_gid(3001), "phone": phone, "text": "Big sale!" }),
+            &format!(
+                "mutation($a: SendMessageInput!, $b: SendMessageInput!) {{
+                    a: sendMessage(input: $a) {{ {MESSAGE_PAYLOAD} }}
+                    b: sendMessage(input: $b) {{ {MESSAGE_PAYLOAD} }}
+                }}"
+            ),
+            json!({ "a": reply("See you soon"), "b": reply("We open at nine") }),
             None,
         )
         .await;
+
         assert_eq!(body["errors"], Value::Null, "{profile}: {body}");
-        assert_refused(&refused, "message", "RECIPIENT_OPTED_OUT", Some("phone"));
-        assert_eq!(
-            sends(&app).await,
-            3,
-            "{profile}: nothing sent to the opted-out"
-        );
+        assert_sent(&body["data"]["a"]);
+        assert_sent(&body["data"]["b"]);
+        assert_eq!(writes(&app).await, json!({ SEND: 5 }), "{profile}");
     }
 }
 
 #[tokio::test]
-async fn a_repeated_key_makes_one_send_under_every_profile() {
+async fn nothing_is_written_to_a_customer_who_opted_out_under_every_profile() {
+    for (profile, readings) in Readings::profiles() {
+        let app = spawn_app_reading(*readings).await;
+        let opted_out = contact_phone(&app, true).await;
+        let started = |phone: &str, key: Option<&str>| {
+            json!({
+                "inboxId": inbox_gid(3001),
+                "phone": phone,
+                "text": "Big sale!",
+                "idempotencyKey": key,
+            })
+        };
+
+        for key in [None, Some("sale-1"), Some("sale-1")] {
+            let refused = send(&app, started(&opted_out, key)).await;
+            assert_refused(&refused, "message", "RECIPIENT_OPTED_OUT", Some("phone"));
+        }
+        let id = inbound(&app, 3001, &opted_out).await;
+        let refused = send(
+            &app,
+            json!({ "conversationId": conversation_gid(id), "text": "Big sale!" }),
+        )
+        .await;
+        assert_refused(
+            &refused,
+            "message",
+            "RECIPIENT_OPTED_OUT",
+            Some("conversationId"),
+        );
+        assert_eq!(writes(&app).await, json!({}), "{profile}: nothing written");
+
+        // A customer who opts out between two sends gets the first only, even though the
+        // gateway looked them up (and may have cached them) for the first.
+        let customer = contact_phone(&app, false).await;
+        assert_sent(&send(&app, started(&customer, Some("before"))).await);
+        opt_out(&app, &customer).await;
+
+        let refused = send(&app, started(&customer, Some("after"))).await;
+
+        assert_refused(&refused, "message", "RECIPIENT_OPTED_OUT", Some("phone"));
+        assert_eq!(writes(&app).await, json!({ SEND: 1 }), "{profile}");
+        // The key of a refused send is free: the same send is judged again.
+        let again = send(&app, started(&customer, Some("after"))).await;
+        assert_refused(&again, "message", "RECIPIENT_OPTED_OUT", Some("phone"));
+        assert_eq!(writes(&app).await, json!({ SEND: 1 }), "{profile}");
+    }
+}
+
+#[tokio::test]
+async fn a_repeated_key_writes_once_under_every_profile() {
     for (profile, readings) in Readings::profiles() {
         let app = spawn_app_reading(*readings).await;
         let id = inbound(&app, 3001, "12125550404").await;
@@ -256,7 +334,7 @@ async fn a_repeated_key_makes_one_send_under_every_profile() {
 
         assert_sent(&first);
         assert_eq!(again["message"], first["message"], "{profile}");
-        assert_eq!(sends(&app).await, 1, "{profile}");
+        assert_eq!(writes(&app).await, json!({ SEND: 1 }), "{profile}");
 
         app.sandbox.set_faults(json!({ "latency_ms": 50 })).await;
         let at_once = join_all((0..4).map(|_| send(&app, input("all-at-once")))).await;
@@ -267,6 +345,11 @@ async fn a_repeated_key_makes_one_send_under_every_profile() {
             assert_eq!(payload["message"], at_once[0]["message"], "{profile}");
         }
         assert_ne!(at_once[0]["message"], first["message"], "{profile}");
-        assert_eq!(sends(&app).await, 2, "{profile}");
+        assert_eq!(writes(&app).await, json!({ SEND: 2 }), "{profile}");
+        assert_eq!(
+            history(&app, "12125550404", 3001).await.len(),
+            3,
+            "{profile}: the customer's message and two replies"
+        );
     }
 }
