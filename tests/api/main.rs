@@ -24,6 +24,7 @@ mod readiness;
 mod redis_budget;
 mod redis_bus;
 mod redis_seen;
+mod redis_sends;
 mod redis_support;
 mod replicas;
 mod resilience;

@@ -213,6 +213,34 @@ async fn contacts_are_found_by_id_phone_and_channel_search() {
 }
 
 #[tokio::test]
+async fn a_contact_is_unsubscribed_and_subscribed_again_by_phone_or_id() {
+    let sandbox = spawn_sandbox(SandboxConfig {
+        teams: 1,
+        ..roomy_config()
+    })
+    .await;
+    let (_, contact) = sandbox.api_get(0, "/v1/contact/100003").await;
+    assert_eq!(contact["is_opted_out"], false, "{contact}");
+    let set = |body: Value| sandbox.api_post(0, "/v1/contact/set_status", body);
+
+    let by_phone = json!({ "phone": contact["phone"], "status": "unsubscribed" });
+    assert_eq!(set(by_phone).await, (200, json!("success")));
+    let (_, unsubscribed) = sandbox.api_get(0, "/v1/contact/100003").await;
+    assert_eq!(unsubscribed["is_opted_out"], true);
+    assert_ne!(unsubscribed["updated"], contact["updated"]);
+
+    let by_id = json!({ "id": "100003", "status": "subscribed" });
+    assert_eq!(set(by_id).await, (200, json!("success")));
+    let (_, subscribed) = sandbox.api_get(0, "/v1/contact/100003").await;
+    assert_eq!(subscribed["is_opted_out"], false);
+
+    let (status, refused) = set(json!({ "id": "100003", "status": "gone" })).await;
+    assert_eq!((status, refused["error"].as_str()), (400, Some("bad_data")));
+    let (status, _) = set(json!({ "phone": "19995550000", "status": "active" })).await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
 async fn the_team_overview_lists_credentials_and_counts() {
     let sandbox = spawn_sandbox(roomy_config()).await;
     for (n, credentials) in sandbox.teams.iter().enumerate() {

@@ -94,7 +94,7 @@ pub(super) async fn set_status(
 }
 
 /// The contact a `phone` or `id` names; the phone wins when both are given, as documented.
-fn named<'a>(store: &'a TeamStore, body: GetBody) -> ApiResult<&'a Contact> {
+fn named(store: &TeamStore, body: GetBody) -> ApiResult<&Contact> {
     let contact = match (body.phone, body.id) {
         (Some(phone), _) => {
             let normalized = normalize_phone(&phone).ok_or_else(|| {

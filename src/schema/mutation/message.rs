@@ -32,10 +32,10 @@ pub(crate) struct SendMessageInput {
     pub text: Option<String>,
     /// Public `http(s)` URL of a picture or file to attach; makes the message an MMS.
     pub media_url: Option<String>,
-    /// Makes the mutation safe to retry: sending again with the same key (within
-    /// `--idempotency-ttl`, 24 hours by default) sends nothing and answers the first send's
-    /// message; the same key with other input is `IDEMPOTENCY_KEY_REUSED`. Use a new key (e.g.
-    /// a UUID) for every new message; 1 to 255 characters.
+    /// Makes the mutation safe to retry: sending again with the same key, while the gateway
+    /// remembers it (24 hours by default), sends nothing and answers the first send's message;
+    /// the same key with other input is `IDEMPOTENCY_KEY_REUSED`. Use a new key (e.g. a UUID)
+    /// for every new message; 1 to 255 characters.
     pub idempotency_key: Option<String>,
     /// Any string; echoed in the payload, so a client can match answers to requests.
     pub client_mutation_id: Option<String>,
@@ -92,7 +92,8 @@ impl MessageMutations {
     /// notes work where the customer opted out). The acting member must be a member of the
     /// conversation's inbox (else `NOT_AN_INBOX_MEMBER`). Other user errors: `EMPTY_MESSAGE`,
     /// `UNSUPPORTED_CHANNEL` (an email conversation), `IDEMPOTENCY_KEY_REUSED`,
-    /// `UPSTREAM_REJECTED`.
+    /// `UPSTREAM_REJECTED`; and the errors `OUTCOME_UNKNOWN` and `IDEMPOTENCY_KEY_IN_USE`, as
+    /// for `sendMessage`.
     async fn add_private_note(
         &self,
         ctx: &Context<'_>,
