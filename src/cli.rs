@@ -263,7 +263,7 @@ pub struct UpstreamTuning {
     #[arg(long, env = "HEYMARKET_UPSTREAM_TIMEOUT", default_value = config::DEFAULT_UPSTREAM_TIMEOUT, value_parser = humantime::parse_duration)]
     pub upstream_timeout: Duration,
 
-    /// Retries of a failed idempotent upstream call (reads, and sends carrying a `local_id`).
+    /// Retries of a failed read (writes are sent again only when their connection never opened).
     #[arg(long, env = "HEYMARKET_UPSTREAM_RETRIES", default_value_t = config::DEFAULT_UPSTREAM_RETRIES)]
     pub upstream_retries: u32,
 

@@ -17,8 +17,9 @@ const SEND: &str = "mutation($input: SendMessageInput!) {
 }";
 
 /// What one client sends, in turn: a third of the requests are writes, half of them without an
-/// idempotency key (never resent by the gateway), half with one (resent until they land once);
-/// and, now and then, a document written to take the gateway down.
+/// idempotency key, half with one (never resent by the gateway either way; a lost answer to a
+/// keyed send is looked for by its key); and, now and then, a document written to take the
+/// gateway down.
 const MIX: [Operation; 7] = [
     Operation::Dashboard,
     Operation::Detail,

@@ -9,8 +9,9 @@ use moka::future::Cache;
 
 use super::{Record, SendKey, SendRecords};
 
-/// Most keys one process remembers; past it the oldest go first. Far more sends than one
-/// process makes in any sensible TTL.
+/// Most keys one process remembers (a few hundred bytes each); past it, keys are forgotten
+/// before their TTL. Far more sends than one process makes in any sensible TTL: the upstream's
+/// rate limit allows one credential under 700,000 calls a day, and a send takes several.
 const CAPACITY: u64 = 1_000_000;
 
 /// Records kept in this process for their TTL.

@@ -92,8 +92,8 @@ async fn latency_delays_api_calls_but_not_the_control_api() {
 async fn fault_settings_are_validated_and_missing_knobs_are_zero() {
     let sandbox = one_team().await;
     let (_, initial) = sandbox.control(Method::GET, "/_sandbox/faults", None).await;
-    let zero =
-        json!({"latency_ms": 0, "error_rate": 0.0, "rate_limit_rate": 0.0, "malformed_rate": 0.0});
+    let zero = json!({"routes": [], "latency_ms": 0, "error_rate": 0.0, "rate_limit_rate": 0.0,
+        "malformed_rate": 0.0});
     assert_eq!(initial, zero);
     sandbox
         .set_faults(json!({"error_rate": 0.25, "latency_ms": 7}))
@@ -102,7 +102,8 @@ async fn fault_settings_are_validated_and_missing_knobs_are_zero() {
     let (_, replaced) = sandbox.control(Method::GET, "/_sandbox/faults", None).await;
     assert_eq!(
         replaced,
-        json!({"latency_ms": 5, "error_rate": 0.0, "rate_limit_rate": 0.0, "malformed_rate": 0.0})
+        json!({"routes": [], "latency_ms": 5, "error_rate": 0.0, "rate_limit_rate": 0.0,
+            "malformed_rate": 0.0})
     );
     for bad in [
         json!({"error_rate": 1.5}),

@@ -143,7 +143,7 @@ async fn first_open_conversation(sandbox: &TestSandbox) -> (i64, i64) {
 }
 
 #[tokio::test]
-async fn writes_without_an_idempotency_key_are_sent_once() {
+async fn writes_that_may_have_landed_are_sent_once() {
     let sandbox = spawn_sandbox(roomy_config()).await;
     let tenant = client(&sandbox, |_| {}).tenant(None).unwrap();
     let (conversation_id, inbox_id) = first_open_conversation(&sandbox).await;
@@ -171,7 +171,7 @@ async fn writes_without_an_idempotency_key_are_sent_once() {
 }
 
 #[tokio::test]
-async fn a_send_with_an_idempotency_key_is_retried_and_lands_once() {
+async fn a_send_with_an_idempotency_key_is_sent_once_too() {
     let sandbox = spawn_sandbox(roomy_config()).await;
     let tenant = client(&sandbox, |_| {}).tenant(None).unwrap();
     let (conversation_id, inbox_id) = first_open_conversation(&sandbox).await;
@@ -191,29 +191,18 @@ async fn a_send_with_an_idempotency_key_is_retried_and_lands_once() {
         local_id: Some("order-shipped-7781".to_owned()),
     };
 
-    sandbox.set_faults(json!({"error_rate": 0.5})).await;
-    let sent = tenant
-        .send_message(&send)
-        .await
-        .expect("retried to success");
-    let again = tenant
-        .send_message(&send)
-        .await
-        .expect("a repeat is answered");
+    // Nothing documents that the upstream de-duplicates an SMS's `local_id`.
+    sandbox.set_faults(json!({"error_rate": 1.0})).await;
+    let error = tenant.send_message(&send).await.unwrap_err();
     sandbox.set_faults(json!({})).await;
 
-    assert_eq!(sent.id, again.id, "the upstream de-duplicates on local_id");
+    assert!(matches!(error, Error::Server { status: 500 }), "{error:?}");
+    assert_eq!(sandbox.calls("POST /v1/message/send").await, 1, "no retry");
     let after = tenant
         .message_history(&phone, inbox_id, None)
         .await
         .unwrap();
-    assert_eq!(after[0].id, sent.id);
-    assert_eq!(
-        after.iter().filter(|m| m.id == sent.id).count(),
-        1,
-        "exactly one new message"
-    );
-    assert_eq!(after[1].id, before[0].id);
+    assert_eq!(after[0].id, before[0].id);
 }
 
 #[tokio::test]

@@ -88,10 +88,14 @@ async fn assign(
         MaybeUndefined::Undefined => {
             return Err(ApiError::bad_input("give `assigneeId`: a member's id").into());
         }
-        MaybeUndefined::Null => return Err(unassign_not_supported().into()),
-        MaybeUndefined::Value(assignee) => GlobalId::parse_as(assignee, NodeKind::Member)?,
+        MaybeUndefined::Null => None,
+        MaybeUndefined::Value(assignee) => Some(GlobalId::parse_as(assignee, NodeKind::Member)?),
     };
+    // Access is checked first, as for every other change of the conversation.
     let subject = Subject::load(context, id).await?;
+    let Some(assignee_id) = assignee_id else {
+        return Err(unassign_not_supported().into());
+    };
     if context.loaders.member(assignee_id).await?.is_none() {
         return Err(ApiError::NotFound("no Member with this id".to_owned()).into());
     }
