@@ -9,15 +9,12 @@ mod errors;
 mod failures;
 mod idempotency;
 mod messages;
-mod profiles;
 
-use heymarket_gateway::config::{ReadingOverride, Readings, SandboxConfig};
 use heymarket_gateway::schema::GlobalId;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, spawn_app_with};
-use crate::sandbox_support::roomy_config;
+use crate::helpers::TestApp;
 
 /// What every conversation payload is asked for.
 pub const CONVERSATION_PAYLOAD: &str = "conversation { id databaseId status unread target \
@@ -56,26 +53,6 @@ pub async fn run(app: &TestApp, query: &str, variables: Value, member: Option<i6
     let (status, body) = app.graphql_with(query, variables, &headers).await;
     assert_eq!(status, 200, "{body}");
     body
-}
-
-/// A gateway over a one-team sandbox that plays `readings`, with a rate limit that never gets
-/// in the way.
-pub async fn spawn_app_reading(readings: Readings) -> TestApp {
-    let sandbox = SandboxConfig {
-        teams: 1,
-        readings,
-        ..roomy_config()
-    };
-    spawn_app_with(sandbox, |_| {}).await
-}
-
-/// The default readings with `changes` (`POINT=VALUE`) applied.
-pub fn reading(changes: &[&str]) -> Readings {
-    let changes: Vec<ReadingOverride> = changes
-        .iter()
-        .map(|change| change.parse().expect("a valid reading"))
-        .collect();
-    Readings::DEFAULT.with(&changes)
 }
 
 /// How many sends (`POST /v1/message/send`) the sandbox has served.

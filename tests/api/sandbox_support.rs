@@ -6,12 +6,14 @@
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
-use heymarket_gateway::config::{RateBudget, SandboxConfig};
+use heymarket_gateway::config::{
+    GatewayConfig, RateBudget, ReadingOverride, Readings, SandboxConfig,
+};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::TestSandbox;
+use crate::helpers::{TestApp, TestSandbox, spawn_app_with};
 
 /// An object's field names, sorted.
 pub fn keys(object: &Value) -> Vec<&str> {
@@ -34,6 +36,34 @@ pub fn roomy_config() -> SandboxConfig {
         },
         ..SandboxConfig::default()
     }
+}
+
+/// A gateway over a one-team sandbox that plays `readings`, with a rate limit that never gets
+/// in the way.
+pub async fn spawn_app_reading(readings: Readings) -> TestApp {
+    spawn_app_reading_with(readings, |_| {}).await
+}
+
+/// [`spawn_app_reading`], with the gateway's configuration adjusted by `customise`.
+pub async fn spawn_app_reading_with(
+    readings: Readings,
+    customise: impl FnOnce(&mut GatewayConfig),
+) -> TestApp {
+    let sandbox = SandboxConfig {
+        teams: 1,
+        readings,
+        ..roomy_config()
+    };
+    spawn_app_with(sandbox, customise).await
+}
+
+/// The default readings with `changes` (`POINT=VALUE`) applied.
+pub fn reading(changes: &[&str]) -> Readings {
+    let changes: Vec<ReadingOverride> = changes
+        .iter()
+        .map(|change| change.parse().expect("a valid reading"))
+        .collect();
+    Readings::DEFAULT.with(&changes)
 }
 
 /// Signs `claims` as an HS256 JWT with `key`.

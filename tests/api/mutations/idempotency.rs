@@ -10,12 +10,12 @@ use heymarket_gateway::config::{Readings, SandboxConfig};
 use serde_json::{Value, json};
 
 use super::{
-    MESSAGE_PAYLOAD, assert_refused, assert_sent, conversation_gid, history, inbound, mutate,
-    reading, send, sends, spawn_app_reading,
+    MESSAGE_PAYLOAD, assert_refused, assert_sent, conversation_gid, history, inbound, mutate, send,
+    sends,
 };
 use crate::helpers::{TestApp, error_codes, spawn_app_with};
 use crate::redis_support::{RedisServer, eventually};
-use crate::sandbox_support::roomy_config;
+use crate::sandbox_support::{reading, roomy_config, spawn_app_reading};
 
 /// Both readings of a repeated `local_id`: the upstream answers the first send again, or sends
 /// a second message.

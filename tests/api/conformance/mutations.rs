@@ -6,12 +6,13 @@ use futures::future::join_all;
 use heymarket_gateway::config::Readings;
 use serde_json::{Value, json};
 
-use super::{
+use crate::helpers::TestApp;
+use crate::mutations::{
     CONVERSATION_PAYLOAD, MESSAGE_PAYLOAD, assert_refused, assert_sent, contact_phone,
     conversation_gid, history, inbound, inbox_gid, inbox_members, member_gid, mutate, opt_out, run,
-    send, spawn_app_reading, writes,
+    send, writes,
 };
-use crate::helpers::TestApp;
+use crate::sandbox_support::spawn_app_reading;
 
 const SEND: &str = "POST /v1/message/send";
 

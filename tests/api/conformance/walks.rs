@@ -6,32 +6,20 @@
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeSet, HashMap};
 
-use heymarket_gateway::config::{
-    GatewayConfig, HistoryTimestamp, Readings, SandboxConfig, UpdatedPrecision,
-};
+use heymarket_gateway::config::{HistoryTimestamp, Readings, SandboxConfig, UpdatedPrecision};
 use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, error_codes, global, spawn_app_with};
-use crate::sandbox_support::{conversation_key, micro_after, parse_timestamp, roomy_config};
+use crate::sandbox_support::{
+    conversation_key, micro_after, parse_timestamp, reading, roomy_config, spawn_app_reading,
+    spawn_app_reading_with,
+};
 
 /// The seeded team's admin, a member of every inbox.
 const ADMIN: i64 = 501;
 /// A member of inboxes 3001 and 3004 only.
 const MEMBER: i64 = 502;
-
-async fn app_for(readings: Readings) -> TestApp {
-    app_with(readings, |_| {}).await
-}
-
-async fn app_with(readings: Readings, customise: impl FnOnce(&mut GatewayConfig)) -> TestApp {
-    let sandbox = SandboxConfig {
-        readings,
-        teams: 1,
-        ..roomy_config()
-    };
-    spawn_app_with(sandbox, customise).await
-}
 
 /// The inboxes `member` belongs to, from the sandbox's REST API.
 async fn inboxes_of(app: &TestApp, member: i64) -> Vec<i64> {
@@ -406,7 +394,7 @@ async fn check_every_list(app: &TestApp, profile: &str) {
 #[tokio::test]
 async fn every_list_walks_every_conversation_once_under_every_profile() {
     for (profile, readings) in Readings::profiles() {
-        let app = app_for(*readings).await;
+        let app = spawn_app_reading(*readings).await;
         check_every_list(&app, profile).await;
     }
 }
@@ -414,7 +402,7 @@ async fn every_list_walks_every_conversation_once_under_every_profile() {
 #[tokio::test]
 async fn a_list_without_inboxes_names_the_members_own_under_every_profile() {
     for (profile, readings) in Readings::profiles() {
-        let app = app_for(*readings).await;
+        let app = spawn_app_reading(*readings).await;
         for member in [ADMIN, MEMBER] {
             let inboxes = inboxes_of(&app, member).await;
             let expected = ids_of(rest_list(&app, member, &inboxes, 5).await.iter().take(5));
@@ -501,16 +489,12 @@ async fn ignored_filter_rows(app: &TestApp, filter: &str) -> u64 {
 
 #[tokio::test]
 async fn rows_an_upstream_should_have_filtered_out_are_skipped_and_counted() {
-    let reading = |changes: [&str; 2]| {
-        let changes: Vec<_> = changes.iter().map(|c| c.parse().unwrap()).collect();
-        Readings::DEFAULT.with(&changes)
-    };
-    let ignoring = reading(["closed-false=no-filter", "unread-false=no-filter"]);
-    let applying = reading(["closed-false=open-only", "unread-false=read-only"]);
+    let ignoring = reading(&["closed-false=no-filter", "unread-false=no-filter"]);
+    let applying = reading(&["closed-false=open-only", "unread-false=read-only"]);
     let open: fn(&Value) -> bool = |row| row["status"] == "open";
     let read: fn(&Value) -> bool = |row| row["unread"] == false;
     for (readings, ignored) in [(ignoring, true), (applying, false)] {
-        let app = app_for(readings).await;
+        let app = spawn_app_reading(readings).await;
         let inboxes = inboxes_of(&app, ADMIN).await;
         let rows = rest_list(&app, ADMIN, &inboxes, 1_000).await;
         for (filter, sent_as, belongs) in [
@@ -552,7 +536,8 @@ async fn rows_an_upstream_should_have_filtered_out_are_skipped_and_counted() {
 async fn a_filter_that_finds_too_little_in_its_pages_answers_what_it_found_and_scans_on() {
     let mut scan_cursors = 0;
     for (profile, readings) in Readings::profiles() {
-        let app = app_with(*readings, |config| config.limits.max_list_pages = 2).await;
+        let app =
+            spawn_app_reading_with(*readings, |config| config.limits.max_list_pages = 2).await;
         let list = List {
             name: "closed read",
             member: ADMIN,
@@ -665,7 +650,7 @@ async fn seeded_conversation(app: &TestApp) -> (i64, String) {
 #[tokio::test]
 async fn more_messages_in_one_second_than_a_page_holds_are_reported_under_every_profile() {
     for (profile, readings) in Readings::profiles() {
-        let app = app_for(*readings).await;
+        let app = spawn_app_reading(*readings).await;
         let (conversation, phone) = seeded_conversation(&app).await;
         let second = burst(&app, 3001, std::slice::from_ref(&phone), 135).await;
         let id = global(&format!("Conversation:{conversation}"));
@@ -700,7 +685,7 @@ async fn more_messages_in_one_second_than_a_page_holds_are_reported_under_every_
 #[tokio::test]
 async fn message_walks_over_the_seed_are_exact_under_every_profile() {
     for (profile, readings) in Readings::profiles() {
-        let app = app_for(*readings).await;
+        let app = spawn_app_reading(*readings).await;
         let long = app.sandbox.overview(0).await["long_conversations"][0].clone();
         let (phone, inbox) = (
             long["target"].as_str().unwrap(),
@@ -733,7 +718,7 @@ async fn message_walks_over_the_seed_are_exact_under_every_profile() {
 #[tokio::test]
 async fn more_conversations_in_one_second_than_a_page_holds_are_reported_under_every_profile() {
     for (profile, readings) in Readings::profiles() {
-        let app = app_for(*readings).await;
+        let app = spawn_app_reading(*readings).await;
         let phones: Vec<String> = (0..70).map(|i| format!("121255507{i:02}")).collect();
         let second = burst(&app, 3004, &phones, 1).await;
         let list = List {
@@ -777,8 +762,8 @@ async fn more_conversations_in_one_second_than_a_page_holds_are_reported_under_e
 
 #[tokio::test]
 async fn whole_second_timestamps_shared_by_a_page_full_still_walk_exactly() {
-    let readings = Readings::DEFAULT.with(&["updated-precision=seconds".parse().unwrap()]);
-    let app = app_for(readings).await;
+    let readings = reading(&["updated-precision=seconds"]);
+    let app = spawn_app_reading(readings).await;
     let phones: Vec<String> = (0..25).map(|i| format!("121255508{i:02}")).collect();
     burst(&app, 3001, &phones, 2).await;
     let list = List {
@@ -801,7 +786,7 @@ async fn whole_second_timestamps_shared_by_a_page_full_still_walk_exactly() {
 #[tokio::test]
 async fn a_contacts_conversations_skip_inboxes_where_it_has_none_under_every_profile() {
     for (profile, readings) in Readings::profiles() {
-        let app = app_for(*readings).await;
+        let app = spawn_app_reading(*readings).await;
         let inboxes = inboxes_of(&app, ADMIN).await;
         let newest = rest_list(&app, ADMIN, &inboxes, 1).await;
         let phone = newest

@@ -3,12 +3,12 @@
 //! however precisely conversations carry `updated`, and whichever name the listing's cursor has.
 //! A history that fails blanks its own row only.
 
-use heymarket_gateway::config::{ReadingOverride, Readings, SandboxConfig};
+use heymarket_gateway::config::Readings;
 use heymarket_gateway::schema::GlobalId;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, error_codes, spawn_app_with};
-use crate::sandbox_support::roomy_config;
+use crate::helpers::{TestApp, error_codes};
+use crate::sandbox_support::{reading, spawn_app_reading, spawn_app_reading_with};
 use crate::ws_support::inbound;
 
 /// The seeded single team's id.
@@ -21,27 +21,6 @@ const PAGE: &str = "query($inbox: ID!, $first: Int!) { inbox(id: $inbox) {
     conversations(first: $first) { nodes {
         databaseId target inbox { databaseId } lastMessage { databaseId }
     } } } }";
-
-/// A one-team gateway whose sandbox plays `readings`.
-async fn app(readings: Readings) -> TestApp {
-    spawn_app_with(
-        SandboxConfig {
-            teams: 1,
-            readings,
-            ..roomy_config()
-        },
-        |_| {},
-    )
-    .await
-}
-
-fn with(changes: &[&str]) -> Readings {
-    let changes: Vec<ReadingOverride> = changes
-        .iter()
-        .map(|change| change.parse().expect("a valid reading"))
-        .collect();
-    Readings::DEFAULT.with(&changes)
-}
 
 /// The first `first` rows of `inbox`'s conversations, with their last messages.
 async fn page(app: &TestApp, inbox: i64, first: u32) -> Value {
@@ -102,10 +81,10 @@ async fn assert_every_last_message_is_the_newest(app: &TestApp, what: &str) -> u
 
 #[tokio::test]
 async fn a_capped_listing_never_passes_an_older_message_off_as_the_newest() {
-    for reading in ["messages-all-max=200", "messages-all-max=50"] {
-        let app = app(with(&[reading])).await;
+    for change in ["messages-all-max=200", "messages-all-max=50"] {
+        let app = spawn_app_reading(reading(&[change])).await;
         assert_eq!(
-            assert_every_last_message_is_the_newest(&app, reading).await,
+            assert_every_last_message_is_the_newest(&app, change).await,
             60
         );
     }
@@ -118,7 +97,7 @@ async fn a_capped_listing_never_passes_an_older_message_off_as_the_newest() {
 /// the busy one and A) span more than 50 messages, the next fifteen start just above A's first.
 #[tokio::test]
 async fn a_newest_message_between_two_listings_is_never_replaced_by_an_older_one() {
-    let app = app(with(&["messages-all-max=50"])).await;
+    let app = spawn_app_reading(reading(&["messages-all-max=50"])).await;
     let inbox = INBOXES[0];
     let a = "12125550300";
     inbound(&app, TEAM, inbox, a, "A: first").await;
@@ -170,14 +149,14 @@ async fn a_newest_message_between_two_listings_is_never_replaced_by_an_older_one
 
 #[tokio::test]
 async fn whole_second_updates_and_either_cursor_name_find_the_newest_message() {
-    for reading in [
+    for change in [
         "updated-precision=seconds",
         "messages-all-cursor=date",
         "messages-all-cursor=created-at",
     ] {
-        let app = app(with(&[reading])).await;
+        let app = spawn_app_reading(reading(&[change])).await;
         assert_eq!(
-            assert_every_last_message_is_the_newest(&app, reading).await,
+            assert_every_last_message_is_the_newest(&app, change).await,
             60
         );
     }
@@ -186,7 +165,7 @@ async fn whole_second_updates_and_either_cursor_name_find_the_newest_message() {
 #[tokio::test]
 async fn every_profile_shows_the_newest_message_on_every_row() {
     for (name, readings) in Readings::profiles() {
-        let app = app(*readings).await;
+        let app = spawn_app_reading(*readings).await;
         assert_eq!(
             assert_every_last_message_is_the_newest(&app, name).await,
             60
@@ -198,14 +177,9 @@ async fn every_profile_shows_the_newest_message_on_every_row() {
 async fn a_failed_history_blanks_its_own_row_only() {
     // Small listings leave most rows to their own histories; a third of the calls then fail,
     // and nothing is retried.
-    let app = spawn_app_with(
-        SandboxConfig {
-            teams: 1,
-            readings: with(&["messages-all-max=50"]),
-            ..roomy_config()
-        },
-        |config| config.upstream.max_retries = 0,
-    )
+    let app = spawn_app_reading_with(reading(&["messages-all-max=50"]), |config| {
+        config.upstream.max_retries = 0
+    })
     .await;
     // The page itself is read (and cached) first, without its last messages, so only those
     // meet the faults.

@@ -1,0 +1,22 @@
+//! The conformance matrix: the gateway against every reading of the points Heymarket's
+//! documentation leaves open (`config::Readings`, docs/upstream-assumptions.md).
+//!
+//! Each scenario that matters runs on every profile in [`Readings::profiles`], which between
+//! them play every value of every open point (a unit test in `config::readings` holds them to
+//! it), so a new open point adds a value to a profile, or a profile, and never a test file.
+//! Where a scenario needs one value set alone, it sets it over the default readings.
+//!
+//! | scenario | where | profiles |
+//! |---|---|---|
+//! | every list walked to its end (several page sizes, ties, filters the upstream may ignore), each conversation once, in order | [`walks`] | every |
+//! | message walks exact, and more items on one cursor value than a page holds reported as `INCOMPLETE_LISTING` | [`walks`] | every |
+//! | `lastMessage` on every row of the dashboard equals the newest message of the conversation's own history | [`last_messages`] | every, and each listing maximum, cursor name and `updated` precision alone |
+//! | every mutation does what it says with exactly the upstream writes it needs, or a user error and none | [`mutations`] | every |
+//! | a repeated `idempotencyKey` makes one upstream write: in turn, at once, and across replicas sharing Redis | [`mutations`], `mutations::idempotency` | every |
+//! | nothing is sent to an opted-out customer; unassigning is refused without a write | [`mutations`] | every |
+//!
+//! [`Readings::profiles`]: heymarket_gateway::config::Readings::profiles
+
+mod last_messages;
+mod mutations;
+mod walks;
