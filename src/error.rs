@@ -4,6 +4,7 @@
 //! conversion from any `Display` type into a GraphQL error: every error a resolver returns has to
 //! pass through [`ApiError`], so none reaches a client without a code or with internals in it.
 
+use async_graphql::ServerError;
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -134,6 +135,44 @@ impl ApiError {
     /// Shorthand for [`ApiError::BadUserInput`].
     pub fn bad_input(message: impl Into<String>) -> Self {
         Self::BadUserInput(message.into())
+    }
+
+    /// This error as a request error: one with no place in the document, so without
+    /// `locations` (positions start at 1; async-graphql would say 0:0).
+    pub fn into_request_error(self) -> ServerError {
+        let mut error = async_graphql::Error::from(self).into_server_error(Default::default());
+        error.locations.clear();
+        error
+    }
+}
+
+/// What went wrong in an error the GraphQL library reports itself, which carries no code: the
+/// codes are Apollo Server's, the ones clients already switch on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LibraryError {
+    /// The document is not GraphQL.
+    Parse,
+    /// The document does not fit the schema.
+    Validation,
+    /// A variable or argument value does not fit its type.
+    Input,
+}
+
+impl LibraryError {
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Parse => "GRAPHQL_PARSE_FAILED",
+            Self::Validation => "GRAPHQL_VALIDATION_FAILED",
+            Self::Input => "BAD_USER_INPUT",
+        }
+    }
+
+    /// Gives `error` this code, unless it has one already.
+    pub fn code_uncoded(self, error: &mut ServerError) {
+        let extensions = error.extensions.get_or_insert_with(Default::default);
+        if extensions.get("code").is_none() {
+            extensions.set("code", self.code());
+        }
     }
 }
 

@@ -67,7 +67,7 @@ pub(crate) fn refused_with(media: MediaType, status: StatusCode, error: ApiError
         ),
         _ => None,
     };
-    let error = async_graphql::Error::from(error).into_server_error(Default::default());
+    let error = error.into_request_error();
     let body = serde_json::to_vec(&WithoutData {
         errors: &[error],
         extensions: &BTreeMap::new(),

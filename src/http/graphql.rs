@@ -158,11 +158,7 @@ async fn run(
                 deadline_ms = deadline.as_millis(),
                 "request cut off at its deadline"
             );
-            let error = async_graphql::Error::from(ApiError::RequestTimeout { deadline });
-            let response = async_graphql::Response::from_errors(vec![
-                error.into_server_error(Default::default()),
-            ]);
-            answer::graphql(media, response, true)
+            answer::graphql(media, refused(ApiError::RequestTimeout { deadline }), true)
         }
     }
 }

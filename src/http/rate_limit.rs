@@ -25,7 +25,7 @@ use governor::state::keyed::DashMapStateStore;
 
 use crate::config::RateBudget;
 use crate::error::ApiError;
-use crate::schema::CallerExecutor;
+use crate::schema::{CallerExecutor, refused};
 use crate::upstream::TenantKey;
 
 /// Idle identities are dropped from the limiter's map once per this many checks.
@@ -148,8 +148,7 @@ impl Executor for RateLimitedExecutor {
             .and_then(|data| data.get(&TypeId::of::<ClientKey>()))
             .and_then(|client| client.downcast_ref::<ClientKey>());
         if let Some(Err(error)) = client.map(|client| self.limiter.check(client)) {
-            let error: async_graphql::Error = error.into();
-            let response = Response::from_errors(vec![error.into_server_error(Default::default())]);
+            let response = refused(error);
             return stream::once(async { response }).boxed();
         }
         self.inner.execute_stream(request, session_data)

@@ -132,8 +132,7 @@ fn unauthenticated() -> Response {
 
 /// The answer to an operation refused before the schema saw it: errors, and no data.
 pub fn refused(error: ApiError) -> Response {
-    let error = async_graphql::Error::from(error);
-    Response::from_errors(vec![error.into_server_error(Default::default())])
+    Response::from_errors(vec![error.into_request_error()])
 }
 
 impl Executor for CallerExecutor {

@@ -62,8 +62,7 @@ fn check(limit: &'static str, max: usize, actual: usize) -> ServerResult<()> {
     if actual <= max {
         return Ok(());
     }
-    let error: async_graphql::Error = ApiError::LimitExceeded { limit, max, actual }.into();
-    Err(error.into_server_error(Default::default()))
+    Err(ApiError::LimitExceeded { limit, max, actual }.into_request_error())
 }
 
 /// Aliased fields anywhere in the document.

@@ -3,6 +3,7 @@
 
 mod access;
 mod admission;
+mod completion;
 mod connection;
 mod context;
 mod cursor;
@@ -20,7 +21,7 @@ mod subscription;
 mod types;
 mod variables;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use async_graphql::parser::Positioned;
@@ -52,16 +53,23 @@ pub fn build_schema(
     cursors: CursorKey,
     sends: Idempotency,
 ) -> GatewaySchema {
+    let shapes = Arc::new(OnceLock::new());
     let builder = Schema::build(Query, Mutation::default(), Subscription)
-        .extension(admission::AdmissionFactory(limits.clone()))
+        .extension(admission::AdmissionFactory {
+            limits: limits.clone(),
+            shapes: Arc::clone(&shapes),
+        })
         .data(cursors)
         .data(connection::MaxListPages(limits.max_list_pages))
         .data(sends);
-    if limits.introspection {
+    let schema = if limits.introspection {
         builder.finish()
     } else {
         builder.disable_introspection().finish()
-    }
+    };
+    // The answers are completed against the types the schema itself prints.
+    let _ = shapes.set(completion::Shapes::from_sdl(&schema.sdl()));
+    schema
 }
 
 /// The operation a request runs, with its name: the one named, or the only one. `None` when

@@ -7,9 +7,10 @@
 //! makes it one.
 
 use async_graphql::parser::types::ExecutableDocument;
-use async_graphql::{Name, ServerError, ServerResult, Value, Variables};
+use async_graphql::{Name, ServerResult, Value, Variables};
 
 use super::selected_operation;
+use crate::error::ApiError;
 
 /// Refuses an operation whose required variables are missing or null.
 pub(super) fn check(
@@ -31,13 +32,12 @@ pub(super) fn check(
             Some(Value::Null) => "must not be null",
             Some(_) => continue,
         };
-        return Err(ServerError::new(
-            format!(
-                "variable `${name}` of required type `{}` {problem}",
-                definition.var_type.node
-            ),
-            Some(definition.name.pos),
-        ));
+        let message = format!(
+            "variable `${name}` of required type `{}` {problem}",
+            definition.var_type.node
+        );
+        return Err(async_graphql::Error::from(ApiError::BadUserInput(message))
+            .into_server_error(definition.name.pos));
     }
     Ok(())
 }

@@ -38,6 +38,7 @@ mod sandbox_rules;
 mod sandbox_support;
 mod sandbox_webhooks;
 mod schema;
+mod spec_answers;
 mod subscriptions;
 mod upstream_budget;
 mod upstream_client;
