@@ -395,7 +395,8 @@ impl HttpTuning {
 /// How large and demanding one GraphQL request may be.
 #[derive(Debug, Args)]
 pub struct LimitTuning {
-    /// Deepest selection nesting accepted.
+    /// Deepest selection nesting accepted; an introspection field (`__schema`, `__type`)
+    /// counts as one level.
     #[arg(long, env = "HEYMARKET_MAX_DEPTH", default_value_t = config::DEFAULT_MAX_DEPTH)]
     pub max_depth: usize,
 

@@ -134,19 +134,19 @@ impl Extension for Admission {
         ctx: &ExtensionContext<'_>,
         next: NextValidation<'_>,
     ) -> Result<ValidationResult, Vec<ServerError>> {
+        let selected = self
+            .selected
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let document = selected.as_ref().map(|selected| &selected.document);
         let validated = next.run(ctx).await.map_err(|mut errors| {
-            let selected = self
-                .selected
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .clone();
-            let document = selected.as_ref().map(|selected| &selected.document);
             for error in &mut errors {
                 validation_failure(error, document).code_uncoded(error);
             }
             errors
         })?;
-        limits::check_validated(&self.limits, &validated)?;
+        limits::check_validated(&self.limits, document, &validated)?;
         Ok(validated)
     }
 

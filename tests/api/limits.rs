@@ -48,6 +48,46 @@ async fn deep_queries_are_refused() {
 }
 
 #[tokio::test]
+async fn the_standard_introspection_query_passes_the_default_limits() {
+    let app = app().await;
+    for fixture in [
+        include_str!("../fixtures/introspection-default.graphql"),
+        include_str!("../fixtures/introspection-all.graphql"),
+    ] {
+        let body = app.graphql(fixture).await;
+        assert_eq!(body["errors"], Value::Null, "{body}");
+        let types = body["data"]["__schema"]["types"].as_array().expect("types");
+        assert!(
+            types.iter().any(|ty| ty["name"] == "Conversation"
+                && ty["fields"].as_array().is_some_and(|f| !f.is_empty())),
+            "GraphiQL's Docs pane needs the types' fields"
+        );
+    }
+    // Introspection nests as deep as the document may, and no deeper.
+    let mut deep = String::from("name");
+    for _ in 0..40 {
+        deep = format!("ofType {{ {deep} }}");
+    }
+    let body = app
+        .graphql(&format!(
+            "{{ __type(name: \"Conversation\") {{ {deep} }} }}"
+        ))
+        .await;
+    assert_eq!(error_codes(&body), ["QUERY_LIMIT_EXCEEDED"], "{body}");
+    // Fields under introspection do not hide the depth of the rest.
+    let mut query = String::from("name");
+    for _ in 0..6 {
+        query = format!("members {{ inboxes {{ {query} }} }}");
+    }
+    assert_refused(
+        &app,
+        &format!("{{ __schema {{ queryType {{ name }} }} inboxes {{ {query} }} }}"),
+        "depth",
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn first_multiplies_the_cost_of_what_a_connection_selects() {
     let app = app().await;
     let nested = |first: u32| {
