@@ -15,10 +15,10 @@ use secrecy::SecretString;
 use url::Url;
 
 use crate::config::{
-    self, BreakerConfig, CacheConfig, ClientAuthConfig, ConnectionConfig, CorsOrigins,
-    GatewayConfig, HttpConfig, InvalidOrigin, JwksSource, LimitsConfig, RateBudget,
-    ReadingOverride, Readings, SandboxConfig, UpstreamAuth, UpstreamConfig, WebhookConfig,
-    WebhookToken,
+    self, BreakerConfig, CacheConfig, ClientAuthConfig, ConnectionConfig, CorsHeaders, CorsOrigins,
+    GatewayConfig, HttpConfig, InvalidHeaderName, InvalidOrigin, JwksSource, LimitsConfig,
+    RateBudget, ReadingOverride, Readings, SandboxConfig, UpstreamAuth, UpstreamConfig,
+    WebhookConfig, WebhookToken,
 };
 
 /// A GraphQL gateway over the Heymarket conversation REST API.
@@ -370,6 +370,16 @@ pub struct HttpTuning {
     )]
     pub cors_allow_origins: Vec<String>,
 
+    /// A request header pages on those origins may send beyond the ones the gateway reads
+    /// (`traceparent`, `apollographql-client-name`…), repeated for several, or `*` for whatever
+    /// the browser asks for. Default: `*`.
+    #[arg(
+        long = "cors-allow-header",
+        env = "HEYMARKET_CORS_ALLOW_HEADERS",
+        value_delimiter = ','
+    )]
+    pub cors_allow_headers: Vec<String>,
+
     /// Whether answers are compressed (gzip or brotli) for clients that accept it.
     #[arg(long, env = "HEYMARKET_COMPRESSION", default_value_t = true, action = clap::ArgAction::Set)]
     pub compression: bool,
@@ -386,6 +396,7 @@ impl HttpTuning {
         Ok(HttpConfig {
             graphiql_assets: self.graphiql_assets,
             cors: CorsOrigins::from_list(&self.cors_allow_origins, default_cors)?,
+            cors_headers: CorsHeaders::from_list(&self.cors_allow_headers)?,
             compression: self.compression,
             operation_allowlist: self.operation_allowlist,
         })
@@ -668,6 +679,8 @@ pub enum ConfigError {
     TwoCredentials,
     #[error("--cors-allow-origin: {0}")]
     Cors(#[from] InvalidOrigin),
+    #[error("--cors-allow-header: {0}")]
+    CorsHeader(#[from] InvalidHeaderName),
     #[error("--upstream-backoff ({base:?}) is longer than --upstream-backoff-max ({max:?})")]
     BackoffRange { base: Duration, max: Duration },
     #[error(

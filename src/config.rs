@@ -177,6 +177,8 @@ pub struct HttpConfig {
     pub graphiql_assets: Option<PathBuf>,
     /// Which web origins browsers may call the gateway from.
     pub cors: CorsOrigins,
+    /// Request headers those origins' pages may send, beyond the ones the gateway reads.
+    pub cors_headers: CorsHeaders,
     /// Whether answers are compressed (gzip or brotli) for clients that accept it.
     pub compression: bool,
     /// A manifest of the only operations to run; `None` runs any operation, and learns
@@ -189,6 +191,7 @@ impl Default for HttpConfig {
         Self {
             graphiql_assets: None,
             cors: CorsOrigins::Nobody,
+            cors_headers: CorsHeaders::Any,
             compression: true,
             operation_allowlist: None,
         }
@@ -205,6 +208,41 @@ pub enum CorsOrigins {
     Anyone,
     /// Exactly these origins (`scheme://host[:port]`).
     Only(Vec<String>),
+}
+
+/// Request headers a page on an allowed origin may send. Client libraries and tracing add their
+/// own (`apollographql-client-name`, `traceparent`, `baggage`…), and a preflight that leaves
+/// one out fails the request in the browser with no more than "Failed to fetch".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CorsHeaders {
+    /// Whatever the preflight asks for: the origin allowlist is the boundary, and the gateway
+    /// reads only the headers it knows.
+    Any,
+    /// The headers the gateway reads, and these.
+    Also(Vec<String>),
+}
+
+/// Why a CORS header setting cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not an HTTP header name; list names such as traceparent, or * for any")]
+pub struct InvalidHeaderName(pub String);
+
+impl CorsHeaders {
+    /// Headers as listed in `--cors-allow-header`: `*` or nothing listed means any.
+    pub fn from_list(listed: &[String]) -> Result<Self, InvalidHeaderName> {
+        if listed.is_empty() || listed.iter().any(|name| name == "*") {
+            return Ok(Self::Any);
+        }
+        listed
+            .iter()
+            .map(|name| {
+                axum::http::HeaderName::from_bytes(name.trim().as_bytes())
+                    .map(|name| name.as_str().to_owned())
+                    .map_err(|_| InvalidHeaderName(name.clone()))
+            })
+            .collect::<Result<_, _>>()
+            .map(Self::Also)
+    }
 }
 
 /// Why a CORS origin setting cannot be used.
@@ -655,6 +693,29 @@ mod tests {
     fn defaults_parse() {
         let _ = GatewayConfig::default();
         let _ = SandboxConfig::default();
+    }
+
+    #[test]
+    fn cors_headers_are_header_names_or_a_wildcard() {
+        let list = |items: &[&str]| {
+            items
+                .iter()
+                .map(|item| item.to_string())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(CorsHeaders::from_list(&[]), Ok(CorsHeaders::Any));
+        assert_eq!(
+            CorsHeaders::from_list(&list(&["traceparent", "*"])),
+            Ok(CorsHeaders::Any)
+        );
+        assert_eq!(
+            CorsHeaders::from_list(&list(&["Traceparent", "x-app"])),
+            Ok(CorsHeaders::Also(list(&["traceparent", "x-app"])))
+        );
+        assert_eq!(
+            CorsHeaders::from_list(&list(&["not a header"])),
+            Err(InvalidHeaderName("not a header".to_owned()))
+        );
     }
 
     #[test]

@@ -5,17 +5,17 @@ use std::time::Duration;
 
 use axum::http::{HeaderName, HeaderValue, Method, header};
 use tower_http::compression::CompressionLayer;
-use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 
 use super::caller::{COST_HEADER, MEMBER_HEADER};
 use super::request_id::REQUEST_ID_HEADER;
-use crate::config::{CorsOrigins, HttpConfig};
+use crate::config::{CorsHeaders, CorsOrigins, HttpConfig};
 
 /// How long a browser may re-use a preflight answer.
 const PREFLIGHT_MAX_AGE: Duration = Duration::from_secs(60 * 60);
 
-/// Request headers a browser may send cross-origin: those the gateway reads.
-const ALLOWED_HEADERS: [HeaderName; 6] = [
+/// Request headers a browser may always send cross-origin: those the gateway reads.
+const READ_HEADERS: [HeaderName; 6] = [
     header::ACCEPT,
     header::AUTHORIZATION,
     header::CONTENT_TYPE,
@@ -39,11 +39,21 @@ pub(super) fn cors(config: &HttpConfig) -> Option<CorsLayer> {
                 .filter_map(|origin| HeaderValue::from_str(origin).ok()),
         ),
     };
+    let headers = match &config.cors_headers {
+        CorsHeaders::Any => AllowHeaders::mirror_request(),
+        CorsHeaders::Also(names) => AllowHeaders::list(
+            READ_HEADERS.into_iter().chain(
+                names
+                    .iter()
+                    .filter_map(|name| HeaderName::from_bytes(name.as_bytes()).ok()),
+            ),
+        ),
+    };
     Some(
         CorsLayer::new()
             .allow_origin(origins)
             .allow_methods([Method::GET, Method::POST])
-            .allow_headers(ALLOWED_HEADERS)
+            .allow_headers(headers)
             .expose_headers(EXPOSED_HEADERS)
             .max_age(PREFLIGHT_MAX_AGE),
     )

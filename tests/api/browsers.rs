@@ -1,6 +1,6 @@
 //! CORS from an allowlist of origins, and negotiated response compression.
 
-use heymarket_gateway::config::{CorsOrigins, SandboxConfig};
+use heymarket_gateway::config::{CorsHeaders, CorsOrigins, SandboxConfig};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -34,6 +34,42 @@ fn header<'a>(response: &'a reqwest::Response, name: &str) -> Option<&'a str> {
         .headers()
         .get(name)
         .and_then(|value| value.to_str().ok())
+}
+
+async fn preflight_asking(app: &TestApp, headers: &str) -> reqwest::Response {
+    app.http
+        .request(Method::OPTIONS, app.url("/graphql"))
+        .header("origin", ALLOWED)
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", headers)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn pages_may_send_the_headers_their_client_libraries_add() {
+    let app = app_allowing(CorsOrigins::Only(vec![ALLOWED.to_owned()])).await;
+    let asked = "content-type,traceparent,apollographql-client-name,x-app-build";
+    let allowed = preflight_asking(&app, asked).await;
+    assert!(allowed.status().is_success(), "{}", allowed.status());
+    let headers = header(&allowed, "access-control-allow-headers").unwrap_or_default();
+    for needed in asked.split(',') {
+        assert!(headers.contains(needed), "{needed}: {headers}");
+    }
+
+    // Configured to a list: the gateway's own headers and the listed ones, nothing else.
+    let listed = spawn_app_with(SandboxConfig::default(), |config| {
+        config.http.cors = CorsOrigins::Only(vec![ALLOWED.to_owned()]);
+        config.http.cors_headers = CorsHeaders::Also(vec!["traceparent".to_owned()]);
+    })
+    .await;
+    let answer = preflight_asking(&listed, "content-type,traceparent").await;
+    let headers = header(&answer, "access-control-allow-headers").unwrap_or_default();
+    for needed in ["content-type", "traceparent", "x-member-id"] {
+        assert!(headers.contains(needed), "{needed}: {headers}");
+    }
+    assert!(!headers.contains("x-app-build"), "{headers}");
 }
 
 #[tokio::test]
