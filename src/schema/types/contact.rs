@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
+use crate::schema::scalars::DateTime;
 use async_graphql::{Context, ID, Object};
-use chrono::{DateTime, Utc};
 use futures::future::try_join_all;
 
 use super::Conversation;
@@ -80,13 +80,13 @@ impl Contact {
     }
 
     /// When the contact was created.
-    async fn created_at(&self) -> Option<DateTime<Utc>> {
-        self.0.created
+    async fn created_at(&self) -> Option<DateTime> {
+        self.0.created.map(DateTime)
     }
 
     /// When the contact last changed.
-    async fn updated_at(&self) -> Option<DateTime<Utc>> {
-        self.0.updated
+    async fn updated_at(&self) -> Option<DateTime> {
+        self.0.updated.map(DateTime)
     }
 
     /// The contact's conversations in the acting member's inboxes (contacts are the team's, the

@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
+use crate::schema::scalars::DateTime;
 use async_graphql::{Context, Enum, ID, Object};
-use chrono::{DateTime, Utc};
 
 use super::{Contact, Inbox, Member, Message};
 use crate::error::ApiError;
@@ -150,18 +150,18 @@ impl Conversation {
     }
 
     /// Snoozed until this time; null when not snoozed.
-    async fn snoozed_until(&self) -> Option<DateTime<Utc>> {
-        self.0.snooze_till
+    async fn snoozed_until(&self) -> Option<DateTime> {
+        self.0.snooze_till.map(DateTime)
     }
 
     /// When the conversation started.
-    async fn created_at(&self) -> Option<DateTime<Utc>> {
-        self.0.created
+    async fn created_at(&self) -> Option<DateTime> {
+        self.0.created.map(DateTime)
     }
 
     /// The last activity; lists are ordered by it, newest first.
-    async fn updated_at(&self) -> Option<DateTime<Utc>> {
-        self.0.updated
+    async fn updated_at(&self) -> Option<DateTime> {
+        self.0.updated.map(DateTime)
     }
 
     /// The inbox it belongs to.

@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
+use crate::schema::scalars::DateTime;
 use async_graphql::{Context, Enum, ID, Object};
-use chrono::{DateTime, Utc};
 
 use super::{Conversation, Member};
 use crate::error::ApiError;
@@ -110,8 +110,8 @@ impl Message {
     }
 
     /// When it was sent or received.
-    async fn sent_at(&self) -> Option<DateTime<Utc>> {
-        self.model.date
+    async fn sent_at(&self) -> Option<DateTime> {
+        self.model.date.map(DateTime)
     }
 
     /// The team member who wrote it; null for the customer's messages.
