@@ -356,8 +356,8 @@ impl From<ConnectionTuning> for ConnectionConfig {
 /// How the HTTP surface behaves towards browsers and clients.
 #[derive(Debug, Args)]
 pub struct HttpTuning {
-    /// A directory holding GraphiQL's files (for deployments without internet access), served
-    /// at `/graphiql/assets`; by default they load from unpkg.com. See the README for its layout.
+    /// A directory whose GraphiQL files replace the built-in ones, served at `/graphiql/assets`
+    /// in the same layout (`assets/graphiql` in the repository). See the README.
     #[arg(long, env = "HEYMARKET_GRAPHIQL_ASSETS")]
     pub graphiql_assets: Option<PathBuf>,
 

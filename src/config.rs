@@ -172,8 +172,8 @@ impl Default for ConnectionConfig {
 /// How the HTTP surface behaves towards browsers and clients.
 #[derive(Debug, Clone)]
 pub struct HttpConfig {
-    /// A directory holding GraphiQL's files, served at `/graphiql/assets`, for deployments
-    /// without internet access; `None` loads them from unpkg.com.
+    /// A directory whose GraphiQL files are served at `/graphiql/assets` instead of the
+    /// built-in ones (a patched or restyled build, without rebuilding the gateway).
     pub graphiql_assets: Option<PathBuf>,
     /// Which web origins browsers may call the gateway from.
     pub cors: CorsOrigins,

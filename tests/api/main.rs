@@ -9,6 +9,7 @@ mod client_rate_limit;
 mod conformance;
 mod connection_limits;
 mod connections;
+mod graphiql;
 mod graphql;
 mod graphql_over_http;
 mod helpers;
