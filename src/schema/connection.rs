@@ -38,22 +38,15 @@ pub struct PageRequest {
 }
 
 impl PageRequest {
-    /// Checks `first`/`after` (which `key` must have signed) and refuses `last`/`before`,
-    /// which the upstream cannot serve: it lists newest first and can only be walked forward.
+    /// Checks `first`/`after` (which `key` must have signed). Lists page forward only (the
+    /// upstream lists newest first and can only be walked that way), so the schema offers no
+    /// `last`/`before`.
     pub fn parse(
         key: &CursorKey,
         kind: CursorKind,
         first: Option<i32>,
         after: Option<String>,
-        last: Option<i32>,
-        before: Option<String>,
     ) -> Result<Self, ApiError> {
-        if last.is_some() || before.is_some() {
-            return Err(ApiError::bad_input(
-                "backward paging (`last`/`before`) is not supported: the Heymarket API lists newest first only; \
-                 page forward with `first` and `after`",
-            ));
-        }
         let first = first.unwrap_or(DEFAULT_FIRST);
         let first = usize::try_from(first)
             .ok()
@@ -71,7 +64,8 @@ impl PageRequest {
 
     /// The page for a collected slice, each node built by `node`, its cursors signed with
     /// `cursors`. A slice that stopped scanning past its last row ends with a cursor that
-    /// continues the scan from there.
+    /// continues the scan from there; a page without rows (`first: 0`) ends where it began, so
+    /// `after: endCursor` never starts the list over.
     pub fn page<T, N>(
         &self,
         cursors: &CursorKey,
@@ -98,7 +92,12 @@ impl PageRequest {
             // say more cheaply, and the Relay spec allows exactly this answer.
             has_previous_page: self.after.is_some(),
             start_cursor: edges.first().map(|(cursor, _)| cursor.clone()),
-            end_cursor: scanned_to.or_else(|| edges.last().map(|(cursor, _)| cursor.clone())),
+            end_cursor: scanned_to
+                .or_else(|| edges.last().map(|(cursor, _)| cursor.clone()))
+                .or_else(|| {
+                    self.after
+                        .map(|position| Cursor::new(self.kind, position).encode(cursors))
+                }),
         };
         Page { edges, page_info }
     }
@@ -242,8 +241,6 @@ mod tests {
             CursorKind::Conversation,
             first,
             after.map(str::to_owned),
-            None,
-            None,
         )
     }
 
@@ -256,23 +253,6 @@ mod tests {
             let error = parse(Some(bad), None).unwrap_err();
             assert_eq!(error.code(), "BAD_USER_INPUT");
             assert!(error.to_string().contains("between 0 and 100"), "{error}");
-        }
-    }
-
-    #[test]
-    fn backward_paging_is_refused_with_advice() {
-        for (last, before) in [(Some(5), None), (None, Some("x".to_owned()))] {
-            let error = PageRequest::parse(
-                &CursorKey::random(),
-                CursorKind::Message,
-                None,
-                None,
-                last,
-                before,
-            )
-            .unwrap_err();
-            assert_eq!(error.code(), "BAD_USER_INPUT");
-            assert!(error.to_string().contains("`first` and `after`"), "{error}");
         }
     }
 

@@ -62,14 +62,10 @@ impl Query {
         >,
         #[graphql(desc = "Continue after this cursor (an `endCursor` or edge `cursor`).")]
         after: Option<String>,
-        #[graphql(desc = "Not supported: the API lists newest first only. Use `first`.")]
-        last: Option<i32>,
-        #[graphql(desc = "Not supported: the API lists newest first only. Use `after`.")]
-        before: Option<String>,
         #[graphql(desc = "Which conversations to list.")] filter: Option<ConversationFilter>,
     ) -> Result<ConversationConnection, ApiError> {
         let key = CursorKey::of(ctx)?;
-        let page = PageRequest::parse(key, CursorKind::Conversation, first, after, last, before)?;
+        let page = PageRequest::parse(key, CursorKind::Conversation, first, after)?;
         listing::conversations(ctx, page, filter.unwrap_or_default(), None).await
     }
 

@@ -245,13 +245,9 @@ impl Conversation {
         #[graphql(desc = "How many messages to return (0 to 100; default 20).")] first: Option<i32>,
         #[graphql(desc = "Continue after this cursor (an `endCursor` or edge `cursor`).")]
         after: Option<String>,
-        #[graphql(desc = "Not supported: the API lists newest first only. Use `first`.")]
-        last: Option<i32>,
-        #[graphql(desc = "Not supported: the API lists newest first only. Use `after`.")]
-        before: Option<String>,
     ) -> Result<MessageConnection, ApiError> {
         let key = CursorKey::of(ctx)?;
-        let page = PageRequest::parse(key, CursorKind::Message, first, after, last, before)?;
+        let page = PageRequest::parse(key, CursorKind::Message, first, after)?;
         let (phone, inbox_id) = self.history_address()?;
         let context = RequestContext::of(ctx)?;
         // Boxed: the walk's future is large, and unboxed it would size the future of every

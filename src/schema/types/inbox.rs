@@ -72,16 +72,12 @@ impl Inbox {
         >,
         #[graphql(desc = "Continue after this cursor (an `endCursor` or edge `cursor`).")]
         after: Option<String>,
-        #[graphql(desc = "Not supported: the API lists newest first only. Use `first`.")]
-        last: Option<i32>,
-        #[graphql(desc = "Not supported: the API lists newest first only. Use `after`.")]
-        before: Option<String>,
         #[graphql(desc = "Which of the inbox's conversations to list.")] filter: Option<
             InboxConversationFilter,
         >,
     ) -> Result<ConversationConnection, ApiError> {
         let key = CursorKey::of(ctx)?;
-        let page = PageRequest::parse(key, CursorKind::Conversation, first, after, last, before)?;
+        let page = PageRequest::parse(key, CursorKind::Conversation, first, after)?;
         let filter = filter.unwrap_or_default().into();
         listing::conversations(ctx, page, filter, Some(self.0.id)).await
     }
