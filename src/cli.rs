@@ -48,7 +48,7 @@ pub struct Cli {
     pub log_format: LogFormat,
 
     /// A file of settings, one `NAME=value` per line with the environment variables' names
-    /// (see the README); the environment and flags override it.
+    /// (see docs/configuration.md); the environment and flags override it.
     #[arg(long, global = true, env = "HEYMARKET_CONFIG")]
     pub config: Option<PathBuf>,
 
@@ -357,7 +357,7 @@ impl From<ConnectionTuning> for ConnectionConfig {
 #[derive(Debug, Args)]
 pub struct HttpTuning {
     /// A directory whose GraphiQL files replace the built-in ones, served at `/graphiql/assets`
-    /// in the same layout (`assets/graphiql` in the repository). See the README.
+    /// in the same layout (`assets/graphiql` in the repository). See docs/operating.md.
     #[arg(long, env = "HEYMARKET_GRAPHIQL_ASSETS")]
     pub graphiql_assets: Option<PathBuf>,
 

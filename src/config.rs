@@ -412,8 +412,8 @@ pub const DEFAULT_REQUEST_TIMEOUT: &str = "30s";
 /// runaway script.
 pub const DEFAULT_CLIENT_RATE_LIMIT: &str = "600/min";
 /// Upstream calls one operation may make, retries included. The heaviest screens need far
-/// fewer (see the README's "What a query costs"); the bound keeps one request from spending a
-/// large share of its team's per-minute budget.
+/// fewer (see "What a query costs" in docs/api.md); the bound keeps one request from spending
+/// a large share of its team's per-minute budget.
 pub const DEFAULT_MAX_UPSTREAM_CALLS: u64 = 100;
 /// Upstream pages one list field reads per request. An unfiltered page of 100 needs 3 to 6 at
 /// the page sizes the upstream plausibly uses; the rest is room for filters the gateway applies

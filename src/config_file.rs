@@ -2,9 +2,9 @@
 //! `NAME=value` per line, so that a deployment can keep them in one reviewed file.
 //!
 //! It is deliberately the environment's own vocabulary rather than a second format: every
-//! setting already has exactly one variable, documented in `--help` and the README, and one
-//! set of parsers and validations. The file fills in what the environment does not set;
-//! flags still win over both.
+//! setting already has exactly one variable, documented in `--help` and docs/configuration.md,
+//! and one set of parsers and validations. The file fills in what the environment does not
+//! set; flags still win over both.
 //!
 //! ```text
 //! # gateway.env
@@ -170,12 +170,12 @@ mod tests {
     }
 
     #[test]
-    fn the_readme_documents_every_variable() {
-        let readme = include_str!("../README.md");
+    fn the_configuration_page_documents_every_variable() {
+        let page = include_str!("../docs/configuration.md");
         for name in known_variables() {
             assert!(
-                readme.contains(&format!("`{name}`")),
-                "{name} is missing from the README's configuration table"
+                page.contains(&format!("`{name}`")),
+                "{name} is missing from docs/configuration.md's table"
             );
         }
     }

@@ -7,8 +7,8 @@ use std::path::Path;
 use crate::report::Report;
 
 const PREAMBLE: &str = "# Benchmark results\n\nAppended by `cargo run --release --example \
-                        dashboard-bench -- --record`, newest last; see the README's \
-                        \"Benchmarks\" section.\n";
+                        dashboard-bench -- --record`, newest last; see the \
+                        \"Benchmarks\" section of docs/development.md.\n";
 
 /// Appends `report` to the file at `path`, creating it with a preamble if needed.
 pub(crate) fn record(path: &Path, report: &Report) -> std::io::Result<()> {

@@ -7,7 +7,8 @@
 //! upstream client [`UpstreamMetrics`], the caches and loaders [`LoaderMetrics`], the executor
 //! [`OperationMetrics`], the webhook endpoint [`WebhookMetrics`].
 //!
-//! Every name starts with `heymarket_gateway_`; README.md ("Metrics and logs") lists them all.
+//! Every name starts with `heymarket_gateway_`; docs/operating.md ("Metrics and logs") lists them
+//! all.
 
 mod loaders;
 mod operations;
