@@ -67,7 +67,8 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
          \x20 GraphiQL  {gateway}/\n\
          \x20 GraphQL   {gateway}/graphql\n\
          {}\n\
-         For a real Heymarket account run `heymarket-gateway serve` (see --help).",
+         For a real Heymarket account run the `serve` command: `cargo run --release -- serve`\n\
+         from a checkout, `heymarket-gateway serve` as a binary (see --help and docs/operating.md).",
         describe_sandbox(&sandbox)
     ));
 
