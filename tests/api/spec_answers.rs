@@ -3,22 +3,16 @@
 //! code and no `locations` at line 0.
 
 use async_graphql::Value as Ordered;
-use heymarket_gateway::config::SandboxConfig;
+use heymarket_gateway::config::Readings;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, error_codes, global, spawn_app_with};
+use crate::helpers::{TestApp, error_codes, global};
 use crate::mutations::conversation_gid;
-use crate::sandbox_support::roomy_config;
+use crate::sandbox_support::spawn_app_reading;
 
+/// A one-team gateway over the default readings.
 async fn app() -> TestApp {
-    spawn_app_with(
-        SandboxConfig {
-            teams: 1,
-            ..roomy_config()
-        },
-        |_| {},
-    )
-    .await
+    spawn_app_reading(Readings::DEFAULT).await
 }
 
 /// Runs `query` as member 501 and returns the body with its keys in the order they came.
