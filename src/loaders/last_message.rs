@@ -69,11 +69,10 @@ impl LastMessageTarget {
 }
 
 impl Source {
-    /// One team-wide listing of the messages before `before` (the newest without it), and
-    /// the window it proves; `None` when it failed or proves nothing. The listing maximum it
-    /// shows is remembered for planning.
-    async fn listing(&self, before: Option<DateTime<Utc>>) -> Option<Arc<Window>> {
-        let limit = self.caches.messages_batch_limit;
+    /// One team-wide listing of at most `limit` messages before `before` (the newest without
+    /// it), and the window it proves; `None` when it failed or proves nothing. The listing
+    /// maximum it shows is remembered for planning.
+    async fn listing(&self, before: Option<DateTime<Utc>>, limit: u32) -> Option<Arc<Window>> {
         let request = AllMessagesRequest {
             cursor: before,
             limit: Some(limit),
@@ -115,8 +114,13 @@ impl Source {
                 (self.tenant, generation),
                 // Spawned only when no walk has started one yet.
                 futures::future::lazy(move |_| {
-                    let listing =
-                        tokio::spawn(async move { source.listing(None).await }.in_current_span());
+                    let listing = tokio::spawn(
+                        async move {
+                            let limit = source.caches.messages_batch_limit;
+                            source.listing(None, limit).await
+                        }
+                        .in_current_span(),
+                    );
                     async move { listing.await.ok().flatten() }.boxed().shared()
                 }),
             )
@@ -210,9 +214,11 @@ impl Source {
                 .into_iter()
                 .partition(|step| matches!(step, Step::Listing { .. }));
             let listings = listed.into_iter().filter_map(|step| match step {
-                Step::Listing { before, targets } => {
-                    Some(async move { (self.listing(Some(before)).await, targets) })
-                }
+                Step::Listing {
+                    before,
+                    limit,
+                    targets,
+                } => Some(async move { (self.listing(Some(before), limit).await, targets) }),
                 Step::History(_) => None,
             });
             let histories = histories
