@@ -229,10 +229,11 @@ fn write_floor(f: &mut fmt::Formatter<'_>, report: &Report) -> fmt::Result {
     )?;
     writeln!(
         f,
-        "\n- Made directly: the cold dashboard's upstream calls in their two dependent rounds \
-         (first list page, inboxes, team; then the next list page, the contact search and the \
-         team-wide message listings), each round's calls at once and nothing but the first \
-         page decoded: how fast any client of the upstream can have this data here, the \
+        "\n- Made directly: the upstream calls the cold gateway made for the dashboard (its first \
+         repetition), in their two dependent rounds (first list page, inboxes, team and the \
+         newest messages; then the next list page, the contact search, the other team-wide \
+         message listings and any histories), each round's calls at once and nothing but the \
+         first page decoded: how fast any client of the upstream can have this data here, the \
          upstream's own time to produce and send it included. The latency alone leaves that \
          out."
     )

@@ -7,7 +7,6 @@ use std::fmt;
 use axum::body::Bytes;
 use futures::{StreamExt as _, TryStreamExt as _};
 use heymarket_gateway::config::DEFAULT_MESSAGES_BATCH_LIMIT;
-use heymarket_gateway::loaders::CONVERSATIONS_PER_LISTING;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::StatusCode;
 use serde::{Deserialize, Serialize};
@@ -67,7 +66,7 @@ enum Call<'a> {
     Contact { phone: &'a str },
     History { phone: &'a str, inbox: i64 },
     ContactSearch { phones: &'a [&'a str] },
-    TeamMessages { created_at: &'a str },
+    TeamMessages { created_at: Option<&'a str> },
 }
 
 impl fmt::Display for Call<'_> {
@@ -84,9 +83,10 @@ impl fmt::Display for Call<'_> {
             Self::ContactSearch { phones } => {
                 write!(f, "POST /v2/contacts/search ({} phones)", phones.len())
             }
-            Self::TeamMessages { created_at } => {
-                write!(f, "POST /v1/messages/all (before {created_at})")
-            }
+            Self::TeamMessages {
+                created_at: Some(created_at),
+            } => write!(f, "POST /v1/messages/all (before {created_at})"),
+            Self::TeamMessages { created_at: None } => f.write_str("POST /v1/messages/all"),
         }
     }
 }
@@ -167,22 +167,39 @@ impl RestFrontend {
         self.fan_out(&authorization, calls).await
     }
 
-    /// The cold gateway's yardstick: the upstream calls it makes for a cold dashboard, made
-    /// directly in their two dependent rounds with every call of a round at once, and only
-    /// the first page decoded (for the second round's arguments). Round one: the first list
-    /// page, inboxes and team; round two: the next list page, one contact search for the
-    /// page's phones, and the team-wide message listings as the gateway asks for them. No
-    /// client of the upstream gets the dashboard's data faster.
-    pub(crate) async fn dashboard_floor(&self) -> Result<(), RestError> {
+    /// The cold gateway's yardstick: the upstream calls it made for a cold dashboard
+    /// (`listings` team-wide message listings and `histories` conversation histories), made
+    /// directly in their two dependent rounds with every call of a round at once, and only the
+    /// first page decoded (for the second round's arguments). Round one: the first list page,
+    /// inboxes, team and the newest messages; round two: the next list page, one contact search
+    /// for the page's phones, the other listings (spread over the page's rows) and the
+    /// histories. Every listing asks for the gateway's default limit, where the gateway's own
+    /// planned listings may ask for fewer. No client of the upstream gets the dashboard's data
+    /// faster.
+    pub(crate) async fn dashboard_floor(
+        &self,
+        listings: usize,
+        histories: usize,
+    ) -> Result<(), RestError> {
         let authorization = self.authorization()?;
-        let (rows, _, _) = futures::try_join!(
+        let newest = async {
+            if listings == 0 {
+                return Ok(Bytes::new());
+            }
+            let call = Call::TeamMessages { created_at: None };
+            self.send_raw(&authorization, call).await
+        };
+        let (rows, _, _, _) = futures::try_join!(
             self.list(&authorization, None),
             self.send_raw(&authorization, Call::Inboxes),
             self.send_raw(&authorization, Call::Team),
+            newest,
         )?;
         let phones: Vec<&str> = rows.iter().map(|row| row.target.as_str()).collect();
+        let planned = listings.saturating_sub(1);
         let listing_starts: Vec<String> = rows
-            .chunks(CONVERSATIONS_PER_LISTING)
+            .chunks(rows.len().div_ceil(planned.max(1)).max(1))
+            .take(planned)
             .map(|group| just_after(&group[0].updated))
             .collect::<Result<_, _>>()?;
         let mut calls = vec![
@@ -191,10 +208,17 @@ impl RestFrontend {
             },
             Call::ContactSearch { phones: &phones },
         ];
+        calls.extend(listing_starts.iter().map(|created_at| Call::TeamMessages {
+            created_at: Some(created_at),
+        }));
         calls.extend(
-            listing_starts
-                .iter()
-                .map(|created_at| Call::TeamMessages { created_at }),
+            rows.iter()
+                .cycle()
+                .take(histories)
+                .map(|row| Call::History {
+                    phone: &row.target,
+                    inbox: row.inbox,
+                }),
         );
         futures::future::try_join_all(
             calls
@@ -271,10 +295,13 @@ impl RestFrontend {
                         "contact_channels": [{ "channel_type": "phone", "channel_ids": phones }]
                     }))
             }
-            Call::TeamMessages { created_at } => self
-                .http
-                .post(self.url("/v1/messages/all"))
-                .json(&json!({ "created_at": created_at, "limit": DEFAULT_MESSAGES_BATCH_LIMIT })),
+            Call::TeamMessages { created_at } => {
+                let mut body = json!({ "limit": DEFAULT_MESSAGES_BATCH_LIMIT });
+                if let Some(created_at) = created_at {
+                    body["created_at"] = json!(created_at);
+                }
+                self.http.post(self.url("/v1/messages/all")).json(&body)
+            }
         };
         let transport = |source| RestError::Transport {
             call: call.to_string(),

@@ -105,14 +105,23 @@ impl Bench<'_> {
         Ok(measurements)
     }
 
-    /// `repetitions` runs of the cold dashboard's upstream calls made directly (see
-    /// [`RestFrontend::dashboard_floor`]).
-    pub(crate) async fn dashboard_floor(&self, repetitions: usize) -> anyhow::Result<Vec<Sample>> {
+    /// `repetitions` runs of the upstream calls the cold dashboard made (`cold`, its first
+    /// sample), made directly (see [`RestFrontend::dashboard_floor`]).
+    pub(crate) async fn dashboard_floor(
+        &self,
+        repetitions: usize,
+        cold: &Sample,
+    ) -> anyhow::Result<Vec<Sample>> {
+        let made = |route: &str| {
+            let calls = cold.calls.routes.get(route).copied().unwrap_or(0);
+            usize::try_from(calls).unwrap_or(usize::MAX)
+        };
+        let (listings, histories) = (made("POST /v1/messages/all"), made("GET /v1/messages"));
         let mut samples = Vec::with_capacity(repetitions);
         for repetition in 1..=repetitions {
             progress!("dashboard floor: direct calls {repetition}/{repetitions}");
             let sample = self
-                .timed(self.rest.dashboard_floor())
+                .timed(self.rest.dashboard_floor(listings, histories))
                 .await
                 .context("the dashboard's upstream calls made directly")?;
             samples.push(sample);

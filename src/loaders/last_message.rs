@@ -42,7 +42,7 @@ const HISTORY_CONCURRENCY: usize = 32;
 /// tells how densely the team writes: a listing spans the time of its group of conversations,
 /// and smaller groups need fewer messages each to span it. Fifteen puts a page of 30 in two
 /// listings.
-pub const CONVERSATIONS_PER_LISTING: usize = 15;
+pub(super) const CONVERSATIONS_PER_LISTING: usize = 15;
 
 /// A conversation's last message (`None` when it has none), or why it could not be read.
 pub type LastMessage = Result<Option<Arc<Message>>, ApiError>;

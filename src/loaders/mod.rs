@@ -21,7 +21,7 @@ use async_graphql::dataloader::{DataLoader, HashMapCache};
 use chrono::{DateTime, Utc};
 
 pub use cache::Caches;
-pub use last_message::{CONVERSATIONS_PER_LISTING, LastMessageTarget};
+pub use last_message::LastMessageTarget;
 
 use crate::error::ApiError;
 use crate::upstream::models::{Contact, Conversation, Inbox, Message, Team, TeamMember};
