@@ -3,10 +3,10 @@
 //! needs keys another request is already fetching waits for that fetch instead of starting its
 //! own, and fetches only the keys nobody has.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::hash::Hash;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use futures::future::{BoxFuture, FutureExt, Shared, join_all, lazy};
@@ -70,33 +70,50 @@ where
 
     /// The value of every key (`None` where the upstream has none): cached and in-flight ones as
     /// they are, the rest from one `fetch` of just those keys.
+    ///
+    /// Every key is first found or claimed, and only then is the batch of the claimed ones sent:
+    /// of two requests asking for the same keys at once, each fetches only the keys it claimed,
+    /// so no key is fetched twice however their look-ups interleave.
     pub(super) async fn get_many(
         &self,
         keys: Vec<K>,
         fetch: BatchFetch<K, V>,
     ) -> Vec<(K, Result<Option<V>, ApiError>)> {
-        let mut unique = HashSet::new();
-        let missing: Vec<K> = keys
-            .iter()
-            .filter(|key| !self.entries.contains_key(*key) && unique.insert(*key))
-            .cloned()
-            .collect();
-        // Lazy: only polled if some key below is really filled by this request.
-        let batch: Pending<Answers<K, V>> = fetch(missing.clone())
-            .map(|answer| answer.map(Arc::new))
-            .boxed()
-            .shared();
-
-        let lookups = keys.into_iter().map(|key| {
-            let fill = pending_value(key.clone(), &missing, &batch, &fetch);
+        let claimed: Arc<Mutex<Vec<K>>> = Arc::default();
+        // Lazy: polled only once every key below has been found or claimed.
+        let batch: Pending<Answers<K, V>> = {
+            let claimed = Arc::clone(&claimed);
             let fetch = Arc::clone(&fetch);
             async move {
+                let keys =
+                    std::mem::take(&mut *claimed.lock().unwrap_or_else(PoisonError::into_inner));
+                fetch(keys).await.map(Arc::new)
+            }
+            .boxed()
+            .shared()
+        };
+
+        let found = join_all(keys.into_iter().map(|key| {
+            let (claimed, batch) = (Arc::clone(&claimed), batch.clone());
+            async move {
                 let ours = AtomicBool::new(false);
-                let marked = lazy(|_| {
+                let claim = lazy(|_| {
                     ours.store(true, Ordering::Relaxed);
-                    fill
+                    claimed
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .push(key.clone());
+                    answer_of(key.clone(), batch)
                 });
-                let pending = self.entries.get_with(key.clone(), marked).await;
+                let pending = self.entries.get_with(key.clone(), claim).await;
+                (key, pending, ours.into_inner())
+            }
+        }))
+        .await;
+
+        let lookups = found.into_iter().map(|(key, pending, ours)| {
+            let fetch = Arc::clone(&fetch);
+            async move {
                 let value = pending.await;
                 if value.is_err() {
                     // Shared with those already waiting, not kept for later requests.
@@ -105,10 +122,7 @@ where
                 let value = match value {
                     // Another request's fetch was refused for that request's upstream budget,
                     // which says nothing of this one's: fetch the key with this one's own.
-                    Err(ApiError::UpstreamBudgetExceeded { .. })
-                        if !ours.load(Ordering::Relaxed) =>
-                    {
-                        let key = key.clone();
+                    Err(ApiError::UpstreamBudgetExceeded { .. }) if !ours => {
                         fetch(vec![key.clone()])
                             .await
                             .and_then(|values| values.get(&key).cloned().transpose())
@@ -122,26 +136,13 @@ where
     }
 }
 
-/// How this request fills `key` if nobody else is: from its batch, or, for a key that expired
-/// between the check and the fill (and so is not in the batch), on its own.
-fn pending_value<K, V>(
-    key: K,
-    missing: &[K],
-    batch: &Pending<Answers<K, V>>,
-    fetch: &BatchFetch<K, V>,
-) -> Pending<Option<V>>
+/// `key`'s value out of the answer of the batch that claimed it.
+fn answer_of<K, V>(key: K, batch: Pending<Answers<K, V>>) -> Pending<Option<V>>
 where
     K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
-    let source = if missing.contains(&key) {
-        batch.clone().boxed()
-    } else {
-        fetch(vec![key.clone()])
-            .map(|answer| answer.map(Arc::new))
-            .boxed()
-    };
-    async move { source.await?.get(&key).cloned().transpose() }
+    async move { batch.await?.get(&key).cloned().transpose() }
         .boxed()
         .shared()
 }
@@ -222,6 +223,32 @@ mod tests {
             2,
             "everything cached, nothing fetched"
         );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn requests_racing_for_the_same_keys_fetch_each_key_once() {
+        let cache = Arc::new(BatchCache::new(10_000, Duration::from_secs(60)));
+        let calls = Arc::new(AtomicUsize::new(0));
+        let asked = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let fetch = counting_fetch(calls.clone(), asked.clone());
+        let start = Arc::new(tokio::sync::Barrier::new(8));
+        let requests = (0..8_u32).map(|request| {
+            let (cache, fetch, start) = (cache.clone(), fetch.clone(), start.clone());
+            tokio::spawn(async move {
+                // Each in its own order, all at once (without key 8, whose failure is not kept).
+                let mut keys: Vec<u32> = (0..300).filter(|key| *key != 8).collect();
+                keys.rotate_left(request as usize * 37);
+                start.wait().await;
+                cache.get_many(keys, fetch).await.len()
+            })
+        });
+        for answered in join_all(requests).await {
+            assert_eq!(answered.expect("a request"), 299);
+        }
+        let mut fetched: Vec<u32> = asked.lock().unwrap().concat();
+        fetched.sort_unstable();
+        let once: Vec<u32> = (0..300).filter(|key| *key != 8).collect();
+        assert_eq!(fetched, once, "each key fetched once");
     }
 
     #[tokio::test]
