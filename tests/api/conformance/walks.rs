@@ -149,6 +149,13 @@ impl Walked {
     }
 }
 
+/// Every message of conversation `id` (a global id), `first` at a time, as an admin.
+async fn walk_messages(app: &TestApp, id: &str, first: usize) -> Walked {
+    let variables = json!({ "id": id });
+    let path = ["conversation", "messages"];
+    walk(app, MESSAGES, &path, &variables, ADMIN, first, usize::MAX).await
+}
+
 /// Pages through the connection at `path` of `query` with `first` as `member`, checking each
 /// page's shape, until the end or `limit` nodes. Errors other than `INCOMPLETE_LISTING` at the
 /// connection's path fail the test.
@@ -661,16 +668,7 @@ async fn more_messages_in_one_second_than_a_page_holds_are_reported_under_every_
         );
 
         for first in [100, 20] {
-            let walked = walk(
-                &app,
-                MESSAGES,
-                &["conversation", "messages"],
-                &json!({ "id": id }),
-                ADMIN,
-                first,
-                usize::MAX,
-            )
-            .await;
+            let walked = walk_messages(&app, &id, first).await;
             let what = format!("{profile}, first {first}");
             assert_same(&walked.ids(), &shown, &what);
             assert_eq!(
@@ -695,16 +693,7 @@ async fn message_walks_over_the_seed_are_exact_under_every_profile() {
         assert_eq!(expected.len() as u64, long["messages"].as_u64().unwrap());
         let id = global(&format!("Conversation:{}", long["id"]));
         for first in [100, 7] {
-            let walked = walk(
-                &app,
-                MESSAGES,
-                &["conversation", "messages"],
-                &json!({ "id": id }),
-                ADMIN,
-                first,
-                usize::MAX,
-            )
-            .await;
+            let walked = walk_messages(&app, &id, first).await;
             assert_same(
                 &walked.ids(),
                 &expected,
