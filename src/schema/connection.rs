@@ -92,10 +92,13 @@ impl PageRequest {
             // say more cheaply, and the Relay spec allows exactly this answer.
             has_previous_page: self.after.is_some(),
             start_cursor: edges.first().map(|(cursor, _)| cursor.clone()),
+            // An empty page before more items (`first: 0`) continues where it was asked to
+            // start; an empty page at the end of the list has nowhere to continue.
             end_cursor: scanned_to
                 .or_else(|| edges.last().map(|(cursor, _)| cursor.clone()))
                 .or_else(|| {
                     self.after
+                        .filter(|_| slice.has_next_page)
                         .map(|position| Cursor::new(self.kind, position).encode(cursors))
                 }),
         };
