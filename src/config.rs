@@ -15,10 +15,10 @@ use url::Url;
 mod readings;
 
 pub use readings::{
-    CONVERSATION_LIMIT_MAX, ClosedFalse, ConversationLimit, EmptyInboxes, HistoryTimestamp,
-    HistoryUnknownPhone, LocalId, MessagesAllCursor, NUMERIC_READING_RANGE, OptOut, ReadingError,
-    ReadingOverride, ReadingValue, Readings, SendAnswerShape, Unassign, Unassigned, UnknownProfile,
-    UnreadFalse, UpdatedPrecision, profile_names, reading_points,
+    AssignedFilter, CONVERSATION_LIMIT_MAX, ClosedFalse, ConversationLimit, EmptyInboxes,
+    HistoryTimestamp, HistoryUnknownPhone, LocalId, MessagesAllCursor, NUMERIC_READING_RANGE,
+    OptOut, ReadingError, ReadingOverride, ReadingValue, Readings, SendAnswerShape, Unassign,
+    Unassigned, UnknownProfile, UnreadFalse, UpdatedPrecision, profile_names, reading_points,
 };
 
 /// Where the gateway listens by default (the README's `cargo run --release`).

@@ -63,6 +63,16 @@ pub struct Readings {
     ///   in the inferred reading.
     pub unread_false: UnreadFalse,
 
+    /// `assigned` in a `POST /v1/conversations` body. "DOC-GEN shows a generic 'Pagination
+    /// json' body for the same endpoint: `archived` (bool), `ascending` (bool), `assigned`
+    /// (int), … Which of these the server honours for conversations is unknown" (§6.1, §13.1).
+    ///
+    /// - `ignored`: the documented body (`id`, `filters`, `date`) has no `assigned`.
+    /// - `honoured`: the generated schema lists it; only conversations assigned to that member
+    ///   are listed (`0` or a negative id: no filter, as "unassigned" has no agreed value,
+    ///   §13.5).
+    pub assigned_filter: AssignedFilter,
+
     /// Precision of a conversation's `updated` (and `created`), and so of the list cursor
     /// (§13.2: "Precision of `updated` (microseconds observed for messages)").
     ///
@@ -189,6 +199,15 @@ pub enum UnreadFalse {
     ReadOnly,
 }
 
+/// See [`Readings::assigned_filter`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AssignedFilter {
+    /// Every page lists every assignee's conversations.
+    Ignored,
+    /// Only the named member's conversations are listed.
+    Honoured,
+}
+
 /// See [`Readings::updated_precision`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum UpdatedPrecision {
@@ -284,6 +303,7 @@ impl Readings {
         conversation_limit: ConversationLimit::Ignored,
         closed_false: ClosedFalse::OpenOnly,
         unread_false: UnreadFalse::NoFilter,
+        assigned_filter: AssignedFilter::Ignored,
         updated_precision: UpdatedPrecision::Micros,
         unassigned: Unassigned::Zero,
         unassign: Unassign::MinusOne,
@@ -355,6 +375,7 @@ const PROFILES: [(&str, Readings); 3] = [
             conversation_limit: ConversationLimit::Ignored,
             closed_false: ClosedFalse::NoFilter,
             unread_false: UnreadFalse::ReadOnly,
+            assigned_filter: AssignedFilter::Ignored,
             updated_precision: UpdatedPrecision::Seconds,
             unassigned: Unassigned::Null,
             unassign: Unassign::Refused,
@@ -375,6 +396,7 @@ const PROFILES: [(&str, Readings); 3] = [
             conversation_limit: ConversationLimit::Honoured,
             closed_false: ClosedFalse::OpenOnly,
             unread_false: UnreadFalse::NoFilter,
+            assigned_filter: AssignedFilter::Honoured,
             updated_precision: UpdatedPrecision::Micros,
             unassigned: Unassigned::Absent,
             unassign: Unassign::Zero,
@@ -534,6 +556,13 @@ const POINTS: &[Point] = &[
         choices: choices::<UnreadFalse>,
         parse: |v| choice(v).map(|x| change(move |r| r.unread_false = x)),
         get: |r| named(r.unread_false),
+    },
+    Point {
+        name: "assigned-filter",
+        summary: "`assigned` on POST /v1/conversations",
+        choices: choices::<AssignedFilter>,
+        parse: |v| choice(v).map(|x| change(move |r| r.assigned_filter = x)),
+        get: |r| named(r.assigned_filter),
     },
     Point {
         name: "updated-precision",

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use async_graphql::{Context, ID, InputObject};
+use async_graphql::{Context, Enum, ID, InputObject};
 
 use super::access::Visibility;
 use super::connection::{
@@ -29,6 +29,12 @@ pub struct ConversationFilter {
     pub status: Option<ConversationStatus>,
     /// `true`: only those the acting member has not read; `false`: only read ones; absent: both.
     pub unread: Option<bool>,
+    /// Only conversations assigned to this member (a global id); see `assignment` for the
+    /// acting member, anyone or nobody. Not together with `assignment`.
+    pub assignee_id: Option<ID>,
+    /// Only conversations assigned to the acting member, to any member, or to nobody. Not
+    /// together with `assigneeId`.
+    pub assignment: Option<Assignment>,
 }
 
 /// Which of an inbox's conversations a list shows.
@@ -38,6 +44,12 @@ pub struct InboxConversationFilter {
     pub status: Option<ConversationStatus>,
     /// `true`: only those the acting member has not read; `false`: only read ones; absent: both.
     pub unread: Option<bool>,
+    /// Only conversations assigned to this member (a global id); see `assignment` for the
+    /// acting member, anyone or nobody. Not together with `assignment`.
+    pub assignee_id: Option<ID>,
+    /// Only conversations assigned to the acting member, to any member, or to nobody. Not
+    /// together with `assigneeId`.
+    pub assignment: Option<Assignment>,
 }
 
 impl From<InboxConversationFilter> for ConversationFilter {
@@ -46,6 +58,120 @@ impl From<InboxConversationFilter> for ConversationFilter {
             inbox_ids: None,
             status: filter.status,
             unread: filter.unread,
+            assignee_id: filter.assignee_id,
+            assignment: filter.assignment,
+        }
+    }
+}
+
+/// Which of a member's assigned conversations a list shows.
+#[derive(InputObject, Default)]
+pub struct AssignedConversationFilter {
+    /// Only these inboxes (global ids). Absent or empty: every inbox of the acting member.
+    pub inbox_ids: Option<Vec<ID>>,
+    /// Only `OPEN` or only `CLOSED` conversations; both when absent.
+    pub status: Option<ConversationStatus>,
+    /// `true`: only those the acting member has not read; `false`: only read ones; absent: both.
+    pub unread: Option<bool>,
+}
+
+impl AssignedConversationFilter {
+    /// The whole-list filter for the conversations assigned to `member`.
+    pub fn assigned_to(self, member: i64) -> ConversationFilter {
+        ConversationFilter {
+            inbox_ids: self.inbox_ids,
+            status: self.status,
+            unread: self.unread,
+            assignee_id: Some(GlobalId::Member(member).to_id()),
+            assignment: None,
+        }
+    }
+}
+
+/// Whom a listed conversation is assigned to.
+#[derive(Enum, Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Assignment {
+    /// The acting member ("mine").
+    Viewer,
+    /// Any member.
+    Anyone,
+    /// No member ("unassigned").
+    Nobody,
+}
+
+/// The assignee a list keeps, resolved from a filter's `assigneeId` or `assignment`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Assignee {
+    Member(i64),
+    Anyone,
+    Nobody,
+}
+
+impl Assignee {
+    /// What `filter` asks for; the acting member is resolved later, with the scope.
+    fn of(filter: &ConversationFilter) -> Result<Option<AssigneeChoice>, ApiError> {
+        match (&filter.assignee_id, filter.assignment) {
+            (Some(_), Some(_)) => Err(ApiError::bad_input(
+                "a filter takes `assigneeId` or `assignment`, not both",
+            )),
+            (Some(id), None) => Ok(Some(AssigneeChoice::Named(GlobalId::parse_as(
+                id,
+                NodeKind::Member,
+            )?))),
+            (None, Some(Assignment::Viewer)) => Ok(Some(AssigneeChoice::Viewer)),
+            (None, Some(Assignment::Anyone)) => Ok(Some(AssigneeChoice::Is(Self::Anyone))),
+            (None, Some(Assignment::Nobody)) => Ok(Some(AssigneeChoice::Is(Self::Nobody))),
+            (None, None) => Ok(None),
+        }
+    }
+
+    /// The `assigned` hint for the upstream: only a member can be named there, as
+    /// "unassigned" has no agreed value (heymarket-api.md §13.5).
+    fn hint(self) -> Option<i64> {
+        match self {
+            Self::Member(id) => Some(id),
+            Self::Anyone | Self::Nobody => None,
+        }
+    }
+
+    fn keeps(self, conversation: &Conversation_) -> bool {
+        match (self, conversation.assignee_id()) {
+            (Self::Member(id), assignee) => assignee == Some(id),
+            (Self::Anyone, assignee) => assignee.is_some(),
+            (Self::Nobody, assignee) => assignee.is_none(),
+        }
+    }
+}
+
+/// A filter's assignee before the acting member is known.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum AssigneeChoice {
+    /// A member named by the caller, who must be on the team.
+    Named(i64),
+    Viewer,
+    Is(Assignee),
+}
+
+impl AssigneeChoice {
+    fn resolve(self, acting_member: i64) -> Assignee {
+        match self {
+            Self::Named(id) => Assignee::Member(id),
+            Self::Viewer => Assignee::Member(acting_member),
+            Self::Is(assignee) => assignee,
+        }
+    }
+
+    /// A member named by the caller must exist: an id of no member is a typo to report, not
+    /// an empty list.
+    async fn check(self, context: &RequestContext) -> Result<(), ApiError> {
+        let Self::Named(id) = self else {
+            return Ok(());
+        };
+        let team = context.loaders.team().await?;
+        if team.members.iter().any(|member| member.id == id) {
+            Ok(())
+        } else {
+            Err(ApiError::NotFound(format!("no member has the id {id}")))
         }
     }
 }
@@ -71,6 +197,7 @@ pub async fn conversations(
     };
     named.sort_unstable();
     named.dedup();
+    let assignee_choice = Assignee::of(&filter)?;
     let closed = match filter.status {
         None => None,
         Some(ConversationStatus::Open) => Some(false),
@@ -85,11 +212,13 @@ pub async fn conversations(
         Some(scope) => scope,
         None => return Ok(page.page(cursors, Slice::empty(), Conversation).into()),
     };
+    let assignee = assignee_choice.map(|choice| choice.resolve(scope.member_id));
     let request = ConversationListRequest {
         member_id: scope.member_id,
         inbox_ids: scope.inbox_ids.clone(),
         closed,
         unread: filter.unread,
+        assigned: assignee.and_then(Assignee::hint),
         updated_before: None,
     };
     let wanted = &Wanted {
@@ -97,12 +226,15 @@ pub async fn conversations(
         inbox_ids: scope.inbox_ids.clone(),
         status: filter.status,
         unread: filter.unread,
+        assignee,
     };
     let metrics = context.upstream().metrics();
     let keep = |conversation: &Conversation_| match wanted.failed_by(conversation) {
         None => true,
         Some(filter) => {
-            metrics.count_ignored_filter_row(filter);
+            if let Some(sent) = filter.sent() {
+                metrics.count_ignored_filter_row(sent);
+            }
             false
         }
     };
@@ -136,8 +268,16 @@ pub async fn conversations(
     );
     // Boxed: the walk is a large future, and inline it would size the future of every field
     // of the types that list conversations (an inbox's `name` as much as its `conversations`).
-    let (check, walked) = futures::join!(scope.check(context), Box::pin(walk));
-    check?;
+    let named_assignee = async {
+        match assignee_choice {
+            Some(choice) => choice.check(context).await,
+            None => Ok(()),
+        }
+    };
+    let (in_scope, assignee_known, walked) =
+        futures::join!(scope.check(context), named_assignee, Box::pin(walk));
+    in_scope?;
+    assignee_known?;
     let Slice {
         rows,
         has_next_page,
@@ -224,29 +364,55 @@ struct Wanted {
     /// `OPEN` or `CLOSED`, when filtered.
     status: Option<ConversationStatus>,
     unread: Option<bool>,
+    assignee: Option<Assignee>,
 }
 
 impl Wanted {
-    /// The filter (by its upstream name) `conversation` fails; `None` when it belongs.
-    fn failed_by(&self, conversation: &Conversation_) -> Option<&'static str> {
+    /// The filter `conversation` fails; `None` when it belongs.
+    fn failed_by(&self, conversation: &Conversation_) -> Option<Failed> {
         if !conversation
             .inbox
             .is_some_and(|inbox| self.inbox_ids.contains(&inbox))
         {
-            return Some("inboxes");
+            return Some(Failed::Sent("inboxes"));
         }
         if self.status.is_some_and(|status| {
             ConversationStatus::from_upstream(conversation.status.as_deref()) != status
         }) {
-            return Some("closed");
+            return Some(Failed::Sent("closed"));
         }
         if self
             .unread
             .is_some_and(|unread| conversation.is_unread_for(self.member_id) != unread)
         {
-            return Some("unread");
+            return Some(Failed::Sent("unread"));
         }
-        None
+        match self.assignee {
+            Some(assignee) if !assignee.keeps(conversation) => Some(match assignee.hint() {
+                Some(_) => Failed::Sent("assigned"),
+                None => Failed::CheckedHere,
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// A filter a row fails.
+enum Failed {
+    /// One the upstream was asked to apply (by its upstream name): it answered a row the
+    /// filter should have left out.
+    Sent(&'static str),
+    /// One only the gateway applies (no assignee, any assignee), so the row was expected.
+    CheckedHere,
+}
+
+impl Failed {
+    /// The upstream filter the row slipped through, if it was sent one.
+    fn sent(&self) -> Option<&'static str> {
+        match self {
+            Self::Sent(filter) => Some(filter),
+            Self::CheckedHere => None,
+        }
     }
 }
 

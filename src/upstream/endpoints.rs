@@ -225,6 +225,7 @@ mod tests {
             inbox_ids: vec![7, 8],
             closed: Some(false),
             unread: None,
+            assigned: None,
             updated_before: Some(Utc.with_ymd_and_hms(2024, 12, 24, 14, 4, 55).unwrap()),
         };
 

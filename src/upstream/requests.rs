@@ -18,6 +18,10 @@ pub struct ConversationListRequest {
     /// `Some(true)` lists only conversations unread for `member_id`, `Some(false)` only read
     /// ones (or, under another reading of the docs, both); `None` sends no filter.
     pub unread: Option<bool>,
+    /// Only conversations assigned to this member (`assigned`, top level). The documented
+    /// body has no such field; the generated schema lists it (heymarket-api.md §6.1), so an
+    /// upstream may honour it or ignore it, and the caller checks every row either way.
+    pub assigned: Option<i64>,
     /// The page cursor (`date`): only conversations updated before this instant.
     pub updated_before: Option<DateTime<Utc>>,
 }
@@ -36,6 +40,8 @@ impl Serialize for ConversationListRequest {
         struct Body<'a> {
             id: i64,
             filters: Filters<'a>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            assigned: Option<i64>,
             #[serde(skip_serializing_if = "Option::is_none", serialize_with = "cursor")]
             date: Option<DateTime<Utc>>,
         }
@@ -46,6 +52,7 @@ impl Serialize for ConversationListRequest {
                 closed: self.closed,
                 unread: self.unread,
             },
+            assigned: self.assigned,
             date: self.updated_before,
         }
         .serialize(serializer)
@@ -210,6 +217,7 @@ mod tests {
             inbox_ids: vec![2222, 3333],
             closed: None,
             unread: None,
+            assigned: None,
             updated_before: None,
         };
         assert_eq!(
@@ -227,6 +235,7 @@ mod tests {
             inbox_ids: vec![2],
             closed: Some(false),
             unread: Some(true),
+            assigned: Some(501),
             updated_before: Some(before),
         };
         assert_eq!(
@@ -234,6 +243,7 @@ mod tests {
             json!({
                 "id": 1,
                 "filters": { "inboxes": [2], "closed": false, "unread": true },
+                "assigned": 501,
                 "date": "2022-01-01T00:00:00.021462Z"
             })
         );

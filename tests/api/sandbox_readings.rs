@@ -183,6 +183,37 @@ async fn unread_false_means_no_filter_or_read_only() {
     }
 }
 
+#[tokio::test]
+async fn assigned_is_a_filter_or_ignored() {
+    for (reading, honoured) in [("ignored", false), ("honoured", true)] {
+        let sandbox =
+            sandbox_reading(&[&format!("assigned-filter={reading}"), "page-size=10000"]).await;
+        let everything = page(&sandbox, json!({"id": 501})).await;
+        let mine: Vec<&Value> = everything
+            .iter()
+            .filter(|row| row["assigned"] == 501)
+            .collect();
+        assert!(!mine.is_empty() && mine.len() < everything.len());
+
+        let rows = page(&sandbox, json!({"id": 501, "assigned": 501})).await;
+        if honoured {
+            assert_eq!(rows.iter().collect::<Vec<_>>(), mine, "{reading}");
+        } else {
+            assert_eq!(rows, everything, "{reading}");
+        }
+        // No agreed value means "unassigned": 0 filters nothing.
+        assert_eq!(
+            page(&sandbox, json!({"id": 501, "assigned": 0})).await,
+            everything
+        );
+        let (status, answer) = sandbox
+            .api_post(0, "/v1/conversations", json!({"id": 501, "assigned": "me"}))
+            .await;
+        let expected = if honoured { 400 } else { 200 };
+        assert_eq!(status, expected, "{reading}: {answer}");
+    }
+}
+
 /// Whether `value` is RFC 3339 in UTC with exactly `digits` fractional digits (0: none).
 fn written_with(value: &Value, digits: usize) -> bool {
     let text = value.as_str().unwrap_or_default();

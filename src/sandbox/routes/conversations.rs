@@ -9,7 +9,8 @@ use serde_json::Value;
 
 use super::path_id;
 use crate::config::{
-    CONVERSATION_LIMIT_MAX, ClosedFalse, ConversationLimit, EmptyInboxes, Readings, UnreadFalse,
+    AssignedFilter, CONVERSATION_LIMIT_MAX, ClosedFalse, ConversationLimit, EmptyInboxes, Readings,
+    UnreadFalse,
 };
 use crate::sandbox::error::{ApiError, ApiResult};
 use crate::sandbox::extract::{JsonBody, Tenant};
@@ -26,6 +27,8 @@ pub(super) struct ListBody {
     date: Option<String>,
     /// From the generated schema; read only when the readings honour it.
     limit: Option<Value>,
+    /// From the generated schema; read only when the readings honour it.
+    assigned: Option<Value>,
 }
 
 #[derive(Deserialize, Default)]
@@ -59,6 +62,7 @@ pub(super) async fn list(
             .map(|date| parse_instant("date", date))
             .transpose()?,
         page_size: page_size(readings, body.limit)?,
+        assigned: assignee(readings, body.assigned)?,
     };
     let viewer = if body.id == 0 {
         Viewer::Team
@@ -98,6 +102,22 @@ fn page_size(readings: &Readings, limit: Option<Value>) -> ApiResult<usize> {
             Ok(limit.clamp(1, CONVERSATION_LIMIT_MAX as i64) as usize)
         }
         _ => Ok(readings.conversation_page_size),
+    }
+}
+
+/// The member whose conversations a list keeps, when the readings honour `assigned`; zero
+/// and negative ids filter nothing.
+fn assignee(readings: &Readings, assigned: Option<Value>) -> ApiResult<Option<i64>> {
+    match (readings.assigned_filter, assigned) {
+        (AssignedFilter::Honoured, Some(Value::Null) | None) | (AssignedFilter::Ignored, _) => {
+            Ok(None)
+        }
+        (AssignedFilter::Honoured, Some(assigned)) => {
+            let member = assigned
+                .as_i64()
+                .ok_or_else(|| ApiError::bad_data("assigned must be an integer"))?;
+            Ok((member > 0).then_some(member))
+        }
     }
 }
 

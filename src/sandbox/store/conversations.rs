@@ -23,6 +23,8 @@ pub(crate) struct ListQuery {
     /// Only conversations updated strictly before this instant.
     pub(crate) before: Option<DateTime<Utc>>,
     pub(crate) page_size: usize,
+    /// Only conversations assigned to this member.
+    pub(crate) assigned: Option<i64>,
 }
 
 /// How a request names a conversation.
@@ -90,6 +92,7 @@ impl TeamStore {
                     .unread
                     .is_none_or(|unread| unread == c.unread_users.contains(&query.user))
             })
+            .filter(|c| query.assigned.is_none_or(|member| c.assigned == member))
             .take(query.page_size)
             .collect();
         Ok(page)

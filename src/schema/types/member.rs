@@ -3,7 +3,10 @@
 use async_graphql::{Context, ID, Object};
 
 use crate::error::ApiError;
+use crate::schema::connection::{ConversationConnection, PageRequest};
 use crate::schema::context::RequestContext;
+use crate::schema::cursor::{CursorKey, CursorKind};
+use crate::schema::listing::{self, AssignedConversationFilter};
 use crate::schema::node::GlobalId;
 use crate::schema::scalars::Int64;
 use crate::schema::types::Inbox;
@@ -44,5 +47,29 @@ impl Member {
             .cloned()
             .map(Inbox)
             .collect())
+    }
+
+    /// The conversations assigned to this member in the acting member's inboxes, newest
+    /// activity first (the "mine" view, when this is `viewer`). The same list as
+    /// `conversations(filter: {assigneeId})`, and as exact: every row is checked here, whether
+    /// or not the Heymarket API filters by assignee itself. Where it does not, a page costs as
+    /// many upstream pages as it takes to find its rows among everyone's.
+    #[graphql(complexity = "crate::schema::limits::connection_cost(first, child_complexity)")]
+    async fn assigned_conversations(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "How many conversations to return (0 to 100; default 20).")] first: Option<
+            i32,
+        >,
+        #[graphql(desc = "Continue after this cursor (an `endCursor` or edge `cursor`).")]
+        after: Option<String>,
+        #[graphql(desc = "Which of the member's conversations to list.")] filter: Option<
+            AssignedConversationFilter,
+        >,
+    ) -> Result<ConversationConnection, ApiError> {
+        let key = CursorKey::of(ctx)?;
+        let page = PageRequest::parse(key, CursorKind::Conversation, first, after)?;
+        let filter = filter.unwrap_or_default().assigned_to(self.0.id);
+        listing::conversations(ctx, page, filter, None).await
     }
 }

@@ -230,25 +230,43 @@ async fn walk(
 
 const CONVERSATIONS: &str = r#"query($first: Int, $after: String, $filter: ConversationFilter) {
     conversations(first: $first, after: $after, filter: $filter) {
-        edges { cursor node { databaseId status unread inbox { databaseId } } }
+        edges { cursor node { databaseId status unread inbox { databaseId } assignee { databaseId } } }
         nodes { databaseId }
         pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }"#;
 
 const INBOX_CONVERSATIONS: &str = r#"query($id: ID!, $first: Int, $after: String,
         $filter: InboxConversationFilter) {
     inbox(id: $id) { conversations(first: $first, after: $after, filter: $filter) {
-        edges { cursor node { databaseId status unread inbox { databaseId } } }
+        edges { cursor node { databaseId status unread inbox { databaseId } assignee { databaseId } } }
         nodes { databaseId }
         pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } } }"#;
+
+const ASSIGNED_CONVERSATIONS: &str = r#"query($id: ID!, $first: Int, $after: String,
+        $filter: AssignedConversationFilter) {
+    node(id: $id) { ... on Member { assignedConversations(first: $first, after: $after, filter: $filter) {
+        edges { cursor node { databaseId status unread inbox { databaseId } assignee { databaseId } } }
+        nodes { databaseId }
+        pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } } } }"#;
+
+/// Where a list hangs in the graph.
+#[derive(Clone, Copy)]
+enum Root {
+    /// `Query.conversations`.
+    Query,
+    /// That inbox's `conversations`.
+    Inbox(i64),
+    /// That member's `assignedConversations`.
+    AssignedTo(i64),
+}
 
 /// One conversation list: how the gateway is asked for it and which of the member's
 /// conversations it holds.
 struct List {
     name: &'static str,
     member: i64,
-    /// `None`: `Query.conversations`; `Some(inbox)`: that inbox's `conversations`.
-    inbox: Option<i64>,
-    /// The `filter` argument, with inbox ids as database ids (made global when sent).
+    root: Root,
+    /// The `filter` argument, with inbox and member ids as database ids (made global when
+    /// sent).
     filter: Value,
 }
 
@@ -264,21 +282,50 @@ impl List {
                 .collect();
             *ids = Value::Array(global_ids);
         }
-        match self.inbox {
-            None => (
+        if let Some(id) = filter.get_mut("assigneeId") {
+            *id = json!(global(&format!("Member:{id}")));
+        }
+        match self.root {
+            Root::Query => (
                 CONVERSATIONS,
                 vec!["conversations"],
                 json!({ "filter": filter }),
             ),
-            Some(inbox) => (
+            Root::Inbox(inbox) => (
                 INBOX_CONVERSATIONS,
                 vec!["inbox", "conversations"],
                 json!({ "id": global(&format!("Inbox:{inbox}")), "filter": filter }),
             ),
+            Root::AssignedTo(member) => (
+                ASSIGNED_CONVERSATIONS,
+                vec!["node", "assignedConversations"],
+                json!({ "id": global(&format!("Member:{member}")), "filter": filter }),
+            ),
         }
     }
 
-    /// Whether a REST row (read state as the list's member) belongs in the list.
+    /// The assignee the list keeps: `Some(Some(member))`, `Some(None)` for unassigned ones,
+    /// `None` for any (assigned to anyone is [`List::any_assignee`]).
+    fn assignee(&self) -> Option<Option<i64>> {
+        if let Root::AssignedTo(member) = self.root {
+            return Some(Some(member));
+        }
+        if let Some(id) = self.filter["assigneeId"].as_i64() {
+            return Some(Some(id));
+        }
+        match self.filter["assignment"].as_str() {
+            Some("VIEWER") => Some(Some(self.member)),
+            Some("NOBODY") => Some(None),
+            _ => None,
+        }
+    }
+
+    fn any_assignee(&self) -> bool {
+        self.filter["assignment"] == "ANYONE"
+    }
+
+    /// Whether a REST row (read state as the list's member) belongs in the list. Its
+    /// `assigned` may be a member id, or 0, `null` or absent when unassigned.
     fn holds(&self, row: &Value) -> bool {
         let inbox = row["inbox"].as_i64().unwrap();
         let inboxes: Vec<i64> = self.filter["inboxIds"]
@@ -286,70 +333,117 @@ impl List {
             .map(|ids| ids.iter().map(|id| id.as_i64().unwrap()).collect())
             .unwrap_or_default();
         let status = self.filter["status"].as_str().map(str::to_lowercase);
-        self.inbox.is_none_or(|only| only == inbox)
+        let assigned = row["assigned"].as_i64().filter(|id| *id > 0);
+        let in_root = match self.root {
+            Root::Inbox(only) => only == inbox,
+            Root::Query | Root::AssignedTo(_) => true,
+        };
+        in_root
             && (inboxes.is_empty() || inboxes.contains(&inbox))
             && status.is_none_or(|status| row["status"] == status.as_str())
             && self.filter["unread"]
                 .as_bool()
                 .is_none_or(|unread| row["unread"] == unread)
+            && self.assignee().is_none_or(|wanted| assigned == wanted)
+            && (!self.any_assignee() || assigned.is_some())
     }
 
     /// Whether a node the gateway listed matches the list's filter.
     fn admits(&self, node: &Value) -> bool {
+        let assignee = &node["assignee"];
         let row = json!({
             "inbox": database_id(&node["inbox"]),
             "status": node["status"].as_str().unwrap().to_lowercase(),
             "unread": node["unread"],
+            "assigned": if assignee.is_null() { Value::Null } else { json!(database_id(assignee)) },
         });
         self.holds(&row)
     }
 }
 
 fn lists() -> Vec<List> {
-    let list = |name, member, inbox, filter| List {
+    let list = |name, member, root, filter| List {
         name,
         member,
-        inbox,
+        root,
         filter,
     };
+    let (query, inbox) = (Root::Query, Root::Inbox);
     vec![
-        list("everything", ADMIN, None, json!({})),
-        list("one inbox", ADMIN, None, json!({"inboxIds": [3002]})),
+        list("everything", ADMIN, query, json!({})),
+        list("one inbox", ADMIN, query, json!({"inboxIds": [3002]})),
         list(
             "two inboxes",
             ADMIN,
-            None,
+            query,
             json!({"inboxIds": [3001, 3004]}),
         ),
-        list("open", ADMIN, None, json!({"status": "OPEN"})),
-        list("closed", ADMIN, None, json!({"status": "CLOSED"})),
-        list("unread", ADMIN, None, json!({"unread": true})),
-        list("read", ADMIN, None, json!({"unread": false})),
+        list("open", ADMIN, query, json!({"status": "OPEN"})),
+        list("closed", ADMIN, query, json!({"status": "CLOSED"})),
+        list("unread", ADMIN, query, json!({"unread": true})),
+        list("read", ADMIN, query, json!({"unread": false})),
         list(
             "open unread in one inbox",
             ADMIN,
-            None,
+            query,
             json!({"status": "OPEN", "unread": true, "inboxIds": [3002]}),
         ),
         list(
             "closed read",
             ADMIN,
-            None,
+            query,
             json!({"status": "CLOSED", "unread": false}),
         ),
-        list("an inbox", ADMIN, Some(3003), json!({})),
+        list("an inbox", ADMIN, inbox(3003), json!({})),
         list(
             "an inbox's open read",
             ADMIN,
-            Some(3005),
+            inbox(3005),
             json!({"status": "OPEN", "unread": false}),
         ),
-        list("another member's", MEMBER, None, json!({})),
+        list("another member's", MEMBER, query, json!({})),
         list(
             "another member's closed unread",
             MEMBER,
-            None,
+            query,
             json!({"status": "CLOSED", "unread": true}),
+        ),
+        list("mine", ADMIN, query, json!({"assignment": "VIEWER"})),
+        list(
+            "another member's open mine",
+            MEMBER,
+            query,
+            json!({"assignment": "VIEWER", "status": "OPEN"}),
+        ),
+        list(
+            "assigned to a member",
+            ADMIN,
+            query,
+            json!({"assigneeId": MEMBER}),
+        ),
+        list(
+            "unassigned open",
+            ADMIN,
+            query,
+            json!({"assignment": "NOBODY", "status": "OPEN"}),
+        ),
+        list(
+            "an inbox's assigned",
+            ADMIN,
+            inbox(3002),
+            json!({"assignment": "ANYONE"}),
+        ),
+        list(
+            "a member's open assigned",
+            ADMIN,
+            Root::AssignedTo(MEMBER),
+            json!({"status": "OPEN"}),
+        ),
+        list(
+            "an admin's assigned, as another member sees them",
+            MEMBER,
+            Root::AssignedTo(ADMIN),
+            json!({"inboxIds": [3001]}),
         ),
     ]
 }
@@ -548,7 +642,7 @@ async fn a_filter_that_finds_too_little_in_its_pages_answers_what_it_found_and_s
         let list = List {
             name: "closed read",
             member: ADMIN,
-            inbox: Some(3002),
+            root: Root::Inbox(3002),
             filter: json!({"status": "CLOSED", "unread": false}),
         };
         let rows = rest_list(&app, ADMIN, &[3002], 1_000).await;
@@ -713,7 +807,7 @@ async fn more_conversations_in_one_second_than_a_page_holds_are_reported_under_e
         let list = List {
             name: "the burst's inbox",
             member: ADMIN,
-            inbox: None,
+            root: Root::Query,
             filter: json!({"inboxIds": [3004]}),
         };
         let rest = rest_list(&app, ADMIN, &[3004], 300).await;
@@ -758,7 +852,7 @@ async fn whole_second_timestamps_shared_by_a_page_full_still_walk_exactly() {
     let list = List {
         name: "one inbox",
         member: ADMIN,
-        inbox: Some(3001),
+        root: Root::Inbox(3001),
         filter: json!({}),
     };
     let expected = ids_of(&rest_list(&app, ADMIN, &[3001], 400).await);
