@@ -1,9 +1,10 @@
 //! The canonical GraphQL workload (`bench/queries/*.graphql`) sent to a gateway over HTTP, with
-//! every answer checked: no `errors`, full pages, and the same conversations a reference walk
+//! every answer checked: no `errors`, full pages, and the same conversations a reference list
 //! found.
 
 use std::collections::HashSet;
 
+use heymarket_gateway::schema::GlobalId;
 use serde_json::{Value, json};
 
 use crate::processes::client_authorization;
@@ -12,6 +13,7 @@ use crate::{INBOX_ID, MEMBER_ID, PAGE_ROWS, WALK_PAGES};
 const DASHBOARD: &str = include_str!("../queries/dashboard.graphql");
 const WALK: &str = include_str!("../queries/walk.graphql");
 const DETAIL: &str = include_str!("../queries/detail.graphql");
+const MINE: &str = include_str!("../queries/mine.graphql");
 
 const INBOXES: &str = "{ inboxes { id databaseId } }";
 /// The walk's pages with the upstream ids, to compare with what REST paging returns.
@@ -19,6 +21,12 @@ const REFERENCE_WALK: &str = "query Reference($inbox: ID!, $after: String) {
   conversations(first: 30, after: $after, filter: { inboxIds: [$inbox], status: OPEN }) {
     nodes { id databaseId }
     pageInfo { hasNextPage endCursor }
+  }
+}";
+/// The mine view's rows through the other way to ask for them, with what shows they belong.
+const REFERENCE_MINE: &str = "{
+  conversations(first: 30, filter: { status: OPEN, assignment: VIEWER }) {
+    nodes { id status assignee { databaseId } }
   }
 }";
 
@@ -60,6 +68,8 @@ pub(crate) struct Workload {
     pub(crate) walk_database_ids: Vec<i64>,
     /// The dashboard's first row, which the detail scenario opens: global and upstream id.
     pub(crate) detail: (String, i64),
+    /// Global ids of the member's newest open conversations assigned to them, in order.
+    pub(crate) mine: Vec<String>,
 }
 
 /// Sends GraphQL over HTTP POST as member [`MEMBER_ID`].
@@ -77,7 +87,8 @@ impl GraphqlClient {
         }
     }
 
-    /// Finds the inbox's global id and walks its open conversations with their upstream ids.
+    /// Finds the inbox's global id, walks its open conversations with their upstream ids, and
+    /// lists the member's own.
     pub(crate) async fn discover(&self) -> Result<Workload, GraphqlError> {
         const OPERATION: &str = "discovery";
         let data = self.execute(OPERATION, INBOXES, json!({})).await?;
@@ -124,7 +135,26 @@ impl GraphqlClient {
             walk,
             walk_database_ids,
             detail,
+            mine: self.reference_mine().await?,
         })
+    }
+
+    /// The member's open conversations assigned to them, each checked to be open and theirs.
+    async fn reference_mine(&self) -> Result<Vec<String>, GraphqlError> {
+        const OPERATION: &str = "discovery of mine";
+        let data = self.execute(OPERATION, REFERENCE_MINE, json!({})).await?;
+        let nodes = full_page(OPERATION, &data["conversations"])?;
+        let member = json!(MEMBER_ID.to_string());
+        if let Some(node) = nodes
+            .iter()
+            .find(|node| node["status"] != "OPEN" || node["assignee"]["databaseId"] != member)
+        {
+            return Err(unexpected(
+                OPERATION,
+                format!("not an open conversation of member {MEMBER_ID}: {node}"),
+            ));
+        }
+        conversation_ids(OPERATION, nodes)
     }
 
     /// The dashboard query; its rows must be the walk's first page.
@@ -172,6 +202,15 @@ impl GraphqlClient {
             ));
         }
         Ok(())
+    }
+
+    /// The mine query; its rows must be conversations, the ones the reference list found.
+    pub(crate) async fn mine(&self, workload: &Workload) -> Result<(), GraphqlError> {
+        const OPERATION: &str = "Mine";
+        let data = self.execute(OPERATION, MINE, json!({})).await?;
+        let page = full_page(OPERATION, &data["viewer"]["assignedConversations"])?;
+        let ids = conversation_ids(OPERATION, page)?;
+        expect_conversations(OPERATION, &ids, workload.mine.iter())
     }
 
     /// The `data` of an answer without `errors`.
@@ -239,6 +278,21 @@ fn node_ids(operation: &'static str, nodes: &[Value]) -> Result<Vec<String>, Gra
                 .ok_or_else(|| unexpected(operation, format!("a node without id: {node}")))
         })
         .collect()
+}
+
+/// The ids of `nodes`, each of which must name a conversation.
+fn conversation_ids(operation: &'static str, nodes: &[Value]) -> Result<Vec<String>, GraphqlError> {
+    let ids = node_ids(operation, nodes)?;
+    match ids
+        .iter()
+        .find(|id| !matches!(id.parse(), Ok(GlobalId::Conversation(_))))
+    {
+        Some(id) => Err(unexpected(
+            operation,
+            format!("not a conversation id: {id}"),
+        )),
+        None => Ok(ids),
+    }
 }
 
 /// Over the sandbox's unchanging data, a list must name the reference walk's conversations, in

@@ -12,7 +12,7 @@
 //! - `sandbox`: the sandbox's control API (faults, call counters).
 //!
 //! Those four and `environment` live in `bench/common/`, shared with the soak test.
-//! - `rest`: the screens as a frontend builds them from REST.
+//! - `rest`: the screens (dashboard, walk, detail, mine) as a frontend builds them from REST.
 //! - `graphql`: the canonical queries against a gateway, with every answer checked.
 //! - `scenarios`: REST / cold / warm samples of each screen.
 //! - `load`: warm load and the gateway's memory.

@@ -190,7 +190,9 @@ fn write_scenarios(f: &mut fmt::Formatter<'_>, report: &Report) -> fmt::Result {
         "\n- REST: as a frontend builds each screen, at most {BROWSER_PARALLELISM} requests in \
          flight (a browser's HTTP/1.1 connections to one host). The walk pages with `date` = the \
          last row's `updated`, as frontends do: it listed {listed} rows but missed {missed} of \
-         the {reference} conversations the gateway's tie-safe walk returned."
+         the {reference} conversations the gateway's tie-safe walk returned. Mine lists the open \
+         conversations of the member's inboxes the same way and keeps the member's rows until it \
+         has {PAGE_ROWS}; it sends no `assigned`, which the upstream may ignore."
     )?;
     writeln!(
         f,

@@ -1,6 +1,6 @@
-//! The dashboard, walk and detail screens built the way a frontend builds them from Heymarket's
-//! REST API (the baseline the gateway is measured against): a list call, then the calls each
-//! row needs, at most six in flight like a browser's HTTP/1.1 connections to one host.
+//! The dashboard, walk, detail and mine screens built the way a frontend builds them from
+//! Heymarket's REST API (the baseline the gateway is measured against): a list call, then the
+//! calls each row needs, at most six in flight like a browser's HTTP/1.1 connections to one host.
 
 use std::fmt;
 
@@ -17,6 +17,8 @@ use crate::{INBOX_ID, MEMBER_ID, PAGE_ROWS, WALK_PAGES};
 
 /// Requests a browser keeps in flight to one host over HTTP/1.1.
 pub(crate) const BROWSER_PARALLELISM: usize = 6;
+/// The inboxes the dashboard lists.
+const DASHBOARD_INBOXES: &[i64] = &[INBOX_ID];
 
 /// Why a screen could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -54,19 +56,40 @@ struct ConversationRow {
     target: String,
     inbox: i64,
     updated: String,
+    /// The assignee; unassigned may be 0, null or absent, depending on the reading.
+    assigned: Option<i64>,
+}
+
+/// The fields of an inbox the mine screen needs.
+#[derive(Debug, Deserialize)]
+struct InboxRow {
+    id: i64,
+    members: Vec<i64>,
 }
 
 /// One REST call a screen makes.
 #[derive(Debug, Clone, Copy)]
 enum Call<'a> {
-    List { date: Option<&'a str> },
+    List {
+        inboxes: &'a [i64],
+        date: Option<&'a str>,
+    },
     Conversation(i64),
     Inboxes,
     Team,
-    Contact { phone: &'a str },
-    History { phone: &'a str, inbox: i64 },
-    ContactSearch { phones: &'a [&'a str] },
-    TeamMessages { created_at: Option<&'a str> },
+    Contact {
+        phone: &'a str,
+    },
+    History {
+        phone: &'a str,
+        inbox: i64,
+    },
+    ContactSearch {
+        phones: &'a [&'a str],
+    },
+    TeamMessages {
+        created_at: Option<&'a str>,
+    },
 }
 
 impl fmt::Display for Call<'_> {
@@ -149,6 +172,40 @@ impl RestFrontend {
         Ok(listed)
     }
 
+    /// The member's [`PAGE_ROWS`] newest open conversations assigned to them ("mine"): inboxes
+    /// (for the member's own) and team at once, then the open list of the member's inboxes,
+    /// paged with `date` = the previous page's last `updated`, keeping the member's rows until
+    /// it has enough or a page is empty; then the kept rows' calls. It sends no `assigned`: the
+    /// upstream may ignore it (the docs do not say), and the rows are checked here either way.
+    pub(crate) async fn mine(&self) -> Result<(), RestError> {
+        let authorization = self.authorization()?;
+        let (inboxes, _team) = futures::try_join!(
+            self.send(&authorization, Call::Inboxes),
+            self.send(&authorization, Call::Team),
+        )?;
+        let inboxes: Vec<InboxRow> = decode(Call::Inboxes, inboxes)?;
+        let own: Vec<i64> = inboxes
+            .iter()
+            .filter(|inbox| inbox.members.contains(&MEMBER_ID))
+            .map(|inbox| inbox.id)
+            .collect();
+        let mut kept = Vec::with_capacity(PAGE_ROWS);
+        let mut date: Option<String> = None;
+        while kept.len() < PAGE_ROWS {
+            let rows = self.page(&authorization, &own, date.as_deref()).await?;
+            let Some(last) = rows.last() else {
+                break;
+            };
+            date = Some(last.updated.clone());
+            kept.extend(
+                rows.into_iter()
+                    .filter(|row| row.assigned == Some(MEMBER_ID)),
+            );
+        }
+        kept.truncate(PAGE_ROWS);
+        self.fan_out(&authorization, rows_calls(&kept, [])).await
+    }
+
     /// One conversation, then its contact, its history and the team (for authors' names).
     pub(crate) async fn detail(&self, conversation_id: i64) -> Result<(), RestError> {
         let authorization = self.authorization()?;
@@ -204,6 +261,7 @@ impl RestFrontend {
             .collect::<Result<_, _>>()?;
         let mut calls = vec![
             Call::List {
+                inboxes: DASHBOARD_INBOXES,
                 date: rows.last().map(|row| row.updated.as_str()),
             },
             Call::ContactSearch { phones: &phones },
@@ -229,18 +287,30 @@ impl RestFrontend {
         .map(drop)
     }
 
+    /// A page of the dashboard's list, which must be full.
     async fn list(
         &self,
         authorization: &str,
         date: Option<&str>,
     ) -> Result<Vec<ConversationRow>, RestError> {
-        let call = Call::List { date };
-        let rows: Vec<ConversationRow> = decode(call, self.send(authorization, call).await?)?;
+        let rows = self.page(authorization, DASHBOARD_INBOXES, date).await?;
         if rows.len() == PAGE_ROWS {
             Ok(rows)
         } else {
             Err(RestError::ShortPage { rows: rows.len() })
         }
+    }
+
+    /// The open conversations of `inboxes` updated before `date`, as many as the upstream
+    /// puts on a page.
+    async fn page(
+        &self,
+        authorization: &str,
+        inboxes: &[i64],
+        date: Option<&str>,
+    ) -> Result<Vec<ConversationRow>, RestError> {
+        let call = Call::List { inboxes, date };
+        decode(call, self.send(authorization, call).await?)
     }
 
     async fn fan_out(&self, authorization: &str, calls: Vec<Call<'_>>) -> Result<(), RestError> {
@@ -267,10 +337,10 @@ impl RestFrontend {
     /// saved.
     async fn send_raw(&self, authorization: &str, call: Call<'_>) -> Result<Bytes, RestError> {
         let request = match call {
-            Call::List { date } => {
+            Call::List { inboxes, date } => {
                 let mut body = json!({
                     "id": MEMBER_ID,
-                    "filters": { "inboxes": [INBOX_ID], "closed": false },
+                    "filters": { "inboxes": inboxes, "closed": false },
                 });
                 if let Some(date) = date {
                     body["date"] = json!(date);

@@ -1,4 +1,4 @@
-//! The three screens measured three ways: direct REST as a frontend does it, a cold gateway (a
+//! The four screens measured three ways: direct REST as a frontend does it, a cold gateway (a
 //! fresh process per repetition, so every cache is empty) and the same gateway warm. Each
 //! sample is the wall time of the work and the upstream calls the sandbox counted for it.
 
@@ -19,16 +19,19 @@ pub(crate) enum Scenario {
     Dashboard,
     Walk,
     Detail,
+    /// The acting member's own open conversations.
+    Mine,
 }
 
 impl Scenario {
-    pub(crate) const ALL: [Self; 3] = [Self::Dashboard, Self::Walk, Self::Detail];
+    pub(crate) const ALL: [Self; 4] = [Self::Dashboard, Self::Walk, Self::Detail, Self::Mine];
 
     pub(crate) fn name(self) -> &'static str {
         match self {
             Self::Dashboard => "dashboard",
             Self::Walk => "walk (5 pages)",
             Self::Detail => "detail",
+            Self::Mine => "mine",
         }
     }
 }
@@ -151,6 +154,7 @@ impl Bench<'_> {
             Scenario::Dashboard => self.timed(rest.dashboard()).await?,
             Scenario::Walk => self.timed(async { rest.walk().await.map(drop) }).await?,
             Scenario::Detail => self.timed(rest.detail(self.workload.detail.1)).await?,
+            Scenario::Mine => self.timed(rest.mine()).await?,
         };
         Ok(sample)
     }
@@ -183,6 +187,7 @@ impl Bench<'_> {
             Scenario::Dashboard => self.timed(client.dashboard(workload)).await,
             Scenario::Walk => self.timed(client.walk(workload)).await,
             Scenario::Detail => self.timed(client.detail(workload)).await,
+            Scenario::Mine => self.timed(client.mine(workload)).await,
         }
     }
 
