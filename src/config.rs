@@ -16,9 +16,10 @@ mod readings;
 
 pub use readings::{
     AssignedFilter, CONVERSATION_LIMIT_MAX, ClosedFalse, ConversationLimit, EmptyInboxes,
-    HistoryTimestamp, HistoryUnknownPhone, LocalId, MessagesAllCursor, NUMERIC_READING_RANGE,
-    OptOut, ReadingError, ReadingOverride, ReadingValue, Readings, SendAnswerShape, Unassign,
-    Unassigned, UnknownProfile, UnreadFalse, UpdatedPrecision, profile_names, reading_points,
+    HistoryTimestamp, HistoryUnknownPhone, LocalId, MessageMedia, MessagesAllCursor,
+    NUMERIC_READING_RANGE, OptOut, ReadingError, ReadingOverride, ReadingValue, Readings,
+    SendAnswerShape, Unassign, Unassigned, UnknownProfile, UnreadFalse, UpdatedPrecision,
+    profile_names, reading_points,
 };
 
 /// Where the gateway listens by default (the README's `cargo run --release`).

@@ -128,6 +128,16 @@ pub struct Readings {
     ///   messages'" (§3).
     pub history_unknown_phone: HistoryUnknownPhone,
 
+    /// How a message carries its pictures and files. The docs give one string, "`media` |
+    /// string | Media URL on MMS" (§5.2), yet MMS carries several, and Heymarket's other
+    /// content objects hold a list: scheduled content and templates have "`gallery`
+    /// (GalleryEntry[] `{url, original_url, annotation_text, …}`)" (§7.6, §9.4).
+    ///
+    /// - `single`: `media` is the first attachment's URL, the others are not shown.
+    /// - `list`: `media` is an array of every URL.
+    /// - `gallery`: `media` is the first URL and `gallery` lists every attachment.
+    pub message_media: MessageMedia,
+
     /// A repeated `local_id` on `POST /v1/message/send`.
     ///
     /// - `deduplicated`: "DOC-HW says a duplicate `local_id` is de-duplicated (email send:
@@ -268,6 +278,17 @@ pub enum HistoryUnknownPhone {
     NotFound,
 }
 
+/// See [`Readings::message_media`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MessageMedia {
+    /// `"media": "<first url>"`.
+    Single,
+    /// `"media": ["<url>", …]`.
+    List,
+    /// `"media": "<first url>", "gallery": [{"url": …, "original_url": …}, …]`.
+    Gallery,
+}
+
 /// See [`Readings::local_id`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LocalId {
@@ -311,6 +332,7 @@ impl Readings {
         messages_all_cursor: MessagesAllCursor::CreatedAtOrDate,
         history_timestamp: HistoryTimestamp::Exclusive,
         history_unknown_phone: HistoryUnknownPhone::Empty,
+        message_media: MessageMedia::Single,
         local_id: LocalId::Deduplicated,
         opt_out: OptOut::Enforced,
         send_answer: SendAnswerShape::Documented,
@@ -383,6 +405,7 @@ const PROFILES: [(&str, Readings); 3] = [
             messages_all_cursor: MessagesAllCursor::Date,
             history_timestamp: HistoryTimestamp::Inclusive,
             history_unknown_phone: HistoryUnknownPhone::Empty,
+            message_media: MessageMedia::List,
             local_id: LocalId::Ignored,
             opt_out: OptOut::Ignored,
             send_answer: SendAnswerShape::Documented,
@@ -404,6 +427,7 @@ const PROFILES: [(&str, Readings); 3] = [
             messages_all_cursor: MessagesAllCursor::CreatedAt,
             history_timestamp: HistoryTimestamp::Exclusive,
             history_unknown_phone: HistoryUnknownPhone::NotFound,
+            message_media: MessageMedia::Gallery,
             local_id: LocalId::Deduplicated,
             opt_out: OptOut::Enforced,
             send_answer: SendAnswerShape::WithConversation,
@@ -612,6 +636,13 @@ const POINTS: &[Point] = &[
         choices: choices::<HistoryUnknownPhone>,
         parse: |v| choice(v).map(|x| change(move |r| r.history_unknown_phone = x)),
         get: |r| named(r.history_unknown_phone),
+    },
+    Point {
+        name: "message-media",
+        summary: "how a message carries its attachments",
+        choices: choices::<MessageMedia>,
+        parse: |v| choice(v).map(|x| change(move |r| r.message_media = x)),
+        get: |r| named(r.message_media),
     },
     Point {
         name: "local-id",

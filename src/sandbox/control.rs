@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::error::{ApiError, ApiResult, required};
 use super::extract::JsonBody;
 use super::faults::FaultSettings;
-use super::state::SandboxState;
+use super::state::{SandboxState, Team};
 use super::stats::Counters;
 use super::store::{Counts, Inbound, MAX_BURST, MessageJson};
 use super::webhooks::EventKind;
@@ -26,8 +26,18 @@ pub(crate) fn router() -> Router<Arc<SandboxState>> {
         .route("/_sandbox/faults", get(faults).put(replace_faults))
         .route("/_sandbox/inbound", post(inbound))
         .route("/_sandbox/burst", post(burst))
+        .route("/_sandbox/delivery-failure", post(delivery_failure))
         .route("/_sandbox/teams", get(teams))
         .route("/_sandbox/readings", get(readings))
+}
+
+/// The team a control request names, or the first one.
+fn control_team(state: &SandboxState, team_id: Option<i64>) -> ApiResult<&Arc<Team>> {
+    match team_id {
+        Some(id) => state.team_by_id(id),
+        None => state.teams.first(),
+    }
+    .ok_or_else(|| ApiError::not_found("no such team"))
 }
 
 /// The readings the sandbox plays, point by point (`{"page-size": 30, "opt-out": "enforced",
@@ -64,24 +74,32 @@ struct InboundBody {
     inbox_id: Option<i64>,
     phone: Option<String>,
     text: Option<String>,
+    /// Pictures or files the customer sent (URLs), in order.
+    #[serde(default)]
+    media: Vec<String>,
     /// Defaults to the first team.
     team_id: Option<i64>,
 }
+
+/// Most attachments one inbound message may carry (MMS carriers allow about ten).
+const MAX_INBOUND_MEDIA: usize = 10;
 
 /// A customer message: creates or reopens the conversation and fires `message_recieved`.
 async fn inbound(
     State(state): State<Arc<SandboxState>>,
     JsonBody(body): JsonBody<InboundBody>,
 ) -> ApiResult<Json<MessageJson>> {
-    let team = match body.team_id {
-        Some(id) => state.team_by_id(id),
-        None => state.teams.first(),
+    let team = control_team(&state, body.team_id)?;
+    if body.media.len() > MAX_INBOUND_MEDIA {
+        return Err(ApiError::bad_data(format!(
+            "a message carries at most {MAX_INBOUND_MEDIA} attachments"
+        )));
     }
-    .ok_or_else(|| ApiError::not_found("no such team"))?;
     let inbound = Inbound {
         inbox: required(body.inbox_id, "inbox_id")?,
         target: normalize_target(&required(body.phone, "phone")?)?,
         text: required(body.text, "text")?,
+        media: body.media,
     };
     let mut store = team.store();
     let id = store.receive(inbound)?;
@@ -112,11 +130,7 @@ async fn burst(
     State(state): State<Arc<SandboxState>>,
     JsonBody(body): JsonBody<BurstBody>,
 ) -> ApiResult<Json<Vec<MessageJson>>> {
-    let team = match body.team_id {
-        Some(id) => state.team_by_id(id),
-        None => state.teams.first(),
-    }
-    .ok_or_else(|| ApiError::not_found("no such team"))?;
+    let team = control_team(&state, body.team_id)?;
     let inbox = required(body.inbox_id, "inbox_id")?;
     let text = required(body.text, "text")?;
     let targets = required(body.phones, "phones")?
@@ -131,6 +145,7 @@ async fn burst(
             inbox,
             target: target.clone(),
             text: text.clone(),
+            media: Vec::new(),
         })
         // One more than a burst may hold, so that a huge request is refused, not built.
         .take(MAX_BURST + 1)
@@ -209,4 +224,32 @@ async fn teams(State(state): State<Arc<SandboxState>>) -> Json<Vec<TeamOverview>
         })
         .collect();
     Json(overviews)
+}
+
+#[derive(Deserialize)]
+struct DeliveryFailureBody {
+    message_id: Option<i64>,
+    /// The carrier's reason, e.g. `30006: landline or unreachable carrier`.
+    error: Option<String>,
+    /// Defaults to the first team.
+    team_id: Option<i64>,
+}
+
+/// A carrier's report that an outbound message could not be delivered: from then on the
+/// message shows `status: "failed"` with the reason (`raw_error`, `target_errors`). No webhook
+/// tells of it, as Heymarket documents none. Answers the message.
+async fn delivery_failure(
+    State(state): State<Arc<SandboxState>>,
+    JsonBody(body): JsonBody<DeliveryFailureBody>,
+) -> ApiResult<Json<MessageJson>> {
+    let team = control_team(&state, body.team_id)?;
+    let id = required(body.message_id, "message_id")?;
+    let error = required(body.error, "error")?;
+    let mut store = team.store();
+    store.fail_delivery(id, error)?;
+    store
+        .message(id)
+        .and_then(|message| store.message_json(message))
+        .map(Json)
+        .ok_or(ApiError::ServerError)
 }

@@ -88,6 +88,29 @@ where
         .collect())
 }
 
+/// URLs sent as one string or as a list of strings (heymarket-api.md §5.2 documents `media` as
+/// a string; a message may carry several): every non-blank one, in order. Anything else reads
+/// as none.
+pub(crate) fn urls<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    let raw = Box::<RawValue>::deserialize(deserializer)?;
+    let urls = match serde_json::from_str(raw.get()) {
+        Ok(serde_json::Value::String(url)) => vec![url],
+        Ok(serde_json::Value::Array(items)) => items
+            .into_iter()
+            .filter_map(|item| match item {
+                serde_json::Value::String(url) => Some(url),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    Ok(urls
+        .into_iter()
+        .map(|url| url.trim().to_owned())
+        .filter(|url| !url.is_empty())
+        .collect())
+}
+
 /// One JSON value as the scalar decoders see it. Strings are borrowed from the input where
 /// it allows, and arrays and objects are skipped without being kept.
 enum Scalar<'de> {
@@ -196,6 +219,8 @@ mod tests {
         ids: Vec<i64>,
         #[serde(default, deserialize_with = "lenient")]
         name: Option<String>,
+        #[serde(default, deserialize_with = "urls")]
+        media: Vec<String>,
     }
 
     fn probe(value: serde_json::Value) -> Probe {
@@ -299,5 +324,18 @@ mod tests {
     fn lenient_values_of_the_wrong_type_read_as_none() {
         assert_eq!(probe(json!({ "name": "Ada" })).name.as_deref(), Some("Ada"));
         assert_eq!(probe(json!({ "name": 12 })).name, None);
+    }
+
+    #[test]
+    fn urls_are_one_string_or_a_list_of_strings() {
+        let media = |value| probe(json!({ "media": value })).media;
+        assert_eq!(media(json!("https://a/1.jpg")), ["https://a/1.jpg"]);
+        assert_eq!(
+            media(json!(["https://a/1.jpg", 7, " ", "https://a/2.jpg "])),
+            ["https://a/1.jpg", "https://a/2.jpg"]
+        );
+        for none in [json!(""), json!(null), json!({"url": "x"}), json!(3)] {
+            assert_eq!(media(none.clone()), Vec::<String>::new(), "{none}");
+        }
     }
 }

@@ -113,9 +113,13 @@ pub struct Message {
     pub id: i64,
     #[serde(default, deserialize_with = "de::text")]
     pub text: Option<String>,
-    /// Media URL on MMS.
-    #[serde(default, deserialize_with = "de::text")]
-    pub media: Option<String>,
+    /// Media URLs on MMS: documented as one string, read as a list too.
+    #[serde(default, deserialize_with = "de::urls")]
+    pub media: Vec<String>,
+    /// Every attachment, where the upstream lists them as its other content objects do
+    /// (heymarket-api.md §7.6, §9.4).
+    #[serde(default, deserialize_with = "de::list")]
+    pub gallery: Vec<GalleryEntry>,
     #[serde(default, deserialize_with = "de::text")]
     pub phone: Option<String>,
     /// Undocumented value set.
@@ -124,6 +128,12 @@ pub struct Message {
     /// Delivery status; only `sent` has been observed.
     #[serde(default, deserialize_with = "de::text")]
     pub status: Option<String>,
+    /// Why a send failed (seen in public client code, heymarket-api.md §5.2).
+    #[serde(default, deserialize_with = "de::text")]
+    pub raw_error: Option<String>,
+    /// Why a send failed, per recipient phone (seen in public client code).
+    #[serde(default, deserialize_with = "de::lenient")]
+    pub target_errors: Option<BTreeMap<String, String>>,
     /// Sent or received; the cursor of `POST /v1/messages/all`.
     #[serde(default, deserialize_with = "de::timestamp")]
     pub date: Option<DateTime<Utc>>,
@@ -144,6 +154,47 @@ pub struct Message {
     /// A team-only note rather than a message to the customer.
     #[serde(default, deserialize_with = "de::flag")]
     pub private: Option<bool>,
+}
+
+/// One picture or file of a message's `gallery`, shaped like the documented GalleryEntry.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct GalleryEntry {
+    #[serde(default, deserialize_with = "de::text")]
+    pub url: Option<String>,
+    /// The file as uploaded, where `url` is a resized copy.
+    #[serde(default, deserialize_with = "de::text")]
+    pub original_url: Option<String>,
+}
+
+impl Message {
+    /// Why the send failed, as `raw_error` words it; `None` when absent or blank.
+    pub fn failure_reason(&self) -> Option<&str> {
+        self.raw_error
+            .as_deref()
+            .map(str::trim)
+            .filter(|reason| !reason.is_empty())
+    }
+
+    /// Every attachment's URL, in order: the gallery's entries (each entry's original file)
+    /// where the upstream lists a gallery, since it holds them all, else `media`'s URLs.
+    pub fn attachment_urls(&self) -> Vec<&str> {
+        let gallery: Vec<&str> = self
+            .gallery
+            .iter()
+            .filter_map(|entry| {
+                [&entry.original_url, &entry.url]
+                    .into_iter()
+                    .flatten()
+                    .map(|url| url.trim())
+                    .find(|url| !url.is_empty())
+            })
+            .collect();
+        if gallery.is_empty() {
+            self.media.iter().map(String::as_str).collect()
+        } else {
+            gallery
+        }
+    }
 }
 
 /// An inbox (`GET /v1/inboxes`).
@@ -505,5 +556,27 @@ mod tests {
         );
         assert!(serde_json::from_value::<ContactSearchAnswer>(json!({ "data": [] })).is_err());
         assert!(serde_json::from_value::<ContactSearchAnswer>(json!("ok")).is_err());
+    }
+
+    #[test]
+    fn attachments_come_from_the_gallery_where_there_is_one_else_from_media() {
+        let urls = |value: Value| parse::<Message>(value).attachment_urls().join(" ");
+        assert_eq!(
+            urls(json!({"id": 1, "media": "https://a/1"})),
+            "https://a/1"
+        );
+        assert_eq!(
+            urls(json!({"id": 1, "media": ["https://a/1", "https://a/2"]})),
+            "https://a/1 https://a/2"
+        );
+        assert_eq!(
+            urls(json!({"id": 1, "media": "https://a/1-small", "gallery": [
+                {"url": "https://a/1-small", "original_url": "https://a/1"},
+                {"url": "https://a/2"},
+                {"annotation_text": "no file"}
+            ]})),
+            "https://a/1 https://a/2"
+        );
+        assert_eq!(urls(json!({"id": 1, "media": "", "gallery": []})), "");
     }
 }

@@ -17,6 +17,7 @@ mod helpers;
 mod hostile_documents;
 mod leaks;
 mod limits;
+mod message_delivery;
 mod mutations;
 mod observability;
 mod persisted_queries;

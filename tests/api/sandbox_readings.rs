@@ -585,3 +585,98 @@ async fn every_profile_starts_and_reports_its_readings() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_message_carries_its_attachments_as_one_url_a_list_or_a_gallery() {
+    let urls = [
+        "https://media.example.com/a.jpg",
+        "https://media.example.com/b.png",
+    ];
+    for reading in ["single", "list", "gallery"] {
+        let sandbox = sandbox_reading(&[&format!("message-media={reading}")]).await;
+        let (status, message) = sandbox
+            .control(
+                Method::POST,
+                "/_sandbox/inbound",
+                Some(json!({"inbox_id": 3001, "phone": "12125550199", "text": "Two pictures", "media": urls})),
+            )
+            .await;
+        assert_eq!(status, 200, "{message}");
+        let conversation = &message["conversation"];
+        let (status, messages) = history(
+            &sandbox,
+            &conversation["inbox"],
+            &conversation["target"],
+            None,
+        )
+        .await;
+        assert_eq!(status, 200, "{messages}");
+        let read = &messages[0];
+        assert_eq!(read["id"], message["id"], "{reading}");
+        for shown in [&message, read] {
+            match reading {
+                "single" => {
+                    assert_eq!(shown["media"], urls[0], "{reading}");
+                    assert!(shown.get("gallery").is_none(), "{reading}");
+                }
+                "list" => assert_eq!(shown["media"], json!(urls), "{reading}"),
+                _ => {
+                    assert_eq!(shown["media"], urls[0], "{reading}");
+                    let gallery: Vec<&Value> = shown["gallery"]
+                        .as_array()
+                        .expect("a gallery")
+                        .iter()
+                        .map(|entry| &entry["url"])
+                        .collect();
+                    assert_eq!(gallery, [&json!(urls[0]), &json!(urls[1])], "{reading}");
+                }
+            }
+            assert_eq!(shown["type"], "mms");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_carrier_failure_shows_on_the_message_with_its_reason() {
+    let sandbox = sandbox_reading(&[]).await;
+    let sent = send(
+        &sandbox,
+        json!({"inbox_id": 3001, "creator_id": 501, "phone_number": "12125550198", "text": "Hello"}),
+    )
+    .await;
+    let reason = "30006: landline or unreachable carrier";
+    let (status, failed) = sandbox
+        .control(
+            Method::POST,
+            "/_sandbox/delivery-failure",
+            Some(json!({"message_id": sent["id"], "error": reason})),
+        )
+        .await;
+    assert_eq!(status, 200, "{failed}");
+    let (_, messages) = history(&sandbox, &json!(3001), &json!("12125550198"), None).await;
+    let read = &messages[0];
+    assert_eq!(read["id"], sent["id"]);
+    assert_eq!(read["status"], "failed");
+    assert_eq!(read["raw_error"], reason);
+    assert_eq!(read["target_errors"], json!({"12125550198": reason}));
+
+    // Only an outbound message of the team can fail, and only one that exists.
+    let (status, inbound) = sandbox
+        .control(
+            Method::POST,
+            "/_sandbox/inbound",
+            Some(json!({"inbox_id": 3001, "phone": "12125550198", "text": "Hi"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{inbound}");
+    for (message_id, expected) in [(inbound["id"].clone(), 400), (json!(1), 404)] {
+        let (status, answer) = sandbox
+            .control(
+                Method::POST,
+                "/_sandbox/delivery-failure",
+                Some(json!({"message_id": message_id, "error": reason})),
+            )
+            .await;
+        assert_eq!(status, expected, "{answer}");
+    }
+}

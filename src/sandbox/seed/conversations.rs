@@ -281,12 +281,16 @@ fn seed_message(
         direction,
         user: writer,
         text: Cow::Borrowed(texts.choose(rng).copied().unwrap_or_default()),
-        media: with_media.then(|| {
-            format!(
-                "https://media.example.com/sandbox/{:08x}.jpg",
-                rng.random::<u32>()
-            )
-        }),
+        media: with_media
+            .then(|| {
+                format!(
+                    "https://media.example.com/sandbox/{:08x}.jpg",
+                    rng.random::<u32>()
+                )
+            })
+            .into_iter()
+            .collect(),
+        delivery_error: None,
         local_id: None,
         author: None,
     }

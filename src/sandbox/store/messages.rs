@@ -59,6 +59,8 @@ pub(crate) struct Inbound {
     /// Normalised phone, or email address for the email inbox.
     pub(crate) target: String,
     pub(crate) text: String,
+    /// Attachment URLs (an MMS may carry several).
+    pub(crate) media: Vec<String>,
 }
 
 /// A validated `POST /v1/messages/all` request.
@@ -97,7 +99,8 @@ impl TeamStore {
             direction,
             user: send.creator,
             text: Cow::Owned(send.text),
-            media: send.media.clone(),
+            media: send.media.clone().into_iter().collect(),
+            delivery_error: None,
             local_id: send.local_id.clone(),
             author: send.author,
         })?;
@@ -229,7 +232,8 @@ impl TeamStore {
             direction: Direction::Inbound,
             user: 0,
             text: Cow::Owned(inbound.text),
-            media: None,
+            media: inbound.media,
+            delivery_error: None,
             local_id: None,
             author: None,
         })?;
@@ -329,6 +333,25 @@ impl TeamStore {
     }
 
     /// Stores `message` under the next id (its date is the newest) and bumps its conversation.
+    /// Records a carrier's report that outbound message `id` could not be delivered. It is
+    /// no conversation activity: the conversation's `updated` stays, and no webhook tells of
+    /// it (Heymarket documents no delivery event).
+    pub(crate) fn fail_delivery(&mut self, id: i64, error: String) -> ApiResult<()> {
+        let index = id
+            .checked_sub(FIRST_MESSAGE_ID)
+            .and_then(|index| usize::try_from(index).ok())
+            .filter(|&index| index < self.messages.len())
+            .ok_or_else(|| ApiError::not_found(format!("no message {id}")))?;
+        let message = &mut self.messages[index];
+        if message.direction != Direction::Outbound {
+            return Err(ApiError::bad_data(format!(
+                "message {id} is not an outbound message"
+            )));
+        }
+        message.delivery_error = Some(error);
+        Ok(())
+    }
+
     fn append_message(&mut self, mut message: Message) -> ApiResult<i64> {
         let id = FIRST_MESSAGE_ID + self.messages.len() as i64;
         message.id = id;

@@ -157,7 +157,10 @@ pub(crate) struct Message {
     /// Member id for outbound and private messages; 0 inbound.
     pub(crate) user: i64,
     pub(crate) text: Cow<'static, str>,
-    pub(crate) media: Option<String>,
+    /// Attachment URLs, in order.
+    pub(crate) media: Vec<String>,
+    /// Why the carrier could not deliver an outbound message; `None` while nothing failed.
+    pub(crate) delivery_error: Option<String>,
     pub(crate) local_id: Option<String>,
     /// Display name the sender asked for (`author` on send); else the writer's name.
     pub(crate) author: Option<String>,

@@ -1,11 +1,13 @@
 //! Conversations and messages in the API's wire shape (heymarket-api.md §5.1, §5.2, §7.1).
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::TeamStore;
 use super::records::{Channel, Conversation, Direction, Message};
-use crate::config::{SendAnswerShape, Unassigned};
+use crate::config::{MessageMedia, SendAnswerShape, Unassigned};
 use crate::sandbox::wire::{timestamp, timestamp_at};
 
 /// Whose read state a conversation shows.
@@ -85,9 +87,16 @@ pub(crate) struct MessageJson {
     pub(crate) id: i64,
     link_url: &'static str,
     local_id: String,
-    media: String,
+    media: MediaJson,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    gallery: Option<Vec<GalleryEntryJson>>,
     phone: String,
     status: &'static str,
+    /// Public client code shows these on failed sends (heymarket-api.md §5.2, CODE-MC).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    raw_error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    target_errors: Option<BTreeMap<String, String>>,
     #[serde(rename = "super")]
     super_: i64,
     support: bool,
@@ -98,6 +107,23 @@ pub(crate) struct MessageJson {
     updated: String,
     user: i64,
     private: bool,
+}
+
+/// A message's `media` as the readings spell it: one URL (`""` for none) or all of them.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+enum MediaJson {
+    One(String),
+    All(Vec<String>),
+}
+
+/// One attachment of a message's `gallery`, shaped like the documented GalleryEntry.
+#[derive(Debug, Clone, Serialize)]
+struct GalleryEntryJson {
+    url: String,
+    original_url: String,
+    annotation_text: &'static str,
+    annotation_position: &'static str,
 }
 
 /// The answer of `POST /v1/message/send`: the documented `{id, date, gallery_url}`, with
@@ -219,11 +245,11 @@ impl TeamStore {
                 }
                 Direction::Outbound | Direction::Private => self.member_name(message.user),
             });
-        let kind = match (message.direction, conversation.channel, &message.media) {
-            (Direction::Private, _, _) => "private",
-            (_, Channel::Email, _) => "email",
-            (_, Channel::Sms, Some(_)) => "mms",
-            (_, Channel::Sms, None) => "sms",
+        let kind = match (message.direction, conversation.channel) {
+            (Direction::Private, _) => "private",
+            (_, Channel::Email) => "email",
+            (_, Channel::Sms) if message.media.is_empty() => "sms",
+            (_, Channel::Sms) => "mms",
         };
         let date = timestamp(&message.date);
         Some(MessageJson {
@@ -236,13 +262,30 @@ impl TeamStore {
             id: message.id,
             link_url: "",
             local_id: message.local_id.clone().unwrap_or_default(),
-            media: message.media.clone().unwrap_or_default(),
+            media: self.media_json(&message.media),
+            gallery: (self.readings.message_media == MessageMedia::Gallery).then(|| {
+                message
+                    .media
+                    .iter()
+                    .map(|url| GalleryEntryJson {
+                        url: url.clone(),
+                        original_url: url.clone(),
+                        annotation_text: "",
+                        annotation_position: "",
+                    })
+                    .collect()
+            }),
             phone: contact.map_or_else(|| conversation.target.clone(), |c| c.phone.clone()),
-            status: if message.direction == Direction::Inbound {
-                "received"
-            } else {
-                "sent"
+            status: match (message.direction, &message.delivery_error) {
+                (Direction::Inbound, _) => "received",
+                (_, Some(_)) => "failed",
+                (_, None) => "sent",
             },
+            raw_error: message.delivery_error.clone(),
+            target_errors: message
+                .delivery_error
+                .as_ref()
+                .map(|error| BTreeMap::from([(conversation.target.clone(), error.clone())])),
             super_: 0,
             support: false,
             target: conversation.target.clone(),
@@ -252,6 +295,15 @@ impl TeamStore {
             user: message.user,
             private: message.direction == Direction::Private,
         })
+    }
+
+    fn media_json(&self, media: &[String]) -> MediaJson {
+        match self.readings.message_media {
+            MessageMedia::List => MediaJson::All(media.to_vec()),
+            MessageMedia::Single | MessageMedia::Gallery => {
+                MediaJson::One(media.first().cloned().unwrap_or_default())
+            }
+        }
     }
 
     fn member_name(&self, id: i64) -> String {

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use crate::schema::scalars::DateTime;
-use async_graphql::{Context, Enum, ID, Object};
+use async_graphql::{Context, Enum, ID, Object, SimpleObject};
 
 use super::{Conversation, Member};
 use crate::error::ApiError;
@@ -18,6 +18,75 @@ use crate::upstream::models;
 pub struct Message {
     model: Arc<models::Message>,
     conversation_id: i64,
+}
+
+/// Where a message's delivery stands.
+#[derive(Enum, Clone, Copy, PartialEq, Eq, Debug)]
+pub enum DeliveryStatus {
+    /// Accepted, not yet handed to the carrier.
+    Queued,
+    /// Handed to the carrier.
+    Sent,
+    /// The carrier confirmed delivery.
+    Delivered,
+    /// It could not be delivered; `deliveryError` says why.
+    Failed,
+    /// A message from the customer, received.
+    Received,
+    /// A status this gateway does not know yet; `status` has the upstream's word.
+    Other,
+}
+
+impl DeliveryStatus {
+    /// The upstream's value set is undocumented (heymarket-api.md §13.4; only `sent` has been
+    /// seen), so the usual words of SMS providers are read. Without a status, a reported
+    /// error means the delivery failed.
+    fn of(message: &models::Message) -> Option<Self> {
+        let failed =
+            message.failure_reason().is_some() || recipient_errors(message).next().is_some();
+        let Some(status) = message.status.as_deref().map(str::trim) else {
+            return failed.then_some(Self::Failed);
+        };
+        Some(match status.to_ascii_lowercase().as_str() {
+            "queued" | "pending" | "accepted" | "scheduled" | "sending" => Self::Queued,
+            "sent" => Self::Sent,
+            "delivered" | "read" => Self::Delivered,
+            "failed" | "undelivered" | "error" | "rejected" | "bounced" => Self::Failed,
+            "received" | "inbound" => Self::Received,
+            "" if failed => Self::Failed,
+            "" => return None,
+            _ => Self::Other,
+        })
+    }
+}
+
+/// A picture or file attached to a message.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct Attachment {
+    /// Where to fetch it.
+    pub url: String,
+}
+
+/// A recipient a message could not reach.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct RecipientError {
+    /// The recipient's phone number (or address), as the upstream names it.
+    pub recipient: String,
+    /// The upstream's reason.
+    pub message: String,
+}
+
+/// The non-blank per-recipient errors of `message`, in recipient order.
+fn recipient_errors(message: &models::Message) -> impl Iterator<Item = RecipientError> + '_ {
+    message
+        .target_errors
+        .iter()
+        .flatten()
+        .filter(|(_, error)| !error.trim().is_empty())
+        .map(|(recipient, error)| RecipientError {
+            recipient: recipient.clone(),
+            message: error.trim().to_owned(),
+        })
 }
 
 /// Who a message came from.
@@ -86,12 +155,47 @@ impl Message {
         self.model.text.as_deref().filter(|text| !text.is_empty())
     }
 
-    /// URL of the attached picture or file, when there is one.
+    /// URL of the first attached picture or file, when there is one (`attachments` has them
+    /// all).
     async fn media_url(&self) -> Option<&str> {
+        self.model.attachment_urls().first().copied()
+    }
+
+    /// Every attached picture or file, in order. Where the Heymarket API shows only one per
+    /// message (its documented `media` is a single URL), that is all there is to show.
+    async fn attachments(&self) -> Vec<Attachment> {
         self.model
-            .media
-            .as_deref()
-            .filter(|media| !media.is_empty())
+            .attachment_urls()
+            .into_iter()
+            .map(|url| Attachment {
+                url: url.to_owned(),
+            })
+            .collect()
+    }
+
+    /// Where delivery stands; null when the upstream reports no status. Read with the
+    /// message: Heymarket sends no event when a delivery fails after the send, so a message
+    /// already cached shows the failure once its entry expires (`--cache-ttl-conversations`).
+    async fn delivery_status(&self) -> Option<DeliveryStatus> {
+        DeliveryStatus::of(&self.model)
+    }
+
+    /// Why the message could not be delivered, as the upstream words it; null unless it
+    /// reports a failure.
+    async fn delivery_error(&self) -> Option<String> {
+        if let Some(reason) = self.model.failure_reason() {
+            return Some(reason.to_owned());
+        }
+        let errors: Vec<String> = recipient_errors(&self.model)
+            .map(|error| format!("{}: {}", error.recipient, error.message))
+            .collect();
+        (!errors.is_empty()).then(|| errors.join("; "))
+    }
+
+    /// The recipients the message could not reach, each with the upstream's reason (a group
+    /// message may fail for some recipients only).
+    async fn recipient_errors(&self) -> Vec<RecipientError> {
+        recipient_errors(&self.model).collect()
     }
 
     /// Inbound, outbound, or a private note.
@@ -104,7 +208,8 @@ impl Message {
         MessageDirection::of(&self.model) == MessageDirection::Note
     }
 
-    /// Delivery status as the upstream reports it, e.g. `sent` or `received`.
+    /// Delivery status in the upstream's own word, e.g. `sent` or `received` (see
+    /// `deliveryStatus`).
     async fn status(&self) -> Option<&str> {
         self.model.status.as_deref()
     }
@@ -143,5 +248,65 @@ impl Message {
                 self.conversation_id
             ))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    fn status_of(message: Value) -> Option<DeliveryStatus> {
+        DeliveryStatus::of(&serde_json::from_value(message).expect("a message"))
+    }
+
+    #[test]
+    fn delivery_status_reads_the_usual_words_and_reported_errors() {
+        let cases = [
+            (
+                json!({"id": 1, "status": "sent"}),
+                Some(DeliveryStatus::Sent),
+            ),
+            (
+                json!({"id": 1, "status": "Delivered"}),
+                Some(DeliveryStatus::Delivered),
+            ),
+            (
+                json!({"id": 1, "status": "undelivered"}),
+                Some(DeliveryStatus::Failed),
+            ),
+            (
+                json!({"id": 1, "status": "queued"}),
+                Some(DeliveryStatus::Queued),
+            ),
+            (
+                json!({"id": 1, "status": "received"}),
+                Some(DeliveryStatus::Received),
+            ),
+            (
+                json!({"id": 1, "status": "carrier_hold"}),
+                Some(DeliveryStatus::Other),
+            ),
+            (json!({"id": 1}), None),
+            (json!({"id": 1, "status": ""}), None),
+            (
+                json!({"id": 1, "raw_error": "30006"}),
+                Some(DeliveryStatus::Failed),
+            ),
+            (
+                json!({"id": 1, "status": "", "target_errors": {"14155550100": "30003"}}),
+                Some(DeliveryStatus::Failed),
+            ),
+            // A group message reached some: the upstream's status stands.
+            (
+                json!({"id": 1, "status": "sent", "target_errors": {"14155550100": "30003"}}),
+                Some(DeliveryStatus::Sent),
+            ),
+            (json!({"id": 1, "raw_error": "  "}), None),
+        ];
+        for (message, expected) in cases {
+            assert_eq!(status_of(message.clone()), expected, "{message}");
+        }
     }
 }
