@@ -25,41 +25,27 @@ use crate::upstream::requests::ConversationListRequest;
 pub struct ConversationFilter {
     /// Only these inboxes (global ids). Absent or empty: every inbox of the acting member.
     pub inbox_ids: Option<Vec<ID>>,
-    /// Only `OPEN` or only `CLOSED` conversations; both when absent.
-    pub status: Option<ConversationStatus>,
-    /// `true`: only those the acting member has not read; `false`: only read ones; absent: both.
-    pub unread: Option<bool>,
-    /// Only conversations assigned to this member (a global id); see `assignment` for the
-    /// acting member, anyone or nobody. Not together with `assignment`.
-    pub assignee_id: Option<ID>,
-    /// Only conversations assigned to the acting member, to any member, or to nobody. Not
-    /// together with `assigneeId`.
-    pub assignment: Option<Assignment>,
+    #[graphql(flatten)]
+    pub state: StateFilter,
+    #[graphql(flatten)]
+    pub assignee: AssigneeFilter,
 }
 
 /// Which of an inbox's conversations a list shows.
 #[derive(InputObject, Default)]
 pub struct InboxConversationFilter {
-    /// Only `OPEN` or only `CLOSED` conversations; both when absent.
-    pub status: Option<ConversationStatus>,
-    /// `true`: only those the acting member has not read; `false`: only read ones; absent: both.
-    pub unread: Option<bool>,
-    /// Only conversations assigned to this member (a global id); see `assignment` for the
-    /// acting member, anyone or nobody. Not together with `assignment`.
-    pub assignee_id: Option<ID>,
-    /// Only conversations assigned to the acting member, to any member, or to nobody. Not
-    /// together with `assigneeId`.
-    pub assignment: Option<Assignment>,
+    #[graphql(flatten)]
+    pub state: StateFilter,
+    #[graphql(flatten)]
+    pub assignee: AssigneeFilter,
 }
 
 impl From<InboxConversationFilter> for ConversationFilter {
     fn from(filter: InboxConversationFilter) -> Self {
         Self {
             inbox_ids: None,
-            status: filter.status,
-            unread: filter.unread,
-            assignee_id: filter.assignee_id,
-            assignment: filter.assignment,
+            state: filter.state,
+            assignee: filter.assignee,
         }
     }
 }
@@ -69,10 +55,8 @@ impl From<InboxConversationFilter> for ConversationFilter {
 pub struct AssignedConversationFilter {
     /// Only these inboxes (global ids). Absent or empty: every inbox of the acting member.
     pub inbox_ids: Option<Vec<ID>>,
-    /// Only `OPEN` or only `CLOSED` conversations; both when absent.
-    pub status: Option<ConversationStatus>,
-    /// `true`: only those the acting member has not read; `false`: only read ones; absent: both.
-    pub unread: Option<bool>,
+    #[graphql(flatten)]
+    pub state: StateFilter,
 }
 
 impl AssignedConversationFilter {
@@ -80,12 +64,33 @@ impl AssignedConversationFilter {
     pub fn assigned_to(self, member: i64) -> ConversationFilter {
         ConversationFilter {
             inbox_ids: self.inbox_ids,
-            status: self.status,
-            unread: self.unread,
-            assignee_id: Some(GlobalId::Member(member).to_id()),
-            assignment: None,
+            state: self.state,
+            assignee: AssigneeFilter {
+                assignee_id: Some(GlobalId::Member(member).to_id()),
+                assignment: None,
+            },
         }
     }
+}
+
+/// The status and read-state fields every conversation filter has (flattened into each).
+#[derive(InputObject, Default)]
+pub struct StateFilter {
+    /// Only `OPEN` or only `CLOSED` conversations; both when absent.
+    pub status: Option<ConversationStatus>,
+    /// `true`: only those the acting member has not read; `false`: only read ones; absent: both.
+    pub unread: Option<bool>,
+}
+
+/// The assignee fields of a conversation filter (flattened into it).
+#[derive(InputObject, Default)]
+pub struct AssigneeFilter {
+    /// Only conversations assigned to this member (a global id); see `assignment` for the
+    /// acting member, anyone or nobody. Not together with `assignment`.
+    pub assignee_id: Option<ID>,
+    /// Only conversations assigned to the acting member, to any member, or to nobody. Not
+    /// together with `assigneeId`.
+    pub assignment: Option<Assignment>,
 }
 
 /// Whom a listed conversation is assigned to.
@@ -109,7 +114,7 @@ enum Assignee {
 
 impl Assignee {
     /// What `filter` asks for; the acting member is resolved later, with the scope.
-    fn of(filter: &ConversationFilter) -> Result<Option<AssigneeChoice>, ApiError> {
+    fn of(filter: &AssigneeFilter) -> Result<Option<AssigneeChoice>, ApiError> {
         match (&filter.assignee_id, filter.assignment) {
             (Some(_), Some(_)) => Err(ApiError::bad_input(
                 "a filter takes `assigneeId` or `assignment`, not both",
@@ -197,8 +202,8 @@ pub async fn conversations(
     };
     named.sort_unstable();
     named.dedup();
-    let assignee_choice = Assignee::of(&filter)?;
-    let closed = match filter.status {
+    let assignee_choice = Assignee::of(&filter.assignee)?;
+    let closed = match filter.state.status {
         None => None,
         Some(ConversationStatus::Open) => Some(false),
         Some(ConversationStatus::Closed) => Some(true),
@@ -217,15 +222,15 @@ pub async fn conversations(
         member_id: scope.member_id,
         inbox_ids: scope.inbox_ids.clone(),
         closed,
-        unread: filter.unread,
+        unread: filter.state.unread,
         assigned: assignee.and_then(Assignee::hint),
         updated_before: None,
     };
     let wanted = &Wanted {
         member_id: scope.member_id,
         inbox_ids: scope.inbox_ids.clone(),
-        status: filter.status,
-        unread: filter.unread,
+        status: filter.state.status,
+        unread: filter.state.unread,
         assignee,
     };
     let metrics = context.upstream().metrics();

@@ -4,14 +4,13 @@
 
 use std::collections::BTreeMap;
 
+use heymarket_gateway::config::Readings;
 use serde_json::{Value, json};
 
-use std::time::Duration;
-
-use heymarket_gateway::config::SandboxConfig;
-
-use crate::helpers::{TestApp, error_codes, eventually, global, spawn_app_with_webhooks};
-use crate::sandbox_support::{micro_after, reading, roomy_config, spawn_app_reading};
+use crate::helpers::{TestApp, error_codes, eventually, global};
+use crate::sandbox_support::{
+    micro_after, reading, spawn_app_reading, spawn_app_refreshed_by_events,
+};
 
 const MINE: &str = include_str!("../../bench/queries/mine.graphql");
 
@@ -39,7 +38,7 @@ fn cost(body: &Value) -> BTreeMap<String, u64> {
 const MEMBER: i64 = 502;
 
 /// The upstream's `assigned` hint honoured, then ignored.
-fn both_readings() -> [(&'static str, heymarket_gateway::config::Readings); 2] {
+fn both_readings() -> [(&'static str, Readings); 2] {
     [
         ("honoured", reading(&["assigned-filter=honoured"])),
         ("ignored", reading(&["assigned-filter=ignored"])),
@@ -291,14 +290,7 @@ async fn an_assignment_through_the_gateway_shows_in_both_views_at_once() {
 #[tokio::test]
 async fn an_assignment_made_elsewhere_reaches_mine_through_its_webhook() {
     // Conversations are cached for an hour: only the event can bring the change.
-    let app = spawn_app_with_webhooks(
-        SandboxConfig {
-            teams: 1,
-            ..roomy_config()
-        },
-        |config| config.cache.ttl_conversations = Duration::from_secs(3600),
-    )
-    .await;
+    let app = spawn_app_refreshed_by_events().await;
     let row = unassigned_in_3001(&app).await;
     let id = row["id"].as_i64().unwrap();
     assert!(!mine_of(&app, MEMBER).await.contains(&id));

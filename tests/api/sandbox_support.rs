@@ -13,7 +13,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, TestSandbox, spawn_app_with};
+use crate::helpers::{TestApp, TestSandbox, spawn_app_with, spawn_app_with_webhooks};
 
 /// An object's field names, sorted.
 pub fn keys(object: &Value) -> Vec<&str> {
@@ -36,6 +36,22 @@ pub fn roomy_config() -> SandboxConfig {
         },
         ..SandboxConfig::default()
     }
+}
+
+/// A gateway taking the sandbox's webhooks (one team) that caches conversations and contacts
+/// for an hour, so only events, or its own writes, can change what it shows.
+pub async fn spawn_app_refreshed_by_events() -> TestApp {
+    spawn_app_with_webhooks(
+        SandboxConfig {
+            teams: 1,
+            ..roomy_config()
+        },
+        |config| {
+            config.cache.ttl_conversations = Duration::from_secs(3600);
+            config.cache.ttl_contacts = Duration::from_secs(3600);
+        },
+    )
+    .await
 }
 
 /// A gateway over a one-team sandbox that plays `readings`, with a rate limit that never gets

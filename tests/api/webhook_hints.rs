@@ -2,27 +2,11 @@
 //! client sees (queries and subscriptions show what the upstream has), and a redelivery is
 //! known by the event's identity, however its body is spelled.
 
-use std::time::Duration;
-
-use heymarket_gateway::config::SandboxConfig;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, eventually, spawn_app_with_webhooks};
-use crate::sandbox_support::roomy_config;
+use crate::helpers::{TestApp, eventually};
+use crate::sandbox_support::spawn_app_refreshed_by_events;
 use crate::ws_support::{first_delivery, inbound, result_where};
-
-/// A gateway taking the sandbox's webhooks, caching conversations for an hour, so only events
-/// can change what it shows.
-async fn app() -> TestApp {
-    spawn_app_with_webhooks(
-        SandboxConfig {
-            teams: 1,
-            ..roomy_config()
-        },
-        |config| config.cache.ttl_conversations = Duration::from_secs(3600),
-    )
-    .await
-}
 
 /// POSTs a webhook envelope carrying the team's own token; the gateway's answer.
 async fn deliver(app: &TestApp, kind: &str, event_data: &Value) -> Value {
@@ -52,7 +36,7 @@ fn database_id(object: &Value) -> i64 {
 
 #[tokio::test]
 async fn a_forged_chat_event_changes_nothing_a_query_or_a_subscriber_sees() {
-    let app = app().await;
+    let app = spawn_app_refreshed_by_events().await;
     let open = app
         .graphql("{ conversations(first: 2, filter: {status: OPEN}) { nodes { id databaseId inbox { databaseId } } } }")
         .await["data"]["conversations"]["nodes"]
@@ -131,7 +115,7 @@ async fn a_forged_chat_event_changes_nothing_a_query_or_a_subscriber_sees() {
 
 #[tokio::test]
 async fn a_forged_message_never_reaches_a_subscriber() {
-    let app = app().await;
+    let app = spawn_app_refreshed_by_events().await;
     let mut subscriber = app.subscriber(json!({})).await;
     subscriber
         .subscribe("subscription { messageAdded { text } }", json!({}))
@@ -161,7 +145,7 @@ async fn a_forged_message_never_reaches_a_subscriber() {
 
 #[tokio::test]
 async fn a_redelivery_with_a_field_more_is_a_duplicate() {
-    let app = app().await;
+    let app = spawn_app_refreshed_by_events().await;
     let mut subscriber = app.subscriber(json!({})).await;
     subscriber
         .subscribe("subscription { messageAdded { text } }", json!({}))
