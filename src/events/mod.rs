@@ -121,6 +121,18 @@ impl EventKind {
         matches!(self, Self::MessageSent | Self::MessageReceived)
     }
 
+    /// Opt-in and opt-out events: a contact's subscription changed. Their payload is not
+    /// documented, so they say only that some contact of the team changed.
+    pub fn concerns_a_contact(self) -> bool {
+        matches!(
+            self,
+            Self::TargetOptOut
+                | Self::TargetOptIn
+                | Self::TargetDoubleOptIn
+                | Self::TargetDoubleOptRestricted
+        )
+    }
+
     pub fn carries_conversation(self) -> bool {
         matches!(
             self,

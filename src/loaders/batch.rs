@@ -56,6 +56,11 @@ where
         }
     }
 
+    /// Drops the entry of `key`.
+    pub(super) async fn invalidate(&self, key: &K) {
+        self.entries.invalidate(key).await;
+    }
+
     /// Drops every entry.
     pub(super) fn invalidate_all(&self) {
         self.entries.invalidate_all();

@@ -220,18 +220,25 @@ impl Caches {
 
     /// Takes an event as a hint that something of its team changed: every tenant of the team
     /// forgets the conversation the event names, its list pages and its histories, so later
-    /// requests read them from the upstream again. Nothing of the event's content is cached:
-    /// a webhook only says where to look, never what is there.
+    /// requests read them from the upstream again; an opt-in or opt-out makes them forget
+    /// their contacts (the event's payload is undocumented, so which contact it names is not
+    /// relied on). Nothing of the event's content is cached: a webhook only says where to
+    /// look, never what is there.
     pub async fn invalidate(&self, event: &Event) {
-        let Some(conversation) = event.conversation_id() else {
-            return;
-        };
         let tenants: HashSet<TenantKey> = self
             .tenant_teams
             .iter()
             .filter(|(_, team)| *team == event.team_id)
             .map(|(tenant, _)| *tenant)
             .collect();
+        if event.kind.concerns_a_contact() {
+            let teams_tenants = tenants.clone();
+            self.contacts
+                .invalidate_if(move |(tenant, _)| teams_tenants.contains(tenant));
+        }
+        let Some(conversation) = event.conversation_id() else {
+            return;
+        };
         for &tenant in &tenants {
             self.conversations.invalidate(&(tenant, conversation)).await;
             self.lists_changed(tenant).await;

@@ -208,6 +208,17 @@ impl Loaders {
         self.contacts.load_one(phone.to_owned()).await
     }
 
+    /// Forgets the contact with this phone number, here and in the shared caches, after a
+    /// write changed it.
+    pub async fn forget_contact(&self, phone: &str) {
+        self.source
+            .caches
+            .contacts
+            .invalidate(&(self.source.tenant, phone.to_owned()))
+            .await;
+        self.contacts.clear::<String>();
+    }
+
     /// The contact with this phone number as the upstream has it now, past every cache: what a
     /// send checks opt-out against, since the customer may have opted out a moment ago.
     pub async fn current_contact_by_phone(

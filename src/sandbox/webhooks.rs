@@ -36,6 +36,8 @@ pub(crate) enum EventKind {
     ChatClosed,
     ChatReassigned,
     ChatTransferred,
+    TargetOptOut,
+    TargetOptIn,
 }
 
 impl EventKind {
@@ -47,6 +49,8 @@ impl EventKind {
             Self::ChatClosed => "chat_closed",
             Self::ChatReassigned => "chat_reassigned",
             Self::ChatTransferred => "chat_transferred",
+            Self::TargetOptOut => "target_opt_out",
+            Self::TargetOptIn => "target_opt_in",
         }
     }
 }

@@ -9,8 +9,8 @@ use super::models::{
     Contact, ContactSearchAnswer, Conversation, Inbox, Message, SentMessage, Team,
 };
 use super::requests::{
-    AllMessagesRequest, ConversationListRequest, ConversationStatusRequest, ReadStateRequest,
-    ReassignRequest, SendMessageRequest, TransferRequest,
+    AllMessagesRequest, ContactStatusRequest, ConversationListRequest, ConversationStatusRequest,
+    ReadStateRequest, ReassignRequest, SendMessageRequest, TransferRequest,
 };
 use super::retry::CallKind;
 use super::{Error, TenantClient};
@@ -31,6 +31,7 @@ static TEAM: Route = Route::get("/v1/team");
 static GET_CONTACT: Route = Route::get("/v1/contact/{id}");
 static CONTACT_BY_PHONE: Route = Route::post("/v1/contact/get");
 static SEARCH_CONTACTS: Route = Route::post("/v2/contacts/search");
+static SET_CONTACT_STATUS: Route = Route::post("/v1/contact/set_status");
 
 /// Most phone numbers one contact search may carry; larger lookups are split.
 const CONTACT_SEARCH_BATCH: usize = 100;
@@ -146,6 +147,11 @@ impl TenantClient {
     /// `POST /v1/conversations/transfer`.
     pub async fn transfer(&self, request: &TransferRequest) -> Result<(), Error> {
         self.acknowledged(&TRANSFER, request).await
+    }
+
+    /// `POST /v1/contact/set_status`.
+    pub async fn set_contact_status(&self, request: &ContactStatusRequest) -> Result<(), Error> {
+        self.acknowledged(&SET_CONTACT_STATUS, request).await
     }
 
     /// `POST /v1/message/send`. Sent again only when the connection never opened, `local_id`

@@ -50,6 +50,12 @@ const PROBES: &[Probe] = &[
         expect: Expect::Forbidden(1),
     },
     Probe {
+        name: "Member.assignedConversations",
+        operation: "query($inbox: ID!) { viewer { assignedConversations(filter: \
+            {inboxIds: [$inbox]}) { nodes { id target } } } }",
+        expect: Expect::Forbidden(1),
+    },
+    Probe {
         name: "Query.node",
         operation: "query($conversation: ID!) { node(id: $conversation) { id } }",
         expect: Expect::Forbidden(1),
@@ -176,6 +182,10 @@ const TEAM_WIDE: &[(&str, &str)] = &[
     (
         "Node.Contact",
         "contacts are the team's; their conversations are probed by Query.contact",
+    ),
+    (
+        "Mutation.setContactOptOut",
+        "contacts are the team's: any member records a customer's consent",
     ),
 ];
 
@@ -341,7 +351,7 @@ async fn every_entry_point_is_probed_or_declared_team_wide() {
     for probe in PROBES {
         let (owner, _) = probe.name.split_once('.').unwrap();
         assert!(
-            owner == "Inbox" || entry_points.contains(probe.name),
+            owner == "Inbox" || owner == "Member" || entry_points.contains(probe.name),
             "{} is not in the schema",
             probe.name
         );

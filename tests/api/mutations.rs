@@ -4,6 +4,7 @@
 //! Phone numbers the tests invent use the 212 area code, which no seeded contact has.
 
 mod assignment;
+mod contacts;
 mod conversation_state;
 mod errors;
 mod failures;

@@ -1,16 +1,20 @@
 //! Contact look-ups: `GET /v1/contact/{id}`, `POST /v1/contact/get` and
 //! `POST /v2/contacts/search`; and a contact's subscription, `POST /v1/contact/set_status`.
 
+use std::sync::Arc;
+
 use axum::Json;
-use axum::extract::Path;
+use axum::extract::{Path, State};
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::path_id;
 use crate::sandbox::error::{ApiError, ApiResult};
 use crate::sandbox::extract::{JsonBody, Tenant};
+use crate::sandbox::state::SandboxState;
 use crate::sandbox::store::records::Contact;
 use crate::sandbox::store::{ContactJson, TeamStore};
+use crate::sandbox::webhooks::EventKind;
 use crate::sandbox::wire::normalize_phone;
 
 /// Most channel ids one search may carry. The response shape and limits of this endpoint are
@@ -64,8 +68,12 @@ pub(super) async fn get_by_phone_or_id(
 
 /// `status` is one of `active` (subscribed and unblocked), `blocked`, `unblocked`,
 /// `subscribed` or `unsubscribed` (which sets `is_opted_out`); the contact is named as for
-/// `/v1/contact/get`. Answers `"success"`, as documented.
+/// `/v1/contact/get`. Answers `"success"`, as documented. A change of subscription fires
+/// `target_opt_out` or `target_opt_in`; the docs do not show their "UnSubscribed" payload, so
+/// it is what `/v1/contact/status` answers for the contact (`{id, phone, unsubscribed,
+/// blocked}`).
 pub(super) async fn set_status(
+    State(state): State<Arc<SandboxState>>,
     tenant: Tenant,
     JsonBody(body): JsonBody<SetStatusBody>,
 ) -> ApiResult<Json<&'static str>> {
@@ -86,10 +94,26 @@ pub(super) async fn set_status(
         }
     };
     let mut store = tenant.store();
-    let id = named(&store, body.contact)?.id;
+    let contact = named(&store, body.contact)?;
+    let (id, was_opted_out) = (contact.id, contact.opted_out);
     store
         .update_contact(id, change)
         .ok_or_else(|| not_found("with that id"))?;
+    let contact = store.contact(id).ok_or_else(|| not_found("with that id"))?;
+    if contact.opted_out != was_opted_out {
+        let kind = if contact.opted_out {
+            EventKind::TargetOptOut
+        } else {
+            EventKind::TargetOptIn
+        };
+        let payload = json!({
+            "id": contact.id,
+            "phone": contact.phone,
+            "unsubscribed": contact.opted_out,
+            "blocked": contact.blocked,
+        });
+        state.emit(&tenant, kind, &payload);
+    }
     Ok(Json("success"))
 }
 

@@ -1,4 +1,4 @@
-//! The `Mutation` root: Relay-style changes to conversations and their messages.
+//! The `Mutation` root: Relay-style changes to conversations, their messages, and contacts.
 //!
 //! Every mutation takes one `input` (with an optional `clientMutationId`, echoed) and answers a
 //! payload with the changed object, read again from the upstream after the write, and
@@ -14,12 +14,14 @@
 //! - `conversation`: open, close, mark read, mark unread.
 //! - `assignment`: assign within the inbox, transfer to another inbox.
 //! - `message`: send a message (reply, or start by inbox and phone), add a private note.
+//! - `contact`: a customer's opt-out or opt-in.
 //! - `delivery`: the send itself, and reading the sent message back.
 //! - `subject`: loading the conversation a mutation acts on; the rules all mutations share.
 //! - `payload`: input and payload shapes several mutations share.
 //! - `user_error`: `UserError`, its codes, and how refused writes become them.
 
 mod assignment;
+mod contact;
 mod conversation;
 mod delivery;
 mod message;
@@ -30,9 +32,15 @@ mod user_error;
 use async_graphql::MergedObject;
 
 use assignment::AssignmentMutations;
+use contact::ContactMutations;
 use conversation::ConversationMutations;
 use message::MessageMutations;
 
 /// The root of every change. Mutations run one after another, in the order written.
 #[derive(MergedObject, Default)]
-pub struct Mutation(ConversationMutations, AssignmentMutations, MessageMutations);
+pub struct Mutation(
+    ConversationMutations,
+    AssignmentMutations,
+    MessageMutations,
+    ContactMutations,
+);

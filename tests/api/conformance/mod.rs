@@ -8,12 +8,12 @@
 //!
 //! | scenario | where | profiles |
 //! |---|---|---|
-//! | every list walked to its end (several page sizes, ties, filters the upstream may ignore), each conversation once, in order | [`walks`] | every |
+//! | every list walked to its end (several page sizes, ties, filters the upstream may ignore, by assignee), each conversation once, in order | [`walks`] | every |
 //! | message walks exact, and more items on one cursor value than a page holds reported as `INCOMPLETE_LISTING` | [`walks`] | every |
 //! | `lastMessage` on every row of the dashboard equals the newest message of the conversation's own history | [`last_messages`] | every, and each listing maximum, cursor name and `updated` precision alone |
 //! | every mutation does what it says with exactly the upstream writes it needs, or a user error and none | [`mutations`] | every |
 //! | a repeated `idempotencyKey` makes one upstream write: in turn, at once, and across replicas sharing Redis | [`mutations`], `mutations::idempotency` | every |
-//! | nothing is sent to an opted-out customer; unassigning is refused without a write | [`mutations`] | every |
+//! | nothing is sent to an opted-out customer, until `setContactOptOut` opts them in again; unassigning is refused without a write | [`mutations`] | every |
 //!
 //! [`Readings::profiles`]: heymarket_gateway::config::Readings::profiles
 

@@ -314,6 +314,35 @@ async fn nothing_is_written_to_a_customer_who_opted_out_under_every_profile() {
         let again = send(&app, started(&customer, Some("after"))).await;
         assert_refused(&again, "message", "RECIPIENT_OPTED_OUT", Some("phone"));
         assert_eq!(writes(&app).await, json!({ SEND: 1 }), "{profile}");
+
+        // Opted in again through the gateway, with one write, the customer gets the next.
+        let body = run(
+            &app,
+            "query($phone: String!) { contactByPhone(phone: $phone) { id } }",
+            json!({ "phone": customer }),
+            None,
+        )
+        .await;
+        let contact = body["data"]["contactByPhone"]["id"].clone();
+        let (opted_in, body) = mutate(
+            &app,
+            "setContactOptOut",
+            "SetContactOptOutInput",
+            "contact { optedOut } userErrors { code }",
+            json!({ "contactId": contact, "optedOut": false }),
+            None,
+        )
+        .await;
+        assert_eq!(body["errors"], Value::Null, "{profile}: {body}");
+        let expected = json!({ "contact": { "optedOut": false }, "userErrors": [] });
+        assert_eq!(opted_in, expected, "{profile}");
+        let status_writes = app.sandbox.calls("POST /v1/contact/set_status").await;
+        assert_eq!(
+            status_writes, 2,
+            "{profile}: the test's opt-out and the opt-in"
+        );
+        assert_sent(&send(&app, started(&customer, Some("opted in"))).await);
+        assert_eq!(writes(&app).await, json!({ SEND: 2 }), "{profile}");
     }
 }
 
