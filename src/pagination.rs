@@ -80,6 +80,12 @@ impl Listing {
         page_size: None,
         longest_page_seen: 0,
     };
+    /// `POST /v1/templates`: RFC 3339 cursor, "30 per page".
+    pub const TEMPLATES: Listing = Listing {
+        granularity: Granularity::Microsecond,
+        page_size: Some(30),
+        longest_page_seen: 0,
+    };
     /// `GET /v1/messages`: Unix-seconds cursor, "the 50 most recent" per page.
     pub const MESSAGE_HISTORY: Listing = Listing {
         granularity: Granularity::Second,

@@ -20,8 +20,8 @@ use crate::error::ApiError;
 use crate::events::Event;
 use crate::metrics::LoaderMetrics;
 use crate::upstream::TenantKey;
-use crate::upstream::models::{Contact, Conversation, Inbox, Message, Team};
-use crate::upstream::requests::ConversationListRequest;
+use crate::upstream::models::{Contact, Conversation, Inbox, Message, Team, Template};
+use crate::upstream::requests::{ConversationListRequest, TemplateListRequest};
 
 /// A history page: phone, inbox, and the page's `timestamp` bound (`None` for the newest).
 pub(super) type HistoryKey = (TenantKey, String, i64, Option<i64>);
@@ -46,6 +46,9 @@ pub struct Caches {
     /// on gets a new key, so a stale last message is never served.
     pub(super) last_messages: BatchCache<LastMessageKey, Arc<Message>>,
     pub(super) list_pages: Cache<ListKey, Arc<Vec<Conversation>>>,
+    /// Template list pages; templates change rarely and no event tells of it, so they live as
+    /// long as the directory.
+    pub(super) template_pages: Cache<(TenantKey, TemplateListRequest), Arc<Vec<Template>>>,
     /// Per tenant and list generation, the listing of its newest messages a walk started
     /// alongside its list call (see `last_message`). A change moves the generation on, so a
     /// window never outlives what it proves.
@@ -98,6 +101,7 @@ impl Caches {
                 .build(),
             last_messages: BatchCache::new(config.capacity, config.ttl_conversations),
             list_pages: bounded(config.capacity, config.ttl_conversations).build(),
+            template_pages: bounded(config.capacity, config.ttl_directory).build(),
             recent_windows: bounded(config.capacity, config.ttl_conversations).build(),
             largest_listing: AtomicU32::new(0),
             short_listing_seen: AtomicBool::new(false),

@@ -24,8 +24,8 @@ pub use cache::Caches;
 pub use last_message::LastMessageTarget;
 
 use crate::error::ApiError;
-use crate::upstream::models::{Contact, Conversation, Inbox, Message, Team, TeamMember};
-use crate::upstream::requests::ConversationListRequest;
+use crate::upstream::models::{Contact, Conversation, Inbox, Message, Team, TeamMember, Template};
+use crate::upstream::requests::{ConversationListRequest, TemplateListRequest};
 use crate::upstream::{CallLog, TenantClient};
 use entities::{ContactsByPhone, ConversationsById, Histories, HistoryPage, LastMessages};
 use source::Source;
@@ -191,6 +191,26 @@ impl Loaders {
             .histories_changed(HashSet::from([self.source.tenant]));
         self.histories.clear::<HistoryPage>();
         self.last_messages.clear::<LastMessageTarget>();
+    }
+
+    /// One page of the team's templates (`POST /v1/templates`), newest first, strictly before
+    /// `updated_before`.
+    pub async fn template_page(
+        &self,
+        updated_before: Option<DateTime<Utc>>,
+    ) -> Result<Arc<Vec<Template>>, ApiError> {
+        self.source
+            .template_page(TemplateListRequest { updated_before })
+            .await
+    }
+
+    /// One template by id (`GET /v1/template/{id}`); `None` when there is none.
+    pub async fn template(&self, id: i64) -> Result<Option<Template>, ApiError> {
+        match self.source.upstream.template(id).await {
+            Ok(template) => Ok(Some(template)),
+            Err(crate::upstream::Error::NotFound) => Ok(None),
+            Err(error) => Err(error.into()),
+        }
     }
 
     /// One contact by id (`GET /v1/contact/{id}`); `None` when there is none.

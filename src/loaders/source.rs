@@ -14,8 +14,8 @@ use super::batch::BatchFetch;
 use super::cache::{Caches, shared_error};
 use crate::error::ApiError;
 use crate::metrics::CacheKind;
-use crate::upstream::models::{Contact, Conversation, Inbox, Message, Team};
-use crate::upstream::requests::ConversationListRequest;
+use crate::upstream::models::{Contact, Conversation, Inbox, Message, Team, Template};
+use crate::upstream::requests::{ConversationListRequest, TemplateListRequest};
 use crate::upstream::{Error as UpstreamError, TenantClient, TenantKey};
 
 /// A tenant's upstream handle and the caches its answers go into.
@@ -101,6 +101,23 @@ impl Source {
                 .map_err(ApiError::from)
         };
         self.read_through(CacheKind::Inboxes, &self.caches.inboxes, self.tenant, fill)
+            .await
+    }
+
+    /// One page of templates, through the shared cache.
+    pub(super) async fn template_page(
+        &self,
+        request: TemplateListRequest,
+    ) -> Result<Arc<Vec<Template>>, ApiError> {
+        let fill = || async {
+            self.upstream
+                .list_templates(&request)
+                .await
+                .map(Arc::new)
+                .map_err(ApiError::from)
+        };
+        let key = (self.tenant, request);
+        self.read_through(CacheKind::Templates, &self.caches.template_pages, key, fill)
             .await
     }
 

@@ -16,6 +16,7 @@ pub enum CacheKind {
     Histories,
     LastMessages,
     ListPages,
+    Templates,
 }
 
 impl CacheKind {
@@ -28,6 +29,7 @@ impl CacheKind {
             Self::Histories => "histories",
             Self::LastMessages => "last_messages",
             Self::ListPages => "list_pages",
+            Self::Templates => "templates",
         }
     }
 }

@@ -13,13 +13,16 @@
 //! members, every inbox's metadata (name, numbers, members), and contacts (Heymarket's contacts
 //! API is team-wide). What a contact links to is filtered again: `Contact.conversations` lists
 //! only the conversations of the member's inboxes.
+//!
+//! Templates are the team's when shared, else their creator's own: another member's private
+//! template is `FORBIDDEN` by id and left out of `templates`.
 
 use std::collections::HashSet;
 use std::sync::Arc;
 
 use super::context::RequestContext;
 use crate::error::ApiError;
-use crate::upstream::models::{Conversation, TeamMember};
+use crate::upstream::models::{Conversation, TeamMember, Template};
 
 /// The acting member and the inboxes they belong to, for one operation.
 pub struct Visibility {
@@ -107,4 +110,19 @@ pub async fn conversation(
         visibility.conversation(conversation)?;
     }
     Ok(conversation)
+}
+
+/// Template `id` when the acting member may see it: `None` when the upstream has no such
+/// template, `FORBIDDEN` when it is another member's own.
+pub async fn template(context: &RequestContext, id: i64) -> Result<Option<Template>, ApiError> {
+    let (template, member) =
+        futures::try_join!(context.loaders.template(id), context.acting_member())?;
+    if let Some(template) = &template
+        && !template.is_visible_to(member.id)
+    {
+        return Err(ApiError::Forbidden(format!(
+            "template {id} is the own template of another member; only its creator may use it"
+        )));
+    }
+    Ok(template)
 }

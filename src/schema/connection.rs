@@ -64,8 +64,9 @@ impl PageRequest {
 
     /// The page for a collected slice, each node built by `node`, its cursors signed with
     /// `cursors`. A slice that stopped scanning past its last row ends with a cursor that
-    /// continues the scan from there; a page without rows (`first: 0`) ends where it began, so
-    /// `after: endCursor` never starts the list over.
+    /// continues the scan from there; a page without rows before more items (`first: 0`) ends
+    /// where it began, so `after: endCursor` never starts the list over, and an empty page at
+    /// the end of the list has no `endCursor`.
     pub fn page<T, N>(
         &self,
         cursors: &CursorKey,
@@ -214,6 +215,16 @@ connection_types!(
      than 50 were sent within one second), an `INCOMPLETE_LISTING` error beside the page says \
      so.",
     "A message in a list, with its position."
+);
+
+connection_types!(
+    super::types::Template,
+    TemplateConnection,
+    TemplateEdge,
+    "One page of templates, most recently changed first. Walk it by passing \
+     `pageInfo.endCursor` as `after` while `pageInfo.hasNextPage` is true: over unchanging data \
+     every template arrives exactly once.",
+    "A template in a list, with its position."
 );
 
 /// Where a page sits in its list.

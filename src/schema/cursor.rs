@@ -38,6 +38,7 @@ const KEY_CONTEXT: &[u8] = b"heymarket-gateway cursor signing key";
 pub enum CursorKind {
     Conversation,
     Message,
+    Template,
 }
 
 impl CursorKind {
@@ -45,6 +46,7 @@ impl CursorKind {
         match self {
             Self::Conversation => "conversation",
             Self::Message => "message",
+            Self::Template => "template",
         }
     }
 }

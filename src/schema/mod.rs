@@ -18,6 +18,7 @@ mod query;
 mod scalars;
 mod started;
 mod subscription;
+mod templates;
 mod types;
 mod variables;
 

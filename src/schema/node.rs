@@ -12,7 +12,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use super::access;
 use super::context::RequestContext;
-use super::types::{Contact, Conversation, Inbox, Member, Message};
+use super::types::{Contact, Conversation, Inbox, Member, Message, Template};
 use crate::error::ApiError;
 use crate::text::shortened;
 use crate::upstream::models;
@@ -28,15 +28,17 @@ pub enum NodeKind {
     Contact,
     Conversation,
     Message,
+    Template,
 }
 
 impl NodeKind {
-    const ALL: [NodeKind; 5] = [
+    const ALL: [NodeKind; 6] = [
         Self::Inbox,
         Self::Member,
         Self::Contact,
         Self::Conversation,
         Self::Message,
+        Self::Template,
     ];
 
     /// The GraphQL type name, which is also the prefix inside the encoded id.
@@ -47,6 +49,7 @@ impl NodeKind {
             Self::Contact => "Contact",
             Self::Conversation => "Conversation",
             Self::Message => "Message",
+            Self::Template => "Template",
         }
     }
 }
@@ -73,6 +76,7 @@ pub enum GlobalId {
     Contact(i64),
     Conversation(i64),
     Message(MessageRef),
+    Template(i64),
 }
 
 impl GlobalId {
@@ -83,13 +87,18 @@ impl GlobalId {
             Self::Contact(_) => NodeKind::Contact,
             Self::Conversation(_) => NodeKind::Conversation,
             Self::Message(_) => NodeKind::Message,
+            Self::Template(_) => NodeKind::Template,
         }
     }
 
     /// The upstream's own id of the object.
     pub fn database_id(self) -> i64 {
         match self {
-            Self::Inbox(id) | Self::Member(id) | Self::Contact(id) | Self::Conversation(id) => id,
+            Self::Inbox(id)
+            | Self::Member(id)
+            | Self::Contact(id)
+            | Self::Conversation(id)
+            | Self::Template(id) => id,
             Self::Message(message) => message.id,
         }
     }
@@ -158,6 +167,7 @@ impl FromStr for GlobalId {
             (NodeKind::Member, &[id]) => Self::Member(id),
             (NodeKind::Contact, &[id]) => Self::Contact(id),
             (NodeKind::Conversation, &[id]) => Self::Conversation(id),
+            (NodeKind::Template, &[id]) => Self::Template(id),
             (NodeKind::Message, &[id, conversation_id, sent_at]) => Self::Message(MessageRef {
                 id,
                 conversation_id,
@@ -187,6 +197,7 @@ pub enum Node {
     Contact(Contact),
     Conversation(Conversation),
     Message(Message),
+    Template(Template),
 }
 
 /// The object `id` names, fetched through the operation's loaders; `None` when the upstream has
@@ -211,6 +222,9 @@ pub async fn fetch(ctx: &Context<'_>, id: GlobalId) -> Result<Option<Node>, ApiE
         GlobalId::Conversation(id) => access::conversation(context, id)
             .await?
             .map(|conversation| Node::Conversation(Conversation(conversation))),
+        GlobalId::Template(id) => access::template(context, id)
+            .await?
+            .map(|template| Node::Template(Template(Arc::new(template)))),
         GlobalId::Message(message) => {
             let Some(conversation) = access::conversation(context, message.conversation_id).await?
             else {
@@ -250,8 +264,9 @@ pub async fn find_message(
 mod tests {
     use super::*;
 
-    fn all_kinds(id: i64) -> [GlobalId; 5] {
+    fn all_kinds(id: i64) -> [GlobalId; 6] {
         [
+            GlobalId::Template(id),
             GlobalId::Inbox(id),
             GlobalId::Member(id),
             GlobalId::Contact(id),

@@ -3,12 +3,13 @@
 use async_graphql::{Context, ID, Object, PathSegment};
 
 use super::access;
-use super::connection::{ConversationConnection, PageRequest};
+use super::connection::{ConversationConnection, PageRequest, TemplateConnection};
 use super::context::RequestContext;
 use super::cursor::{CursorKey, CursorKind};
 use super::limits::MAX_NODE_IDS;
 use super::listing::{self, ConversationFilter};
 use super::node::{self, GlobalId, Node, NodeKind};
+use super::templates;
 use super::types::{Contact, Conversation, Inbox, Member, Team};
 use crate::error::ApiError;
 use crate::phone;
@@ -67,6 +68,25 @@ impl Query {
         let key = CursorKey::of(ctx)?;
         let page = PageRequest::parse(key, CursorKind::Conversation, first, after)?;
         listing::conversations(ctx, page, filter.unwrap_or_default(), None).await
+    }
+
+    /// The templates the acting member may use (the team's shared ones and their own), most
+    /// recently changed first. Cached like the directory (`--cache-ttl-directory`): Heymarket
+    /// sends no event when a template changes.
+    #[graphql(complexity = "crate::schema::limits::connection_cost(first, child_complexity)")]
+    async fn templates(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "How many templates to return (0 to 100; default 20).")] first: Option<
+            i32,
+        >,
+        #[graphql(desc = "Continue after this cursor (an `endCursor` or edge `cursor`).")]
+        after: Option<String>,
+        #[graphql(desc = "Also list archived templates.", default = false)] include_archived: bool,
+    ) -> Result<TemplateConnection, ApiError> {
+        let key = CursorKey::of(ctx)?;
+        let page = PageRequest::parse(key, CursorKind::Template, first, after)?;
+        templates::templates(ctx, page, include_archived).await
     }
 
     /// One conversation by its global id; null with a `NOT_FOUND` error when there is none, or

@@ -155,6 +155,7 @@ async fn sends_carrying_a_local_id_are_sent_once_too() {
             recipient: Recipient::Conversation(3),
             text: Some("hello".into()),
             media_url: None,
+            template_id: None,
             private: false,
             local_id: Some("send-7".into()),
         };

@@ -6,11 +6,11 @@ use serde_json::json;
 
 use super::client::{Call, Route};
 use super::models::{
-    Contact, ContactSearchAnswer, Conversation, Inbox, Message, SentMessage, Team,
+    Contact, ContactSearchAnswer, Conversation, Inbox, Message, SentMessage, Team, Template,
 };
 use super::requests::{
     AllMessagesRequest, ContactStatusRequest, ConversationListRequest, ConversationStatusRequest,
-    ReadStateRequest, ReassignRequest, SendMessageRequest, TransferRequest,
+    ReadStateRequest, ReassignRequest, SendMessageRequest, TemplateListRequest, TransferRequest,
 };
 use super::retry::CallKind;
 use super::{Error, TenantClient};
@@ -32,6 +32,8 @@ static GET_CONTACT: Route = Route::get("/v1/contact/{id}");
 static CONTACT_BY_PHONE: Route = Route::post("/v1/contact/get");
 static SEARCH_CONTACTS: Route = Route::post("/v2/contacts/search");
 static SET_CONTACT_STATUS: Route = Route::post("/v1/contact/set_status");
+static LIST_TEMPLATES: Route = Route::post("/v1/templates");
+static GET_TEMPLATE: Route = Route::get("/v1/template/{id}");
 
 /// Most phone numbers one contact search may carry; larger lookups are split.
 const CONTACT_SEARCH_BATCH: usize = 100;
@@ -147,6 +149,21 @@ impl TenantClient {
     /// `POST /v1/conversations/transfer`.
     pub async fn transfer(&self, request: &TransferRequest) -> Result<(), Error> {
         self.acknowledged(&TRANSFER, request).await
+    }
+
+    /// `POST /v1/templates`: one page (30), newest `updated` first; an empty page ends a walk.
+    pub async fn list_templates(
+        &self,
+        request: &TemplateListRequest,
+    ) -> Result<Vec<Template>, Error> {
+        self.send(Call::new(&LIST_TEMPLATES, CallKind::Read).json(request)?)
+            .await
+    }
+
+    /// `GET /v1/template/{id}`.
+    pub async fn template(&self, id: i64) -> Result<Template, Error> {
+        let call = Call::new(&GET_TEMPLATE, CallKind::Read).at(format!("/v1/template/{id}"));
+        self.send(call).await
     }
 
     /// `POST /v1/contact/set_status`.
@@ -346,6 +363,7 @@ mod tests {
             recipient: Recipient::Phone("14155550100".into()),
             text: Some("hi".into()),
             media_url: None,
+            template_id: None,
             private: false,
             local_id: None,
         };

@@ -166,6 +166,18 @@ pub struct GalleryEntry {
     pub original_url: Option<String>,
 }
 
+impl GalleryEntry {
+    /// The file's URL: the original upload where given, else `url`; `None` when both are
+    /// absent or blank.
+    pub fn file(&self) -> Option<&str> {
+        [&self.original_url, &self.url]
+            .into_iter()
+            .flatten()
+            .map(|url| url.trim())
+            .find(|url| !url.is_empty())
+    }
+}
+
 impl Message {
     /// Why the send failed, as `raw_error` words it; `None` when absent or blank.
     pub fn failure_reason(&self) -> Option<&str> {
@@ -178,22 +190,52 @@ impl Message {
     /// Every attachment's URL, in order: the gallery's entries (each entry's original file)
     /// where the upstream lists a gallery, since it holds them all, else `media`'s URLs.
     pub fn attachment_urls(&self) -> Vec<&str> {
-        let gallery: Vec<&str> = self
-            .gallery
-            .iter()
-            .filter_map(|entry| {
-                [&entry.original_url, &entry.url]
-                    .into_iter()
-                    .flatten()
-                    .map(|url| url.trim())
-                    .find(|url| !url.is_empty())
-            })
-            .collect();
+        let gallery: Vec<&str> = self.gallery.iter().filter_map(GalleryEntry::file).collect();
         if gallery.is_empty() {
             self.media.iter().map(String::as_str).collect()
         } else {
             gallery
         }
+    }
+}
+
+/// A saved message (`POST /v1/templates`, `GET /v1/template/{id}`; heymarket-api.md §9.4).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Template {
+    pub id: i64,
+    /// The object's `name`; created with `title`, so read under either.
+    #[serde(default, alias = "title", deserialize_with = "de::text")]
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "de::lenient")]
+    pub content: Option<TemplateContent>,
+    #[serde(default, deserialize_with = "de::int")]
+    pub creator_id: Option<i64>,
+    /// Shared with the team; otherwise its creator's own.
+    #[serde(default, deserialize_with = "de::flag")]
+    pub shared: Option<bool>,
+    #[serde(default, deserialize_with = "de::flag")]
+    pub archived: Option<bool>,
+    #[serde(default, deserialize_with = "de::timestamp")]
+    pub created: Option<DateTime<Utc>>,
+    /// Last change; the list's cursor.
+    #[serde(default, deserialize_with = "de::timestamp")]
+    pub updated: Option<DateTime<Utc>>,
+}
+
+/// A template's text and pictures (the documented GalleryContent).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct TemplateContent {
+    #[serde(default, deserialize_with = "de::text")]
+    pub text: Option<String>,
+    #[serde(default, deserialize_with = "de::list")]
+    pub gallery: Vec<GalleryEntry>,
+}
+
+impl Template {
+    /// Whether `member` may see and use it: a shared template is the team's, another is its
+    /// creator's own. Without `shared` it counts as shared, as templates are a team feature.
+    pub fn is_visible_to(&self, member: i64) -> bool {
+        self.shared != Some(false) || self.creator_id == Some(member)
     }
 }
 

@@ -137,6 +137,18 @@ pub struct TransferRequest {
     pub to_inbox_id: i64,
 }
 
+/// `POST /v1/templates`: one page of templates, newest `updated` first.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]
+pub struct TemplateListRequest {
+    /// The page cursor (`date`): only templates updated before this instant.
+    #[serde(
+        rename = "date",
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "cursor"
+    )]
+    pub updated_before: Option<DateTime<Utc>>,
+}
+
 /// `POST /v1/contact/set_status`: a contact's subscription or block.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ContactStatusRequest {
@@ -180,6 +192,9 @@ pub struct SendMessageRequest {
     /// A public URL; makes the message an MMS.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub media_url: Option<String>,
+    /// A saved template, sent instead of `text` and `media_url`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub template_id: Option<i64>,
     /// A note only the team sees.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub private: bool,
@@ -369,6 +384,7 @@ mod tests {
             recipient: Recipient::Conversation(3),
             text: Some("hi".into()),
             media_url: None,
+            template_id: None,
             private: false,
             local_id: None,
         };

@@ -184,6 +184,15 @@ const TEAM_WIDE: &[(&str, &str)] = &[
         "contacts are the team's; their conversations are probed by Query.contact",
     ),
     (
+        "Query.templates",
+        "the team's shared templates and the member's own; another's own are left out \
+         (templates.rs)",
+    ),
+    (
+        "Node.Template",
+        "a shared template is the team's; another member's own is FORBIDDEN (templates.rs)",
+    ),
+    (
         "Mutation.setContactOptOut",
         "contacts are the team's: any member records a customer's consent",
     ),

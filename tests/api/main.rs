@@ -43,6 +43,7 @@ mod sandbox_webhooks;
 mod schema;
 mod spec_answers;
 mod subscriptions;
+mod templates;
 mod upstream_budget;
 mod upstream_client;
 mod webhook_hints;

@@ -187,6 +187,7 @@ async fn a_send_with_an_idempotency_key_is_sent_once_too() {
         recipient: Recipient::Conversation(conversation_id),
         text: Some("Your order has shipped.".to_owned()),
         media_url: None,
+        template_id: None,
         private: false,
         local_id: Some("order-shipped-7781".to_owned()),
     };

@@ -81,7 +81,6 @@ fn validate(body: SendBody) -> ApiResult<Send> {
     let unsupported = [
         ("list_id", &body.list_id),
         ("targets", &body.targets),
-        ("template_id", &body.template_id),
         ("survey_id", &body.survey_id),
     ];
     if let Some((field, _)) = unsupported
@@ -106,10 +105,24 @@ fn validate(body: SendBody) -> ApiResult<Send> {
     };
     let text = body.text.unwrap_or_default();
     let media = body.media_url.filter(|url| !url.trim().is_empty());
-    if text.trim().is_empty() && media.is_none() {
-        return Err(ApiError::missing("text or media_url"));
+    let template = match body.template_id {
+        None | Some(Value::Null) => None,
+        Some(id) => Some(
+            id.as_i64()
+                .ok_or_else(|| ApiError::bad_data("template_id must be an integer"))?,
+        ),
+    };
+    match (template, text.trim().is_empty() && media.is_none()) {
+        (None, true) => return Err(ApiError::missing("text, media_url or template_id")),
+        (Some(_), false) => {
+            return Err(ApiError::bad_data(
+                "give text and media_url, or template_id, not both",
+            ));
+        }
+        _ => {}
     }
     Ok(Send {
+        template,
         inbox: required(body.inbox_id, "inbox_id")?,
         creator: required(body.creator_id, "creator_id")?,
         to,

@@ -6,6 +6,7 @@ mod conversation_actions;
 mod conversations;
 mod directory;
 mod messages;
+mod templates;
 
 use std::sync::Arc;
 
@@ -45,6 +46,8 @@ pub(crate) fn router() -> Router<Arc<SandboxState>> {
         .route("/v1/contact/get", post(contacts::get_by_phone_or_id))
         .route("/v1/contact/set_status", post(contacts::set_status))
         .route("/v2/contacts/search", post(contacts::search))
+        .route("/v1/templates", post(templates::list))
+        .route("/v1/template/{id}", get(templates::get))
 }
 
 /// The one customer a request's `target` / `targets` names, normalised.

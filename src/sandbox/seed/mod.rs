@@ -15,7 +15,8 @@ use rand_chacha::ChaCha8Rng;
 
 use super::store::TeamData;
 use super::store::records::{
-    Channel, Contact, FIRST_CONTACT_ID, FIRST_INBOX_ID, FIRST_MEMBER_ID, Inbox, Member, TeamInfo,
+    Channel, Contact, FIRST_CONTACT_ID, FIRST_INBOX_ID, FIRST_MEMBER_ID, FIRST_TEMPLATE_ID, Inbox,
+    Member, TeamInfo, Template,
 };
 use super::wire::uuid_from_bits;
 
@@ -38,6 +39,7 @@ pub(crate) fn team_data(seed: u64, number: usize) -> TeamData {
     let inboxes = inboxes(&mut rng, number);
     let contacts = contacts(&mut rng, &members);
     let (conversations, messages) = conversations::generate(&mut rng, &inboxes, &contacts);
+    let templates = templates(&members);
     TeamData {
         team,
         members,
@@ -45,7 +47,39 @@ pub(crate) fn team_data(seed: u64, number: usize) -> TeamData {
         contacts,
         conversations,
         messages,
+        templates,
     }
+}
+
+/// The team's saved messages, the same for every seed (no random draw, so the rest of the
+/// data does not change with them): every fifth is its creator's own, every seventh archived,
+/// and two pairs share one `updated` instant, as edits made together do.
+fn templates(members: &[Member]) -> Vec<Template> {
+    words::TEMPLATES
+        .iter()
+        .enumerate()
+        .map(|(i, (name, text))| {
+            let step = i64::try_from(i).unwrap_or_default();
+            let created = anchor() - TimeDelta::days(90) + TimeDelta::hours(step * 37);
+            let tied = if i % 11 == 1 { step - 1 } else { step };
+            let updated = anchor() - TimeDelta::days(30) + TimeDelta::minutes(tied * 613);
+            Template {
+                id: FIRST_TEMPLATE_ID + step,
+                name: (*name).to_owned(),
+                text: (*text).to_owned(),
+                gallery: if i % 6 == 2 {
+                    vec![format!("https://media.example.com/templates/{}.jpg", i + 1)]
+                } else {
+                    Vec::new()
+                },
+                creator: members.get(i % members.len().max(1)).map_or(0, |m| m.id),
+                shared: i % 5 != 3,
+                archived: i % 7 == 6,
+                created,
+                updated,
+            }
+        })
+        .collect()
 }
 
 fn anchor() -> DateTime<Utc> {

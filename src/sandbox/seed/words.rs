@@ -68,3 +68,138 @@ pub(super) const NOTE_TEXTS: &[&str] = &[
     "Already refunded once, check with a manager.",
     "Spoke on the phone, resolved.",
 ];
+
+/// Saved messages: a name and a text with merge tokens.
+pub(super) const TEMPLATES: &[(&str, &str)] = &[
+    (
+        "Greeting",
+        "Hi {{first_name}}, thanks for reaching out! How can we help?",
+    ),
+    (
+        "Order ready",
+        "Hi {{first_name}}, your order is ready for pickup.",
+    ),
+    (
+        "Order shipped",
+        "Good news {{first_name}}: your order shipped today.",
+    ),
+    (
+        "Appointment reminder",
+        "Reminder: your appointment is tomorrow. Reply C to confirm.",
+    ),
+    (
+        "Appointment confirmed",
+        "Thanks {{first_name}}, your appointment is confirmed.",
+    ),
+    (
+        "After hours",
+        "We're closed right now and will reply first thing in the morning.",
+    ),
+    (
+        "Review request",
+        "Thanks for visiting, {{first_name}}! Would you leave us a review?",
+    ),
+    (
+        "Payment received",
+        "We received your payment. Thank you, {{first_name}} {{last_name}}.",
+    ),
+    (
+        "Payment reminder",
+        "A friendly reminder that your invoice is due this week.",
+    ),
+    (
+        "Out of stock",
+        "Sorry {{first_name}}, that item is out of stock. We'll text you when it's back.",
+    ),
+    (
+        "Back in stock",
+        "It's back! The item you asked about is in stock again.",
+    ),
+    (
+        "Delivery window",
+        "Your delivery will arrive between 2 and 4 pm today.",
+    ),
+    (
+        "Delivery delayed",
+        "Sorry, your delivery is running late; we'll update you soon.",
+    ),
+    (
+        "Survey",
+        "How did we do today? Reply with a number from 1 to 5.",
+    ),
+    (
+        "Holiday hours",
+        "Holiday hours: we close at 3 pm on Friday.",
+    ),
+    (
+        "Welcome",
+        "Welcome, {{first_name}}! Save this number to reach us any time.",
+    ),
+    (
+        "Follow up",
+        "Hi {{first_name}}, just following up on your question from yesterday.",
+    ),
+    (
+        "Quote",
+        "Here is the quote you asked for; it is valid for 30 days.",
+    ),
+    (
+        "Reschedule",
+        "Need a different time? Reply with the day that works best.",
+    ),
+    (
+        "Call back",
+        "Thanks {{first_name}}, someone from our team will call you shortly.",
+    ),
+    (
+        "Directions",
+        "We're at 100 Main Street; parking is behind the building.",
+    ),
+    (
+        "Warranty",
+        "Your purchase includes a one-year warranty. Keep this message.",
+    ),
+    (
+        "Referral",
+        "Know someone who'd like us? Send them our way and you both save 10%.",
+    ),
+    (
+        "Closing",
+        "Glad we could help, {{first_name}}. Have a great day!",
+    ),
+    ("Missed call", "Sorry we missed your call. How can we help?"),
+    ("Pickup", "Your pickup is scheduled for tomorrow morning."),
+    (
+        "Password reset",
+        "To reset your account, reply RESET and we'll send a link.",
+    ),
+    (
+        "Feedback thanks",
+        "Thank you for the feedback, {{first_name}}; we read every reply.",
+    ),
+    (
+        "Event invite",
+        "You're invited to our open house next Saturday!",
+    ),
+    (
+        "Price update",
+        "Prices change on the first of the month; order now to lock them in.",
+    ),
+    (
+        "Loyalty points",
+        "You have points to spend, {{first_name}}. Ask us how.",
+    ),
+    (
+        "Seasonal offer",
+        "This week only: 15% off for our regulars.",
+    ),
+    (
+        "Check in",
+        "Checking in: is everything working as expected?",
+    ),
+    (
+        "Documents needed",
+        "Please reply with a photo of the signed form.",
+    ),
+    ("Thank you", "Thank you, {{first_name}} {{last_name}}!"),
+];

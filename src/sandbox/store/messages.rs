@@ -29,6 +29,9 @@ pub(crate) struct Send {
     pub(crate) to: SendTarget,
     pub(crate) text: String,
     pub(crate) media: Option<String>,
+    /// A saved template to send instead of `text` and `media`, its merge fields filled in for
+    /// the recipient.
+    pub(crate) template: Option<i64>,
     pub(crate) private: bool,
     pub(crate) local_id: Option<String>,
     pub(crate) author: Option<String>,
@@ -75,13 +78,25 @@ pub(crate) struct MessagePage {
 impl TeamStore {
     /// Sends, or replays the answer of an earlier send with the same `local_id` when the
     /// readings de-duplicate them.
-    pub(crate) fn send(&mut self, send: Send) -> ApiResult<SendOutcome> {
+    pub(crate) fn send(&mut self, mut send: Send) -> ApiResult<SendOutcome> {
         let deduplicate = self.readings.local_id == LocalId::Deduplicated;
         let local_id = send.local_id.as_ref().filter(|_| deduplicate);
         if let Some(answer) = local_id.and_then(|id| self.sends_by_local_id.get(id)) {
             return Ok(SendOutcome::Replayed(answer.clone()));
         }
         let (existing_id, target) = self.destination(&send)?;
+        if let Some(id) = send.template {
+            let template = self
+                .template(id)
+                .ok_or_else(|| ApiError::bad_data(format!("template {id} does not exist")))?;
+            let contact = self.contact_by_phone(&target);
+            let (first, last) = contact.map_or(("", ""), |c| (c.first.as_str(), c.last.as_str()));
+            send.text = template
+                .text
+                .replace("{{first_name}}", first)
+                .replace("{{last_name}}", last);
+            send.media = template.gallery.first().cloned();
+        }
         let now = self.now();
         let conversation = match existing_id {
             Some(id) => id,

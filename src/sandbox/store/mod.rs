@@ -17,11 +17,11 @@ use chrono::{DateTime, TimeDelta, Utc};
 pub(crate) use conversations::{Address, ListQuery};
 pub(crate) use directory::{ContactJson, InboxJson, TeamJson};
 pub(crate) use messages::{Inbound, MAX_BURST, MessagePage, Send, SendOutcome, SendTarget};
-pub(crate) use render::{ConversationJson, MessageJson, SendAnswer, Viewer};
+pub(crate) use render::{ConversationJson, MessageJson, SendAnswer, TemplateJson, Viewer};
 
 use self::records::{
     Channel, Contact, Conversation, FIRST_CONTACT_ID, FIRST_CONVERSATION_ID, FIRST_MESSAGE_ID,
-    Inbox, Member, Message, Status, TeamInfo,
+    FIRST_TEMPLATE_ID, Inbox, Member, Message, Status, TeamInfo, Template,
 };
 use super::error::{ApiError, ApiResult};
 use super::wire::{to_micros, to_precision};
@@ -38,6 +38,8 @@ pub(crate) struct TeamData {
     pub(crate) conversations: Vec<Conversation>,
     /// Ids consecutive from `FIRST_MESSAGE_ID`, ordered by `(date, id)`.
     pub(crate) messages: Vec<Message>,
+    /// Ids consecutive from `FIRST_TEMPLATE_ID`.
+    pub(crate) templates: Vec<Template>,
 }
 
 /// One team's data and indexes.
@@ -54,6 +56,7 @@ pub(crate) struct TeamStore {
     by_updated: BTreeSet<(DateTime<Utc>, i64)>,
     /// Every message, ordered by `(date, id)`: appended, never reordered.
     messages: Vec<Message>,
+    templates: Vec<Template>,
     /// Answers of earlier sends by their `local_id`, replayed for duplicates.
     sends_by_local_id: HashMap<String, SendAnswer>,
     /// The last instant handed out by [`TeamStore::now`].
@@ -85,7 +88,12 @@ impl TeamStore {
             contacts,
             mut conversations,
             messages,
+            mut templates,
         } = data;
+        for template in &mut templates {
+            template.created = to_precision(template.created, readings.updated_precision);
+            template.updated = to_precision(template.updated, readings.updated_precision);
+        }
         for conversation in &mut conversations {
             conversation.created = to_precision(conversation.created, readings.updated_precision);
             conversation.updated = to_precision(conversation.updated, readings.updated_precision);
@@ -116,10 +124,33 @@ impl TeamStore {
             conversation_by_target,
             by_updated,
             messages,
+            templates,
             sends_by_local_id: HashMap::new(),
             clock,
             readings,
         }
+    }
+
+    pub(crate) fn template(&self, id: i64) -> Option<&Template> {
+        let index = usize::try_from(id.checked_sub(FIRST_TEMPLATE_ID)?).ok()?;
+        self.templates.get(index)
+    }
+
+    /// One page of templates, `updated` descending (ties by `id` descending), strictly before
+    /// `before`.
+    pub(crate) fn list_templates(
+        &self,
+        before: Option<DateTime<Utc>>,
+        page_size: usize,
+    ) -> Vec<&Template> {
+        let mut listed: Vec<&Template> = self
+            .templates
+            .iter()
+            .filter(|t| before.is_none_or(|before| t.updated < before))
+            .collect();
+        listed.sort_by_key(|t| std::cmp::Reverse((t.updated, t.id)));
+        listed.truncate(page_size);
+        listed
     }
 
     pub(crate) fn team(&self) -> &TeamInfo {

@@ -12,6 +12,7 @@ pub(crate) const FIRST_MEMBER_ID: i64 = 501;
 pub(crate) const FIRST_CONTACT_ID: i64 = 100_001;
 pub(crate) const FIRST_CONVERSATION_ID: i64 = 2_000_001;
 pub(crate) const FIRST_MESSAGE_ID: i64 = 90_000_001;
+pub(crate) const FIRST_TEMPLATE_ID: i64 = 7001;
 
 /// What the simulated team calls itself.
 #[derive(Debug, Clone)]
@@ -62,6 +63,23 @@ impl Inbox {
     pub(crate) fn has_member(&self, member: i64) -> bool {
         self.members.binary_search(&member).is_ok()
     }
+}
+
+/// A saved message (heymarket-api.md §9.4); `{{first_name}}` and `{{last_name}}` in its text
+/// are filled in per recipient when it is sent.
+#[derive(Debug, Clone)]
+pub(crate) struct Template {
+    pub(crate) id: i64,
+    pub(crate) name: String,
+    pub(crate) text: String,
+    /// Picture URLs sent with it.
+    pub(crate) gallery: Vec<String>,
+    pub(crate) creator: i64,
+    /// Shared with the team; otherwise its creator's own.
+    pub(crate) shared: bool,
+    pub(crate) archived: bool,
+    pub(crate) created: DateTime<Utc>,
+    pub(crate) updated: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone)]

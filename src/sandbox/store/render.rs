@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::TeamStore;
-use super::records::{Channel, Conversation, Direction, Message};
+use super::records::{Channel, Conversation, Direction, Message, Template};
 use crate::config::{MessageMedia, SendAnswerShape, Unassigned};
 use crate::sandbox::wire::{timestamp, timestamp_at};
 
@@ -124,6 +124,38 @@ struct GalleryEntryJson {
     original_url: String,
     annotation_text: &'static str,
     annotation_position: &'static str,
+}
+
+fn gallery_entry(url: &str) -> GalleryEntryJson {
+    GalleryEntryJson {
+        url: url.to_owned(),
+        original_url: url.to_owned(),
+        annotation_text: "",
+        annotation_position: "",
+    }
+}
+
+/// A template as `POST /v1/templates` and `GET /v1/template/{id}` answer it (§9.4).
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct TemplateJson {
+    id: i64,
+    name: String,
+    local_id: String,
+    content: TemplateContentJson,
+    team_id: i64,
+    creator_id: i64,
+    shared: bool,
+    created: String,
+    updated: String,
+    rev: i64,
+    archived: bool,
+}
+
+/// A template's GalleryContent.
+#[derive(Debug, Clone, Serialize)]
+struct TemplateContentJson {
+    text: String,
+    gallery: Vec<GalleryEntryJson>,
 }
 
 /// The answer of `POST /v1/message/send`: the documented `{id, date, gallery_url}`, with
@@ -263,18 +295,8 @@ impl TeamStore {
             link_url: "",
             local_id: message.local_id.clone().unwrap_or_default(),
             media: self.media_json(&message.media),
-            gallery: (self.readings.message_media == MessageMedia::Gallery).then(|| {
-                message
-                    .media
-                    .iter()
-                    .map(|url| GalleryEntryJson {
-                        url: url.clone(),
-                        original_url: url.clone(),
-                        annotation_text: "",
-                        annotation_position: "",
-                    })
-                    .collect()
-            }),
+            gallery: (self.readings.message_media == MessageMedia::Gallery)
+                .then(|| message.media.iter().map(|url| gallery_entry(url)).collect()),
             phone: contact.map_or_else(|| conversation.target.clone(), |c| c.phone.clone()),
             status: match (message.direction, &message.delivery_error) {
                 (Direction::Inbound, _) => "received",
@@ -295,6 +317,30 @@ impl TeamStore {
             user: message.user,
             private: message.direction == Direction::Private,
         })
+    }
+
+    pub(crate) fn template_json(&self, template: &Template) -> TemplateJson {
+        let precision = self.readings.updated_precision;
+        TemplateJson {
+            id: template.id,
+            name: template.name.clone(),
+            local_id: String::new(),
+            content: TemplateContentJson {
+                text: template.text.clone(),
+                gallery: template
+                    .gallery
+                    .iter()
+                    .map(|url| gallery_entry(url))
+                    .collect(),
+            },
+            team_id: self.team().id,
+            creator_id: template.creator,
+            shared: template.shared,
+            created: timestamp_at(&template.created, precision),
+            updated: timestamp_at(&template.updated, precision),
+            rev: 1,
+            archived: template.archived,
+        }
     }
 
     fn media_json(&self, media: &[String]) -> MediaJson {

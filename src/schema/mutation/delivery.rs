@@ -40,6 +40,8 @@ pub(super) struct Outgoing {
     pub recipient_field: &'static str,
     pub text: Option<String>,
     pub media_url: Option<String>,
+    /// A template sent instead of `text` and `media_url`; the upstream fills in its text.
+    pub template: Option<i64>,
     pub private: bool,
     /// Sends at most once per key (and goes upstream as `local_id`, which the message carries).
     pub idempotency_key: Option<String>,
@@ -53,6 +55,7 @@ impl Outgoing {
             recipient: self.recipient.clone(),
             text: self.text.clone(),
             media_url: self.media_url.clone(),
+            template_id: self.template,
             private: self.private,
             local_id: self.idempotency_key.clone(),
         }
@@ -273,11 +276,13 @@ async fn find_by_key(
 ) -> Result<Option<(Delivered, Sent)>, Failure> {
     context.loaders.forget_messages();
     let newest = newest_messages(context, &outgoing.target, outgoing.inbox.id).await?;
+    // A template's text is filled in upstream, so only a plain text is compared.
     let Some(message) = newest.iter().find(|message| {
         message.local_id.is_some()
             && message.local_id == outgoing.idempotency_key
-            && message.text.as_deref().unwrap_or_default()
-                == outgoing.text.as_deref().unwrap_or_default()
+            && (outgoing.template.is_some()
+                || message.text.as_deref().unwrap_or_default()
+                    == outgoing.text.as_deref().unwrap_or_default())
     }) else {
         return Ok(None);
     };

@@ -9,6 +9,7 @@ use super::subject::{Subject, check_member};
 use super::user_error::{Failure, UserError, UserErrorCode};
 use crate::error::ApiError;
 use crate::phone;
+use crate::schema::access;
 use crate::schema::context::RequestContext;
 use crate::schema::node::{GlobalId, NodeKind};
 use crate::upstream::requests::Recipient;
@@ -28,10 +29,14 @@ pub(crate) struct SendMessageInput {
     pub inbox_id: Option<ID>,
     /// The customer's number with `inboxId`, in any common format, e.g. `+1 (415) 555-0100`.
     pub phone: Option<String>,
-    /// The text. A message needs `text`, `mediaUrl` or both.
+    /// The text. A message needs `text`, `mediaUrl` or both, or else `templateId`.
     pub text: Option<String>,
     /// Public `http(s)` URL of a picture or file to attach; makes the message an MMS.
     pub media_url: Option<String>,
+    /// Send this template (its global `id`) instead of `text` and `mediaUrl`: Heymarket fills
+    /// in its merge fields for the customer. Not together with `text` or `mediaUrl` (a
+    /// `BAD_USER_INPUT` error); another member's own template is `FORBIDDEN`.
+    pub template_id: Option<ID>,
     /// Makes the mutation safe to retry: sending again with the same key, while the gateway
     /// remembers it (24 hours by default), sends nothing and answers the first send's message;
     /// the same key with other input is `IDEMPOTENCY_KEY_REUSED`. Use a new key (e.g. a UUID)
@@ -141,7 +146,14 @@ async fn send(ctx: &Context<'_>, mut input: SendMessageInput) -> Result<Delivere
     let sends = idempotency(ctx)?;
     let idempotency_key = idempotency_key(input.idempotency_key.take())?;
     let addressing = Addressing::of(&input)?;
-    let (text, media_url) = content(input.text, input.media_url)?;
+    let template = match input.template_id.take() {
+        Some(id) => Some(chosen_template(context, &id, &input).await?),
+        None => None,
+    };
+    let (text, media_url) = match template {
+        Some(_) => (None, None),
+        None => content(input.text, input.media_url)?,
+    };
     let (inbox, sender, recipient, target) = match addressing {
         Addressing::Reply { conversation } => {
             let subject = Subject::load(context, conversation).await?;
@@ -171,10 +183,30 @@ async fn send(ctx: &Context<'_>, mut input: SendMessageInput) -> Result<Delivere
         recipient_field,
         text,
         media_url,
+        template,
         private: false,
         idempotency_key,
     };
     deliver(context, sends, outgoing).await
+}
+
+/// The template a send names: it must be the only content, exist, and be the acting member's
+/// to use. Answers its database id.
+async fn chosen_template(
+    context: &RequestContext,
+    id: &ID,
+    input: &SendMessageInput,
+) -> Result<i64, ApiError> {
+    if input.text.is_some() || input.media_url.is_some() {
+        return Err(ApiError::bad_input(
+            "send `templateId`, or `text` and `mediaUrl`, not both",
+        ));
+    }
+    let id = GlobalId::parse_as(id, NodeKind::Template)?;
+    access::template(context, id)
+        .await?
+        .map(|template| template.id)
+        .ok_or_else(|| ApiError::NotFound(format!("no template {id}")))
 }
 
 async fn note(ctx: &Context<'_>, input: AddPrivateNoteInput) -> Result<Delivered, Failure> {
@@ -193,6 +225,7 @@ async fn note(ctx: &Context<'_>, input: AddPrivateNoteInput) -> Result<Delivered
         recipient_field: "conversationId",
         text,
         media_url: None,
+        template: None,
         private: true,
         idempotency_key,
     };

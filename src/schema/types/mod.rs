@@ -7,6 +7,7 @@ mod inbox;
 mod member;
 mod message;
 mod team;
+mod template;
 
 pub use contact::Contact;
 pub use conversation::{Conversation, ConversationStatus};
@@ -14,3 +15,4 @@ pub use inbox::Inbox;
 pub use member::Member;
 pub use message::Message;
 pub use team::Team;
+pub use template::Template;

@@ -1,0 +1,49 @@
+//! `POST /v1/templates` (the date-cursor list) and `GET /v1/template/{id}`.
+
+use axum::Json;
+use axum::extract::Path;
+use serde::Deserialize;
+
+use super::path_id;
+use crate::sandbox::error::{ApiError, ApiResult};
+use crate::sandbox::extract::{JsonBody, Tenant};
+use crate::sandbox::store::TemplateJson;
+use crate::sandbox::wire::parse_instant;
+
+/// Templates per page, as documented ("`date` cursor, 30 per page", §9.4).
+const PAGE_SIZE: usize = 30;
+
+#[derive(Deserialize)]
+pub(super) struct ListBody {
+    date: Option<String>,
+}
+
+/// One page, newest `updated` first, strictly before `date`; archived templates included,
+/// flagged `archived`.
+pub(super) async fn list(
+    tenant: Tenant,
+    JsonBody(body): JsonBody<ListBody>,
+) -> ApiResult<Json<Vec<TemplateJson>>> {
+    let before = body
+        .date
+        .as_deref()
+        .map(|date| parse_instant("date", date))
+        .transpose()?;
+    let store = tenant.store();
+    Ok(Json(
+        store
+            .list_templates(before, PAGE_SIZE)
+            .into_iter()
+            .map(|template| store.template_json(template))
+            .collect(),
+    ))
+}
+
+pub(super) async fn get(tenant: Tenant, Path(id): Path<String>) -> ApiResult<Json<TemplateJson>> {
+    let id = path_id(&id, "template")?;
+    let store = tenant.store();
+    let template = store
+        .template(id)
+        .ok_or_else(|| ApiError::not_found(format!("template {id} does not exist")))?;
+    Ok(Json(store.template_json(template)))
+}

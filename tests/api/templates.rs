@@ -1,0 +1,232 @@
+//! Templates: the list a member may use (the team's shared ones and their own), walked exactly
+//! under every profile at a counted cost, found by id with its access check, and sent with
+//! their merge fields filled in.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use heymarket_gateway::config::Readings;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, error_codes, global};
+use crate::sandbox_support::{micro_after, spawn_app_reading};
+
+/// The seeded team's admin.
+const ADMIN: i64 = 501;
+/// A member with a template of their own.
+const MEMBER: i64 = 502;
+
+const TEMPLATES: &str = r#"query($first: Int, $after: String, $archived: Boolean!) {
+    templates(first: $first, after: $after, includeArchived: $archived) {
+        nodes { databaseId name text shared archived creator { databaseId } updatedAt }
+        pageInfo { hasNextPage endCursor } } }"#;
+
+async fn run(app: &TestApp, member: i64, query: &str, variables: Value) -> Value {
+    let member = member.to_string();
+    let (status, body) = app
+        .graphql_with(query, variables, &[("X-Member-Id", &member)])
+        .await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+fn cost(body: &Value) -> BTreeMap<String, u64> {
+    serde_json::from_value(body["extensions"]["cost"]["upstreamCallsByRoute"].clone())
+        .expect("calls by route")
+}
+
+/// Every template the sandbox's REST API lists, newest first: each page asked up to the end
+/// of the last row's instant, the rows already seen dropped.
+async fn rest_templates(app: &TestApp) -> Vec<Value> {
+    let mut rows: Vec<Value> = Vec::new();
+    loop {
+        let body = match rows.last() {
+            Some(last) => json!({ "date": micro_after(&last["updated"]) }),
+            None => json!({}),
+        };
+        let (status, page) = app.sandbox.api_post(0, "/v1/templates", body).await;
+        assert_eq!(status, 200, "{page}");
+        let seen: BTreeSet<i64> = rows.iter().map(|row| row["id"].as_i64().unwrap()).collect();
+        let fresh: Vec<Value> = page
+            .as_array()
+            .expect("a page")
+            .iter()
+            .filter(|row| !seen.contains(&row["id"].as_i64().unwrap()))
+            .cloned()
+            .collect();
+        if fresh.is_empty() {
+            return rows;
+        }
+        rows.extend(fresh);
+    }
+}
+
+/// The ids of `member`'s walk of `templates`, `first` at a time, and the requests it took.
+async fn walk(app: &TestApp, member: i64, first: usize, archived: bool) -> (Vec<i64>, Vec<Value>) {
+    let (mut ids, mut bodies) = (Vec::new(), Vec::new());
+    let mut after = Value::Null;
+    loop {
+        let variables = json!({ "first": first, "after": after, "archived": archived });
+        let body = run(app, member, TEMPLATES, variables).await;
+        assert_eq!(body["errors"], Value::Null, "{body}");
+        let connection = &body["data"]["templates"];
+        for node in connection["nodes"].as_array().expect("nodes") {
+            ids.push(node["databaseId"].as_str().unwrap().parse().unwrap());
+        }
+        let more = connection["pageInfo"]["hasNextPage"] == true;
+        after = connection["pageInfo"]["endCursor"].clone();
+        bodies.push(body);
+        if !more {
+            return (ids, bodies);
+        }
+        assert!(bodies.len() < 100, "the walk does not end");
+    }
+}
+
+#[tokio::test]
+async fn a_member_lists_the_shared_templates_and_their_own_once_each_under_every_profile() {
+    for (profile, readings) in Readings::profiles() {
+        let app = spawn_app_reading(*readings).await;
+        let rest = rest_templates(&app).await;
+        assert!(rest.len() > 30, "{profile}: more than one upstream page");
+        for member in [ADMIN, MEMBER] {
+            for archived in [false, true] {
+                let expected: Vec<i64> = rest
+                    .iter()
+                    .filter(|row| row["shared"] == true || row["creator_id"] == member)
+                    .filter(|row| archived || row["archived"] == false)
+                    .map(|row| row["id"].as_i64().unwrap())
+                    .collect();
+                for first in [100, 7] {
+                    let (ids, _) = walk(&app, member, first, archived).await;
+                    assert_eq!(ids, expected, "{profile}, member {member}, first {first}");
+                }
+            }
+        }
+        let private = rest.iter().filter(|row| row["shared"] == false).count();
+        assert!(private > 1, "{profile}: the seed has private templates");
+    }
+}
+
+#[tokio::test]
+async fn the_template_list_costs_its_two_upstream_pages_cold_and_nothing_warm() {
+    let app = spawn_app_reading(Readings::DEFAULT).await;
+    run(&app, ADMIN, "{ viewer { name } }", json!({})).await;
+
+    let (_, cold) = walk(&app, ADMIN, 100, true).await;
+    let (_, warm) = walk(&app, MEMBER, 100, true).await;
+
+    assert_eq!(
+        cost(&cold[0]),
+        BTreeMap::from([("POST /v1/templates".to_owned(), 2)]),
+        "a page of 30 and the rest, which ends the list"
+    );
+    assert_eq!(
+        cost(&warm[0]),
+        BTreeMap::new(),
+        "another member shares the pages"
+    );
+}
+
+#[tokio::test]
+async fn a_template_by_id_is_its_creators_own_unless_shared() {
+    let app = spawn_app_reading(Readings::DEFAULT).await;
+    let rest = rest_templates(&app).await;
+    let own = rest
+        .iter()
+        .find(|row| row["shared"] == false && row["creator_id"] == MEMBER)
+        .expect("a private template of the member");
+    let id = global(&format!("Template:{}", own["id"]));
+    let query = "query($id: ID!) { node(id: $id) { ... on Template { name shared } } }";
+
+    let mine = run(&app, MEMBER, query, json!({ "id": id })).await;
+    assert_eq!(mine["errors"], Value::Null, "{mine}");
+    assert_eq!(
+        mine["data"]["node"],
+        json!({ "name": own["name"], "shared": false })
+    );
+
+    let theirs = run(&app, ADMIN, query, json!({ "id": id })).await;
+    assert_eq!(error_codes(&theirs), ["FORBIDDEN"], "{theirs}");
+    assert_eq!(theirs["data"]["node"], Value::Null);
+
+    let missing = run(&app, ADMIN, query, json!({ "id": global("Template:1") })).await;
+    assert_eq!(error_codes(&missing), ["NOT_FOUND"], "{missing}");
+}
+
+const SEND: &str = r#"mutation($input: SendMessageInput!) { sendMessage(input: $input) {
+    message { text mediaUrl } userErrors { code } } }"#;
+
+#[tokio::test]
+async fn a_template_is_sent_with_its_merge_fields_filled_in_for_the_customer() {
+    let app = spawn_app_reading(Readings::DEFAULT).await;
+    let rest = rest_templates(&app).await;
+    let shared = |has_gallery: bool| {
+        rest.iter()
+            .find(|row| {
+                row["shared"] == true
+                    && row["content"]["text"]
+                        .as_str()
+                        .unwrap()
+                        .contains("{{first_name}}")
+                    && row["content"]["gallery"].as_array().unwrap().is_empty() != has_gallery
+            })
+            .expect("a shared template")
+    };
+    let (status, contact) = app.sandbox.api_get(0, "/v1/contact/100001").await;
+    assert_eq!(status, 200, "{contact}");
+    let phone = contact["phone"].as_str().unwrap();
+    let first_name = contact["first"].as_str().unwrap();
+    let sends = app.sandbox.calls("POST /v1/message/send").await;
+
+    for template in [shared(false), shared(true)] {
+        let input = json!({ "input": {
+            "inboxId": global("Inbox:3001"),
+            "phone": phone,
+            "templateId": global(&format!("Template:{}", template["id"])),
+        } });
+        let body = run(&app, ADMIN, SEND, input).await;
+        assert_eq!(body["errors"], Value::Null, "{body}");
+        let message = &body["data"]["sendMessage"]["message"];
+        let expected = template["content"]["text"]
+            .as_str()
+            .unwrap()
+            .replace("{{first_name}}", first_name)
+            .replace("{{last_name}}", contact["last"].as_str().unwrap());
+        assert_eq!(message["text"], expected);
+        let gallery = template["content"]["gallery"][0]["url"].clone();
+        assert_eq!(message["mediaUrl"], gallery);
+    }
+    assert_eq!(app.sandbox.calls("POST /v1/message/send").await, sends + 2);
+
+    // Content twice over, or another member's own template, sends nothing.
+    let private = rest
+        .iter()
+        .find(|row| row["shared"] == false)
+        .expect("a private template");
+    for (extra, member, code) in [
+        (
+            json!({ "templateId": global(&format!("Template:{}", shared(false)["id"])), "text": "Hi" }),
+            ADMIN,
+            "BAD_USER_INPUT",
+        ),
+        (
+            json!({ "templateId": global(&format!("Template:{}", private["id"])) }),
+            ADMIN,
+            "FORBIDDEN",
+        ),
+        (
+            json!({ "templateId": global("Template:1") }),
+            ADMIN,
+            "NOT_FOUND",
+        ),
+    ] {
+        let mut input = json!({ "inboxId": global("Inbox:3001"), "phone": phone });
+        input
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        let body = run(&app, member, SEND, json!({ "input": input })).await;
+        assert_eq!(error_codes(&body), [code], "{input}: {body}");
+    }
+    assert_eq!(app.sandbox.calls("POST /v1/message/send").await, sends + 2);
+}
