@@ -19,11 +19,7 @@ const ADMIN: i64 = 501;
 
 /// Runs `query` as `member`; the answer, which must hold no errors.
 async fn run(app: &TestApp, member: i64, query: &str, variables: Value) -> Value {
-    let member = member.to_string();
-    let (status, body) = app
-        .graphql_with(query, variables, &[("X-Member-Id", &member)])
-        .await;
-    assert_eq!(status, 200, "{body}");
+    let body = app.graphql_as(member, query, variables).await;
     assert_eq!(body["errors"], Value::Null, "{body}");
     body
 }

@@ -235,6 +235,16 @@ impl TestApp {
         (status, response.json().await.expect("a JSON body"))
     }
 
+    /// Runs `query` as team member `member` (`X-Member-Id`); the body of its 200 answer.
+    pub async fn graphql_as(&self, member: i64, query: &str, variables: Value) -> Value {
+        let member = member.to_string();
+        let (status, body) = self
+            .graphql_with(query, variables, &[("X-Member-Id", &member)])
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
     /// `GET /readyz`: the status and the JSON body.
     pub async fn readyz(&self) -> (u16, Value) {
         let response = self

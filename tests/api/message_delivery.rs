@@ -14,10 +14,7 @@ const NEWEST: &str = r#"query($id: ID!) { conversation(id: $id) { messages(first
 
 /// Runs `query` as member 501; the answer, which must hold no errors.
 async fn run(app: &TestApp, query: &str, variables: Value) -> Value {
-    let (status, body) = app
-        .graphql_with(query, variables, &[("X-Member-Id", "501")])
-        .await;
-    assert_eq!(status, 200, "{body}");
+    let body = app.graphql_as(501, query, variables).await;
     assert_eq!(body["errors"], Value::Null, "{body}");
     body
 }

@@ -20,15 +20,6 @@ const TEMPLATES: &str = r#"query($first: Int, $after: String, $archived: Boolean
         nodes { databaseId name text shared archived creator { databaseId } updatedAt }
         pageInfo { hasNextPage endCursor } } }"#;
 
-async fn run(app: &TestApp, member: i64, query: &str, variables: Value) -> Value {
-    let member = member.to_string();
-    let (status, body) = app
-        .graphql_with(query, variables, &[("X-Member-Id", &member)])
-        .await;
-    assert_eq!(status, 200, "{body}");
-    body
-}
-
 fn cost(body: &Value) -> BTreeMap<String, u64> {
     serde_json::from_value(body["extensions"]["cost"]["upstreamCallsByRoute"].clone())
         .expect("calls by route")
@@ -66,7 +57,7 @@ async fn walk(app: &TestApp, member: i64, first: usize, archived: bool) -> (Vec<
     let mut after = Value::Null;
     loop {
         let variables = json!({ "first": first, "after": after, "archived": archived });
-        let body = run(app, member, TEMPLATES, variables).await;
+        let body = app.graphql_as(member, TEMPLATES, variables).await;
         assert_eq!(body["errors"], Value::Null, "{body}");
         let connection = &body["data"]["templates"];
         for node in connection["nodes"].as_array().expect("nodes") {
@@ -110,7 +101,8 @@ async fn a_member_lists_the_shared_templates_and_their_own_once_each_under_every
 #[tokio::test]
 async fn the_template_list_costs_its_two_upstream_pages_cold_and_nothing_warm() {
     let app = spawn_app_reading(Readings::DEFAULT).await;
-    run(&app, ADMIN, "{ viewer { name } }", json!({})).await;
+    app.graphql_as(ADMIN, "{ viewer { name } }", json!({}))
+        .await;
 
     let (_, cold) = walk(&app, ADMIN, 100, true).await;
     let (_, warm) = walk(&app, MEMBER, 100, true).await;
@@ -138,18 +130,20 @@ async fn a_template_by_id_is_its_creators_own_unless_shared() {
     let id = global(&format!("Template:{}", own["id"]));
     let query = "query($id: ID!) { node(id: $id) { ... on Template { name shared } } }";
 
-    let mine = run(&app, MEMBER, query, json!({ "id": id })).await;
+    let mine = app.graphql_as(MEMBER, query, json!({ "id": id })).await;
     assert_eq!(mine["errors"], Value::Null, "{mine}");
     assert_eq!(
         mine["data"]["node"],
         json!({ "name": own["name"], "shared": false })
     );
 
-    let theirs = run(&app, ADMIN, query, json!({ "id": id })).await;
+    let theirs = app.graphql_as(ADMIN, query, json!({ "id": id })).await;
     assert_eq!(error_codes(&theirs), ["FORBIDDEN"], "{theirs}");
     assert_eq!(theirs["data"]["node"], Value::Null);
 
-    let missing = run(&app, ADMIN, query, json!({ "id": global("Template:1") })).await;
+    let missing = app
+        .graphql_as(ADMIN, query, json!({ "id": global("Template:1") }))
+        .await;
     assert_eq!(error_codes(&missing), ["NOT_FOUND"], "{missing}");
 }
 
@@ -184,7 +178,7 @@ async fn a_template_is_sent_with_its_merge_fields_filled_in_for_the_customer() {
             "phone": phone,
             "templateId": global(&format!("Template:{}", template["id"])),
         } });
-        let body = run(&app, ADMIN, SEND, input).await;
+        let body = app.graphql_as(ADMIN, SEND, input).await;
         assert_eq!(body["errors"], Value::Null, "{body}");
         let message = &body["data"]["sendMessage"]["message"];
         let expected = template["content"]["text"]
@@ -225,7 +219,9 @@ async fn a_template_is_sent_with_its_merge_fields_filled_in_for_the_customer() {
             .as_object_mut()
             .unwrap()
             .extend(extra.as_object().unwrap().clone());
-        let body = run(&app, member, SEND, json!({ "input": input })).await;
+        let body = app
+            .graphql_as(member, SEND, json!({ "input": input }))
+            .await;
         assert_eq!(error_codes(&body), [code], "{input}: {body}");
     }
     assert_eq!(app.sandbox.calls("POST /v1/message/send").await, sends + 2);
