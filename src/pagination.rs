@@ -80,8 +80,8 @@ impl Listing {
         page_size: None,
         longest_page_seen: 0,
     };
-    /// `POST /v1/templates`: RFC 3339 cursor, "30 per page".
-    pub const TEMPLATES: Listing = Listing {
+    /// `POST /v1/templates` and `POST /v1/contacts`: RFC 3339 cursor, "30 per page".
+    pub const DATE_PAGES: Listing = Listing {
         granularity: Granularity::Microsecond,
         page_size: Some(30),
         longest_page_seen: 0,

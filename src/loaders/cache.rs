@@ -21,7 +21,7 @@ use crate::events::Event;
 use crate::metrics::LoaderMetrics;
 use crate::upstream::TenantKey;
 use crate::upstream::models::{Contact, Conversation, Inbox, Message, Team, Template};
-use crate::upstream::requests::{ConversationListRequest, TemplateListRequest};
+use crate::upstream::requests::{ConversationListRequest, DatePageRequest};
 
 /// A history page: phone, inbox, and the page's `timestamp` bound (`None` for the newest).
 pub(super) type HistoryKey = (TenantKey, String, i64, Option<i64>);
@@ -48,7 +48,9 @@ pub struct Caches {
     pub(super) list_pages: Cache<ListKey, Arc<Vec<Conversation>>>,
     /// Template list pages; templates change rarely and no event tells of it, so they live as
     /// long as the directory.
-    pub(super) template_pages: Cache<(TenantKey, TemplateListRequest), Arc<Vec<Template>>>,
+    pub(super) template_pages: Cache<(TenantKey, DatePageRequest), Arc<Vec<Template>>>,
+    /// Contact list pages, forgotten with the contacts.
+    pub(super) contact_pages: Cache<(TenantKey, DatePageRequest), Arc<Vec<Contact>>>,
     /// Per tenant and list generation, the listing of its newest messages a walk started
     /// alongside its list call (see `last_message`). A change moves the generation on, so a
     /// window never outlives what it proves.
@@ -102,6 +104,9 @@ impl Caches {
             last_messages: BatchCache::new(config.capacity, config.ttl_conversations),
             list_pages: bounded(config.capacity, config.ttl_conversations).build(),
             template_pages: bounded(config.capacity, config.ttl_directory).build(),
+            contact_pages: bounded(config.capacity, config.ttl_contacts)
+                .support_invalidation_closures()
+                .build(),
             recent_windows: bounded(config.capacity, config.ttl_conversations).build(),
             largest_listing: AtomicU32::new(0),
             short_listing_seen: AtomicBool::new(false),
@@ -236,9 +241,7 @@ impl Caches {
             .map(|(tenant, _)| *tenant)
             .collect();
         if event.kind.concerns_a_contact() {
-            let teams_tenants = tenants.clone();
-            self.contacts
-                .invalidate_if(move |(tenant, _)| teams_tenants.contains(tenant));
+            self.contacts_changed(tenants.clone());
         }
         let Some(conversation) = event.conversation_id() else {
             return;
@@ -248,6 +251,28 @@ impl Caches {
             self.lists_changed(tenant).await;
         }
         self.histories_changed(tenants);
+    }
+
+    /// The contacts of `tenants` changed: their cached contacts and contact list pages no
+    /// longer count.
+    fn contacts_changed(&self, tenants: HashSet<TenantKey>) {
+        let tenants = Arc::new(tenants);
+        let owners = Arc::clone(&tenants);
+        self.contacts
+            .invalidate_if(move |(tenant, _)| owners.contains(tenant));
+        self.contact_pages_changed(tenants);
+    }
+
+    /// Some contact of `tenants` changed, so their contact list pages (ordered by change) no
+    /// longer count.
+    pub(super) fn contact_pages_changed(&self, tenants: Arc<HashSet<TenantKey>>) {
+        if let Err(error) = self
+            .contact_pages
+            .invalidate_entries_if(move |(tenant, _), _| tenants.contains(tenant))
+        {
+            tracing::error!(%error, "cannot drop contact pages selectively; clearing them all");
+            self.contact_pages.invalidate_all();
+        }
     }
 
     /// Events were lost (a receiver fell behind): nothing cached about conversations can be

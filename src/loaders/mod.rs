@@ -25,7 +25,7 @@ pub use last_message::LastMessageTarget;
 
 use crate::error::ApiError;
 use crate::upstream::models::{Contact, Conversation, Inbox, Message, Team, TeamMember, Template};
-use crate::upstream::requests::{ConversationListRequest, TemplateListRequest};
+use crate::upstream::requests::{ConversationListRequest, DatePageRequest};
 use crate::upstream::{CallLog, TenantClient};
 use entities::{ContactsByPhone, ConversationsById, Histories, HistoryPage, LastMessages};
 use source::Source;
@@ -200,7 +200,18 @@ impl Loaders {
         updated_before: Option<DateTime<Utc>>,
     ) -> Result<Arc<Vec<Template>>, ApiError> {
         self.source
-            .template_page(TemplateListRequest { updated_before })
+            .template_page(DatePageRequest { updated_before })
+            .await
+    }
+
+    /// One page of the team's contacts (`POST /v1/contacts`), newest change first, strictly
+    /// before `updated_before`.
+    pub async fn contact_page(
+        &self,
+        updated_before: Option<DateTime<Utc>>,
+    ) -> Result<Arc<Vec<Contact>>, ApiError> {
+        self.source
+            .contact_page(DatePageRequest { updated_before })
             .await
     }
 
@@ -228,14 +239,16 @@ impl Loaders {
         self.contacts.load_one(phone.to_owned()).await
     }
 
-    /// Forgets the contact with this phone number, here and in the shared caches, after a
-    /// write changed it.
+    /// Forgets the contact with this phone number, here and in the shared caches, and the
+    /// contact list pages (ordered by change), after a write changed it.
     pub async fn forget_contact(&self, phone: &str) {
-        self.source
-            .caches
+        let caches = &self.source.caches;
+        let tenant = self.source.tenant;
+        caches
             .contacts
-            .invalidate(&(self.source.tenant, phone.to_owned()))
+            .invalidate(&(tenant, phone.to_owned()))
             .await;
+        caches.contact_pages_changed(Arc::new(HashSet::from([tenant])));
         self.contacts.clear::<String>();
     }
 

@@ -15,7 +15,7 @@ use super::cache::{Caches, shared_error};
 use crate::error::ApiError;
 use crate::metrics::CacheKind;
 use crate::upstream::models::{Contact, Conversation, Inbox, Message, Team, Template};
-use crate::upstream::requests::{ConversationListRequest, TemplateListRequest};
+use crate::upstream::requests::{ConversationListRequest, DatePageRequest};
 use crate::upstream::{Error as UpstreamError, TenantClient, TenantKey};
 
 /// A tenant's upstream handle and the caches its answers go into.
@@ -107,7 +107,7 @@ impl Source {
     /// One page of templates, through the shared cache.
     pub(super) async fn template_page(
         &self,
-        request: TemplateListRequest,
+        request: DatePageRequest,
     ) -> Result<Arc<Vec<Template>>, ApiError> {
         let fill = || async {
             self.upstream
@@ -119,6 +119,28 @@ impl Source {
         let key = (self.tenant, request);
         self.read_through(CacheKind::Templates, &self.caches.template_pages, key, fill)
             .await
+    }
+
+    /// One page of contacts, through the shared cache.
+    pub(super) async fn contact_page(
+        &self,
+        request: DatePageRequest,
+    ) -> Result<Arc<Vec<Contact>>, ApiError> {
+        let fill = || async {
+            self.upstream
+                .list_contacts(&request)
+                .await
+                .map(Arc::new)
+                .map_err(ApiError::from)
+        };
+        let key = (self.tenant, request);
+        self.read_through(
+            CacheKind::ContactPages,
+            &self.caches.contact_pages,
+            key,
+            fill,
+        )
+        .await
     }
 
     pub(super) async fn team(&self) -> Result<Arc<Team>, ApiError> {

@@ -17,6 +17,7 @@ pub enum CacheKind {
     LastMessages,
     ListPages,
     Templates,
+    ContactPages,
 }
 
 impl CacheKind {
@@ -30,6 +31,7 @@ impl CacheKind {
             Self::LastMessages => "last_messages",
             Self::ListPages => "list_pages",
             Self::Templates => "templates",
+            Self::ContactPages => "contact_pages",
         }
     }
 }

@@ -227,6 +227,17 @@ connection_types!(
     "A template in a list, with its position."
 );
 
+connection_types!(
+    super::types::Contact,
+    ContactConnection,
+    ContactEdge,
+    "One page of contacts, most recently changed first. Walk it by passing \
+     `pageInfo.endCursor` as `after` while `pageInfo.hasNextPage` is true: over unchanging data \
+     every contact arrives exactly once. A contact that changes during a walk moves to the top, \
+     out of the part still to be walked.",
+    "A contact in a list, with its position."
+);
+
 /// Where a page sits in its list.
 #[derive(SimpleObject)]
 pub struct PageInfo {

@@ -39,6 +39,7 @@ pub enum CursorKind {
     Conversation,
     Message,
     Template,
+    Contact,
 }
 
 impl CursorKind {
@@ -47,6 +48,7 @@ impl CursorKind {
             Self::Conversation => "conversation",
             Self::Message => "message",
             Self::Template => "template",
+            Self::Contact => "contact",
         }
     }
 }

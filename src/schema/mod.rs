@@ -7,6 +7,7 @@ mod completion;
 mod connection;
 mod context;
 mod cursor;
+mod date_lists;
 mod document;
 mod executor;
 mod limits;
@@ -18,7 +19,6 @@ mod query;
 mod scalars;
 mod started;
 mod subscription;
-mod templates;
 mod types;
 mod variables;
 

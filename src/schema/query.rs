@@ -3,13 +3,15 @@
 use async_graphql::{Context, ID, Object, PathSegment};
 
 use super::access;
-use super::connection::{ConversationConnection, PageRequest, TemplateConnection};
+use super::connection::{
+    ContactConnection, ConversationConnection, PageRequest, TemplateConnection,
+};
 use super::context::RequestContext;
 use super::cursor::{CursorKey, CursorKind};
+use super::date_lists;
 use super::limits::MAX_NODE_IDS;
 use super::listing::{self, ConversationFilter};
 use super::node::{self, GlobalId, Node, NodeKind};
-use super::templates;
 use super::types::{Contact, Conversation, Inbox, Member, Team};
 use crate::error::ApiError;
 use crate::phone;
@@ -86,7 +88,7 @@ impl Query {
     ) -> Result<TemplateConnection, ApiError> {
         let key = CursorKey::of(ctx)?;
         let page = PageRequest::parse(key, CursorKind::Template, first, after)?;
-        templates::templates(ctx, page, include_archived).await
+        date_lists::templates(ctx, page, include_archived).await
     }
 
     /// One conversation by its global id; null with a `NOT_FOUND` error when there is none, or
@@ -102,6 +104,22 @@ impl Query {
                 .await?
                 .map(Conversation),
         )
+    }
+
+    /// The team's contacts, most recently changed first (contacts are the team's: every
+    /// member sees them all). Cached for `--cache-ttl-contacts`; a change through this gateway,
+    /// or an opt-out webhook, refreshes the list.
+    #[graphql(complexity = "crate::schema::limits::connection_cost(first, child_complexity)")]
+    async fn contacts(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "How many contacts to return (0 to 100; default 20).")] first: Option<i32>,
+        #[graphql(desc = "Continue after this cursor (an `endCursor` or edge `cursor`).")]
+        after: Option<String>,
+    ) -> Result<ContactConnection, ApiError> {
+        let key = CursorKey::of(ctx)?;
+        let page = PageRequest::parse(key, CursorKind::Contact, first, after)?;
+        date_lists::contacts(ctx, page).await
     }
 
     /// One contact by its global id; null with a `NOT_FOUND` error when there is none.

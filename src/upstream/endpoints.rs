@@ -10,7 +10,7 @@ use super::models::{
 };
 use super::requests::{
     AllMessagesRequest, ContactStatusRequest, ConversationListRequest, ConversationStatusRequest,
-    ReadStateRequest, ReassignRequest, SendMessageRequest, TemplateListRequest, TransferRequest,
+    DatePageRequest, ReadStateRequest, ReassignRequest, SendMessageRequest, TransferRequest,
 };
 use super::retry::CallKind;
 use super::{Error, TenantClient};
@@ -32,6 +32,7 @@ static GET_CONTACT: Route = Route::get("/v1/contact/{id}");
 static CONTACT_BY_PHONE: Route = Route::post("/v1/contact/get");
 static SEARCH_CONTACTS: Route = Route::post("/v2/contacts/search");
 static SET_CONTACT_STATUS: Route = Route::post("/v1/contact/set_status");
+static LIST_CONTACTS: Route = Route::post("/v1/contacts");
 static LIST_TEMPLATES: Route = Route::post("/v1/templates");
 static GET_TEMPLATE: Route = Route::get("/v1/template/{id}");
 
@@ -152,11 +153,14 @@ impl TenantClient {
     }
 
     /// `POST /v1/templates`: one page (30), newest `updated` first; an empty page ends a walk.
-    pub async fn list_templates(
-        &self,
-        request: &TemplateListRequest,
-    ) -> Result<Vec<Template>, Error> {
+    pub async fn list_templates(&self, request: &DatePageRequest) -> Result<Vec<Template>, Error> {
         self.send(Call::new(&LIST_TEMPLATES, CallKind::Read).json(request)?)
+            .await
+    }
+
+    /// `POST /v1/contacts`: one page (30), newest `updated` first; an empty page ends a walk.
+    pub async fn list_contacts(&self, request: &DatePageRequest) -> Result<Vec<Contact>, Error> {
+        self.send(Call::new(&LIST_CONTACTS, CallKind::Read).json(request)?)
             .await
     }
 

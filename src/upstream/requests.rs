@@ -137,10 +137,11 @@ pub struct TransferRequest {
     pub to_inbox_id: i64,
 }
 
-/// `POST /v1/templates`: one page of templates, newest `updated` first.
+/// One page of a date-cursor list (`POST /v1/templates`, `POST /v1/contacts`), newest
+/// `updated` first.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]
-pub struct TemplateListRequest {
-    /// The page cursor (`date`): only templates updated before this instant.
+pub struct DatePageRequest {
+    /// The page cursor (`date`): only items updated before this instant.
     #[serde(
         rename = "date",
         skip_serializing_if = "Option::is_none",

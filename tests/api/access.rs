@@ -183,6 +183,7 @@ const TEAM_WIDE: &[(&str, &str)] = &[
         "Node.Contact",
         "contacts are the team's; their conversations are probed by Query.contact",
     ),
+    ("Query.contacts", "contacts are the team's"),
     (
         "Query.templates",
         "the team's shared templates and the member's own; another's own are left out \

@@ -8,7 +8,7 @@ use axum::extract::{Path, State};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::path_id;
+use super::{DatePageBody, path_id};
 use crate::sandbox::error::{ApiError, ApiResult};
 use crate::sandbox::extract::{JsonBody, Tenant};
 use crate::sandbox::state::SandboxState;
@@ -16,6 +16,25 @@ use crate::sandbox::store::records::Contact;
 use crate::sandbox::store::{ContactJson, TeamStore};
 use crate::sandbox::webhooks::EventKind;
 use crate::sandbox::wire::normalize_phone;
+
+/// Contacts per page of `POST /v1/contacts` ("`date` cursor … default page 30", §9.1).
+const PAGE_SIZE: usize = 30;
+
+/// One page of `POST /v1/contacts`, newest `updated` first, strictly before `date`.
+pub(super) async fn list(
+    tenant: Tenant,
+    JsonBody(body): JsonBody<DatePageBody>,
+) -> ApiResult<Json<Vec<ContactJson>>> {
+    let before = body.before()?;
+    let store = tenant.store();
+    Ok(Json(
+        store
+            .list_contacts(before, PAGE_SIZE)
+            .into_iter()
+            .map(|contact| store.contact_json(contact, false))
+            .collect(),
+    ))
+}
 
 /// Most channel ids one search may carry. The response shape and limits of this endpoint are
 /// undocumented; a bound keeps requests cheap, and clients must chunk larger look-ups.

@@ -10,12 +10,14 @@ mod templates;
 
 use std::sync::Arc;
 
+use serde::Deserialize;
+
 use axum::Router;
 use axum::routing::{get, post};
 
 use super::error::{ApiError, ApiResult};
 use super::state::SandboxState;
-use super::wire::normalize_target;
+use super::wire::{normalize_target, parse_instant};
 
 /// Every `/v1` and `/v2` route (without the request pipeline, which the caller layers on).
 pub(crate) fn router() -> Router<Arc<SandboxState>> {
@@ -42,6 +44,7 @@ pub(crate) fn router() -> Router<Arc<SandboxState>> {
         .route("/v1/messages/all", post(messages::all))
         .route("/v1/inboxes", get(directory::inboxes))
         .route("/v1/team", get(directory::team))
+        .route("/v1/contacts", post(contacts::list))
         .route("/v1/contact/{id}", get(contacts::get))
         .route("/v1/contact/get", post(contacts::get_by_phone_or_id))
         .route("/v1/contact/set_status", post(contacts::set_status))
@@ -75,4 +78,20 @@ fn single_target(
 fn path_id(raw: &str, kind: &str) -> ApiResult<i64> {
     raw.parse()
         .map_err(|_| ApiError::not_found(format!("{kind} {raw} does not exist")))
+}
+
+/// The body of a date-cursor list (templates, contacts): only `date`, the page cursor.
+#[derive(Deserialize)]
+struct DatePageBody {
+    date: Option<String>,
+}
+
+impl DatePageBody {
+    /// The cursor, parsed.
+    fn before(&self) -> ApiResult<Option<chrono::DateTime<chrono::Utc>>> {
+        self.date
+            .as_deref()
+            .map(|date| parse_instant("date", date))
+            .transpose()
+    }
 }

@@ -2,33 +2,22 @@
 
 use axum::Json;
 use axum::extract::Path;
-use serde::Deserialize;
 
-use super::path_id;
+use super::{DatePageBody, path_id};
 use crate::sandbox::error::{ApiError, ApiResult};
 use crate::sandbox::extract::{JsonBody, Tenant};
 use crate::sandbox::store::TemplateJson;
-use crate::sandbox::wire::parse_instant;
 
 /// Templates per page, as documented ("`date` cursor, 30 per page", §9.4).
 const PAGE_SIZE: usize = 30;
-
-#[derive(Deserialize)]
-pub(super) struct ListBody {
-    date: Option<String>,
-}
 
 /// One page, newest `updated` first, strictly before `date`; archived templates included,
 /// flagged `archived`.
 pub(super) async fn list(
     tenant: Tenant,
-    JsonBody(body): JsonBody<ListBody>,
+    JsonBody(body): JsonBody<DatePageBody>,
 ) -> ApiResult<Json<Vec<TemplateJson>>> {
-    let before = body
-        .date
-        .as_deref()
-        .map(|date| parse_instant("date", date))
-        .transpose()?;
+    let before = body.before()?;
     let store = tenant.store();
     Ok(Json(
         store

@@ -143,14 +143,17 @@ impl TeamStore {
         before: Option<DateTime<Utc>>,
         page_size: usize,
     ) -> Vec<&Template> {
-        let mut listed: Vec<&Template> = self
-            .templates
-            .iter()
-            .filter(|t| before.is_none_or(|before| t.updated < before))
-            .collect();
-        listed.sort_by_key(|t| std::cmp::Reverse((t.updated, t.id)));
-        listed.truncate(page_size);
-        listed
+        newest_before(&self.templates, |t| (t.updated, t.id), before, page_size)
+    }
+
+    /// One page of contacts, `updated` descending (ties by `id` descending), strictly before
+    /// `before`.
+    pub(crate) fn list_contacts(
+        &self,
+        before: Option<DateTime<Utc>>,
+        page_size: usize,
+    ) -> Vec<&Contact> {
+        newest_before(&self.contacts, |c| (c.updated, c.id), before, page_size)
     }
 
     pub(crate) fn team(&self) -> &TeamInfo {
@@ -322,4 +325,21 @@ impl TeamStore {
             messages: self.messages.len(),
         }
     }
+}
+
+/// The first `page_size` of `items` by `key` descending, keeping those whose instant is
+/// strictly before `before`: a date-cursor list page.
+fn newest_before<T>(
+    items: &[T],
+    key: impl Fn(&T) -> (DateTime<Utc>, i64),
+    before: Option<DateTime<Utc>>,
+    page_size: usize,
+) -> Vec<&T> {
+    let mut listed: Vec<&T> = items
+        .iter()
+        .filter(|item| before.is_none_or(|before| key(item).0 < before))
+        .collect();
+    listed.sort_by_key(|item| std::cmp::Reverse(key(item)));
+    listed.truncate(page_size);
+    listed
 }

@@ -156,6 +156,21 @@ async fn an_opt_out_made_elsewhere_reaches_the_cached_contact_through_its_webhoo
     )
     .await;
     let id = body["data"]["contact"]["databaseId"].clone();
+    let newest_contact = || async {
+        let body = run(
+            &app,
+            "{ contacts(first: 1) { nodes { databaseId } } }",
+            json!({}),
+            Some(501),
+        )
+        .await;
+        body["data"]["contacts"]["nodes"][0]["databaseId"].clone()
+    };
+    assert_ne!(
+        newest_contact().await,
+        id,
+        "the list is cached before the change"
+    );
     assert_eq!(shows_opted_out(&app, &conversation).await, false);
 
     let (status, answer) = app
@@ -172,4 +187,9 @@ async fn an_opt_out_made_elsewhere_reaches_the_cached_contact_through_its_webhoo
         shows_opted_out(&app, &conversation).await == true
     })
     .await;
+    assert_eq!(
+        newest_contact().await,
+        id,
+        "the changed contact leads the list"
+    );
 }

@@ -1,6 +1,7 @@
-//! Templates: the list a member may use (the team's shared ones and their own), walked exactly
-//! under every profile at a counted cost, found by id with its access check, and sent with
-//! their merge fields filled in.
+//! The team's date-cursor lists. Templates: the list a member may use (the team's shared ones
+//! and their own), walked exactly under every profile at a counted cost, found by id with its
+//! access check, and sent with their merge fields filled in. Contacts: walked exactly, at a
+//! counted cost, and fresh after an opt-out made here or elsewhere.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -25,16 +26,16 @@ fn cost(body: &Value) -> BTreeMap<String, u64> {
         .expect("calls by route")
 }
 
-/// Every template the sandbox's REST API lists, newest first: each page asked up to the end
-/// of the last row's instant, the rows already seen dropped.
-async fn rest_templates(app: &TestApp) -> Vec<Value> {
+/// The first `limit` rows (or all) of the sandbox's REST list at `path`, newest first: each
+/// page asked up to the end of the last row's instant, the rows already seen dropped.
+async fn rest_list(app: &TestApp, path: &str, limit: usize) -> Vec<Value> {
     let mut rows: Vec<Value> = Vec::new();
-    loop {
+    while rows.len() < limit {
         let body = match rows.last() {
             Some(last) => json!({ "date": micro_after(&last["updated"]) }),
             None => json!({}),
         };
-        let (status, page) = app.sandbox.api_post(0, "/v1/templates", body).await;
+        let (status, page) = app.sandbox.api_post(0, path, body).await;
         assert_eq!(status, 200, "{page}");
         let seen: BTreeSet<i64> = rows.iter().map(|row| row["id"].as_i64().unwrap()).collect();
         let fresh: Vec<Value> = page
@@ -45,32 +46,66 @@ async fn rest_templates(app: &TestApp) -> Vec<Value> {
             .cloned()
             .collect();
         if fresh.is_empty() {
-            return rows;
+            break;
         }
         rows.extend(fresh);
     }
+    rows
 }
 
-/// The ids of `member`'s walk of `templates`, `first` at a time, and the requests it took.
-async fn walk(app: &TestApp, member: i64, first: usize, archived: bool) -> (Vec<i64>, Vec<Value>) {
+async fn rest_templates(app: &TestApp) -> Vec<Value> {
+    rest_list(app, "/v1/templates", usize::MAX).await
+}
+
+/// The ids of `member`'s walk of the list `field` of `query`, `first` at a time, up to
+/// `limit` ids, and the answers it took.
+async fn walk(
+    app: &TestApp,
+    member: i64,
+    (query, field): (&str, &str),
+    variables: Value,
+    first: usize,
+    limit: usize,
+) -> (Vec<i64>, Vec<Value>) {
     let (mut ids, mut bodies) = (Vec::new(), Vec::new());
     let mut after = Value::Null;
     loop {
-        let variables = json!({ "first": first, "after": after, "archived": archived });
-        let body = app.graphql_as(member, TEMPLATES, variables).await;
+        let mut page_variables = variables.clone();
+        page_variables["first"] = json!(first);
+        page_variables["after"] = after;
+        let body = app.graphql_as(member, query, page_variables).await;
         assert_eq!(body["errors"], Value::Null, "{body}");
-        let connection = &body["data"]["templates"];
+        let connection = &body["data"][field];
         for node in connection["nodes"].as_array().expect("nodes") {
             ids.push(node["databaseId"].as_str().unwrap().parse().unwrap());
         }
         let more = connection["pageInfo"]["hasNextPage"] == true;
         after = connection["pageInfo"]["endCursor"].clone();
         bodies.push(body);
-        if !more {
+        if !more || ids.len() >= limit {
             return (ids, bodies);
         }
-        assert!(bodies.len() < 100, "the walk does not end");
+        assert!(bodies.len() < 200, "the walk does not end");
     }
+}
+
+/// `member`'s walk of `templates`.
+async fn walk_templates(
+    app: &TestApp,
+    member: i64,
+    first: usize,
+    archived: bool,
+) -> (Vec<i64>, Vec<Value>) {
+    let list = (TEMPLATES, "templates");
+    walk(
+        app,
+        member,
+        list,
+        json!({ "archived": archived }),
+        first,
+        usize::MAX,
+    )
+    .await
 }
 
 #[tokio::test]
@@ -88,7 +123,7 @@ async fn a_member_lists_the_shared_templates_and_their_own_once_each_under_every
                     .map(|row| row["id"].as_i64().unwrap())
                     .collect();
                 for first in [100, 7] {
-                    let (ids, _) = walk(&app, member, first, archived).await;
+                    let (ids, _) = walk_templates(&app, member, first, archived).await;
                     assert_eq!(ids, expected, "{profile}, member {member}, first {first}");
                 }
             }
@@ -104,8 +139,8 @@ async fn the_template_list_costs_its_two_upstream_pages_cold_and_nothing_warm() 
     app.graphql_as(ADMIN, "{ viewer { name } }", json!({}))
         .await;
 
-    let (_, cold) = walk(&app, ADMIN, 100, true).await;
-    let (_, warm) = walk(&app, MEMBER, 100, true).await;
+    let (_, cold) = walk_templates(&app, ADMIN, 100, true).await;
+    let (_, warm) = walk_templates(&app, MEMBER, 100, true).await;
 
     assert_eq!(
         cost(&cold[0]),
@@ -225,4 +260,74 @@ async fn a_template_is_sent_with_its_merge_fields_filled_in_for_the_customer() {
         assert_eq!(error_codes(&body), [code], "{input}: {body}");
     }
     assert_eq!(app.sandbox.calls("POST /v1/message/send").await, sends + 2);
+}
+
+const CONTACTS: &str = r#"query($first: Int, $after: String) {
+    contacts(first: $first, after: $after) {
+        nodes { databaseId optedOut updatedAt } pageInfo { hasNextPage endCursor } } }"#;
+
+#[tokio::test]
+async fn contacts_walk_exactly_under_every_profile() {
+    for (profile, readings) in Readings::profiles() {
+        let app = spawn_app_reading(*readings).await;
+        let expected: Vec<i64> = rest_list(&app, "/v1/contacts", 200)
+            .await
+            .iter()
+            .map(|row| row["id"].as_i64().unwrap())
+            .collect();
+        for (first, limit) in [(100, 130), (7, 35)] {
+            let (ids, _) = walk(
+                &app,
+                MEMBER,
+                (CONTACTS, "contacts"),
+                json!({}),
+                first,
+                limit,
+            )
+            .await;
+            assert_eq!(ids, expected[..ids.len()], "{profile}, first {first}");
+            assert!(ids.len() >= limit, "{profile}, first {first}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_contacts_page_costs_two_upstream_pages_cold_nothing_warm_and_an_opt_out_refreshes_it() {
+    let app = spawn_app_reading(Readings::DEFAULT).await;
+    app.graphql_as(ADMIN, "{ viewer { name } }", json!({}))
+        .await;
+    let list = (CONTACTS, "contacts");
+
+    let (first_page, cold) = walk(&app, ADMIN, list, json!({}), 30, 30).await;
+    let (again, warm) = walk(&app, MEMBER, list, json!({}), 30, 30).await;
+
+    assert_eq!(
+        cost(&cold[0]),
+        BTreeMap::from([("POST /v1/contacts".to_owned(), 2)]),
+        "a page of 30, and the next to know whether more follow"
+    );
+    assert_eq!(
+        cost(&warm[0]),
+        BTreeMap::new(),
+        "another member shares the pages"
+    );
+    assert_eq!(again, first_page);
+
+    // An opt-out through the gateway changes the contact: it leads the list at once.
+    let changed = *first_page.last().unwrap();
+    let body = app
+        .graphql_as(
+            ADMIN,
+            "mutation($id: ID!) { setContactOptOut(input: {contactId: $id, optedOut: true}) { userErrors { code } } }",
+            json!({ "id": global(&format!("Contact:{changed}")) }),
+        )
+        .await;
+    assert_eq!(
+        body["data"]["setContactOptOut"]["userErrors"],
+        json!([]),
+        "{body}"
+    );
+    let (now, _) = walk(&app, ADMIN, list, json!({}), 30, 30).await;
+    assert_eq!(now[0], changed, "the changed contact leads");
+    assert_eq!(now[1..], first_page[..29]);
 }
