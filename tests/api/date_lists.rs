@@ -331,3 +331,67 @@ async fn a_contacts_page_costs_two_upstream_pages_cold_nothing_warm_and_an_opt_o
     assert_eq!(now[0], changed, "the changed contact leads");
     assert_eq!(now[1..], first_page[..29]);
 }
+
+#[tokio::test]
+async fn another_lists_cursor_or_an_altered_one_is_refused_without_an_upstream_call() {
+    let app = spawn_app_reading(Readings::DEFAULT).await;
+    let cursor_of = |body: &Value, field: &str| {
+        body["data"][field]["pageInfo"]["endCursor"]
+            .as_str()
+            .expect("a cursor")
+            .to_owned()
+    };
+    let conversations = app
+        .graphql_as(
+            ADMIN,
+            "{ conversations(first: 2) { pageInfo { endCursor } } }",
+            json!({}),
+        )
+        .await;
+    let contacts = app
+        .graphql_as(
+            ADMIN,
+            "{ contacts(first: 2) { pageInfo { endCursor } } }",
+            json!({}),
+        )
+        .await;
+    let templates = app
+        .graphql_as(
+            ADMIN,
+            "{ templates(first: 2) { pageInfo { endCursor } } }",
+            json!({}),
+        )
+        .await;
+    let contact_cursor = cursor_of(&contacts, "contacts");
+    let mut altered = contact_cursor.clone().into_bytes();
+    let last = altered.len() - 1;
+    altered[last] = if altered[last] == b'A' { b'B' } else { b'A' };
+    let altered = String::from_utf8(altered).unwrap();
+    let cases = [
+        ("contacts", cursor_of(&conversations, "conversations")),
+        ("contacts", cursor_of(&templates, "templates")),
+        ("templates", contact_cursor),
+        ("contacts", altered),
+        ("templates", "dGVtcGxhdGU6MTox".to_owned()),
+    ];
+    let before = app.sandbox.stats().await["total"].clone();
+
+    for (field, cursor) in cases {
+        let query = format!(
+            "query($after: String) {{ {field}(first: 5, after: $after) {{ nodes {{ id }} }} }}"
+        );
+        let body = app
+            .graphql_as(ADMIN, &query, json!({ "after": cursor }))
+            .await;
+        assert_eq!(
+            error_codes(&body),
+            ["BAD_USER_INPUT"],
+            "{field} after {cursor}: {body}"
+        );
+    }
+    assert_eq!(
+        app.sandbox.stats().await["total"],
+        before,
+        "no upstream call"
+    );
+}

@@ -634,6 +634,18 @@ async fn a_message_carries_its_attachments_as_one_url_a_list_or_a_gallery() {
             assert_eq!(shown["type"], "mms");
         }
     }
+    let sandbox = sandbox_reading(&[]).await;
+    let eleven: Vec<String> = (0..11)
+        .map(|i| format!("https://media.example.com/{i}.jpg"))
+        .collect();
+    let (status, refused) = sandbox
+        .control(
+            Method::POST,
+            "/_sandbox/inbound",
+            Some(json!({"inbox_id": 3001, "phone": "12125550199", "text": "Too many", "media": eleven})),
+        )
+        .await;
+    assert_eq!(status, 400, "at most ten attachments: {refused}");
 }
 
 #[tokio::test]

@@ -352,12 +352,9 @@ impl TeamStore {
     /// no conversation activity: the conversation's `updated` stays, and no webhook tells of
     /// it (Heymarket documents no delivery event).
     pub(crate) fn fail_delivery(&mut self, id: i64, error: String) -> ApiResult<()> {
-        let index = id
-            .checked_sub(FIRST_MESSAGE_ID)
-            .and_then(|index| usize::try_from(index).ok())
-            .filter(|&index| index < self.messages.len())
+        let message = self
+            .message_mut(id)
             .ok_or_else(|| ApiError::not_found(format!("no message {id}")))?;
-        let message = &mut self.messages[index];
         if message.direction != Direction::Outbound {
             return Err(ApiError::bad_data(format!(
                 "message {id} is not an outbound message"

@@ -257,6 +257,11 @@ impl TeamStore {
         self.messages.get(index)
     }
 
+    fn message_mut(&mut self, id: i64) -> Option<&mut Message> {
+        let index = usize::try_from(id.checked_sub(FIRST_MESSAGE_ID)?).ok()?;
+        self.messages.get_mut(index)
+    }
+
     /// The wall clock truncated to microseconds, but never at or before an instant already
     /// handed out: message ids stay in date order and mutations never move a conversation
     /// backwards, even when the host clock is behind the seeded timeline.
