@@ -15,8 +15,8 @@ use url::Url;
 mod readings;
 
 pub use readings::{
-    AssignedFilter, CONVERSATION_LIMIT_MAX, ClosedFalse, ConversationLimit, EmptyInboxes,
-    HistoryTimestamp, HistoryUnknownPhone, LocalId, MessageMedia, MessagesAllCursor,
+    AssignedFilter, CONVERSATION_LIMIT_MAX, ClosedFalse, ConversationLimit, EmailThreadTarget,
+    EmptyInboxes, HistoryTimestamp, HistoryUnknownPhone, LocalId, MessageMedia, MessagesAllCursor,
     NUMERIC_READING_RANGE, OptOut, ReadingError, ReadingOverride, ReadingValue, Readings,
     SendAnswerShape, Unassign, Unassigned, UnknownProfile, UnreadFalse, UpdatedPrecision,
     profile_names, reading_points,

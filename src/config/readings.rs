@@ -162,6 +162,15 @@ pub struct Readings {
     /// - `with-conversation`: "CODE-MC shows instead `{ "id", "convo_id", "queued", "date",
     ///   "compliance_results" }`" (§7.1).
     pub send_answer: SendAnswerShape,
+
+    /// The `target` of a conversation a new email starts (`POST /v1/email/send` with
+    /// `targets`; §7.2). The docs say only "Customer phone number or other channel identifier
+    /// (email address for email)" (§5.1), and an email may go to several `to:` addresses.
+    ///
+    /// - `first-to`: the first `to:` address; an email to an address that already has a
+    ///   thread in the inbox continues it.
+    /// - `all-to`: every `to:` address, comma-separated as sent.
+    pub email_thread_target: EmailThreadTarget,
 }
 
 /// Most rows a `limit` may ask of `POST /v1/conversations` when it is honoured.
@@ -307,6 +316,15 @@ pub enum OptOut {
     Ignored,
 }
 
+/// See [`Readings::email_thread_target`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EmailThreadTarget {
+    /// The first `to:` address.
+    FirstTo,
+    /// Every `to:` address, comma-separated.
+    AllTo,
+}
+
 /// See [`Readings::send_answer`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum SendAnswerShape {
@@ -336,6 +354,7 @@ impl Readings {
         local_id: LocalId::Deduplicated,
         opt_out: OptOut::Enforced,
         send_answer: SendAnswerShape::Documented,
+        email_thread_target: EmailThreadTarget::FirstTo,
     };
 
     /// Every named profile, `default` first. Between them they use every value of every
@@ -409,6 +428,7 @@ const PROFILES: [(&str, Readings); 3] = [
             local_id: LocalId::Ignored,
             opt_out: OptOut::Ignored,
             send_answer: SendAnswerShape::Documented,
+            email_thread_target: EmailThreadTarget::AllTo,
         },
     ),
     (
@@ -431,6 +451,7 @@ const PROFILES: [(&str, Readings); 3] = [
             local_id: LocalId::Deduplicated,
             opt_out: OptOut::Enforced,
             send_answer: SendAnswerShape::WithConversation,
+            email_thread_target: EmailThreadTarget::AllTo,
         },
     ),
 ];
@@ -664,6 +685,13 @@ const POINTS: &[Point] = &[
         choices: choices::<SendAnswerShape>,
         parse: |v| choice(v).map(|x| change(move |r| r.send_answer = x)),
         get: |r| named(r.send_answer),
+    },
+    Point {
+        name: "email-thread-target",
+        summary: "the target of a conversation a new email starts",
+        choices: choices::<EmailThreadTarget>,
+        parse: |v| choice(v).map(|x| change(move |r| r.email_thread_target = x)),
+        get: |r| named(r.email_thread_target),
     },
 ];
 

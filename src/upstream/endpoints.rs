@@ -10,7 +10,8 @@ use super::models::{
 };
 use super::requests::{
     AllMessagesRequest, ContactStatusRequest, ConversationListRequest, ConversationStatusRequest,
-    DatePageRequest, ReadStateRequest, ReassignRequest, SendMessageRequest, TransferRequest,
+    DatePageRequest, ReadStateRequest, ReassignRequest, SendEmailRequest, SendMessageRequest,
+    TransferRequest,
 };
 use super::retry::CallKind;
 use super::{Error, TenantClient};
@@ -24,6 +25,7 @@ static MARK_UNREAD: Route = Route::post("/v1/conversations/unread");
 static REASSIGN: Route = Route::post("/v1/conversations/reassign");
 static TRANSFER: Route = Route::post("/v1/conversations/transfer");
 static SEND_MESSAGE: Route = Route::post("/v1/message/send");
+static SEND_EMAIL: Route = Route::post("/v1/email/send");
 static MESSAGE_HISTORY: Route = Route::get("/v1/messages");
 static ALL_MESSAGES: Route = Route::post("/v1/messages/all");
 static INBOXES: Route = Route::get("/v1/inboxes");
@@ -179,6 +181,14 @@ impl TenantClient {
     /// or not: nothing documents that the upstream de-duplicates an SMS's `local_id`.
     pub async fn send_message(&self, request: &SendMessageRequest) -> Result<SentMessage, Error> {
         self.send(Call::new(&SEND_MESSAGE, CallKind::Write).json(request)?)
+            .await
+    }
+
+    /// `POST /v1/email/send`. Never sent again once it may have reached the upstream, though
+    /// the docs say a repeated `local_id` makes no second email: the gateway's own keys
+    /// already answer a repeat.
+    pub async fn send_email(&self, request: &SendEmailRequest) -> Result<SentMessage, Error> {
+        self.send(Call::new(&SEND_EMAIL, CallKind::Write).json(request)?)
             .await
     }
 

@@ -216,6 +216,52 @@ pub enum Recipient {
     Phone(String),
 }
 
+/// `POST /v1/email/send`: a reply in an email conversation, or a new one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SendEmailRequest {
+    /// The email inbox (named `inbox` here, not `inbox_id`).
+    pub inbox: i64,
+    /// The sending member: one of the inbox's members.
+    #[serde(rename = "creator_id")]
+    pub sender_id: i64,
+    #[serde(flatten)]
+    pub recipient: EmailRecipient,
+    /// The body; HTML allowed.
+    pub text: String,
+    /// The plain-text alternative of an HTML body.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub raw_text: Option<String>,
+    /// The subject of a new conversation (`conv_title`); a reply keeps its thread's.
+    #[serde(rename = "conv_title", skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// The client's idempotency key; documented to de-duplicate email sends.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub local_id: Option<String>,
+}
+
+/// Whom an email goes to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum EmailRecipient {
+    /// A reply in an existing conversation (`convo_id`).
+    #[serde(rename = "convo_id")]
+    Conversation(i64),
+    /// A new thread (`targets`): `to:` and `cc:` entries, each with comma-separated addresses.
+    #[serde(rename = "targets")]
+    New(Vec<String>),
+}
+
+impl EmailRecipient {
+    /// A new thread to `to`, copying `cc`, in the `targets` form: `["to:a@x.com,b@x.com",
+    /// "cc:c@x.com"]`.
+    pub fn new_thread(to: &[String], cc: &[String]) -> Self {
+        let entries = [("to", to), ("cc", cc)]
+            .into_iter()
+            .filter(|(_, addresses)| !addresses.is_empty())
+            .map(|(kind, addresses)| format!("{kind}:{}", addresses.join(",")));
+        Self::New(entries.collect())
+    }
+}
+
 /// Cursor timestamps go out as RFC 3339 with six fractional digits and `Z`, the precision the
 /// upstream's own timestamps have; anything finer is truncated.
 fn cursor_under_both_names<S: Serializer>(
@@ -403,6 +449,39 @@ mod tests {
                 "inbox_id": 1, "creator_id": 2, "phone_number": "14155551234", "text": "hi",
                 "media_url": "https://example.com/a.png", "private": true, "local_id": "k-1"
             })
+        );
+    }
+
+    #[test]
+    fn email_sends_name_the_thread_or_its_addresses() {
+        let mut request = SendEmailRequest {
+            inbox: 1,
+            sender_id: 2,
+            recipient: EmailRecipient::Conversation(3),
+            text: "<p>hi</p>".into(),
+            raw_text: None,
+            subject: None,
+            local_id: None,
+        };
+        assert_eq!(
+            wire(&request),
+            json!({ "inbox": 1, "creator_id": 2, "convo_id": 3, "text": "<p>hi</p>" })
+        );
+        request.recipient =
+            EmailRecipient::new_thread(&["a@x.com".into(), "b@x.com".into()], &["c@x.com".into()]);
+        request.raw_text = Some("hi".into());
+        request.subject = Some("Your order".into());
+        request.local_id = Some("k-1".into());
+        assert_eq!(
+            wire(&request),
+            json!({
+                "inbox": 1, "creator_id": 2, "targets": ["to:a@x.com,b@x.com", "cc:c@x.com"],
+                "text": "<p>hi</p>", "raw_text": "hi", "conv_title": "Your order", "local_id": "k-1"
+            })
+        );
+        assert_eq!(
+            EmailRecipient::new_thread(&["a@x.com".into()], &[]),
+            EmailRecipient::New(vec!["to:a@x.com".into()])
         );
     }
 }

@@ -142,6 +142,20 @@ const PROBES: &[Probe] = &[
         expect: Expect::Refused,
     },
     Probe {
+        name: "Mutation.sendEmail",
+        operation: "mutation($conversation: ID!) { sendEmail(input: \
+            {conversationId: $conversation, text: \"hi\"}) { message { id } \
+            conversation { id } userErrors { code } } }",
+        expect: Expect::Refused,
+    },
+    Probe {
+        name: "Mutation.sendEmail",
+        operation: "mutation($inbox: ID!) { sendEmail(input: \
+            {inboxId: $inbox, to: [\"ada@example.com\"], text: \"hi\"}) { message { id } \
+            conversation { id } userErrors { code } } }",
+        expect: Expect::Refused,
+    },
+    Probe {
         name: "Mutation.addPrivateNote",
         operation: "mutation($conversation: ID!) { addPrivateNote(input: \
             {conversationId: $conversation, text: \"hi\"}) { message { id } \

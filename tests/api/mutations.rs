@@ -6,6 +6,7 @@
 mod assignment;
 mod contacts;
 mod conversation_state;
+mod email;
 mod errors;
 mod failures;
 mod idempotency;
@@ -62,7 +63,7 @@ pub async fn sends(app: &TestApp) -> u64 {
 }
 
 /// Every upstream route that writes.
-const WRITE_ROUTES: [&str; 7] = [
+const WRITE_ROUTES: [&str; 8] = [
     "POST /v1/conversations/open",
     "POST /v1/conversations/close",
     "POST /v1/conversations/read",
@@ -70,6 +71,7 @@ const WRITE_ROUTES: [&str; 7] = [
     "POST /v1/conversations/reassign",
     "POST /v1/conversations/transfer",
     "POST /v1/message/send",
+    "POST /v1/email/send",
 ];
 
 /// The writes the sandbox has served, refused ones included, by route (routes without any are

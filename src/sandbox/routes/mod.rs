@@ -5,6 +5,7 @@ mod contacts;
 mod conversation_actions;
 mod conversations;
 mod directory;
+mod email;
 mod messages;
 mod templates;
 
@@ -40,6 +41,7 @@ pub(crate) fn router() -> Router<Arc<SandboxState>> {
             post(conversation_actions::transfer),
         )
         .route("/v1/message/send", post(messages::send))
+        .route("/v1/email/send", post(email::send))
         .route("/v1/messages", get(messages::history))
         .route("/v1/messages/all", post(messages::all))
         .route("/v1/inboxes", get(directory::inboxes))

@@ -243,6 +243,7 @@ fn draft(rng: &mut ChaCha8Rng, plan: &Plan, inbox: &Inbox) -> Draft {
         replied: messages.iter().any(|m| m.direction == Direction::Outbound),
         muted: rng.random_bool(0.02),
         last_inbound: last_inbound.map_or(0, |m| m.date.timestamp()),
+        title: None,
         messages: Vec::new(),
     };
     conversation.add_member(assigned);

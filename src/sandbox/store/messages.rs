@@ -10,7 +10,9 @@ use super::records::{
     Channel, Conversation, Direction, FIRST_CONVERSATION_ID, FIRST_MESSAGE_ID, Message, Status,
 };
 use super::render::SendAnswer;
-use crate::config::{HistoryTimestamp, HistoryUnknownPhone, LocalId, OptOut};
+use crate::config::{
+    EmailThreadTarget, HistoryTimestamp, HistoryUnknownPhone, LocalId, OptOut, SendAnswerShape,
+};
 use crate::sandbox::error::{ApiError, ApiResult};
 use crate::sandbox::wire::to_precision;
 
@@ -44,6 +46,51 @@ pub(crate) enum SendTarget {
     Phone(String),
     /// An existing conversation.
     Chat(i64),
+}
+
+/// A `POST /v1/email/send` whose fields are present and well-formed.
+#[derive(Debug, Clone)]
+pub(crate) struct EmailSend {
+    pub(crate) inbox: i64,
+    pub(crate) creator: i64,
+    pub(crate) to: EmailTarget,
+    /// The body (HTML allowed), as the history shows it.
+    pub(crate) text: String,
+    pub(crate) local_id: Option<String>,
+}
+
+/// Where an email goes.
+#[derive(Debug, Clone)]
+pub(crate) enum EmailTarget {
+    /// A reply in an existing conversation (`convo_id`).
+    Conversation(i64),
+    /// A new thread (`targets`): its `to:` addresses, lowercased, in order, and its subject
+    /// (`conv_title`). `cc:` addresses are accepted and not simulated further.
+    New {
+        to: Vec<String>,
+        title: Option<String>,
+    },
+}
+
+/// A checked outgoing message, ready to store.
+struct Written {
+    inbox: i64,
+    creator: i64,
+    private: bool,
+    text: String,
+    media: Option<String>,
+    local_id: Option<String>,
+    author: Option<String>,
+}
+
+/// The conversation an outgoing message lands in.
+enum Landing {
+    Existing(i64),
+    New {
+        channel: Channel,
+        target: String,
+        title: Option<String>,
+    },
 }
 
 /// What a send did.
@@ -97,12 +144,131 @@ impl TeamStore {
                 .replace("{{last_name}}", last);
             send.media = template.gallery.first().cloned();
         }
-        let now = self.now();
-        let conversation = match existing_id {
-            Some(id) => id,
-            None => self.start_conversation(send.inbox, Channel::Sms, target, send.creator, now),
+        let landing = match existing_id {
+            Some(id) => Landing::Existing(id),
+            None => Landing::New {
+                channel: Channel::Sms,
+                target,
+                title: None,
+            },
         };
-        let direction = if send.private {
+        let with_conversation = self.readings.send_answer == SendAnswerShape::WithConversation;
+        let (message, answer) = self.record_send(
+            Written {
+                inbox: send.inbox,
+                creator: send.creator,
+                private: send.private,
+                text: send.text,
+                media: send.media,
+                local_id: send.local_id.clone(),
+                author: send.author,
+            },
+            landing,
+            with_conversation,
+        )?;
+        if let Some(local_id) = send.local_id.filter(|_| deduplicate) {
+            self.sends_by_local_id.insert(local_id, answer.clone());
+        }
+        Ok(SendOutcome::Sent { message, answer })
+    }
+
+    /// Sends an email (`POST /v1/email/send`): a reply in an email conversation, or a new
+    /// one to its `to` addresses, continuing the inbox's conversation with the same target
+    /// (as the readings make it of those addresses) when there is one. A repeated `local_id` replays the first answer, as documented for
+    /// this endpoint whatever the readings say of text sends.
+    pub(crate) fn send_email(&mut self, email: EmailSend) -> ApiResult<SendOutcome> {
+        if let Some(answer) = email
+            .local_id
+            .as_ref()
+            .and_then(|id| self.emails_by_local_id.get(id))
+        {
+            return Ok(SendOutcome::Replayed(answer.clone()));
+        }
+        let inbox = self
+            .inbox(email.inbox)
+            .ok_or_else(|| ApiError::not_found(format!("inbox {} does not exist", email.inbox)))?;
+        if inbox.channel != Channel::Email {
+            return Err(ApiError::bad_data(format!(
+                "inbox {} is not an email inbox; text messages go through /v1/message/send",
+                email.inbox
+            )));
+        }
+        if !inbox.has_member(email.creator) {
+            return Err(ApiError::bad_data(format!(
+                "creator {} is not a member of inbox {}",
+                email.creator, email.inbox
+            )));
+        }
+        let landing = match email.to {
+            EmailTarget::Conversation(id) => {
+                let conversation = self.find_conversation(id)?;
+                if conversation.inbox != email.inbox {
+                    return Err(ApiError::bad_data(format!(
+                        "conversation {id} is not in inbox {}",
+                        email.inbox
+                    )));
+                }
+                Landing::Existing(id)
+            }
+            EmailTarget::New { to, title } => {
+                let target = match self.readings.email_thread_target {
+                    EmailThreadTarget::FirstTo => to.into_iter().next(),
+                    EmailThreadTarget::AllTo => Some(to.join(",")).filter(|all| !all.is_empty()),
+                }
+                .ok_or_else(|| ApiError::missing("a `to:` address"))?;
+                match self.conversation_at(email.inbox, &target) {
+                    Some(existing) => Landing::Existing(existing.id),
+                    None => Landing::New {
+                        channel: Channel::Email,
+                        target,
+                        title,
+                    },
+                }
+            }
+        };
+        let (message, answer) = self.record_send(
+            Written {
+                inbox: email.inbox,
+                creator: email.creator,
+                private: false,
+                text: email.text,
+                media: None,
+                local_id: email.local_id.clone(),
+                author: None,
+            },
+            landing,
+            true,
+        )?;
+        if let Some(local_id) = email.local_id {
+            self.emails_by_local_id.insert(local_id, answer.clone());
+        }
+        Ok(SendOutcome::Sent { message, answer })
+    }
+
+    /// Stores a checked outgoing message in its conversation (started when new): the
+    /// conversation counts as replied (unless it is a note), read by the sender, and, when the
+    /// inbox assigns automatically, assigned to the sender if it was nobody's.
+    fn record_send(
+        &mut self,
+        written: Written,
+        landing: Landing,
+        with_conversation: bool,
+    ) -> ApiResult<(i64, SendAnswer)> {
+        let now = self.now();
+        let conversation = match landing {
+            Landing::Existing(id) => id,
+            Landing::New {
+                channel,
+                target,
+                title,
+            } => {
+                let id =
+                    self.start_conversation(written.inbox, channel, target, written.creator, now);
+                self.conversation_mut(id)?.title = title;
+                id
+            }
+        };
+        let direction = if written.private {
             Direction::Private
         } else {
             Direction::Outbound
@@ -112,30 +278,32 @@ impl TeamStore {
             conversation,
             date: now,
             direction,
-            user: send.creator,
-            text: Cow::Owned(send.text),
-            media: send.media.clone().into_iter().collect(),
+            user: written.creator,
+            text: Cow::Owned(written.text),
+            media: written.media.clone().into_iter().collect(),
             delivery_error: None,
-            local_id: send.local_id.clone(),
-            author: send.author,
+            local_id: written.local_id,
+            author: written.author,
         })?;
-        let auto_assign = self.inbox(send.inbox).is_some_and(|i| i.auto_assignable);
+        let auto_assign = self.inbox(written.inbox).is_some_and(|i| i.auto_assignable);
         let record = self.conversation_mut(conversation)?;
-        if !send.private {
+        if !written.private {
             record.replied = true;
         }
-        record.unread_users.remove(&send.creator);
+        record.unread_users.remove(&written.creator);
         if auto_assign && record.assigned == 0 {
-            record.assigned = send.creator;
+            record.assigned = written.creator;
         }
         record.add_member(record.assigned);
-        record.add_member(send.creator);
-
-        let answer = self.send_answer(message, conversation, &now, send.media);
-        if let Some(local_id) = send.local_id.filter(|_| deduplicate) {
-            self.sends_by_local_id.insert(local_id, answer.clone());
-        }
-        Ok(SendOutcome::Sent { message, answer })
+        record.add_member(written.creator);
+        let answer = self.send_answer(
+            message,
+            conversation,
+            &now,
+            written.media,
+            with_conversation,
+        );
+        Ok((message, answer))
     }
 
     /// Where a send lands: the existing conversation (if any) and the customer's target, after
@@ -342,6 +510,7 @@ impl TeamStore {
             replied: false,
             muted: false,
             last_inbound: 0,
+            title: None,
             messages: Vec::new(),
         });
         id

@@ -16,7 +16,9 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 pub(crate) use conversations::{Address, ListQuery};
 pub(crate) use directory::{ContactJson, InboxJson, TeamJson};
-pub(crate) use messages::{Inbound, MAX_BURST, MessagePage, Send, SendOutcome, SendTarget};
+pub(crate) use messages::{
+    EmailSend, EmailTarget, Inbound, MAX_BURST, MessagePage, Send, SendOutcome, SendTarget,
+};
 pub(crate) use render::{ConversationJson, MessageJson, SendAnswer, TemplateJson, Viewer};
 
 use self::records::{
@@ -59,6 +61,9 @@ pub(crate) struct TeamStore {
     templates: Vec<Template>,
     /// Answers of earlier sends by their `local_id`, replayed for duplicates.
     sends_by_local_id: HashMap<String, SendAnswer>,
+    /// Answers of earlier email sends by their `local_id`: email sends de-duplicate apart
+    /// from text sends.
+    emails_by_local_id: HashMap<String, SendAnswer>,
     /// The last instant handed out by [`TeamStore::now`].
     clock: DateTime<Utc>,
     /// How the store answers where the real API's documentation is open.
@@ -126,6 +131,7 @@ impl TeamStore {
             messages,
             templates,
             sends_by_local_id: HashMap::new(),
+            emails_by_local_id: HashMap::new(),
             clock,
             readings,
         }

@@ -142,6 +142,9 @@ pub(crate) struct Conversation {
     pub(crate) muted: bool,
     /// Unix seconds of the last inbound message; 0 if none.
     pub(crate) last_inbound: i64,
+    /// The subject an email conversation was started with (`conv_title`); its `name` on the
+    /// wire, which is otherwise the contact's name.
+    pub(crate) title: Option<String>,
     /// Message ids in chronological order.
     pub(crate) messages: Vec<i64>,
 }

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::TeamStore;
 use super::records::{Channel, Conversation, Direction, Message, Template};
-use crate::config::{MessageMedia, SendAnswerShape, Unassigned};
+use crate::config::{MessageMedia, Unassigned};
 use crate::sandbox::wire::{timestamp, timestamp_at};
 
 /// Whose read state a conversation shows.
@@ -180,22 +180,22 @@ struct Queued {
 }
 
 impl TeamStore {
-    /// The answer of a send that made `message` in `conversation` at `date`.
+    /// The answer of a send that made `message` in `conversation` at `date`; with the
+    /// conversation's fields when `with_conversation` (email sends document them; text sends
+    /// have them when the readings say so).
     pub(crate) fn send_answer(
         &self,
         message: i64,
         conversation: i64,
         date: &DateTime<Utc>,
         media: Option<String>,
+        with_conversation: bool,
     ) -> SendAnswer {
-        let queued = match self.readings.send_answer {
-            SendAnswerShape::Documented => None,
-            SendAnswerShape::WithConversation => Some(Queued {
-                convo_id: conversation,
-                queued: true,
-                compliance_results: serde_json::Map::new(),
-            }),
-        };
+        let queued = with_conversation.then(|| Queued {
+            convo_id: conversation,
+            queued: true,
+            compliance_results: serde_json::Map::new(),
+        });
         SendAnswer {
             id: message,
             date: timestamp(date),
@@ -246,7 +246,10 @@ impl TeamStore {
             local_id: "",
             members,
             muted: conversation.muted,
-            name: contact.map(|c| c.display_name()).unwrap_or_default(),
+            name: conversation
+                .title
+                .clone()
+                .unwrap_or_else(|| contact.map(|c| c.display_name()).unwrap_or_default()),
             noreply: "",
             op: "",
             read: i64::from(!unread),

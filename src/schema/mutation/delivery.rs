@@ -1,6 +1,7 @@
-//! Sending through `POST /v1/message/send`, and finding the sent message again: the send
-//! answers only `{id, date}` (heymarket-api.md §7.1), so the message and its conversation are
-//! read back from the conversation's history.
+//! Sending through `POST /v1/message/send` or `POST /v1/email/send`, and finding the sent
+//! message again: a send answers only `{id, date}` and perhaps its conversation
+//! (heymarket-api.md §7.1, §7.2), so the message and its conversation are read back from the
+//! conversation's history.
 //!
 //! A send with an idempotency key happens once per key, whatever the upstream does with a
 //! repeated `local_id` ([`Idempotency`]): a repeated key answers the first send's message,
@@ -12,63 +13,18 @@ use std::sync::Arc;
 
 use async_graphql::Context;
 
-use super::subject::{found_again, sends_texts};
+use super::outgoing::{Outgoing, SendRequest};
+use super::subject::found_again;
 use super::user_error::{Failure, Refusal, UserError, UserErrorCode};
 use crate::error::ApiError;
 use crate::idempotency::{self, Claim, Idempotency, Outcome, SendGuard, SendKey, Sent};
 use crate::schema::context::RequestContext;
 use crate::schema::types::{Conversation, Message};
-use crate::upstream::models::{self, Inbox, SentMessage, TeamMember};
-use crate::upstream::requests::{Recipient, SendMessageRequest};
+use crate::upstream::models::{self, SentMessage};
 
 /// The upstream's error code for a send to a customer who opted out. Undocumented for `/v1`:
 /// Heymarket's n8n surface uses it, and the sandbox answers it (heymarket-api.md §7.1, §10).
 const OPTED_OUT: &str = "unsubscribed_number";
-
-/// A message ready to go.
-pub(super) struct Outgoing {
-    /// The inbox it is sent from.
-    pub inbox: Inbox,
-    /// The sending member.
-    pub sender: TeamMember,
-    pub recipient: Recipient,
-    /// The customer's number, which finds the conversation's history afterwards.
-    pub target: String,
-    /// The input fields that named the sending inbox and the recipient, for user errors
-    /// about them.
-    pub inbox_field: &'static str,
-    pub recipient_field: &'static str,
-    pub text: Option<String>,
-    pub media_url: Option<String>,
-    /// A template sent instead of `text` and `media_url`; the upstream fills in its text.
-    pub template: Option<i64>,
-    pub private: bool,
-    /// Sends at most once per key (and goes upstream as `local_id`, which the message carries).
-    pub idempotency_key: Option<String>,
-}
-
-impl Outgoing {
-    fn request(&self) -> SendMessageRequest {
-        SendMessageRequest {
-            inbox_id: self.inbox.id,
-            sender_id: self.sender.id,
-            recipient: self.recipient.clone(),
-            text: self.text.clone(),
-            media_url: self.media_url.clone(),
-            template_id: self.template,
-            private: self.private,
-            local_id: self.idempotency_key.clone(),
-        }
-    }
-
-    /// The conversation the message goes to, when the input named it.
-    fn conversation(&self) -> Option<i64> {
-        match self.recipient {
-            Recipient::Conversation(id) => Some(id),
-            Recipient::Phone(_) => None,
-        }
-    }
-}
 
 /// A sent message and its conversation, both as the upstream has them after the send.
 pub(crate) struct Delivered {
@@ -92,32 +48,20 @@ pub(super) async fn deliver(
     sends: &Idempotency,
     outgoing: Outgoing,
 ) -> Result<Delivered, Failure> {
-    if !sends_texts(&outgoing.inbox) {
-        return Err(UserError::on(
-            outgoing.inbox_field,
-            UserErrorCode::UnsupportedChannel,
-            format!(
-                "inbox {} does not send text messages (email is not supported)",
-                outgoing.inbox.id
-            ),
-        )
-        .into());
+    if let Some(refusal) = outgoing.channel_refusal() {
+        return Err(refusal.into());
     }
-    let request = outgoing.request();
-    let Some(key) = &outgoing.idempotency_key else {
+    let Some(key) = outgoing.idempotency_key() else {
         check_opted_in(context, &outgoing).await?;
-        let sent = send(context, &request)
+        let sent = send(context, &outgoing.request)
             .await
             .map_err(|error| send_refused(error, outgoing.recipient_field))?;
         return read_back(context, &outgoing, &sent).await;
     };
     let key = SendKey::new(context.upstream().tenant_key(), key);
-    let input = idempotency::fingerprint(&SendMessageRequest {
-        local_id: None,
-        ..request.clone()
-    });
+    let input = idempotency::fingerprint(&outgoing.without_key());
     match sends.claim(&key, &input).await {
-        Claim::Mine(guard) => send_once(context, &outgoing, &request, guard).await,
+        Claim::Mine(guard) => send_once(context, &outgoing, guard).await,
         Claim::Earlier(record) if record.input != input => Err(key_reused().into()),
         Claim::Earlier(record) => match record.outcome {
             Outcome::Sent(sent) => replay(context, &outgoing, &sent).await,
@@ -138,7 +82,6 @@ pub(super) async fn deliver(
 async fn send_once(
     context: &RequestContext,
     outgoing: &Outgoing,
-    request: &SendMessageRequest,
     mut guard: SendGuard,
 ) -> Result<Delivered, Failure> {
     if let Err(refusal) = check_opted_in(context, outgoing).await {
@@ -146,7 +89,7 @@ async fn send_once(
         return Err(refusal);
     }
     guard.sending();
-    let sent = match send(context, request).await {
+    let sent = match send(context, &outgoing.request).await {
         Ok(sent) => sent,
         Err(error) if error.outcome_unknown() => {
             tracing::warn!(%error, "a keyed send may have landed unanswered; looking for it");
@@ -181,13 +124,17 @@ async fn send_once(
     Ok(delivered)
 }
 
-/// `POST /v1/message/send`. After any send that may have landed, every cached history is
-/// dropped, so the message is looked for (by the gateway or, told so, by the client) afresh.
+/// `POST /v1/message/send` or `POST /v1/email/send`. After any send that may have landed,
+/// every cached history is dropped, so the message is looked for (by the gateway or, told
+/// so, by the client) afresh.
 async fn send(
     context: &RequestContext,
-    request: &SendMessageRequest,
+    request: &SendRequest,
 ) -> Result<SentMessage, crate::upstream::Error> {
-    let result = context.upstream().send_message(request).await;
+    let result = match request {
+        SendRequest::Text(request) => context.upstream().send_message(request).await,
+        SendRequest::Email(request) => context.upstream().send_email(request).await,
+    };
     if result.as_ref().is_ok() || result.as_ref().is_err_and(|e| e.outcome_unknown()) {
         context.loaders.forget_messages();
     }
@@ -199,7 +146,7 @@ async fn send(
 /// nothing is written. The contact is read afresh, not from the cache: a customer who opted
 /// out a moment ago must not get the message. Notes reach only the team, so they go through.
 async fn check_opted_in(context: &RequestContext, outgoing: &Outgoing) -> Result<(), Failure> {
-    if outgoing.private {
+    if !outgoing.needs_opt_in() {
         return Ok(());
     }
     let contact = context
@@ -218,6 +165,9 @@ async fn read_back(
     outgoing: &Outgoing,
     sent: &SentMessage,
 ) -> Result<Delivered, Failure> {
+    if let Some(thread) = sent.convo_id.filter(|_| outgoing.starts_email_thread()) {
+        return read_back_from_thread(context, outgoing, sent, thread).await;
+    }
     let found = find_sent(
         context,
         &outgoing.target,
@@ -229,7 +179,7 @@ async fn read_back(
     let Some(message) = found else {
         return Err(missing_from_history(
             sent.id,
-            outgoing.idempotency_key.is_some(),
+            outgoing.idempotency_key().is_some(),
         ));
     };
     let conversation_id = outgoing
@@ -237,6 +187,36 @@ async fn read_back(
         .or_else(|| conversation_of(&message))
         .or(sent.convo_id);
     delivered(context, message, conversation_id).await
+}
+
+/// A new email thread's first message, read back from the conversation the answer named: its
+/// target (how the upstream addresses the thread's history) may be any of the addresses it
+/// went to, so it is read from the conversation rather than guessed.
+async fn read_back_from_thread(
+    context: &RequestContext,
+    outgoing: &Outgoing,
+    sent: &SentMessage,
+    thread: i64,
+) -> Result<Delivered, Failure> {
+    let conversation = found_again(context, thread).await?;
+    let target = conversation.0.target.as_deref().ok_or_else(|| {
+        tracing::warn!(
+            conversation = thread,
+            "upstream conversation without a target"
+        );
+        ApiError::UpstreamUnavailable
+    })?;
+    let found = find_sent(context, target, outgoing.inbox.id, sent.id, sent.date).await?;
+    let Some(message) = found else {
+        return Err(missing_from_history(
+            sent.id,
+            outgoing.idempotency_key().is_some(),
+        ));
+    };
+    Ok(Delivered {
+        message: Message::new(Arc::new(message), thread),
+        conversation,
+    })
 }
 
 /// The first send of a key, answered again: its message, read back where it is now (in its
@@ -277,13 +257,7 @@ async fn find_by_key(
     context.loaders.forget_messages();
     let newest = newest_messages(context, &outgoing.target, outgoing.inbox.id).await?;
     // A template's text is filled in upstream, so only a plain text is compared.
-    let Some(message) = newest.iter().find(|message| {
-        message.local_id.is_some()
-            && message.local_id == outgoing.idempotency_key
-            && (outgoing.template.is_some()
-                || message.text.as_deref().unwrap_or_default()
-                    == outgoing.text.as_deref().unwrap_or_default())
-    }) else {
+    let Some(message) = newest.iter().find(|message| outgoing.is_sent_as(message)) else {
         return Ok(None);
     };
     let conversation_id = outgoing.conversation().or_else(|| conversation_of(message));

@@ -3,7 +3,8 @@
 
 use async_graphql::{Context, ID, InputObject, Object};
 
-use super::delivery::{Delivered, Outgoing, deliver, idempotency};
+use super::delivery::{Delivered, deliver, idempotency};
+use super::outgoing::{Outgoing, SendRequest};
 use super::payload::message_payload;
 use super::subject::{Subject, check_member};
 use super::user_error::{Failure, UserError, UserErrorCode};
@@ -12,7 +13,7 @@ use crate::phone;
 use crate::schema::access;
 use crate::schema::context::RequestContext;
 use crate::schema::node::{GlobalId, NodeKind};
-use crate::upstream::requests::Recipient;
+use crate::upstream::requests::{Recipient, SendMessageRequest};
 
 /// Longest `idempotencyKey` accepted. The upstream documents no limit for `local_id`; this
 /// bound only keeps keys sane.
@@ -79,7 +80,7 @@ impl MessageMutations {
     /// Sends a text message (SMS, or MMS with media) as the acting member, who must be a
     /// member of the sending inbox (else `NOT_AN_INBOX_MEMBER`). Other user errors:
     /// `EMPTY_MESSAGE`, `INVALID_PHONE`, `INVALID_MEDIA_URL`, `RECIPIENT_OPTED_OUT` (checked
-    /// before sending), `UNSUPPORTED_CHANNEL` (an email inbox), `IDEMPOTENCY_KEY_REUSED`,
+    /// before sending), `UNSUPPORTED_CHANNEL` (an email inbox: use `sendEmail`), `IDEMPOTENCY_KEY_REUSED`,
     /// `UPSTREAM_REJECTED`. A send that may have landed without an answer is the error
     /// `OUTCOME_UNKNOWN`; one whose key another request is still sending with,
     /// `IDEMPOTENCY_KEY_IN_USE`.
@@ -174,18 +175,22 @@ async fn send(ctx: &Context<'_>, mut input: SendMessageInput) -> Result<Delivere
         Recipient::Conversation(_) => ("conversationId", "conversationId"),
         Recipient::Phone(_) => ("inboxId", "phone"),
     };
+    let request = SendMessageRequest {
+        inbox_id: inbox.id,
+        sender_id: sender.id,
+        recipient,
+        text,
+        media_url,
+        template_id: template,
+        private: false,
+        local_id: idempotency_key,
+    };
     let outgoing = Outgoing {
         inbox,
-        sender,
-        recipient,
         target,
         inbox_field,
         recipient_field,
-        text,
-        media_url,
-        template,
-        private: false,
-        idempotency_key,
+        request: SendRequest::Text(request),
     };
     deliver(context, sends, outgoing).await
 }
@@ -216,24 +221,28 @@ async fn note(ctx: &Context<'_>, input: AddPrivateNoteInput) -> Result<Delivered
     let idempotency_key = idempotency_key(input.idempotency_key)?;
     let (text, _) = content(Some(input.text), None)?;
     let subject = Subject::load(context, conversation).await?;
+    let request = SendMessageRequest {
+        inbox_id: subject.inbox.id,
+        sender_id: subject.actor.id,
+        recipient: Recipient::Conversation(conversation),
+        text,
+        media_url: None,
+        template_id: None,
+        private: true,
+        local_id: idempotency_key,
+    };
     let outgoing = Outgoing {
         target: subject.target()?.to_owned(),
         inbox: subject.inbox,
-        sender: subject.actor,
-        recipient: Recipient::Conversation(conversation),
         inbox_field: "conversationId",
         recipient_field: "conversationId",
-        text,
-        media_url: None,
-        template: None,
-        private: true,
-        idempotency_key,
+        request: SendRequest::Text(request),
     };
     deliver(context, sends, outgoing).await
 }
 
 /// A key outside 1 to 255 characters is a client bug, not something to show a user.
-fn idempotency_key(key: Option<String>) -> Result<Option<String>, ApiError> {
+pub(super) fn idempotency_key(key: Option<String>) -> Result<Option<String>, ApiError> {
     match key {
         Some(key) if key.is_empty() || key.chars().count() > MAX_IDEMPOTENCY_KEY_CHARS => {
             Err(ApiError::bad_input(format!(

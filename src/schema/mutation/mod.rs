@@ -15,6 +15,8 @@
 //! - `assignment`: assign within the inbox, transfer to another inbox.
 //! - `message`: send a message (reply, or start by inbox and phone), add a private note.
 //! - `contact`: a customer's opt-out or opt-in.
+//! - `email`: send an email (reply in a thread, or start one).
+//! - `outgoing`: a text or an email ready to go, and what sending it safely needs to know.
 //! - `delivery`: the send itself, and reading the sent message back.
 //! - `subject`: loading the conversation a mutation acts on; the rules all mutations share.
 //! - `payload`: input and payload shapes several mutations share.
@@ -24,7 +26,9 @@ mod assignment;
 mod contact;
 mod conversation;
 mod delivery;
+mod email;
 mod message;
+mod outgoing;
 mod payload;
 mod subject;
 mod user_error;
@@ -34,6 +38,7 @@ use async_graphql::MergedObject;
 use assignment::AssignmentMutations;
 use contact::ContactMutations;
 use conversation::ConversationMutations;
+use email::EmailMutations;
 use message::MessageMutations;
 
 /// The root of every change. Mutations run one after another, in the order written.
@@ -42,5 +47,6 @@ pub struct Mutation(
     ConversationMutations,
     AssignmentMutations,
     MessageMutations,
+    EmailMutations,
     ContactMutations,
 );

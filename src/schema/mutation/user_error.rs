@@ -27,11 +27,14 @@ pub(crate) enum UserErrorCode {
     EmptyMessage,
     /// The phone number does not have 10 (US) or 11 to 15 digits.
     InvalidPhone,
+    /// An email address is not a plain `name@example.com` address, or a new email has none.
+    InvalidEmail,
     /// `mediaUrl` is not an absolute `http` or `https` URL.
     InvalidMediaUrl,
     /// The customer opted out of messages from the team.
     RecipientOptedOut,
-    /// The inbox does not send text messages (an email inbox).
+    /// The inbox sends on another channel: text messages go from inboxes with phone numbers
+    /// (`sendMessage`), emails from email inboxes (`sendEmail`).
     UnsupportedChannel,
     /// The idempotency key was already used for a message in another conversation.
     IdempotencyKeyReused,

@@ -128,6 +128,15 @@ impl Conversation {
         self.0.target.as_deref()
     }
 
+    /// Its title (Heymarket's `name`): for an email thread, the subject it was started with;
+    /// otherwise whatever Heymarket calls it, often the contact's name. Null when blank.
+    async fn title(&self) -> Option<&str> {
+        self.0
+            .name
+            .as_deref()
+            .filter(|name| !name.trim().is_empty())
+    }
+
     /// Whether the acting member has not read it yet.
     async fn unread(&self, ctx: &Context<'_>) -> Result<bool, ApiError> {
         let member = RequestContext::of(ctx)?.acting_member().await?;

@@ -383,3 +383,63 @@ async fn a_repeated_key_writes_once_under_every_profile() {
         );
     }
 }
+
+#[tokio::test]
+async fn emails_start_and_reply_with_one_write_each_under_every_profile() {
+    const EMAIL_INBOX: i64 = 3005;
+    const EMAIL: &str = "POST /v1/email/send";
+    for (profile, readings) in Readings::profiles() {
+        let app = spawn_app_reading(*readings).await;
+        let member = inbox_members(&app, EMAIL_INBOX).await[0];
+        let app = &app;
+        let email = |input: Value| async move {
+            let (payload, body) = mutate(
+                app,
+                "sendEmail",
+                "SendEmailInput",
+                MESSAGE_PAYLOAD,
+                input,
+                Some(member),
+            )
+            .await;
+            assert_eq!(body["errors"], Value::Null, "{profile}: {body}");
+            assert_sent(&payload);
+            payload
+        };
+        let start = json!({
+            "inboxId": inbox_gid(EMAIL_INBOX),
+            "to": ["ada@example.com", "grace@example.com"],
+            "cc": ["billing@example.com"],
+            "subject": "Your invoice",
+            "html": "<p>Your invoice</p>",
+            "text": "Your invoice",
+            "idempotencyKey": "invoice-1",
+        });
+        let started = email(start.clone()).await;
+        let again = email(start).await;
+        assert_eq!(again["message"], started["message"], "{profile}");
+        let thread = &started["conversation"];
+        let replied =
+            email(json!({ "conversationId": thread["id"], "text": "Paid, thanks" })).await;
+        assert_eq!(replied["conversation"]["id"], thread["id"], "{profile}");
+        assert_eq!(writes(app).await, json!({ EMAIL: 2 }), "{profile}");
+
+        let target = thread["target"].as_str().expect("a target");
+        let texts: Vec<Value> = history(app, target, EMAIL_INBOX)
+            .await
+            .iter()
+            .map(|message| message["text"].clone())
+            .collect();
+        assert_eq!(
+            texts,
+            [json!("Paid, thanks"), json!("<p>Your invoice</p>")],
+            "{profile}"
+        );
+        let id: i64 = thread["databaseId"].as_str().unwrap().parse().unwrap();
+        assert_eq!(
+            app.sandbox.conversation(0, id).await["name"],
+            "Your invoice",
+            "{profile}"
+        );
+    }
+}
