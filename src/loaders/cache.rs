@@ -20,7 +20,9 @@ use crate::error::ApiError;
 use crate::events::Event;
 use crate::metrics::LoaderMetrics;
 use crate::upstream::TenantKey;
-use crate::upstream::models::{Contact, Conversation, Inbox, Message, Team, Template};
+use crate::upstream::models::{
+    Contact, Conversation, CustomField, Inbox, Message, Tag, Team, Template,
+};
 use crate::upstream::requests::{ConversationListRequest, DatePageRequest};
 
 /// A history page: phone, inbox, and the page's `timestamp` bound (`None` for the newest).
@@ -49,6 +51,11 @@ pub struct Caches {
     /// Template list pages; templates change rarely and no event tells of it, so they live as
     /// long as the directory.
     pub(super) template_pages: Cache<(TenantKey, DatePageRequest), Arc<Vec<Template>>>,
+    /// Tags by id and tag list pages, kept like the directory (no event tells of a change).
+    pub(super) tags: Cache<(TenantKey, i64), Arc<Tag>>,
+    pub(super) tag_pages: Cache<(TenantKey, DatePageRequest), Arc<Vec<Tag>>>,
+    /// The team's custom contact fields, kept like the directory.
+    pub(super) custom_fields: Cache<TenantKey, Arc<Vec<CustomField>>>,
     /// Contact list pages, forgotten with the contacts.
     pub(super) contact_pages: Cache<(TenantKey, DatePageRequest), Arc<Vec<Contact>>>,
     /// Per tenant and list generation, the listing of its newest messages a walk started
@@ -104,6 +111,9 @@ impl Caches {
             last_messages: BatchCache::new(config.capacity, config.ttl_conversations),
             list_pages: bounded(config.capacity, config.ttl_conversations).build(),
             template_pages: bounded(config.capacity, config.ttl_directory).build(),
+            tags: bounded(config.capacity, config.ttl_directory).build(),
+            tag_pages: bounded(config.capacity, config.ttl_directory).build(),
+            custom_fields: bounded(config.capacity, config.ttl_directory).build(),
             contact_pages: bounded(config.capacity, config.ttl_contacts)
                 .support_invalidation_closures()
                 .build(),

@@ -24,7 +24,9 @@ pub use cache::Caches;
 pub use last_message::LastMessageTarget;
 
 use crate::error::ApiError;
-use crate::upstream::models::{Contact, Conversation, Inbox, Message, Team, TeamMember, Template};
+use crate::upstream::models::{
+    Contact, Conversation, CustomField, Inbox, Message, Tag, Team, TeamMember, Template,
+};
 use crate::upstream::requests::{ConversationListRequest, DatePageRequest};
 use crate::upstream::{CallLog, TenantClient};
 use entities::{ContactsByPhone, ConversationsById, Histories, HistoryPage, LastMessages};
@@ -213,6 +215,33 @@ impl Loaders {
         self.source
             .contact_page(DatePageRequest { updated_before })
             .await
+    }
+
+    /// One page of the team's tags (`POST /v1/tags`), newest change first, strictly before
+    /// `updated_before`.
+    pub async fn tag_page(
+        &self,
+        updated_before: Option<DateTime<Utc>>,
+    ) -> Result<Arc<Vec<Tag>>, ApiError> {
+        self.source
+            .tag_page(DatePageRequest { updated_before })
+            .await
+    }
+
+    /// One tag by id (`GET /v1/tag/{id}`, cached like the directory); `None` when there is
+    /// none.
+    pub async fn tag(&self, id: i64) -> Result<Option<Arc<Tag>>, ApiError> {
+        match self.source.tag(id).await {
+            Ok(tag) => Ok(Some(tag)),
+            Err(ApiError::NotFound(_)) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// The team's custom contact fields (`POST /v1/contact-fields`, cached like the
+    /// directory).
+    pub async fn custom_fields(&self) -> Result<Arc<Vec<CustomField>>, ApiError> {
+        self.source.custom_fields().await
     }
 
     /// One template by id (`GET /v1/template/{id}`); `None` when there is none.

@@ -14,7 +14,9 @@ use super::batch::BatchFetch;
 use super::cache::{Caches, shared_error};
 use crate::error::ApiError;
 use crate::metrics::CacheKind;
-use crate::upstream::models::{Contact, Conversation, Inbox, Message, Team, Template};
+use crate::upstream::models::{
+    Contact, Conversation, CustomField, Inbox, Message, Tag, Team, Template,
+};
 use crate::upstream::requests::{ConversationListRequest, DatePageRequest};
 use crate::upstream::{Error as UpstreamError, TenantClient, TenantKey};
 
@@ -118,6 +120,50 @@ impl Source {
         };
         let key = (self.tenant, request);
         self.read_through(CacheKind::Templates, &self.caches.template_pages, key, fill)
+            .await
+    }
+
+    /// One tag, through the shared cache.
+    pub(super) async fn tag(&self, id: i64) -> Result<Arc<Tag>, ApiError> {
+        let fill = || async {
+            self.upstream
+                .tag(id)
+                .await
+                .map(Arc::new)
+                .map_err(ApiError::from)
+        };
+        self.read_through(CacheKind::Tags, &self.caches.tags, (self.tenant, id), fill)
+            .await
+    }
+
+    /// One page of tags, through the shared cache.
+    pub(super) async fn tag_page(
+        &self,
+        request: DatePageRequest,
+    ) -> Result<Arc<Vec<Tag>>, ApiError> {
+        let fill = || async {
+            self.upstream
+                .list_tags(&request)
+                .await
+                .map(Arc::new)
+                .map_err(ApiError::from)
+        };
+        let key = (self.tenant, request);
+        self.read_through(CacheKind::Tags, &self.caches.tag_pages, key, fill)
+            .await
+    }
+
+    /// The team's custom contact fields, through the shared cache.
+    pub(super) async fn custom_fields(&self) -> Result<Arc<Vec<CustomField>>, ApiError> {
+        let fill = || async {
+            self.upstream
+                .custom_fields()
+                .await
+                .map(Arc::new)
+                .map_err(ApiError::from)
+        };
+        let cache = &self.caches.custom_fields;
+        self.read_through(CacheKind::CustomFields, cache, self.tenant, fill)
             .await
     }
 

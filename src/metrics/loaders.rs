@@ -18,6 +18,8 @@ pub enum CacheKind {
     ListPages,
     Templates,
     ContactPages,
+    Tags,
+    CustomFields,
 }
 
 impl CacheKind {
@@ -32,6 +34,8 @@ impl CacheKind {
             Self::ListPages => "list_pages",
             Self::Templates => "templates",
             Self::ContactPages => "contact_pages",
+            Self::Tags => "tags",
+            Self::CustomFields => "custom_fields",
         }
     }
 }

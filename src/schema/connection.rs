@@ -228,6 +228,16 @@ connection_types!(
 );
 
 connection_types!(
+    super::types::Tag,
+    TagConnection,
+    TagEdge,
+    "One page of the team's tags, most recently changed first. Walk it by passing \
+     `pageInfo.endCursor` as `after` while `pageInfo.hasNextPage` is true: over unchanging data \
+     every tag arrives exactly once.",
+    "A tag in a list, with its position."
+);
+
+connection_types!(
     super::types::Contact,
     ContactConnection,
     ContactEdge,

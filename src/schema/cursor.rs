@@ -40,6 +40,7 @@ pub enum CursorKind {
     Message,
     Template,
     Contact,
+    Tag,
 }
 
 impl CursorKind {
@@ -49,6 +50,7 @@ impl CursorKind {
             Self::Message => "message",
             Self::Template => "template",
             Self::Contact => "contact",
+            Self::Tag => "tag",
         }
     }
 }

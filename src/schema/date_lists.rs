@@ -1,4 +1,4 @@
-//! The team's date-cursor lists behind `Query.templates` and `Query.contacts`: each walked with
+//! The team's date-cursor lists behind `Query.templates`, `Query.contacts` and `Query.tags`: each walked with
 //! the tie-safe pager over its upstream pages (30 rows, newest `updated` first), every row
 //! checked against who may see it.
 
@@ -9,8 +9,8 @@ use async_graphql::Context;
 use chrono::{DateTime, Utc};
 
 use super::connection::{
-    ContactConnection, MaxListPages, Page, PageRequest, TemplateConnection, report_incomplete,
-    walk_error,
+    ContactConnection, MaxListPages, Page, PageRequest, TagConnection, TemplateConnection,
+    report_incomplete, walk_error,
 };
 use super::context::RequestContext;
 use super::cursor::CursorKey;
@@ -54,6 +54,23 @@ pub async fn contacts(ctx: &Context<'_>, page: PageRequest) -> Result<ContactCon
         page,
         "contacts",
         |c: &models::Contact| (c.updated, c.id),
+        |_| true,
+        fetch,
+    );
+    Ok(listed.await?.into())
+}
+
+/// One page of the team's tags, most recently changed first. Tags are the team's, so every
+/// row is shown.
+pub async fn tags(ctx: &Context<'_>, page: PageRequest) -> Result<TagConnection, ApiError> {
+    let context = RequestContext::of(ctx)?;
+    context.acting_member().await?;
+    let fetch = |before| async move { context.loaders.tag_page(before).await };
+    let listed = walk(
+        ctx,
+        page,
+        "tags",
+        |t: &models::Tag| (t.updated, t.id),
         |_| true,
         fetch,
     );

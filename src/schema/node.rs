@@ -12,7 +12,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use super::access;
 use super::context::RequestContext;
-use super::types::{Contact, Conversation, Inbox, Member, Message, Template};
+use super::types::{Contact, Conversation, Inbox, Member, Message, Tag, Template};
 use crate::error::ApiError;
 use crate::text::shortened;
 use crate::upstream::models;
@@ -29,16 +29,18 @@ pub enum NodeKind {
     Conversation,
     Message,
     Template,
+    Tag,
 }
 
 impl NodeKind {
-    const ALL: [NodeKind; 6] = [
+    const ALL: [NodeKind; 7] = [
         Self::Inbox,
         Self::Member,
         Self::Contact,
         Self::Conversation,
         Self::Message,
         Self::Template,
+        Self::Tag,
     ];
 
     /// The GraphQL type name, which is also the prefix inside the encoded id.
@@ -50,6 +52,7 @@ impl NodeKind {
             Self::Conversation => "Conversation",
             Self::Message => "Message",
             Self::Template => "Template",
+            Self::Tag => "Tag",
         }
     }
 }
@@ -77,6 +80,7 @@ pub enum GlobalId {
     Conversation(i64),
     Message(MessageRef),
     Template(i64),
+    Tag(i64),
 }
 
 impl GlobalId {
@@ -88,6 +92,7 @@ impl GlobalId {
             Self::Conversation(_) => NodeKind::Conversation,
             Self::Message(_) => NodeKind::Message,
             Self::Template(_) => NodeKind::Template,
+            Self::Tag(_) => NodeKind::Tag,
         }
     }
 
@@ -98,7 +103,8 @@ impl GlobalId {
             | Self::Member(id)
             | Self::Contact(id)
             | Self::Conversation(id)
-            | Self::Template(id) => id,
+            | Self::Template(id)
+            | Self::Tag(id) => id,
             Self::Message(message) => message.id,
         }
     }
@@ -168,6 +174,7 @@ impl FromStr for GlobalId {
             (NodeKind::Contact, &[id]) => Self::Contact(id),
             (NodeKind::Conversation, &[id]) => Self::Conversation(id),
             (NodeKind::Template, &[id]) => Self::Template(id),
+            (NodeKind::Tag, &[id]) => Self::Tag(id),
             (NodeKind::Message, &[id, conversation_id, sent_at]) => Self::Message(MessageRef {
                 id,
                 conversation_id,
@@ -198,6 +205,7 @@ pub enum Node {
     Conversation(Conversation),
     Message(Message),
     Template(Template),
+    Tag(Tag),
 }
 
 /// The object `id` names, fetched through the operation's loaders; `None` when the upstream has
@@ -225,6 +233,7 @@ pub async fn fetch(ctx: &Context<'_>, id: GlobalId) -> Result<Option<Node>, ApiE
         GlobalId::Template(id) => access::template(context, id)
             .await?
             .map(|template| Node::Template(Template(Arc::new(template)))),
+        GlobalId::Tag(id) => loaders.tag(id).await?.map(|tag| Node::Tag(Tag(tag))),
         GlobalId::Message(message) => {
             let Some(conversation) = access::conversation(context, message.conversation_id).await?
             else {
@@ -264,9 +273,10 @@ pub async fn find_message(
 mod tests {
     use super::*;
 
-    fn all_kinds(id: i64) -> [GlobalId; 6] {
+    fn all_kinds(id: i64) -> [GlobalId; 7] {
         [
             GlobalId::Template(id),
+            GlobalId::Tag(id),
             GlobalId::Inbox(id),
             GlobalId::Member(id),
             GlobalId::Contact(id),

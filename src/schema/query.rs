@@ -4,7 +4,7 @@ use async_graphql::{Context, ID, Object, PathSegment};
 
 use super::access;
 use super::connection::{
-    ContactConnection, ConversationConnection, PageRequest, TemplateConnection,
+    ContactConnection, ConversationConnection, PageRequest, TagConnection, TemplateConnection,
 };
 use super::context::RequestContext;
 use super::cursor::{CursorKey, CursorKind};
@@ -12,7 +12,7 @@ use super::date_lists;
 use super::limits::MAX_NODE_IDS;
 use super::listing::{self, ConversationFilter};
 use super::node::{self, GlobalId, Node, NodeKind};
-use super::types::{Contact, Conversation, Inbox, Member, Team};
+use super::types::{Contact, Conversation, CustomField, Inbox, Member, Team};
 use crate::error::ApiError;
 use crate::phone;
 
@@ -120,6 +120,31 @@ impl Query {
         let key = CursorKey::of(ctx)?;
         let page = PageRequest::parse(key, CursorKind::Contact, first, after)?;
         date_lists::contacts(ctx, page).await
+    }
+
+    /// The team's contact tags, most recently changed first (tags are the team's: every member
+    /// sees them all). Cached like the directory (`--cache-ttl-directory`): Heymarket sends no
+    /// event when a tag changes.
+    #[graphql(complexity = "crate::schema::limits::connection_cost(first, child_complexity)")]
+    async fn tags(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "How many tags to return (0 to 100; default 20).")] first: Option<i32>,
+        #[graphql(desc = "Continue after this cursor (an `endCursor` or edge `cursor`).")]
+        after: Option<String>,
+    ) -> Result<TagConnection, ApiError> {
+        let key = CursorKey::of(ctx)?;
+        let page = PageRequest::parse(key, CursorKind::Tag, first, after)?;
+        date_lists::tags(ctx, page).await
+    }
+
+    /// The team's custom contact fields, in the order Heymarket lists them. Cached like the
+    /// directory (`--cache-ttl-directory`).
+    async fn custom_fields(&self, ctx: &Context<'_>) -> Result<Vec<CustomField>, ApiError> {
+        let context = RequestContext::of(ctx)?;
+        context.acting_member().await?;
+        let fields = context.loaders.custom_fields().await?;
+        Ok(fields.iter().map(CustomField::from).collect())
     }
 
     /// One contact by its global id; null with a `NOT_FOUND` error when there is none.

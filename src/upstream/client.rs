@@ -413,6 +413,13 @@ impl Route {
         }
     }
 
+    pub(crate) const fn put(template: &'static str) -> Self {
+        Self {
+            method: Method::PUT,
+            template,
+        }
+    }
+
     fn label(&self) -> String {
         format!("{} {}", self.method, self.template)
     }

@@ -6,12 +6,13 @@ use serde_json::json;
 
 use super::client::{Call, Route};
 use super::models::{
-    Contact, ContactSearchAnswer, Conversation, Inbox, Message, SentMessage, Team, Template,
+    Contact, ContactSearchAnswer, ContactWritten, Conversation, CustomField, Inbox, Message,
+    SentMessage, Tag, Team, Template,
 };
 use super::requests::{
-    AllMessagesRequest, ContactStatusRequest, ConversationListRequest, ConversationStatusRequest,
-    DatePageRequest, ReadStateRequest, ReassignRequest, SendEmailRequest, SendMessageRequest,
-    TransferRequest,
+    AllMessagesRequest, ContactStatusRequest, ContactWrite, ConversationListRequest,
+    ConversationStatusRequest, DatePageRequest, ReadStateRequest, ReassignRequest,
+    SendEmailRequest, SendMessageRequest, TransferRequest,
 };
 use super::retry::CallKind;
 use super::{Error, TenantClient};
@@ -37,6 +38,11 @@ static SET_CONTACT_STATUS: Route = Route::post("/v1/contact/set_status");
 static LIST_CONTACTS: Route = Route::post("/v1/contacts");
 static LIST_TEMPLATES: Route = Route::post("/v1/templates");
 static GET_TEMPLATE: Route = Route::get("/v1/template/{id}");
+static CREATE_CONTACT: Route = Route::post("/v1/contact");
+static UPDATE_CONTACT: Route = Route::put("/v1/contact/{id}");
+static CUSTOM_FIELDS: Route = Route::post("/v1/contact-fields");
+static LIST_TAGS: Route = Route::post("/v1/tags");
+static GET_TAG: Route = Route::get("/v1/tag/{id}");
 
 /// Most phone numbers one contact search may carry; larger lookups are split.
 const CONTACT_SEARCH_BATCH: usize = 100;
@@ -169,6 +175,43 @@ impl TenantClient {
     /// `GET /v1/template/{id}`.
     pub async fn template(&self, id: i64) -> Result<Template, Error> {
         let call = Call::new(&GET_TEMPLATE, CallKind::Read).at(format!("/v1/template/{id}"));
+        self.send(call).await
+    }
+
+    /// `POST /v1/contact`: a new contact; its id.
+    pub async fn create_contact(&self, contact: &ContactWrite) -> Result<i64, Error> {
+        let written: ContactWritten = self
+            .send(Call::new(&CREATE_CONTACT, CallKind::Write).json(contact)?)
+            .await?;
+        Ok(written.id)
+    }
+
+    /// `PUT /v1/contact/{id}?overwrite=false`: names and the fields given change; custom
+    /// values are merged into the contact's.
+    pub async fn update_contact(&self, id: i64, contact: &ContactWrite) -> Result<(), Error> {
+        let call = Call::new(&UPDATE_CONTACT, CallKind::Write)
+            .at(format!("/v1/contact/{id}"))
+            .query("overwrite", "false".to_owned())
+            .json(contact)?;
+        let _written: ContactWritten = self.send(call).await?;
+        Ok(())
+    }
+
+    /// `POST /v1/contact-fields`: every custom contact field of the team.
+    pub async fn custom_fields(&self) -> Result<Vec<CustomField>, Error> {
+        self.send(Call::new(&CUSTOM_FIELDS, CallKind::Read).json(&json!({}))?)
+            .await
+    }
+
+    /// `POST /v1/tags`: one page, newest `updated` first, strictly before the cursor.
+    pub async fn list_tags(&self, request: &DatePageRequest) -> Result<Vec<Tag>, Error> {
+        self.send(Call::new(&LIST_TAGS, CallKind::Read).json(request)?)
+            .await
+    }
+
+    /// `GET /v1/tag/{id}`.
+    pub async fn tag(&self, id: i64) -> Result<Tag, Error> {
+        let call = Call::new(&GET_TAG, CallKind::Read).at(format!("/v1/tag/{id}"));
         self.send(call).await
     }
 

@@ -239,6 +239,38 @@ impl Template {
     }
 }
 
+/// A label contacts carry (`POST /v1/tags`, `GET /v1/tag/{id}`; heymarket-api.md §9.5).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Tag {
+    pub id: i64,
+    /// The tag's text (`tag`; `name` read too).
+    #[serde(default, rename = "tag", alias = "name", deserialize_with = "de::text")]
+    pub name: Option<String>,
+    /// Hex colour, e.g. `#2f6fed`.
+    #[serde(default, deserialize_with = "de::text")]
+    pub color: Option<String>,
+    #[serde(default, deserialize_with = "de::timestamp")]
+    pub created: Option<DateTime<Utc>>,
+    /// Last change; the list's cursor.
+    #[serde(default, deserialize_with = "de::timestamp")]
+    pub updated: Option<DateTime<Utc>>,
+}
+
+/// A custom contact field (`POST /v1/contact-fields`): contacts hold its values under its id.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct CustomField {
+    pub id: i64,
+    /// Its name (`title`; `name` read too).
+    #[serde(default, alias = "name", deserialize_with = "de::text")]
+    pub title: Option<String>,
+}
+
+/// What a contact create or update answers: `{id, rev, uuid}`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ContactWritten {
+    pub id: i64,
+}
+
 /// An inbox (`GET /v1/inboxes`).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct Inbox {
@@ -321,7 +353,7 @@ pub struct Contact {
     pub rev: Option<i64>,
     #[serde(default, deserialize_with = "de::int")]
     pub assigned_user_id: Option<i64>,
-    /// Tags, shape undocumented (at most five).
+    /// Tags, shape undocumented (at most five): see [`Contact::tag_ids`].
     #[serde(default, deserialize_with = "de::list")]
     pub tags: Vec<serde_json::Value>,
     #[serde(default, deserialize_with = "de::flag")]
@@ -343,6 +375,50 @@ pub struct SentMessage {
     /// The conversation, when the upstream says (undocumented for SMS, seen in client code).
     #[serde(default, deserialize_with = "de::int")]
     pub convo_id: Option<i64>,
+}
+
+impl Contact {
+    /// The ids of its tags, in any shape the docs allow for: `{tag_id}` (the shape a contact
+    /// is written with), a tag object (`{id, tag, …}`), or a bare id (a number or a string).
+    pub fn tag_ids(&self) -> Vec<i64> {
+        let id = |value: &serde_json::Value| match value {
+            serde_json::Value::Number(number) => number.as_i64(),
+            serde_json::Value::String(text) => text.trim().parse().ok(),
+            _ => None,
+        };
+        let mut ids: Vec<i64> = self
+            .tags
+            .iter()
+            .filter_map(|tag| match tag {
+                serde_json::Value::Object(fields) => fields
+                    .get("tag_id")
+                    .or_else(|| fields.get("id"))
+                    .and_then(id),
+                other => id(other),
+            })
+            .collect();
+        ids.dedup();
+        ids
+    }
+
+    /// Its custom values by field id, as text; keys that are not field ids are left out.
+    pub fn custom_values(&self) -> BTreeMap<i64, String> {
+        let Some(custom) = &self.custom else {
+            return BTreeMap::new();
+        };
+        custom
+            .iter()
+            .filter_map(|(key, value)| {
+                let id = key.trim().parse().ok()?;
+                let text = match value {
+                    serde_json::Value::String(text) => text.clone(),
+                    serde_json::Value::Null => return None,
+                    other => other.to_string(),
+                };
+                Some((id, text))
+            })
+            .collect()
+    }
 }
 
 /// The undocumented answer of `POST /v2/contacts/search`: either a bare array or an object
@@ -620,5 +696,24 @@ mod tests {
             "https://a/1 https://a/2"
         );
         assert_eq!(urls(json!({"id": 1, "media": "", "gallery": []})), "");
+    }
+
+    #[test]
+    fn contact_tags_and_custom_values_read_in_every_shape() {
+        let contact: Contact = parse(json!({
+            "id": 1,
+            "tags": [{"tag_id": 8001}, {"id": 8002, "tag": "Wholesale"}, 8003, "8004", {"x": 1}],
+            "custom": {"9001": "AC-1", "9002": 42, "Birthday": "May", "9003": null},
+        }));
+        assert_eq!(contact.tag_ids(), [8001, 8002, 8003, 8004]);
+        assert_eq!(
+            contact.custom_values(),
+            BTreeMap::from([(9001, "AC-1".to_owned()), (9002, "42".to_owned())])
+        );
+        let bare: Contact = parse(json!({ "id": 2, "tags": null, "custom": [] }));
+        assert_eq!(
+            (bare.tag_ids(), bare.custom_values()),
+            (vec![], BTreeMap::new())
+        );
     }
 }

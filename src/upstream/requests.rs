@@ -1,6 +1,8 @@
 //! Request bodies of the upstream's endpoints (heymarket-api.md §6, §7), with idiomatic Rust
 //! names; the REST names live in the serde attributes.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Serialize, Serializer};
 
@@ -148,6 +150,36 @@ pub struct DatePageRequest {
         serialize_with = "cursor"
     )]
     pub updated_before: Option<DateTime<Utc>>,
+}
+
+/// A contact as `POST /v1/contact` and `PUT /v1/contact/{id}` take it. An update overwrites
+/// the names always, so it carries every field it keeps.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ContactWrite {
+    /// E.164 digits; required by both endpoints.
+    pub phone: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Values keyed by field-id strings; merged into the contact's unless the update
+    /// overwrites.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub custom: BTreeMap<String, String>,
+    /// The whole set of tags: `[{tag_id}]`.
+    pub tags: Vec<TagRef>,
+    /// Whether the customer opted out; an update carries what the contact has, so that no
+    /// reading of the update clears it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub is_opted_out: Option<bool>,
+}
+
+/// One tag of a contact write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct TagRef {
+    pub tag_id: i64,
 }
 
 /// `POST /v1/contact/set_status`: a contact's subscription or block.

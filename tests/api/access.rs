@@ -207,6 +207,17 @@ const TEAM_WIDE: &[(&str, &str)] = &[
         "Node.Template",
         "a shared template is the team's; another member's own is FORBIDDEN (templates.rs)",
     ),
+    ("Query.tags", "the team's contact tags"),
+    ("Query.customFields", "the team's custom contact fields"),
+    ("Node.Tag", "the team's contact tags"),
+    (
+        "Mutation.createContact",
+        "contacts are the team's: any member adds to the address book",
+    ),
+    (
+        "Mutation.updateContact",
+        "contacts are the team's: any member keeps the address book",
+    ),
     (
         "Mutation.setContactOptOut",
         "contacts are the team's: any member records a customer's consent",

@@ -3,6 +3,7 @@
 //!
 //! Phone numbers the tests invent use the 212 area code, which no seeded contact has.
 
+mod address_book;
 mod assignment;
 mod contacts;
 mod conversation_state;
@@ -63,7 +64,7 @@ pub async fn sends(app: &TestApp) -> u64 {
 }
 
 /// Every upstream route that writes.
-const WRITE_ROUTES: [&str; 8] = [
+const WRITE_ROUTES: [&str; 10] = [
     "POST /v1/conversations/open",
     "POST /v1/conversations/close",
     "POST /v1/conversations/read",
@@ -72,6 +73,8 @@ const WRITE_ROUTES: [&str; 8] = [
     "POST /v1/conversations/transfer",
     "POST /v1/message/send",
     "POST /v1/email/send",
+    "POST /v1/contact",
+    "PUT /v1/contact/{id}",
 ];
 
 /// The writes the sandbox has served, refused ones included, by route (routes without any are

@@ -1,6 +1,7 @@
 //! The simulated REST endpoints under `/v1` and `/v2`, mirroring the upstream's paths, bodies
 //! and status codes.
 
+mod address_book;
 mod contacts;
 mod conversation_actions;
 mod conversations;
@@ -47,7 +48,14 @@ pub(crate) fn router() -> Router<Arc<SandboxState>> {
         .route("/v1/inboxes", get(directory::inboxes))
         .route("/v1/team", get(directory::team))
         .route("/v1/contacts", post(contacts::list))
-        .route("/v1/contact/{id}", get(contacts::get))
+        .route("/v1/contact", post(address_book::create))
+        .route(
+            "/v1/contact/{id}",
+            get(contacts::get).put(address_book::update),
+        )
+        .route("/v1/contact-fields", post(address_book::custom_fields))
+        .route("/v1/tags", post(address_book::list_tags))
+        .route("/v1/tag/{id}", get(address_book::get_tag))
         .route("/v1/contact/get", post(contacts::get_by_phone_or_id))
         .route("/v1/contact/set_status", post(contacts::set_status))
         .route("/v2/contacts/search", post(contacts::search))

@@ -7,6 +7,8 @@
 mod conversations;
 mod words;
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, TimeDelta, Utc};
 use rand::Rng;
 use rand::seq::{IndexedRandom, SliceRandom};
@@ -15,8 +17,8 @@ use rand_chacha::ChaCha8Rng;
 
 use super::store::TeamData;
 use super::store::records::{
-    Channel, Contact, FIRST_CONTACT_ID, FIRST_INBOX_ID, FIRST_MEMBER_ID, FIRST_TEMPLATE_ID, Inbox,
-    Member, TeamInfo, Template,
+    Channel, Contact, CustomField, FIRST_CONTACT_ID, FIRST_FIELD_ID, FIRST_INBOX_ID,
+    FIRST_MEMBER_ID, FIRST_TAG_ID, FIRST_TEMPLATE_ID, Inbox, Member, Tag, TeamInfo, Template,
 };
 use super::wire::uuid_from_bits;
 
@@ -41,6 +43,8 @@ pub(crate) fn team_data(seed: u64, number: usize) -> TeamData {
     let (conversations, messages) = conversations::generate(&mut rng, &inboxes, &contacts);
     let templates = templates(&members);
     TeamData {
+        tags: tags(),
+        custom_fields: custom_fields(),
         team,
         members,
         inboxes,
@@ -80,6 +84,56 @@ fn templates(members: &[Member]) -> Vec<Template> {
             }
         })
         .collect()
+}
+
+/// The team's tags, the same for every seed (no random draw).
+fn tags() -> Vec<Tag> {
+    words::TAGS
+        .iter()
+        .enumerate()
+        .map(|(i, (name, color))| {
+            let step = i64::try_from(i).unwrap_or_default();
+            let created = anchor() - TimeDelta::days(200) + TimeDelta::days(step * 3);
+            Tag {
+                id: FIRST_TAG_ID + step,
+                name: (*name).to_owned(),
+                color: (*color).to_owned(),
+                created,
+                updated: created,
+            }
+        })
+        .collect()
+}
+
+fn custom_fields() -> Vec<CustomField> {
+    (FIRST_FIELD_ID..)
+        .zip(words::CUSTOM_FIELDS)
+        .map(|(id, title)| CustomField {
+            id,
+            title: (*title).to_owned(),
+        })
+        .collect()
+}
+
+/// A seeded contact's tags and custom values, from its position alone (no random draw, so
+/// the rest of the data does not change with them).
+fn labels(i: usize) -> (Vec<i64>, BTreeMap<i64, String>) {
+    let tags = [(5, 0), (7, 1), (11, 2), (13, 4)]
+        .into_iter()
+        .filter(|(every, _)| i % every == 0)
+        .map(|(_, tag)| FIRST_TAG_ID + tag)
+        .collect();
+    let mut custom = BTreeMap::new();
+    if i % 3 == 0 {
+        custom.insert(FIRST_FIELD_ID, format!("AC-{:05}", i + 1));
+    }
+    if i % 2 == 0 {
+        custom.insert(
+            FIRST_FIELD_ID + 1,
+            words::STORES[i % words::STORES.len()].to_owned(),
+        );
+    }
+    (tags, custom)
 }
 
 fn anchor() -> DateTime<Utc> {
@@ -182,7 +236,10 @@ fn contacts(rng: &mut ChaCha8Rng, members: &[Member]) -> Vec<Contact> {
             } else {
                 0
             };
+            let (tags, custom) = labels(i);
             Contact {
+                tags,
+                custom,
                 id: FIRST_CONTACT_ID + i as i64,
                 uuid: uuid_from_bits(rng.random()),
                 first: first.to_owned(),

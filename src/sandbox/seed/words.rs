@@ -203,3 +203,19 @@ pub(super) const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("Thank you", "Thank you, {{first_name}} {{last_name}}!"),
 ];
+
+/// The team's tags and their colours.
+pub(super) const TAGS: &[(&str, &str)] = &[
+    ("VIP", "#d4a017"),
+    ("Wholesale", "#2f6fed"),
+    ("New customer", "#2e8b57"),
+    ("Late payer", "#c0392b"),
+    ("Newsletter", "#8e44ad"),
+    ("Returns", "#7f8c8d"),
+];
+
+/// The team's custom contact fields.
+pub(super) const CUSTOM_FIELDS: &[&str] = &["Account number", "Preferred store", "Birthday"];
+
+/// Values of the "Preferred store" field.
+pub(super) const STORES: &[&str] = &["Downtown", "Harbor", "Airport", "Online"];

@@ -1,14 +1,12 @@
 //! Inboxes, the team and contacts in the wire shape (heymarket-api.md §5.3, §5.4, §9.1, §9.2).
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
 use super::TeamStore;
-use super::records::{Contact, Inbox};
+use super::records::{Contact, CustomField, Inbox, Tag};
 use crate::sandbox::wire::timestamp;
-
-/// Serialises as `{}`: the documented objects the sandbox keeps empty (`custom`).
-#[derive(Debug, Clone, Serialize)]
-struct Empty {}
 
 /// An inbox on the wire: every field of §5.3.
 #[derive(Debug, Clone, Serialize)]
@@ -72,7 +70,8 @@ pub(crate) struct ContactJson {
     last: String,
     email: String,
     phone: String,
-    custom: Empty,
+    /// Values keyed by field-id strings.
+    custom: BTreeMap<String, String>,
     team_id: i64,
     creator_id: i64,
     shared: bool,
@@ -81,12 +80,37 @@ pub(crate) struct ContactJson {
     rev: i64,
     op: &'static str,
     assigned_user_id: i64,
-    tags: [String; 0],
+    /// `[{tag_id}]`, the shape a contact is written with (§9.1).
+    tags: Vec<TagRef>,
     is_opted_out: bool,
     blocked: bool,
     uuid: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     contact_channels: Option<Vec<ContactChannel>>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct TagRef {
+    tag_id: i64,
+}
+
+/// A tag on the wire (§9.5).
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct TagJson {
+    id: i64,
+    tag: String,
+    color: String,
+    team_id: i64,
+    created: String,
+    updated: String,
+    rev: i64,
+}
+
+/// A custom contact field on the wire: `{id, title}` (the create answer's shape, §9.1).
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct CustomFieldJson {
+    id: i64,
+    title: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -170,7 +194,11 @@ impl TeamStore {
             last: contact.last.clone(),
             email: contact.email.clone(),
             phone: contact.phone.clone(),
-            custom: Empty {},
+            custom: contact
+                .custom
+                .iter()
+                .map(|(id, value)| (id.to_string(), value.clone()))
+                .collect(),
             team_id: self.team().id,
             creator_id: contact.creator,
             shared: true,
@@ -179,11 +207,34 @@ impl TeamStore {
             rev: 1,
             op: "",
             assigned_user_id: contact.assigned_user,
-            tags: [],
+            tags: contact
+                .tags
+                .iter()
+                .map(|&tag_id| TagRef { tag_id })
+                .collect(),
             is_opted_out: contact.opted_out,
             blocked: contact.blocked,
             uuid: contact.uuid.clone(),
             contact_channels,
+        }
+    }
+
+    pub(crate) fn tag_json(&self, tag: &Tag) -> TagJson {
+        TagJson {
+            id: tag.id,
+            tag: tag.name.clone(),
+            color: tag.color.clone(),
+            team_id: self.team().id,
+            created: timestamp(&tag.created),
+            updated: timestamp(&tag.updated),
+            rev: 1,
+        }
+    }
+
+    pub(crate) fn custom_field_json(field: &CustomField) -> CustomFieldJson {
+        CustomFieldJson {
+            id: field.id,
+            title: field.title.clone(),
         }
     }
 }

@@ -4,6 +4,7 @@
 //! A team's store sits behind one `Mutex`; every method here is synchronous, so the lock is
 //! never held across an `.await`.
 
+mod address_book;
 mod conversations;
 mod directory;
 mod messages;
@@ -14,16 +15,17 @@ use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, TimeDelta, Utc};
 
+pub(crate) use address_book::ContactFields;
 pub(crate) use conversations::{Address, ListQuery};
-pub(crate) use directory::{ContactJson, InboxJson, TeamJson};
+pub(crate) use directory::{ContactJson, CustomFieldJson, InboxJson, TagJson, TeamJson};
 pub(crate) use messages::{
     EmailSend, EmailTarget, Inbound, MAX_BURST, MessagePage, Send, SendOutcome, SendTarget,
 };
 pub(crate) use render::{ConversationJson, MessageJson, SendAnswer, TemplateJson, Viewer};
 
 use self::records::{
-    Channel, Contact, Conversation, FIRST_CONTACT_ID, FIRST_CONVERSATION_ID, FIRST_MESSAGE_ID,
-    FIRST_TEMPLATE_ID, Inbox, Member, Message, Status, TeamInfo, Template,
+    Channel, Contact, Conversation, CustomField, FIRST_CONTACT_ID, FIRST_CONVERSATION_ID,
+    FIRST_MESSAGE_ID, FIRST_TEMPLATE_ID, Inbox, Member, Message, Status, Tag, TeamInfo, Template,
 };
 use super::error::{ApiError, ApiResult};
 use super::wire::{to_micros, to_precision};
@@ -42,6 +44,8 @@ pub(crate) struct TeamData {
     pub(crate) messages: Vec<Message>,
     /// Ids consecutive from `FIRST_TEMPLATE_ID`.
     pub(crate) templates: Vec<Template>,
+    pub(crate) tags: Vec<Tag>,
+    pub(crate) custom_fields: Vec<CustomField>,
 }
 
 /// One team's data and indexes.
@@ -50,6 +54,8 @@ pub(crate) struct TeamStore {
     members: Vec<Member>,
     inboxes: Vec<Inbox>,
     contacts: Vec<Contact>,
+    tags: Vec<Tag>,
+    custom_fields: Vec<CustomField>,
     contact_by_phone: HashMap<String, usize>,
     contact_by_email: HashMap<String, usize>,
     conversations: Vec<Conversation>,
@@ -94,6 +100,8 @@ impl TeamStore {
             mut conversations,
             messages,
             mut templates,
+            tags,
+            custom_fields,
         } = data;
         for template in &mut templates {
             template.created = to_precision(template.created, readings.updated_precision);
@@ -125,6 +133,8 @@ impl TeamStore {
             contact_by_phone: contact_by_phone.collect(),
             contact_by_email: contact_by_email.collect(),
             contacts,
+            tags,
+            custom_fields,
             conversations,
             conversation_by_target,
             by_updated,

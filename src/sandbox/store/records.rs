@@ -13,6 +13,29 @@ pub(crate) const FIRST_CONTACT_ID: i64 = 100_001;
 pub(crate) const FIRST_CONVERSATION_ID: i64 = 2_000_001;
 pub(crate) const FIRST_MESSAGE_ID: i64 = 90_000_001;
 pub(crate) const FIRST_TEMPLATE_ID: i64 = 7001;
+pub(crate) const FIRST_TAG_ID: i64 = 8001;
+pub(crate) const FIRST_FIELD_ID: i64 = 9001;
+
+/// Most tags one contact may carry ("`tags:[{tag_id}]` (max 5)", §9.1).
+pub(crate) const MAX_CONTACT_TAGS: usize = 5;
+
+/// A label contacts carry (§9.5).
+#[derive(Debug, Clone)]
+pub(crate) struct Tag {
+    pub(crate) id: i64,
+    pub(crate) name: String,
+    /// Hex colour, e.g. `#2f6fed`.
+    pub(crate) color: String,
+    pub(crate) created: DateTime<Utc>,
+    pub(crate) updated: DateTime<Utc>,
+}
+
+/// A custom contact field (§9.1): contacts hold its values keyed by its id.
+#[derive(Debug, Clone)]
+pub(crate) struct CustomField {
+    pub(crate) id: i64,
+    pub(crate) title: String,
+}
 
 /// What the simulated team calls itself.
 #[derive(Debug, Clone)]
@@ -96,6 +119,10 @@ pub(crate) struct Contact {
     pub(crate) blocked: bool,
     pub(crate) created: DateTime<Utc>,
     pub(crate) updated: DateTime<Utc>,
+    /// Custom field values by field id.
+    pub(crate) custom: std::collections::BTreeMap<i64, String>,
+    /// Tag ids, at most [`MAX_CONTACT_TAGS`].
+    pub(crate) tags: Vec<i64>,
 }
 
 impl Contact {

@@ -1,8 +1,9 @@
 //! `setContactOptOut`: a customer's consent to the team's messages.
 
-use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
+use async_graphql::{Context, ID, InputObject, Object};
 
-use super::user_error::{Failure, UserError, rejected, settle};
+use super::payload::contact_payload;
+use super::user_error::{Failure, rejected};
 use crate::error::ApiError;
 use crate::schema::context::RequestContext;
 use crate::schema::node::{GlobalId, NodeKind};
@@ -21,17 +22,7 @@ pub(crate) struct SetContactOptOutInput {
     pub client_mutation_id: Option<String>,
 }
 
-/// Result of `setContactOptOut`.
-#[derive(SimpleObject)]
-pub(crate) struct SetContactOptOutPayload {
-    /// The contact as it is after the change; null when `userErrors` says why nothing
-    /// changed.
-    pub contact: Option<Contact>,
-    /// Why nothing changed; empty on success.
-    pub user_errors: Vec<UserError>,
-    /// The input's `clientMutationId`, echoed.
-    pub client_mutation_id: Option<String>,
-}
+contact_payload!(SetContactOptOutPayload, "Result of `setContactOptOut`.");
 
 /// Changes to contacts.
 #[derive(Default)]
@@ -51,15 +42,7 @@ impl ContactMutations {
         #[graphql(desc = "Whose consent changed, and how.")] input: SetContactOptOutInput,
     ) -> Result<Option<SetContactOptOutPayload>, ApiError> {
         let result = set_opt_out(ctx, &input.contact_id, input.opted_out).await;
-        let (contact, user_errors) = match settle(result)? {
-            Ok(contact) => (Some(contact), Vec::new()),
-            Err(error) => (None, vec![error]),
-        };
-        Ok(Some(SetContactOptOutPayload {
-            contact,
-            user_errors,
-            client_mutation_id: input.client_mutation_id,
-        }))
+        SetContactOptOutPayload::settle(input.client_mutation_id, result)
     }
 }
 

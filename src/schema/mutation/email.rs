@@ -216,7 +216,7 @@ fn addresses(field: &str, raw: Vec<String>) -> Result<Vec<String>, UserError> {
 
 /// A plain `local@domain` address: no display name, nothing that would split or end it on the
 /// wire (commas separate addresses upstream), a dotted domain.
-fn is_address(address: &str) -> bool {
+pub(super) fn is_address(address: &str) -> bool {
     let Some((local, domain)) = address.split_once('@') else {
         return false;
     };

@@ -15,6 +15,7 @@
 //! - `assignment`: assign within the inbox, transfer to another inbox.
 //! - `message`: send a message (reply, or start by inbox and phone), add a private note.
 //! - `contact`: a customer's opt-out or opt-in.
+//! - `address_book`: create and change contacts, with their tags and custom fields.
 //! - `email`: send an email (reply in a thread, or start one).
 //! - `outgoing`: a text or an email ready to go, and what sending it safely needs to know.
 //! - `delivery`: the send itself, and reading the sent message back.
@@ -22,6 +23,7 @@
 //! - `payload`: input and payload shapes several mutations share.
 //! - `user_error`: `UserError`, its codes, and how refused writes become them.
 
+mod address_book;
 mod assignment;
 mod contact;
 mod conversation;
@@ -35,6 +37,7 @@ mod user_error;
 
 use async_graphql::MergedObject;
 
+use address_book::AddressBookMutations;
 use assignment::AssignmentMutations;
 use contact::ContactMutations;
 use conversation::ConversationMutations;
@@ -49,4 +52,5 @@ pub struct Mutation(
     MessageMutations,
     EmailMutations,
     ContactMutations,
+    AddressBookMutations,
 );

@@ -153,4 +153,43 @@ macro_rules! message_payload {
     };
 }
 
-pub(super) use {conversation_input, conversation_payload, message_payload};
+/// Declares the payload of a mutation that changes a contact.
+macro_rules! contact_payload {
+    ($name:ident, $doc:literal) => {
+        #[doc = $doc]
+        #[derive(async_graphql::SimpleObject)]
+        pub(crate) struct $name {
+            /// The contact as it is after the change; null when `userErrors` says why nothing
+            /// changed.
+            pub contact: Option<$crate::schema::types::Contact>,
+            /// Why nothing changed; empty on success.
+            pub user_errors: Vec<$crate::schema::mutation::user_error::UserError>,
+            /// The input's `clientMutationId`, echoed.
+            pub client_mutation_id: Option<String>,
+        }
+
+        impl $name {
+            /// The payload of a finished change, or its GraphQL error (never `None`).
+            pub(super) fn settle(
+                client_mutation_id: Option<String>,
+                result: Result<
+                    $crate::schema::types::Contact,
+                    $crate::schema::mutation::user_error::Failure,
+                >,
+            ) -> Result<Option<Self>, $crate::error::ApiError> {
+                let (contact, user_errors) =
+                    match $crate::schema::mutation::user_error::settle(result)? {
+                        Ok(contact) => (Some(contact), Vec::new()),
+                        Err(error) => (None, vec![error]),
+                    };
+                Ok(Some(Self {
+                    contact,
+                    user_errors,
+                    client_mutation_id,
+                }))
+            }
+        }
+    };
+}
+
+pub(super) use {contact_payload, conversation_input, conversation_payload, message_payload};

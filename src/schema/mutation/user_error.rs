@@ -33,6 +33,10 @@ pub(crate) enum UserErrorCode {
     InvalidMediaUrl,
     /// The customer opted out of messages from the team.
     RecipientOptedOut,
+    /// Another contact of the team has this phone number.
+    ContactExists,
+    /// A contact carries at most five tags.
+    TooManyTags,
     /// The inbox sends on another channel: text messages go from inboxes with phone numbers
     /// (`sendMessage`), emails from email inboxes (`sendEmail`).
     UnsupportedChannel,

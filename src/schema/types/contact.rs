@@ -6,7 +6,7 @@ use crate::schema::scalars::DateTime;
 use async_graphql::{Context, ID, Object};
 use futures::future::try_join_all;
 
-use super::Conversation;
+use super::{Conversation, CustomField, CustomFieldValue, Tag};
 use crate::error::ApiError;
 use crate::schema::access::Visibility;
 use crate::schema::context::RequestContext;
@@ -77,6 +77,44 @@ impl Contact {
     /// Whether the team blocked the contact.
     async fn blocked(&self) -> bool {
         self.0.blocked.unwrap_or(false)
+    }
+
+    /// The contact's tags (at most five), each read once and cached like the team's
+    /// directory. A tag the team no longer has is left out.
+    async fn tags(&self, ctx: &Context<'_>) -> Result<Vec<Tag>, ApiError> {
+        let loaders = &RequestContext::of(ctx)?.loaders;
+        let tags = try_join_all(self.0.tag_ids().into_iter().map(|id| loaders.tag(id))).await?;
+        Ok(tags.into_iter().flatten().map(Tag).collect())
+    }
+
+    /// The contact's custom field values, in the order of the team's fields (`customFields`);
+    /// blank values are left out. The field names come from the team's field list, cached like
+    /// the directory.
+    async fn custom_fields(&self, ctx: &Context<'_>) -> Result<Vec<CustomFieldValue>, ApiError> {
+        let mut values = self.0.custom_values();
+        values.retain(|_, value| !value.trim().is_empty());
+        if values.is_empty() {
+            return Ok(Vec::new());
+        }
+        let fields = RequestContext::of(ctx)?.loaders.custom_fields().await?;
+        let mut listed: Vec<CustomFieldValue> = fields
+            .iter()
+            .filter_map(|field| {
+                let value = values.remove(&field.id)?;
+                Some(CustomFieldValue {
+                    field: CustomField::from(field),
+                    value,
+                })
+            })
+            .collect();
+        listed.extend(values.into_iter().map(|(id, value)| CustomFieldValue {
+            field: CustomField {
+                database_id: Int64(id),
+                name: None,
+            },
+            value,
+        }));
+        Ok(listed)
     }
 
     /// When the contact was created.

@@ -6,6 +6,7 @@ mod conversation;
 mod inbox;
 mod member;
 mod message;
+mod tag;
 mod team;
 mod template;
 
@@ -14,5 +15,6 @@ pub use conversation::{Conversation, ConversationStatus};
 pub use inbox::Inbox;
 pub use member::Member;
 pub use message::Message;
+pub use tag::{CustomField, CustomFieldValue, Tag};
 pub use team::Team;
 pub use template::Template;
