@@ -18,8 +18,8 @@ pub use readings::{
     AssignedFilter, CONVERSATION_LIMIT_MAX, ClosedFalse, ConversationLimit, EmailThreadTarget,
     EmptyInboxes, HistoryTimestamp, HistoryUnknownPhone, LocalId, MessageMedia, MessagesAllCursor,
     NUMERIC_READING_RANGE, OptOut, ReadingError, ReadingOverride, ReadingValue, Readings,
-    SendAnswerShape, Unassign, Unassigned, UnknownProfile, UnreadFalse, UpdatedPrecision,
-    profile_names, reading_points,
+    ScheduleAfterSend, ScheduleAnswer, ScheduleDelete, SendAnswerShape, Unassign, Unassigned,
+    UnknownProfile, UnreadFalse, UpdatedPrecision, profile_names, reading_points,
 };
 
 /// Where the gateway listens by default (the README's `cargo run --release`).

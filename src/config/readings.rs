@@ -171,6 +171,28 @@ pub struct Readings {
     ///   thread in the inbox continues it.
     /// - `all-to`: every `to:` address, comma-separated as sent.
     pub email_thread_target: EmailThreadTarget,
+    /// The body of a successful `POST /v1/schedule` or `PUT /v1/schedule/{id}` (§13.15:
+    /// "the create/update schedule response shapes"; "Create/update response shapes
+    /// undocumented (INFERRED `{id, rev, ...}` like other creates)", §7.6).
+    ///
+    /// - `object`: the Scheduled object `GET /v1/schedule/{id}` shows (§7.6).
+    /// - `id-rev`: only `{id, rev}`, the inferred minimum.
+    pub schedule_answer: ScheduleAnswer,
+
+    /// What `GET /v1/schedule/{id}` answers once the message went out. The docs show the
+    /// object only while it waits ("can be deleted before they are sent", §7.6), and list no
+    /// endpoint or webhook for schedules themselves.
+    ///
+    /// - `kept`: the object is still served, unchanged but for `conversation_id` (a phone
+    ///   target's new conversation); it can no longer be changed or deleted (400).
+    /// - `gone`: a sent schedule is a sent message now: 404.
+    pub schedule_after_send: ScheduleAfterSend,
+
+    /// The answer of `DELETE /v1/schedule/{id}`, itself inferred (§7.6, §13.15).
+    ///
+    /// - `ok`: the JSON string `"ok"`, as every other mutating endpoint answers (§14).
+    /// - `empty`: 204 and no body.
+    pub schedule_delete: ScheduleDelete,
 }
 
 /// Most rows a `limit` may ask of `POST /v1/conversations` when it is honoured.
@@ -334,6 +356,33 @@ pub enum SendAnswerShape {
     WithConversation,
 }
 
+/// See [`Readings::schedule_answer`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ScheduleAnswer {
+    /// The whole Scheduled object.
+    Object,
+    /// `{id, rev}`.
+    IdRev,
+}
+
+/// See [`Readings::schedule_after_send`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ScheduleAfterSend {
+    /// Still served; no longer changeable.
+    Kept,
+    /// 404.
+    Gone,
+}
+
+/// See [`Readings::schedule_delete`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ScheduleDelete {
+    /// 200 `"ok"`.
+    Ok,
+    /// 204, no body.
+    Empty,
+}
+
 impl Readings {
     /// The most likely reading of every point: what the sandbox has always answered.
     pub const DEFAULT: Self = Self {
@@ -355,6 +404,9 @@ impl Readings {
         opt_out: OptOut::Enforced,
         send_answer: SendAnswerShape::Documented,
         email_thread_target: EmailThreadTarget::FirstTo,
+        schedule_answer: ScheduleAnswer::Object,
+        schedule_after_send: ScheduleAfterSend::Kept,
+        schedule_delete: ScheduleDelete::Ok,
     };
 
     /// Every named profile, `default` first. Between them they use every value of every
@@ -429,6 +481,9 @@ const PROFILES: [(&str, Readings); 3] = [
             opt_out: OptOut::Ignored,
             send_answer: SendAnswerShape::Documented,
             email_thread_target: EmailThreadTarget::AllTo,
+            schedule_answer: ScheduleAnswer::IdRev,
+            schedule_after_send: ScheduleAfterSend::Gone,
+            schedule_delete: ScheduleDelete::Empty,
         },
     ),
     (
@@ -452,6 +507,9 @@ const PROFILES: [(&str, Readings); 3] = [
             opt_out: OptOut::Enforced,
             send_answer: SendAnswerShape::WithConversation,
             email_thread_target: EmailThreadTarget::AllTo,
+            schedule_answer: ScheduleAnswer::IdRev,
+            schedule_after_send: ScheduleAfterSend::Gone,
+            schedule_delete: ScheduleDelete::Empty,
         },
     ),
 ];
@@ -692,6 +750,27 @@ const POINTS: &[Point] = &[
         choices: choices::<EmailThreadTarget>,
         parse: |v| choice(v).map(|x| change(move |r| r.email_thread_target = x)),
         get: |r| named(r.email_thread_target),
+    },
+    Point {
+        name: "schedule-answer",
+        summary: "the body of a successful POST /v1/schedule or PUT /v1/schedule/{id}",
+        choices: choices::<ScheduleAnswer>,
+        parse: |v| choice(v).map(|x| change(move |r| r.schedule_answer = x)),
+        get: |r| named(r.schedule_answer),
+    },
+    Point {
+        name: "schedule-after-send",
+        summary: "GET /v1/schedule/{id} once the message went out",
+        choices: choices::<ScheduleAfterSend>,
+        parse: |v| choice(v).map(|x| change(move |r| r.schedule_after_send = x)),
+        get: |r| named(r.schedule_after_send),
+    },
+    Point {
+        name: "schedule-delete",
+        summary: "the answer of DELETE /v1/schedule/{id}",
+        choices: choices::<ScheduleDelete>,
+        parse: |v| choice(v).map(|x| change(move |r| r.schedule_delete = x)),
+        get: |r| named(r.schedule_delete),
     },
 ];
 

@@ -21,7 +21,7 @@ use crate::events::Event;
 use crate::metrics::LoaderMetrics;
 use crate::upstream::TenantKey;
 use crate::upstream::models::{
-    Contact, Conversation, CustomField, Inbox, Message, Tag, Team, Template,
+    Contact, Conversation, CustomField, Inbox, Message, Scheduled, Tag, Team, Template,
 };
 use crate::upstream::requests::{ConversationListRequest, DatePageRequest};
 
@@ -62,6 +62,12 @@ pub struct Caches {
     /// alongside its list call (see `last_message`). A change moves the generation on, so a
     /// window never outlives what it proves.
     pub(super) recent_windows: Cache<(TenantKey, u64), RecentWindow>,
+    /// Scheduled messages by id, as `GET /v1/schedule/{id}` answered; forgotten on every
+    /// write to them and on every event of their team's conversations.
+    pub(super) scheduled: Cache<(TenantKey, i64), Arc<Scheduled>>,
+    /// What the gateway remembers of the messages it scheduled (the upstream cannot list
+    /// them): see [`super::ScheduledMemory`].
+    pub(super) schedule_memory: super::ScheduledMemory,
     /// The most messages any team-wide listing has answered, and whether one answered fewer
     /// than asked: the upstream's listing maximum, as far as its answers show it.
     largest_listing: AtomicU32,
@@ -118,6 +124,10 @@ impl Caches {
                 .support_invalidation_closures()
                 .build(),
             recent_windows: bounded(config.capacity, config.ttl_conversations).build(),
+            scheduled: bounded(config.capacity, config.ttl_conversations)
+                .support_invalidation_closures()
+                .build(),
+            schedule_memory: super::ScheduledMemory::new(config.capacity),
             largest_listing: AtomicU32::new(0),
             short_listing_seen: AtomicBool::new(false),
             longest_list_page: AtomicUsize::new(0),
@@ -256,11 +266,25 @@ impl Caches {
         let Some(conversation) = event.conversation_id() else {
             return;
         };
+        // A message of the conversation may be one of its scheduled messages going out.
+        self.schedules_changed(tenants.clone());
         for &tenant in &tenants {
             self.conversations.invalidate(&(tenant, conversation)).await;
             self.lists_changed(tenant).await;
         }
         self.histories_changed(tenants);
+    }
+
+    /// The scheduled messages of `tenants` may have changed (or gone out): their cached
+    /// copies no longer count.
+    pub(super) fn schedules_changed(&self, tenants: HashSet<TenantKey>) {
+        if let Err(error) = self
+            .scheduled
+            .invalidate_entries_if(move |(tenant, _), _| tenants.contains(tenant))
+        {
+            tracing::error!(%error, "cannot drop scheduled messages selectively; clearing them all");
+            self.scheduled.invalidate_all();
+        }
     }
 
     /// The contacts of `tenants` changed: their cached contacts and contact list pages no
@@ -289,6 +313,7 @@ impl Caches {
     /// trusted any more.
     pub async fn forget_conversations(&self) {
         self.conversations.invalidate_all();
+        self.scheduled.invalidate_all();
         self.recent_windows.invalidate_all();
         self.histories.invalidate_all();
         self.last_messages.invalidate_all();

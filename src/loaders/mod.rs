@@ -11,6 +11,7 @@ mod cache;
 mod entities;
 mod last_message;
 mod message_window;
+mod scheduled;
 mod source;
 
 use std::collections::HashSet;
@@ -22,10 +23,12 @@ use chrono::{DateTime, Utc};
 
 pub use cache::Caches;
 pub use last_message::LastMessageTarget;
+pub use scheduled::{SCHEDULED_PER_CONVERSATION, ScheduledMemory};
 
 use crate::error::ApiError;
 use crate::upstream::models::{
-    Contact, Conversation, CustomField, Inbox, Message, Tag, Team, TeamMember, Template,
+    Contact, Conversation, CustomField, Inbox, Message, Scheduled, Tag, Team, TeamMember,
+    Template,
 };
 use crate::upstream::requests::{ConversationListRequest, DatePageRequest};
 use crate::upstream::{CallLog, TenantClient};
@@ -251,6 +254,45 @@ impl Loaders {
             Err(crate::upstream::Error::NotFound) => Ok(None),
             Err(error) => Err(error.into()),
         }
+    }
+
+    /// Scheduled message `id` (`GET /v1/schedule/{id}`), through the shared cache; `None`
+    /// when the upstream has none (deleted, or, under some readings, sent).
+    pub async fn scheduled(&self, id: i64) -> Result<Option<Arc<Scheduled>>, ApiError> {
+        self.source.scheduled(id).await
+    }
+
+    /// Forgets the cached copy of scheduled message `id`, after a write to it.
+    pub async fn forget_scheduled(&self, id: i64) {
+        let key = (self.source.tenant, id);
+        self.source.caches.scheduled.invalidate(&key).await;
+    }
+
+    /// Remembers that this gateway scheduled message `id` in the conversation with `target`
+    /// in `inbox`, as member `sender` (see [`ScheduledMemory`]).
+    pub async fn remember_scheduled(&self, inbox: i64, target: &str, id: i64, sender: i64) {
+        let memory = &self.source.caches.schedule_memory;
+        memory
+            .remember(self.source.tenant, inbox, target, id, sender)
+            .await;
+    }
+
+    /// Forgets scheduled message `id` of that conversation.
+    pub async fn forget_remembered(&self, inbox: i64, target: &str, id: i64) {
+        let memory = &self.source.caches.schedule_memory;
+        memory.forget(self.source.tenant, inbox, target, id).await;
+    }
+
+    /// The scheduled messages this gateway remembers for that conversation, oldest first.
+    pub async fn remembered_scheduled(&self, inbox: i64, target: &str) -> Arc<Vec<i64>> {
+        let memory = &self.source.caches.schedule_memory;
+        memory.ids(self.source.tenant, inbox, target).await
+    }
+
+    /// The member scheduled message `id` was scheduled as through this gateway, if remembered.
+    pub async fn scheduled_sender(&self, id: i64) -> Option<i64> {
+        let memory = &self.source.caches.schedule_memory;
+        memory.sender(self.source.tenant, id).await
     }
 
     /// One contact by id (`GET /v1/contact/{id}`); `None` when there is none.

@@ -15,7 +15,7 @@ use super::cache::{Caches, shared_error};
 use crate::error::ApiError;
 use crate::metrics::CacheKind;
 use crate::upstream::models::{
-    Contact, Conversation, CustomField, Inbox, Message, Tag, Team, Template,
+    Contact, Conversation, CustomField, Inbox, Message, Scheduled, Tag, Team, Template,
 };
 use crate::upstream::requests::{ConversationListRequest, DatePageRequest};
 use crate::upstream::{Error as UpstreamError, TenantClient, TenantKey};
@@ -216,6 +216,27 @@ impl Source {
             fill,
         )
         .await
+    }
+
+    /// A scheduled message through the shared cache; `None` when the upstream has none (which
+    /// is not cached: it may be scheduled again under a new id, never under this one).
+    pub(super) async fn scheduled(&self, id: i64) -> Result<Option<Arc<Scheduled>>, ApiError> {
+        let fill = || async {
+            self.upstream
+                .schedule(id)
+                .await
+                .map(Arc::new)
+                .map_err(ApiError::from)
+        };
+        let key = (self.tenant, id);
+        match self
+            .read_through(CacheKind::Scheduled, &self.caches.scheduled, key, fill)
+            .await
+        {
+            Ok(scheduled) => Ok(Some(scheduled)),
+            Err(ApiError::NotFound(_)) => Ok(None),
+            Err(error) => Err(error),
+        }
     }
 
     /// Reads a conversation past the cache (after a write) and caches what it finds.

@@ -20,6 +20,7 @@ pub enum CacheKind {
     ContactPages,
     Tags,
     CustomFields,
+    Scheduled,
 }
 
 impl CacheKind {
@@ -36,6 +37,7 @@ impl CacheKind {
             Self::ContactPages => "contact_pages",
             Self::Tags => "tags",
             Self::CustomFields => "custom_fields",
+            Self::Scheduled => "scheduled",
         }
     }
 }

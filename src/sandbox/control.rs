@@ -14,9 +14,10 @@ use super::extract::JsonBody;
 use super::faults::FaultSettings;
 use super::state::{SandboxState, Team};
 use super::stats::Counters;
-use super::store::{Counts, Inbound, MAX_BURST, MessageJson};
+use super::store::{Counts, Inbound, MAX_BURST, MessageJson, Ran};
 use super::webhooks::EventKind;
 use super::wire::normalize_target;
+use super::wire::parse_instant;
 use crate::config::ReadingValue;
 
 pub(crate) fn router() -> Router<Arc<SandboxState>> {
@@ -29,6 +30,7 @@ pub(crate) fn router() -> Router<Arc<SandboxState>> {
         .route("/_sandbox/delivery-failure", post(delivery_failure))
         .route("/_sandbox/teams", get(teams))
         .route("/_sandbox/readings", get(readings))
+        .route("/_sandbox/schedule/run", post(run_schedules))
 }
 
 /// The team a control request names, or the first one.
@@ -252,4 +254,35 @@ async fn delivery_failure(
         .and_then(|message| store.message_json(message))
         .map(Json)
         .ok_or(ApiError::ServerError)
+}
+
+#[derive(Deserialize)]
+struct RunSchedulesBody {
+    /// Sends every scheduled message due by this instant (RFC 3339); now when absent.
+    until: Option<String>,
+    /// Defaults to the first team.
+    team_id: Option<i64>,
+}
+
+/// Time passes for scheduled messages: every one due by `until` goes out now, earliest first,
+/// as a message in its conversation (started for a phone target), and fires `message_sent`.
+/// Answers what each became: `[{"schedule_id", "message_id"}]`, or `"error"` for one that
+/// could not go out (e.g. to a customer who opted out).
+async fn run_schedules(
+    State(state): State<Arc<SandboxState>>,
+    JsonBody(body): JsonBody<RunSchedulesBody>,
+) -> ApiResult<Json<Vec<Ran>>> {
+    let team = control_team(&state, body.team_id)?;
+    let until = match body.until.as_deref() {
+        Some(until) => parse_instant("until", until)?,
+        None => chrono::Utc::now(),
+    };
+    let mut store = team.store();
+    let ran = store.run_schedules(until);
+    for message in ran.iter().filter_map(|ran| ran.message_id) {
+        if let Some(json) = store.message(message).and_then(|m| store.message_json(m)) {
+            state.emit(team, EventKind::MessageSent, &json);
+        }
+    }
+    Ok(Json(ran))
 }

@@ -14,6 +14,9 @@
 //! API is team-wide). What a contact links to is filtered again: `Contact.conversations` lists
 //! only the conversations of the member's inboxes.
 //!
+//! A scheduled message is seen by the members of the inbox it is sent from, as that inbox's
+//! conversations are.
+//!
 //! Templates are the team's when shared, else their creator's own: another member's private
 //! template is `FORBIDDEN` by id and left out of `templates`.
 
@@ -22,7 +25,7 @@ use std::sync::Arc;
 
 use super::context::RequestContext;
 use crate::error::ApiError;
-use crate::upstream::models::{Conversation, TeamMember, Template};
+use crate::upstream::models::{Conversation, Scheduled, TeamMember, Template};
 
 /// The acting member and the inboxes they belong to, for one operation.
 pub struct Visibility {
@@ -125,4 +128,23 @@ pub async fn template(context: &RequestContext, id: i64) -> Result<Option<Templa
         )));
     }
     Ok(template)
+}
+
+/// Scheduled message `id` when the acting member may see it: `None` when the upstream has no
+/// such scheduled message, `FORBIDDEN` when it is sent from an inbox the member is not in.
+pub async fn scheduled(
+    context: &RequestContext,
+    id: i64,
+) -> Result<Option<Arc<Scheduled>>, ApiError> {
+    let (scheduled, visibility) =
+        futures::try_join!(context.loaders.scheduled(id), Visibility::of(context))?;
+    if let Some(scheduled) = &scheduled {
+        let inbox = scheduled.inbox_id.ok_or_else(|| {
+            ApiError::Forbidden(format!(
+                "scheduled message {id} names no inbox, so its access cannot be checked"
+            ))
+        })?;
+        visibility.inbox(inbox)?;
+    }
+    Ok(scheduled)
 }

@@ -12,7 +12,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use super::access;
 use super::context::RequestContext;
-use super::types::{Contact, Conversation, Inbox, Member, Message, Tag, Template};
+use super::types::{
+    Contact, Conversation, Inbox, Member, Message, ScheduledMessage, Tag, Template,
+};
 use crate::error::ApiError;
 use crate::text::shortened;
 use crate::upstream::models;
@@ -30,10 +32,11 @@ pub enum NodeKind {
     Message,
     Template,
     Tag,
+    ScheduledMessage,
 }
 
 impl NodeKind {
-    const ALL: [NodeKind; 7] = [
+    const ALL: [NodeKind; 8] = [
         Self::Inbox,
         Self::Member,
         Self::Contact,
@@ -41,6 +44,7 @@ impl NodeKind {
         Self::Message,
         Self::Template,
         Self::Tag,
+        Self::ScheduledMessage,
     ];
 
     /// The GraphQL type name, which is also the prefix inside the encoded id.
@@ -53,6 +57,7 @@ impl NodeKind {
             Self::Message => "Message",
             Self::Template => "Template",
             Self::Tag => "Tag",
+            Self::ScheduledMessage => "ScheduledMessage",
         }
     }
 }
@@ -81,6 +86,7 @@ pub enum GlobalId {
     Message(MessageRef),
     Template(i64),
     Tag(i64),
+    ScheduledMessage(i64),
 }
 
 impl GlobalId {
@@ -93,6 +99,7 @@ impl GlobalId {
             Self::Message(_) => NodeKind::Message,
             Self::Template(_) => NodeKind::Template,
             Self::Tag(_) => NodeKind::Tag,
+            Self::ScheduledMessage(_) => NodeKind::ScheduledMessage,
         }
     }
 
@@ -104,7 +111,8 @@ impl GlobalId {
             | Self::Contact(id)
             | Self::Conversation(id)
             | Self::Template(id)
-            | Self::Tag(id) => id,
+            | Self::Tag(id)
+            | Self::ScheduledMessage(id) => id,
             Self::Message(message) => message.id,
         }
     }
@@ -175,6 +183,7 @@ impl FromStr for GlobalId {
             (NodeKind::Conversation, &[id]) => Self::Conversation(id),
             (NodeKind::Template, &[id]) => Self::Template(id),
             (NodeKind::Tag, &[id]) => Self::Tag(id),
+            (NodeKind::ScheduledMessage, &[id]) => Self::ScheduledMessage(id),
             (NodeKind::Message, &[id, conversation_id, sent_at]) => Self::Message(MessageRef {
                 id,
                 conversation_id,
@@ -206,6 +215,7 @@ pub enum Node {
     Message(Message),
     Template(Template),
     Tag(Tag),
+    ScheduledMessage(ScheduledMessage),
 }
 
 /// The object `id` names, fetched through the operation's loaders; `None` when the upstream has
@@ -234,6 +244,9 @@ pub async fn fetch(ctx: &Context<'_>, id: GlobalId) -> Result<Option<Node>, ApiE
             .await?
             .map(|template| Node::Template(Template(Arc::new(template)))),
         GlobalId::Tag(id) => loaders.tag(id).await?.map(|tag| Node::Tag(Tag(tag))),
+        GlobalId::ScheduledMessage(id) => access::scheduled(context, id)
+            .await?
+            .map(|scheduled| Node::ScheduledMessage(ScheduledMessage(scheduled))),
         GlobalId::Message(message) => {
             let Some(conversation) = access::conversation(context, message.conversation_id).await?
             else {
@@ -273,8 +286,9 @@ pub async fn find_message(
 mod tests {
     use super::*;
 
-    fn all_kinds(id: i64) -> [GlobalId; 7] {
+    fn all_kinds(id: i64) -> [GlobalId; 8] {
         [
+            GlobalId::ScheduledMessage(id),
             GlobalId::Template(id),
             GlobalId::Tag(id),
             GlobalId::Inbox(id),
@@ -363,6 +377,7 @@ mod properties {
             any::<i64>().prop_map(GlobalId::Member),
             any::<i64>().prop_map(GlobalId::Contact),
             any::<i64>().prop_map(GlobalId::Conversation),
+            any::<i64>().prop_map(GlobalId::ScheduledMessage),
             (any::<i64>(), any::<i64>(), any::<i64>()).prop_map(
                 |(id, conversation_id, sent_at)| GlobalId::Message(MessageRef {
                     id,

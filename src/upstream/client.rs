@@ -388,7 +388,13 @@ impl TenantClient {
             return Err(Error::from_status(status, retry_after, &body));
         }
         let body = response.bytes().await.map_err(Error::from_transport)?;
-        serde_json::from_slice(&body).map_err(|err| Error::decode(route.to_owned(), &err))
+        // An empty success (a 204) reads as `null`: only answers that may be nothing accept it.
+        let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
+            b"null"
+        } else {
+            &body
+        };
+        serde_json::from_slice(body).map_err(|err| Error::decode(route.to_owned(), &err))
     }
 }
 
@@ -416,6 +422,13 @@ impl Route {
     pub(crate) const fn put(template: &'static str) -> Self {
         Self {
             method: Method::PUT,
+            template,
+        }
+    }
+
+    pub(crate) const fn delete(template: &'static str) -> Self {
+        Self {
+            method: Method::DELETE,
             template,
         }
     }

@@ -7,12 +7,12 @@ use serde_json::json;
 use super::client::{Call, Route};
 use super::models::{
     Contact, ContactSearchAnswer, ContactWritten, Conversation, CustomField, Inbox, Message,
-    SentMessage, Tag, Team, Template,
+    ScheduleAnswer, Scheduled, SentMessage, Tag, Team, Template,
 };
 use super::requests::{
     AllMessagesRequest, ContactStatusRequest, ContactWrite, ConversationListRequest,
     ConversationStatusRequest, DatePageRequest, ReadStateRequest, ReassignRequest,
-    SendEmailRequest, SendMessageRequest, TransferRequest,
+    ScheduleRequest, SendEmailRequest, SendMessageRequest, TransferRequest,
 };
 use super::retry::CallKind;
 use super::{Error, TenantClient};
@@ -43,6 +43,10 @@ static UPDATE_CONTACT: Route = Route::put("/v1/contact/{id}");
 static CUSTOM_FIELDS: Route = Route::post("/v1/contact-fields");
 static LIST_TAGS: Route = Route::post("/v1/tags");
 static GET_TAG: Route = Route::get("/v1/tag/{id}");
+static CREATE_SCHEDULE: Route = Route::post("/v1/schedule");
+static GET_SCHEDULE: Route = Route::get("/v1/schedule/{id}");
+static UPDATE_SCHEDULE: Route = Route::put("/v1/schedule/{id}");
+static DELETE_SCHEDULE: Route = Route::delete("/v1/schedule/{id}");
 
 /// Most phone numbers one contact search may carry; larger lookups are split.
 const CONTACT_SEARCH_BATCH: usize = 100;
@@ -233,6 +237,42 @@ impl TenantClient {
     pub async fn send_email(&self, request: &SendEmailRequest) -> Result<SentMessage, Error> {
         self.send(Call::new(&SEND_EMAIL, CallKind::Write).json(request)?)
             .await
+    }
+
+    /// `POST /v1/schedule`: answers the new schedule's id (the rest of the answer is
+    /// undocumented). Never sent again once it may have reached the upstream.
+    pub async fn create_schedule(
+        &self,
+        request: &ScheduleRequest,
+    ) -> Result<ScheduleAnswer, Error> {
+        self.send(Call::new(&CREATE_SCHEDULE, CallKind::Write).json(request)?)
+            .await
+    }
+
+    /// `GET /v1/schedule/{id}`.
+    pub async fn schedule(&self, id: i64) -> Result<Scheduled, Error> {
+        let call = Call::new(&GET_SCHEDULE, CallKind::Read).at(format!("/v1/schedule/{id}"));
+        self.send(call).await
+    }
+
+    /// `PUT /v1/schedule/{id}`, with the whole body of a create.
+    pub async fn update_schedule(
+        &self,
+        id: i64,
+        request: &ScheduleRequest,
+    ) -> Result<ScheduleAnswer, Error> {
+        let call = Call::new(&UPDATE_SCHEDULE, CallKind::Write)
+            .at(format!("/v1/schedule/{id}"))
+            .json(request)?;
+        self.send(call).await
+    }
+
+    /// `DELETE /v1/schedule/{id}` (the path is inferred, heymarket-api.md §13.15): any answer,
+    /// a string, an object or nothing at all, means success.
+    pub async fn delete_schedule(&self, id: i64) -> Result<(), Error> {
+        let call = Call::new(&DELETE_SCHEDULE, CallKind::Write).at(format!("/v1/schedule/{id}"));
+        let _answer: serde::de::IgnoredAny = self.send(call).await?;
+        Ok(())
     }
 
     /// A write answered by a bare JSON string (`"ok"`, `"success"`, `"Marked as Read"`…):

@@ -421,6 +421,106 @@ impl Contact {
     }
 }
 
+/// A scheduled message (`GET /v1/schedule/{id}`, heymarket-api.md §7.6). The object does not
+/// name the member it is sent as, nor whether it went out.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Scheduled {
+    pub id: i64,
+    #[serde(default, deserialize_with = "de::int")]
+    pub inbox_id: Option<i64>,
+    /// When it goes out.
+    #[serde(default, deserialize_with = "de::timestamp")]
+    pub execute: Option<DateTime<Utc>>,
+    #[serde(default, deserialize_with = "de::timestamp")]
+    pub created: Option<DateTime<Utc>>,
+    #[serde(default, deserialize_with = "de::timestamp")]
+    pub updated: Option<DateTime<Utc>>,
+    #[serde(default, deserialize_with = "de::text")]
+    pub local_id: Option<String>,
+    /// Revision, counted up by each update.
+    #[serde(default, deserialize_with = "de::int")]
+    pub rev: Option<i64>,
+    #[serde(default, deserialize_with = "de::lenient")]
+    pub meta: Option<ScheduledMeta>,
+}
+
+/// Where a scheduled message goes and what it says.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ScheduledMeta {
+    #[serde(default, deserialize_with = "de::int")]
+    pub conversation_id: Option<i64>,
+    #[serde(default, deserialize_with = "de::lenient")]
+    pub content: Option<ScheduledContent>,
+}
+
+/// The documented ScheduledContent.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ScheduledContent {
+    #[serde(default, deserialize_with = "de::text")]
+    pub text: Option<String>,
+    #[serde(default, deserialize_with = "de::int")]
+    pub template: Option<i64>,
+    /// The phone number it goes to, for a phone target.
+    #[serde(default, deserialize_with = "de::text")]
+    pub to: Option<String>,
+    #[serde(default, deserialize_with = "de::list")]
+    pub attachments: Vec<ScheduledAttachment>,
+    #[serde(default, deserialize_with = "de::list")]
+    pub gallery: Vec<GalleryEntry>,
+}
+
+/// One file of a scheduled message's `attachments`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ScheduledAttachment {
+    #[serde(default, deserialize_with = "de::text")]
+    pub url: Option<String>,
+}
+
+impl Scheduled {
+    fn content(&self) -> Option<&ScheduledContent> {
+        self.meta.as_ref()?.content.as_ref()
+    }
+
+    pub fn conversation_id(&self) -> Option<i64> {
+        self.meta.as_ref()?.conversation_id
+    }
+
+    pub fn text(&self) -> Option<&str> {
+        self.content()?.text.as_deref().filter(|t| !t.is_empty())
+    }
+
+    pub fn template(&self) -> Option<i64> {
+        self.content()?.template.filter(|id| *id > 0)
+    }
+
+    pub fn phone(&self) -> Option<&str> {
+        self.content()?.to.as_deref().filter(|to| !to.is_empty())
+    }
+
+    /// Every attachment's URL, in order, once: `attachments`, then the gallery's files.
+    pub fn attachment_urls(&self) -> Vec<&str> {
+        let Some(content) = self.content() else {
+            return Vec::new();
+        };
+        let mut urls: Vec<&str> = Vec::new();
+        let listed = content.attachments.iter().filter_map(|a| a.url.as_deref());
+        for url in listed.chain(content.gallery.iter().filter_map(GalleryEntry::file)) {
+            let url = url.trim();
+            if !url.is_empty() && !urls.contains(&url) {
+                urls.push(url);
+            }
+        }
+        urls
+    }
+}
+
+/// The answer of `POST /v1/schedule` and `PUT /v1/schedule/{id}`: undocumented, at least the
+/// id (heymarket-api.md §13.15); the rest of the object, when it is there, is not relied on.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ScheduleAnswer {
+    pub id: i64,
+}
+
 /// The undocumented answer of `POST /v2/contacts/search`: either a bare array or an object
 /// holding a `contacts` array. Elements that are not contacts are dropped, like in `de::list`.
 #[derive(Debug)]

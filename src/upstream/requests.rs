@@ -237,6 +237,54 @@ pub struct SendMessageRequest {
     pub local_id: Option<String>,
 }
 
+/// `POST /v1/schedule` and `PUT /v1/schedule/{id}` (the same body): a message to send later.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ScheduleRequest {
+    pub inbox_id: i64,
+    /// RFC 3339, on a quarter hour at least 15 minutes ahead.
+    #[serde(serialize_with = "instant")]
+    pub execute_at: DateTime<Utc>,
+    pub content: ScheduleContent,
+    #[serde(flatten)]
+    pub target: ScheduleTarget,
+    /// The send-as member (`user_id`).
+    #[serde(rename = "user_id")]
+    pub sender_id: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub local_id: Option<String>,
+}
+
+/// What a scheduled message says (the documented ScheduledContent).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ScheduleContent {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub template: Option<i64>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<ScheduleAttachment>,
+}
+
+/// One file of a scheduled message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ScheduleAttachment {
+    pub url: String,
+}
+
+/// Whom a scheduled message goes to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum ScheduleTarget {
+    #[serde(rename = "conversation_id")]
+    Conversation(i64),
+    /// E.164 without `+`.
+    #[serde(rename = "phone_number")]
+    Phone(String),
+}
+
+fn instant<S: Serializer>(instant: &DateTime<Utc>, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&instant.to_rfc3339_opts(SecondsFormat::Secs, true))
+}
+
 /// Whom a message goes to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum Recipient {

@@ -5,6 +5,8 @@
 
 use std::collections::BTreeSet;
 
+use chrono::DurationRound;
+
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, error_codes, spawn_app};
@@ -23,7 +25,8 @@ enum Expect {
 }
 
 /// One way to reach the conversation. Operations may use the variables `$conversation`,
-/// `$message`, `$inbox`, `$otherInbox`, `$contact` and `$phone` (see [`World`]).
+/// `$message`, `$scheduled`, `$sendAt`, `$inbox`, `$otherInbox`, `$contact` and `$phone` (see
+/// [`World`]).
 struct Probe {
     name: &'static str,
     operation: &'static str,
@@ -163,6 +166,39 @@ const PROBES: &[Probe] = &[
         expect: Expect::Refused,
     },
     Probe {
+        name: "Node.ScheduledMessage",
+        operation: "query($scheduled: ID!) { node(id: $scheduled) { ... on ScheduledMessage \
+            { text conversation { target } } } }",
+        expect: Expect::Forbidden(1),
+    },
+    Probe {
+        name: "Mutation.scheduleMessage",
+        operation: "mutation($conversation: ID!, $sendAt: DateTime!) { scheduleMessage(input: \
+            {conversationId: $conversation, sendAt: $sendAt, text: \"hi\"}) \
+            { scheduledMessage { id conversation { id } } userErrors { code } } }",
+        expect: Expect::Refused,
+    },
+    Probe {
+        name: "Mutation.scheduleMessage",
+        operation: "mutation($inbox: ID!, $phone: String!, $sendAt: DateTime!) { \
+            scheduleMessage(input: {inboxId: $inbox, phone: $phone, sendAt: $sendAt, \
+            text: \"hi\"}) { scheduledMessage { id } userErrors { code } } }",
+        expect: Expect::Refused,
+    },
+    Probe {
+        name: "Mutation.updateScheduledMessage",
+        operation: "mutation($scheduled: ID!) { updateScheduledMessage(input: \
+            {id: $scheduled, text: \"changed\"}) { scheduledMessage { id text } \
+            userErrors { code } } }",
+        expect: Expect::Refused,
+    },
+    Probe {
+        name: "Mutation.cancelScheduledMessage",
+        operation: "mutation($scheduled: ID!) { cancelScheduledMessage(input: \
+            {id: $scheduled}) { cancelledId userErrors { code } } }",
+        expect: Expect::Refused,
+    },
+    Probe {
         name: "Subscription.messageAdded",
         operation: "subscription($conversation: ID!) { messageAdded(conversationId: $conversation) \
             { text } }",
@@ -268,12 +304,29 @@ async fn world() -> World {
             .find(|other| other["id"] != inbox["id"])
             .expect("another inbox");
         let id = |member: &Value| member["databaseId"].as_str().unwrap().parse().unwrap();
+        let send_at = (chrono::Utc::now() + chrono::TimeDelta::hours(2))
+            .duration_trunc(chrono::TimeDelta::hours(1))
+            .expect("a representable instant")
+            .to_rfc3339();
+        let scheduled = run(
+            &app,
+            "mutation($conversation: ID!, $sendAt: DateTime!) { scheduleMessage(input: \
+             {conversationId: $conversation, sendAt: $sendAt, text: \"Later\"}) \
+             { scheduledMessage { id } userErrors { code } } }",
+            json!({ "conversation": conversation["id"], "sendAt": send_at }),
+            None,
+        )
+        .await;
+        let scheduled = &scheduled["data"]["scheduleMessage"]["scheduledMessage"]["id"];
+        assert!(scheduled.is_string(), "the admin schedules in every inbox");
         return World {
             outsider: id(outsider),
             member: id(&inside[0]),
             variables: json!({
                 "conversation": conversation["id"],
                 "message": conversation["messages"]["nodes"][0]["id"],
+                "scheduled": scheduled,
+                "sendAt": send_at,
                 "inbox": inbox["id"],
                 "otherInbox": other["id"],
                 "contact": conversation["contact"]["id"],

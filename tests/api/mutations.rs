@@ -12,6 +12,7 @@ mod errors;
 mod failures;
 mod idempotency;
 mod messages;
+mod scheduled;
 
 use heymarket_gateway::schema::GlobalId;
 use reqwest::Method;

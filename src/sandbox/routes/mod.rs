@@ -8,6 +8,7 @@ mod conversations;
 mod directory;
 mod email;
 mod messages;
+mod schedules;
 mod templates;
 
 use std::sync::Arc;
@@ -61,6 +62,13 @@ pub(crate) fn router() -> Router<Arc<SandboxState>> {
         .route("/v2/contacts/search", post(contacts::search))
         .route("/v1/templates", post(templates::list))
         .route("/v1/template/{id}", get(templates::get))
+        .route("/v1/schedule", post(schedules::create))
+        .route(
+            "/v1/schedule/{id}",
+            get(schedules::get)
+                .put(schedules::update)
+                .delete(schedules::delete),
+        )
 }
 
 /// The one customer a request's `target` / `targets` names, normalised.

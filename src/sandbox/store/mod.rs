@@ -10,6 +10,7 @@ mod directory;
 mod messages;
 pub(crate) mod records;
 mod render;
+mod schedules;
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -22,6 +23,7 @@ pub(crate) use messages::{
     EmailSend, EmailTarget, Inbound, MAX_BURST, MessagePage, Send, SendOutcome, SendTarget,
 };
 pub(crate) use render::{ConversationJson, MessageJson, SendAnswer, TemplateJson, Viewer};
+pub(crate) use schedules::{Ran, ScheduleAnswerJson, ScheduleInput, ScheduleJson};
 
 use self::records::{
     Channel, Contact, Conversation, CustomField, FIRST_CONTACT_ID, FIRST_CONVERSATION_ID,
@@ -70,6 +72,10 @@ pub(crate) struct TeamStore {
     /// Answers of earlier email sends by their `local_id`: email sends de-duplicate apart
     /// from text sends.
     emails_by_local_id: HashMap<String, SendAnswer>,
+    /// Scheduled messages, ids consecutive from `FIRST_SCHEDULE_ID`.
+    schedules: Vec<schedules::Schedule>,
+    /// Schedules by their `local_id`, for repeats when the readings de-duplicate them.
+    schedule_by_local_id: HashMap<String, i64>,
     /// The last instant handed out by [`TeamStore::now`].
     clock: DateTime<Utc>,
     /// How the store answers where the real API's documentation is open.
@@ -142,6 +148,8 @@ impl TeamStore {
             templates,
             sends_by_local_id: HashMap::new(),
             emails_by_local_id: HashMap::new(),
+            schedules: Vec::new(),
+            schedule_by_local_id: HashMap::new(),
             clock,
             readings,
         }

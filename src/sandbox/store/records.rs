@@ -36,6 +36,7 @@ pub(crate) struct CustomField {
     pub(crate) id: i64,
     pub(crate) title: String,
 }
+pub(crate) const FIRST_SCHEDULE_ID: i64 = 60_000_001;
 
 /// What the simulated team calls itself.
 #[derive(Debug, Clone)]

@@ -336,7 +336,7 @@ fn conversation_of(message: &models::Message) -> Option<i64> {
         .map(|conversation| conversation.id)
 }
 
-fn key_reused() -> UserError {
+pub(super) fn key_reused() -> UserError {
     UserError::on(
         "idempotencyKey",
         UserErrorCode::IdempotencyKeyReused,

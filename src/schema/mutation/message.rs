@@ -111,15 +111,24 @@ impl MessageMutations {
     }
 }
 
-/// How `sendMessage` names the recipient.
-enum Addressing {
+/// How `sendMessage` and `scheduleMessage` name the recipient.
+pub(super) enum Addressing {
     Reply { conversation: i64 },
     Start { inbox: i64, phone: String },
 }
 
 impl Addressing {
     fn of(input: &SendMessageInput) -> Result<Self, Failure> {
-        match (&input.conversation_id, &input.inbox_id, &input.phone) {
+        Self::from_fields(&input.conversation_id, &input.inbox_id, &input.phone)
+    }
+
+    /// The addressing of an input with `conversationId`, `inboxId` and `phone` fields.
+    pub(super) fn from_fields(
+        conversation_id: &Option<ID>,
+        inbox_id: &Option<ID>,
+        phone: &Option<String>,
+    ) -> Result<Self, Failure> {
+        match (conversation_id, inbox_id, phone) {
             (Some(conversation), None, None) => Ok(Self::Reply {
                 conversation: GlobalId::parse_as(conversation, NodeKind::Conversation)?,
             }),
@@ -148,7 +157,10 @@ async fn send(ctx: &Context<'_>, mut input: SendMessageInput) -> Result<Delivere
     let idempotency_key = idempotency_key(input.idempotency_key.take())?;
     let addressing = Addressing::of(&input)?;
     let template = match input.template_id.take() {
-        Some(id) => Some(chosen_template(context, &id, &input).await?),
+        Some(id) => {
+            let other_content = input.text.is_some() || input.media_url.is_some();
+            Some(chosen_template(context, &id, other_content).await?)
+        }
         None => None,
     };
     let (text, media_url) = match template {
@@ -195,14 +207,15 @@ async fn send(ctx: &Context<'_>, mut input: SendMessageInput) -> Result<Delivere
     deliver(context, sends, outgoing).await
 }
 
-/// The template a send names: it must be the only content, exist, and be the acting member's
-/// to use. Answers its database id.
-async fn chosen_template(
+/// The template a send names: it must be the only content (`other_content` says whether the
+/// input has text or media too), exist, and be the acting member's to use. Answers its
+/// database id.
+pub(super) async fn chosen_template(
     context: &RequestContext,
     id: &ID,
-    input: &SendMessageInput,
+    other_content: bool,
 ) -> Result<i64, ApiError> {
-    if input.text.is_some() || input.media_url.is_some() {
+    if other_content {
         return Err(ApiError::bad_input(
             "send `templateId`, or `text` and `mediaUrl`, not both",
         ));
@@ -254,7 +267,7 @@ pub(super) fn idempotency_key(key: Option<String>) -> Result<Option<String>, Api
 }
 
 /// The message's text and media, sent as given; blank ones count as absent.
-fn content(
+pub(super) fn content(
     text: Option<String>,
     media_url: Option<String>,
 ) -> Result<(Option<String>, Option<String>), UserError> {

@@ -14,6 +14,7 @@
 //! - `conversation`: open, close, mark read, mark unread.
 //! - `assignment`: assign within the inbox, transfer to another inbox.
 //! - `message`: send a message (reply, or start by inbox and phone), add a private note.
+//! - `schedule`: schedule a message for later, reschedule it, cancel it.
 //! - `contact`: a customer's opt-out or opt-in.
 //! - `address_book`: create and change contacts, with their tags and custom fields.
 //! - `email`: send an email (reply in a thread, or start one).
@@ -32,6 +33,7 @@ mod email;
 mod message;
 mod outgoing;
 mod payload;
+mod schedule;
 mod subject;
 mod user_error;
 
@@ -43,6 +45,7 @@ use contact::ContactMutations;
 use conversation::ConversationMutations;
 use email::EmailMutations;
 use message::MessageMutations;
+use schedule::ScheduleMutations;
 
 /// The root of every change. Mutations run one after another, in the order written.
 #[derive(MergedObject, Default)]
@@ -51,6 +54,7 @@ pub struct Mutation(
     AssignmentMutations,
     MessageMutations,
     EmailMutations,
+    ScheduleMutations,
     ContactMutations,
     AddressBookMutations,
 );

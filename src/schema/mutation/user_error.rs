@@ -42,6 +42,12 @@ pub(crate) enum UserErrorCode {
     UnsupportedChannel,
     /// The idempotency key was already used for a message in another conversation.
     IdempotencyKeyReused,
+    /// A scheduled message's `sendAt` is not a quarter hour (:00, :15, :30 or :45, no
+    /// seconds) at least 15 minutes ahead, as Heymarket requires.
+    InvalidSendTime,
+    /// The scheduled message's send time has passed: it went out (or is going out), and can
+    /// no longer be changed or cancelled.
+    AlreadySent,
     /// The Heymarket API refused the change for a reason of its own; `message` gives it.
     UpstreamRejected,
 }

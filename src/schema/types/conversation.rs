@@ -5,7 +5,7 @@ use std::sync::Arc;
 use crate::schema::scalars::DateTime;
 use async_graphql::{Context, Enum, ID, Object};
 
-use super::{Contact, Inbox, Member, Message};
+use super::{Contact, Inbox, Member, Message, ScheduledMessage};
 use crate::error::ApiError;
 use crate::loaders::LastMessageTarget;
 use crate::pagination::{self, Listing, SortKey};
@@ -17,6 +17,7 @@ use crate::schema::cursor::{CursorKey, CursorKind};
 use crate::schema::node::GlobalId;
 use crate::schema::scalars::Int64;
 use crate::upstream::models;
+use futures::future::try_join_all;
 
 /// The GraphQL view of an upstream conversation.
 #[derive(Clone)]
@@ -244,6 +245,34 @@ impl Conversation {
             .last_message(target)
             .await?;
         Ok(last.map(|message| Message::new(message, self.0.id)))
+    }
+
+    /// Messages scheduled to go out in this conversation later, soonest first, as far as the
+    /// gateway can show them. Heymarket has no way to list scheduled messages, so these are
+    /// only the ones scheduled through this gateway process (`scheduleMessage`, to this
+    /// conversation or to its customer's number from its inbox), at most the 20 newest per
+    /// conversation, while it remembers them: ones scheduled in the Heymarket app or by another
+    /// integration are not listed, and a restart (or another replica) forgets them, though
+    /// each stays reachable by its id through `node(id:)`. Each is read afresh from Heymarket
+    /// (cached like conversations); one cancelled, or gone from Heymarket once sent, is left
+    /// out. A sent one Heymarket still shows is listed with state `DUE`.
+    async fn scheduled_messages(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Vec<ScheduledMessage>, ApiError> {
+        let (target, inbox_id) = self.history_address()?;
+        let loaders = &RequestContext::of(ctx)?.loaders;
+        let ids = loaders.remembered_scheduled(inbox_id, target).await;
+        let found = try_join_all(ids.iter().map(|&id| loaders.scheduled(id))).await?;
+        let mut listed = Vec::with_capacity(found.len());
+        for (&id, scheduled) in ids.iter().zip(found) {
+            match scheduled {
+                Some(scheduled) => listed.push(ScheduledMessage(scheduled)),
+                None => loaders.forget_remembered(inbox_id, target, id).await,
+            }
+        }
+        listed.sort_by_key(|scheduled| (scheduled.0.execute, scheduled.0.id));
+        Ok(listed)
     }
 
     /// The conversation's messages, newest first.

@@ -7,6 +7,7 @@ mod inbox;
 mod member;
 mod message;
 mod tag;
+mod scheduled;
 mod team;
 mod template;
 
@@ -16,5 +17,6 @@ pub use inbox::Inbox;
 pub use member::Member;
 pub use message::Message;
 pub use tag::{CustomField, CustomFieldValue, Tag};
+pub use scheduled::ScheduledMessage;
 pub use team::Team;
 pub use template::Template;
