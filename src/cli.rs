@@ -609,6 +609,12 @@ pub struct CacheTuning {
     /// page of conversations.
     #[arg(long, env = "HEYMARKET_MESSAGES_BATCH_LIMIT", default_value_t = config::DEFAULT_MESSAGES_BATCH_LIMIT, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub messages_batch_limit: u32,
+
+    /// Most scheduled messages the gateway remembers per conversation for
+    /// `Conversation.scheduledMessages` (Heymarket cannot list them); one more forgets the
+    /// oldest.
+    #[arg(long, env = "HEYMARKET_SCHEDULED_PER_CONVERSATION", default_value_t = config::DEFAULT_SCHEDULED_PER_CONVERSATION, value_parser = clap::value_parser!(u16).range(1..=1000).map(usize::from))]
+    pub scheduled_per_conversation: usize,
 }
 
 impl From<CacheTuning> for CacheConfig {
@@ -619,6 +625,7 @@ impl From<CacheTuning> for CacheConfig {
             ttl_contacts: tuning.cache_ttl_contacts,
             capacity: tuning.cache_capacity,
             messages_batch_limit: tuning.messages_batch_limit,
+            scheduled_per_conversation: tuning.scheduled_per_conversation,
         }
     }
 }

@@ -54,6 +54,8 @@ pub const DEFAULT_CACHE_TTL_CONVERSATIONS: &str = "10s";
 pub const DEFAULT_CACHE_TTL_CONTACTS: &str = "2m";
 /// Entries per cache kind, across tenants.
 pub const DEFAULT_CACHE_CAPACITY: u64 = 50_000;
+/// Scheduled messages remembered per conversation by default.
+pub const DEFAULT_SCHEDULED_PER_CONVERSATION: usize = 20;
 /// Most messages one team-wide `POST /v1/messages/all` asks for when looking up the last
 /// messages of a page of conversations (the upstream's own maximum is undocumented; a smaller
 /// answer only means more fall-back history calls).
@@ -302,6 +304,9 @@ pub struct CacheConfig {
     pub capacity: u64,
     /// Most messages asked of one team-wide message listing.
     pub messages_batch_limit: u32,
+    /// Most scheduled messages remembered per conversation (the upstream cannot list them);
+    /// scheduling one more forgets the oldest.
+    pub scheduled_per_conversation: usize,
 }
 
 impl Default for CacheConfig {
@@ -312,6 +317,7 @@ impl Default for CacheConfig {
             ttl_contacts: parse_duration_default(DEFAULT_CACHE_TTL_CONTACTS),
             capacity: DEFAULT_CACHE_CAPACITY,
             messages_batch_limit: DEFAULT_MESSAGES_BATCH_LIMIT,
+            scheduled_per_conversation: DEFAULT_SCHEDULED_PER_CONVERSATION,
         }
     }
 }

@@ -127,7 +127,10 @@ impl Caches {
             scheduled: bounded(config.capacity, config.ttl_conversations)
                 .support_invalidation_closures()
                 .build(),
-            schedule_memory: super::ScheduledMemory::new(config.capacity),
+            schedule_memory: super::ScheduledMemory::new(
+                config.capacity,
+                config.scheduled_per_conversation,
+            ),
             largest_listing: AtomicU32::new(0),
             short_listing_seen: AtomicBool::new(false),
             longest_list_page: AtomicUsize::new(0),

@@ -23,7 +23,7 @@ use chrono::{DateTime, Utc};
 
 pub use cache::Caches;
 pub use last_message::LastMessageTarget;
-pub use scheduled::{SCHEDULED_PER_CONVERSATION, ScheduledMemory};
+pub use scheduled::ScheduledMemory;
 
 use crate::error::ApiError;
 use crate::upstream::models::{

@@ -1,7 +1,7 @@
 //! What the gateway remembers of the messages it scheduled. The upstream has no endpoint that
 //! lists scheduled messages (heymarket-api.md §7.6), so a conversation's scheduled messages are
 //! the ones scheduled through this gateway, remembered here: per tenant and conversation (its
-//! inbox and customer), at most [`SCHEDULED_PER_CONVERSATION`] each, in at most the cache
+//! inbox and customer), at most `--scheduled-per-conversation` each, in at most the cache
 //! capacity's worth of conversations, the least used forgotten first. Only ids are kept (and
 //! the member each was scheduled as, which the upstream's object does not name); every read
 //! asks the upstream for the message itself. The memory is this process's own: a restart, or
@@ -13,10 +13,6 @@ use moka::future::Cache;
 
 use crate::upstream::TenantKey;
 
-/// Most scheduled messages remembered per conversation; scheduling one more forgets the
-/// oldest.
-pub const SCHEDULED_PER_CONVERSATION: usize = 20;
-
 /// A conversation as scheduling names it: its inbox and the customer's number.
 type TargetKey = (TenantKey, i64, String);
 
@@ -24,14 +20,18 @@ type TargetKey = (TenantKey, i64, String);
 pub struct ScheduledMemory {
     by_target: Cache<TargetKey, Arc<Vec<i64>>>,
     senders: Cache<(TenantKey, i64), i64>,
+    /// Most ids kept per conversation; one more forgets the oldest.
+    per_conversation: usize,
 }
 
 impl ScheduledMemory {
-    /// Room for `capacity` conversations' lists, and as many senders.
-    pub(super) fn new(capacity: u64) -> Self {
+    /// Room for `capacity` conversations' lists of at most `per_conversation` ids each, and
+    /// for `capacity` senders.
+    pub(super) fn new(capacity: u64, per_conversation: usize) -> Self {
         Self {
             by_target: Cache::builder().max_capacity(capacity).build(),
             senders: Cache::builder().max_capacity(capacity).build(),
+            per_conversation,
         }
     }
 
@@ -46,6 +46,7 @@ impl ScheduledMemory {
         sender: i64,
     ) {
         self.senders.insert((tenant, id), sender).await;
+        let most = self.per_conversation;
         self.by_target
             .entry((tenant, inbox, target.to_owned()))
             .and_upsert_with(|known| async move {
@@ -54,7 +55,7 @@ impl ScheduledMemory {
                     .unwrap_or_default();
                 ids.retain(|known| *known != id);
                 ids.push(id);
-                let excess = ids.len().saturating_sub(SCHEDULED_PER_CONVERSATION);
+                let excess = ids.len().saturating_sub(most);
                 ids.drain(..excess);
                 Arc::new(ids)
             })

@@ -516,6 +516,64 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn schedule_calls_send_the_documented_body_and_a_delete_accepts_any_answer() {
+        let server = TestServer::start([
+            Reply::json(200, json!({ "id": 60, "rev": 1 })),
+            Reply::json(200, json!({ "id": 60, "rev": 2, "meta": {} })),
+            Reply::json(
+                200,
+                json!({ "id": 60, "inbox_id": 7, "execute": "2026-05-01T12:30:00Z",
+                        "meta": { "conversation_id": 12, "content": { "text": "hi",
+                        "attachments": [{ "url": "https://a.example/1.png" }],
+                        "gallery": [{ "url": "https://a.example/1.png" }] } } }),
+            ),
+            Reply::raw(204, ""),
+            ok(),
+            Reply::json(200, json!({ "deleted": true })),
+        ])
+        .await;
+        let tenant = Client::new(&server.config()).unwrap().tenant(None).unwrap();
+        let request = ScheduleRequest {
+            inbox_id: 7,
+            execute_at: Utc.with_ymd_and_hms(2026, 5, 1, 12, 30, 0).unwrap(),
+            content: crate::upstream::requests::ScheduleContent {
+                text: Some("hi".into()),
+                template: None,
+                attachments: vec![crate::upstream::requests::ScheduleAttachment {
+                    url: "https://a.example/1.png".into(),
+                }],
+            },
+            target: crate::upstream::requests::ScheduleTarget::Conversation(12),
+            sender_id: 4,
+            local_id: Some("k-1".into()),
+        };
+        assert_eq!(tenant.create_schedule(&request).await.unwrap().id, 60);
+        assert_eq!(tenant.update_schedule(60, &request).await.unwrap().id, 60);
+        let scheduled = tenant.schedule(60).await.unwrap();
+        assert_eq!(scheduled.conversation_id(), Some(12));
+        assert_eq!(scheduled.attachment_urls(), ["https://a.example/1.png"]);
+        for _ in 0..3 {
+            tenant.delete_schedule(60).await.unwrap();
+        }
+
+        let body = json!({
+            "inbox_id": 7, "execute_at": "2026-05-01T12:30:00Z", "conversation_id": 12,
+            "user_id": 4, "local_id": "k-1",
+            "content": { "text": "hi", "attachments": [{ "url": "https://a.example/1.png" }] },
+        });
+        let requests: Vec<_> = server.requests().iter().map(seen).collect();
+        assert_eq!(
+            requests[..4],
+            [
+                expected("POST", "/v1/schedule", None, body.clone()),
+                expected("PUT", "/v1/schedule/60", None, body),
+                expected("GET", "/v1/schedule/60", None, Value::Null),
+                expected("DELETE", "/v1/schedule/60", None, Value::Null),
+            ]
+        );
+    }
+
     /// Answers a contact search with one contact per phone asked for (id = the phone's number),
     /// alternating between the two answer shapes the endpoint may use.
     fn contacts_for(request: &Recorded) -> Reply {

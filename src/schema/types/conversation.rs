@@ -250,10 +250,12 @@ impl Conversation {
     /// Messages scheduled to go out in this conversation later, soonest first, as far as the
     /// gateway can show them. Heymarket has no way to list scheduled messages, so these are
     /// only the ones scheduled through this gateway process (`scheduleMessage`, to this
-    /// conversation or to its customer's number from its inbox), at most the 20 newest per
-    /// conversation, while it remembers them: ones scheduled in the Heymarket app or by another
-    /// integration are not listed, and a restart (or another replica) forgets them, though
-    /// each stays reachable by its id through `node(id:)`. Each is read afresh from Heymarket
+    /// conversation or to its customer's number from its inbox), at most the newest
+    /// `--scheduled-per-conversation` (20 by default) of each conversation, while it remembers
+    /// them (the least used conversations are forgotten first when memory is full): ones
+    /// scheduled in the Heymarket app or by another integration are not listed, and a restart
+    /// (or another replica) forgets them, though each stays reachable by its id through
+    /// `node(id:)`. Each is read afresh from Heymarket
     /// (cached like conversations); one cancelled, or gone from Heymarket once sent, is left
     /// out. A sent one Heymarket still shows is listed with state `DUE`.
     async fn scheduled_messages(

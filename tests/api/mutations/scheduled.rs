@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use crate::helpers::{TestApp, error_codes, eventually, spawn_app, spawn_app_with_webhooks};
 use crate::sandbox_support::{
-    reading, roomy_config, spawn_app_reading, spawn_app_refreshed_by_events,
+    reading, roomy_config, spawn_app_reading, spawn_app_reading_with, spawn_app_refreshed_by_events,
 };
 use heymarket_gateway::config::{Readings, SandboxConfig};
 
@@ -250,6 +250,40 @@ async fn a_message_is_scheduled_read_rescheduled_and_cancelled_at_exact_costs() 
         .api_get(0, &format!("/v1/schedule/{database_id}"))
         .await;
     assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn a_conversation_remembers_only_its_newest_scheduled_messages() {
+    let app = spawn_app_reading_with(Readings::DEFAULT, |config| {
+        config.cache.scheduled_per_conversation = 2;
+    })
+    .await;
+    let conversation = conversation_gid(inbound(&app, 3001, "12125550178").await);
+    let mut ids = Vec::new();
+    for (hours, text) in [(3, "first"), (2, "second"), (1, "third")] {
+        let body = mutate(
+            &app,
+            SCHEDULE,
+            json!({ "conversationId": conversation, "sendAt": quarter_hour_ahead(60 * hours),
+                    "text": text }),
+            None,
+        )
+        .await;
+        ids.push(payload(&body)["scheduledMessage"]["id"].clone());
+    }
+    let listed = listed(&app, &conversation).await;
+    let texts: Vec<&Value> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| &s["text"])
+        .collect();
+    assert_eq!(texts, [&json!("third"), &json!("second")], "soonest first");
+    assert_eq!(
+        node(&app, &ids[0]).await["text"],
+        "first",
+        "still there by id"
+    );
 }
 
 #[tokio::test]
