@@ -27,8 +27,7 @@ pub use scheduled::ScheduledMemory;
 
 use crate::error::ApiError;
 use crate::upstream::models::{
-    Contact, Conversation, CustomField, Inbox, Message, Scheduled, Tag, Team, TeamMember,
-    Template,
+    Contact, Conversation, CustomField, Inbox, Message, Scheduled, Tag, Team, TeamMember, Template,
 };
 use crate::upstream::requests::{ConversationListRequest, DatePageRequest};
 use crate::upstream::{CallLog, TenantClient};

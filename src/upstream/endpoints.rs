@@ -11,8 +11,8 @@ use super::models::{
 };
 use super::requests::{
     AllMessagesRequest, ContactStatusRequest, ContactWrite, ConversationListRequest,
-    ConversationStatusRequest, DatePageRequest, ReadStateRequest, ReassignRequest,
-    ScheduleRequest, SendEmailRequest, SendMessageRequest, TransferRequest,
+    ConversationStatusRequest, DatePageRequest, ReadStateRequest, ReassignRequest, ScheduleRequest,
+    SendEmailRequest, SendMessageRequest, TransferRequest,
 };
 use super::retry::CallKind;
 use super::{Error, TenantClient};

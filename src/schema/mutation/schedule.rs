@@ -228,12 +228,10 @@ async fn schedule(
         sender_id: sender.id,
         local_id: idempotency_key.clone(),
     };
+    // A repeated key is remembered again too: the key may outlive this process's memory.
     let id = match &idempotency_key {
         None => create(context, &request).await?,
-        Some(key) => match create_once(context, sends, key, &request).await? {
-            Created::New(id) => id,
-            Created::Earlier(id) => return read_back(context, id).await,
-        },
+        Some(key) => create_once(context, sends, key, &request).await?,
     };
     context
         .loaders
@@ -242,20 +240,14 @@ async fn schedule(
     read_back(context, id).await
 }
 
-/// What a keyed scheduling found its key bound to.
-enum Created {
-    New(i64),
-    Earlier(i64),
-}
-
 /// `request` scheduled at most once per `key`, whatever the upstream does with a repeated
-/// `local_id`.
+/// `local_id`: the id of the one scheduled message of the key.
 async fn create_once(
     context: &RequestContext,
     sends: &crate::idempotency::Idempotency,
     key: &str,
     request: &ScheduleRequest,
-) -> Result<Created, Failure> {
+) -> Result<i64, Failure> {
     let key = idempotency::SendKey::new(context.upstream().tenant_key(), key);
     let input = idempotency::fingerprint(&ScheduleRequest {
         local_id: None,
@@ -273,7 +265,7 @@ async fn create_once(
                             conversation_id: None,
                         })
                         .await;
-                    Ok(Created::New(answer.id))
+                    Ok(answer.id)
                 }
                 Err(error) if error.outcome_unknown() => {
                     tracing::warn!(%error, "a keyed scheduling may have landed unanswered");
@@ -288,7 +280,7 @@ async fn create_once(
         }
         Claim::Earlier(record) if record.input != input => Err(key_reused().into()),
         Claim::Earlier(record) => match record.outcome {
-            Outcome::Sent(sent) => Ok(Created::Earlier(sent.message_id)),
+            Outcome::Sent(sent) => Ok(sent.message_id),
             Outcome::Unknown | Outcome::Sending { .. } => {
                 Err(ApiError::OutcomeUnknown { keyed: true }.into())
             }

@@ -6,8 +6,8 @@ mod conversation;
 mod inbox;
 mod member;
 mod message;
-mod tag;
 mod scheduled;
+mod tag;
 mod team;
 mod template;
 
@@ -16,7 +16,7 @@ pub use conversation::{Conversation, ConversationStatus};
 pub use inbox::Inbox;
 pub use member::Member;
 pub use message::Message;
-pub use tag::{CustomField, CustomFieldValue, Tag};
 pub use scheduled::ScheduledMessage;
+pub use tag::{CustomField, CustomFieldValue, Tag};
 pub use team::Team;
 pub use template::Template;

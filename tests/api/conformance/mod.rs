@@ -13,6 +13,7 @@
 //! | `lastMessage` on every row of the dashboard equals the newest message of the conversation's own history | [`last_messages`] | every, and each listing maximum, cursor name and `updated` precision alone |
 //! | every mutation does what it says with exactly the upstream writes it needs, or a user error and none | [`mutations`] | every |
 //! | a repeated `idempotencyKey` makes one upstream write: in turn, at once, and across replicas sharing Redis | [`mutations`], `mutations::idempotency` | every |
+//! | a message is scheduled, rescheduled and cancelled with one upstream write each, whatever a schedule write answers | [`mutations`] | every |
 //! | nothing is sent to an opted-out customer, until `setContactOptOut` opts them in again; unassigning is refused without a write | [`mutations`] | every |
 //!
 //! [`Readings::profiles`]: heymarket_gateway::config::Readings::profiles

@@ -2,6 +2,7 @@
 //! its payload, a fresh query and the sandbox's own state agree, with exactly the upstream
 //! writes it needs; or it refuses with a user error and writes nothing.
 
+use chrono::DurationRound;
 use futures::future::join_all;
 use heymarket_gateway::config::Readings;
 use serde_json::{Value, json};
@@ -440,6 +441,95 @@ async fn emails_start_and_reply_with_one_write_each_under_every_profile() {
             app.sandbox.conversation(0, id).await["name"],
             "Your invoice",
             "{profile}"
+        );
+    }
+}
+
+/// Upstream writes to `/v1/schedule`, by route (routes without any left out).
+async fn schedule_writes(app: &TestApp) -> Value {
+    let mut counts = serde_json::Map::new();
+    for route in [
+        "POST /v1/schedule",
+        "PUT /v1/schedule/{id}",
+        "DELETE /v1/schedule/{id}",
+    ] {
+        let count = app.sandbox.calls(route).await;
+        if count > 0 {
+            counts.insert(route.to_owned(), json!(count));
+        }
+    }
+    Value::Object(counts)
+}
+
+#[tokio::test]
+async fn a_message_is_scheduled_rescheduled_and_cancelled_with_one_write_each() {
+    let send_at = |hours: i64| {
+        (chrono::Utc::now() + chrono::TimeDelta::hours(hours))
+            .duration_trunc(chrono::TimeDelta::hours(1))
+            .expect("a representable instant")
+            .to_rfc3339()
+    };
+    let scheduled = "scheduledMessage { id text sendAt state } userErrors { code }";
+    for (profile, readings) in Readings::profiles() {
+        let app = spawn_app_reading(*readings).await;
+        let id = inbound(&app, 3001, "12125550405").await;
+        let (created, body) = mutate(
+            &app,
+            "scheduleMessage",
+            "ScheduleMessageInput",
+            scheduled,
+            json!({ "conversationId": conversation_gid(id), "sendAt": send_at(2), "text": "one" }),
+            None,
+        )
+        .await;
+        assert_eq!(body["errors"], Value::Null, "{profile}: {body}");
+        assert_eq!(created["scheduledMessage"]["text"], "one", "{profile}");
+        let gid = created["scheduledMessage"]["id"].clone();
+
+        let (updated, body) = mutate(
+            &app,
+            "updateScheduledMessage",
+            "UpdateScheduledMessageInput",
+            scheduled,
+            json!({ "id": gid, "text": "two", "sendAt": send_at(3) }),
+            None,
+        )
+        .await;
+        assert_eq!(body["errors"], Value::Null, "{profile}: {body}");
+        assert_eq!(updated["scheduledMessage"]["text"], "two", "{profile}");
+        assert_eq!(
+            updated["scheduledMessage"]["state"], "SCHEDULED",
+            "{profile}"
+        );
+
+        let (cancelled, body) = mutate(
+            &app,
+            "cancelScheduledMessage",
+            "CancelScheduledMessageInput",
+            "cancelledId userErrors { code }",
+            json!({ "id": gid }),
+            None,
+        )
+        .await;
+        assert_eq!(body["errors"], Value::Null, "{profile}: {body}");
+        assert_eq!(cancelled["cancelledId"], gid, "{profile}");
+        assert_eq!(
+            schedule_writes(&app).await,
+            json!({ "POST /v1/schedule": 1, "PUT /v1/schedule/{id}": 1,
+                    "DELETE /v1/schedule/{id}": 1 }),
+            "{profile}"
+        );
+        let listed = run(
+            &app,
+            "query($id: ID!) { conversation(id: $id) { scheduledMessages { id } } }",
+            json!({ "id": conversation_gid(id) }),
+            None,
+        )
+        .await;
+        assert_eq!(
+            listed["data"]["conversation"]["scheduledMessages"],
+            json!([]),
+            "{profile}: {listed}"
         );
     }
 }

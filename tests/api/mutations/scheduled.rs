@@ -568,30 +568,6 @@ async fn a_schedule_to_a_new_number_starts_its_conversation_when_it_goes_out() {
 }
 
 #[tokio::test]
-async fn scheduling_works_under_every_profile() {
-    for (name, readings) in Readings::profiles() {
-        let app = spawn_app_reading(*readings).await;
-        let conversation = conversation_gid(inbound(&app, 3001, "12125550188").await);
-        let body = mutate(
-            &app,
-            SCHEDULE,
-            json!({ "conversationId": conversation, "sendAt": quarter_hour_ahead(30),
-                    "text": "one" }),
-            None,
-        )
-        .await;
-        let scheduled = &payload(&body)["scheduledMessage"];
-        assert_eq!(scheduled["text"], "one", "{name}: {body}");
-        let id = scheduled["id"].clone();
-        let body = mutate(&app, UPDATE, json!({ "id": id, "text": "two" }), None).await;
-        assert_eq!(payload(&body)["scheduledMessage"]["text"], "two", "{name}");
-        let body = run(&app, CANCEL, json!({ "input": { "id": id } }), None).await;
-        assert_eq!(payload(&body)["cancelledId"], id, "{name}: {body}");
-        assert_eq!(listed(&app, &conversation).await, json!([]), "{name}");
-    }
-}
-
-#[tokio::test]
 async fn the_sandbox_checks_schedules_as_the_docs_say() {
     let app = spawn_app().await;
     let conversation = inbound(&app, 3001, "12125550189").await;
