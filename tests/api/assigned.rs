@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use heymarket_gateway::config::Readings;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, error_codes, eventually, global};
+use crate::helpers::{TestApp, cost, error_codes, eventually, global};
 use crate::sandbox_support::{
     micro_after, reading, spawn_app_reading, spawn_app_refreshed_by_events,
 };
@@ -22,12 +22,6 @@ async fn run(app: &TestApp, member: i64, query: &str, variables: Value) -> Value
     let body = app.graphql_as(member, query, variables).await;
     assert_eq!(body["errors"], Value::Null, "{body}");
     body
-}
-
-/// The upstream calls per route an answer reports it cost.
-fn cost(body: &Value) -> BTreeMap<String, u64> {
-    serde_json::from_value(body["extensions"]["cost"]["upstreamCallsByRoute"].clone())
-        .expect("calls by route")
 }
 
 /// A member of inboxes 3001 and 3004 only.

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use heymarket_gateway::config::{SandboxConfig, UpstreamAuth};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, global, spawn_app_with};
+use crate::helpers::{TestApp, global, routes, spawn_app_with};
 use crate::sandbox_support::roomy_config;
 
 const DASHBOARD: &str = include_str!("../../bench/queries/dashboard.graphql");
@@ -47,13 +47,6 @@ async fn upstream_calls(app: &TestApp) -> BTreeMap<String, u64> {
     serde_json::from_value(stats["routes"].clone()).expect("route counts")
 }
 
-fn calls(expected: &[(&str, u64)]) -> BTreeMap<String, u64> {
-    expected
-        .iter()
-        .map(|(route, count)| ((*route).to_owned(), *count))
-        .collect()
-}
-
 fn dashboard_variables() -> Value {
     json!({"inbox": global("Inbox:3002")})
 }
@@ -83,7 +76,7 @@ async fn the_cold_dashboard_costs_seven_calls_and_the_warm_one_none() {
     // 30 histories.
     assert_eq!(
         upstream_calls(&app).await,
-        calls(&[
+        routes(&[
             ("GET /v1/inboxes", 1),
             ("GET /v1/team", 1),
             ("POST /v1/conversations", 2),
@@ -94,7 +87,7 @@ async fn the_cold_dashboard_costs_seven_calls_and_the_warm_one_none() {
 
     let warm = run(&app, DASHBOARD, dashboard_variables()).await;
     assert_eq!(warm["data"], body["data"], "the same answer");
-    assert_eq!(upstream_calls(&app).await, calls(&[]));
+    assert_eq!(upstream_calls(&app).await, routes(&[]));
 }
 
 #[tokio::test]
@@ -133,7 +126,7 @@ async fn a_walk_shares_its_look_ahead_pages_and_costs_nothing_warm() {
     // conversation no group reaches reads its own history in the same round.
     assert_eq!(
         upstream_calls(&app).await,
-        calls(&[
+        routes(&[
             ("GET /v1/inboxes", 1),
             ("GET /v1/messages", 1),
             ("GET /v1/team", 1),
@@ -144,7 +137,7 @@ async fn a_walk_shares_its_look_ahead_pages_and_costs_nothing_warm() {
     );
 
     assert_eq!(walk().await, cold);
-    assert_eq!(upstream_calls(&app).await, calls(&[]));
+    assert_eq!(upstream_calls(&app).await, routes(&[]));
 }
 
 #[tokio::test]
@@ -164,7 +157,7 @@ async fn the_detail_view_costs_six_calls_cold_and_none_warm() {
     // the acting member may see it.
     assert_eq!(
         upstream_calls(&app).await,
-        calls(&[
+        routes(&[
             ("GET /v1/conversations/{id}", 1),
             ("GET /v1/inboxes", 1),
             ("GET /v1/messages", 2),
@@ -174,7 +167,7 @@ async fn the_detail_view_costs_six_calls_cold_and_none_warm() {
     );
 
     run(&app, DETAIL, variables).await;
-    assert_eq!(upstream_calls(&app).await, calls(&[]));
+    assert_eq!(upstream_calls(&app).await, routes(&[]));
 }
 
 #[tokio::test]
@@ -191,7 +184,7 @@ async fn a_hundred_identical_cold_queries_cost_what_one_does() {
     );
     assert_eq!(
         upstream_calls(&app).await,
-        calls(&[
+        routes(&[
             ("GET /v1/inboxes", 1),
             ("GET /v1/team", 1),
             ("POST /v1/conversations", 2),

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use heymarket_gateway::config::Readings;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, error_codes, global};
+use crate::helpers::{TestApp, cost, error_codes, global};
 use crate::sandbox_support::{micro_after, spawn_app_reading};
 
 /// The seeded team's admin.
@@ -20,11 +20,6 @@ const TEMPLATES: &str = r#"query($first: Int, $after: String, $archived: Boolean
     templates(first: $first, after: $after, includeArchived: $archived) {
         nodes { databaseId name text shared archived creator { databaseId } updatedAt }
         pageInfo { hasNextPage endCursor } } }"#;
-
-fn cost(body: &Value) -> BTreeMap<String, u64> {
-    serde_json::from_value(body["extensions"]["cost"]["upstreamCallsByRoute"].clone())
-        .expect("calls by route")
-}
 
 /// The first `limit` rows (or all) of the sandbox's REST list at `path`, newest first: each
 /// page asked up to the end of the last row's instant, the rows already seen dropped.

@@ -1,5 +1,6 @@
 //! Starting servers on port 0 and talking to them like a client would.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, LazyLock};
@@ -307,4 +308,19 @@ where
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+}
+
+/// The upstream calls an answer reports it cost, by route
+/// (`extensions.cost.upstreamCallsByRoute`).
+pub fn cost(body: &Value) -> BTreeMap<String, u64> {
+    serde_json::from_value(body["extensions"]["cost"]["upstreamCallsByRoute"].clone())
+        .unwrap_or_else(|error| panic!("no calls by route ({error}) in {body}"))
+}
+
+/// Calls by route, as [`cost`] reports them.
+pub fn routes(expected: &[(&str, u64)]) -> BTreeMap<String, u64> {
+    expected
+        .iter()
+        .map(|(route, count)| ((*route).to_owned(), *count))
+        .collect()
 }

@@ -1,13 +1,11 @@
 //! The address book: a contact page in one query, contacts created and changed with their
 //! tags and custom fields, and every refusal before anything is written.
 
-use std::collections::BTreeMap;
-
 use heymarket_gateway::schema::GlobalId;
 use serde_json::{Value, json};
 
 use super::{assert_refused, mutate, writes};
-use crate::helpers::{TestApp, spawn_app};
+use crate::helpers::{TestApp, cost, routes, spawn_app};
 
 /// The contact screen: everything a contact page shows, in one query.
 const CONTACT_SCREEN: &str = "query($id: ID!) { contact(id: $id) { id displayName firstName \
@@ -19,18 +17,6 @@ const CONTACT_SCREEN: &str = "query($id: ID!) { contact(id: $id) { id displayNam
 const CONTACT_PAYLOAD: &str = "contact { id databaseId firstName lastName phone email \
      tags { databaseId name } customFields { field { databaseId name } value } } \
      userErrors { field message code } clientMutationId";
-
-fn cost(body: &Value) -> BTreeMap<String, u64> {
-    serde_json::from_value(body["extensions"]["cost"]["upstreamCallsByRoute"].clone())
-        .expect("calls by route")
-}
-
-fn calls(routes: &[(&str, u64)]) -> BTreeMap<String, u64> {
-    routes
-        .iter()
-        .map(|(route, count)| ((*route).to_owned(), *count))
-        .collect()
-}
 
 fn tag_gid(id: i64) -> String {
     GlobalId::Tag(id).to_string()
@@ -93,7 +79,7 @@ async fn a_contact_page_is_one_query() {
         .graphql_as(501, CONTACT_SCREEN, json!({ "id": id }))
         .await;
     assert_eq!(again["data"], page["data"]);
-    assert_eq!(cost(&again), calls(&[("GET /v1/contact/{id}", 1)]));
+    assert_eq!(cost(&again), routes(&[("GET /v1/contact/{id}", 1)]));
 }
 
 #[tokio::test]

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 
 use super::{MESSAGE_PAYLOAD, assert_refused, mutate, run};
-use crate::helpers::{TestApp, error_codes, eventually, global, spawn_app};
+use crate::helpers::{TestApp, cost, error_codes, eventually, global, spawn_app};
 use crate::sandbox_support::spawn_app_refreshed_by_events;
 
 const PAYLOAD: &str = "contact { id optedOut } userErrors { field message code } clientMutationId";
@@ -55,11 +55,6 @@ async fn set_opt_out(app: &TestApp, contact: &Value, opted_out: bool) -> (Value,
         Some(502),
     )
     .await
-}
-
-fn cost(body: &Value) -> BTreeMap<String, u64> {
-    serde_json::from_value(body["extensions"]["cost"]["upstreamCallsByRoute"].clone())
-        .expect("calls by route")
 }
 
 async fn reply(app: &TestApp, conversation: &Value) -> Value {

@@ -9,7 +9,7 @@ use super::{
     assert_refused, conversation_gid, history, inbox_gid, inbox_members, mutate, open_conversation,
     outsider, writes,
 };
-use crate::helpers::{TestApp, eventually, spawn_app};
+use crate::helpers::{TestApp, cost, eventually, routes, spawn_app};
 use crate::sandbox_support::{
     reading as sandbox_reading, spawn_app_reading, spawn_app_refreshed_by_events,
 };
@@ -42,18 +42,6 @@ async fn send_email(app: &TestApp, member: i64, input: Value) -> (Value, BTreeMa
     .await;
     assert_eq!(body["errors"], Value::Null, "{body}");
     (payload, cost(&body))
-}
-
-fn cost(body: &Value) -> BTreeMap<String, u64> {
-    serde_json::from_value(body["extensions"]["cost"]["upstreamCallsByRoute"].clone())
-        .expect("calls by route")
-}
-
-fn calls(routes: &[(&str, u64)]) -> BTreeMap<String, u64> {
-    routes
-        .iter()
-        .map(|(route, count)| ((*route).to_owned(), *count))
-        .collect()
 }
 
 /// A member of the email inbox.
@@ -103,7 +91,7 @@ async fn an_email_thread_is_started_replied_to_and_read_as_one_screen() {
     // The send, the thread it names, its history; the inbox and the acting member.
     assert_eq!(
         started_cost,
-        calls(&[
+        routes(&[
             ("GET /v1/conversations/{id}", 1),
             ("GET /v1/inboxes", 1),
             ("GET /v1/messages", 1),
@@ -131,7 +119,7 @@ async fn an_email_thread_is_started_replied_to_and_read_as_one_screen() {
     // its history.
     assert_eq!(
         reply_cost,
-        calls(&[
+        routes(&[
             ("GET /v1/conversations/{id}", 1),
             ("GET /v1/messages", 1),
             ("POST /v1/email/send", 1),

@@ -2,8 +2,6 @@
 //! with exact upstream costs; refusals that write nothing; the sandbox's run control sending
 //! them; and every reading of the points the docs leave open.
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -11,7 +9,9 @@ use serde_json::{Value, json};
 use super::{assert_refused, conversation_gid, inbound, inbox_gid, outsider, run};
 use std::time::Duration;
 
-use crate::helpers::{TestApp, error_codes, eventually, spawn_app, spawn_app_with_webhooks};
+use crate::helpers::{
+    TestApp, cost, error_codes, eventually, routes, spawn_app, spawn_app_with_webhooks,
+};
 use crate::sandbox_support::{
     reading, roomy_config, spawn_app_reading, spawn_app_reading_with, spawn_app_refreshed_by_events,
 };
@@ -58,19 +58,6 @@ fn payload(body: &Value) -> &Value {
         .as_object()
         .and_then(|data| data.values().next())
         .expect("a payload")
-}
-
-/// The upstream calls an operation made, by route.
-fn calls(body: &Value) -> BTreeMap<String, u64> {
-    serde_json::from_value(body["extensions"]["cost"]["upstreamCallsByRoute"].clone())
-        .expect("a cost report")
-}
-
-fn expected(routes: &[(&str, u64)]) -> BTreeMap<String, u64> {
-    routes
-        .iter()
-        .map(|(route, count)| ((*route).to_owned(), *count))
-        .collect()
 }
 
 /// The writes to `/v1/schedule` the sandbox has served, refused ones included.
@@ -167,8 +154,8 @@ async fn a_message_is_scheduled_read_rescheduled_and_cancelled_at_exact_costs() 
     let database_id = message["databaseId"].as_str().unwrap().to_owned();
     // Cold: the acting member, the inboxes and the conversation, the write, and the read back.
     assert_eq!(
-        calls(&body),
-        expected(&[
+        cost(&body),
+        routes(&[
             ("GET /v1/team", 1),
             ("GET /v1/inboxes", 1),
             ("GET /v1/conversations/{id}", 1),
@@ -201,7 +188,7 @@ async fn a_message_is_scheduled_read_rescheduled_and_cancelled_at_exact_costs() 
         json!([{ "id": id, "text": "Your table is ready at 8" }])
     );
     assert_eq!(body["data"]["node"]["state"], "SCHEDULED");
-    assert_eq!(calls(&body), expected(&[]));
+    assert_eq!(cost(&body), routes(&[]));
 
     // Rescheduling reads it afresh, writes, and reads it back.
     let later = quarter_hour_ahead(60);
@@ -222,8 +209,8 @@ async fn a_message_is_scheduled_read_rescheduled_and_cancelled_at_exact_costs() 
     );
     assert_eq!(updated["id"], id);
     assert_eq!(
-        calls(&body),
-        expected(&[("GET /v1/schedule/{id}", 2), ("PUT /v1/schedule/{id}", 1)])
+        cost(&body),
+        routes(&[("GET /v1/schedule/{id}", 2), ("PUT /v1/schedule/{id}", 1)])
     );
     assert_eq!(
         listed(&app, &conversation).await,
@@ -237,8 +224,8 @@ async fn a_message_is_scheduled_read_rescheduled_and_cancelled_at_exact_costs() 
         &json!({ "cancelledId": id, "userErrors": [] })
     );
     assert_eq!(
-        calls(&body),
-        expected(&[
+        cost(&body),
+        routes(&[
             ("GET /v1/schedule/{id}", 1),
             ("DELETE /v1/schedule/{id}", 1)
         ])
@@ -312,7 +299,7 @@ async fn bad_send_times_and_content_are_user_errors_that_write_nothing() {
             "INVALID_SEND_TIME",
             Some("sendAt"),
         );
-        assert_eq!(calls(&body), expected(&[]), "checked before any call");
+        assert_eq!(cost(&body), routes(&[]), "checked before any call");
     }
     let body = mutate(
         &app,
@@ -344,7 +331,7 @@ async fn bad_send_times_and_content_are_user_errors_that_write_nothing() {
         "INVALID_SEND_TIME",
         Some("sendAt"),
     );
-    assert_eq!(calls(&body), expected(&[]));
+    assert_eq!(cost(&body), routes(&[]));
     assert_eq!(app.sandbox.calls("PUT /v1/schedule/{id}").await, 0);
 }
 
