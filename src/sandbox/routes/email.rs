@@ -7,11 +7,11 @@ use axum::Json;
 use axum::extract::State;
 use serde::Deserialize;
 
+use super::messages::answered;
 use crate::sandbox::error::{ApiError, ApiResult, required};
 use crate::sandbox::extract::{JsonBody, Tenant};
 use crate::sandbox::state::SandboxState;
-use crate::sandbox::store::{EmailSend, EmailTarget, SendAnswer, SendOutcome};
-use crate::sandbox::webhooks::EventKind;
+use crate::sandbox::store::{EmailSend, EmailTarget, SendAnswer};
 
 #[derive(Deserialize)]
 pub(super) struct EmailBody {
@@ -35,15 +35,8 @@ pub(super) async fn send(
 ) -> ApiResult<Json<SendAnswer>> {
     let email = validate(body)?;
     let mut store = tenant.store();
-    match store.send_email(email)? {
-        SendOutcome::Replayed(answer) => Ok(Json(answer)),
-        SendOutcome::Sent { message, answer } => {
-            if let Some(json) = store.message(message).and_then(|m| store.message_json(m)) {
-                state.emit(&tenant, EventKind::MessageSent, &json);
-            }
-            Ok(Json(answer))
-        }
-    }
+    let outcome = store.send_email(email)?;
+    Ok(Json(answered(&state, &tenant, &store, outcome)))
 }
 
 /// Checks the fields' presence and form; the store checks them against the data.

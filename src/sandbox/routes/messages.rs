@@ -65,13 +65,25 @@ pub(super) async fn send(
 ) -> ApiResult<Json<SendAnswer>> {
     let send = validate(body)?;
     let mut store = tenant.store();
-    match store.send(send)? {
-        SendOutcome::Replayed(answer) => Ok(Json(answer)),
+    let outcome = store.send(send)?;
+    Ok(Json(answered(&state, &tenant, &store, outcome)))
+}
+
+/// The answer of a send (text or email): a new message fires `message_sent`; a replayed
+/// `local_id` answers as the first send did, and fires nothing.
+pub(super) fn answered(
+    state: &SandboxState,
+    tenant: &Tenant,
+    store: &TeamStore,
+    outcome: SendOutcome,
+) -> SendAnswer {
+    match outcome {
+        SendOutcome::Replayed(answer) => answer,
         SendOutcome::Sent { message, answer } => {
             if let Some(json) = store.message(message).and_then(|m| store.message_json(m)) {
-                state.emit(&tenant, EventKind::MessageSent, &json);
+                state.emit(tenant, EventKind::MessageSent, &json);
             }
-            Ok(Json(answer))
+            answer
         }
     }
 }
