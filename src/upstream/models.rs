@@ -295,6 +295,14 @@ pub struct Inbox {
     pub team: Option<i64>,
 }
 
+impl Inbox {
+    /// Whether it sends text messages. The inbox answer has no channel field: SMS inboxes
+    /// have phone numbers, email inboxes none.
+    pub fn sends_texts(&self) -> bool {
+        self.phone.as_deref().is_some_and(|phone| !phone.is_empty()) || !self.phones.is_empty()
+    }
+}
+
 /// The team (`GET /v1/team`).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct Team {

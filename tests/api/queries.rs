@@ -122,7 +122,7 @@ async fn a_contact_lists_its_conversations_in_every_inbox() {
     );
     let body = app
         .graphql_with(
-            "query($phone: String!) { contactByPhone(phone: $phone) { phone conversations { databaseId target updatedAt } } }",
+            "query($phone: String!) { contactByPhone(phone: $phone) { phone email conversations { databaseId target updatedAt } } }",
             json!({"phone": pretty}),
             &[],
         )
@@ -137,9 +137,15 @@ async fn a_contact_lists_its_conversations_in_every_inbox() {
         .iter()
         .map(|c| c["databaseId"].as_str().unwrap().parse().unwrap())
         .collect();
+    // Its email threads too, found by its address in the email inbox.
+    let threads = contact["email"]
+        .as_str()
+        .and_then(|email| by_target.get(email))
+        .into_iter()
+        .flatten();
     assert_eq!(
         listed.iter().collect::<BTreeSet<_>>(),
-        expected.iter().collect::<BTreeSet<_>>()
+        expected.iter().chain(threads).collect::<BTreeSet<_>>()
     );
     let updated: Vec<&str> = contact["conversations"]
         .as_array()

@@ -4,7 +4,7 @@
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
 
 use super::payload::conversation_payload;
-use super::subject::{Subject, is_text_conversation, reload, sends_texts};
+use super::subject::{Subject, is_text_conversation, reload};
 use super::user_error::{Failure, Refusal, UserError, UserErrorCode, rejected};
 use crate::error::ApiError;
 use crate::schema::context::RequestContext;
@@ -158,7 +158,7 @@ async fn transfer(
         )
         .into());
     }
-    if !sends_texts(&destination) {
+    if !destination.sends_texts() {
         return Err(UserError::on(
             "inboxId",
             UserErrorCode::NotTransferable,

@@ -5,7 +5,6 @@
 
 use serde::Serialize;
 
-use super::subject::sends_texts;
 use super::user_error::{UserError, UserErrorCode};
 use crate::upstream::models::{self, Inbox};
 use crate::upstream::requests::{EmailRecipient, Recipient, SendEmailRequest, SendMessageRequest};
@@ -92,7 +91,7 @@ impl Outgoing {
     /// Why the inbox cannot send it: texts go from inboxes with phone numbers, emails from
     /// the others.
     pub(super) fn channel_refusal(&self) -> Option<UserError> {
-        let texts = sends_texts(&self.inbox);
+        let texts = self.inbox.sends_texts();
         let reason = match &self.request {
             SendRequest::Text(_) if !texts => "sends email, not text messages: use sendEmail",
             SendRequest::Email(_) if texts => "sends text messages, not email: use sendMessage",

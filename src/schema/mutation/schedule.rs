@@ -16,7 +16,7 @@ use chrono::{TimeDelta, Timelike, Utc};
 
 use super::delivery::{idempotency, key_reused};
 use super::message::{Addressing, chosen_template, content, idempotency_key};
-use super::subject::{Subject, check_member, sends_texts};
+use super::subject::{Subject, check_member};
 use super::user_error::{Failure, UserError, UserErrorCode, rejected, settle};
 use crate::error::ApiError;
 use crate::idempotency::{self, Claim, Outcome, Sent};
@@ -464,7 +464,7 @@ fn attachments(urls: Vec<&str>) -> Vec<ScheduleAttachment> {
 }
 
 fn check_sends_texts(inbox: &Inbox) -> Result<(), UserError> {
-    if sends_texts(inbox) {
+    if inbox.sends_texts() {
         return Ok(());
     }
     Err(UserError::on(

@@ -103,16 +103,6 @@ pub(super) fn check_member(inbox: &Inbox, actor: &TeamMember) -> Result<(), User
     ))
 }
 
-/// Whether an inbox sends text messages. The inbox answer has no channel field: SMS inboxes
-/// have phone numbers, email inboxes none.
-pub(super) fn sends_texts(inbox: &Inbox) -> bool {
-    inbox
-        .phone
-        .as_deref()
-        .is_some_and(|phone| !phone.is_empty())
-        || !inbox.phones.is_empty()
-}
-
 /// Whether a conversation is a text (SMS or MMS) conversation: by its channel, or, when the
 /// upstream leaves the channel out, by a target that is a phone number, not an email address.
 pub(super) fn is_text_conversation(conversation: &models::Conversation) -> bool {
@@ -165,16 +155,10 @@ mod tests {
 
     #[test]
     fn inboxes_with_a_number_send_texts() {
-        assert!(sends_texts(&inbox(
-            json!({ "id": 1, "phone": "16505550101" })
-        )));
-        assert!(sends_texts(&inbox(
-            json!({ "id": 1, "phone": "", "phones": ["16505550101"] })
-        )));
-        assert!(!sends_texts(&inbox(
-            json!({ "id": 1, "phone": "", "phones": [] })
-        )));
-        assert!(!sends_texts(&inbox(json!({ "id": 1 }))));
+        assert!(inbox(json!({ "id": 1, "phone": "16505550101" })).sends_texts());
+        assert!(inbox(json!({ "id": 1, "phone": "", "phones": ["16505550101"] })).sends_texts());
+        assert!(!inbox(json!({ "id": 1, "phone": "", "phones": [] })).sends_texts());
+        assert!(!inbox(json!({ "id": 1 })).sends_texts());
     }
 
     #[test]

@@ -128,23 +128,35 @@ impl Contact {
     }
 
     /// The contact's conversations in the acting member's inboxes (contacts are the team's, the
-    /// conversations of other inboxes are not listed), at most one per inbox, newest first. The
-    /// upstream finds a conversation by phone and inbox only, so this costs one history call per
-    /// inbox.
+    /// conversations of other inboxes are not listed), at most one per inbox, newest first: by
+    /// phone in text inboxes and by email address in email inboxes. The upstream finds a
+    /// conversation by address and inbox only, so this costs one history call per inbox.
     async fn conversations(&self, ctx: &Context<'_>) -> Result<Vec<Conversation>, ApiError> {
-        let Some(phone) = self.0.phone.as_deref().filter(|phone| !phone.is_empty()) else {
-            return Ok(Vec::new());
+        let address = |field: &Option<String>| {
+            field
+                .as_deref()
+                .map(str::trim)
+                .filter(|value| !value.is_empty())
+                .map(str::to_owned)
         };
+        let phone = address(&self.0.phone);
+        let email = address(&self.0.email).map(|email| email.to_lowercase());
+        if phone.is_none() && email.is_none() {
+            return Ok(Vec::new());
+        }
         let context = RequestContext::of(ctx)?;
         let loaders = &context.loaders;
-        let visibility = Visibility::of(context).await?;
-        let histories = try_join_all(
-            visibility
-                .inboxes()
-                .iter()
-                .map(|&inbox| loaders.latest_messages(phone, inbox)),
-        )
-        .await?;
+        let (visibility, inboxes) = futures::try_join!(Visibility::of(context), loaders.inboxes())?;
+        let lookups = inboxes
+            .iter()
+            .filter(|inbox| visibility.inboxes().contains(&inbox.id))
+            .filter_map(|inbox| {
+                let target = if inbox.sends_texts() { &phone } else { &email };
+                Some((target.as_deref()?, inbox.id))
+            });
+        let histories =
+            try_join_all(lookups.map(|(target, inbox)| loaders.latest_messages(target, inbox)))
+                .await?;
         let mut conversations: Vec<Arc<models::Conversation>> = histories
             .iter()
             .filter_map(|history| history.first()?.conversation.clone())

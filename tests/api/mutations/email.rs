@@ -407,3 +407,37 @@ async fn an_email_sent_elsewhere_reaches_a_cached_thread_through_its_webhook() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn an_email_thread_shows_on_its_contacts_page() {
+    let app = spawn_app().await;
+    let thread = open_conversation(&app, EMAIL_INBOX, 0).await;
+    let address = thread["target"].as_str().expect("an address");
+    let (status, found) = app
+        .sandbox
+        .api_post(
+            0,
+            "/v2/contacts/search",
+            json!({ "contact_channels": [{ "channel_type": "email", "channel_ids": [address] }] }),
+        )
+        .await;
+    assert_eq!(status, 200, "{found}");
+    let contact = found[0]["id"].as_i64().expect("the thread's contact");
+
+    let page = app
+        .graphql(&format!(
+            "{{ contact(id: \"{}\") {{ email conversations {{ databaseId channel }} }} }}",
+            heymarket_gateway::schema::GlobalId::Contact(contact)
+        ))
+        .await;
+    assert_eq!(page["errors"], Value::Null, "{page}");
+    let conversations = page["data"]["contact"]["conversations"]
+        .as_array()
+        .expect("a list");
+    assert!(
+        conversations.contains(&json!({
+            "databaseId": thread["id"].to_string(), "channel": "EMAIL"
+        })),
+        "{page}"
+    );
+}
