@@ -149,12 +149,19 @@ async fn check_opted_in(context: &RequestContext, outgoing: &Outgoing) -> Result
     if !outgoing.needs_opt_in() {
         return Ok(());
     }
-    let contact = context
-        .loaders
-        .current_contact_by_phone(&outgoing.target)
-        .await?;
+    refuse_opted_out(context, &outgoing.target, outgoing.recipient_field).await
+}
+
+/// `RECIPIENT_OPTED_OUT` (on `field`) when the customer with phone `target` opted out, as the
+/// upstream has the contact now, past every cache.
+pub(super) async fn refuse_opted_out(
+    context: &RequestContext,
+    target: &str,
+    field: &str,
+) -> Result<(), Failure> {
+    let contact = context.loaders.current_contact_by_phone(target).await?;
     if contact.is_some_and(|contact| contact.is_opted_out == Some(true)) {
-        return Err(opted_out(outgoing.recipient_field).into());
+        return Err(opted_out(field).into());
     }
     Ok(())
 }

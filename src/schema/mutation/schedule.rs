@@ -14,7 +14,7 @@ use std::sync::Arc;
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use chrono::{TimeDelta, Timelike, Utc};
 
-use super::delivery::{idempotency, key_reused};
+use super::delivery::{idempotency, key_reused, refuse_opted_out};
 use super::message::{Addressing, chosen_template, content, idempotency_key};
 use super::subject::{Subject, check_member};
 use super::user_error::{Failure, UserError, UserErrorCode, rejected, settle};
@@ -135,8 +135,9 @@ impl ScheduleMutations {
     /// Schedules a text message to go out later, as the acting member, who must be a member
     /// of the sending inbox (else `NOT_AN_INBOX_MEMBER`). Other user errors:
     /// `INVALID_SEND_TIME`, `EMPTY_MESSAGE`, `INVALID_PHONE`, `INVALID_MEDIA_URL`,
-    /// `UNSUPPORTED_CHANNEL` (an email inbox), `IDEMPOTENCY_KEY_REUSED`, `UPSTREAM_REJECTED`.
-    /// A scheduling that may have landed without an answer is the error `OUTCOME_UNKNOWN`.
+    /// `UNSUPPORTED_CHANNEL` (an email inbox), `RECIPIENT_OPTED_OUT` (checked before the
+    /// write; Heymarket checks again when it goes out), `IDEMPOTENCY_KEY_REUSED`,
+    /// `UPSTREAM_REJECTED`. A scheduling that may have landed without an answer is the error `OUTCOME_UNKNOWN`.
     async fn schedule_message(
         &self,
         ctx: &Context<'_>,
@@ -229,9 +230,20 @@ async fn schedule(
         local_id: idempotency_key.clone(),
     };
     // A repeated key is remembered again too: the key may outlive this process's memory.
+    let recipient_field = match &request.target {
+        ScheduleTarget::Conversation(_) => "conversationId",
+        ScheduleTarget::Phone(_) => "phone",
+    };
+    let customer = Customer {
+        phone: &recipient,
+        field: recipient_field,
+    };
     let id = match &idempotency_key {
-        None => create(context, &request).await?,
-        Some(key) => create_once(context, sends, key, &request).await?,
+        None => {
+            refuse_opted_out(context, customer.phone, customer.field).await?;
+            create(context, &request).await?
+        }
+        Some(key) => create_once(context, sends, key, &request, customer).await?,
     };
     context
         .loaders
@@ -242,11 +254,19 @@ async fn schedule(
 
 /// `request` scheduled at most once per `key`, whatever the upstream does with a repeated
 /// `local_id`: the id of the one scheduled message of the key.
+/// The customer a scheduled text goes to, and the input field that named them.
+#[derive(Clone, Copy)]
+struct Customer<'a> {
+    phone: &'a str,
+    field: &'static str,
+}
+
 async fn create_once(
     context: &RequestContext,
     sends: &crate::idempotency::Idempotency,
     key: &str,
     request: &ScheduleRequest,
+    customer: Customer<'_>,
 ) -> Result<i64, Failure> {
     let key = idempotency::SendKey::new(context.upstream().tenant_key(), key);
     let input = idempotency::fingerprint(&ScheduleRequest {
@@ -255,6 +275,10 @@ async fn create_once(
     });
     match sends.claim(&key, &input).await {
         Claim::Mine(mut guard) => {
+            if let Err(refusal) = refuse_opted_out(context, customer.phone, customer.field).await {
+                guard.release().await;
+                return Err(refusal);
+            }
             guard.sending();
             match context.upstream().create_schedule(request).await {
                 Ok(answer) => {

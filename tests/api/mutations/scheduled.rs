@@ -6,7 +6,9 @@ use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::{assert_refused, conversation_gid, inbound, inbox_gid, outsider, run};
+use super::{
+    assert_refused, contact_phone, conversation_gid, inbound, inbox_gid, opt_out, outsider, run,
+};
 use std::time::Duration;
 
 use crate::helpers::{
@@ -152,13 +154,15 @@ async fn a_message_is_scheduled_read_rescheduled_and_cancelled_at_exact_costs() 
     assert_eq!(message["sender"]["databaseId"], "501");
     let id = message["id"].clone();
     let database_id = message["databaseId"].as_str().unwrap().to_owned();
-    // Cold: the acting member, the inboxes and the conversation, the write, and the read back.
+    // Cold: the acting member, the inboxes and the conversation, the customer's consent read
+    // afresh, the write, and the read back.
     assert_eq!(
         cost(&body),
         routes(&[
             ("GET /v1/team", 1),
             ("GET /v1/inboxes", 1),
             ("GET /v1/conversations/{id}", 1),
+            ("POST /v2/contacts/search", 1),
             ("POST /v1/schedule", 1),
             ("GET /v1/schedule/{id}", 1),
         ])
@@ -333,6 +337,35 @@ async fn bad_send_times_and_content_are_user_errors_that_write_nothing() {
     );
     assert_eq!(cost(&body), routes(&[]));
     assert_eq!(app.sandbox.calls("PUT /v1/schedule/{id}").await, 0);
+}
+
+#[tokio::test]
+async fn nothing_is_scheduled_for_a_customer_who_opted_out() {
+    let app = spawn_app().await;
+    let phone = contact_phone(&app, false).await;
+    let conversation = conversation_gid(inbound(&app, 3001, &phone).await);
+    opt_out(&app, &phone).await;
+    let send_at = quarter_hour_ahead(60);
+    for (input, field) in [
+        (
+            json!({ "conversationId": conversation, "sendAt": send_at, "text": "Sale!" }),
+            "conversationId",
+        ),
+        (
+            json!({ "inboxId": inbox_gid(3002), "phone": phone, "sendAt": send_at,
+                "text": "Sale!", "idempotencyKey": "sale-1" }),
+            "phone",
+        ),
+    ] {
+        let body = mutate(&app, SCHEDULE, input, None).await;
+        assert_refused(
+            payload(&body),
+            "scheduledMessage",
+            "RECIPIENT_OPTED_OUT",
+            Some(field),
+        );
+    }
+    assert_eq!(schedule_writes(&app).await, 0);
 }
 
 #[tokio::test]
