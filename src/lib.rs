@@ -37,6 +37,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod config_file;
+mod email_address;
 pub mod error;
 pub mod events;
 mod hex;

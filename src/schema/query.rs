@@ -184,6 +184,35 @@ impl Query {
         Ok(contact.map(Contact))
     }
 
+    /// The contact with this email address (compared without regard to case); null when there
+    /// is none. Read from Heymarket on every request (contact searches are not cached). The
+    /// Heymarket API cannot search contacts by name.
+    async fn contact_by_email(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "An email address, e.g. `name@example.com`.")] email: String,
+    ) -> Result<Option<Contact>, ApiError> {
+        let email = email.trim().to_lowercase();
+        if !crate::email_address::is_plain(&email) {
+            return Err(ApiError::bad_input(
+                "`email` must be a plain address like name@example.com",
+            ));
+        }
+        let context = RequestContext::of(ctx)?;
+        context.acting_member().await?;
+        let found = context
+            .upstream()
+            .search_contacts_by_email(std::slice::from_ref(&email))
+            .await?;
+        let contact = found.into_iter().find(|contact| {
+            contact
+                .email
+                .as_deref()
+                .is_some_and(|address| address.trim().eq_ignore_ascii_case(&email))
+        });
+        Ok(contact.map(|contact| Contact(std::sync::Arc::new(contact))))
+    }
+
     /// Any object by its global id; null with a `NOT_FOUND` error when there is none, or a
     /// `FORBIDDEN` one for a conversation (or a message of one) the acting member may not see.
     async fn node(

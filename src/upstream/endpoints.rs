@@ -116,9 +116,23 @@ impl TenantClient {
     /// `POST /v2/contacts/search`: the contacts holding any of `phones`, in one request per
     /// hundred numbers (sent concurrently), answers concatenated in order.
     pub async fn search_contacts_by_phone(&self, phones: &[String]) -> Result<Vec<Contact>, Error> {
-        let batches = phones.chunks(CONTACT_SEARCH_BATCH).map(|batch| async move {
+        self.search_contacts("phone", phones).await
+    }
+
+    /// `POST /v2/contacts/search` by email address: the contacts with these addresses (in no
+    /// particular order; addresses without a contact are left out).
+    pub async fn search_contacts_by_email(&self, emails: &[String]) -> Result<Vec<Contact>, Error> {
+        self.search_contacts("email", emails).await
+    }
+
+    async fn search_contacts(
+        &self,
+        channel_type: &str,
+        ids: &[String],
+    ) -> Result<Vec<Contact>, Error> {
+        let batches = ids.chunks(CONTACT_SEARCH_BATCH).map(|batch| async move {
             let body = json!({
-                "contact_channels": [{ "channel_type": "phone", "channel_ids": batch }]
+                "contact_channels": [{ "channel_type": channel_type, "channel_ids": batch }]
             });
             let answer: ContactSearchAnswer = self
                 .send(Call::new(&SEARCH_CONTACTS, CallKind::Read).json(&body)?)

@@ -243,6 +243,10 @@ const TEAM_WIDE: &[(&str, &str)] = &[
         "Node.Template",
         "a shared template is the team's; another member's own is FORBIDDEN (templates.rs)",
     ),
+    (
+        "Query.contactByEmail",
+        "contacts are the team's; their conversations are probed by Query.contact",
+    ),
     ("Query.tags", "the team's contact tags"),
     ("Query.customFields", "the team's custom contact fields"),
     ("Node.Tag", "the team's contact tags"),

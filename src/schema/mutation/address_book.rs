@@ -8,9 +8,9 @@ use std::collections::BTreeMap;
 use async_graphql::{Context, ID, InputObject, Object};
 use futures::future::try_join_all;
 
-use super::email::is_address;
 use super::payload::contact_payload;
 use super::user_error::{Failure, UserError, UserErrorCode, rejected};
+use crate::email_address;
 use crate::error::ApiError;
 use crate::phone;
 use crate::schema::context::RequestContext;
@@ -220,7 +220,7 @@ fn checked_phone(raw: &str) -> Result<String, UserError> {
 /// An address, lowercased; empty clears it.
 fn checked_email(raw: String) -> Result<String, UserError> {
     let email = raw.trim().to_lowercase();
-    if email.is_empty() || is_address(&email) {
+    if email.is_empty() || email_address::is_plain(&email) {
         return Ok(email);
     }
     Err(UserError::on(

@@ -10,6 +10,7 @@ use super::outgoing::{Outgoing, SendRequest};
 use super::payload::message_payload;
 use super::subject::{Subject, check_member};
 use super::user_error::{Failure, UserError, UserErrorCode};
+use crate::email_address;
 use crate::error::ApiError;
 use crate::schema::context::RequestContext;
 use crate::schema::node::{GlobalId, NodeKind};
@@ -21,9 +22,6 @@ const MAX_RECIPIENTS: usize = 50;
 
 /// Longest subject: the longest line RFC 5322 allows.
 const MAX_SUBJECT_CHARS: usize = 998;
-
-/// Longest address RFC 5321 allows through a mail server.
-const MAX_ADDRESS_CHARS: usize = 254;
 
 /// Input of `sendEmail`. Reply with `conversationId` alone, or start a thread with `inboxId`,
 /// `to` and optionally `cc` and `subject`; any other combination is a `BAD_USER_INPUT`
@@ -201,7 +199,7 @@ fn addresses(field: &str, raw: Vec<String>) -> Result<Vec<String>, UserError> {
     raw.into_iter()
         .map(|address| {
             let address = address.trim().to_lowercase();
-            if is_address(&address) {
+            if email_address::is_plain(&address) {
                 Ok(address)
             } else {
                 Err(UserError::on(
@@ -212,25 +210,6 @@ fn addresses(field: &str, raw: Vec<String>) -> Result<Vec<String>, UserError> {
             }
         })
         .collect()
-}
-
-/// A plain `local@domain` address: no display name, nothing that would split or end it on the
-/// wire (commas separate addresses upstream), a dotted domain.
-pub(super) fn is_address(address: &str) -> bool {
-    let Some((local, domain)) = address.split_once('@') else {
-        return false;
-    };
-    let plain = |part: &str| {
-        !part.is_empty()
-            && part
-                .chars()
-                .all(|c| !c.is_whitespace() && !c.is_control() && !",;:<>()[]\\\"@".contains(c))
-    };
-    address.chars().count() <= MAX_ADDRESS_CHARS
-        && plain(local)
-        && plain(domain)
-        && domain.split('.').count() > 1
-        && domain.split('.').all(|label| !label.is_empty())
 }
 
 /// The subject, trimmed; blank is none. One line: a line break in it could end the header.
@@ -298,7 +277,7 @@ mod tests {
             assert_eq!(error.code, UserErrorCode::InvalidEmail, "{bad:?}");
             assert_eq!(error.field, Some(vec!["cc".to_owned()]));
         }
-        let long = format!("{}@x.com", "a".repeat(MAX_ADDRESS_CHARS));
+        let long = format!("{}@x.com", "a".repeat(254));
         assert!(addresses("to", vec![long]).is_err());
     }
 

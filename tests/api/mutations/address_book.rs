@@ -244,3 +244,45 @@ async fn refused_contact_changes_write_nothing() {
     }
     assert_eq!(writes(&app).await, json!({}));
 }
+
+#[tokio::test]
+async fn a_contact_is_found_by_email_address() {
+    let app = spawn_app().await;
+    let mut with_email = None;
+    for id in 100_001..100_100 {
+        let contact = app.sandbox.api_get(0, &format!("/v1/contact/{id}")).await.1;
+        if contact["email"] != "" {
+            with_email = Some(contact);
+            break;
+        }
+    }
+    let contact = with_email.expect("a seeded contact with an email address");
+    let address = contact["email"]
+        .as_str()
+        .expect("an address")
+        .to_uppercase();
+    let query = "query($email: String!) { contactByEmail(email: $email) { databaseId email } }";
+
+    let found = app
+        .graphql_as(501, query, json!({ "email": address }))
+        .await;
+    assert_eq!(found["errors"], Value::Null, "{found}");
+    assert_eq!(
+        found["data"]["contactByEmail"],
+        json!({ "databaseId": contact["id"].to_string(), "email": contact["email"] })
+    );
+    assert_eq!(cost(&found)["POST /v2/contacts/search"], 1, "{found}");
+
+    let missing = app
+        .graphql_as(501, query, json!({ "email": "nobody@example.com" }))
+        .await;
+    assert_eq!(missing["data"]["contactByEmail"], Value::Null, "{missing}");
+    assert_eq!(missing["errors"], Value::Null, "{missing}");
+    for bad in ["nobody", "a,b@example.com", "Ada <ada@example.com>"] {
+        let refused = app.graphql_as(501, query, json!({ "email": bad })).await;
+        assert_eq!(
+            refused["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+            "{refused}"
+        );
+    }
+}
