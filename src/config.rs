@@ -15,11 +15,12 @@ use url::Url;
 mod readings;
 
 pub use readings::{
-    AssignedFilter, CONVERSATION_LIMIT_MAX, ClosedFalse, ConversationLimit, EmailThreadTarget,
-    EmptyInboxes, HistoryTimestamp, HistoryUnknownPhone, LocalId, MessageMedia, MessagesAllCursor,
-    NUMERIC_READING_RANGE, OptOut, ReadingError, ReadingOverride, ReadingValue, Readings,
-    ScheduleAfterSend, ScheduleAnswer, ScheduleDelete, SendAnswerShape, Unassign, Unassigned,
-    UnknownProfile, UnreadFalse, UpdatedPrecision, profile_names, reading_points,
+    AssignedFilter, CONVERSATION_LIMIT_MAX, ClosedFalse, ConversationLimit, CountAnswer,
+    CountFilters, EmailThreadTarget, EmptyInboxes, HistoryTimestamp, HistoryUnknownPhone, LocalId,
+    MessageMedia, MessagesAllCursor, NUMERIC_READING_RANGE, OptOut, ReadingError, ReadingOverride,
+    ReadingValue, Readings, ScheduleAfterSend, ScheduleAnswer, ScheduleDelete, SendAnswerShape,
+    Unassign, Unassigned, UnknownProfile, UnreadFalse, UpdatedPrecision, profile_names,
+    reading_points,
 };
 
 /// Where the gateway listens by default (the README's `cargo run --release`).

@@ -85,6 +85,11 @@ pub enum ApiError {
         unit: &'static str,
         instant: DateTime<Utc>,
     },
+    /// The upstream cannot be shown to count what was asked: its count endpoint documents no
+    /// filters, and where its answers have not shown that it applies them, a count would be a
+    /// guess. The message says which part could not be counted.
+    #[error("{0}")]
+    CountUnavailable(String),
     /// The request did not finish within the gateway's deadline.
     #[error("the request did not finish within {} ms; retry later, or ask for less", .deadline.as_millis())]
     RequestTimeout { deadline: Duration },
@@ -123,6 +128,7 @@ impl ApiError {
             Self::LimitExceeded { .. } => "QUERY_LIMIT_EXCEEDED",
             Self::UpstreamBudgetExceeded { .. } => "UPSTREAM_BUDGET_EXCEEDED",
             Self::IncompleteListing { .. } => "INCOMPLETE_LISTING",
+            Self::CountUnavailable(_) => "COUNT_UNAVAILABLE",
             Self::RequestTimeout { .. } => "REQUEST_TIMEOUT",
             Self::PersistedQueryNotFound => "PERSISTED_QUERY_NOT_FOUND",
             Self::OperationNotAllowed => "OPERATION_NOT_ALLOWED",

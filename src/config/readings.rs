@@ -193,6 +193,25 @@ pub struct Readings {
     /// - `ok`: the JSON string `"ok"`, as every other mutating endpoint answers (§14).
     /// - `empty`: 204 and no body.
     pub schedule_delete: ScheduleDelete,
+
+    /// What `POST /v1/conversations/count` counts. The docs give its body as "`date` (RFC
+    /// 3339, optional) — counts conversations updated before it" (§6.2) and nothing else,
+    /// while it sits beside the list whose filters it would naturally share.
+    ///
+    /// - `list-filters`: the list's body (`id`, `filters`, `assigned`), read exactly as the
+    ///   list reads it under the other points; every match is counted, not one page.
+    /// - `date-only`: the documented body: every conversation of the team updated before
+    ///   `date`, whatever else the body says.
+    pub count_filters: CountFilters,
+
+    /// The body of a successful `POST /v1/conversations/count` (§13.14: "response format
+    /// (string vs number vs object)"; "INFERRED: like `/v1/messages/all/count`, a JSON
+    /// string/number", §6.2).
+    ///
+    /// - `number`: a JSON number.
+    /// - `string`: the number as a JSON string.
+    /// - `object`: `{"count": n}`.
+    pub count_answer: CountAnswer,
 }
 
 /// Most rows a `limit` may ask of `POST /v1/conversations` when it is honoured.
@@ -374,6 +393,26 @@ pub enum ScheduleAfterSend {
     Gone,
 }
 
+/// See [`Readings::count_filters`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CountFilters {
+    /// The list's filters, read as the list reads them.
+    ListFilters,
+    /// Only `date`: the whole team.
+    DateOnly,
+}
+
+/// See [`Readings::count_answer`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CountAnswer {
+    /// `42`.
+    Number,
+    /// `"42"`.
+    String,
+    /// `{"count": 42}`.
+    Object,
+}
+
 /// See [`Readings::schedule_delete`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ScheduleDelete {
@@ -407,6 +446,8 @@ impl Readings {
         schedule_answer: ScheduleAnswer::Object,
         schedule_after_send: ScheduleAfterSend::Kept,
         schedule_delete: ScheduleDelete::Ok,
+        count_filters: CountFilters::ListFilters,
+        count_answer: CountAnswer::Number,
     };
 
     /// Every named profile, `default` first. Between them they use every value of every
@@ -484,6 +525,8 @@ const PROFILES: [(&str, Readings); 3] = [
             schedule_answer: ScheduleAnswer::IdRev,
             schedule_after_send: ScheduleAfterSend::Gone,
             schedule_delete: ScheduleDelete::Empty,
+            count_filters: CountFilters::DateOnly,
+            count_answer: CountAnswer::String,
         },
     ),
     (
@@ -510,6 +553,8 @@ const PROFILES: [(&str, Readings); 3] = [
             schedule_answer: ScheduleAnswer::IdRev,
             schedule_after_send: ScheduleAfterSend::Gone,
             schedule_delete: ScheduleDelete::Empty,
+            count_filters: CountFilters::ListFilters,
+            count_answer: CountAnswer::Object,
         },
     ),
 ];
@@ -771,6 +816,20 @@ const POINTS: &[Point] = &[
         choices: choices::<ScheduleDelete>,
         parse: |v| choice(v).map(|x| change(move |r| r.schedule_delete = x)),
         get: |r| named(r.schedule_delete),
+    },
+    Point {
+        name: "count-filters",
+        summary: "what POST /v1/conversations/count counts",
+        choices: choices::<CountFilters>,
+        parse: |v| choice(v).map(|x| change(move |r| r.count_filters = x)),
+        get: |r| named(r.count_filters),
+    },
+    Point {
+        name: "count-answer",
+        summary: "the body of a successful POST /v1/conversations/count",
+        choices: choices::<CountAnswer>,
+        parse: |v| choice(v).map(|x| change(move |r| r.count_answer = x)),
+        get: |r| named(r.count_answer),
     },
 ];
 

@@ -103,13 +103,15 @@ fn status_of(media: MediaType, error: &ApiError) -> StatusCode {
             MediaType::Json => StatusCode::OK,
             MediaType::GraphqlResponse => StatusCode::BAD_REQUEST,
         },
-        // An incomplete listing is a field error beside its list's data; a whole request
-        // failing with one would be an answer the upstream could not give.
         ApiError::IdempotencyKeyInUse => StatusCode::CONFLICT,
+        // An incomplete listing and an unavailable count are field errors beside their
+        // list's data; a whole request failing with one would be an answer the upstream
+        // could not give.
         ApiError::UpstreamUnavailable
         | ApiError::UpstreamFailing { .. }
         | ApiError::OutcomeUnknown { .. }
-        | ApiError::IncompleteListing { .. } => StatusCode::BAD_GATEWAY,
+        | ApiError::IncompleteListing { .. }
+        | ApiError::CountUnavailable(_) => StatusCode::BAD_GATEWAY,
         ApiError::UpstreamTimeout | ApiError::RequestTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
         ApiError::ShuttingDown | ApiError::TooManyConnections { .. } => {
             StatusCode::SERVICE_UNAVAILABLE

@@ -14,6 +14,7 @@ use futures::future::{BoxFuture, Shared};
 use moka::future::{Cache, CacheBuilder};
 
 use super::batch::BatchCache;
+use super::counts::{CountedFilter, Verdict, VerdictExpiry};
 use super::message_window::Window;
 use crate::config::CacheConfig;
 use crate::error::ApiError;
@@ -48,6 +49,10 @@ pub struct Caches {
     /// on gets a new key, so a stale last message is never served.
     pub(super) last_messages: BatchCache<LastMessageKey, Arc<Message>>,
     pub(super) list_pages: Cache<ListKey, Arc<Vec<Conversation>>>,
+    /// Conversation counts, keyed like list pages (the request, its cursor unset).
+    pub(super) conversation_counts: Cache<ListKey, u64>,
+    /// What the count endpoint was seen to do with each filter (see `counts`).
+    pub(super) count_verdicts: Cache<(TenantKey, CountedFilter), Verdict>,
     /// Template list pages; templates change rarely and no event tells of it, so they live as
     /// long as the directory.
     pub(super) template_pages: Cache<(TenantKey, DatePageRequest), Arc<Vec<Template>>>,
@@ -116,6 +121,11 @@ impl Caches {
                 .build(),
             last_messages: BatchCache::new(config.capacity, config.ttl_conversations),
             list_pages: bounded(config.capacity, config.ttl_conversations).build(),
+            conversation_counts: bounded(config.capacity, config.ttl_conversations).build(),
+            count_verdicts: Cache::builder()
+                .max_capacity(config.capacity)
+                .expire_after(VerdictExpiry)
+                .build(),
             template_pages: bounded(config.capacity, config.ttl_directory).build(),
             tags: bounded(config.capacity, config.ttl_directory).build(),
             tag_pages: bounded(config.capacity, config.ttl_directory).build(),
@@ -321,6 +331,7 @@ impl Caches {
         self.histories.invalidate_all();
         self.last_messages.invalidate_all();
         self.list_pages.invalidate_all();
+        self.conversation_counts.invalidate_all();
         self.generations.invalidate_all();
     }
 

@@ -8,6 +8,7 @@
 
 mod batch;
 mod cache;
+mod counts;
 mod entities;
 mod last_message;
 mod message_window;
@@ -22,6 +23,7 @@ use async_graphql::dataloader::{DataLoader, HashMapCache};
 use chrono::{DateTime, Utc};
 
 pub use cache::Caches;
+pub use counts::Verdict;
 pub use last_message::LastMessageTarget;
 pub use scheduled::ScheduledMemory;
 

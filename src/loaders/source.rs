@@ -12,6 +12,7 @@ use moka::future::Cache;
 use super::Cost;
 use super::batch::BatchFetch;
 use super::cache::{Caches, shared_error};
+use super::counts::{CountedFilter, Verdict};
 use crate::error::ApiError;
 use crate::metrics::CacheKind;
 use crate::upstream::models::{
@@ -290,6 +291,51 @@ impl Source {
             fill,
         )
         .await
+    }
+
+    /// A conversation count, shared like list pages.
+    pub(super) async fn conversation_count(
+        &self,
+        request: ConversationListRequest,
+    ) -> Result<u64, ApiError> {
+        let generation = self.caches.generation(self.tenant).await;
+        let fill = || async {
+            self.upstream
+                .count_conversations(&request)
+                .await
+                .map_err(ApiError::from)
+        };
+        self.read_through(
+            CacheKind::ConversationCounts,
+            &self.caches.conversation_counts,
+            (self.tenant, generation, request.clone()),
+            fill,
+        )
+        .await
+    }
+
+    /// The tenant's verdict on how the count endpoint treats `filter`, learnt by `learn`
+    /// when it is not known (one probe however many requests ask at once).
+    pub(super) async fn count_verdict(
+        &self,
+        filter: CountedFilter,
+        learn: impl Future<Output = Result<Verdict, ApiError>>,
+    ) -> Result<Verdict, ApiError> {
+        let verdict = self
+            .caches
+            .count_verdicts
+            .try_get_with((self.tenant, filter), async {
+                let verdict = learn.await?;
+                tracing::info!(
+                    ?filter,
+                    ?verdict,
+                    "learnt how the upstream counts conversations"
+                );
+                Ok(verdict)
+            })
+            .await
+            .map_err(shared_error)?;
+        Ok(verdict)
     }
 
     /// Whether that list page is cached (or on its way) in the tenant's current generation.

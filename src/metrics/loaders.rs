@@ -21,6 +21,7 @@ pub enum CacheKind {
     Tags,
     CustomFields,
     Scheduled,
+    ConversationCounts,
 }
 
 impl CacheKind {
@@ -38,6 +39,7 @@ impl CacheKind {
             Self::Tags => "tags",
             Self::CustomFields => "custom_fields",
             Self::Scheduled => "scheduled",
+            Self::ConversationCounts => "conversation_counts",
         }
     }
 }

@@ -146,9 +146,12 @@ pub struct Page<N> {
 }
 
 /// Declares a list's connection and edge types (async-graphql cannot nest generic objects, so
-/// each list gets its own pair).
+/// each list gets its own pair). A list that can be counted names the type that counts it
+/// (`counted by`), which the connection then carries and asks for its `totalCount`.
 macro_rules! connection_types {
     ($node:ty, $connection:ident, $edge:ident, $connection_doc:literal, $edge_doc:literal) => {
+        connection_types!(@edge $node, $edge, $edge_doc);
+
         #[doc = $connection_doc]
         #[derive(async_graphql::SimpleObject)]
         #[graphql(complex)]
@@ -167,6 +170,61 @@ macro_rules! connection_types {
             }
         }
 
+        impl From<Page<$node>> for $connection {
+            fn from(page: Page<$node>) -> Self {
+                let (edges, page_info) = connection_types!(@edges page, $edge);
+                Self { edges, page_info }
+            }
+        }
+    };
+    ($node:ty, $connection:ident, $edge:ident, $connection_doc:literal, $edge_doc:literal,
+     counted by $total:ty) => {
+        connection_types!(@edge $node, $edge, $edge_doc);
+
+        #[doc = $connection_doc]
+        #[derive(async_graphql::SimpleObject)]
+        #[graphql(complex)]
+        pub struct $connection {
+            /// The page's items with their cursors, in list order.
+            pub edges: Vec<$edge>,
+            /// Where this page sits in the list.
+            pub page_info: PageInfo,
+            #[graphql(skip)]
+            pub total: $total,
+        }
+
+        #[async_graphql::ComplexObject]
+        impl $connection {
+            /// The page's items in list order, without cursors.
+            async fn nodes(&self) -> Vec<&$node> {
+                self.edges.iter().map(|edge| &edge.node).collect()
+            }
+
+            /// How many items the whole list holds, over all its pages. Asked of the
+            /// upstream's own count only when selected, never by walking the list; a list
+            /// whose only selected field is `totalCount` is not listed at all. Null, with a
+            /// `COUNT_UNAVAILABLE` error, where the upstream cannot be shown to count what
+            /// the filter asks (see the error's message). Freshness: counted when asked, then
+            /// shared until a conversation of the team changes (a write through this gateway
+            /// or a webhook event), and for at most the conversation cache's lifetime
+            /// (`--cache-ttl-conversations`). Exactness: exact at counting time; a count of
+            /// `OPEN` (every conversation not closed) or of read conversations is the
+            /// difference of two counts, which a conversation changing between them can move
+            /// by one for that moment.
+            async fn total_count(&self, ctx: &async_graphql::Context<'_>) -> Result<Option<i32>, ApiError> {
+                self.total.count(ctx).await.map(Some)
+            }
+        }
+
+        impl $connection {
+            /// The connection for `page` of a list that `total` counts.
+            pub fn counted(page: Page<$node>, total: $total) -> Self {
+                let (edges, page_info) = connection_types!(@edges page, $edge);
+                Self { edges, page_info, total }
+            }
+        }
+    };
+    (@edge $node:ty, $edge:ident, $edge_doc:literal) => {
         #[doc = $edge_doc]
         #[derive(async_graphql::SimpleObject)]
         pub struct $edge {
@@ -175,20 +233,16 @@ macro_rules! connection_types {
             /// The item.
             pub node: $node,
         }
-
-        impl From<Page<$node>> for $connection {
-            fn from(page: Page<$node>) -> Self {
-                let edges = page
-                    .edges
-                    .into_iter()
-                    .map(|(cursor, node)| $edge { cursor, node })
-                    .collect();
-                Self {
-                    edges,
-                    page_info: page.page_info,
-                }
-            }
-        }
+    };
+    (@edges $page:ident, $edge:ident) => {
+        (
+            $page
+                .edges
+                .into_iter()
+                .map(|(cursor, node)| $edge { cursor, node })
+                .collect(),
+            $page.page_info,
+        )
     };
 }
 
@@ -202,7 +256,8 @@ connection_types!(
      message bumps it to the top) moves out of the part still to be walked. Where the Heymarket \
      API cannot list them all (more share one `updatedAt` than one of its pages holds), an \
      `INCOMPLETE_LISTING` error beside the page says so.",
-    "A conversation in a list, with its position."
+    "A conversation in a list, with its position.",
+    counted by super::counting::ConversationTotal
 );
 
 connection_types!(

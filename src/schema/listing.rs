@@ -11,6 +11,7 @@ use super::connection::{
     ConversationConnection, MaxListPages, PageRequest, report_incomplete, walk_error,
 };
 use super::context::RequestContext;
+use super::counting::{ConversationTotal, Narrowing};
 use super::cursor::CursorKey;
 use super::node::{GlobalId, NodeKind};
 use super::types::{Conversation, ConversationStatus};
@@ -215,7 +216,13 @@ pub async fn conversations(
     };
     let scope = match Scope::of(context, named).await? {
         Some(scope) => scope,
-        None => return Ok(page.page(cursors, Slice::empty(), Conversation).into()),
+        None => {
+            let empty = page.page(cursors, Slice::empty(), Conversation);
+            return Ok(ConversationConnection::counted(
+                empty,
+                ConversationTotal::nothing(),
+            ));
+        }
     };
     let assignee = assignee_choice.map(|choice| choice.resolve(scope.member_id));
     let request = ConversationListRequest {
@@ -226,6 +233,28 @@ pub async fn conversations(
         assigned: assignee.and_then(Assignee::hint),
         updated_before: None,
     };
+    let total = match assignee {
+        Some(Assignee::Anyone | Assignee::Nobody) => ConversationTotal::unavailable(
+            "Heymarket's conversation count can filter by one member only, not by any member or by none",
+        ),
+        _ => ConversationTotal::counted(
+            request.clone(),
+            assignee.and_then(Assignee::hint),
+            Narrowing::of(closed),
+            Narrowing::of(filter.state.unread),
+        ),
+    };
+    if !selects_rows(ctx) {
+        // Only `totalCount` was asked for: the list is checked, not walked.
+        let (in_scope, assignee_known) = futures::join!(
+            scope.check(context),
+            check_assignee(assignee_choice, context)
+        );
+        in_scope?;
+        assignee_known?;
+        let empty = page.page(cursors, Slice::empty(), Conversation);
+        return Ok(ConversationConnection::counted(empty, total));
+    }
     let wanted = &Wanted {
         member_id: scope.member_id,
         inbox_ids: scope.inbox_ids.clone(),
@@ -273,14 +302,11 @@ pub async fn conversations(
     );
     // Boxed: the walk is a large future, and inline it would size the future of every field
     // of the types that list conversations (an inbox's `name` as much as its `conversations`).
-    let named_assignee = async {
-        match assignee_choice {
-            Some(choice) => choice.check(context).await,
-            None => Ok(()),
-        }
-    };
-    let (in_scope, assignee_known, walked) =
-        futures::join!(scope.check(context), named_assignee, Box::pin(walk));
+    let (in_scope, assignee_known, walked) = futures::join!(
+        scope.check(context),
+        check_assignee(assignee_choice, context),
+        Box::pin(walk)
+    );
     in_scope?;
     assignee_known?;
     let Slice {
@@ -308,7 +334,30 @@ pub async fn conversations(
         scanned_to,
         incomplete,
     };
-    Ok(page.page(cursors, slice, Conversation).into())
+    Ok(ConversationConnection::counted(
+        page.page(cursors, slice, Conversation),
+        total,
+    ))
+}
+
+/// A member the filter names must exist (see [`AssigneeChoice::check`]).
+async fn check_assignee(
+    choice: Option<AssigneeChoice>,
+    context: &RequestContext,
+) -> Result<(), ApiError> {
+    match choice {
+        Some(choice) => choice.check(context).await,
+        None => Ok(()),
+    }
+}
+
+/// Whether the operation selected any of the list's rows or its page info (anything but
+/// `totalCount`).
+fn selects_rows(ctx: &Context<'_>) -> bool {
+    let look_ahead = ctx.look_ahead();
+    ["edges", "nodes", "pageInfo"]
+        .iter()
+        .any(|field| look_ahead.field(field).exists())
 }
 
 /// Whose conversations of which inboxes a list shows.

@@ -6,6 +6,7 @@ mod admission;
 mod completion;
 mod connection;
 mod context;
+mod counting;
 mod cursor;
 mod date_lists;
 mod document;

@@ -551,11 +551,63 @@ impl<'de> Deserialize<'de> for ContactSearchAnswer {
     }
 }
 
+/// The undocumented answer of `POST /v1/conversations/count` (heymarket-api.md §13.14): a
+/// count as a JSON number, as a numeric string, or as `{"count": n}`. Anything else, a
+/// negative or fractional number among them, is not a count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConversationCount(pub u64);
+
+impl<'de> Deserialize<'de> for ConversationCount {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        fn count(value: &Value) -> Option<u64> {
+            match value {
+                Value::Number(number) => number.as_u64(),
+                Value::String(text) => text.trim().parse().ok(),
+                _ => None,
+            }
+        }
+        let value = Value::deserialize(deserializer)?;
+        let counted = match &value {
+            Value::Object(fields) => fields.get("count").and_then(count),
+            other => count(other),
+        };
+        counted
+            .map(Self)
+            .ok_or_else(|| D::Error::custom("neither a count nor an object with a `count`"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::{Value, json};
 
     use super::*;
+
+    #[test]
+    fn a_count_reads_as_a_number_a_string_or_an_object() {
+        for answer in [
+            json!(42),
+            json!("42"),
+            json!({ "count": 42 }),
+            json!({ "count": "42" }),
+        ] {
+            let count: ConversationCount = serde_json::from_value(answer.clone()).unwrap();
+            assert_eq!(count, ConversationCount(42), "{answer}");
+        }
+        for answer in [
+            json!(-1),
+            json!(1.5),
+            json!("many"),
+            json!({}),
+            json!([42]),
+            json!(null),
+        ] {
+            assert!(
+                serde_json::from_value::<ConversationCount>(answer.clone()).is_err(),
+                "{answer} read as a count"
+            );
+        }
+    }
 
     /// The DOC-GEN conversation sample (heymarket-api.md §5.1), placeholders and all.
     fn doc_conversation() -> Value {

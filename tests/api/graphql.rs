@@ -280,6 +280,7 @@ async fn every_operation_of_the_graphiql_example_runs_cleanly() {
     for operation in [
         "Dashboard",
         "Mine",
+        "Badges",
         "Templates",
         "ConversationPage",
         "ConversationDetail",

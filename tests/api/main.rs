@@ -10,6 +10,7 @@ mod client_rate_limit;
 mod conformance;
 mod connection_limits;
 mod connections;
+mod counts;
 mod date_lists;
 mod graphiql;
 mod graphql;

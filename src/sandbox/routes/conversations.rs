@@ -1,16 +1,17 @@
-//! `POST /v1/conversations` (the date-cursor list) and `GET /v1/conversations/{id}`.
+//! `POST /v1/conversations` (the date-cursor list), `POST /v1/conversations/count` and
+//! `GET /v1/conversations/{id}`.
 
 use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, State};
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::path_id;
 use crate::config::{
-    AssignedFilter, CONVERSATION_LIMIT_MAX, ClosedFalse, ConversationLimit, EmptyInboxes, Readings,
-    UnreadFalse,
+    AssignedFilter, CONVERSATION_LIMIT_MAX, ClosedFalse, ConversationLimit, CountAnswer,
+    CountFilters, EmptyInboxes, Readings, UnreadFalse,
 };
 use crate::sandbox::error::{ApiError, ApiResult};
 use crate::sandbox::extract::{JsonBody, Tenant};
@@ -45,9 +46,54 @@ pub(super) async fn list(
     tenant: Tenant,
     JsonBody(body): JsonBody<ListBody>,
 ) -> ApiResult<Json<Vec<ConversationJson>>> {
+    let viewer = if body.id == 0 {
+        Viewer::Team
+    } else {
+        Viewer::Member(body.id)
+    };
+    let query = list_query(&state.readings, body)?;
+    let store = tenant.store();
+    let page = store.list_conversations(&query)?;
+    Ok(Json(
+        page.into_iter()
+            .map(|c| store.conversation_json(c, viewer))
+            .collect(),
+    ))
+}
+
+/// `POST /v1/conversations/count`: what it counts, and how the answer looks, are for the
+/// readings to say.
+pub(super) async fn count(
+    State(state): State<Arc<SandboxState>>,
+    tenant: Tenant,
+    JsonBody(body): JsonBody<ListBody>,
+) -> ApiResult<Json<Value>> {
     let readings = &state.readings;
+    let count = match readings.count_filters {
+        CountFilters::ListFilters => {
+            let query = list_query(readings, body)?;
+            tenant.store().count_conversations(&query)?
+        }
+        CountFilters::DateOnly => {
+            let before = body
+                .date
+                .as_deref()
+                .map(|date| parse_instant("date", date))
+                .transpose()?;
+            tenant.store().count_team_conversations(before)
+        }
+    };
+    Ok(Json(match readings.count_answer {
+        CountAnswer::Number => json!(count),
+        CountAnswer::String => json!(count.to_string()),
+        CountAnswer::Object => json!({ "count": count }),
+    }))
+}
+
+/// The list request a body makes, read as the readings read it.
+fn list_query(readings: &Readings, body: ListBody) -> ApiResult<ListQuery> {
     let filters = body.filters.unwrap_or_default();
-    let query = ListQuery {
+    Ok(ListQuery {
         user: body.id,
         inboxes: inbox_scope(readings, filters.inboxes)?,
         closed: filters
@@ -63,19 +109,7 @@ pub(super) async fn list(
             .transpose()?,
         page_size: page_size(readings, body.limit)?,
         assigned: assignee(readings, body.assigned)?,
-    };
-    let viewer = if body.id == 0 {
-        Viewer::Team
-    } else {
-        Viewer::Member(body.id)
-    };
-    let store = tenant.store();
-    let page = store.list_conversations(&query)?;
-    Ok(Json(
-        page.into_iter()
-            .map(|c| store.conversation_json(c, viewer))
-            .collect(),
-    ))
+    })
 }
 
 /// The inboxes a list names; `None` for every inbox the member sees.

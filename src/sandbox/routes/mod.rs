@@ -26,6 +26,7 @@ use super::wire::{normalize_target, parse_instant};
 pub(crate) fn router() -> Router<Arc<SandboxState>> {
     Router::new()
         .route("/v1/conversations", post(conversations::list))
+        .route("/v1/conversations/count", post(conversations::count))
         .route("/v1/conversations/{id}", get(conversations::get))
         .route("/v1/conversations/open", post(conversation_actions::open))
         .route("/v1/conversations/close", post(conversation_actions::close))

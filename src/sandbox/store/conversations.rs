@@ -38,7 +38,33 @@ pub(crate) enum Address {
 
 impl TeamStore {
     /// One page of conversations, `updated` descending, ties by `id` descending.
-    pub(crate) fn list_conversations(&self, query: &ListQuery) -> ApiResult<Vec<&Conversation>> {
+    pub(crate) fn list_conversations<'a>(
+        &'a self,
+        query: &ListQuery,
+    ) -> ApiResult<Vec<&'a Conversation>> {
+        Ok(self.matching(query)?.take(query.page_size).collect())
+    }
+
+    /// How many conversations the list would show, over all its pages.
+    pub(crate) fn count_conversations(&self, query: &ListQuery) -> ApiResult<usize> {
+        Ok(self.matching(query)?.count())
+    }
+
+    /// How many conversations of the team were updated strictly before `before`.
+    pub(crate) fn count_team_conversations(&self, before: Option<DateTime<Utc>>) -> usize {
+        self.by_updated
+            .range((Bound::Unbounded, updated_before(before)))
+            .count()
+    }
+
+    /// Every conversation `query` matches, newest first, after checking it as the API does.
+    fn matching<'a, 'q>(
+        &'a self,
+        query: &'q ListQuery,
+    ) -> ApiResult<impl Iterator<Item = &'a Conversation> + 'q>
+    where
+        'a: 'q,
+    {
         if query.user != 0 && self.member(query.user).is_none() {
             return Err(ApiError::bad_data(format!(
                 "user {} is not a team member",
@@ -71,31 +97,24 @@ impl TeamStore {
                 visible.map(|i| i.id).collect()
             }
         };
-        // `(instant, i64::MIN)` sorts before every real key at `instant`, so this bound keeps
-        // exactly the conversations updated strictly before it.
-        let upper = query.before.map_or(Bound::Unbounded, |before| {
-            Bound::Excluded((before, i64::MIN))
-        });
-        let page = self
+        let matching = self
             .by_updated
-            .range((Bound::Unbounded, upper))
+            .range((Bound::Unbounded, updated_before(query.before)))
             .rev()
-            .filter_map(|&(_, id)| self.conversation(id))
-            .filter(|c| scope.contains(&c.inbox))
-            .filter(|c| {
+            .filter_map(move |&(_, id)| self.conversation(id))
+            .filter(move |c| scope.contains(&c.inbox))
+            .filter(move |c| {
                 query
                     .closed
                     .is_none_or(|closed| closed == (c.status == Status::Closed))
             })
-            .filter(|c| {
+            .filter(move |c| {
                 query
                     .unread
                     .is_none_or(|unread| unread == c.unread_users.contains(&query.user))
             })
-            .filter(|c| query.assigned.is_none_or(|member| c.assigned == member))
-            .take(query.page_size)
-            .collect();
-        Ok(page)
+            .filter(move |c| query.assigned.is_none_or(|member| c.assigned == member));
+        Ok(matching)
     }
 
     /// Resolves a conversation addressed inside `inbox` by `user` (404 / 403 as the API does).
@@ -191,4 +210,12 @@ impl TeamStore {
         let now = self.now();
         self.touch(id, now)
     }
+}
+
+/// The `by_updated` bound that keeps exactly the conversations updated strictly before
+/// `before`: `(instant, i64::MIN)` sorts before every real key at `instant`.
+fn updated_before(before: Option<DateTime<Utc>>) -> Bound<(DateTime<Utc>, i64)> {
+    before.map_or(Bound::Unbounded, |before| {
+        Bound::Excluded((before, i64::MIN))
+    })
 }

@@ -9,6 +9,7 @@
 //! | scenario | where | profiles |
 //! |---|---|---|
 //! | every list walked to its end (several page sizes, ties, filters the upstream may ignore, by assignee), each conversation once, in order | [`walks`] | every |
+//! | every list's `totalCount` alone equals its conversations, without a list call, or is `COUNT_UNAVAILABLE` where the count endpoint does not apply its filters | [`walks`] | every |
 //! | message walks exact, and more items on one cursor value than a page holds reported as `INCOMPLETE_LISTING` | [`walks`] | every |
 //! | `lastMessage` on every row of the dashboard equals the newest message of the conversation's own history | [`last_messages`] | every, and each listing maximum, cursor name and `updated` precision alone |
 //! | every mutation does what it says with exactly the upstream writes it needs, or a user error and none | [`mutations`] | every |

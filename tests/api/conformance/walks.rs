@@ -6,11 +6,13 @@
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeSet, HashMap};
 
-use heymarket_gateway::config::{HistoryTimestamp, Readings, SandboxConfig, UpdatedPrecision};
+use heymarket_gateway::config::{
+    AssignedFilter, CountFilters, HistoryTimestamp, Readings, SandboxConfig, UpdatedPrecision,
+};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, error_codes, global, spawn_app_with};
+use crate::helpers::{TestApp, cost, error_codes, global, spawn_app_with};
 use crate::sandbox_support::{
     conversation_key, micro_after, parse_timestamp, reading, roomy_config, spawn_app_reading,
     spawn_app_reading_with,
@@ -248,6 +250,15 @@ const ASSIGNED_CONVERSATIONS: &str = r#"query($id: ID!, $first: Int, $after: Str
         nodes { databaseId }
         pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } } } }"#;
 
+const CONVERSATION_COUNT: &str = r#"query($filter: ConversationFilter) {
+    conversations(filter: $filter) { totalCount } }"#;
+
+const INBOX_CONVERSATION_COUNT: &str = r#"query($id: ID!, $filter: InboxConversationFilter) {
+    inbox(id: $id) { conversations(filter: $filter) { totalCount } } }"#;
+
+const ASSIGNED_CONVERSATION_COUNT: &str = r#"query($id: ID!, $filter: AssignedConversationFilter) {
+    node(id: $id) { ... on Member { assignedConversations(filter: $filter) { totalCount } } } }"#;
+
 /// Where a list hangs in the graph.
 #[derive(Clone, Copy)]
 enum Root {
@@ -302,6 +313,29 @@ impl List {
                 json!({ "id": global(&format!("Member:{member}")), "filter": filter }),
             ),
         }
+    }
+
+    /// The list's `totalCount` alone, as a badge asks for it.
+    fn count_query(&self) -> (&'static str, Vec<&'static str>, Value) {
+        let (query, path, variables) = self.query();
+        let count = match self.root {
+            Root::Query => CONVERSATION_COUNT,
+            Root::Inbox(_) => INBOX_CONVERSATION_COUNT,
+            Root::AssignedTo(_) => ASSIGNED_CONVERSATION_COUNT,
+        };
+        debug_assert!(query.contains(path[path.len() - 1]));
+        (count, path, variables)
+    }
+
+    /// Whether the count endpoint, as `readings` play it, can count this list: it must apply
+    /// the list's filters, and `assigned` for a list by member; no count filters by "any
+    /// member" or "nobody".
+    fn countable(&self, readings: &Readings) -> bool {
+        let by_member = matches!(self.assignee(), Some(Some(_)));
+        readings.count_filters == CountFilters::ListFilters
+            && (!by_member || readings.assigned_filter == AssignedFilter::Honoured)
+            && self.assignee() != Some(None)
+            && !self.any_assignee()
     }
 
     /// The assignee the list keeps: `Some(Some(member))`, `Some(None)` for unassigned ones,
@@ -448,13 +482,34 @@ fn lists() -> Vec<List> {
     ]
 }
 
+/// Asks for `list`'s `totalCount` alone and checks it: the `expected` number of conversations
+/// where the readings let the count endpoint count the list, else null with
+/// `COUNT_UNAVAILABLE`; either way without listing a single conversation.
+async fn check_count(app: &TestApp, list: &List, expected: usize, readings: &Readings, what: &str) {
+    let (query, path, variables) = list.count_query();
+    let body = app.graphql_as(list.member, query, variables).await;
+    let connection = path.iter().fold(&body["data"], |value, key| &value[*key]);
+    if list.countable(readings) {
+        assert_eq!(connection["totalCount"], json!(expected), "{what}: {body}");
+        assert_eq!(error_codes(&body), Vec::<String>::new(), "{what}");
+    } else {
+        assert_eq!(connection["totalCount"], Value::Null, "{what}: {body}");
+        assert_eq!(error_codes(&body), ["COUNT_UNAVAILABLE"], "{what}: {body}");
+    }
+    assert_eq!(
+        cost(&body).get("POST /v1/conversations"),
+        None,
+        "{what}: a count lists nothing"
+    );
+}
+
 /// Lists at most this long are walked to their end at `first: 100`; longer ones through their
 /// first rows only (the short lists, sparse filters over the whole data set, reach the end).
 const WALKED_IN_FULL: usize = 400;
 
 /// Walks every list of [`lists`] on `app` at several sizes, each compared with the REST API's
 /// rows: in full when the list is short, else its first rows.
-async fn check_every_list(app: &TestApp, profile: &str) {
+async fn check_every_list(app: &TestApp, profile: &str, readings: &Readings) {
     let mut seen = HashMap::new();
     let mut full_walks = 0;
     for list in lists() {
@@ -463,6 +518,8 @@ async fn check_every_list(app: &TestApp, profile: &str) {
         }
         let expected = ids_of(seen[&list.member].iter().filter(|row| list.holds(row)));
         assert!(expected.len() > 10, "{}: a real list", list.name);
+        let what = format!("{profile}: {}", list.name);
+        check_count(app, &list, expected.len(), readings, &what).await;
         let (query, path, variables) = list.query();
         let whole = if expected.len() <= WALKED_IN_FULL {
             full_walks += 1;
@@ -496,7 +553,7 @@ async fn check_every_list(app: &TestApp, profile: &str) {
 async fn every_list_walks_every_conversation_once_under_every_profile() {
     for (profile, readings) in Readings::profiles() {
         let app = spawn_app_reading(*readings).await;
-        check_every_list(&app, profile).await;
+        check_every_list(&app, profile, readings).await;
     }
 }
 
