@@ -1,7 +1,6 @@
 //! Starting servers on port 0 and talking to them like a client would.
 
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
@@ -12,6 +11,7 @@ use heymarket_gateway::config::{
     WebhookToken,
 };
 use heymarket_gateway::sandbox::{Sandbox, TeamCredentials};
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio_util::sync::{CancellationToken, DropGuard};
@@ -294,20 +294,48 @@ pub fn error_codes(response: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// How long [`eventually`] and [`eventually_ok`] keep polling before failing the test.
+const EVENTUALLY: Duration = Duration::from_secs(10);
+
 /// Polls `condition` until it holds; fails the test after ten seconds.
-pub async fn eventually<F, Fut>(what: &str, mut condition: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while !condition().await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
+pub async fn eventually(what: &str, mut condition: impl AsyncFnMut() -> bool) {
+    eventually_ok(what, async || {
+        if condition().await {
+            Ok(())
+        } else {
+            Err("the condition false")
+        }
+    })
+    .await;
+}
+
+/// Polls `attempt` until it answers `Ok`, and answers what that held; fails the test after ten
+/// seconds, showing the last `Err` (what the last attempt saw instead).
+pub async fn eventually_ok<T, E: std::fmt::Display>(
+    what: &str,
+    mut attempt: impl AsyncFnMut() -> Result<T, E>,
+) -> T {
+    let deadline = tokio::time::Instant::now() + EVENTUALLY;
+    loop {
+        match attempt().await {
+            Ok(value) => return value,
+            Err(seen) => assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out waiting for {what}; the last attempt saw {seen}"
+            ),
+        }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+}
+
+/// The value at `pointer` (a JSON pointer such as `/data/conversation/id`) in `body`, read as
+/// `T`; a missing or differently shaped value fails the test with the whole body in the
+/// message.
+pub fn json_at<T: DeserializeOwned>(body: &Value, pointer: &str) -> T {
+    let value = body
+        .pointer(pointer)
+        .unwrap_or_else(|| panic!("nothing at {pointer} in {body}"));
+    T::deserialize(value).unwrap_or_else(|error| panic!("{pointer} ({error}) in {body}"))
 }
 
 /// The upstream calls an answer reports it cost, by route

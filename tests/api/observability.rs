@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -18,7 +18,10 @@ use tokio::process::Child;
 use tokio::sync::mpsc;
 
 use crate::binary_support::{default_run, start};
-use crate::helpers::{TestApp, error_codes, spawn_app, spawn_app_with, spawn_app_with_webhooks};
+use crate::helpers::{
+    TestApp, error_codes, eventually_ok, json_at, spawn_app, spawn_app_with,
+    spawn_app_with_webhooks,
+};
 use crate::ws_support::inbound;
 
 const DEADLINE: Duration = Duration::from_secs(10);
@@ -90,6 +93,11 @@ impl Scrape {
 }
 
 async fn scrape(app: &TestApp) -> Scrape {
+    Scrape(parse(&metrics_text(app).await))
+}
+
+/// `GET /metrics`: the text format as served.
+async fn metrics_text(app: &TestApp) -> String {
     let response = app
         .http
         .get(app.url("/metrics"))
@@ -97,20 +105,21 @@ async fn scrape(app: &TestApp) -> Scrape {
         .await
         .expect("metrics answer");
     assert_eq!(response.status(), 200);
-    Scrape(parse(&response.text().await.expect("a text body")))
+    response.text().await.expect("a text body")
 }
 
-/// Scrapes until `done` holds, failing at the deadline.
+/// Scrapes until `done` holds, failing at the deadline with the last scrape.
 async fn scrape_until(app: &TestApp, what: &str, done: impl Fn(&Scrape) -> bool) -> Scrape {
-    let start = Instant::now();
-    loop {
-        let scraped = scrape(app).await;
+    eventually_ok(what, async || {
+        let text = metrics_text(app).await;
+        let scraped = Scrape(parse(&text));
         if done(&scraped) {
-            return scraped;
+            Ok(scraped)
+        } else {
+            Err(text)
         }
-        assert!(start.elapsed() < DEADLINE, "never saw {what}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    })
+    .await
 }
 
 #[tokio::test]
@@ -150,32 +159,26 @@ async fn a_query_moves_request_upstream_cache_and_batch_metrics() {
     );
     // The page's rows are prefetched in the background: wait until the sandbox and the
     // gateway agree on every route.
-    let start = Instant::now();
-    loop {
-        let scraped = scrape(&app).await;
-        let stats = app.sandbox.stats().await;
-        let sandbox: BTreeMap<String, f64> = stats["routes"]
-            .as_object()
-            .expect("per-route counts")
-            .iter()
-            .map(|(route, count)| (route.clone(), count.as_f64().unwrap_or_default()))
-            .collect();
-        let gateway: BTreeMap<String, f64> = sandbox
-            .keys()
-            .map(|route| {
-                let count = scraped.sum("upstream_requests_total", &[("route", route)]);
-                (route.clone(), count)
-            })
-            .collect();
-        if gateway == sandbox && !sandbox.is_empty() {
-            break;
-        }
-        assert!(
-            start.elapsed() < DEADLINE,
-            "gateway {gateway:?} vs sandbox {sandbox:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    eventually_ok(
+        "the gateway's and the sandbox's counts to agree",
+        async || {
+            let scraped = scrape(&app).await;
+            let sandbox: BTreeMap<String, f64> = json_at(&app.sandbox.stats().await, "/routes");
+            let gateway: BTreeMap<String, f64> = sandbox
+                .keys()
+                .map(|route| {
+                    let count = scraped.sum("upstream_requests_total", &[("route", route)]);
+                    (route.clone(), count)
+                })
+                .collect();
+            if gateway == sandbox && !sandbox.is_empty() {
+                Ok(())
+            } else {
+                Err(format!("gateway {gateway:?} vs sandbox {sandbox:?}"))
+            }
+        },
+    )
+    .await;
 
     let hits_before = scrape(&app)
         .await

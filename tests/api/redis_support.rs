@@ -10,9 +10,10 @@ use std::time::Duration;
 use heymarket_gateway::events::{BusStatus, Event, EventBus, EventKind};
 use heymarket_gateway::redis::{Health, RedisBus, RedisConnection};
 use tokio::process::{Child, Command};
-use tokio::time::Instant;
 use tokio_util::sync::{CancellationToken, DropGuard};
 use url::Url;
+
+use crate::helpers::eventually_ok;
 
 /// How long a server may take to answer, or a replica to notice a change.
 pub use crate::helpers::eventually;
@@ -100,27 +101,25 @@ impl RedisServer {
             }
             Err(error) => panic!("cannot start redis-server: {error}"),
         };
-        let deadline = Instant::now() + DEADLINE;
-        loop {
+        let launched = eventually_ok("redis-server to answer PING", async || {
             if child.try_wait().expect("child status").is_some() {
-                self.child = None;
-                return Err(Launch::Exited);
+                return Ok(Err(Launch::Exited));
             }
-            if let Ok(mut connection) = client.get_multiplexed_async_connection().await {
-                if redis::cmd("PING")
-                    .query_async::<String>(&mut connection)
-                    .await
-                    .is_ok()
-                {
-                    return Ok(());
-                }
-            }
-            assert!(
-                Instant::now() < deadline,
-                "redis-server never answered PING"
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
+            let mut connection = client
+                .get_multiplexed_async_connection()
+                .await
+                .map_err(|error| error.to_string())?;
+            redis::cmd("PING")
+                .query_async::<String>(&mut connection)
+                .await
+                .map(|_| Ok(()))
+                .map_err(|error| error.to_string())
+        })
+        .await;
+        if launched.is_err() {
+            self.child = None;
         }
+        launched
     }
 
     /// A plain client connection, for poking at the server directly.

@@ -2,7 +2,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Json;
 use axum::extract::State;
@@ -16,7 +16,7 @@ use tokio::sync::watch;
 use tokio_util::sync::{CancellationToken, DropGuard};
 use url::Url;
 
-use crate::helpers::{TestSandbox, spawn_sandbox};
+use crate::helpers::{TestSandbox, eventually_ok, spawn_sandbox};
 use crate::sandbox_support::{keys, roomy_config};
 
 const DEADLINE: Duration = Duration::from_secs(10);
@@ -100,16 +100,19 @@ async fn sandbox_posting_to(receiver: &Receiver) -> TestSandbox {
     .await
 }
 
-/// Polls `/_sandbox/stats` until `webhooks.<counter>` reaches `expected`.
+/// Polls `/_sandbox/stats` until `webhooks.<counter>` reaches `expected`: the webhook stats.
 async fn wait_for_webhook_stat(sandbox: &TestSandbox, counter: &str, expected: u64) -> Value {
-    let start = Instant::now();
-    loop {
+    let what = format!("{expected} webhooks {counter}");
+    eventually_ok(&what, async || {
         let (_, stats) = sandbox.control(Method::GET, "/_sandbox/stats", None).await;
-        if stats["webhooks"][counter] == expected || start.elapsed() > DEADLINE {
-            return stats["webhooks"].clone();
+        let webhooks = stats["webhooks"].clone();
+        if webhooks[counter] == expected {
+            Ok(webhooks)
+        } else {
+            Err(webhooks)
         }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    })
+    .await
 }
 
 #[tokio::test]

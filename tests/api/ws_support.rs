@@ -1,6 +1,6 @@
 //! A graphql-transport-ws client for the tests: connect, subscribe, read what arrives.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
 use reqwest::Method;
@@ -12,7 +12,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, eventually_ok};
 
 /// Longest wait for anything the server should send.
 const DEADLINE: Duration = Duration::from_secs(10);
@@ -168,20 +168,15 @@ pub async fn first_delivery(
     inbox: i64,
     phone: &str,
 ) -> Value {
-    let start = Instant::now();
-    for attempt in 0.. {
-        assert!(
-            start.elapsed() < DEADLINE,
-            "no delivery within the deadline"
-        );
-        inbound(app, 101, inbox, phone, &format!("ping {attempt}")).await;
-        if let Ok(result) =
-            tokio::time::timeout(Duration::from_millis(200), subscriber.next_result()).await
-        {
-            return result;
-        }
-    }
-    unreachable!()
+    let mut sent = 0;
+    eventually_ok("a first delivery", async || {
+        inbound(app, 101, inbox, phone, &format!("ping {sent}")).await;
+        sent += 1;
+        tokio::time::timeout(Duration::from_millis(200), subscriber.next_result())
+            .await
+            .map_err(|_| format!("no delivery of {sent} messages"))
+    })
+    .await
 }
 
 /// Drains results until one whose field `field` satisfies `done`.
@@ -190,15 +185,15 @@ pub async fn result_where(
     field: &str,
     done: impl Fn(&Value) -> bool,
 ) -> Value {
-    let start = Instant::now();
-    loop {
-        assert!(
-            start.elapsed() < DEADLINE,
-            "no matching result within the deadline"
-        );
-        let result = subscriber.next_result().await;
-        if done(&result["data"][field]) {
-            return result;
+    let matching = async {
+        loop {
+            let result = subscriber.next_result().await;
+            if done(&result["data"][field]) {
+                return result;
+            }
         }
-    }
+    };
+    tokio::time::timeout(DEADLINE, matching)
+        .await
+        .expect("a matching result within the deadline")
 }
