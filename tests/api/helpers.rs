@@ -338,6 +338,13 @@ pub fn json_at<T: DeserializeOwned>(body: &Value, pointer: &str) -> T {
     T::deserialize(value).unwrap_or_else(|error| panic!("{pointer} ({error}) in {body}"))
 }
 
+/// The `databaseId` of a node: an integer spelled as a string.
+pub fn database_id(node: &Value) -> i64 {
+    json_at::<String>(node, "/databaseId")
+        .parse()
+        .unwrap_or_else(|error| panic!("databaseId ({error}) in {node}"))
+}
+
 /// The upstream calls an answer reports it cost, by route
 /// (`extensions.cost.upstreamCallsByRoute`).
 pub fn cost(body: &Value) -> BTreeMap<String, u64> {

@@ -1,16 +1,16 @@
 //! Live updates end to end: the sandbox's webhooks reach the gateway, which feeds
 //! subscriptions and keeps its caches true.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use heymarket_gateway::config::{SandboxConfig, UpstreamAuth};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, global, spawn_app_with_webhooks};
+use crate::helpers::{
+    TestApp, database_id, eventually_ok, global, json_at, spawn_app_with_webhooks,
+};
 use crate::sandbox_support::roomy_config;
 use crate::ws_support::{Init, first_delivery, inbound, result_where};
-
-const DEADLINE: Duration = Duration::from_secs(10);
 
 async fn app() -> TestApp {
     spawn_app_with_webhooks(
@@ -33,11 +33,8 @@ async fn a_customer_message_reaches_message_added_with_its_links() {
             global("Inbox:3001")
         ))
         .await;
+    let phone: String = json_at(&known, "/data/conversations/nodes/0/target");
     let known = &known["data"]["conversations"]["nodes"][0];
-    let phone = known["target"]
-        .as_str()
-        .expect("a closed conversation")
-        .to_owned();
     let mut subscriber = app.subscriber(json!({})).await;
     let query = r#"subscription($inbox: ID!) { messageAdded(inboxIds: [$inbox]) {
         text direction author { name }
@@ -139,11 +136,8 @@ async fn an_event_makes_the_caches_read_again() {
     )
     .await;
     let query = r#"{ conversations(first: 1, filter: {status: OPEN}) { nodes { id databaseId status inbox { databaseId } } } }"#;
-    let open = app.graphql(query).await["data"]["conversations"]["nodes"][0].clone();
-    let (id, inbox) = (
-        open["databaseId"].as_str().unwrap().parse::<i64>().unwrap(),
-        open["inbox"]["databaseId"].clone(),
-    );
+    let open: Value = json_at(&app.graphql(query).await, "/data/conversations/nodes/0");
+    let (id, inbox) = (database_id(&open), database_id(&open["inbox"]));
     let status = async || {
         let body = app
             .graphql_with(
@@ -158,7 +152,7 @@ async fn an_event_makes_the_caches_read_again() {
     assert_eq!(status().await, "OPEN");
 
     // Closed behind the gateway's back: only the webhook can tell it.
-    let address = json!({"inbox_id": inbox.as_str().unwrap().parse::<i64>().unwrap(), "user_id": 501, "chat_id": id});
+    let address = json!({"inbox_id": inbox, "user_id": 501, "chat_id": id});
     assert_eq!(
         app.sandbox
             .api_post(0, "/v1/conversations/close", address)
@@ -167,13 +161,15 @@ async fn an_event_makes_the_caches_read_again() {
         200
     );
 
-    let start = Instant::now();
-    while status().await != "CLOSED" {
-        assert!(
-            start.elapsed() < DEADLINE,
-            "the cached conversation was never read again"
-        );
-    }
+    eventually_ok("the cached conversation to be read again", async || {
+        let status = status().await;
+        if status == "CLOSED" {
+            Ok(())
+        } else {
+            Err(status)
+        }
+    })
+    .await;
     let listed = app.graphql(query).await["data"]["conversations"]["nodes"][0]["id"].clone();
     assert_ne!(listed, open["id"], "the open list no longer shows it");
 }
@@ -210,10 +206,8 @@ async fn bad_webhooks_get_stated_answers_and_redeliveries_count_once() {
         .await;
     let message = first_delivery(&app, &mut subscriber, 3001, "12125550103").await;
     assert!(
-        message["data"]["messageAdded"]["text"]
-            .as_str()
-            .unwrap()
-            .starts_with("ping")
+        json_at::<String>(&message, "/data/messageAdded/text").starts_with("ping"),
+        "{message}"
     );
 
     let sent = inbound(&app, 101, 3001, "12125550103", "the original").await;
@@ -310,12 +304,14 @@ async fn subscribers_see_neither_other_teams_nor_other_inboxes() {
         )
         .await
         .1;
-    let inside: Vec<i64> = ids(&member_inboxes["data"]["viewer"]["inboxes"]);
-    let outside: Vec<i64> = ids(&member_inboxes["data"]["inboxes"])
+    let inside: Vec<i64> = ids(&member_inboxes, "/data/viewer/inboxes");
+    let outside: Vec<i64> = ids(&member_inboxes, "/data/inboxes")
         .into_iter()
         .filter(|id| !inside.contains(id))
         .collect();
-    let (visible, hidden) = (inside[0], outside[0]);
+    let (Some(&visible), Some(&hidden)) = (inside.first(), outside.first()) else {
+        panic!("an inbox inside and one outside the member's: {member_inboxes}");
+    };
 
     let mut subscriber = app
         .subscriber(json!({"Authorization": key, "X-Member-Id": "504"}))
@@ -357,11 +353,11 @@ async fn subscribers_see_neither_other_teams_nor_other_inboxes() {
     );
 }
 
-fn ids(list: &Value) -> Vec<i64> {
-    list.as_array()
-        .unwrap()
+/// The database ids of the list at `pointer` in `body`.
+fn ids(body: &Value, pointer: &str) -> Vec<i64> {
+    json_at::<Vec<Value>>(body, pointer)
         .iter()
-        .map(|item| item["databaseId"].as_str().unwrap().parse().unwrap())
+        .map(database_id)
         .collect()
 }
 
