@@ -1,6 +1,6 @@
 //! Fault injection, request counters and the response conventions of the sandbox.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use heymarket_gateway::config::SandboxConfig;
 use reqwest::Method;
@@ -72,20 +72,35 @@ async fn malformed_bodies_keep_their_status_but_are_not_json() {
 #[tokio::test]
 async fn latency_delays_api_calls_but_not_the_control_api() {
     let sandbox = one_team().await;
-    let latency = Duration::from_millis(300);
-    sandbox.set_faults(json!({"latency_ms": 300})).await;
-    let start = Instant::now();
-    let delayed = async {
-        sandbox.api_get(0, "/v1/team").await;
-        Instant::now()
-    };
-    let control = async {
-        sandbox.control(Method::GET, "/_sandbox/faults", None).await;
-        Instant::now()
-    };
-    let (delayed_done, control_done) = tokio::join!(delayed, control);
-    assert!(delayed_done - start >= latency);
-    assert!(control_done < delayed_done);
+    // The most the sandbox allows, far beyond anything a loaded machine adds.
+    sandbox.set_faults(json!({"latency_ms": 60_000})).await;
+    let delayed = sandbox.api_get(0, "/v1/team");
+    tokio::pin!(delayed);
+
+    let control = tokio::time::timeout(Duration::from_secs(30), async {
+        tokio::select! {
+            answer = sandbox.control(Method::GET, "/_sandbox/faults", None) => answer,
+            (status, body) = &mut delayed => {
+                panic!("the API call answered before the control call: {status} {body}")
+            }
+        }
+    })
+    .await
+    .expect("the control API answers without the latency");
+    assert_eq!(
+        control,
+        (
+            200,
+            json!({"routes": [], "latency_ms": 60_000, "error_rate": 0.0,
+        "rate_limit_rate": 0.0, "malformed_rate": 0.0})
+        )
+    );
+    assert!(
+        tokio::time::timeout(Duration::from_secs(1), &mut delayed)
+            .await
+            .is_err(),
+        "the API call still waits out its latency"
+    );
 }
 
 #[tokio::test]
