@@ -18,7 +18,7 @@ use heymarket_gateway::schema::GlobalId;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, json_at};
 
 /// What every conversation payload is asked for.
 pub const CONVERSATION_PAYLOAD: &str = "conversation { id databaseId status unread target \
@@ -178,13 +178,10 @@ pub async fn inbox_members(app: &TestApp, inbox: i64) -> Vec<i64> {
 pub async fn outsider(app: &TestApp, inbox: i64) -> i64 {
     let members = inbox_members(app, inbox).await;
     let team = app.sandbox.overview(0).await;
-    team["member_ids"]
-        .as_array()
-        .expect("a list")
-        .iter()
-        .filter_map(Value::as_i64)
+    json_at::<Vec<i64>>(&team, "/member_ids")
+        .into_iter()
         .find(|id| !members.contains(id))
-        .expect("a member outside the inbox")
+        .unwrap_or_else(|| panic!("a member outside the inbox in {team}"))
 }
 
 /// The phone number of a seeded customer who opted out (or not) and has no conversation yet in
@@ -193,9 +190,9 @@ pub async fn contact_phone(app: &TestApp, opted_out: bool) -> String {
     for id in 100_001..102_501 {
         let (status, contact) = app.sandbox.api_get(0, &format!("/v1/contact/{id}")).await;
         assert_eq!(status, 200, "{contact}");
-        let phone = contact["phone"].as_str().expect("a phone");
-        if contact["is_opted_out"] == opted_out && history(app, phone, 3001).await.is_empty() {
-            return phone.to_owned();
+        let phone: String = json_at(&contact, "/phone");
+        if contact["is_opted_out"] == opted_out && history(app, &phone, 3001).await.is_empty() {
+            return phone;
         }
     }
     panic!("the seed has such contacts");
@@ -217,9 +214,7 @@ pub async fn opt_out(app: &TestApp, phone: &str) {
 
 /// The team's message count, as the sandbox keeps it.
 pub async fn message_count(app: &TestApp) -> u64 {
-    app.sandbox.overview(0).await["counts"]["messages"]
-        .as_u64()
-        .expect("a count")
+    json_at(&app.sandbox.overview(0).await, "/counts/messages")
 }
 
 /// The messages `GET /v1/messages` holds for `phone` in `inbox`, newest first.
@@ -236,13 +231,13 @@ pub async fn history(app: &TestApp, phone: &str, inbox: i64) -> Vec<Value> {
         return Vec::new();
     }
     assert_eq!(status, 200, "{messages}");
-    messages.as_array().expect("a list").clone()
+    json_at(&messages, "")
 }
 
 /// Asserts a payload holds exactly one user error with `code` (and `field`), and no object.
 pub fn assert_refused(payload: &Value, object: &str, code: &str, field: Option<&str>) {
     assert_eq!(payload[object], Value::Null, "{payload}");
-    let errors = payload["userErrors"].as_array().expect("userErrors");
+    let errors: Vec<Value> = json_at(payload, "/userErrors");
     assert_eq!(errors.len(), 1, "{payload}");
     assert_eq!(errors[0]["code"], code, "{payload}");
     assert_eq!(errors[0]["field"], json!(field.map(|f| [f])), "{payload}");

@@ -5,7 +5,7 @@ use heymarket_gateway::schema::GlobalId;
 use serde_json::{Value, json};
 
 use super::{assert_refused, mutate, writes};
-use crate::helpers::{TestApp, cost, routes, spawn_app};
+use crate::helpers::{TestApp, cost, json_at, routes, spawn_app};
 
 /// The contact screen: everything a contact page shows, in one query.
 const CONTACT_SCREEN: &str = "query($id: ID!) { contact(id: $id) { id displayName firstName \
@@ -114,7 +114,7 @@ async fn a_contact_is_created_and_changed_with_its_tags_and_fields() {
     );
     assert_eq!(contact["customFields"][1]["value"], "December 10");
     assert_eq!(writes(&app).await, json!({ "POST /v1/contact": 1 }));
-    let id = contact["databaseId"].as_str().expect("an id").to_owned();
+    let id: String = json_at(contact, "/databaseId");
     let upstream = app.sandbox.api_get(0, &format!("/v1/contact/{id}")).await.1;
     assert_eq!(
         upstream["custom"],
@@ -172,7 +172,7 @@ async fn a_contact_is_created_and_changed_with_its_tags_and_fields() {
 async fn refused_contact_changes_write_nothing() {
     let app = spawn_app().await;
     let existing = app.sandbox.api_get(0, "/v1/contact/100002").await.1;
-    let taken = existing["phone"].as_str().expect("a phone").to_owned();
+    let taken: String = json_at(&existing, "/phone");
     let contact = GlobalId::Contact(100_003).to_string();
     let six: Vec<String> = (8001..8007).map(tag_gid).collect();
 
@@ -257,10 +257,7 @@ async fn a_contact_is_found_by_email_address() {
         }
     }
     let contact = with_email.expect("a seeded contact with an email address");
-    let address = contact["email"]
-        .as_str()
-        .expect("an address")
-        .to_uppercase();
+    let address = json_at::<String>(&contact, "/email").to_uppercase();
     let query = "query($email: String!) { contactByEmail(email: $email) { databaseId email } }";
 
     let found = app

@@ -7,7 +7,7 @@ use super::{
     CONVERSATION_PAYLOAD, assert_refused, conversation_gid, history, inbound, inbox_gid,
     inbox_members, member_gid, mutate, open_conversation, outsider, run,
 };
-use crate::helpers::{TestApp, spawn_app};
+use crate::helpers::{TestApp, json_at, spawn_app};
 
 async fn assign(app: &TestApp, conversation: i64, assignee: Value) -> (Value, Value) {
     mutate(
@@ -45,12 +45,12 @@ async fn transfer(app: &TestApp, conversation: i64, inbox: i64) -> (Value, Value
 async fn a_conversation_is_assigned_to_an_inbox_member() {
     let app = spawn_app().await;
     let conversation = open_conversation(&app, 3001, 2).await;
-    let id = conversation["id"].as_i64().unwrap();
+    let id: i64 = json_at(&conversation, "/id");
     let assignee = inbox_members(&app, 3001)
         .await
         .into_iter()
         .find(|member| conversation["assigned"] != *member)
-        .unwrap();
+        .unwrap_or_else(|| panic!("another member of the inbox than {conversation}"));
 
     let (assigned, body) = assign(&app, id, json!(member_gid(assignee))).await;
 
@@ -79,7 +79,7 @@ async fn a_conversation_is_assigned_to_an_inbox_member() {
 async fn an_assignee_outside_the_inbox_is_refused_without_a_write() {
     let app = spawn_app().await;
     let conversation = open_conversation(&app, 3001, 4).await;
-    let id = conversation["id"].as_i64().unwrap();
+    let id: i64 = json_at(&conversation, "/id");
     let stranger = outsider(&app, 3001).await;
 
     let (refused, body) = assign(&app, id, json!(member_gid(stranger))).await;
@@ -106,11 +106,11 @@ async fn an_assignee_outside_the_inbox_is_refused_without_a_write() {
 async fn an_sms_conversation_moves_to_another_inbox_with_its_history() {
     let app = spawn_app().await;
     let conversation = open_conversation(&app, 3001, 1).await;
-    let id = conversation["id"].as_i64().unwrap();
-    let target = conversation["target"].as_str().unwrap();
+    let id: i64 = json_at(&conversation, "/id");
+    let target: String = json_at(&conversation, "/target");
     let mut destination = None;
     for inbox in [3002, 3003, 3004] {
-        if history(&app, target, inbox).await.is_empty() {
+        if history(&app, &target, inbox).await.is_empty() {
             destination = Some(inbox);
             break;
         }
@@ -139,9 +139,7 @@ async fn an_sms_conversation_moves_to_another_inbox_with_its_history() {
         moved["conversation"]["inbox"]["databaseId"],
         destination.to_string()
     );
-    let messages = moved["conversation"]["messages"]["nodes"]
-        .as_array()
-        .unwrap();
+    let messages: Vec<Value> = json_at(&moved, "/conversation/messages/nodes");
     assert!(!messages.is_empty(), "the history moved along: {moved}");
     assert_eq!(app.sandbox.conversation(0, id).await["inbox"], destination);
     let fresh = run(
@@ -158,10 +156,8 @@ async fn an_sms_conversation_moves_to_another_inbox_with_its_history() {
 async fn transfers_the_api_forbids_are_refused_without_a_write() {
     let app = spawn_app().await;
     let sms = open_conversation(&app, 3001, 0).await;
-    let sms_id = sms["id"].as_i64().unwrap();
-    let email_id = open_conversation(&app, 3005, 0).await["id"]
-        .as_i64()
-        .unwrap();
+    let sms_id: i64 = json_at(&sms, "/id");
+    let email_id: i64 = json_at(&open_conversation(&app, 3005, 0).await, "/id");
     let twice_phone = "12125550123";
     let first_copy = inbound(&app, 3001, twice_phone).await;
     inbound(&app, 3002, twice_phone).await;

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use super::{
     CONVERSATION_PAYLOAD, conversation_gid, inbox_members, mutate, open_conversation, run,
 };
-use crate::helpers::spawn_app;
+use crate::helpers::{json_at, spawn_app};
 
 async fn status_via_graphql(app: &crate::helpers::TestApp, gid: &str) -> Value {
     let body = run(
@@ -22,7 +22,7 @@ async fn status_via_graphql(app: &crate::helpers::TestApp, gid: &str) -> Value {
 async fn closing_and_opening_change_the_status_everywhere() {
     let app = spawn_app().await;
     let conversation = open_conversation(&app, 3001, 3).await;
-    let id = conversation["id"].as_i64().unwrap();
+    let id: i64 = json_at(&conversation, "/id");
     let gid = conversation_gid(id);
 
     let (closed, body) = mutate(
@@ -64,7 +64,7 @@ async fn closing_and_opening_change_the_status_everywhere() {
 async fn later_mutations_of_an_operation_see_earlier_changes() {
     let app = spawn_app().await;
     let conversation = open_conversation(&app, 3003, 0).await;
-    let id = conversation["id"].as_i64().unwrap();
+    let id: i64 = json_at(&conversation, "/id");
 
     let body = run(
         &app,
@@ -99,7 +99,7 @@ async fn read_state_belongs_to_the_acting_member() {
     let members = inbox_members(&app, 3001).await;
     let (first, second) = (members[0], members[1]);
     let conversation = open_conversation(&app, 3001, 5).await;
-    let id = conversation["id"].as_i64().unwrap();
+    let id: i64 = json_at(&conversation, "/id");
     let gid = conversation_gid(id);
     let mark = |field: &'static str, member: i64| {
         let gid = gid.clone();
@@ -138,12 +138,8 @@ async fn read_state_belongs_to_the_acting_member() {
             body["data"]["conversation"]["unread"].clone()
         }
     };
-    let unread_users = || async {
-        app.sandbox.conversation(0, id).await["unread_users"]
-            .as_array()
-            .unwrap()
-            .clone()
-    };
+    let unread_users =
+        || async { json_at::<Vec<Value>>(&app.sandbox.conversation(0, id).await, "/unread_users") };
 
     assert_eq!(mark("markConversationUnread", first).await, true);
     assert_eq!(mark("markConversationUnread", second).await, true);

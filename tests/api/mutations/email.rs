@@ -9,7 +9,7 @@ use super::{
     assert_refused, conversation_gid, history, inbox_gid, inbox_members, mutate, open_conversation,
     outsider, writes,
 };
-use crate::helpers::{TestApp, cost, eventually, routes, spawn_app};
+use crate::helpers::{TestApp, cost, database_id, eventually, json_at, routes, spawn_app};
 use crate::sandbox_support::{
     reading as sandbox_reading, spawn_app_reading, spawn_app_refreshed_by_events,
 };
@@ -100,7 +100,7 @@ async fn an_email_thread_is_started_replied_to_and_read_as_one_screen() {
         ])
     );
 
-    let id: i64 = thread["databaseId"].as_str().unwrap().parse().unwrap();
+    let id = database_id(thread);
     let upstream = app.sandbox.conversation(0, id).await;
     assert_eq!(upstream["name"], "Your invoice");
     assert_eq!(upstream["channel"], "email");
@@ -162,7 +162,7 @@ async fn an_existing_thread_with_the_first_address_is_continued() {
     let app = spawn_app().await;
     let member = email_member(&app).await;
     let existing = open_conversation(&app, EMAIL_INBOX, 0).await;
-    let address = existing["target"].as_str().expect("an address").to_owned();
+    let address: String = json_at(&existing, "/target");
 
     let (sent, _) = send_email(
         &app,
@@ -231,9 +231,7 @@ async fn a_thread_is_read_back_by_whatever_target_the_upstream_gives_it() {
 async fn refused_emails_send_nothing() {
     let app = spawn_app().await;
     let member = email_member(&app).await;
-    let text_thread = open_conversation(&app, 3001, 0).await["id"]
-        .as_i64()
-        .expect("an id");
+    let text_thread: i64 = json_at(&open_conversation(&app, 3001, 0).await, "/id");
     let sms_member = inbox_members(&app, 3001).await[0];
     let stranger = outsider(&app, EMAIL_INBOX).await;
     let start = |fields: Value| {
@@ -377,7 +375,7 @@ async fn an_email_sent_elsewhere_reaches_a_cached_thread_through_its_webhook() {
     let app = spawn_app_refreshed_by_events().await;
     let member = email_member(&app).await;
     let thread = open_conversation(&app, EMAIL_INBOX, 0).await;
-    let id = conversation_gid(thread["id"].as_i64().expect("an id"));
+    let id = conversation_gid(json_at(&thread, "/id"));
     let screen = app
         .graphql_as(member, THREAD_SCREEN, json!({ "id": id }))
         .await;
@@ -412,7 +410,7 @@ async fn an_email_sent_elsewhere_reaches_a_cached_thread_through_its_webhook() {
 async fn an_email_thread_shows_on_its_contacts_page() {
     let app = spawn_app().await;
     let thread = open_conversation(&app, EMAIL_INBOX, 0).await;
-    let address = thread["target"].as_str().expect("an address");
+    let address: String = json_at(&thread, "/target");
     let (status, found) = app
         .sandbox
         .api_post(
@@ -422,7 +420,7 @@ async fn an_email_thread_shows_on_its_contacts_page() {
         )
         .await;
     assert_eq!(status, 200, "{found}");
-    let contact = found[0]["id"].as_i64().expect("the thread's contact");
+    let contact: i64 = json_at(&found, "/0/id");
 
     let page = app
         .graphql(&format!(
@@ -431,9 +429,7 @@ async fn an_email_thread_shows_on_its_contacts_page() {
         ))
         .await;
     assert_eq!(page["errors"], Value::Null, "{page}");
-    let conversations = page["data"]["contact"]["conversations"]
-        .as_array()
-        .expect("a list");
+    let conversations: Vec<Value> = json_at(&page, "/data/contact/conversations");
     assert!(
         conversations.contains(&json!({
             "databaseId": thread["id"].to_string(), "channel": "EMAIL"

@@ -1,20 +1,20 @@
 //! Malformed input and unknown objects: GraphQL errors with their codes, a null payload, and
 //! no write attempted; the other mutations of the operation still run.
 
+use std::collections::BTreeMap;
+
 use heymarket_gateway::schema::GlobalId;
 use serde_json::{Value, json};
 
 use super::{
     CONVERSATION_PAYLOAD, conversation_gid, inbox_gid, member_gid, mutate, open_conversation, run,
 };
-use crate::helpers::{error_codes, spawn_app};
+use crate::helpers::{error_codes, json_at, spawn_app};
 
 #[tokio::test]
 async fn malformed_ids_are_bad_user_input_and_unknown_objects_not_found() {
     let app = spawn_app().await;
-    let conversation = open_conversation(&app, 3001, 0).await["id"]
-        .as_i64()
-        .unwrap();
+    let conversation: i64 = json_at(&open_conversation(&app, 3001, 0).await, "/id");
     let known = conversation_gid(conversation);
     let unknown = conversation_gid(999_999_999);
     let member = member_gid(501);
@@ -119,9 +119,7 @@ async fn malformed_ids_are_bad_user_input_and_unknown_objects_not_found() {
         assert_eq!(error_codes(&body), [code], "{field} {input}: {body}");
         assert_eq!(body["errors"][0]["path"], json!([field]), "{body}");
     }
-    let writes = app.sandbox.stats().await["routes"]
-        .as_object()
-        .unwrap()
+    let writes = json_at::<BTreeMap<String, u64>>(&app.sandbox.stats().await, "/routes")
         .keys()
         .filter(|route| route.starts_with("POST /v1/conversations/") || route.contains("send"))
         .cloned()
@@ -132,9 +130,7 @@ async fn malformed_ids_are_bad_user_input_and_unknown_objects_not_found() {
 #[tokio::test]
 async fn one_failed_mutation_leaves_the_others_of_its_operation() {
     let app = spawn_app().await;
-    let conversation = open_conversation(&app, 3001, 0).await["id"]
-        .as_i64()
-        .unwrap();
+    let conversation: i64 = json_at(&open_conversation(&app, 3001, 0).await, "/id");
 
     let body = run(
         &app,

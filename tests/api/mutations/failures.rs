@@ -6,7 +6,7 @@ use super::{
     MESSAGE_PAYLOAD, assert_refused, conversation_gid, history, inbound, inbox_gid, message_count,
     mutate, outsider, run,
 };
-use crate::helpers::{TestApp, spawn_app};
+use crate::helpers::{TestApp, database_id, json_at, spawn_app};
 
 async fn send_as(app: &TestApp, input: Value, member: Option<i64>) -> (Value, Value) {
     mutate(
@@ -117,7 +117,7 @@ async fn opted_out_conversation(app: &TestApp) -> Value {
         )
         .await;
         let connection = &page["data"]["conversations"];
-        let nodes = connection["nodes"].as_array().expect("a page");
+        let nodes: Vec<Value> = json_at(&page, "/data/conversations/nodes");
         if let Some(found) = nodes.iter().find(|node| {
             node["contact"]["optedOut"] == true && node["inbox"]["databaseId"] != "3005"
         }) {
@@ -133,13 +133,9 @@ async fn opted_out_conversation(app: &TestApp) -> Value {
 async fn a_customer_who_opted_out_gets_no_message_but_notes_still_work() {
     let app = spawn_app().await;
     let conversation = opted_out_conversation(&app).await;
-    let target = conversation["target"].as_str().unwrap();
-    let inbox: i64 = conversation["inbox"]["databaseId"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    let before = history(&app, target, inbox).await.len();
+    let target: String = json_at(&conversation, "/target");
+    let inbox = database_id(&conversation["inbox"]);
+    let before = history(&app, &target, inbox).await.len();
 
     let (refused, body) = send_as(
         &app,
@@ -155,7 +151,7 @@ async fn a_customer_who_opted_out_gets_no_message_but_notes_still_work() {
         "RECIPIENT_OPTED_OUT",
         Some("conversationId"),
     );
-    assert_eq!(history(&app, target, inbox).await.len(), before);
+    assert_eq!(history(&app, &target, inbox).await.len(), before);
 
     let (note, body) = mutate(
         &app,
@@ -168,5 +164,5 @@ async fn a_customer_who_opted_out_gets_no_message_but_notes_still_work() {
     .await;
     assert_eq!(body["errors"], Value::Null, "{body}");
     assert_eq!(note["message"]["direction"], "NOTE", "{note}");
-    assert_eq!(history(&app, target, inbox).await.len(), before + 1);
+    assert_eq!(history(&app, &target, inbox).await.len(), before + 1);
 }

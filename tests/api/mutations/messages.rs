@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 
 use super::{MESSAGE_PAYLOAD, assert_sent, history, inbox_gid, run, send};
-use crate::helpers::spawn_app;
+use crate::helpers::{database_id, spawn_app};
 
 #[tokio::test]
 async fn a_conversation_started_by_phone_takes_replies_and_notes() {
@@ -30,11 +30,7 @@ async fn a_conversation_started_by_phone_takes_replies_and_notes() {
     let conversation = &started["conversation"];
     assert_eq!(conversation["target"], "12125550147");
     assert_eq!(conversation["inbox"]["databaseId"], "3001");
-    let id: i64 = conversation["databaseId"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let id = database_id(conversation);
     assert_eq!(
         app.sandbox.conversation(0, id).await["target"],
         "12125550147"

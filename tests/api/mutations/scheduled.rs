@@ -9,10 +9,11 @@ use serde_json::{Value, json};
 use super::{
     assert_refused, contact_phone, conversation_gid, inbound, inbox_gid, opt_out, outsider, run,
 };
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::helpers::{
-    TestApp, cost, error_codes, eventually, routes, spawn_app, spawn_app_with_webhooks,
+    TestApp, cost, error_codes, eventually, json_at, routes, spawn_app, spawn_app_with_webhooks,
 };
 use crate::sandbox_support::{
     reading, roomy_config, spawn_app_reading, spawn_app_reading_with, spawn_app_refreshed_by_events,
@@ -59,7 +60,7 @@ fn payload(body: &Value) -> &Value {
     body["data"]
         .as_object()
         .and_then(|data| data.values().next())
-        .expect("a payload")
+        .unwrap_or_else(|| panic!("no payload in {body}"))
 }
 
 /// The writes to `/v1/schedule` the sandbox has served, refused ones included.
@@ -153,7 +154,7 @@ async fn a_message_is_scheduled_read_rescheduled_and_cancelled_at_exact_costs() 
     assert_eq!(message["inbox"]["databaseId"], "3001");
     assert_eq!(message["sender"]["databaseId"], "501");
     let id = message["id"].clone();
-    let database_id = message["databaseId"].as_str().unwrap().to_owned();
+    let database_id: String = json_at(message, "/databaseId");
     // Cold: the acting member, the inboxes and the conversation, the customer's consent read
     // afresh, the write, and the read back.
     assert_eq!(
@@ -262,13 +263,8 @@ async fn a_conversation_remembers_only_its_newest_scheduled_messages() {
         .await;
         ids.push(payload(&body)["scheduledMessage"]["id"].clone());
     }
-    let listed = listed(&app, &conversation).await;
-    let texts: Vec<&Value> = listed
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| &s["text"])
-        .collect();
+    let listed: Vec<Value> = json_at(&listed(&app, &conversation).await, "");
+    let texts: Vec<&Value> = listed.iter().map(|s| &s["text"]).collect();
     assert_eq!(texts, [&json!("third"), &json!("second")], "soonest first");
     assert_eq!(
         node(&app, &ids[0]).await["text"],
@@ -446,7 +442,7 @@ async fn a_repeated_idempotency_key_schedules_once() {
         assert_eq!(again, first, "the repeat answers the first scheduling");
         assert_eq!(app.sandbox.calls("POST /v1/schedule").await, 1);
         assert_eq!(
-            listed(&app, &conversation).await.as_array().unwrap().len(),
+            json_at::<Vec<Value>>(&listed(&app, &conversation).await, "").len(),
             1
         );
 
@@ -550,11 +546,11 @@ async fn a_schedule_to_a_new_number_starts_its_conversation_when_it_goes_out() {
         let id = scheduled["id"].clone();
 
         let ran = run_schedules(&app, &send_at).await;
-        let message = ran[0]["message_id"].as_i64().expect("sent");
+        let message: i64 = json_at(&ran, "/0/message_id");
         let history = super::history(&app, "12125550187", 3001).await;
         assert_eq!(history[0]["id"], message);
         assert_eq!(history[0]["text"], "Welcome!");
-        let conversation = conversation_gid(history[0]["conversation"]["id"].as_i64().unwrap());
+        let conversation = conversation_gid(json_at(&history[0], "/conversation/id"));
 
         // Without webhooks, the scheduled message's cached copy lives for the conversations'
         // time to live; a write of the gateway's own is what forgets it here.
@@ -649,13 +645,8 @@ async fn the_sandbox_plays_each_reading_of_its_schedule_answers() {
             .api_post(0, "/v1/schedule", body(conversation))
             .await;
         assert_eq!(status, 200, "{created}");
-        let mut fields: Vec<&str> = created
-            .as_object()
-            .unwrap()
-            .keys()
-            .map(String::as_str)
-            .collect();
-        fields.sort_unstable();
+        let created_fields: BTreeMap<String, Value> = json_at(&created, "");
+        let fields: Vec<&str> = created_fields.keys().map(String::as_str).collect();
         match answer {
             "object" => assert!(fields.contains(&"meta") && fields.contains(&"execute")),
             _ => assert_eq!(fields, ["id", "rev"]),
