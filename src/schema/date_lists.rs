@@ -5,7 +5,7 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use async_graphql::Context;
+use async_graphql::{Context, InputObject};
 use chrono::{DateTime, Utc};
 
 use super::connection::{
@@ -43,18 +43,59 @@ pub async fn templates(
     Ok(listed.await?.into())
 }
 
-/// One page of the team's contacts, most recently changed first. Contacts are the team's
-/// (see `access`), so every row is shown.
-pub async fn contacts(ctx: &Context<'_>, page: PageRequest) -> Result<ContactConnection, ApiError> {
+/// Which contacts a contact list shows.
+#[derive(InputObject, Default)]
+pub struct ContactFilter {
+    /// Only contacts whose name (display, first or last, or first and last together)
+    /// contains this text, compared without regard to case. 1 to 100 characters. Heymarket
+    /// cannot search contacts by name, so the gateway reads the contact list (newest change
+    /// first) and keeps the matches: one request reads at most `--max-list-pages` upstream
+    /// pages, and a page with fewer than `first` matches then has `hasNextPage` and an
+    /// `endCursor` that continues the search where it stopped.
+    pub name_contains: Option<String>,
+}
+
+/// Longest `nameContains`, in characters.
+const MAX_NAME_SEARCH: usize = 100;
+
+impl ContactFilter {
+    /// The name search, lower-cased; `None` when there is none.
+    fn name_search(&self) -> Result<Option<String>, ApiError> {
+        let Some(text) = &self.name_contains else {
+            return Ok(None);
+        };
+        let text = text.trim();
+        let length = text.chars().count();
+        if length == 0 || length > MAX_NAME_SEARCH {
+            return Err(ApiError::bad_input(format!(
+                "`nameContains` must hold 1 to {MAX_NAME_SEARCH} characters besides spaces; got {length}"
+            )));
+        }
+        Ok(Some(text.to_lowercase()))
+    }
+}
+
+/// One page of the team's contacts, most recently changed first, kept by `filter`. Contacts
+/// are the team's (see `access`), so every row is shown.
+pub async fn contacts(
+    ctx: &Context<'_>,
+    page: PageRequest,
+    filter: ContactFilter,
+) -> Result<ContactConnection, ApiError> {
+    let name = filter.name_search()?;
     let context = RequestContext::of(ctx)?;
     context.acting_member().await?;
     let fetch = |before| async move { context.loaders.contact_page(before).await };
+    let keep = |contact: &models::Contact| {
+        name.as_deref()
+            .is_none_or(|name| contact.name_contains(name))
+    };
     let listed = walk(
         ctx,
         page,
         "contacts",
         |c: &models::Contact| (c.updated, c.id),
-        |_| true,
+        keep,
         fetch,
     );
     Ok(listed.await?.into())

@@ -8,7 +8,7 @@ use super::connection::{
 };
 use super::context::RequestContext;
 use super::cursor::{CursorKey, CursorKind};
-use super::date_lists;
+use super::date_lists::{self, ContactFilter};
 use super::limits::MAX_NODE_IDS;
 use super::listing::{self, ConversationFilter};
 use super::node::{self, GlobalId, Node, NodeKind};
@@ -107,8 +107,9 @@ impl Query {
     }
 
     /// The team's contacts, most recently changed first (contacts are the team's: every
-    /// member sees them all). Cached for `--cache-ttl-contacts`; a change through this gateway,
-    /// or an opt-out webhook, refreshes the list.
+    /// member sees them all), or those a `filter` keeps. Cached for `--cache-ttl-contacts`; a
+    /// change through this gateway, or an opt-out webhook, refreshes the list. To find one
+    /// contact by phone or email, `contactByPhone` and `contactByEmail` ask Heymarket directly.
     #[graphql(complexity = "crate::schema::limits::connection_cost(first, child_complexity)")]
     async fn contacts(
         &self,
@@ -116,10 +117,11 @@ impl Query {
         #[graphql(desc = "How many contacts to return (0 to 100; default 20).")] first: Option<i32>,
         #[graphql(desc = "Continue after this cursor (an `endCursor` or edge `cursor`).")]
         after: Option<String>,
+        #[graphql(desc = "Which contacts to show; all when absent.")] filter: Option<ContactFilter>,
     ) -> Result<ContactConnection, ApiError> {
         let key = CursorKey::of(ctx)?;
         let page = PageRequest::parse(key, CursorKind::Contact, first, after)?;
-        date_lists::contacts(ctx, page).await
+        date_lists::contacts(ctx, page, filter.unwrap_or_default()).await
     }
 
     /// The team's contact tags, most recently changed first (tags are the team's: every member
@@ -185,8 +187,8 @@ impl Query {
     }
 
     /// The contact with this email address (compared without regard to case); null when there
-    /// is none. Read from Heymarket on every request (contact searches are not cached). The
-    /// Heymarket API cannot search contacts by name.
+    /// is none. Read from Heymarket on every request (contact searches are not cached). To
+    /// search by name, filter `contacts` by `nameContains`.
     async fn contact_by_email(
         &self,
         ctx: &Context<'_>,

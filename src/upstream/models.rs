@@ -386,6 +386,24 @@ pub struct SentMessage {
 }
 
 impl Contact {
+    /// Whether its display name, first name, last name, or first and last name together
+    /// contain `lowercase` (already lower-cased), without regard to case.
+    pub fn name_contains(&self, lowercase: &str) -> bool {
+        let first_and_last = match (&self.first_name, &self.last_name) {
+            (Some(first), Some(last)) => Some(format!("{first} {last}")),
+            _ => None,
+        };
+        [
+            self.display_name.as_deref(),
+            self.first_name.as_deref(),
+            self.last_name.as_deref(),
+            first_and_last.as_deref(),
+        ]
+        .into_iter()
+        .flatten()
+        .any(|name| name.to_lowercase().contains(lowercase))
+    }
+
     /// The ids of its tags, in any shape the docs allow for: `{tag_id}` (the shape a contact
     /// is written with), a tag object (`{id, tag, …}`), or a bare id (a number or a string).
     pub fn tag_ids(&self) -> Vec<i64> {
@@ -582,6 +600,26 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::*;
+
+    #[test]
+    fn a_name_search_matches_any_name_without_regard_to_case() {
+        let contact: Contact = serde_json::from_value(json!({
+            "id": 1, "display_name": "Dr. Zoë", "first": "Zoë", "last": "Ångström"
+        }))
+        .unwrap();
+        for found in [
+            "zoë",
+            "dr.",
+            "ångström",
+            "zoë å",
+            "ÅNGSTRÖM".to_lowercase().as_str(),
+        ] {
+            assert!(contact.name_contains(found), "{found}");
+        }
+        for missed in ["zoe", "smith", "ångström zoë"] {
+            assert!(!contact.name_contains(missed), "{missed}");
+        }
+    }
 
     #[test]
     fn a_count_reads_as_a_number_a_string_or_an_object() {

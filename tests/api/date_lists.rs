@@ -1,15 +1,16 @@
 //! The team's date-cursor lists. Templates: the list a member may use (the team's shared ones
 //! and their own), walked exactly under every profile at a counted cost, found by id with its
 //! access check, and sent with their merge fields filled in. Contacts: walked exactly, at a
-//! counted cost, and fresh after an opt-out made here or elsewhere.
+//! counted cost, fresh after an opt-out made here or elsewhere, and searched by name in
+//! bounded steps.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use heymarket_gateway::config::Readings;
+use heymarket_gateway::config::{Readings, SandboxConfig};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, cost, error_codes, global};
-use crate::sandbox_support::{micro_after, spawn_app_reading};
+use crate::helpers::{TestApp, cost, error_codes, global, spawn_app_with};
+use crate::sandbox_support::{micro_after, roomy_config, spawn_app_reading};
 
 /// The seeded team's admin.
 const ADMIN: i64 = 501;
@@ -257,9 +258,94 @@ async fn a_template_is_sent_with_its_merge_fields_filled_in_for_the_customer() {
     assert_eq!(app.sandbox.calls("POST /v1/message/send").await, sends + 2);
 }
 
-const CONTACTS: &str = r#"query($first: Int, $after: String) {
-    contacts(first: $first, after: $after) {
+const CONTACTS: &str = r#"query($first: Int, $after: String, $filter: ContactFilter) {
+    contacts(first: $first, after: $after, filter: $filter) {
         nodes { databaseId optedOut updatedAt } pageInfo { hasNextPage endCursor } } }"#;
+
+/// Whether a REST contact has `text` (lower-cased) in its display, first or last name, or in
+/// first and last together.
+fn named(row: &Value, text: &str) -> bool {
+    let field = |name: &str| row[name].as_str().map(str::to_lowercase);
+    let first_and_last = field("first")
+        .zip(field("last"))
+        .map(|(f, l)| format!("{f} {l}"));
+    [
+        field("display_name"),
+        field("first"),
+        field("last"),
+        first_and_last,
+    ]
+    .into_iter()
+    .flatten()
+    .any(|name| name.contains(text))
+}
+
+#[tokio::test]
+async fn contacts_are_found_by_name_in_bounded_resumable_steps() {
+    let app = spawn_app_with(
+        SandboxConfig {
+            teams: 1,
+            ..roomy_config()
+        },
+        |config| config.limits.max_list_pages = 3,
+    )
+    .await;
+    let everyone = rest_list(&app, "/v1/contacts", usize::MAX).await;
+    let sample = &everyone[everyone.len() / 2];
+    let last_name = sample["last"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no last name in {sample}"));
+    let expected: Vec<i64> = everyone
+        .iter()
+        .filter(|row| named(row, &last_name.to_lowercase()))
+        .map(|row| row["id"].as_i64().expect("an id"))
+        .collect();
+    assert!(
+        expected.len() >= 2 && expected.len() < everyone.len() / 4,
+        "{} of {} contacts are called {last_name}",
+        expected.len(),
+        everyone.len()
+    );
+
+    let filter = json!({ "filter": { "nameContains": format!(" {} ", last_name.to_uppercase()) } });
+    let (found, bodies) = walk(
+        &app,
+        ADMIN,
+        (CONTACTS, "contacts"),
+        filter.clone(),
+        5,
+        usize::MAX,
+    )
+    .await;
+
+    assert_eq!(found, expected);
+    for body in &bodies {
+        let pages = cost(body).get("POST /v1/contacts").copied().unwrap_or(0);
+        assert!(
+            pages <= 3,
+            "one request reads at most --max-list-pages: {body}"
+        );
+    }
+    let (again, warm) = walk(&app, MEMBER, (CONTACTS, "contacts"), filter, 5, usize::MAX).await;
+    assert_eq!(again, expected);
+    assert!(
+        warm.iter().all(|body| cost(body).is_empty()),
+        "warm: {warm:?}"
+    );
+
+    let calls = app.sandbox.calls("POST /v1/contacts").await;
+    for bad in ["", "   ", &"x".repeat(101)] {
+        let body = app
+            .graphql_as(
+                ADMIN,
+                CONTACTS,
+                json!({ "filter": { "nameContains": bad } }),
+            )
+            .await;
+        assert_eq!(error_codes(&body), ["BAD_USER_INPUT"], "{bad:?}: {body}");
+    }
+    assert_eq!(app.sandbox.calls("POST /v1/contacts").await, calls);
+}
 
 #[tokio::test]
 async fn contacts_walk_exactly_under_every_profile() {
