@@ -39,16 +39,20 @@ impl Loader<i64> for ConversationsById {
     }
 }
 
-/// `POST /v2/contacts/search`: every phone of the batch in one search.
-pub(super) struct ContactsByPhone(pub(super) Arc<Source>);
+/// `POST /v2/contacts/search`: every phone of the batch in one search, every email address in
+/// another (keys are [`super::contact_address`]es).
+pub(super) struct ContactsByAddress(pub(super) Arc<Source>);
 
-impl Loader<String> for ContactsByPhone {
+impl Loader<String> for ContactsByAddress {
     type Value = Arc<Contact>;
     type Error = ApiError;
 
-    async fn load(&self, phones: &[String]) -> Result<HashMap<String, Self::Value>, Self::Error> {
-        self.0.observe_batch("contacts", phones.len());
-        self.0.contacts(phones.to_vec()).await
+    async fn load(
+        &self,
+        addresses: &[String],
+    ) -> Result<HashMap<String, Self::Value>, Self::Error> {
+        self.0.observe_batch("contacts", addresses.len());
+        self.0.contacts(addresses.to_vec()).await
     }
 }
 

@@ -27,13 +27,24 @@ pub use counts::Verdict;
 pub use last_message::LastMessageTarget;
 pub use scheduled::ScheduledMemory;
 
+/// The address a conversation's contact is looked up by: its phone, or for an email thread,
+/// its (first) email address, lower-cased. `None` for a target that is neither.
+pub fn contact_address(target: &str) -> Option<String> {
+    if !target.contains('@') {
+        return Some(target.to_owned()).filter(|phone| !phone.trim().is_empty());
+    }
+    // Under one reading of the docs a thread's target lists every `to:` address.
+    let first = target.split(',').next()?.trim().to_lowercase();
+    crate::email_address::is_plain(&first).then_some(first)
+}
+
 use crate::error::ApiError;
 use crate::upstream::models::{
     Contact, Conversation, CustomField, Inbox, Message, Scheduled, Tag, Team, TeamMember, Template,
 };
 use crate::upstream::requests::{ConversationListRequest, DatePageRequest};
 use crate::upstream::{CallLog, TenantClient};
-use entities::{ContactsByPhone, ConversationsById, Histories, HistoryPage, LastMessages};
+use entities::{ContactsByAddress, ConversationsById, Histories, HistoryPage, LastMessages};
 use source::Source;
 
 /// One operation's view of the upstream.
@@ -43,7 +54,7 @@ pub struct Loaders {
     inboxes: Memo<Vec<Inbox>>,
     team: Memo<Team>,
     conversations: DataLoader<ConversationsById, HashMapCache>,
-    contacts: DataLoader<ContactsByPhone, HashMapCache>,
+    contacts: DataLoader<ContactsByAddress, HashMapCache>,
     histories: DataLoader<Histories, HashMapCache>,
     last_messages: DataLoader<LastMessages, HashMapCache>,
 }
@@ -58,7 +69,7 @@ impl Loaders {
         let source = Arc::new(Source::new(upstream, caches, cost));
         Self {
             conversations: per_operation(ConversationsById(Arc::clone(&source))),
-            contacts: per_operation(ContactsByPhone(Arc::clone(&source))),
+            contacts: per_operation(ContactsByAddress(Arc::clone(&source))),
             histories: per_operation(Histories(Arc::clone(&source))),
             last_messages: per_operation(LastMessages(Arc::clone(&source))),
             source,
@@ -305,21 +316,32 @@ impl Loaders {
         }
     }
 
-    /// The contact with this phone number (E.164 digits), batched with every other phone looked
-    /// up in the same tick into one search.
+    /// The contact with this phone number (E.164 digits), batched with every other contact
+    /// looked up in the same tick into one search.
     pub async fn contact_by_phone(&self, phone: &str) -> Result<Option<Arc<Contact>>, ApiError> {
         self.contacts.load_one(phone.to_owned()).await
     }
 
-    /// Forgets the contact with this phone number, here and in the shared caches, and the
-    /// contact list pages (ordered by change), after a write changed it.
-    pub async fn forget_contact(&self, phone: &str) {
+    /// The contact with this email address (compared without regard to case), batched like
+    /// [`Loaders::contact_by_phone`].
+    pub async fn contact_by_email(&self, email: &str) -> Result<Option<Arc<Contact>>, ApiError> {
+        self.contacts.load_one(email.trim().to_lowercase()).await
+    }
+
+    /// Forgets the contacts at these addresses (phones, or email addresses in any case), here
+    /// and in the shared caches, and the contact list pages (ordered by change), after a write
+    /// changed them. A contact's old and new addresses both go: a missing contact is
+    /// remembered too.
+    pub async fn forget_contacts<'a>(&self, addresses: impl IntoIterator<Item = &'a str>) {
         let caches = &self.source.caches;
         let tenant = self.source.tenant;
-        caches
-            .contacts
-            .invalidate(&(tenant, phone.to_owned()))
-            .await;
+        for address in addresses {
+            let key = match address.contains('@') {
+                true => address.trim().to_lowercase(),
+                false => address.to_owned(),
+            };
+            caches.contacts.invalidate(&(tenant, key)).await;
+        }
         caches.contact_pages_changed(Arc::new(HashSet::from([tenant])));
         self.contacts.clear::<String>();
     }
@@ -413,13 +435,14 @@ impl Loaders {
 
     /// Starts fetching what the rows of a list page will ask for, while the operation is still
     /// paging: the answers land in the shared caches, where the rows' own look-ups find them
-    /// (or wait for them) instead of calling the upstream again.
-    pub fn prefetch(&self, phones: Vec<String>, last_messages: Vec<LastMessageTarget>) {
+    /// (or wait for them) instead of calling the upstream again. `addresses` are
+    /// [`contact_address`]es.
+    pub fn prefetch(&self, addresses: Vec<String>, last_messages: Vec<LastMessageTarget>) {
         let source = Arc::clone(&self.source);
         tokio::spawn(async move {
             let contacts = async {
-                if !phones.is_empty() {
-                    let _ = source.contacts(phones).await;
+                if !addresses.is_empty() {
+                    let _ = source.contacts(addresses).await;
                 }
             };
             let messages = async {

@@ -346,10 +346,11 @@ impl Source {
             .contains_key(&(self.tenant, generation, request.clone()))
     }
 
-    /// Contacts for these phones: cached and in-flight ones as they are, the rest in one search.
+    /// Contacts for these addresses (see [`super::contact_address`]): cached and in-flight
+    /// ones as they are, the rest in one search by phone and one by email.
     pub(super) async fn contacts(
         &self,
-        phones: Vec<String>,
+        addresses: Vec<String>,
     ) -> Result<HashMap<String, Arc<Contact>>, ApiError> {
         let tenant = self.tenant;
         let upstream = self.upstream.clone();
@@ -357,25 +358,45 @@ impl Source {
             Arc::new(move |keys: Vec<(TenantKey, String)>| {
                 let upstream = upstream.clone();
                 async move {
-                    let phones: Vec<String> = keys.into_iter().map(|(_, phone)| phone).collect();
-                    let contacts = upstream.search_contacts_by_phone(&phones).await?;
-                    Ok(by_phone(contacts, &phones)
+                    let (emails, phones): (Vec<String>, Vec<String>) = keys
                         .into_iter()
-                        .map(|(phone, contact)| ((tenant, phone), Ok(contact)))
+                        .map(|(_, address)| address)
+                        .partition(|address| address.contains('@'));
+                    let (by_phone_found, by_email_found) = futures::try_join!(
+                        async {
+                            match phones.is_empty() {
+                                true => Ok(Vec::new()),
+                                false => upstream.search_contacts_by_phone(&phones).await,
+                            }
+                        },
+                        async {
+                            match emails.is_empty() {
+                                true => Ok(Vec::new()),
+                                false => upstream.search_contacts_by_email(&emails).await,
+                            }
+                        },
+                    )?;
+                    Ok(by_phone(by_phone_found, &phones)
+                        .into_iter()
+                        .chain(by_email(by_email_found, &emails))
+                        .map(|(address, contact)| ((tenant, address), Ok(contact)))
                         .collect())
                 }
                 .boxed()
             });
-        let keys: Vec<_> = phones.into_iter().map(|phone| (tenant, phone)).collect();
+        let keys: Vec<_> = addresses
+            .into_iter()
+            .map(|address| (tenant, address))
+            .collect();
         self.count_lookups(
             CacheKind::Contacts,
             keys.len(),
             self.caches.contacts.present(&keys),
         );
         let mut found = HashMap::new();
-        for ((_, phone), contact) in self.caches.contacts.get_many(keys, search).await {
+        for ((_, address), contact) in self.caches.contacts.get_many(keys, search).await {
             if let Some(contact) = contact? {
-                found.insert(phone, contact);
+                found.insert(address, contact);
             }
         }
         Ok(found)
@@ -419,6 +440,20 @@ impl Source {
 
 /// Search results by the phones asked for, matched on digits only (so `+1 415…` and `1415…`
 /// name the same number).
+/// The contacts of `emails` (lower-cased) among `contacts`, matched without regard to case.
+fn by_email(contacts: Vec<Contact>, emails: &[String]) -> HashMap<String, Arc<Contact>> {
+    let mut by_address: HashMap<String, Arc<Contact>> = HashMap::with_capacity(contacts.len());
+    for contact in contacts {
+        if let Some(email) = contact.email.as_deref().map(|e| e.trim().to_lowercase()) {
+            by_address.entry(email).or_insert_with(|| Arc::new(contact));
+        }
+    }
+    emails
+        .iter()
+        .filter_map(|email| Some((email.clone(), Arc::clone(by_address.get(email)?))))
+        .collect()
+}
+
 fn by_phone(contacts: Vec<Contact>, phones: &[String]) -> HashMap<String, Arc<Contact>> {
     let digits = |phone: &str| -> String { phone.chars().filter(char::is_ascii_digit).collect() };
     let mut by_digits: HashMap<String, Arc<Contact>> = HashMap::with_capacity(contacts.len());

@@ -16,7 +16,7 @@ use super::cursor::CursorKey;
 use super::node::{GlobalId, NodeKind};
 use super::types::{Conversation, ConversationStatus};
 use crate::error::ApiError;
-use crate::loaders::{LastMessageTarget, Loaders};
+use crate::loaders::{LastMessageTarget, Loaders, contact_address};
 use crate::pagination::{self, Listing, Slice};
 use crate::upstream::models::Conversation as Conversation_;
 use crate::upstream::requests::ConversationListRequest;
@@ -516,11 +516,10 @@ impl Prefetch {
         }
         shown.sort_by_key(|row| std::cmp::Reverse(Conversation::sort_key(row)));
         shown.truncate(page.first);
-        let phones = if self.contacts {
+        let addresses = if self.contacts {
             shown
                 .iter()
-                .filter_map(|row| row.target.clone())
-                .filter(|target| !target.contains('@'))
+                .filter_map(|row| row.target.as_deref().and_then(contact_address))
                 .collect()
         } else {
             Vec::new()
@@ -533,6 +532,6 @@ impl Prefetch {
         } else {
             Vec::new()
         };
-        loaders.prefetch(phones, last_messages);
+        loaders.prefetch(addresses, last_messages);
     }
 }

@@ -187,8 +187,9 @@ impl Query {
     }
 
     /// The contact with this email address (compared without regard to case); null when there
-    /// is none. Read from Heymarket on every request (contact searches are not cached). To
-    /// search by name, filter `contacts` by `nameContains`.
+    /// is none. Cached like contacts by phone (`--cache-ttl-contacts`), and forgotten when a
+    /// write through this gateway changes the contact. To search by name, filter `contacts`
+    /// by `nameContains`.
     async fn contact_by_email(
         &self,
         ctx: &Context<'_>,
@@ -202,17 +203,8 @@ impl Query {
         }
         let context = RequestContext::of(ctx)?;
         context.acting_member().await?;
-        let found = context
-            .upstream()
-            .search_contacts_by_email(std::slice::from_ref(&email))
-            .await?;
-        let contact = found.into_iter().find(|contact| {
-            contact
-                .email
-                .as_deref()
-                .is_some_and(|address| address.trim().eq_ignore_ascii_case(&email))
-        });
-        Ok(contact.map(|contact| Contact(std::sync::Arc::new(contact))))
+        let contact = context.loaders.contact_by_email(&email).await?;
+        Ok(contact.map(Contact))
     }
 
     /// Any object by its global id; null with a `NOT_FOUND` error when there is none, or a

@@ -139,7 +139,11 @@ async fn create(ctx: &Context<'_>, input: CreateContactInput) -> Result<Contact,
         is_opted_out: None,
     };
     let written = context.upstream().create_contact(&write).await;
-    context.loaders.forget_contact(&phone).await;
+    let addresses = [Some(phone.as_str()), write.email.as_deref()];
+    context
+        .loaders
+        .forget_contacts(addresses.into_iter().flatten())
+        .await;
     let id = written.map_err(rejected)?;
     read_back(context, id).await
 }
@@ -194,9 +198,16 @@ async fn update(ctx: &Context<'_>, input: UpdateContactInput) -> Result<Contact,
         is_opted_out: current.is_opted_out,
     };
     let written = context.upstream().update_contact(id, &write).await;
-    for phone in old_phone.iter().chain([&phone]) {
-        context.loaders.forget_contact(phone).await;
-    }
+    let addresses = [
+        old_phone.as_deref(),
+        Some(phone.as_str()),
+        current.email.as_deref(),
+        write.email.as_deref(),
+    ];
+    context
+        .loaders
+        .forget_contacts(addresses.into_iter().flatten())
+        .await;
     written.map_err(rejected)?;
     read_back(context, id).await
 }

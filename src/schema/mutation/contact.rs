@@ -70,9 +70,11 @@ async fn set_opt_out(ctx: &Context<'_>, id: &ID, opted_out: bool) -> Result<Cont
         },
     };
     let written = context.upstream().set_contact_status(&request).await;
-    if let Some(phone) = phone {
-        context.loaders.forget_contact(phone).await;
-    }
+    let addresses = [phone, contact.email.as_deref()];
+    context
+        .loaders
+        .forget_contacts(addresses.into_iter().flatten())
+        .await;
     written.map_err(rejected)?;
     let contact = context
         .loaders

@@ -7,7 +7,7 @@ use async_graphql::{Context, Enum, ID, Object};
 
 use super::{Contact, Inbox, Member, Message, ScheduledMessage};
 use crate::error::ApiError;
-use crate::loaders::LastMessageTarget;
+use crate::loaders::{LastMessageTarget, contact_address};
 use crate::pagination::{self, Listing, SortKey};
 use crate::schema::connection::{
     MaxListPages, MessageConnection, PageRequest, report_incomplete, walk_error,
@@ -185,20 +185,18 @@ impl Conversation {
         })
     }
 
-    /// The customer, when a contact exists for the conversation's phone number.
+    /// The customer, when a contact exists with the conversation's phone number, or, in an
+    /// email thread, its email address (the first, where the thread lists several), compared
+    /// without regard to case.
     async fn contact(&self, ctx: &Context<'_>) -> Result<Option<Contact>, ApiError> {
-        let Some(target) = self
-            .0
-            .target
-            .as_deref()
-            .filter(|target| !target.contains('@'))
-        else {
+        let Some(address) = self.0.target.as_deref().and_then(contact_address) else {
             return Ok(None);
         };
-        let contact = RequestContext::of(ctx)?
-            .loaders
-            .contact_by_phone(target)
-            .await?;
+        let loaders = &RequestContext::of(ctx)?.loaders;
+        let contact = match address.contains('@') {
+            true => loaders.contact_by_email(&address).await?,
+            false => loaders.contact_by_phone(&address).await?,
+        };
         Ok(contact.map(Contact))
     }
 

@@ -407,7 +407,7 @@ async fn an_email_sent_elsewhere_reaches_a_cached_thread_through_its_webhook() {
 }
 
 #[tokio::test]
-async fn an_email_thread_shows_on_its_contacts_page() {
+async fn an_email_thread_and_its_contact_show_each_other() {
     let app = spawn_app().await;
     let thread = open_conversation(&app, EMAIL_INBOX, 0).await;
     let address: String = json_at(&thread, "/target");
@@ -435,5 +435,44 @@ async fn an_email_thread_shows_on_its_contacts_page() {
             "databaseId": thread["id"].to_string(), "channel": "EMAIL"
         })),
         "{page}"
+    );
+
+    // And the thread shows its contact, found by its address.
+    let query = r#"query($id: ID!) { conversation(id: $id) { contact { databaseId email } } }"#;
+    let variables = json!({ "id": conversation_gid(json_at(&thread, "/id")) });
+    let shown = app.graphql_as(501, query, variables).await;
+    assert_eq!(
+        json_at::<String>(&shown, "/data/conversation/contact/databaseId"),
+        contact.to_string(),
+        "{shown}"
+    );
+    assert_eq!(
+        cost(&shown).get("POST /v2/contacts/search"),
+        Some(&1),
+        "{shown}"
+    );
+
+    // A page of threads finds all their contacts in one search by email.
+    let list = r#"query($id: ID!) { inbox(id: $id) {
+        conversations(first: 10) { nodes { target contact { email } } } } }"#;
+    let listed = app
+        .graphql_as(501, list, json!({ "id": inbox_gid(EMAIL_INBOX) }))
+        .await;
+    let nodes: Vec<Value> = json_at(&listed, "/data/inbox/conversations/nodes");
+    assert_eq!(nodes.len(), 10, "{listed}");
+    let with_contact = nodes
+        .iter()
+        .filter(|node| !node["contact"].is_null())
+        .inspect(|node| {
+            let email: String = json_at(node, "/contact/email");
+            let target: String = json_at(node, "/target");
+            assert_eq!(email.to_lowercase(), target.to_lowercase(), "{node}");
+        })
+        .count();
+    assert!(with_contact > 0, "{listed}");
+    assert_eq!(
+        cost(&listed).get("POST /v2/contacts/search"),
+        Some(&1),
+        "{listed}"
     );
 }
