@@ -152,6 +152,22 @@ impl<T> Slice<T> {
             incomplete: Vec::new(),
         }
     }
+
+    /// The `first` rows after `after` of a list held whole in memory (in any order), newest
+    /// first.
+    pub fn of_whole(mut rows: Vec<(SortKey, T)>, first: usize, after: Option<Position>) -> Self {
+        rows.sort_by(|(a, _), (b, _)| b.cmp(a));
+        let mut rest = rows
+            .into_iter()
+            .filter(|(key, _)| after.is_none_or(|after| *key < after.key))
+            .peekable();
+        let rows: Vec<_> = rest.by_ref().take(first).collect();
+        Self {
+            rows,
+            has_next_page: rest.peek().is_some(),
+            ..Self::empty()
+        }
+    }
 }
 
 /// Why a walk could not complete.
@@ -311,6 +327,38 @@ mod tests {
     use std::cell::Cell;
 
     use super::*;
+
+    #[test]
+    fn a_whole_list_is_sliced_after_its_cursor_newest_first() {
+        let at = |second: u32| {
+            chrono::TimeZone::with_ymd_and_hms(&Utc, 2024, 1, 1, 0, 0, second).unwrap()
+        };
+        let key = |second, id| SortKey { at: at(second), id };
+        let rows = vec![
+            (key(1, 10), 'a'),
+            (key(3, 30), 'c'),
+            (key(2, 20), 'b'),
+            (key(3, 31), 'd'),
+        ];
+        let letters = |slice: &Slice<char>| slice.rows.iter().map(|(_, l)| *l).collect::<String>();
+
+        let first = Slice::of_whole(rows.clone(), 2, None);
+        assert_eq!(
+            (letters(&first), first.has_next_page),
+            ("dc".to_owned(), true)
+        );
+        let after = Position {
+            key: first.rows[1].0,
+            resume: None,
+        };
+        let second = Slice::of_whole(rows.clone(), 2, Some(after));
+        assert_eq!(
+            (letters(&second), second.has_next_page),
+            ("ba".to_owned(), false)
+        );
+        let none = Slice::of_whole(rows, 0, None);
+        assert_eq!((letters(&none), none.has_next_page), (String::new(), true));
+    }
 
     /// An upstream over `rows` that answers pages of `page_size`, newest first, strictly before
     /// the bound at `granularity`, with ties in an order of its own (id ascending).

@@ -40,8 +40,8 @@ impl Narrowing {
 pub struct ConversationTotal(Plan);
 
 enum Plan {
-    /// The acting member sees no inbox: the list is empty, and nothing needs asking.
-    Nothing,
+    /// Known without asking: the list was read whole, or the acting member sees no inbox.
+    Known(i32),
     /// The filter asks what the count endpoint cannot be asked, and why.
     Unavailable(&'static str),
     Counted(Box<Counting>),
@@ -57,9 +57,9 @@ struct Counting {
 }
 
 impl ConversationTotal {
-    /// The total of a list that shows nothing.
-    pub fn nothing() -> Self {
-        Self(Plan::Nothing)
+    /// The total of a list held whole: `count` items.
+    pub fn known(count: usize) -> Self {
+        Self(Plan::Known(i32::try_from(count).unwrap_or(i32::MAX)))
     }
 
     /// The total of a list the count endpoint has no filter for (`why` says which).
@@ -92,7 +92,7 @@ impl ConversationTotal {
     /// The count, or why it cannot be given.
     pub async fn count(&self, ctx: &Context<'_>) -> Result<i32, ApiError> {
         match &self.0 {
-            Plan::Nothing => Ok(0),
+            Plan::Known(count) => Ok(*count),
             Plan::Unavailable(why) => Err(ApiError::CountUnavailable((*why).to_owned())),
             Plan::Counted(counting) => counting.count(&RequestContext::of(ctx)?.loaders).await,
         }

@@ -220,7 +220,7 @@ pub async fn conversations(
             let empty = page.page(cursors, Slice::empty(), Conversation);
             return Ok(ConversationConnection::counted(
                 empty,
-                ConversationTotal::nothing(),
+                ConversationTotal::known(0),
             ));
         }
     };

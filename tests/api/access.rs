@@ -83,13 +83,13 @@ const PROBES: &[Probe] = &[
     Probe {
         name: "Query.contact",
         operation: "query($contact: ID!) { contact(id: $contact) { displayName \
-            conversations { id target lastMessage { text } } } }",
+            conversations { nodes { id target lastMessage { text } } } } }",
         expect: Expect::LeftOut,
     },
     Probe {
         name: "Query.contactByPhone",
         operation: "query($phone: String!) { contactByPhone(phone: $phone) { displayName \
-            conversations { id target } } }",
+            conversations { nodes { id target } } } }",
         expect: Expect::LeftOut,
     },
     Probe {

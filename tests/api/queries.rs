@@ -127,7 +127,7 @@ async fn a_contact_lists_its_conversations_in_every_inbox() {
     );
     let body = app
         .graphql_with(
-            "query($phone: String!) { contactByPhone(phone: $phone) { phone email conversations { databaseId target updatedAt } } }",
+            "query($phone: String!) { contactByPhone(phone: $phone) { phone email conversations { totalCount nodes { databaseId target updatedAt } } } }",
             json!({"phone": pretty}),
             &[],
         )
@@ -136,7 +136,7 @@ async fn a_contact_lists_its_conversations_in_every_inbox() {
     assert_eq!(body["errors"], Value::Null, "{body}");
     let contact = &body["data"]["contactByPhone"];
     assert_eq!(contact["phone"], *phone);
-    let listed: Vec<i64> = contact["conversations"]
+    let listed: Vec<i64> = contact["conversations"]["nodes"]
         .as_array()
         .unwrap()
         .iter()
@@ -152,7 +152,8 @@ async fn a_contact_lists_its_conversations_in_every_inbox() {
         listed.iter().collect::<BTreeSet<_>>(),
         expected.iter().chain(threads).collect::<BTreeSet<_>>()
     );
-    let updated: Vec<&str> = contact["conversations"]
+    assert_eq!(contact["conversations"]["totalCount"], listed.len());
+    let updated: Vec<&str> = contact["conversations"]["nodes"]
         .as_array()
         .unwrap()
         .iter()
@@ -162,6 +163,32 @@ async fn a_contact_lists_its_conversations_in_every_inbox() {
         updated.windows(2).all(|pair| pair[0] >= pair[1]),
         "newest first"
     );
+
+    // Paged one at a time: the same conversations in the same order.
+    let query = "query($phone: String!, $after: String) { contactByPhone(phone: $phone) { \
+        conversations(first: 1, after: $after) { nodes { databaseId } \
+        pageInfo { hasNextPage endCursor } } } }";
+    let (mut paged, mut after) = (Vec::new(), Value::Null);
+    loop {
+        let variables = json!({ "phone": pretty, "after": after });
+        let body = app.graphql_with(query, variables, &[]).await.1;
+        let connection = &body["data"]["contactByPhone"]["conversations"];
+        let nodes = connection["nodes"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no nodes in {body}"));
+        paged.extend(nodes.iter().map(|node| {
+            node["databaseId"]
+                .as_str()
+                .and_then(|id| id.parse::<i64>().ok())
+                .unwrap_or_else(|| panic!("no id in {node}"))
+        }));
+        assert!(paged.len() <= listed.len(), "{body}");
+        if connection["pageInfo"]["hasNextPage"] != true {
+            break;
+        }
+        after = connection["pageInfo"]["endCursor"].clone();
+    }
+    assert_eq!(paged, listed);
 }
 
 #[tokio::test]

@@ -8,8 +8,12 @@ use futures::future::try_join_all;
 
 use super::{Conversation, CustomField, CustomFieldValue, Tag};
 use crate::error::ApiError;
+use crate::pagination::{Slice, SortKey};
 use crate::schema::access::Visibility;
+use crate::schema::connection::{ConversationConnection, PageRequest};
 use crate::schema::context::RequestContext;
+use crate::schema::counting::ConversationTotal;
+use crate::schema::cursor::{CursorKey, CursorKind};
 use crate::schema::node::GlobalId;
 use crate::schema::scalars::Int64;
 use crate::upstream::models;
@@ -128,10 +132,50 @@ impl Contact {
     }
 
     /// The contact's conversations in the acting member's inboxes (contacts are the team's, the
-    /// conversations of other inboxes are not listed), at most one per inbox, newest first: by
-    /// phone in text inboxes and by email address in email inboxes. The upstream finds a
-    /// conversation by address and inbox only, so this costs one history call per inbox.
-    async fn conversations(&self, ctx: &Context<'_>) -> Result<Vec<Conversation>, ApiError> {
+    /// conversations of other inboxes are not listed), at most one per inbox, newest activity
+    /// first: by phone in text inboxes and by email address in email inboxes. The upstream
+    /// finds a conversation by address and inbox only, so the list is read whole, for one
+    /// history call per inbox (cached like histories), and each page is cut from it;
+    /// `totalCount` is exact and costs nothing more.
+    #[graphql(complexity = "crate::schema::limits::connection_cost(first, child_complexity)")]
+    async fn conversations(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "How many conversations to return (0 to 100; default 20).")] first: Option<
+            i32,
+        >,
+        #[graphql(desc = "Continue after this cursor (an `endCursor` or edge `cursor`).")]
+        after: Option<String>,
+    ) -> Result<ConversationConnection, ApiError> {
+        let cursors = CursorKey::of(ctx)?;
+        let page = PageRequest::parse(cursors, CursorKind::Conversation, first, after)?;
+        let conversations = self.every_conversation(ctx).await?;
+        let total = ConversationTotal::known(conversations.len());
+        let rows = conversations
+            .into_iter()
+            .map(|conversation| {
+                // A conversation without `updated` sorts last, by id.
+                let key = Conversation::sort_key(&conversation).unwrap_or(SortKey {
+                    at: chrono::DateTime::<chrono::Utc>::MIN_UTC,
+                    id: conversation.id,
+                });
+                (key, conversation)
+            })
+            .collect();
+        let slice = Slice::of_whole(rows, page.first, page.after);
+        Ok(ConversationConnection::counted(
+            page.page(cursors, slice, Conversation),
+            total,
+        ))
+    }
+}
+
+impl Contact {
+    /// Every conversation of [`Contact::conversations`], in no particular order.
+    async fn every_conversation(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Vec<Arc<models::Conversation>>, ApiError> {
         let address = |field: &Option<String>| {
             field
                 .as_deref()
@@ -157,16 +201,14 @@ impl Contact {
         let histories =
             try_join_all(lookups.map(|(target, inbox)| loaders.latest_messages(target, inbox)))
                 .await?;
-        let mut conversations: Vec<Arc<models::Conversation>> = histories
+        let conversations: Vec<Arc<models::Conversation>> = histories
             .iter()
             .filter_map(|history| history.first()?.conversation.clone())
             .map(|conversation| Arc::new(*conversation))
             .collect();
-        conversations
-            .sort_by_key(|conversation| std::cmp::Reverse(Conversation::sort_key(conversation)));
         loaders
             .prime_conversations(conversations.iter().cloned())
             .await;
-        Ok(conversations.into_iter().map(Conversation).collect())
+        Ok(conversations)
     }
 }

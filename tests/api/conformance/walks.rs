@@ -965,7 +965,7 @@ async fn a_contacts_conversations_skip_inboxes_where_it_has_none_under_every_pro
 
         let body = app
             .graphql_with(
-                "query($id: ID!) { contact(id: $id) { conversations { databaseId } } }",
+                "query($id: ID!) { contact(id: $id) { conversations { nodes { databaseId } } } }",
                 json!({ "id": contact }),
                 &[],
             )
@@ -977,7 +977,7 @@ async fn a_contacts_conversations_skip_inboxes_where_it_has_none_under_every_pro
             Vec::<String>::new(),
             "{profile}: {body}"
         );
-        let listed: Vec<i64> = body["data"]["contact"]["conversations"]
+        let listed: Vec<i64> = body["data"]["contact"]["conversations"]["nodes"]
             .as_array()
             .expect("conversations")
             .iter()

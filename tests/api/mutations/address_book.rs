@@ -11,7 +11,7 @@ use crate::helpers::{TestApp, cost, json_at, routes, spawn_app};
 const CONTACT_SCREEN: &str = "query($id: ID!) { contact(id: $id) { id displayName firstName \
      lastName phone email optedOut blocked tags { id name color } \
      customFields { field { databaseId name } value } \
-     conversations { id inbox { name } status lastMessage { text sentAt } } } }";
+     conversations(first: 10) { totalCount nodes { id inbox { name } status lastMessage { text sentAt } } } } }";
 
 /// What a contact payload is asked for.
 const CONTACT_PAYLOAD: &str = "contact { id databaseId firstName lastName phone email \

@@ -424,12 +424,12 @@ async fn an_email_thread_and_its_contact_show_each_other() {
 
     let page = app
         .graphql(&format!(
-            "{{ contact(id: \"{}\") {{ email conversations {{ databaseId channel }} }} }}",
+            "{{ contact(id: \"{}\") {{ email conversations {{ nodes {{ databaseId channel }} }} }} }}",
             heymarket_gateway::schema::GlobalId::Contact(contact)
         ))
         .await;
     assert_eq!(page["errors"], Value::Null, "{page}");
-    let conversations: Vec<Value> = json_at(&page, "/data/contact/conversations");
+    let conversations: Vec<Value> = json_at(&page, "/data/contact/conversations/nodes");
     assert!(
         conversations.contains(&json!({
             "databaseId": thread["id"].to_string(), "channel": "EMAIL"
