@@ -41,6 +41,8 @@ pub struct Caches {
     pub(super) inboxes: Cache<TenantKey, Arc<Vec<Inbox>>>,
     pub(super) team: Cache<TenantKey, Arc<Team>>,
     pub(super) conversations: Cache<(TenantKey, i64), Arc<Conversation>>,
+    /// Contacts by id, as `GET /v1/contact/{id}` answered (a missing one is not kept).
+    pub(super) contacts_by_id: Cache<(TenantKey, i64), Arc<Contact>>,
     /// Contacts by phone; a missing contact is remembered too.
     pub(super) contacts: BatchCache<(TenantKey, String), Arc<Contact>>,
     /// Newest history page per (phone, inbox).
@@ -115,6 +117,9 @@ impl Caches {
             inboxes: bounded(config.capacity, config.ttl_directory).build(),
             team: bounded(config.capacity, config.ttl_directory).build(),
             conversations: bounded(config.capacity, config.ttl_conversations).build(),
+            contacts_by_id: bounded(config.capacity, config.ttl_contacts)
+                .support_invalidation_closures()
+                .build(),
             contacts: BatchCache::new(config.capacity, config.ttl_contacts),
             histories: bounded(config.capacity, config.ttl_conversations)
                 .support_invalidation_closures()
@@ -307,6 +312,14 @@ impl Caches {
         let owners = Arc::clone(&tenants);
         self.contacts
             .invalidate_if(move |(tenant, _)| owners.contains(tenant));
+        let owners = Arc::clone(&tenants);
+        if let Err(error) = self
+            .contacts_by_id
+            .invalidate_entries_if(move |(tenant, _), _| owners.contains(tenant))
+        {
+            tracing::error!(%error, "cannot drop contacts selectively; clearing them all");
+            self.contacts_by_id.invalidate_all();
+        }
         self.contact_pages_changed(tenants);
     }
 

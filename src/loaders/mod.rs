@@ -307,8 +307,20 @@ impl Loaders {
         memory.sender(self.source.tenant, id).await
     }
 
-    /// One contact by id (`GET /v1/contact/{id}`); `None` when there is none.
+    /// One contact by id (`GET /v1/contact/{id}`); `None` when there is none. Cached for
+    /// `--cache-ttl-contacts`, and forgotten like contacts by address (see
+    /// [`Loaders::forget_contacts`]).
     pub async fn contact(&self, id: i64) -> Result<Option<Arc<Contact>>, ApiError> {
+        match self.source.contact_by_id(id).await {
+            Ok(contact) => Ok(Some(contact)),
+            Err(ApiError::NotFound(_)) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// One contact by id as the upstream has it now, past every cache: what a write that
+    /// carries the contact's other fields along must start from.
+    pub async fn current_contact(&self, id: i64) -> Result<Option<Arc<Contact>>, ApiError> {
         match self.source.upstream.contact(id).await {
             Ok(contact) => Ok(Some(Arc::new(contact))),
             Err(crate::upstream::Error::NotFound) => Ok(None),
@@ -328,13 +340,20 @@ impl Loaders {
         self.contacts.load_one(email.trim().to_lowercase()).await
     }
 
-    /// Forgets the contacts at these addresses (phones, or email addresses in any case), here
-    /// and in the shared caches, and the contact list pages (ordered by change), after a write
-    /// changed them. A contact's old and new addresses both go: a missing contact is
-    /// remembered too.
-    pub async fn forget_contacts<'a>(&self, addresses: impl IntoIterator<Item = &'a str>) {
+    /// Forgets contact `id` and the contacts at these addresses (phones, or email addresses
+    /// in any case), here and in the shared caches, and the contact list pages (ordered by
+    /// change), after a write changed them. A contact's old and new addresses both go: a
+    /// missing contact is remembered too.
+    pub async fn forget_contacts<'a>(
+        &self,
+        id: Option<i64>,
+        addresses: impl IntoIterator<Item = &'a str>,
+    ) {
         let caches = &self.source.caches;
         let tenant = self.source.tenant;
+        if let Some(id) = id {
+            caches.contacts_by_id.invalidate(&(tenant, id)).await;
+        }
         for address in addresses {
             let key = match address.contains('@') {
                 true => address.trim().to_lowercase(),

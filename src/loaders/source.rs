@@ -402,6 +402,24 @@ impl Source {
         Ok(found)
     }
 
+    /// One contact by id, through the shared cache; `NotFound` when there is none.
+    pub(super) async fn contact_by_id(&self, id: i64) -> Result<Arc<Contact>, ApiError> {
+        let fill = || async {
+            self.upstream
+                .contact(id)
+                .await
+                .map(Arc::new)
+                .map_err(ApiError::from)
+        };
+        self.read_through(
+            CacheKind::Contacts,
+            &self.caches.contacts_by_id,
+            (self.tenant, id),
+            fill,
+        )
+        .await
+    }
+
     /// The contact with this phone as the upstream has it now, past the cache.
     pub(super) async fn current_contact(
         &self,

@@ -149,7 +149,9 @@ impl Query {
         Ok(fields.iter().map(CustomField::from).collect())
     }
 
-    /// One contact by its global id; null with a `NOT_FOUND` error when there is none.
+    /// One contact by its global id; null with a `NOT_FOUND` error when there is none. Cached
+    /// for `--cache-ttl-contacts`; a change through this gateway, or a contact webhook,
+    /// refreshes it.
     async fn contact(
         &self,
         ctx: &Context<'_>,

@@ -142,7 +142,7 @@ async fn create(ctx: &Context<'_>, input: CreateContactInput) -> Result<Contact,
     let addresses = [Some(phone.as_str()), write.email.as_deref()];
     context
         .loaders
-        .forget_contacts(addresses.into_iter().flatten())
+        .forget_contacts(None, addresses.into_iter().flatten())
         .await;
     let id = written.map_err(rejected)?;
     read_back(context, id).await
@@ -158,7 +158,7 @@ async fn update(ctx: &Context<'_>, input: UpdateContactInput) -> Result<Contact,
         checked_tags(context, input.tag_ids),
         checked_values(context, input.custom_fields),
         async {
-            let contact = context.loaders.contact(id).await?;
+            let contact = context.loaders.current_contact(id).await?;
             contact.ok_or_else(|| Failure::from(ApiError::NotFound(format!("no contact {id}"))))
         },
     )?;
@@ -206,14 +206,14 @@ async fn update(ctx: &Context<'_>, input: UpdateContactInput) -> Result<Contact,
     ];
     context
         .loaders
-        .forget_contacts(addresses.into_iter().flatten())
+        .forget_contacts(Some(id), addresses.into_iter().flatten())
         .await;
     written.map_err(rejected)?;
     read_back(context, id).await
 }
 
 async fn read_back(context: &RequestContext, id: i64) -> Result<Contact, Failure> {
-    let contact = context.loaders.contact(id).await?;
+    let contact = context.loaders.current_contact(id).await?;
     let contact = contact.ok_or_else(|| ApiError::NotFound(format!("contact {id} is gone")))?;
     Ok(Contact(contact))
 }

@@ -50,7 +50,8 @@ impl ContactMutations {
 async fn set_opt_out(ctx: &Context<'_>, id: &ID, opted_out: bool) -> Result<Contact, Failure> {
     let context = RequestContext::of(ctx)?;
     let id = GlobalId::parse_as(id, NodeKind::Contact)?;
-    let (actor, contact) = futures::join!(context.acting_member(), context.loaders.contact(id));
+    let (actor, contact) =
+        futures::join!(context.acting_member(), context.loaders.current_contact(id));
     actor?;
     let contact = contact?.ok_or_else(|| ApiError::NotFound(format!("no contact {id}")))?;
     let phone = contact
@@ -73,12 +74,12 @@ async fn set_opt_out(ctx: &Context<'_>, id: &ID, opted_out: bool) -> Result<Cont
     let addresses = [phone, contact.email.as_deref()];
     context
         .loaders
-        .forget_contacts(addresses.into_iter().flatten())
+        .forget_contacts(Some(id), addresses.into_iter().flatten())
         .await;
     written.map_err(rejected)?;
     let contact = context
         .loaders
-        .contact(id)
+        .current_contact(id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no contact {id}")))?;
     Ok(Contact(contact))

@@ -73,13 +73,12 @@ async fn a_contact_page_is_one_query() {
     assert_eq!(fresh_cost["POST /v1/contact-fields"], 1, "{fresh_cost:?}");
     assert_eq!(fresh_cost["GET /v1/contact/{id}"], 1, "{fresh_cost:?}");
 
-    // Read again: only the contact itself is asked for (it is read by id afresh); its tags,
-    // fields and conversations come from the caches.
+    // Read again: the contact, its tags, fields and conversations come from the caches.
     let again = app
         .graphql_as(501, CONTACT_SCREEN, json!({ "id": id }))
         .await;
     assert_eq!(again["data"], page["data"]);
-    assert_eq!(cost(&again), routes(&[("GET /v1/contact/{id}", 1)]));
+    assert_eq!(cost(&again), routes(&[]));
 }
 
 #[tokio::test]
@@ -121,13 +120,25 @@ async fn a_contact_is_created_and_changed_with_its_tags_and_fields() {
         json!({ "9001": "AC-99", "9003": "December 10" })
     );
 
-    // Cached by phone before the change; the change shows there at once.
+    // Cached by phone, by email and by id before the change; the change shows in each at
+    // once.
     let by_phone = "query { contactByPhone(phone: \"12125550190\") { firstName tags { name } \
         customFields { value } } }";
     assert_eq!(
         app.graphql(by_phone).await["data"]["contactByPhone"]["firstName"],
         "Ada"
     );
+    let by_email = "{ contactByEmail(email: \"ada@example.com\") { firstName } }";
+    let by_id = format!(
+        "{{ contact(id: \"{}\") {{ firstName }} }}",
+        json_at::<String>(contact, "/id")
+    );
+    for query in [by_email, by_id.as_str()] {
+        let body = app.graphql(query).await;
+        assert!(body.to_string().contains("\"firstName\":\"Ada\""), "{body}");
+        let warm = app.graphql(query).await;
+        assert_eq!(cost(&warm), routes(&[]), "cached: {warm}");
+    }
     let (updated, body) = change(
         &app,
         "updateContact",
@@ -166,6 +177,13 @@ async fn a_contact_is_created_and_changed_with_its_tags_and_fields() {
         json!({ "firstName": "Augusta Ada", "tags": [{ "name": "New customer" }],
             "customFields": [{ "value": "AC-100" }, { "value": "December 10" }] })
     );
+    for query in [by_email, by_id.as_str()] {
+        let body = app.graphql(query).await;
+        assert!(
+            body.to_string().contains("\"firstName\":\"Augusta Ada\""),
+            "{body}"
+        );
+    }
 }
 
 #[tokio::test]
