@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use futures::future::{BoxFuture, FutureExt, Shared, join_all, lazy};
 use moka::future::Cache;
+use moka::ops::compute::Op;
 
 use crate::error::ApiError;
 
@@ -119,10 +120,10 @@ where
         let lookups = found.into_iter().map(|(key, pending, ours)| {
             let fetch = Arc::clone(&fetch);
             async move {
-                let value = pending.await;
+                let value = pending.clone().await;
                 if value.is_err() {
                     // Shared with those already waiting, not kept for later requests.
-                    self.entries.invalidate(&key).await;
+                    self.forget_failed(&key, &pending).await;
                 }
                 let value = match value {
                     // Another request's fetch was refused for that request's upstream budget,
@@ -138,6 +139,28 @@ where
             }
         });
         join_all(lookups).await
+    }
+}
+
+impl<K, V> BatchCache<K, V>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    /// Drops `key`'s entry if it is still the look-up that failed: by the time a failure is
+    /// known, an event may have dropped it and a newer look-up taken its place, which must
+    /// stay. (Checked and removed as one step, under the entry's lock.)
+    async fn forget_failed(&self, key: &K, failed: &Pending<Option<V>>) {
+        self.entries
+            .entry(key.clone())
+            .and_compute_with(|entry| {
+                let op = match entry {
+                    Some(entry) if Shared::ptr_eq(entry.value(), failed) => Op::Remove,
+                    _ => Op::Nop,
+                };
+                std::future::ready(op)
+            })
+            .await;
     }
 }
 
@@ -310,6 +333,48 @@ mod tests {
             1,
             "the failure was not cached"
         );
+    }
+
+    #[tokio::test]
+    async fn a_failure_does_not_evict_a_newer_look_up_of_its_key() {
+        let cache: Arc<BatchCache<u32, String>> =
+            Arc::new(BatchCache::new(100, Duration::from_secs(60)));
+        let (release, released) = tokio::sync::oneshot::channel::<()>();
+        let released = released.shared();
+        let failing: BatchFetch<u32, String> = Arc::new(move |_| {
+            let released = released.clone();
+            async move {
+                let _ = released.await;
+                Err(ApiError::UpstreamUnavailable)
+            }
+            .boxed()
+        });
+        let calls = Arc::new(AtomicUsize::new(0));
+        let fetch = counting_fetch(calls.clone(), Default::default());
+
+        let first = tokio::spawn({
+            let cache = Arc::clone(&cache);
+            async move { cache.get_many(vec![2], failing).await }
+        });
+        for _ in 0..1_000 {
+            if cache.present(&[2]) == 1 {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(cache.present(&[2]), 1, "the first look-up holds the key");
+        // An event drops the key, and a newer look-up fills it while the first still waits.
+        cache.invalidate(&2).await;
+        let newer = cache.get_many(vec![2], fetch.clone()).await;
+        assert_eq!(newer[0].1, Ok(Some("v2".to_owned())));
+
+        release.send(()).expect("the first look-up waits");
+        let failed = first.await.expect("the first look-up");
+        assert_eq!(failed[0].1, Err(ApiError::UpstreamUnavailable));
+
+        let later = cache.get_many(vec![2], fetch).await;
+        assert_eq!(later[0].1, Ok(Some("v2".to_owned())));
+        assert_eq!(calls.load(Ordering::SeqCst), 1, "the newer value was kept");
     }
 
     #[tokio::test]
