@@ -150,25 +150,7 @@ pub struct Page<N> {
 /// (`counted by`), which the connection then carries and asks for its `totalCount`.
 macro_rules! connection_types {
     ($node:ty, $connection:ident, $edge:ident, $connection_doc:literal, $edge_doc:literal) => {
-        connection_types!(@edge $node, $edge, $edge_doc);
-
-        #[doc = $connection_doc]
-        #[derive(async_graphql::SimpleObject)]
-        #[graphql(complex)]
-        pub struct $connection {
-            /// The page's items with their cursors, in list order.
-            pub edges: Vec<$edge>,
-            /// Where this page sits in the list.
-            pub page_info: PageInfo,
-        }
-
-        #[async_graphql::ComplexObject]
-        impl $connection {
-            /// The page's items in list order, without cursors.
-            async fn nodes(&self) -> Vec<&$node> {
-                self.edges.iter().map(|edge| &edge.node).collect()
-            }
-        }
+        connection_types!(@types $node, $connection, $edge, $connection_doc, $edge_doc, [], []);
 
         impl From<Page<$node>> for $connection {
             fn from(page: Page<$node>) -> Self {
@@ -179,42 +161,31 @@ macro_rules! connection_types {
     };
     ($node:ty, $connection:ident, $edge:ident, $connection_doc:literal, $edge_doc:literal,
      counted by $total:ty) => {
-        connection_types!(@edge $node, $edge, $edge_doc);
-
-        #[doc = $connection_doc]
-        #[derive(async_graphql::SimpleObject)]
-        #[graphql(complex)]
-        pub struct $connection {
-            /// The page's items with their cursors, in list order.
-            pub edges: Vec<$edge>,
-            /// Where this page sits in the list.
-            pub page_info: PageInfo,
-            #[graphql(skip)]
-            pub total: $total,
-        }
-
-        #[async_graphql::ComplexObject]
-        impl $connection {
-            /// The page's items in list order, without cursors.
-            async fn nodes(&self) -> Vec<&$node> {
-                self.edges.iter().map(|edge| &edge.node).collect()
-            }
-
-            /// How many items the whole list holds, over all its pages. Asked of the
-            /// upstream's own count only when selected, never by walking the list; a list
-            /// whose only selected field is `totalCount` is not listed at all. Null, with a
-            /// `COUNT_UNAVAILABLE` error, where the upstream cannot be shown to count what
-            /// the filter asks (see the error's message). Freshness: counted when asked, then
-            /// shared until a conversation of the team changes (a write through this gateway
-            /// or a webhook event), and for at most the conversation cache's lifetime
-            /// (`--cache-ttl-conversations`). Exactness: exact at counting time; a count of
-            /// `OPEN` (every conversation not closed) or of read conversations is the
-            /// difference of two counts, which a conversation changing between them can move
-            /// by one for that moment.
-            async fn total_count(&self, ctx: &async_graphql::Context<'_>) -> Result<Option<i32>, ApiError> {
-                self.total.count(ctx).await.map(Some)
-            }
-        }
+        connection_types!(@types $node, $connection, $edge, $connection_doc, $edge_doc,
+            [
+                #[graphql(skip)]
+                pub total: $total,
+            ],
+            [
+                /// How many items the whole list holds, over all its pages. Asked of the
+                /// upstream's own count only when selected, never by walking the list; a list
+                /// whose only selected field is `totalCount` is not listed at all. Null, with
+                /// a `COUNT_UNAVAILABLE` error, where the upstream cannot be shown to count
+                /// what the filter asks (see the error's message). Freshness: counted when
+                /// asked, then shared until a conversation of the team changes (a write
+                /// through this gateway or a webhook event), and for at most the conversation
+                /// cache's lifetime (`--cache-ttl-conversations`). Exactness: exact at
+                /// counting time; a count of `OPEN` (every conversation not closed) or of read
+                /// conversations is the difference of two counts, which a conversation
+                /// changing between them can move by one for that moment.
+                async fn total_count(
+                    &self,
+                    ctx: &async_graphql::Context<'_>,
+                ) -> Result<Option<i32>, ApiError> {
+                    self.total.count(ctx).await.map(Some)
+                }
+            ]
+        );
 
         impl $connection {
             /// The connection for `page` of a list that `total` counts.
@@ -224,7 +195,29 @@ macro_rules! connection_types {
             }
         }
     };
-    (@edge $node:ty, $edge:ident, $edge_doc:literal) => {
+    (@types $node:ty, $connection:ident, $edge:ident, $connection_doc:literal,
+     $edge_doc:literal, [$($field:tt)*], [$($resolver:tt)*]) => {
+        #[doc = $connection_doc]
+        #[derive(async_graphql::SimpleObject)]
+        #[graphql(complex)]
+        pub struct $connection {
+            /// The page's items with their cursors, in list order.
+            pub edges: Vec<$edge>,
+            /// Where this page sits in the list.
+            pub page_info: PageInfo,
+            $($field)*
+        }
+
+        #[async_graphql::ComplexObject]
+        impl $connection {
+            /// The page's items in list order, without cursors.
+            async fn nodes(&self) -> Vec<&$node> {
+                self.edges.iter().map(|edge| &edge.node).collect()
+            }
+
+            $($resolver)*
+        }
+
         #[doc = $edge_doc]
         #[derive(async_graphql::SimpleObject)]
         pub struct $edge {
