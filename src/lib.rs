@@ -33,6 +33,7 @@
 
 pub mod app;
 mod auth;
+mod backoff;
 pub mod cli;
 pub mod commands;
 pub mod config;

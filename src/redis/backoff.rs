@@ -4,15 +4,18 @@ use std::time::Duration;
 
 use rand::Rng;
 
-/// First delay after a failure.
-const FIRST: Duration = Duration::from_millis(100);
-/// Longest delay: also how late, at worst, a replica notices that Redis is back.
-const MOST: Duration = Duration::from_secs(2);
+use crate::backoff::ExponentialBackoff;
 
-/// Delays that double from [`FIRST`] up to [`MOST`] with each consecutive failure.
-///
-/// "Equal jitter": each delay is uniform in `[ceiling / 2, ceiling]`, so replicas that lost Redis
-/// together do not reconnect in lockstep, yet none retries at once in a tight loop.
+/// Delays from 100 ms up to 2 s: the longest is also how late, at worst, a replica notices
+/// that Redis is back.
+const DELAYS: ExponentialBackoff = ExponentialBackoff {
+    first: Duration::from_millis(100),
+    most: Duration::from_secs(2),
+};
+
+/// Delays that double with each consecutive failure (see [`DELAYS`]), with "equal jitter", so
+/// replicas that lost Redis together do not reconnect in lockstep, yet none retries at once in
+/// a tight loop.
 #[derive(Debug, Default)]
 pub(crate) struct Backoff {
     failures: u32,
@@ -21,22 +24,15 @@ pub(crate) struct Backoff {
 impl Backoff {
     /// The delay before the next attempt; each call counts one more failure.
     pub(crate) fn next_delay(&mut self, rng: &mut impl Rng) -> Duration {
-        let ceiling = ceiling(self.failures);
+        let delay = DELAYS.equal_jitter(self.failures, rng);
         self.failures = self.failures.saturating_add(1);
-        let ceiling_nanos = u64::try_from(ceiling.as_nanos()).unwrap_or(u64::MAX);
-        Duration::from_nanos(rng.random_range(ceiling_nanos / 2..=ceiling_nanos))
+        delay
     }
 
     /// Starts over after a success.
     pub(crate) fn reset(&mut self) {
         self.failures = 0;
     }
-}
-
-/// `min(MOST, FIRST * 2^failures)`, without overflow.
-fn ceiling(failures: u32) -> Duration {
-    let factor = 1_u32.checked_shl(failures).unwrap_or(u32::MAX);
-    FIRST.saturating_mul(factor).min(MOST)
 }
 
 #[cfg(test)]
@@ -68,6 +64,6 @@ mod tests {
             backoff.next_delay(&mut rng);
         }
         backoff.reset();
-        assert!(backoff.next_delay(&mut rng) <= FIRST);
+        assert!(backoff.next_delay(&mut rng) <= DELAYS.first);
     }
 }

@@ -1,11 +1,12 @@
 //! When a failed upstream call is sent again, and after how long: exponential backoff with full
-//! jitter, as pure functions.
+//! jitter (see `backoff`), as pure functions.
 
 use std::time::Duration;
 
 use rand::Rng;
 
 use super::Error;
+use crate::backoff::ExponentialBackoff;
 use crate::config::UpstreamConfig;
 
 /// How safe a call is to send twice.
@@ -24,16 +25,17 @@ pub(crate) enum CallKind {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct RetryPolicy {
     max_retries: u32,
-    backoff_base: Duration,
-    backoff_max: Duration,
+    backoff: ExponentialBackoff,
 }
 
 impl RetryPolicy {
     pub(crate) fn new(config: &UpstreamConfig) -> Self {
         Self {
             max_retries: config.max_retries,
-            backoff_base: config.backoff_base,
-            backoff_max: config.backoff_max,
+            backoff: ExponentialBackoff {
+                first: config.backoff_base,
+                most: config.backoff_max,
+            },
         }
     }
 
@@ -55,23 +57,9 @@ impl RetryPolicy {
         match error {
             Error::RateLimited {
                 retry_after: Some(wait),
-            } => (*wait <= self.backoff_max).then_some(*wait),
-            _ => Some(self.jittered_backoff(retries_done, rng)),
+            } => (*wait <= self.backoff.most).then_some(*wait),
+            _ => Some(self.backoff.full_jitter(retries_done, rng)),
         }
-    }
-
-    /// Full jitter: uniform in `[0, ceiling(retry)]`.
-    fn jittered_backoff(&self, retry: u32, rng: &mut impl Rng) -> Duration {
-        let ceiling = u64::try_from(self.backoff_ceiling(retry).as_nanos()).unwrap_or(u64::MAX);
-        Duration::from_nanos(rng.random_range(0..=ceiling))
-    }
-
-    /// `min(backoff_max, backoff_base * 2^retry)`, without overflow.
-    fn backoff_ceiling(&self, retry: u32) -> Duration {
-        let factor = 1_u32.checked_shl(retry).unwrap_or(u32::MAX);
-        self.backoff_base
-            .saturating_mul(factor)
-            .min(self.backoff_max)
     }
 }
 
@@ -94,52 +82,10 @@ mod tests {
     fn policy() -> RetryPolicy {
         RetryPolicy {
             max_retries: 3,
-            backoff_base: Duration::from_millis(100),
-            backoff_max: Duration::from_secs(2),
-        }
-    }
-
-    fn ms(millis: u64) -> Duration {
-        Duration::from_millis(millis)
-    }
-
-    #[test]
-    fn backoff_ceiling_doubles_then_caps() {
-        let ceilings: Vec<_> = (0..7)
-            .map(|retry| policy().backoff_ceiling(retry))
-            .collect();
-        assert_eq!(
-            ceilings,
-            [
-                ms(100),
-                ms(200),
-                ms(400),
-                ms(800),
-                ms(1600),
-                ms(2000),
-                ms(2000)
-            ]
-        );
-        assert_eq!(policy().backoff_ceiling(200), ms(2000));
-    }
-
-    #[test]
-    fn jittered_delays_stay_within_bounds_and_spread_over_them() {
-        let mut rng = StdRng::seed_from_u64(7);
-        for retry in 0..8 {
-            let ceiling = policy().backoff_ceiling(retry);
-            let delays: Vec<_> = (0..2_000)
-                .map(|_| policy().jittered_backoff(retry, &mut rng))
-                .collect();
-            assert!(delays.iter().all(|delay| *delay <= ceiling));
-            assert!(
-                delays.iter().any(|delay| *delay < ceiling / 10),
-                "full jitter reaches near 0"
-            );
-            assert!(
-                delays.iter().any(|delay| *delay > ceiling * 9 / 10),
-                "and near the ceiling"
-            );
+            backoff: ExponentialBackoff {
+                first: Duration::from_millis(100),
+                most: Duration::from_secs(2),
+            },
         }
     }
 
