@@ -18,7 +18,7 @@ use super::types::{Conversation, ConversationStatus};
 use crate::error::ApiError;
 use crate::loaders::{LastMessageTarget, Loaders, contact_address};
 use crate::pagination::{self, Listing, Slice};
-use crate::upstream::models::Conversation as Conversation_;
+use crate::upstream::models;
 use crate::upstream::requests::ConversationListRequest;
 
 /// Which conversations a list shows.
@@ -140,7 +140,7 @@ impl Assignee {
         }
     }
 
-    fn keeps(self, conversation: &Conversation_) -> bool {
+    fn keeps(self, conversation: &models::Conversation) -> bool {
         match (self, conversation.assignee_id()) {
             (Self::Member(id), assignee) => assignee == Some(id),
             (Self::Anyone, assignee) => assignee.is_some(),
@@ -263,7 +263,7 @@ pub async fn conversations(
         assignee,
     };
     let metrics = context.upstream().metrics();
-    let keep = |conversation: &Conversation_| match wanted.failed_by(conversation) {
+    let keep = |conversation: &models::Conversation| match wanted.failed_by(conversation) {
         None => true,
         Some(filter) => {
             if let Some(sent) = filter.sent() {
@@ -423,7 +423,7 @@ struct Wanted {
 
 impl Wanted {
     /// The filter `conversation` fails; `None` when it belongs.
-    fn failed_by(&self, conversation: &Conversation_) -> Option<Failed> {
+    fn failed_by(&self, conversation: &models::Conversation) -> Option<Failed> {
         if !conversation
             .inbox
             .is_some_and(|inbox| self.inbox_ids.contains(&inbox))
@@ -498,11 +498,17 @@ impl Prefetch {
     /// Starts the look-ups for the rows this page will show, when the first upstream page
     /// already holds all of them. (When it does not, as on a page that continues a walk, the
     /// rows' own look-ups batch them all at once after paging, in no more round trips.)
-    fn start(self, loaders: &Loaders, rows: &[Conversation_], page: &PageRequest, wanted: &Wanted) {
+    fn start(
+        self,
+        loaders: &Loaders,
+        rows: &[models::Conversation],
+        page: &PageRequest,
+        wanted: &Wanted,
+    ) {
         if !self.contacts && !self.last_messages {
             return;
         }
-        let mut shown: Vec<&Conversation_> = rows
+        let mut shown: Vec<&models::Conversation> = rows
             .iter()
             .filter(|row| wanted.failed_by(row).is_none())
             .filter(|row| {
