@@ -1,7 +1,7 @@
 //! `/readyz`: the upstream's verdict (up, reachable, down, re-used for its TTL), with and
 //! without Redis, and a gateway that starts while Redis is down.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures::future::join_all;
 use heymarket_gateway::config::{RateBudget, SandboxConfig, UpstreamAuth};
@@ -143,15 +143,13 @@ async fn a_spent_upstream_budget_leaves_the_gateway_ready() {
     let body = app.graphql("{ team { name } }").await;
     assert!(body["errors"].is_null(), "{body}");
 
-    let started = Instant::now();
-    let (status, body) = app.readyz().await;
+    // Waiting for the budget would take a minute; the check answers long before.
+    let (status, body) = tokio::time::timeout(Duration::from_secs(30), app.readyz())
+        .await
+        .expect("answered without waiting for the budget");
 
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["upstream"], "rate limited", "{body}");
-    assert!(
-        started.elapsed() < Duration::from_secs(2),
-        "answered without waiting for the budget"
-    );
     assert_eq!(
         app.sandbox.calls("GET /v1/team").await,
         1,
