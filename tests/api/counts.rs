@@ -187,3 +187,16 @@ async fn a_member_in_no_inbox_counts_nothing_without_asking() {
     assert_eq!(body["data"]["conversations"]["totalCount"], 0, "{body}");
     assert_eq!(cost(&body).get(COUNT), None, "{body}");
 }
+
+#[tokio::test]
+async fn a_count_of_another_members_inbox_is_forbidden_before_any_count() {
+    let app = spawn_app_reading(Readings::DEFAULT).await;
+    // Member 502 belongs to inboxes 3001 and 3004 only.
+    let query = r#"query($inbox: ID!) {
+        conversations(filter: { inboxIds: [$inbox] }) { totalCount } }"#;
+    let body = app
+        .graphql_as(502, query, json!({ "inbox": inbox_gid(3002) }))
+        .await;
+    assert_eq!(error_codes(&body), ["FORBIDDEN"], "{body}");
+    assert_eq!(cost(&body).get(COUNT), None, "{body}");
+}
