@@ -15,6 +15,7 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 use url::Url;
 
 use crate::auth::TokenVerifier;
+use crate::client_limit::ClientRateLimiter;
 use crate::config::{GatewayConfig, UpstreamAuth};
 use crate::events::{EventBus, LocalSeenEvents, MemoryBus, SeenEvents};
 use crate::idempotency::{Idempotency, LocalSendRecords, SendRecords};
@@ -109,9 +110,7 @@ impl App {
             allowlist,
             backends.redis.clone().map(RedisDocuments::new),
         ));
-        let client_limiter = Arc::new(http::ClientRateLimiter::new(
-            config.limits.client_rate_limit,
-        ));
+        let client_limiter = Arc::new(ClientRateLimiter::new(config.limits.client_rate_limit));
         let metrics = Arc::new(Metrics::new());
         let upstream = backends.upstream.with_metrics(metrics.upstream.clone());
         let state = AppState {

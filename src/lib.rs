@@ -4,6 +4,7 @@
 //!
 //! - `auth`: client authentication: the JWTs callers present when the gateway holds the
 //!   upstream credential.
+//! - `client_limit`: the client rate limit, how many requests each caller identity may make.
 //! - [`cli`]: command-line flags and environment variables, turned into [`config`] structs.
 //! - [`config`]: typed, validated settings for every part of the process.
 //! - [`config_file`]: the optional file of `NAME=value` settings, read before the flags.
@@ -35,6 +36,7 @@ pub mod app;
 mod auth;
 mod backoff;
 pub mod cli;
+mod client_limit;
 pub mod commands;
 pub mod config;
 pub mod config_file;

@@ -5,10 +5,10 @@ use std::sync::Arc;
 use tokio::sync::Semaphore;
 
 use crate::auth::TokenVerifier;
+use crate::client_limit::ClientRateLimiter;
 use crate::config::GatewayConfig;
 use crate::error::ApiError;
 use crate::events::{EventBus, SeenEvents};
-use crate::http::ClientRateLimiter;
 use crate::loaders::{Caches, Loaders};
 use crate::metrics::Metrics;
 use crate::persisted::PersistedQueries;

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use axum::http::{HeaderMap, HeaderName, header};
 use secrecy::{ExposeSecret, SecretString};
 
-use super::rate_limit::ClientKey;
 use super::request_id::RequestId;
 use crate::auth::{TokenError, TokenVerifier};
+use crate::client_limit::ClientKey;
 use crate::config::UpstreamAuth;
 use crate::loaders::Loaders;
 use crate::schema::{ApiError, Caller, GlobalId, NodeKind};

@@ -17,7 +17,6 @@ mod websocket;
 
 pub(crate) use answer::refused;
 pub(crate) use negotiation::{MediaType, negotiate};
-pub(crate) use rate_limit::ClientRateLimiter;
 
 use axum::Router;
 use axum::middleware;
