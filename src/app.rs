@@ -22,7 +22,9 @@ use crate::idempotency::{Idempotency, LocalSendRecords, SendRecords};
 use crate::loaders::Caches;
 use crate::metrics::Metrics;
 use crate::persisted::{Allowlist, PersistedQueries};
-use crate::redis::{RedisBus, RedisConnection, RedisDocuments, RedisSeenEvents, RedisSendRecords};
+use crate::redis::{
+    RedisBudget, RedisBus, RedisConnection, RedisDocuments, RedisSeenEvents, RedisSendRecords,
+};
 use crate::server::{Closing, Server};
 use crate::shutdown::{Drain, InFlight};
 use crate::state::AppState;
@@ -291,8 +293,10 @@ impl Backends {
             bus: Arc::new(RedisBus::start(redis.clone(), background.clone())),
             seen: Arc::new(RedisSeenEvents::new(redis.clone())),
             sends: Arc::new(RedisSendRecords::new(redis.clone(), config.idempotency_ttl)),
-            upstream: upstream::Client::with_shared_budget(&config.upstream, redis.clone())
-                .context("cannot build the upstream client")?,
+            upstream: upstream::Client::with_shared_budget(&config.upstream, |schedule| {
+                RedisBudget::new(redis.clone(), schedule)
+            })
+            .context("cannot build the upstream client")?,
             redis: Some(redis),
         })
     }

@@ -8,14 +8,14 @@
 //! replica's permits fall on one schedule, whatever their clocks say. (`TIME` before a write in
 //! a script needs Redis 5 or newer.)
 
-use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use ::redis::Script;
+use futures::future::BoxFuture;
 
 use super::{Error, RedisConnection};
-use crate::upstream::TenantKey;
+use crate::upstream::{RateSchedule, SharedBudget, TenantKey};
 
 /// Prefix of the keys holding each tenant's schedule; the tenant key's hex digest follows.
 const KEY_PREFIX: &str = "heymarket-gateway:budget:";
@@ -39,7 +39,7 @@ return 0
 ";
 
 /// Permits for upstream calls, drawn from one schedule per tenant that every replica shares.
-pub(crate) struct RedisBudget {
+pub struct RedisBudget {
     connection: RedisConnection,
     script: Script,
     period_micros: u64,
@@ -49,8 +49,10 @@ pub(crate) struct RedisBudget {
 }
 
 impl RedisBudget {
-    /// Up to `burst` calls at once, then one per `period`, for each tenant across replicas.
-    pub(crate) fn new(connection: RedisConnection, period: Duration, burst: NonZeroU32) -> Self {
+    /// Up to `schedule.burst` calls at once, then one per `schedule.period`, for each tenant
+    /// across replicas.
+    pub fn new(connection: RedisConnection, schedule: RateSchedule) -> Self {
+        let RateSchedule { period, burst } = schedule;
         // Rounded up to whole microseconds, which only makes the schedule stricter.
         let period_micros = u64::try_from(period.as_nanos().div_ceil(1000))
             .unwrap_or(u64::MAX)
@@ -66,7 +68,7 @@ impl RedisBudget {
 
     /// Waits until `tenant` may make one more call, and takes that permit; whether it had to
     /// wait. Fails as soon as Redis does, so the caller can fall back to its own limiter.
-    pub(crate) async fn acquire(&self, tenant: &TenantKey) -> Result<bool, Error> {
+    async fn acquire(&self, tenant: &TenantKey) -> Result<bool, Error> {
         let mut waited = false;
         loop {
             let wait_micros = self.take(tenant).await?;
@@ -83,7 +85,7 @@ impl RedisBudget {
     }
 
     /// Takes a permit for `tenant` if one is free now, without waiting; whether it did.
-    pub(crate) async fn try_acquire(&self, tenant: &TenantKey) -> Result<bool, Error> {
+    async fn try_acquire(&self, tenant: &TenantKey) -> Result<bool, Error> {
         Ok(self.take(tenant).await? == 0)
     }
 
@@ -120,5 +122,17 @@ impl RedisBudget {
         if self.failing.swap(false, Ordering::Relaxed) {
             tracing::info!("the shared upstream budget is back");
         }
+    }
+}
+
+/// Redis's failures are logged by the budget itself (once per outage); the limiter only needs
+/// to know that it must pace the call alone.
+impl SharedBudget for RedisBudget {
+    fn acquire<'a>(&'a self, tenant: &'a TenantKey) -> BoxFuture<'a, Option<bool>> {
+        Box::pin(async move { RedisBudget::acquire(self, tenant).await.ok() })
+    }
+
+    fn try_acquire<'a>(&'a self, tenant: &'a TenantKey) -> BoxFuture<'a, Option<bool>> {
+        Box::pin(async move { RedisBudget::try_acquire(self, tenant).await.ok() })
     }
 }

@@ -6,7 +6,7 @@
 //! - [`RedisSeenEvents`]: webhook de-duplication across replicas.
 //! - [`RedisDocuments`]: persisted-query documents, learnt once for every replica.
 //! - [`RedisSendRecords`]: idempotency keys of sends, so one key sends once across replicas.
-//! - `budget`: the upstream rate budget per tenant, shared by replicas.
+//! - [`RedisBudget`]: the upstream rate budget per tenant, shared by replicas.
 //!
 //! When Redis is unreachable each part falls back to its in-process counterpart (local event
 //! delivery, local de-duplication, the local limiter, local idempotency keys) and returns to
@@ -20,7 +20,7 @@ mod documents;
 mod seen;
 mod sends;
 
-pub(crate) use budget::RedisBudget;
+pub use budget::RedisBudget;
 pub use bus::{EVENTS_CHANNEL, RedisBus};
 pub use connection::{Error, Health, Outage, RedisConnection};
 pub use documents::RedisDocuments;

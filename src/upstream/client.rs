@@ -19,12 +19,11 @@ use url::Url;
 use super::auth::Credential;
 use super::breaker::{Breaker, BreakerState, Outcome, Permit};
 use super::error::parse_retry_after;
-use super::rate_limit::RateLimiter;
+use super::rate_limit::{RateLimiter, RateSchedule, SharedBudget};
 use super::retry::{CallKind, RetryPolicy};
 use super::{Error, TenantKey};
 use crate::config::{UpstreamAuth, UpstreamConfig};
 use crate::metrics::UpstreamMetrics;
-use crate::redis::RedisConnection;
 
 /// Most refused pass-through credentials remembered at once; the oldest go first.
 const REFUSED_CREDENTIALS_CAPACITY: u64 = 100_000;
@@ -65,14 +64,16 @@ impl Client {
         Self::build(config, RateLimiter::new(config.rate_limit))
     }
 
-    /// Like [`Client::new`], but each tenant's budget is shared with every replica that uses
-    /// `redis`, so together they stay within `config.rate_limit`. Whenever Redis fails, this
-    /// process's own limiter paces the calls instead (the limiter fails open, never shut).
-    pub fn with_shared_budget(
+    /// Like [`Client::new`], but each tenant's budget is shared with every replica that draws
+    /// from the same [`SharedBudget`] (`shared` builds it on the schedule for
+    /// `config.rate_limit`), so together they stay within that budget. Whenever the shared
+    /// budget fails, this process's own limiter paces the calls instead (the limiter fails
+    /// open, never shut).
+    pub fn with_shared_budget<B: SharedBudget>(
         config: &UpstreamConfig,
-        redis: RedisConnection,
+        shared: impl FnOnce(RateSchedule) -> B,
     ) -> Result<Self, Error> {
-        Self::build(config, RateLimiter::shared(config.rate_limit, redis))
+        Self::build(config, RateLimiter::shared(config.rate_limit, shared))
     }
 
     fn build(config: &UpstreamConfig, limiter: RateLimiter) -> Result<Self, Error> {

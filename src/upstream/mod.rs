@@ -39,3 +39,4 @@ pub use breaker::BreakerState;
 pub use client::{CallLog, Client, TenantClient};
 pub use error::Error;
 pub use probe::{Probe, Verdict};
+pub use rate_limit::{RateSchedule, SharedBudget};

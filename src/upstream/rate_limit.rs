@@ -9,6 +9,7 @@ use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use futures::future::BoxFuture;
 use governor::Quota;
 use governor::clock::Clock;
 use governor::middleware::NoOpMiddleware;
@@ -17,10 +18,21 @@ use governor::state::keyed::DashMapStateStore;
 
 use super::TenantKey;
 use crate::config::RateBudget;
-use crate::redis::{RedisBudget, RedisConnection};
 
 /// Stale tenants are dropped from the limiter's map once per this many permits.
 const HOUSEKEEPING_EVERY: u64 = 1024;
+
+/// An upstream rate budget that several replicas draw from together (the Redis one). Each
+/// call answers `None` when the shared budget cannot say, and the limiter then paces the call
+/// with its own.
+pub trait SharedBudget: Send + Sync + 'static {
+    /// Waits until `tenant` may make one more call, and takes that permit; whether it had to
+    /// wait.
+    fn acquire<'a>(&'a self, tenant: &'a TenantKey) -> BoxFuture<'a, Option<bool>>;
+
+    /// Takes a permit for `tenant` if one is free now, without waiting; whether it did.
+    fn try_acquire<'a>(&'a self, tenant: &'a TenantKey) -> BoxFuture<'a, Option<bool>>;
+}
 
 /// A GCRA limiter per [`TenantKey`], in this process or shared through Redis. Callers wait
 /// (asynchronously) for a permit, or take one only if it is free now.
@@ -34,7 +46,7 @@ pub(crate) struct RateLimiter {
     clock: TokioClock,
     permits: AtomicU64,
     /// The budget shared with other replicas; `None` when this process is alone.
-    shared: Option<RedisBudget>,
+    shared: Option<Box<dyn SharedBudget>>,
 }
 
 impl RateLimiter {
@@ -48,12 +60,14 @@ impl RateLimiter {
         }
     }
 
-    /// A limiter whose budget every replica using `redis` shares; this process's own limiter
-    /// paces calls whenever Redis fails.
-    pub(crate) fn shared(budget: RateBudget, redis: RedisConnection) -> Self {
-        let schedule = schedule(budget);
+    /// A limiter that draws from `shared`, built on this limiter's own schedule for `budget`;
+    /// this process's own limiter paces calls whenever `shared` fails.
+    pub(crate) fn shared<B: SharedBudget>(
+        budget: RateBudget,
+        shared: impl FnOnce(RateSchedule) -> B,
+    ) -> Self {
         Self {
-            shared: Some(RedisBudget::new(redis, schedule.period, schedule.burst)),
+            shared: Some(Box::new(shared(schedule(budget)))),
             ..Self::new(budget)
         }
     }
@@ -62,7 +76,7 @@ impl RateLimiter {
     /// wait.
     pub(crate) async fn acquire(&self, tenant: &TenantKey) -> bool {
         if let Some(shared) = &self.shared {
-            if let Ok(waited) = shared.acquire(tenant).await {
+            if let Some(waited) = shared.acquire(tenant).await {
                 return waited;
             }
         }
@@ -72,7 +86,7 @@ impl RateLimiter {
     /// Takes a permit for `tenant` if one is free now, without waiting; whether it did.
     pub(crate) async fn try_acquire(&self, tenant: &TenantKey) -> bool {
         if let Some(shared) = &self.shared
-            && let Ok(taken) = shared.try_acquire(tenant).await
+            && let Some(taken) = shared.try_acquire(tenant).await
         {
             return taken;
         }
@@ -97,11 +111,12 @@ impl RateLimiter {
     }
 }
 
-/// GCRA parameters: up to `burst` calls at once, then one per `period`.
+/// GCRA parameters: up to `burst` calls at once, then one per `period`. A [`SharedBudget`]
+/// follows the same schedule as the local limiter, so the bound below holds for it too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Schedule {
-    period: Duration,
-    burst: NonZeroU32,
+pub struct RateSchedule {
+    pub period: Duration,
+    pub burst: NonZeroU32,
 }
 
 /// Turns "at most `requests` per `per`" into a GCRA schedule that no window of length `per` can
@@ -112,7 +127,7 @@ struct Schedule {
 /// rounded up, that is at most `requests` for `W = per`. A budget of one per `per` has no room
 /// for a burst: then `T` is just over `per`. Rounding `T` up further (as the shared budget does,
 /// to whole microseconds) only lowers the bound.
-fn schedule(budget: RateBudget) -> Schedule {
+fn schedule(budget: RateBudget) -> RateSchedule {
     let burst = (budget.requests / 10).max(1);
     let steady = budget.requests.saturating_sub(burst);
     let per = budget.per.as_nanos();
@@ -121,7 +136,7 @@ fn schedule(budget: RateBudget) -> Schedule {
     } else {
         per.div_ceil(u128::from(steady))
     };
-    Schedule {
+    RateSchedule {
         period: Duration::from_nanos(u64::try_from(period_nanos.max(1)).unwrap_or(u64::MAX)),
         burst: NonZeroU32::MIN.saturating_add(burst - 1),
     }

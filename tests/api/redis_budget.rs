@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use heymarket_gateway::config::{RateBudget, SandboxConfig};
-use heymarket_gateway::redis::RedisConnection;
+use heymarket_gateway::redis::{RedisBudget, RedisConnection};
 use heymarket_gateway::upstream::{Client, Error};
 use tokio_util::sync::CancellationToken;
 use url::Url;
@@ -31,7 +31,9 @@ fn replica(sandbox: &TestSandbox, redis: Option<RedisConnection>) -> Client {
     config.rate_limit = BUDGET;
     config.max_retries = 0;
     match redis {
-        Some(redis) => Client::with_shared_budget(&config, redis),
+        Some(redis) => {
+            Client::with_shared_budget(&config, |schedule| RedisBudget::new(redis, schedule))
+        }
         None => Client::new(&config),
     }
     .expect("valid settings")
