@@ -11,7 +11,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 use super::latency_buckets;
-use crate::upstream::BreakerState;
+use crate::upstream::{BreakerState, CallObserver};
 
 /// `route` is `METHOD path-template` (`GET /v1/contact/{id}`), never a concrete path, so ids
 /// never become label values.
@@ -85,8 +85,20 @@ impl UpstreamMetrics {
         );
     }
 
-    /// Records one attempt that ended with `status` after `elapsed`.
-    pub(crate) fn observe(&self, route: &str, status: String, elapsed: Duration) {
+    /// Reports the circuit breaker's state (read when `/metrics` is scraped): 0 closed, 1
+    /// half-open, 2 open (worse is higher, so
+    /// an alert is a threshold).
+    pub fn set_circuit_state(&self, state: BreakerState) {
+        self.circuit_state.set(match state {
+            BreakerState::Closed => 0,
+            BreakerState::HalfOpen => 1,
+            BreakerState::Open => 2,
+        });
+    }
+}
+
+impl CallObserver for UpstreamMetrics {
+    fn observe(&self, route: &str, status: String, elapsed: Duration) {
         let call = CallLabels {
             route: route.to_owned(),
             status,
@@ -100,27 +112,14 @@ impl UpstreamMetrics {
             .observe(elapsed.as_secs_f64());
     }
 
-    pub(crate) fn count_rate_limit_wait(&self) {
+    fn count_rate_limit_wait(&self) {
         self.rate_limit_waits.inc();
     }
 
-    /// Records one row an upstream list returned although `filter`, which it was sent,
-    /// excludes it.
-    pub(crate) fn count_ignored_filter_row(&self, filter: &'static str) {
+    fn count_ignored_filter_row(&self, filter: &'static str) {
         self.ignored_filter_rows
             .get_or_create(&FilterLabels { filter })
             .inc();
-    }
-
-    /// Reports the circuit breaker's state (read when `/metrics` is scraped): 0 closed, 1
-    /// half-open, 2 open (worse is higher, so
-    /// an alert is a threshold).
-    pub fn set_circuit_state(&self, state: BreakerState) {
-        self.circuit_state.set(match state {
-            BreakerState::Closed => 0,
-            BreakerState::HalfOpen => 1,
-            BreakerState::Open => 2,
-        });
     }
 }
 

@@ -19,11 +19,11 @@ use url::Url;
 use super::auth::Credential;
 use super::breaker::{Breaker, BreakerState, Outcome, Permit};
 use super::error::parse_retry_after;
+use super::observer::{CallObserver, Unobserved};
 use super::rate_limit::{RateLimiter, RateSchedule, SharedBudget};
 use super::retry::{CallKind, RetryPolicy};
 use super::{Error, TenantKey};
 use crate::config::{UpstreamAuth, UpstreamConfig};
-use crate::metrics::UpstreamMetrics;
 
 /// Most refused pass-through credentials remembered at once; the oldest go first.
 const REFUSED_CREDENTIALS_CAPACITY: u64 = 100_000;
@@ -37,7 +37,7 @@ const USER_AGENT: &str = concat!("heymarket-gateway/", env!("CARGO_PKG_VERSION")
 #[derive(Clone)]
 pub struct Client {
     shared: Arc<Shared>,
-    metrics: UpstreamMetrics,
+    metrics: Arc<dyn CallObserver>,
 }
 
 struct Shared {
@@ -107,14 +107,14 @@ impl Client {
                 breaker: Breaker::new(config.breaker),
                 refused,
             }),
-            metrics: UpstreamMetrics::default(),
+            metrics: Arc::new(Unobserved),
         })
     }
 
-    /// Records every attempt in `metrics` (a client built without this keeps its numbers to
+    /// Reports every attempt to `metrics` (a client built without this keeps its numbers to
     /// itself).
-    pub fn with_metrics(mut self, metrics: UpstreamMetrics) -> Self {
-        self.metrics = metrics;
+    pub fn with_metrics(mut self, metrics: impl CallObserver) -> Self {
+        self.metrics = Arc::new(metrics);
         self
     }
 
@@ -136,7 +136,7 @@ impl Client {
         }
         Ok(TenantClient {
             shared: Arc::clone(&self.shared),
-            metrics: self.metrics.clone(),
+            metrics: Arc::clone(&self.metrics),
             credential,
             request_id: None,
             call_log: None,
@@ -180,7 +180,7 @@ impl Shared {
 #[derive(Clone)]
 pub struct TenantClient {
     shared: Arc<Shared>,
-    metrics: UpstreamMetrics,
+    metrics: Arc<dyn CallObserver>,
     credential: Credential,
     request_id: Option<String>,
     /// Where this handle's calls are also counted, for reporting one operation's cost.
@@ -192,8 +192,8 @@ pub struct TenantClient {
 
 impl TenantClient {
     /// Where this client's calls, and what their answers held, are counted.
-    pub(crate) fn metrics(&self) -> &UpstreamMetrics {
-        &self.metrics
+    pub(crate) fn metrics(&self) -> &dyn CallObserver {
+        &*self.metrics
     }
 
     /// Calls fail at once with [`Error::RateLimited`] while the rate budget is spent, instead

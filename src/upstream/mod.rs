@@ -14,6 +14,7 @@
 //! - [`models`] / [`requests`]: wire shapes of answers and request bodies; `de` decodes
 //!   answers leniently.
 //! - `error`: [`Error`], and how statuses and transport failures map onto it.
+//! - `observer`: [`CallObserver`], what the client reports about its calls (to the metrics).
 //! - `probe`: [`Probe`], whether the upstream serves the gateway's credential (`/readyz`).
 
 mod auth;
@@ -27,6 +28,7 @@ mod error;
 #[cfg(test)]
 mod model_properties;
 pub mod models;
+mod observer;
 mod probe;
 mod rate_limit;
 pub mod requests;
@@ -38,5 +40,6 @@ pub use auth::TenantKey;
 pub use breaker::BreakerState;
 pub use client::{CallLog, Client, TenantClient};
 pub use error::Error;
+pub use observer::CallObserver;
 pub use probe::{Probe, Verdict};
 pub use rate_limit::{RateSchedule, SharedBudget};
