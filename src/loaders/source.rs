@@ -321,10 +321,11 @@ impl Source {
         filter: CountedFilter,
         learn: impl Future<Output = Result<Verdict, ApiError>>,
     ) -> Result<Verdict, ApiError> {
-        let verdict = self
-            .caches
-            .count_verdicts
-            .try_get_with((self.tenant, filter), async {
+        // Boxed: the cache's load around a probe of several counts is a large future (about
+        // 30 KiB unoptimised), and inline it would size the future of every `totalCount`.
+        let verdict = Box::pin(self.caches.count_verdicts.try_get_with(
+            (self.tenant, filter),
+            async {
                 let verdict = learn.await?;
                 tracing::info!(
                     ?filter,
@@ -332,9 +333,10 @@ impl Source {
                     "learnt how the upstream counts conversations"
                 );
                 Ok(verdict)
-            })
-            .await
-            .map_err(shared_error)?;
+            },
+        ))
+        .await
+        .map_err(shared_error)?;
         Ok(verdict)
     }
 
