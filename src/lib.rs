@@ -5,6 +5,7 @@
 //! - `auth`: client authentication: the JWTs callers present when the gateway holds the
 //!   upstream credential.
 //! - `client_limit`: the client rate limit, how many requests each caller identity may make.
+//! - `backoff`: exponential backoff with jitter, for whatever waits before trying again.
 //! - [`cli`]: command-line flags and environment variables, turned into [`config`] structs.
 //! - [`config`]: typed, validated settings for every part of the process.
 //! - [`config_file`]: the optional file of `NAME=value` settings, read before the flags.
