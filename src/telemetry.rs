@@ -1,11 +1,16 @@
 //! Tracing subscriber set-up: pretty lines for people at a terminal, JSON for log pipelines, and
-//! optionally every span exported to an OpenTelemetry collector over OTLP/HTTP (protobuf).
+//! optionally every span exported to an OpenTelemetry collector over OTLP/HTTP (protobuf), in
+//! builds with the `otel` feature (on by default).
 
 use std::io::IsTerminal;
 
+#[cfg(feature = "otel")]
 use opentelemetry::trace::TracerProvider as _;
+#[cfg(feature = "otel")]
 use opentelemetry_otlp::{Protocol, SpanExporter, WithExportConfig};
+#[cfg(feature = "otel")]
 use opentelemetry_sdk::Resource;
+#[cfg(feature = "otel")]
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -13,19 +18,23 @@ use tracing_subscriber::{EnvFilter, Layer};
 use url::Url;
 
 use crate::cli::LogFormat;
+#[cfg(feature = "otel")]
 use crate::redact;
 
 /// Filter used when `RUST_LOG` is unset: our own events at `info`, libraries only at `warn`.
 const DEFAULT_FILTER: &str = "warn,heymarket_gateway=info";
 
+#[cfg(feature = "otel")]
 const SERVICE_NAME: &str = "heymarket-gateway";
 
 /// Keeps span export running; dropping it sends what is still buffered.
 #[must_use = "dropping the guard stops span export"]
 pub struct Telemetry {
+    #[cfg(feature = "otel")]
     tracer_provider: Option<SdkTracerProvider>,
 }
 
+#[cfg(feature = "otel")]
 impl Drop for Telemetry {
     fn drop(&mut self) {
         if let Some(provider) = self.tracer_provider.take() {
@@ -41,8 +50,12 @@ impl Drop for Telemetry {
 pub enum TelemetryError {
     #[error("--otlp-endpoint {0} cannot take a path")]
     EndpointWithoutPath(Url),
+    #[cfg(feature = "otel")]
     #[error("cannot build the OTLP exporter: {0}")]
     Exporter(#[from] opentelemetry_otlp::ExporterBuildError),
+    #[cfg(not(feature = "otel"))]
+    #[error("--otlp-endpoint needs a build with the `otel` feature, and this one has none")]
+    ExportNotBuiltIn,
 }
 
 /// Installs the global subscriber once (later calls, as in tests, keep the first); with
@@ -65,21 +78,30 @@ pub fn init(format: LogFormat, otlp_endpoint: Option<&Url>) -> Result<Telemetry,
     } else {
         lines.compact().boxed()
     };
-    let tracer_provider = otlp_endpoint.map(tracer_provider).transpose()?;
-    let spans = tracer_provider
-        .as_ref()
-        .map(|provider| tracing_opentelemetry::layer().with_tracer(provider.tracer(SERVICE_NAME)));
-    // `try_init` fails only when a subscriber is already installed, which is fine to keep.
-    let _ = tracing_subscriber::registry()
-        .with(filter)
-        .with(lines)
-        .with(spans)
-        .try_init();
-    Ok(Telemetry { tracer_provider })
+    let registry = tracing_subscriber::registry().with(filter).with(lines);
+    #[cfg(feature = "otel")]
+    {
+        let tracer_provider = otlp_endpoint.map(tracer_provider).transpose()?;
+        let spans = tracer_provider.as_ref().map(|provider| {
+            tracing_opentelemetry::layer().with_tracer(provider.tracer(SERVICE_NAME))
+        });
+        // `try_init` fails only when a subscriber is already installed, which is fine to keep.
+        let _ = registry.with(spans).try_init();
+        Ok(Telemetry { tracer_provider })
+    }
+    #[cfg(not(feature = "otel"))]
+    {
+        if otlp_endpoint.is_some() {
+            return Err(TelemetryError::ExportNotBuiltIn);
+        }
+        let _ = registry.try_init();
+        Ok(Telemetry {})
+    }
 }
 
 /// Spans batched and sent from the SDK's own thread, with a blocking HTTP client, so export
 /// never competes with request handling on the runtime.
+#[cfg(feature = "otel")]
 fn tracer_provider(endpoint: &Url) -> Result<SdkTracerProvider, TelemetryError> {
     let exporter = SpanExporter::builder()
         .with_http()
@@ -95,6 +117,7 @@ fn tracer_provider(endpoint: &Url) -> Result<SdkTracerProvider, TelemetryError> 
 
 /// The collector's trace endpoint: the configured URL is a base, as `OTEL_EXPORTER_OTLP_ENDPOINT`
 /// is in the OpenTelemetry specification, and `v1/traces` is appended to its path.
+#[cfg(feature = "otel")]
 fn traces_url(endpoint: &Url) -> Result<Url, TelemetryError> {
     let mut url = endpoint.clone();
     url.path_segments_mut()
@@ -104,7 +127,7 @@ fn traces_url(endpoint: &Url) -> Result<Url, TelemetryError> {
     Ok(url)
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "otel"))]
 mod tests {
     use super::*;
 

@@ -5,17 +5,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::process::Stdio;
 use std::time::Duration;
 
-use axum::Router;
-use axum::body::Bytes;
-use axum::http::header::CONTENT_TYPE;
-use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
 use heymarket_gateway::config::{BreakerConfig, SandboxConfig};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::net::TcpListener;
 use tokio::process::Child;
-use tokio::sync::mpsc;
 
 use crate::binary_support::{default_run, start};
 use crate::helpers::{
@@ -396,51 +389,66 @@ async fn the_binary_logs_each_operation_and_sends_its_id_upstream() {
     child.kill().await.expect("the process stops");
 }
 
-/// With `--otlp-endpoint`, spans reach a collector as OTLP/HTTP protobuf at `/v1/traces`.
-#[tokio::test]
-async fn spans_are_exported_to_an_otlp_collector() {
-    let (bodies, mut received) = mpsc::unbounded_channel::<(Option<String>, Bytes)>();
-    let collector = Router::new().route(
-        "/v1/traces",
-        post(move |headers: HeaderMap, body: Bytes| async move {
-            let content_type = headers
-                .get(CONTENT_TYPE)
-                .and_then(|value| value.to_str().ok())
-                .map(str::to_owned);
-            let _ = bodies.send((content_type, body));
-            StatusCode::OK
-        }),
-    );
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("a free port");
-    let collector_url = format!("http://{}", listener.local_addr().expect("bound"));
-    tokio::spawn(async move { axum::serve(listener, collector).await });
+/// Span export, in builds with the `otel` feature.
+#[cfg(feature = "otel")]
+mod otlp {
+    use axum::Router;
+    use axum::body::Bytes;
+    use axum::http::header::CONTENT_TYPE;
+    use axum::http::{HeaderMap, StatusCode};
+    use axum::routing::post;
+    use serde_json::{Value, json};
+    use tokio::net::TcpListener;
+    use tokio::sync::mpsc;
 
-    // Batches leave every 100 ms instead of the default 5 s.
-    let env = [("OTEL_BSP_SCHEDULE_DELAY", "100")];
-    let (mut child, endpoint) = start_binary(&["--otlp-endpoint", &collector_url], &env).await;
-    let answer: Value = reqwest::Client::new()
-        .post(endpoint)
-        .json(&json!({ "query": "{ inboxes { name } }" }))
-        .send()
-        .await
-        .expect("GraphQL answers")
-        .json()
-        .await
-        .expect("JSON");
-    assert_eq!(answer["errors"], Value::Null, "{answer}");
+    use super::{DEADLINE, start_binary};
 
-    let (content_type, body) = tokio::time::timeout(DEADLINE, async {
-        loop {
-            let (content_type, body) = received.recv().await.expect("the collector runs");
-            if !body.is_empty() {
-                return (content_type, body);
+    /// With `--otlp-endpoint`, spans reach a collector as OTLP/HTTP protobuf at `/v1/traces`.
+    #[tokio::test]
+    async fn spans_are_exported_to_an_otlp_collector() {
+        let (bodies, mut received) = mpsc::unbounded_channel::<(Option<String>, Bytes)>();
+        let collector = Router::new().route(
+            "/v1/traces",
+            post(move |headers: HeaderMap, body: Bytes| async move {
+                let content_type = headers
+                    .get(CONTENT_TYPE)
+                    .and_then(|value| value.to_str().ok())
+                    .map(str::to_owned);
+                let _ = bodies.send((content_type, body));
+                StatusCode::OK
+            }),
+        );
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("a free port");
+        let collector_url = format!("http://{}", listener.local_addr().expect("bound"));
+        tokio::spawn(async move { axum::serve(listener, collector).await });
+
+        // Batches leave every 100 ms instead of the default 5 s.
+        let env = [("OTEL_BSP_SCHEDULE_DELAY", "100")];
+        let (mut child, endpoint) = start_binary(&["--otlp-endpoint", &collector_url], &env).await;
+        let answer: Value = reqwest::Client::new()
+            .post(endpoint)
+            .json(&json!({ "query": "{ inboxes { name } }" }))
+            .send()
+            .await
+            .expect("GraphQL answers")
+            .json()
+            .await
+            .expect("JSON");
+        assert_eq!(answer["errors"], Value::Null, "{answer}");
+
+        let (content_type, body) = tokio::time::timeout(DEADLINE, async {
+            loop {
+                let (content_type, body) = received.recv().await.expect("the collector runs");
+                if !body.is_empty() {
+                    return (content_type, body);
+                }
             }
-        }
-    })
-    .await
-    .expect("spans within the deadline");
-    assert_eq!(content_type.as_deref(), Some("application/x-protobuf"));
-    let text = String::from_utf8_lossy(&body);
-    assert!(text.contains("heymarket-gateway"), "the service is named");
-    child.kill().await.expect("the process stops");
+        })
+        .await
+        .expect("spans within the deadline");
+        assert_eq!(content_type.as_deref(), Some("application/x-protobuf"));
+        let text = String::from_utf8_lossy(&body);
+        assert!(text.contains("heymarket-gateway"), "the service is named");
+        child.kill().await.expect("the process stops");
+    }
 }
