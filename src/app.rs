@@ -11,13 +11,14 @@ use axum::middleware::from_fn_with_state;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio::sync::broadcast::error::RecvError;
+use tokio::time::MissedTickBehavior;
 use tokio_util::sync::{CancellationToken, DropGuard};
 use url::Url;
 
 use crate::auth::TokenVerifier;
 use crate::client_limit::ClientRateLimiter;
 use crate::config::{GatewayConfig, UpstreamAuth};
-use crate::events::{EventBus, LocalSeenEvents, MemoryBus, SeenEvents};
+use crate::events::{BusStatus, EventBus, LocalSeenEvents, MemoryBus, SeenEvents};
 use crate::idempotency::{Idempotency, LocalSendRecords, SendRecords};
 use crate::loaders::Caches;
 use crate::metrics::Metrics;
@@ -116,7 +117,10 @@ impl App {
         let metrics = Arc::new(Metrics::new());
         let upstream = backends.upstream.with_metrics(metrics.upstream.clone());
         let state = AppState {
-            caches: Arc::new(Caches::new(&config.cache).with_metrics(metrics.loaders.clone())),
+            caches: Arc::new(
+                Caches::new(&config.cache, config.limits.request_timeout)
+                    .with_metrics(metrics.loaders.clone()),
+            ),
             schema: schema::build_schema(
                 &config.limits,
                 schema::CursorKey::for_deployment(
@@ -241,17 +245,22 @@ async fn stop(
 }
 
 /// Keeps the caches true to the upstream for as long as the bus runs: what an event concerns is
-/// forgotten, to be read again.
+/// forgotten, to be read again; and teams whose events stop move back to short TTLs.
 async fn apply_events(bus: Arc<dyn EventBus>, caches: Arc<Caches>) {
     let mut events = bus.subscribe();
+    let mut sweep = tokio::time::interval(caches.freshness().sweep_interval());
+    sweep.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
-        match events.recv().await {
-            Ok(event) => caches.invalidate(&event).await,
-            Err(RecvError::Lagged(missed)) => {
-                tracing::warn!(missed, "events were missed; dropping cached conversations");
-                caches.forget_conversations().await;
-            }
-            Err(RecvError::Closed) => return,
+        tokio::select! {
+            received = events.recv() => match received {
+                Ok(event) => caches.invalidate(&event).await,
+                Err(RecvError::Lagged(missed)) => {
+                    tracing::warn!(missed, "events were missed; dropping cached conversations");
+                    caches.events_lost().await;
+                }
+                Err(RecvError::Closed) => return,
+            },
+            _ = sweep.tick() => caches.sweep(bus.status() != BusStatus::Degraded).await,
         }
     }
 }

@@ -597,6 +597,17 @@ pub struct CacheTuning {
     #[arg(long, env = "HEYMARKET_CACHE_TTL_CONVERSATIONS", default_value = config::DEFAULT_CACHE_TTL_CONVERSATIONS, value_parser = humantime::parse_duration)]
     pub cache_ttl_conversations: Duration,
 
+    /// How long conversations, list pages and newest messages are served from cache while
+    /// their team's webhook events are heard: events and writes replace them sooner, so this
+    /// only bounds what no event reports (a conversation read in another client).
+    #[arg(long, env = "HEYMARKET_CACHE_TTL_WITH_EVENTS", default_value = config::DEFAULT_CACHE_TTL_WITH_EVENTS, value_parser = humantime::parse_duration)]
+    pub cache_ttl_with_events: Duration,
+
+    /// How long a team may go without a webhook event before its caches stop relying on
+    /// events and go back to `--cache-ttl-conversations`.
+    #[arg(long, env = "HEYMARKET_CACHE_EVENT_SILENCE", default_value = config::DEFAULT_CACHE_EVENT_SILENCE, value_parser = humantime::parse_duration)]
+    pub cache_event_silence: Duration,
+
     /// How long contacts are served from cache.
     #[arg(long, env = "HEYMARKET_CACHE_TTL_CONTACTS", default_value = config::DEFAULT_CACHE_TTL_CONTACTS, value_parser = humantime::parse_duration)]
     pub cache_ttl_contacts: Duration,
@@ -622,6 +633,8 @@ impl From<CacheTuning> for CacheConfig {
         Self {
             ttl_directory: tuning.cache_ttl_directory,
             ttl_conversations: tuning.cache_ttl_conversations,
+            ttl_with_events: tuning.cache_ttl_with_events,
+            event_silence: tuning.cache_event_silence,
             ttl_contacts: tuning.cache_ttl_contacts,
             capacity: tuning.cache_capacity,
             messages_batch_limit: tuning.messages_batch_limit,

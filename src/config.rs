@@ -51,6 +51,10 @@ pub const DEFAULT_CACHE_TTL_DIRECTORY: &str = "5m";
 /// How long a conversation, a list page or a conversation's newest messages are served from
 /// cache: short, because they change with every message; writes and events replace them sooner.
 pub const DEFAULT_CACHE_TTL_CONVERSATIONS: &str = "10s";
+/// How long conversation data lives while its team's webhook events are heard.
+pub const DEFAULT_CACHE_TTL_WITH_EVENTS: &str = "5m";
+/// How long a team may go without an event before its caches stop relying on events.
+pub const DEFAULT_CACHE_EVENT_SILENCE: &str = "2m";
 /// How long contacts are served from cache.
 pub const DEFAULT_CACHE_TTL_CONTACTS: &str = "2m";
 /// Entries per cache kind, across tenants.
@@ -297,8 +301,15 @@ fn parse_origin(text: &str) -> Result<String, InvalidOrigin> {
 pub struct CacheConfig {
     /// Inboxes and team.
     pub ttl_directory: Duration,
-    /// Conversations, list pages, and conversations' newest messages.
+    /// Conversations, list pages, and conversations' newest messages, for a team whose webhook
+    /// events are not heard.
     pub ttl_conversations: Duration,
+    /// The same, while the team's webhook events are heard: events and writes replace them
+    /// sooner, so this only bounds what no event reports.
+    pub ttl_with_events: Duration,
+    /// How long a team may go without an event before its caches fall back to
+    /// `ttl_conversations` (and forget what they kept longer).
+    pub event_silence: Duration,
     /// Contacts.
     pub ttl_contacts: Duration,
     /// Entries per kind, across tenants; the least recently used go first.
@@ -315,6 +326,8 @@ impl Default for CacheConfig {
         Self {
             ttl_directory: parse_duration_default(DEFAULT_CACHE_TTL_DIRECTORY),
             ttl_conversations: parse_duration_default(DEFAULT_CACHE_TTL_CONVERSATIONS),
+            ttl_with_events: parse_duration_default(DEFAULT_CACHE_TTL_WITH_EVENTS),
+            event_silence: parse_duration_default(DEFAULT_CACHE_EVENT_SILENCE),
             ttl_contacts: parse_duration_default(DEFAULT_CACHE_TTL_CONTACTS),
             capacity: DEFAULT_CACHE_CAPACITY,
             messages_batch_limit: DEFAULT_MESSAGES_BATCH_LIMIT,

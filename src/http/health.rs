@@ -52,7 +52,25 @@ struct Check {
 }
 
 async fn checks(state: &AppState) -> Vec<Check> {
-    vec![upstream(state).await, redis(state)]
+    vec![upstream(state).await, redis(state), freshness(state)]
+}
+
+/// How each team's cached conversations are kept fresh (`events` or `ttl`, by team id):
+/// reported, never a reason to leave the load balancer, since either mode serves right.
+fn freshness(state: &AppState) -> Check {
+    let modes: Map<String, Value> = state
+        .caches
+        .freshness()
+        .modes()
+        .into_iter()
+        .map(|(team, mode)| (team.to_string(), json!(mode)))
+        .collect();
+    let mut report = Map::new();
+    report.insert("freshness".to_owned(), Value::Object(modes));
+    Check {
+        ready: true,
+        report,
+    }
 }
 
 /// The upstream must accept the gateway's credential (in pass-through mode, merely answer).

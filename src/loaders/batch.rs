@@ -7,16 +7,19 @@ use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
 
 use futures::future::{BoxFuture, FutureExt, Shared, join_all, lazy};
-use moka::future::Cache;
+use moka::future::{Cache, CacheBuilder};
 use moka::ops::compute::Op;
 
 use crate::error::ApiError;
 
 /// A value that may still be on its way.
 type Pending<V> = Shared<BoxFuture<'static, Result<V, ApiError>>>;
+
+/// How a [`BatchCache`]'s entries are bounded, before it is built.
+pub(super) type BatchCacheBuilder<K, V> =
+    CacheBuilder<K, Pending<Option<V>>, Cache<K, Pending<Option<V>>>>;
 
 /// Fetches the values of some keys in one upstream round; a key missing from the answer has no
 /// value upstream. A failure of the whole round fails every key; a key may also fail alone
@@ -39,13 +42,10 @@ where
     K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
-    pub(super) fn new(capacity: u64, ttl: Duration) -> Self {
+    /// A cache built by `builder` (its capacity and expiry), able to drop entries selectively.
+    pub(super) fn new(builder: BatchCacheBuilder<K, V>) -> Self {
         Self {
-            entries: Cache::builder()
-                .max_capacity(capacity)
-                .time_to_live(ttl)
-                .support_invalidation_closures()
-                .build(),
+            entries: builder.support_invalidation_closures().build(),
         }
     }
 
@@ -178,6 +178,7 @@ where
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
 
     use super::*;
 
@@ -211,7 +212,11 @@ mod tests {
 
     #[tokio::test]
     async fn overlapping_requests_share_in_flight_keys_and_fetch_only_the_rest() {
-        let cache = BatchCache::new(100, Duration::from_secs(60));
+        let cache = BatchCache::new(
+            Cache::builder()
+                .max_capacity(100)
+                .time_to_live(Duration::from_secs(60)),
+        );
         let calls = Arc::new(AtomicUsize::new(0));
         let asked = Arc::new(std::sync::Mutex::new(Vec::new()));
         let fetch = counting_fetch(calls.clone(), asked.clone());
@@ -255,7 +260,11 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn requests_racing_for_the_same_keys_fetch_each_key_once() {
-        let cache = Arc::new(BatchCache::new(10_000, Duration::from_secs(60)));
+        let cache = Arc::new(BatchCache::new(
+            Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(Duration::from_secs(60)),
+        ));
         let calls = Arc::new(AtomicUsize::new(0));
         let asked = Arc::new(std::sync::Mutex::new(Vec::new()));
         let fetch = counting_fetch(calls.clone(), asked.clone());
@@ -281,7 +290,11 @@ mod tests {
 
     #[tokio::test]
     async fn a_budget_refusal_of_another_request_is_not_shared() {
-        let cache: BatchCache<u32, String> = BatchCache::new(100, Duration::from_secs(60));
+        let cache: BatchCache<u32, String> = BatchCache::new(
+            Cache::builder()
+                .max_capacity(100)
+                .time_to_live(Duration::from_secs(60)),
+        );
         let spent: BatchFetch<u32, String> = Arc::new(|_| {
             async {
                 tokio::task::yield_now().await;
@@ -310,7 +323,11 @@ mod tests {
 
     #[tokio::test]
     async fn failures_are_shared_but_not_kept() {
-        let cache: BatchCache<u32, String> = BatchCache::new(100, Duration::from_secs(60));
+        let cache: BatchCache<u32, String> = BatchCache::new(
+            Cache::builder()
+                .max_capacity(100)
+                .time_to_live(Duration::from_secs(60)),
+        );
         let failing: BatchFetch<u32, String> =
             Arc::new(|_| async { Err(ApiError::UpstreamUnavailable) }.boxed());
         let answers = cache.get_many(vec![1, 2], failing).await;
@@ -337,8 +354,11 @@ mod tests {
 
     #[tokio::test]
     async fn a_failure_does_not_evict_a_newer_look_up_of_its_key() {
-        let cache: Arc<BatchCache<u32, String>> =
-            Arc::new(BatchCache::new(100, Duration::from_secs(60)));
+        let cache: Arc<BatchCache<u32, String>> = Arc::new(BatchCache::new(
+            Cache::builder()
+                .max_capacity(100)
+                .time_to_live(Duration::from_secs(60)),
+        ));
         let (release, released) = tokio::sync::oneshot::channel::<()>();
         let released = released.shared();
         let failing: BatchFetch<u32, String> = Arc::new(move |_| {
@@ -379,7 +399,11 @@ mod tests {
 
     #[tokio::test]
     async fn one_key_fails_alone() {
-        let cache = BatchCache::new(100, Duration::from_secs(60));
+        let cache = BatchCache::new(
+            Cache::builder()
+                .max_capacity(100)
+                .time_to_live(Duration::from_secs(60)),
+        );
         let calls = Arc::new(AtomicUsize::new(0));
         let fetch = counting_fetch(calls.clone(), Default::default());
 

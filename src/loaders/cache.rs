@@ -15,6 +15,7 @@ use moka::future::{Cache, CacheBuilder};
 
 use super::batch::BatchCache;
 use super::counts::{CountedFilter, Verdict, VerdictExpiry};
+use super::freshness::{Freshness, FreshnessExpiry, FreshnessMode, OfTenant};
 use super::message_window::Window;
 use crate::config::CacheConfig;
 use crate::error::ApiError;
@@ -89,18 +90,13 @@ pub struct Caches {
     /// the tenant to a new generation, so no cached page can contradict the change.
     generations: Cache<TenantKey, u64>,
     next_generation: AtomicU64,
-    /// Which team each tenant belongs to, so an event of a team reaches every tenant (every
-    /// credential) of that team.
-    tenant_teams: Cache<TenantKey, i64>,
+    /// How long each team's conversation entries live, and which tenants each team has.
+    freshness: Arc<Freshness>,
     /// Most messages asked of one team-wide message listing.
     pub(super) messages_batch_limit: u32,
     /// Where look-ups and DataLoader batches are counted.
     pub(super) metrics: LoaderMetrics,
 }
-
-/// How long a tenant's team is remembered: longer than any cached data of the tenant, so every
-/// tenant with cached data is reached by its team's events.
-const TENANT_TEAM_MEMORY: Duration = Duration::from_secs(24 * 3600);
 
 /// A conversation's last message is keyed by the conversation and the instant it last changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -112,34 +108,50 @@ pub struct LastMessageKey {
 }
 
 impl Caches {
-    pub fn new(config: &CacheConfig) -> Self {
+    /// Caches as `config` sizes them. `fill_deadline` is the longest a fill can run (the
+    /// request deadline), which tells a fill that raced an event (see `freshness`).
+    pub fn new(config: &CacheConfig, fill_deadline: Duration) -> Self {
+        let freshness = Arc::new(Freshness::new(config, fill_deadline));
+        let capacity = config.capacity;
+        // Entries whose key holds the list generation cannot outlive an event; the others
+        // take the short TTL when their fill may have raced one.
+        let by_generation = FreshnessExpiry {
+            freshness: Arc::clone(&freshness),
+            keyed_by_generation: true,
+        };
+        let by_entity = || FreshnessExpiry {
+            freshness: Arc::clone(&freshness),
+            keyed_by_generation: false,
+        };
         Self {
-            inboxes: bounded(config.capacity, config.ttl_directory).build(),
-            team: bounded(config.capacity, config.ttl_directory).build(),
-            conversations: bounded(config.capacity, config.ttl_conversations).build(),
-            contacts_by_id: bounded(config.capacity, config.ttl_contacts)
+            inboxes: bounded(capacity, config.ttl_directory).build(),
+            team: bounded(capacity, config.ttl_directory).build(),
+            conversations: event_driven(capacity, by_entity())
                 .support_invalidation_closures()
                 .build(),
-            contacts: BatchCache::new(config.capacity, config.ttl_contacts),
-            histories: bounded(config.capacity, config.ttl_conversations)
+            contacts_by_id: bounded(capacity, config.ttl_contacts)
                 .support_invalidation_closures()
                 .build(),
-            last_messages: BatchCache::new(config.capacity, config.ttl_conversations),
-            list_pages: bounded(config.capacity, config.ttl_conversations).build(),
-            conversation_counts: bounded(config.capacity, config.ttl_conversations).build(),
+            contacts: BatchCache::new(bounded(capacity, config.ttl_contacts)),
+            histories: event_driven(capacity, by_entity())
+                .support_invalidation_closures()
+                .build(),
+            last_messages: BatchCache::new(event_driven(capacity, by_entity())),
+            list_pages: event_driven(capacity, by_generation.clone()).build(),
+            conversation_counts: event_driven(capacity, by_generation.clone()).build(),
             count_verdicts: Cache::builder()
-                .max_capacity(config.capacity)
+                .max_capacity(capacity)
                 .expire_after(VerdictExpiry)
                 .build(),
-            template_pages: bounded(config.capacity, config.ttl_directory).build(),
-            tags: bounded(config.capacity, config.ttl_directory).build(),
-            tag_pages: bounded(config.capacity, config.ttl_directory).build(),
-            custom_fields: bounded(config.capacity, config.ttl_directory).build(),
-            contact_pages: bounded(config.capacity, config.ttl_contacts)
+            template_pages: bounded(capacity, config.ttl_directory).build(),
+            tags: bounded(capacity, config.ttl_directory).build(),
+            tag_pages: bounded(capacity, config.ttl_directory).build(),
+            custom_fields: bounded(capacity, config.ttl_directory).build(),
+            contact_pages: bounded(capacity, config.ttl_contacts)
                 .support_invalidation_closures()
                 .build(),
-            recent_windows: bounded(config.capacity, config.ttl_conversations).build(),
-            scheduled: bounded(config.capacity, config.ttl_conversations)
+            recent_windows: event_driven(capacity, by_generation).build(),
+            scheduled: event_driven(capacity, by_entity())
                 .support_invalidation_closures()
                 .build(),
             schedule_memory: super::ScheduledMemory::new(
@@ -153,12 +165,12 @@ impl Caches {
             // Outlives every list page, so a generation is never forgotten while pages of it
             // are still cached.
             generations: bounded(
-                config.capacity,
-                config.ttl_conversations * 2 + Duration::from_secs(60),
+                capacity,
+                freshness.longest_lifetime() * 2 + Duration::from_secs(60),
             )
             .build(),
             next_generation: AtomicU64::new(1),
-            tenant_teams: bounded(config.capacity, TENANT_TEAM_MEMORY).build(),
+            freshness,
             messages_batch_limit: config.messages_batch_limit,
             metrics: LoaderMetrics::default(),
         }
@@ -261,8 +273,13 @@ impl Caches {
     }
 
     /// Remembers that `tenant` belongs to `team_id` (learnt from its `GET /v1/team`).
-    pub(super) async fn register_team(&self, tenant: TenantKey, team_id: i64) {
-        self.tenant_teams.insert(tenant, team_id).await;
+    pub(super) fn register_team(&self, tenant: TenantKey, team_id: i64) {
+        self.freshness.register_team(tenant, team_id);
+    }
+
+    /// How each team's conversation entries are kept fresh.
+    pub fn freshness(&self) -> &Freshness {
+        &self.freshness
     }
 
     /// Takes an event as a hint that something of its team changed: every tenant of the team
@@ -272,12 +289,8 @@ impl Caches {
     /// relied on). Nothing of the event's content is cached: a webhook only says where to
     /// look, never what is there.
     pub async fn invalidate(&self, event: &Event) {
-        let tenants: HashSet<TenantKey> = self
-            .tenant_teams
-            .iter()
-            .filter(|(_, team)| *team == event.team_id)
-            .map(|(tenant, _)| *tenant)
-            .collect();
+        self.freshness.heard(event.team_id);
+        let tenants = self.freshness.tenants_of(event.team_id);
         if event.kind.concerns_a_contact() {
             self.contacts_changed(tenants.clone());
         }
@@ -335,9 +348,53 @@ impl Caches {
         }
     }
 
+    /// Lets the passing of time and the bus's state move teams between modes (see
+    /// `freshness`): a team whose events fell silent, or every team while the bus does not
+    /// reach every replica, forgets its conversation entries, which were cached for long.
+    pub async fn sweep(&self, bus_whole: bool) {
+        let tenants = self.freshness.sweep(bus_whole);
+        self.metrics.freshness_modes(
+            self.freshness
+                .modes()
+                .into_iter()
+                .map(|(team, mode)| (team, mode == FreshnessMode::Events)),
+        );
+        if tenants.is_empty() {
+            return;
+        }
+        tracing::info!(
+            tenants = tenants.len(),
+            "webhook events fell silent or stopped reaching every replica; cached conversations are forgotten and kept for the short TTL"
+        );
+        self.forget_tenants(tenants).await;
+    }
+
+    /// The conversation entries of `tenants` no longer count.
+    async fn forget_tenants(&self, tenants: HashSet<TenantKey>) {
+        let owners = tenants.clone();
+        if let Err(error) = self
+            .conversations
+            .invalidate_entries_if(move |(tenant, _), _| owners.contains(tenant))
+        {
+            tracing::error!(%error, "cannot drop conversations selectively; clearing them all");
+            self.conversations.invalidate_all();
+        }
+        self.schedules_changed(tenants.clone());
+        for &tenant in &tenants {
+            self.lists_changed(tenant).await;
+        }
+        self.histories_changed(tenants);
+    }
+
     /// Events were lost (a receiver fell behind): nothing cached about conversations can be
-    /// trusted any more.
-    pub async fn forget_conversations(&self) {
+    /// trusted any more, and no team is event-driven until its next event.
+    pub async fn events_lost(&self) {
+        self.freshness.events_lost();
+        self.forget_conversations().await;
+    }
+
+    /// Nothing cached about conversations counts any more.
+    async fn forget_conversations(&self) {
         self.conversations.invalidate_all();
         self.scheduled.invalidate_all();
         self.recent_windows.invalidate_all();
@@ -352,6 +409,15 @@ impl Caches {
     fn fresh_generation(&self) -> u64 {
         self.next_generation.fetch_add(1, Ordering::Relaxed)
     }
+}
+
+/// A size-bounded conversation cache whose entries live as their team's freshness mode says.
+fn event_driven<K, V>(capacity: u64, expiry: FreshnessExpiry) -> CacheBuilder<K, V, Cache<K, V>>
+where
+    K: OfTenant + Hash + Eq + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    Cache::builder().max_capacity(capacity).expire_after(expiry)
 }
 
 /// A size- and time-bounded cache, ready to build (or to be given more settings first).

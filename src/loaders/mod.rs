@@ -10,6 +10,7 @@ mod batch;
 mod cache;
 mod counts;
 mod entities;
+mod freshness;
 mod last_message;
 mod message_window;
 mod scheduled;
@@ -24,6 +25,7 @@ use chrono::{DateTime, Utc};
 
 pub use cache::Caches;
 pub use counts::Verdict;
+pub use freshness::{Freshness, FreshnessMode};
 pub use last_message::LastMessageTarget;
 pub use scheduled::ScheduledMemory;
 

@@ -194,7 +194,7 @@ impl Source {
         let fill = || async {
             let team = self.upstream.team().await.map_err(ApiError::from)?;
             if let Some(team_id) = team.id {
-                self.caches.register_team(self.tenant, team_id).await;
+                self.caches.register_team(self.tenant, team_id);
             }
             Ok(Arc::new(team))
         };

@@ -3,6 +3,7 @@
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
@@ -52,6 +53,11 @@ struct CacheLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TeamLabels {
+    team: i64,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct LoaderLabels {
     loader: &'static str,
 }
@@ -61,6 +67,7 @@ struct LoaderLabels {
 pub struct LoaderMetrics {
     cache: Family<CacheLabels, Counter>,
     batch_sizes: Family<LoaderLabels, Histogram, fn() -> Histogram>,
+    event_driven: Family<TeamLabels, Gauge>,
 }
 
 impl Default for LoaderMetrics {
@@ -71,6 +78,7 @@ impl Default for LoaderMetrics {
             batch_sizes: Family::new_with_constructor(|| {
                 Histogram::new(exponential_buckets(1.0, 2.0, 8))
             }),
+            event_driven: Family::default(),
         }
     }
 }
@@ -87,6 +95,22 @@ impl LoaderMetrics {
             "Keys per DataLoader batch, by loader",
             self.batch_sizes.clone(),
         );
+        registry.register(
+            "cache_event_driven",
+            "1 while a team's cached conversations are kept fresh by its webhook events, 0 while they live for the short TTL",
+            self.event_driven.clone(),
+        );
+    }
+
+    /// Records, per team id, whether its caches are event-driven; teams no longer listed are
+    /// dropped from the family.
+    pub(crate) fn freshness_modes(&self, teams: impl IntoIterator<Item = (i64, bool)>) {
+        self.event_driven.clear();
+        for (team, event_driven) in teams {
+            self.event_driven
+                .get_or_create(&TeamLabels { team })
+                .set(i64::from(event_driven));
+        }
     }
 
     /// Records `hits` and `misses` look-ups of `kind`.

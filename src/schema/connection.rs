@@ -174,7 +174,8 @@ macro_rules! connection_types {
                 /// what the filter asks (see the error's message). Freshness: counted when
                 /// asked, then shared until a conversation of the team changes (a write
                 /// through this gateway or a webhook event), and for at most the conversation
-                /// cache's lifetime (`--cache-ttl-conversations`). Exactness: exact at
+                /// cache's lifetime (`--cache-ttl-conversations`, or `--cache-ttl-with-events`
+                /// while the team's webhook events are heard). Exactness: exact at
                 /// counting time; a count of `OPEN` (every conversation not closed) or of read
                 /// conversations is the difference of two counts, which a conversation
                 /// changing between them can move by one for that moment.

@@ -33,6 +33,12 @@ impl TenantKey {
         Self(digest.into())
     }
 
+    /// A tenant named for a test.
+    #[cfg(test)]
+    pub(crate) fn named(name: &str) -> Self {
+        Self::derive("test", name)
+    }
+
     /// The whole digest in hex: names the tenant in shared stores (Redis) without revealing
     /// the credential.
     pub(crate) fn hex(&self) -> String {

@@ -258,6 +258,18 @@ impl TestApp {
         (status, response.json().await.expect("a JSON body"))
     }
 
+    /// `GET /metrics`: the Prometheus text as served.
+    pub async fn metrics(&self) -> String {
+        let response = self
+            .http
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .expect("metrics answer");
+        assert_eq!(response.status(), 200);
+        response.text().await.expect("a text body")
+    }
+
     /// Whether `/readyz` answers 200.
     pub async fn is_ready(&self) -> bool {
         self.readyz().await.0 == 200

@@ -12,6 +12,7 @@ mod connection_limits;
 mod connections;
 mod counts;
 mod date_lists;
+mod freshness;
 mod graphiql;
 mod graphql;
 mod graphql_over_http;

@@ -86,25 +86,13 @@ impl Scrape {
 }
 
 async fn scrape(app: &TestApp) -> Scrape {
-    Scrape(parse(&metrics_text(app).await))
-}
-
-/// `GET /metrics`: the text format as served.
-async fn metrics_text(app: &TestApp) -> String {
-    let response = app
-        .http
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .expect("metrics answer");
-    assert_eq!(response.status(), 200);
-    response.text().await.expect("a text body")
+    Scrape(parse(&app.metrics().await))
 }
 
 /// Scrapes until `done` holds, failing at the deadline with the last scrape.
 async fn scrape_until(app: &TestApp, what: &str, done: impl Fn(&Scrape) -> bool) -> Scrape {
     eventually_ok(what, async || {
-        let text = metrics_text(app).await;
+        let text = app.metrics().await;
         let scraped = Scrape(parse(&text));
         if done(&scraped) {
             Ok(scraped)

@@ -20,7 +20,7 @@ async fn without_redis_the_gateway_is_ready_on_its_own() {
     assert_eq!(status, 200);
     assert_eq!(
         body,
-        json!({"status": "ready", "upstream": "up", "redis": "not configured", "events": "local"})
+        json!({"status": "ready", "upstream": "up", "redis": "not configured", "events": "local", "freshness": {}})
     );
 }
 
@@ -36,7 +36,7 @@ async fn with_redis_up_the_gateway_is_ready_and_shares_events() {
 
     assert_eq!(
         app.readyz().await.1,
-        json!({"status": "ready", "upstream": "up", "redis": "up", "events": "shared"})
+        json!({"status": "ready", "upstream": "up", "redis": "up", "events": "shared", "freshness": {}})
     );
     let body = app.graphql("{ inboxes { name } }").await;
     assert!(body["errors"].is_null(), "{body}");

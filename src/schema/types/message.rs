@@ -175,7 +175,8 @@ impl Message {
 
     /// Where delivery stands; null when the upstream reports no status. Read with the
     /// message: Heymarket sends no event when a delivery fails after the send, so a message
-    /// already cached shows the failure once its entry expires (`--cache-ttl-conversations`).
+    /// already cached shows the failure once its entry expires (`--cache-ttl-conversations`,
+    /// or `--cache-ttl-with-events` while the team's webhook events are heard).
     async fn delivery_status(&self) -> Option<DeliveryStatus> {
         DeliveryStatus::of(&self.model)
     }

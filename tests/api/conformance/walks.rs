@@ -629,15 +629,7 @@ async fn a_member_in_no_inbox_lists_nothing_without_asking_the_upstream() {
 
 /// The value of the gateway's counter `name` with label `filter="<filter>"`, 0 when absent.
 async fn ignored_filter_rows(app: &TestApp, filter: &str) -> u64 {
-    let text = app
-        .http
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .expect("metrics answer")
-        .text()
-        .await
-        .expect("a text body");
+    let text = app.metrics().await;
     let prefix =
         format!("heymarket_gateway_upstream_filter_ignored_rows_total{{filter=\"{filter}\"}} ");
     text.lines()

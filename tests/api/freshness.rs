@@ -1,0 +1,161 @@
+//! Freshness from events: while a team's webhook events are heard, its cached conversations
+//! outlive the short TTL until an event says otherwise; when the events fall silent, the team
+//! goes back to the short TTL and forgets what it kept. Counted at the sandbox.
+
+use std::time::{Duration, Instant};
+
+use heymarket_gateway::config::{GatewayConfig, SandboxConfig};
+use serde_json::{Value, json};
+
+use crate::helpers::{
+    TestApp, cost, eventually, eventually_ok, global, json_at, spawn_app_with_webhooks,
+};
+use crate::sandbox_support::roomy_config;
+use crate::ws_support::inbound;
+
+/// The newest open conversations of inbox 3002: list pages only, which every event moves past.
+const LIST: &str = r#"query($inbox: ID!) {
+  conversations(first: 5, filter: { inboxIds: [$inbox], status: OPEN }) { nodes { databaseId status unread } }
+}"#;
+const INBOX: i64 = 3002;
+
+async fn app(customise: impl FnOnce(&mut GatewayConfig)) -> TestApp {
+    spawn_app_with_webhooks(
+        SandboxConfig {
+            teams: 1,
+            ..roomy_config()
+        },
+        customise,
+    )
+    .await
+}
+
+/// Runs the list as member 501 and insists on an error-free answer.
+async fn list(app: &TestApp) -> Value {
+    let variables = json!({"inbox": global(&format!("Inbox:{INBOX}"))});
+    let (status, body) = app
+        .graphql_with(LIST, variables, &[("X-Member-Id", "501")])
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["errors"], Value::Null, "{body}");
+    body
+}
+
+/// Upstream calls the answer reports.
+fn calls(body: &Value) -> u64 {
+    cost(body).values().sum()
+}
+
+/// The newest conversation's id in a list answer.
+fn newest(body: &Value) -> String {
+    json_at(body, "/data/conversations/nodes/0/databaseId")
+}
+
+/// The team's mode as `/readyz` reports it.
+async fn mode(app: &TestApp) -> Value {
+    let team = app.sandbox.teams[0].team_id;
+    app.readyz().await.1["freshness"][team.to_string()].clone()
+}
+
+/// A customer writes in from `phone`; the conversation's id.
+async fn customer_writes(app: &TestApp, phone: &str) -> String {
+    let team = app.sandbox.teams[0].team_id;
+    let message = inbound(app, team, INBOX, phone, "Hello?").await;
+    json_at::<i64>(&message, "/conversation/id").to_string()
+}
+
+/// Repeats the list for at least `span` (and twice at least), returning the upstream calls
+/// the repeats cost together.
+async fn repeated_for(app: &TestApp, span: Duration) -> u64 {
+    let start = Instant::now();
+    let mut total = 0;
+    let mut repeats = 0;
+    while repeats < 2 || start.elapsed() < span {
+        total += calls(&list(app).await);
+        repeats += 1;
+    }
+    total
+}
+
+#[tokio::test]
+async fn heard_events_keep_lists_past_the_short_ttl_until_the_next_event() {
+    let app = app(|config| {
+        config.cache.ttl_conversations = Duration::from_millis(1);
+        config.cache.ttl_with_events = Duration::from_secs(3600);
+        config.cache.event_silence = Duration::from_secs(3600);
+    })
+    .await;
+
+    // No event heard yet: the team polls, and its list lapses after a millisecond.
+    list(&app).await;
+    assert_eq!(mode(&app).await, "ttl");
+    eventually("the polled list to be listed again", async || {
+        calls(&list(&app).await) > 0
+    })
+    .await;
+
+    let first = customer_writes(&app, "+15550007001").await;
+    eventually("the team to be event-driven", async || {
+        mode(&app).await == "events"
+    })
+    .await;
+    let listed = list(&app).await;
+    assert_eq!(newest(&listed), first, "{listed}");
+
+    assert_eq!(
+        repeated_for(&app, Duration::from_millis(50)).await,
+        0,
+        "kept for fifty times the short TTL"
+    );
+
+    // The next event replaces the list.
+    let second = customer_writes(&app, "+15550007002").await;
+    let relisted = eventually_ok("the new conversation to be listed", async || {
+        let body = list(&app).await;
+        if newest(&body) == second {
+            Ok(body)
+        } else {
+            Err(body)
+        }
+    })
+    .await;
+    assert!(calls(&relisted) > 0, "{relisted}");
+}
+
+#[tokio::test]
+async fn a_silent_stream_goes_back_to_the_short_ttl_and_forgets_what_it_kept() {
+    let app = app(|config| {
+        // Entries would outlive the test in either mode: only the fall-back can drop them.
+        config.cache.ttl_conversations = Duration::from_secs(3600);
+        config.cache.ttl_with_events = Duration::from_secs(7200);
+        config.cache.event_silence = Duration::from_secs(2);
+    })
+    .await;
+    list(&app).await;
+    customer_writes(&app, "+15550007003").await;
+    eventually("the team to be event-driven", async || {
+        mode(&app).await == "events"
+    })
+    .await;
+    let cold = calls(&list(&app).await);
+    assert!(cold > 0);
+    assert_eq!(calls(&list(&app).await), 0, "cached");
+    let team = app.sandbox.teams[0].team_id;
+    let event_driven = format!("heymarket_gateway_cache_event_driven{{team=\"{team}\"}} ");
+    eventually("the metric to show event mode", async || {
+        app.metrics().await.contains(&format!("{event_driven}1"))
+    })
+    .await;
+
+    eventually("the silent team to poll", async || {
+        mode(&app).await == "ttl"
+    })
+    .await;
+    eventually("the metric to show the short TTL", async || {
+        app.metrics().await.contains(&format!("{event_driven}0"))
+    })
+    .await;
+
+    let after = list(&app).await;
+    assert_eq!(calls(&after), cold, "listed again: {after}");
+}
