@@ -208,12 +208,15 @@ async fn losing_redis_degrades_and_recovers_by_itself() {
     on_b.subscribe("subscription { messageAdded { text } }", json!({}))
         .await;
     first_delivery(&a, &mut on_b, 3001, "12125550202").await;
+    until_freshness(&[&a, &b], "events").await;
 
     redis.stop().await;
     eventually("A to report that it is not ready", || async {
         !a.is_ready().await
     })
     .await;
+    // A's own webhooks still arrive, but B's would not reach it: neither relies on events.
+    until_freshness(&[&a, &b], "ttl").await;
     let body = a.graphql("{ inboxes { name } }").await;
     assert_eq!(body["errors"], Value::Null, "queries keep working: {body}");
     let local = first_delivery(&a, &mut on_a, 3001, "12125550202").await;
@@ -237,4 +240,17 @@ async fn losing_redis_degrades_and_recovers_by_itself() {
             .starts_with("ping"),
         "B hears A's webhooks again"
     );
+    until_freshness(&[&a, &b], "events").await;
+}
+
+/// Waits until every replica reports the sandbox team's cache freshness as `mode`.
+async fn until_freshness(replicas: &[&TestApp], mode: &str) {
+    for replica in replicas {
+        let team = replica.sandbox.teams[0].team_id.to_string();
+        eventually(
+            &format!("the team's cache freshness to be {mode}"),
+            || async { replica.readyz().await.1["freshness"][&team] == mode },
+        )
+        .await;
+    }
 }
