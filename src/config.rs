@@ -19,8 +19,8 @@ pub use readings::{
     CountFilters, EmailThreadTarget, EmptyInboxes, HistoryTimestamp, HistoryUnknownPhone, LocalId,
     MessageMedia, MessagesAllCursor, NUMERIC_READING_RANGE, OptOut, ReadingError, ReadingOverride,
     ReadingValue, Readings, ScheduleAfterSend, ScheduleAnswer, ScheduleDelete, SendAnswerShape,
-    Unassign, Unassigned, UnknownProfile, UnreadFalse, UpdatedPrecision, profile_names,
-    reading_points,
+    Unassign, Unassigned, UnknownProfile, UnreadFalse, UpdatedPrecision, WriteEvents,
+    profile_names, reading_points,
 };
 
 /// Where the gateway listens by default (the README's `cargo run --release`).

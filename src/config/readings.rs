@@ -194,6 +194,14 @@ pub struct Readings {
     /// - `empty`: 204 and no body.
     pub schedule_delete: ScheduleDelete,
 
+    /// Whether a change made through the API fires its webhook. The docs list event types,
+    /// not their sources (§11); CODE-N8N notes that messages sent by integrations do not fire
+    /// its "outgoing" trigger.
+    ///
+    /// - `fired`: every change fires its event, whoever made it.
+    /// - `silent`: only changes made elsewhere (a customer writing in, the Heymarket app) do.
+    pub write_events: WriteEvents,
+
     /// What `POST /v1/conversations/count` counts. The docs give its body as "`date` (RFC
     /// 3339, optional) — counts conversations updated before it" (§6.2) and nothing else,
     /// while it sits beside the list whose filters it would naturally share.
@@ -413,6 +421,15 @@ pub enum CountAnswer {
     Object,
 }
 
+/// See [`Readings::write_events`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum WriteEvents {
+    /// API writes fire their webhooks.
+    Fired,
+    /// API writes fire none.
+    Silent,
+}
+
 /// See [`Readings::schedule_delete`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ScheduleDelete {
@@ -446,6 +463,7 @@ impl Readings {
         schedule_answer: ScheduleAnswer::Object,
         schedule_after_send: ScheduleAfterSend::Kept,
         schedule_delete: ScheduleDelete::Ok,
+        write_events: WriteEvents::Fired,
         count_filters: CountFilters::ListFilters,
         count_answer: CountAnswer::Number,
     };
@@ -525,6 +543,7 @@ const PROFILES: [(&str, Readings); 3] = [
             schedule_answer: ScheduleAnswer::IdRev,
             schedule_after_send: ScheduleAfterSend::Gone,
             schedule_delete: ScheduleDelete::Empty,
+            write_events: WriteEvents::Silent,
             count_filters: CountFilters::DateOnly,
             count_answer: CountAnswer::String,
         },
@@ -553,6 +572,7 @@ const PROFILES: [(&str, Readings); 3] = [
             schedule_answer: ScheduleAnswer::IdRev,
             schedule_after_send: ScheduleAfterSend::Gone,
             schedule_delete: ScheduleDelete::Empty,
+            write_events: WriteEvents::Fired,
             count_filters: CountFilters::ListFilters,
             count_answer: CountAnswer::Object,
         },
@@ -816,6 +836,13 @@ const POINTS: &[Point] = &[
         choices: choices::<ScheduleDelete>,
         parse: |v| choice(v).map(|x| change(move |r| r.schedule_delete = x)),
         get: |r| named(r.schedule_delete),
+    },
+    Point {
+        name: "write-events",
+        summary: "whether a change made through the API fires its webhook",
+        choices: choices::<WriteEvents>,
+        parse: |v| choice(v).map(|x| change(move |r| r.write_events = x)),
+        get: |r| named(r.write_events),
     },
     Point {
         name: "count-filters",

@@ -79,7 +79,7 @@ impl Event {
     /// The conversation the event names: a chat event's own, a message event's conversation.
     /// Only a hint of where to look; `None` when the event names none that reads.
     pub fn conversation_id(&self) -> Option<i64> {
-        if self.kind.carries_conversation() {
+        if self.kind.carries_conversation() || self.kind == EventKind::ConversationWritten {
             models::Conversation::deserialize(&self.data)
                 .ok()
                 .map(|conversation| conversation.id)
@@ -112,9 +112,27 @@ pub enum EventKind {
     TargetDoubleOptIn,
     TargetDoubleOptRestricted,
     IncomingCall,
+    /// Not a webhook: a replica wrote to a conversation (`data` is `{"id": …}`) and tells the
+    /// others, since Heymarket may send no event for a change made through its API.
+    #[serde(rename = "gateway_conversation_written")]
+    ConversationWritten,
+    /// Not a webhook: a replica wrote to a contact of the team.
+    #[serde(rename = "gateway_contact_written")]
+    ContactWritten,
+    /// Not a webhook: a replica changed or cancelled a scheduled message of the team.
+    #[serde(rename = "gateway_schedule_written")]
+    ScheduleWritten,
 }
 
 impl EventKind {
+    /// Whether Heymarket sends events of this kind; the others are replicas' own hints.
+    pub fn is_webhook(self) -> bool {
+        !matches!(
+            self,
+            Self::ConversationWritten | Self::ContactWritten | Self::ScheduleWritten
+        )
+    }
+
     /// Message events carry a message; chat events a conversation; the rest neither that the
     /// gateway models.
     pub fn carries_message(self) -> bool {
@@ -126,7 +144,8 @@ impl EventKind {
     pub fn concerns_a_contact(self) -> bool {
         matches!(
             self,
-            Self::TargetOptOut
+            Self::ContactWritten
+                | Self::TargetOptOut
                 | Self::TargetOptIn
                 | Self::TargetDoubleOptIn
                 | Self::TargetDoubleOptRestricted

@@ -161,7 +161,8 @@ fn inspect<'a>(body: &[u8], tokens: &'a [WebhookToken]) -> Inspection<'a> {
             "the envelope has no `type`",
         );
     };
-    let Ok(known) = serde_json::from_value::<EventKind>(Value::String(kind.clone())) else {
+    let known = serde_json::from_value::<EventKind>(Value::String(kind.clone()));
+    let Some(known) = known.ok().filter(|known| known.is_webhook()) else {
         return Inspection::UnknownType(kind);
     };
     match envelope.event_data.filter(Value::is_object) {
@@ -267,6 +268,27 @@ mod tests {
         WebhookToken {
             team_id,
             token: token.to_owned().into(),
+        }
+    }
+
+    #[test]
+    fn a_replica_hint_is_no_webhook_type() {
+        let tokens = [token(Some(101), "s3cret")];
+        for kind in [
+            EventKind::ConversationWritten,
+            EventKind::ContactWritten,
+            EventKind::ScheduleWritten,
+        ] {
+            let name = wire_name(kind).expect("a name");
+            let envelope =
+                json!({"type": name, "id": 901, "token": "s3cret", "event_data": {"id": 1}});
+            assert!(
+                matches!(
+                    inspect(envelope.to_string().as_bytes(), &tokens),
+                    Inspection::UnknownType(unknown) if unknown == name
+                ),
+                "{name}"
+            );
         }
     }
 

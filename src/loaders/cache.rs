@@ -19,7 +19,7 @@ use super::freshness::{Freshness, FreshnessExpiry, FreshnessMode, OfTenant};
 use super::message_window::Window;
 use crate::config::CacheConfig;
 use crate::error::ApiError;
-use crate::events::Event;
+use crate::events::{Event, EventKind};
 use crate::metrics::LoaderMetrics;
 use crate::upstream::TenantKey;
 use crate::upstream::models::{
@@ -289,10 +289,16 @@ impl Caches {
     /// relied on). Nothing of the event's content is cached: a webhook only says where to
     /// look, never what is there.
     pub async fn invalidate(&self, event: &Event) {
-        self.freshness.heard(event.team_id);
+        // A replica's hint of its own write says nothing of whether webhooks flow.
+        if event.kind.is_webhook() {
+            self.freshness.heard(event.team_id);
+        }
         let tenants = self.freshness.tenants_of(event.team_id);
         if event.kind.concerns_a_contact() {
             self.contacts_changed(tenants.clone());
+        }
+        if event.kind == EventKind::ScheduleWritten {
+            self.schedules_changed(tenants.clone());
         }
         let Some(conversation) = event.conversation_id() else {
             return;

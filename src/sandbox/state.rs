@@ -10,7 +10,7 @@ use super::seed;
 use super::stats::Stats;
 use super::store::TeamStore;
 use super::webhooks::{EventKind, WebhookWorker, Webhooks};
-use crate::config::{Readings, SandboxConfig};
+use crate::config::{Readings, SandboxConfig, WriteEvents};
 
 /// One simulated tenant.
 pub(crate) struct Team {
@@ -102,5 +102,18 @@ impl SandboxState {
     pub(crate) fn emit(&self, team: &Team, kind: EventKind, event_data: &impl serde::Serialize) {
         self.webhooks
             .emit(team.webhook_id, &team.webhook_token, kind, event_data);
+    }
+
+    /// Queues the webhook event of a change made through the API, where the reading
+    /// `write-events` says such changes fire one.
+    pub(crate) fn emit_for_write(
+        &self,
+        team: &Team,
+        kind: EventKind,
+        event_data: &impl serde::Serialize,
+    ) {
+        if self.readings.write_events == WriteEvents::Fired {
+            self.emit(team, kind, event_data);
+        }
     }
 }

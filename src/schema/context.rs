@@ -6,7 +6,7 @@ use std::sync::Arc;
 use async_graphql::Context;
 
 use crate::error::ApiError;
-use crate::events::EventBus;
+use crate::events::{BusStatus, Event, EventBus, EventKind};
 use crate::loaders::{Caches, Loaders};
 use crate::upstream::TenantClient;
 use crate::upstream::models::TeamMember;
@@ -22,6 +22,17 @@ pub struct Caller {
     pub requested_member: Option<i64>,
     /// Whether responses report what they cost (`extensions.cost`).
     pub report_cost: bool,
+}
+
+/// What a write changed, for [`RequestContext::tell_replicas`].
+#[derive(Debug, Clone, Copy)]
+pub enum Written {
+    /// The conversation of this id.
+    Conversation(i64),
+    /// A contact of the team.
+    Contact,
+    /// A scheduled message of the team.
+    Schedule,
 }
 
 /// Per-operation data: the caller plus what the operation has already fetched.
@@ -48,6 +59,44 @@ impl RequestContext {
             bus,
             loaders,
         }
+    }
+
+    /// Tells the other replicas that this operation wrote `what`, so their caches forget it:
+    /// Heymarket may send no webhook for a change made through its API, and this replica's
+    /// own caches already know. Nothing is sent by a process without replicas; a team not
+    /// known (its `GET /v1/team` failing) is logged and skipped, leaving the others to their
+    /// TTLs.
+    pub async fn tell_replicas(&self, what: Written) {
+        if self.bus.status() == BusStatus::Local {
+            return;
+        }
+        let team_id = match self.loaders.team().await {
+            Ok(team) => team.id,
+            Err(error) => {
+                tracing::warn!(%error, ?what, "cannot tell the other replicas of a write");
+                None
+            }
+        };
+        let Some(team_id) = team_id else {
+            return;
+        };
+        // A nonce keeps two writes of the same thing two events.
+        let nonce: u64 = rand::random();
+        let (kind, data) = match what {
+            Written::Conversation(id) => (
+                EventKind::ConversationWritten,
+                serde_json::json!({ "id": id, "nonce": nonce }),
+            ),
+            Written::Contact => (
+                EventKind::ContactWritten,
+                serde_json::json!({ "nonce": nonce }),
+            ),
+            Written::Schedule => (
+                EventKind::ScheduleWritten,
+                serde_json::json!({ "nonce": nonce }),
+            ),
+        };
+        self.bus.publish(Event::new(team_id, kind, data)).await;
     }
 
     /// The operation's context; its absence is a wiring bug, reported as `INTERNAL`.

@@ -114,8 +114,12 @@ async fn an_outage_degrades_to_local_delivery_and_recovers_by_itself() {
         gateway.is_ready().await
     })
     .await;
+    let mut body = gateway.readyz().await.1;
+    // The team of the events published above is event-driven or not depending on when the
+    // gateway last looked at the bus; tests/api/freshness.rs covers that.
+    body.as_object_mut().map(|fields| fields.remove("freshness"));
     assert_eq!(
-        gateway.readyz().await.1,
+        body,
         serde_json::json!({"status": "ready", "upstream": "up", "redis": "up", "events": "shared"})
     );
 }

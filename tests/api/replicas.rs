@@ -3,20 +3,27 @@
 
 use std::time::Duration;
 
-use heymarket_gateway::config::{RateBudget, SandboxConfig};
+use heymarket_gateway::config::{RateBudget, Readings, SandboxConfig};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, global, spawn_app_with, spawn_app_with_webhooks};
+use crate::helpers::{TestApp, global, json_at, spawn_app_with, spawn_app_with_webhooks};
+use crate::mutations::{conversation_gid, mutate, open_conversation};
 use crate::redis_support::{RedisServer, eventually};
-use crate::sandbox_support::roomy_config;
+use crate::sandbox_support::{reading, roomy_config};
 use crate::ws_support::{first_delivery, inbound, result_where};
 
 /// Replica A takes the sandbox's webhooks; B only hears of them through Redis.
 async fn replicas(redis: &RedisServer) -> (TestApp, TestApp) {
+    replicas_reading(redis, Readings::DEFAULT).await
+}
+
+/// [`replicas`], over a sandbox that plays `readings`.
+async fn replicas_reading(redis: &RedisServer, readings: Readings) -> (TestApp, TestApp) {
     let url = redis.url();
     let a = spawn_app_with_webhooks(
         SandboxConfig {
             teams: 1,
+            readings,
             ..roomy_config()
         },
         |config| {
@@ -90,6 +97,46 @@ async fn a_webhook_taken_in_by_one_replica_reaches_the_other() {
         status_on_b(&open["id"]).await == "CLOSED"
     })
     .await;
+}
+
+#[tokio::test]
+async fn a_write_on_one_replica_reaches_the_others_cache_when_heymarket_sends_no_event() {
+    let Some(redis) = RedisServer::start().await else {
+        return;
+    };
+    let (a, b) = replicas_reading(&redis, reading(&["write-events=silent"])).await;
+    let conversation = open_conversation(&a, 3001, 2).await;
+    let gid = conversation_gid(json_at(&conversation, "/id"));
+    let status_on_b = async || {
+        let body = b
+            .graphql_with(
+                "query($id: ID!) { conversation(id: $id) { status } }",
+                json!({"id": gid}),
+                &[],
+            )
+            .await
+            .1;
+        body["data"]["conversation"]["status"].clone()
+    };
+    assert_eq!(status_on_b().await, "OPEN", "now cached on B for an hour");
+
+    let (closed, body) = mutate(
+        &a,
+        "closeConversation",
+        "CloseConversationInput",
+        "conversation { status }",
+        json!({ "conversationId": gid }),
+        None,
+    )
+    .await;
+    assert_eq!(closed["conversation"]["status"], "CLOSED", "{body}");
+
+    eventually("B to forget the conversation A closed", || async {
+        status_on_b().await == "CLOSED"
+    })
+    .await;
+    let sent = a.sandbox.stats().await["webhooks"].clone();
+    assert_eq!(sent["delivered"], 0, "the upstream sent no event: {sent}");
 }
 
 #[tokio::test]

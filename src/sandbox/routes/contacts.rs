@@ -131,7 +131,7 @@ pub(super) async fn set_status(
             "unsubscribed": contact.opted_out,
             "blocked": contact.blocked,
         });
-        state.emit(&tenant, kind, &payload);
+        state.emit_for_write(&tenant, kind, &payload);
     }
     Ok(Json("success"))
 }

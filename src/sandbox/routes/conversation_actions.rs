@@ -163,7 +163,7 @@ fn emit_conversation(
     kind: EventKind,
 ) {
     if let Some(conversation) = store.conversation(id) {
-        state.emit(
+        state.emit_for_write(
             tenant,
             kind,
             &store.conversation_json(conversation, Viewer::Team),

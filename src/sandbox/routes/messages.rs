@@ -81,7 +81,7 @@ pub(super) fn answered(
         SendOutcome::Replayed(answer) => answer,
         SendOutcome::Sent { message, answer } => {
             if let Some(json) = store.message(message).and_then(|m| store.message_json(m)) {
-                state.emit(tenant, EventKind::MessageSent, &json);
+                state.emit_for_write(tenant, EventKind::MessageSent, &json);
             }
             answer
         }

@@ -13,7 +13,7 @@ use super::user_error::{Failure, UserError, UserErrorCode, rejected};
 use crate::email_address;
 use crate::error::ApiError;
 use crate::phone;
-use crate::schema::context::RequestContext;
+use crate::schema::context::{RequestContext, Written};
 use crate::schema::node::{GlobalId, NodeKind};
 use crate::schema::scalars::Int64;
 use crate::schema::types::Contact;
@@ -144,6 +144,7 @@ async fn create(ctx: &Context<'_>, input: CreateContactInput) -> Result<Contact,
         .loaders
         .forget_contacts(None, addresses.into_iter().flatten())
         .await;
+    context.tell_replicas(Written::Contact).await;
     let id = written.map_err(rejected)?;
     read_back(context, id).await
 }
@@ -208,6 +209,7 @@ async fn update(ctx: &Context<'_>, input: UpdateContactInput) -> Result<Contact,
         .loaders
         .forget_contacts(Some(id), addresses.into_iter().flatten())
         .await;
+    context.tell_replicas(Written::Contact).await;
     written.map_err(rejected)?;
     read_back(context, id).await
 }

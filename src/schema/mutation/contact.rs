@@ -5,7 +5,7 @@ use async_graphql::{Context, ID, InputObject, Object};
 use super::payload::contact_payload;
 use super::user_error::{Failure, rejected};
 use crate::error::ApiError;
-use crate::schema::context::RequestContext;
+use crate::schema::context::{RequestContext, Written};
 use crate::schema::node::{GlobalId, NodeKind};
 use crate::schema::types::Contact;
 use crate::upstream::requests::{ContactRef, ContactStatus, ContactStatusRequest};
@@ -76,6 +76,7 @@ async fn set_opt_out(ctx: &Context<'_>, id: &ID, opted_out: bool) -> Result<Cont
         .loaders
         .forget_contacts(Some(id), addresses.into_iter().flatten())
         .await;
+    context.tell_replicas(Written::Contact).await;
     written.map_err(rejected)?;
     let contact = context
         .loaders

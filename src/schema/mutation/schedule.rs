@@ -20,7 +20,7 @@ use super::subject::{Subject, check_member};
 use super::user_error::{Failure, UserError, UserErrorCode, rejected, settle};
 use crate::error::ApiError;
 use crate::idempotency::{self, Claim, Outcome, Sent};
-use crate::schema::context::RequestContext;
+use crate::schema::context::{RequestContext, Written};
 use crate::schema::node::{GlobalId, NodeKind};
 use crate::schema::scalars::DateTime;
 use crate::schema::types::ScheduledMessage;
@@ -372,6 +372,7 @@ async fn update(
     };
     let written = context.upstream().update_schedule(id, &request).await;
     loaders.forget_scheduled(id).await;
+    context.tell_replicas(Written::Schedule).await;
     written.map_err(rejected)?;
     read_back(context, id).await
 }
@@ -383,6 +384,7 @@ async fn cancel(ctx: &Context<'_>, id: &ID) -> Result<(), Failure> {
     let deleted = context.upstream().delete_schedule(id).await;
     let loaders = &context.loaders;
     loaders.forget_scheduled(id).await;
+    context.tell_replicas(Written::Schedule).await;
     deleted.map_err(rejected)?;
     if let Some(target) = conversation_target(context, &scheduled).await? {
         loaders.forget_remembered(inbox.id, &target, id).await;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::user_error::{Failure, UserError, UserErrorCode};
 use crate::error::ApiError;
-use crate::schema::context::RequestContext;
+use crate::schema::context::{RequestContext, Written};
 use crate::schema::types::Conversation;
 use crate::upstream::models::{self, Inbox, TeamMember};
 
@@ -84,6 +84,7 @@ pub(super) async fn found_again(
     id: i64,
 ) -> Result<Conversation, Failure> {
     let conversation = context.loaders.reload_conversation(id).await?;
+    context.tell_replicas(Written::Conversation(id)).await;
     let conversation = conversation
         .ok_or_else(|| ApiError::NotFound(format!("conversation {id} no longer exists")))?;
     Ok(Conversation(conversation))
