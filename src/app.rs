@@ -26,6 +26,7 @@ use crate::persisted::{Allowlist, PersistedQueries};
 use crate::redis::{
     RedisBudget, RedisBus, RedisConnection, RedisDocuments, RedisSeenEvents, RedisSendRecords,
 };
+use crate::schema::AnswerCache;
 use crate::server::{Closing, Server};
 use crate::shutdown::{Drain, InFlight};
 use crate::state::AppState;
@@ -117,6 +118,7 @@ impl App {
         let metrics = Arc::new(Metrics::new());
         let upstream = backends.upstream.with_metrics(metrics.upstream.clone());
         let state = AppState {
+            answers: AnswerCache::new(&config.cache).map(Arc::new),
             caches: Arc::new(
                 Caches::new(&config.cache, config.limits.request_timeout)
                     .with_metrics(metrics.loaders.clone()),

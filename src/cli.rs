@@ -616,6 +616,11 @@ pub struct CacheTuning {
     #[arg(long, env = "HEYMARKET_CACHE_CAPACITY", default_value_t = config::DEFAULT_CACHE_CAPACITY)]
     pub cache_capacity: u64,
 
+    /// MiB of whole query answers kept, per caller and query, while the caller's team is kept
+    /// fresh by its webhook events; 0 keeps none.
+    #[arg(long, env = "HEYMARKET_ANSWER_CACHE_MIB", default_value_t = config::DEFAULT_ANSWER_CACHE_MIB, value_parser = clap::value_parser!(u64).range(0..=65_536))]
+    pub answer_cache_mib: u64,
+
     /// Most messages asked of one team-wide message listing when finding the last messages of a
     /// page of conversations.
     #[arg(long, env = "HEYMARKET_MESSAGES_BATCH_LIMIT", default_value_t = config::DEFAULT_MESSAGES_BATCH_LIMIT, value_parser = clap::value_parser!(u32).range(1..=10_000))]
@@ -637,6 +642,7 @@ impl From<CacheTuning> for CacheConfig {
             event_silence: tuning.cache_event_silence,
             ttl_contacts: tuning.cache_ttl_contacts,
             capacity: tuning.cache_capacity,
+            answer_capacity_bytes: tuning.answer_cache_mib * 1024 * 1024,
             messages_batch_limit: tuning.messages_batch_limit,
             scheduled_per_conversation: tuning.scheduled_per_conversation,
         }

@@ -53,6 +53,8 @@ pub const DEFAULT_CACHE_TTL_DIRECTORY: &str = "5m";
 pub const DEFAULT_CACHE_TTL_CONVERSATIONS: &str = "10s";
 /// How long conversation data lives while its team's webhook events are heard.
 pub const DEFAULT_CACHE_TTL_WITH_EVENTS: &str = "5m";
+/// MiB of whole answers kept for callers who ask the same query again.
+pub const DEFAULT_ANSWER_CACHE_MIB: u64 = 32;
 /// How long a team may go without an event before its caches stop relying on events.
 pub const DEFAULT_CACHE_EVENT_SILENCE: &str = "2m";
 /// How long contacts are served from cache.
@@ -314,6 +316,8 @@ pub struct CacheConfig {
     pub ttl_contacts: Duration,
     /// Entries per kind, across tenants; the least recently used go first.
     pub capacity: u64,
+    /// Bytes of whole answers kept (see `schema::answers`); 0 keeps none.
+    pub answer_capacity_bytes: u64,
     /// Most messages asked of one team-wide message listing.
     pub messages_batch_limit: u32,
     /// Most scheduled messages remembered per conversation (the upstream cannot list them);
@@ -330,6 +334,7 @@ impl Default for CacheConfig {
             event_silence: parse_duration_default(DEFAULT_CACHE_EVENT_SILENCE),
             ttl_contacts: parse_duration_default(DEFAULT_CACHE_TTL_CONTACTS),
             capacity: DEFAULT_CACHE_CAPACITY,
+            answer_capacity_bytes: DEFAULT_ANSWER_CACHE_MIB * 1024 * 1024,
             messages_batch_limit: DEFAULT_MESSAGES_BATCH_LIMIT,
             scheduled_per_conversation: DEFAULT_SCHEDULED_PER_CONVERSATION,
         }

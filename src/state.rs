@@ -13,7 +13,7 @@ use crate::loaders::{Caches, Loaders};
 use crate::metrics::Metrics;
 use crate::persisted::PersistedQueries;
 use crate::redis::RedisConnection;
-use crate::schema::{Caller, CallerExecutor, GatewaySchema};
+use crate::schema::{AnswerCache, Caller, CallerExecutor, GatewaySchema};
 use crate::upstream;
 
 /// Shared by every handler through axum's `State`.
@@ -24,6 +24,8 @@ pub struct AppState {
     pub config: Arc<GatewayConfig>,
     /// Upstream data shared by all requests, partitioned by tenant.
     pub caches: Arc<Caches>,
+    /// Whole answers kept for callers asking again; `None` when turned off.
+    pub answers: Option<Arc<AnswerCache>>,
     pub schema: GatewaySchema,
     /// Carries webhook events to every replica.
     pub bus: Arc<dyn EventBus>,
@@ -53,6 +55,7 @@ impl AppState {
         CallerExecutor::new(
             self.schema.clone(),
             Arc::clone(&self.caches),
+            self.answers.clone(),
             Arc::clone(&self.bus),
             caller,
             &self.config.limits,

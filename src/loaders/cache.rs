@@ -20,7 +20,7 @@ use super::message_window::Window;
 use crate::config::CacheConfig;
 use crate::error::ApiError;
 use crate::events::{Event, EventKind};
-use crate::metrics::LoaderMetrics;
+use crate::metrics::{CacheKind, LoaderMetrics};
 use crate::upstream::TenantKey;
 use crate::upstream::models::{
     Contact, Conversation, CustomField, Inbox, Message, Scheduled, Tag, Team, Template,
@@ -92,6 +92,9 @@ pub struct Caches {
     next_generation: AtomicU64,
     /// How long each team's conversation entries live, and which tenants each team has.
     freshness: Arc<Freshness>,
+    /// Per tenant, the generation whole answers are keyed by (see `schema::answers`): any
+    /// change of the tenant's data moves it on.
+    answer_generations: moka::sync::Cache<TenantKey, u64>,
     /// Most messages asked of one team-wide message listing.
     pub(super) messages_batch_limit: u32,
     /// Where look-ups and DataLoader batches are counted.
@@ -170,6 +173,10 @@ impl Caches {
             )
             .build(),
             next_generation: AtomicU64::new(1),
+            answer_generations: moka::sync::Cache::builder()
+                .max_capacity(capacity)
+                .time_to_live(freshness.longest_lifetime() * 2 + Duration::from_secs(60))
+                .build(),
             freshness,
             messages_batch_limit: config.messages_batch_limit,
             metrics: LoaderMetrics::default(),
@@ -251,6 +258,31 @@ impl Caches {
         self.generations
             .insert(tenant, self.fresh_generation())
             .await;
+        self.answers_changed([tenant]);
+    }
+
+    /// The generation `tenant`'s whole answers are keyed by, while its team is event-driven
+    /// (an answer cannot know when the entries it was built from expire, so only events may
+    /// replace it); `None` otherwise, when answers are not kept.
+    pub fn answers_generation(&self, tenant: TenantKey) -> Option<u64> {
+        self.freshness.event_driven(&tenant).then(|| {
+            self.answer_generations
+                .get_with(tenant, || self.fresh_generation())
+        })
+    }
+
+    /// Counts one look-up of a whole answer.
+    pub fn count_answers(&self, hit: bool) {
+        self.metrics
+            .count_cache(CacheKind::Answers, u64::from(hit), u64::from(!hit));
+    }
+
+    /// Something of `tenants` changed: no answer kept for them counts any more.
+    pub fn answers_changed(&self, tenants: impl IntoIterator<Item = TenantKey>) {
+        for tenant in tenants {
+            self.answer_generations
+                .insert(tenant, self.fresh_generation());
+        }
     }
 
     /// The newest-message pages and the last messages of these tenants' conversations no
@@ -258,6 +290,7 @@ impl Caches {
     /// tenants). A last message is keyed by its conversation's `updated`, which a new message
     /// in the same second leaves as it was when the upstream counts only whole seconds.
     pub(super) fn histories_changed(&self, tenants: HashSet<TenantKey>) {
+        self.answers_changed(tenants.iter().copied());
         let owners = tenants.clone();
         self.last_messages
             .invalidate_if(move |key| owners.contains(&key.tenant));
@@ -294,6 +327,7 @@ impl Caches {
             self.freshness.heard(event.team_id);
         }
         let tenants = self.freshness.tenants_of(event.team_id);
+        self.answers_changed(tenants.iter().copied());
         if event.kind.concerns_a_contact() {
             self.contacts_changed(tenants.clone());
         }
@@ -315,6 +349,7 @@ impl Caches {
     /// The scheduled messages of `tenants` may have changed (or gone out): their cached
     /// copies no longer count.
     pub(super) fn schedules_changed(&self, tenants: HashSet<TenantKey>) {
+        self.answers_changed(tenants.iter().copied());
         if let Err(error) = self
             .scheduled
             .invalidate_entries_if(move |(tenant, _), _| tenants.contains(tenant))
@@ -345,6 +380,7 @@ impl Caches {
     /// Some contact of `tenants` changed, so their contact list pages (ordered by change) no
     /// longer count.
     pub(super) fn contact_pages_changed(&self, tenants: Arc<HashSet<TenantKey>>) {
+        self.answers_changed(tenants.iter().copied());
         if let Err(error) = self
             .contact_pages
             .invalidate_entries_if(move |(tenant, _), _| tenants.contains(tenant))
@@ -401,6 +437,7 @@ impl Caches {
 
     /// Nothing cached about conversations counts any more.
     async fn forget_conversations(&self) {
+        self.answer_generations.invalidate_all();
         self.conversations.invalidate_all();
         self.scheduled.invalidate_all();
         self.recent_windows.invalidate_all();

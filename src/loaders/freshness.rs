@@ -125,6 +125,13 @@ impl Freshness {
         self.with_teams(HashMap::clear);
     }
 
+    /// Whether `tenant`'s team is event-driven now; `false` while its team is not known.
+    pub fn event_driven(&self, tenant: &TenantKey) -> bool {
+        self.tenant_teams
+            .get(tenant)
+            .is_some_and(|team| self.mode(team) == FreshnessMode::Events)
+    }
+
     /// The mode of `team_id` now.
     pub fn mode(&self, team_id: i64) -> FreshnessMode {
         let now = Instant::now();

@@ -492,6 +492,11 @@ impl Cost {
         }
     }
 
+    /// The cost of an operation that made no call and read no cache: an answer kept whole.
+    pub fn nothing() -> Self {
+        Self::with_budget(0)
+    }
+
     /// Upstream calls made so far, retries included.
     pub fn upstream_calls(&self) -> u64 {
         self.calls.snapshot().values().sum()

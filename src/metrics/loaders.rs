@@ -23,6 +23,8 @@ pub enum CacheKind {
     CustomFields,
     Scheduled,
     ConversationCounts,
+    /// Whole answers (see `schema::answers`).
+    Answers,
 }
 
 impl CacheKind {
@@ -41,6 +43,7 @@ impl CacheKind {
             Self::CustomFields => "custom_fields",
             Self::Scheduled => "scheduled",
             Self::ConversationCounts => "conversation_counts",
+            Self::Answers => "answers",
         }
     }
 }

@@ -11,14 +11,17 @@ use async_graphql::futures_util::stream::{self, BoxStream, StreamExt};
 use async_graphql::{Data, Executor, Request, Response};
 
 use super::GatewaySchema;
+use super::answers::AnswerCache;
 use super::context::{Caller, RequestContext};
 use super::document;
 use super::observe::{Operation, OperationRecord};
+use super::started::ExecutionStarted;
 use crate::config::{DocumentLimits, LimitsConfig};
 use crate::error::ApiError;
 use crate::events::EventBus;
 use crate::loaders::{Caches, Cost};
 use crate::metrics::OperationMetrics;
+use crate::upstream::TenantKey;
 
 /// The schema bound to one caller: the HTTP request's, or the one a WebSocket connection
 /// settled at `connection_init` (kept in its connection data).
@@ -26,6 +29,8 @@ use crate::metrics::OperationMetrics;
 pub struct CallerExecutor {
     schema: GatewaySchema,
     caches: Arc<Caches>,
+    /// Whole answers kept for callers asking again; `None` when turned off.
+    answers: Option<Arc<AnswerCache>>,
     bus: Arc<dyn EventBus>,
     caller: Option<Caller>,
     /// What a document may hold before the schema parses or validates it.
@@ -41,6 +46,8 @@ pub struct CallerExecutor {
 /// An operation ready to run for its caller.
 struct Prepared {
     request: Request,
+    /// Whose data the operation reads and writes.
+    tenant: TenantKey,
     cost: Arc<Cost>,
     report_cost: bool,
     request_id: Option<String>,
@@ -50,6 +57,7 @@ impl CallerExecutor {
     pub fn new(
         schema: GatewaySchema,
         caches: Arc<Caches>,
+        answers: Option<Arc<AnswerCache>>,
         bus: Arc<dyn EventBus>,
         caller: Option<Caller>,
         limits: &LimitsConfig,
@@ -58,6 +66,7 @@ impl CallerExecutor {
         Self {
             schema,
             caches,
+            answers,
             bus,
             caller,
             document_limits: limits.document(),
@@ -87,6 +96,7 @@ impl CallerExecutor {
             self.upstream_budget,
         );
         Some(Prepared {
+            tenant: caller.upstream.tenant_key(),
             cost: context.loaders.cost(),
             report_cost: caller.report_cost,
             request_id: caller.upstream.request_id().map(str::to_owned),
@@ -97,15 +107,36 @@ impl CallerExecutor {
     /// Runs a [`screen`](Self::screen)ed operation and reports it (a log line and its
     /// metrics), even when it is dropped before it answers.
     pub async fn run(&self, request: Request, operation: Operation) -> Response {
+        let answer_key = self.answer_key(&request, &operation);
+        if let Some(key) = &answer_key
+            && let Some(answers) = &self.answers
+        {
+            let kept = answers.get(key).await;
+            self.caches.count_answers(kept.is_some());
+            if let Some(answer) = kept {
+                // It ran, as far as the transport is concerned: a kept answer is only one of
+                // an operation that did.
+                if let Some(started) = request
+                    .data
+                    .get(&TypeId::of::<ExecutionStarted>())
+                    .and_then(|started| started.downcast_ref::<ExecutionStarted>())
+                {
+                    started.mark();
+                }
+                return self.answered_from_cache(answer, operation);
+            }
+        }
         let Some(prepared) = self.prepare(request, None) else {
             return unauthenticated();
         };
         let Prepared {
             request,
+            tenant,
             cost,
             report_cost,
             request_id,
         } = prepared;
+        let is_mutation = operation.is_mutation();
         let record = OperationRecord::start(
             operation,
             request_id,
@@ -114,13 +145,62 @@ impl CallerExecutor {
         );
         let response = self.schema.execute(request).await;
         record.finish(&response);
-        if !report_cost {
-            return response;
+        if is_mutation {
+            // Whatever the mutation changed, no answer kept before it counts.
+            self.caches.answers_changed([tenant]);
         }
-        match async_graphql::Value::from_json(cost.report()) {
-            Ok(report) => response.extension("cost", report),
-            Err(_) => response,
+        if let (Some(key), Some(answers)) = (answer_key, &self.answers) {
+            answers.keep(key, &response).await;
         }
+        with_cost(response, report_cost, &cost)
+    }
+
+    /// Where this caller's answer to `request` may be kept: a query of a caller whose team is
+    /// event-driven (see [`AnswerCache`]).
+    fn answer_key(
+        &self,
+        request: &Request,
+        operation: &Operation,
+    ) -> Option<super::answers::AnswerKey> {
+        if self.answers.is_none() || !operation.is_query() {
+            return None;
+        }
+        let caller = self.caller.as_ref()?;
+        AnswerCache::key(
+            &self.caches,
+            caller.upstream.tenant_key(),
+            caller.requested_member,
+            request,
+        )
+    }
+
+    /// A kept answer, reported like any operation: it cost nothing upstream.
+    fn answered_from_cache(&self, answer: Response, operation: Operation) -> Response {
+        let cost = Arc::new(Cost::nothing());
+        let caller = self.caller.as_ref();
+        let record = OperationRecord::start(
+            operation,
+            caller.and_then(|caller| caller.upstream.request_id().map(str::to_owned)),
+            Arc::clone(&cost),
+            self.metrics.clone(),
+        );
+        record.finish(&answer);
+        with_cost(
+            answer,
+            caller.is_some_and(|caller| caller.report_cost),
+            &cost,
+        )
+    }
+}
+
+/// `response` with its cost in `extensions.cost`, when the caller asked for it.
+fn with_cost(response: Response, report_cost: bool, cost: &Cost) -> Response {
+    if !report_cost {
+        return response;
+    }
+    match async_graphql::Value::from_json(cost.report()) {
+        Ok(report) => response.extension("cost", report),
+        Err(_) => response,
     }
 }
 
@@ -151,23 +231,29 @@ impl Executor for CallerExecutor {
         mut request: Request,
         session_data: Option<Arc<Data>>,
     ) -> BoxStream<'static, Response> {
-        let is_subscription = match self.screen(&mut request) {
-            Ok(operation) => operation.is_subscription(),
+        let (is_subscription, is_mutation) = match self.screen(&mut request) {
+            Ok(operation) => (operation.is_subscription(), operation.is_mutation()),
             Err(error) => return stream::once(async { refused(error) }).boxed(),
         };
         let Some(prepared) = self.prepare(request, session_data.as_deref()) else {
             return stream::once(async { unauthenticated() }).boxed();
         };
+        let tenant = prepared.tenant;
         let responses = self
             .schema
             .execute_stream_with_session_data(prepared.request, session_data.unwrap_or_default());
         if !is_subscription {
             let deadline = self.request_timeout;
             let mut responses = responses;
+            let changed = is_mutation.then(|| (Arc::clone(&self.caches), tenant));
             let answer = async move {
-                tokio::time::timeout(deadline, responses.next())
+                let answer = tokio::time::timeout(deadline, responses.next())
                     .await
-                    .unwrap_or_else(|_| Some(refused(ApiError::RequestTimeout { deadline })))
+                    .unwrap_or_else(|_| Some(refused(ApiError::RequestTimeout { deadline })));
+                if let Some((caches, tenant)) = changed {
+                    caches.answers_changed([tenant]);
+                }
+                answer
             };
             return stream::once(answer).filter_map(std::future::ready).boxed();
         }

@@ -3,6 +3,7 @@
 
 mod access;
 mod admission;
+mod answers;
 mod completion;
 mod connection;
 mod context;
@@ -34,6 +35,7 @@ use crate::config::LimitsConfig;
 use crate::idempotency::{Idempotency, LocalSendRecords};
 
 pub use crate::error::ApiError;
+pub use answers::AnswerCache;
 pub use context::{Caller, RequestContext};
 pub use cursor::{Cursor, CursorKey, CursorKind};
 pub use executor::{CallerExecutor, refused};

@@ -52,6 +52,11 @@ impl Operation {
         self.kind == Some(OperationType::Subscription)
     }
 
+    /// Whether it is a query; `false` when the document names no operation it holds.
+    pub fn is_query(&self) -> bool {
+        self.kind == Some(OperationType::Query)
+    }
+
     /// Whether it is a mutation; `false` when the document names no operation it holds.
     pub fn is_mutation(&self) -> bool {
         self.kind == Some(OperationType::Mutation)

@@ -1,6 +1,7 @@
 //! End-to-end tests: the real gateway and the real sandbox on port 0, spoken to over HTTP.
 
 mod access;
+mod answers;
 mod assigned;
 mod auth;
 mod binary_support;

@@ -117,7 +117,8 @@ async fn an_outage_degrades_to_local_delivery_and_recovers_by_itself() {
     let mut body = gateway.readyz().await.1;
     // The team of the events published above is event-driven or not depending on when the
     // gateway last looked at the bus; tests/api/freshness.rs covers that.
-    body.as_object_mut().map(|fields| fields.remove("freshness"));
+    body.as_object_mut()
+        .map(|fields| fields.remove("freshness"));
     assert_eq!(
         body,
         serde_json::json!({"status": "ready", "upstream": "up", "redis": "up", "events": "shared"})
