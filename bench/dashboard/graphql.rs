@@ -158,6 +158,19 @@ impl GraphqlClient {
     }
 
     /// The dashboard query; its rows must be the walk's first page.
+    /// `{ __typename }`: the same HTTP, authentication and GraphQL steps as any query, and no
+    /// field to resolve; what a request costs the gateway before its fields do.
+    pub(crate) async fn pipeline(&self) -> Result<(), GraphqlError> {
+        const OPERATION: &str = "Pipeline";
+        let data = self
+            .execute(OPERATION, "query Pipeline { __typename }", json!({}))
+            .await?;
+        if data["__typename"] != "Query" {
+            return Err(unexpected(OPERATION, format!("answered {data}")));
+        }
+        Ok(())
+    }
+
     pub(crate) async fn dashboard(&self, workload: &Workload) -> Result<(), GraphqlError> {
         const OPERATION: &str = "Dashboard";
         let data = self

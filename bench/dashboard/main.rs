@@ -179,7 +179,19 @@ async fn measure(
     let naive_walk = bench.naive_walk().await?;
     let concurrency = usize::from(args.concurrency);
     let duration = Duration::from_secs(args.load_seconds);
-    let load = load::measure(&launcher, &control, http, &workload, concurrency, duration).await?;
+    let mut loads = Vec::new();
+    for case in load::LoadCase::ALL {
+        let measured = load::measure(
+            &launcher,
+            &control,
+            http,
+            &workload,
+            case,
+            concurrency,
+            duration,
+        );
+        loads.push(measured.await?);
+    }
 
     Ok(Report {
         date: chrono::Utc::now(),
@@ -195,7 +207,7 @@ async fn measure(
         scenarios,
         dashboard_floor,
         naive_walk,
-        load,
+        loads,
     })
 }
 
