@@ -45,17 +45,7 @@ async fn a_webhook_taken_in_by_one_replica_reaches_the_other() {
         return;
     };
     let (a, b) = replicas(&redis).await;
-    let status_on_b = async |id: &Value| {
-        let body = b
-            .graphql_with(
-                "query($id: ID!) { conversation(id: $id) { status } }",
-                json!({"id": id}),
-                &[],
-            )
-            .await
-            .1;
-        body["data"]["conversation"]["status"].clone()
-    };
+    let status_on_b = async |id: &Value| status_on(&b, id).await;
     let open = b.graphql("{ conversations(first: 1, filter: {status: OPEN}) { nodes { id databaseId inbox { databaseId } } } }").await;
     let open = open["data"]["conversations"]["nodes"][0].clone();
     assert_eq!(
@@ -106,18 +96,8 @@ async fn a_write_on_one_replica_reaches_the_others_cache_when_heymarket_sends_no
     };
     let (a, b) = replicas_reading(&redis, reading(&["write-events=silent"])).await;
     let conversation = open_conversation(&a, 3001, 2).await;
-    let gid = conversation_gid(json_at(&conversation, "/id"));
-    let status_on_b = async || {
-        let body = b
-            .graphql_with(
-                "query($id: ID!) { conversation(id: $id) { status } }",
-                json!({"id": gid}),
-                &[],
-            )
-            .await
-            .1;
-        body["data"]["conversation"]["status"].clone()
-    };
+    let gid = json!(conversation_gid(json_at(&conversation, "/id")));
+    let status_on_b = async || status_on(&b, &gid).await;
     assert_eq!(status_on_b().await, "OPEN", "now cached on B for an hour");
 
     let (closed, body) = mutate(
@@ -288,6 +268,19 @@ async fn losing_redis_degrades_and_recovers_by_itself() {
         "B hears A's webhooks again"
     );
     until_freshness(&[&a, &b], "events").await;
+}
+
+/// The status of conversation `id` (a global id) as `replica` answers it.
+async fn status_on(replica: &TestApp, id: &Value) -> Value {
+    let body = replica
+        .graphql_with(
+            "query($id: ID!) { conversation(id: $id) { status } }",
+            json!({"id": id}),
+            &[],
+        )
+        .await
+        .1;
+    body["data"]["conversation"]["status"].clone()
 }
 
 /// Waits until every replica reports the sandbox team's cache freshness as `mode`.
