@@ -20,11 +20,11 @@ use axum::routing::get;
 use futures::FutureExt;
 use tokio_util::task::AbortOnDropHandle;
 
-use super::answer;
 use super::caller::admit;
 use super::negotiation::{MediaType, negotiate};
 use super::params::{self, Params, ParamsError};
 use super::rate_limit::{ClientAddr, client_ip};
+use super::responses;
 use super::websocket;
 use crate::schema::{ApiError, ExecutionStarted, refused};
 use crate::state::AppState;
@@ -54,10 +54,10 @@ async fn graphql_post(
                 max,
                 actual: max + 1,
             };
-            return answer::refused(media, error);
+            return responses::refused(media, error);
         }
         Err(_) => {
-            return answer::refused(
+            return responses::refused(
                 media,
                 ApiError::bad_input("the request body could not be read"),
             );
@@ -103,7 +103,7 @@ async fn run(
 ) -> Response {
     let admitted = match admit(state, headers, ip).await {
         Ok(admitted) => admitted,
-        Err(error) => return answer::refused(media, error),
+        Err(error) => return responses::refused(media, error),
     };
     let found = match state
         .persisted
@@ -111,7 +111,7 @@ async fn run(
         .await
     {
         Ok(found) => found,
-        Err(error) => return answer::refused(media, error),
+        Err(error) => return responses::refused(media, error),
     };
     let started = ExecutionStarted::default();
     let mut request = async_graphql::Request::new(found.query)
@@ -125,7 +125,7 @@ async fn run(
     let executor = state.executor(Some(admitted.caller.clone()));
     let operation = match executor.screen(&mut request) {
         Ok(operation) => operation,
-        Err(error) => return answer::graphql(media, refused(error), false),
+        Err(error) => return responses::graphql(media, refused(error), false),
     };
     let mutation = operation.is_mutation();
     if method == Method::Get && mutation {
@@ -147,18 +147,18 @@ async fn run(
         state.persisted.learn(learning).await;
     }
     match outcome {
-        Ok(Ok(Ok(response))) => answer::graphql(media, response, started.get()),
-        Ok(Ok(Err(error))) => answer::refused(media, error),
+        Ok(Ok(Ok(response))) => responses::graphql(media, response, started.get()),
+        Ok(Ok(Err(error))) => responses::refused(media, error),
         Ok(Err(failed)) => {
             tracing::error!(error = %failed, "an operation's task failed");
-            answer::refused(media, ApiError::Internal)
+            responses::refused(media, ApiError::Internal)
         }
         Err(_) => {
             tracing::warn!(
                 deadline_ms = deadline.as_millis(),
                 "request cut off at its deadline"
             );
-            answer::graphql(media, refused(ApiError::RequestTimeout { deadline }), true)
+            responses::graphql(media, refused(ApiError::RequestTimeout { deadline }), true)
         }
     }
 }
@@ -183,7 +183,7 @@ async fn confirmed<T>(
 /// 405 with `Allow: POST`: a GET can be replayed by caches, prefetchers and crawlers, so it
 /// must never change anything.
 fn mutation_over_get(media: MediaType) -> Response {
-    let mut answer = answer::refused_with(
+    let mut answer = responses::refused_with(
         media,
         StatusCode::METHOD_NOT_ALLOWED,
         ApiError::bad_input("mutations must be sent with POST"),
@@ -199,7 +199,7 @@ fn refuse_params(media: MediaType, error: ParamsError) -> Response {
         ParamsError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         ParamsError::Invalid(_) => StatusCode::BAD_REQUEST,
     };
-    answer::refused_with(media, status, ApiError::BadUserInput(error.to_string()))
+    responses::refused_with(media, status, ApiError::BadUserInput(error.to_string()))
 }
 
 fn is_websocket_upgrade(headers: &HeaderMap) -> bool {

@@ -1,9 +1,8 @@
 //! HTTP routes: GraphQL over HTTP and WebSocket, GraphiQL, health, metrics, webhooks; and the
 //! layers every answer passes through (request ids, tracing, CORS, compression).
 
-mod answer;
-mod browsers;
 mod caller;
+mod cors_and_compression;
 pub mod graphiql;
 mod graphql;
 mod health;
@@ -12,11 +11,12 @@ mod negotiation;
 mod params;
 mod rate_limit;
 mod request_id;
+mod responses;
 mod webhooks;
 mod websocket;
 
-pub(crate) use answer::refused;
 pub(crate) use negotiation::{MediaType, negotiate};
+pub(crate) use responses::refused;
 
 use axum::Router;
 use axum::middleware;
@@ -35,8 +35,8 @@ pub fn router(state: AppState) -> Router {
         .merge(graphiql::router(state.config.http.graphiql_assets.as_ref()))
         .merge(health::router())
         .merge(metrics::router())
-        .layer(browsers::compression(&state.config.http))
-        .layer(option_layer(browsers::cors(&state.config.http)))
+        .layer(cors_and_compression::compression(&state.config.http))
+        .layer(option_layer(cors_and_compression::cors(&state.config.http)))
         .layer(TraceLayer::new_for_http().make_span_with(request_id::request_span))
         .layer(middleware::from_fn(request_id::assign))
         .with_state(state)

@@ -28,10 +28,10 @@ use futures::{SinkExt, StreamExt, future};
 use tokio::sync::oneshot;
 use tokio_util::sync::WaitForCancellationFutureOwned;
 
-use super::answer;
 use super::caller::{Settled, caller, check_member};
 use super::negotiation::MediaType;
 use super::rate_limit::{RateLimitedExecutor, client_ip};
+use super::responses;
 use crate::client_limit::ClientKey;
 use crate::error::ApiError;
 use crate::shutdown::Drain;
@@ -66,7 +66,7 @@ pub(super) async fn upgrade(state: AppState, request: Request) -> Response {
         let error = ApiError::bad_input(
             "ask for the `graphql-transport-ws` (or legacy `graphql-ws`) subprotocol",
         );
-        return answer::refused(MediaType::Json, error);
+        return responses::refused(MediaType::Json, error);
     };
     let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
         Ok(upgrade) => upgrade,
@@ -74,7 +74,7 @@ pub(super) async fn upgrade(state: AppState, request: Request) -> Response {
     };
     // Held by the connection until it closes; dropped with the closure if the upgrade fails.
     let Ok(slot) = Arc::clone(&state.websocket_slots).try_acquire_owned() else {
-        return answer::refused(
+        return responses::refused(
             MediaType::Json,
             ApiError::TooManyConnections {
                 kind: "WebSocket connections",
