@@ -2,6 +2,8 @@
 //!
 //! # Layout
 //!
+//! Public: what the binary, the benchmarks and the integration tests use; the rest is private.
+//!
 //! - `auth`: client authentication: the JWTs callers present when the gateway holds the
 //!   upstream credential.
 //! - `client_limit`: the client rate limit, how many requests each caller identity may make.
@@ -9,7 +11,7 @@
 //! - [`cli`]: command-line flags and environment variables, turned into [`config`] structs.
 //! - [`config`]: typed, validated settings for every part of the process.
 //! - [`config_file`]: the optional file of `NAME=value` settings, read before the flags.
-//! - [`error`]: the gateway's one client-facing error type and its stable codes.
+//! - `error`: the gateway's one client-facing error type and its stable codes.
 //! - [`events`]: webhook events shared between replicas (in process, or through Redis).
 //! - [`idempotency`]: what each idempotency key of a send led to, so a key sends once.
 //! - [`redis`]: what replicas share through Redis (events, de-duplication, the upstream rate
@@ -21,14 +23,14 @@
 //! - [`commands`]: what each subcommand runs (the default run, `serve`, `sandbox`, …).
 //! - [`app`]: binds the gateway's listener and runs the HTTP server until shutdown.
 //! - `server`: accepts connections and serves HTTP/1.1 on them, within connection ceilings.
-//! - [`shutdown`]: the process-wide shutdown signal (Ctrl-C or SIGTERM).
-//! - [`state`]: the cheap-to-clone state every HTTP handler shares.
+//! - `shutdown`: the process-wide shutdown signal (Ctrl-C or SIGTERM).
+//! - `state`: the cheap-to-clone state every HTTP handler shares.
 //! - [`http`]: routes: GraphQL over HTTP and WebSocket, GraphiQL, health.
-//! - [`persisted`]: persisted queries (APQ), learnt from clients or fixed by an allowlist.
+//! - `persisted`: persisted queries (APQ), learnt from clients or fixed by an allowlist.
 //! - [`pagination`]: exact, tie-safe forward paging over the upstream's timestamp cursors.
-//! - [`loaders`]: upstream entities per operation, de-duplicated and batched.
-//! - [`metrics`]: Prometheus metrics, one registry per gateway instance.
-//! - [`phone`]: phone numbers in the API's form (E.164 digits without `+`).
+//! - `loaders`: upstream entities per operation, de-duplicated and batched.
+//! - `metrics`: Prometheus metrics, one registry per gateway instance.
+//! - `phone`: phone numbers in the API's form (E.164 digits without `+`).
 //! - [`schema`]: the GraphQL schema; knows nothing of HTTP.
 //! - [`upstream`]: typed client for the Heymarket REST API; knows nothing of GraphQL.
 //! - [`sandbox`]: an in-process simulation of the Heymarket REST API with seeded data.
@@ -42,23 +44,23 @@ pub mod commands;
 pub mod config;
 pub mod config_file;
 mod email_address;
-pub mod error;
+mod error;
 pub mod events;
 mod hex;
 pub mod http;
 pub mod idempotency;
-pub mod loaders;
-pub mod metrics;
+mod loaders;
+mod metrics;
 pub mod pagination;
-pub mod persisted;
-pub mod phone;
+mod persisted;
+mod phone;
 mod redact;
 pub mod redis;
 pub mod sandbox;
 pub mod schema;
 mod server;
-pub mod shutdown;
-pub mod state;
+mod shutdown;
+mod state;
 pub mod telemetry;
 mod text;
 pub mod upstream;

@@ -25,7 +25,6 @@ use chrono::{DateTime, Utc};
 
 pub use cache::Caches;
 pub use counts::Verdict;
-pub use freshness::{Freshness, FreshnessMode};
 pub use last_message::LastMessageTarget;
 pub use scheduled::ScheduledMemory;
 

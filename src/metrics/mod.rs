@@ -18,7 +18,7 @@ mod webhooks;
 use prometheus_client::registry::Registry;
 
 pub use loaders::{CacheKind, LoaderMetrics};
-pub use operations::{ActiveSubscription, OperationMetrics};
+pub use operations::OperationMetrics;
 pub use upstream::UpstreamMetrics;
 pub use webhooks::WebhookMetrics;
 

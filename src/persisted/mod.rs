@@ -16,7 +16,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-pub use allowlist::{Allowlist, AllowlistError};
+pub use allowlist::Allowlist;
 
 use crate::error::ApiError;
 use crate::redis::RedisDocuments;
