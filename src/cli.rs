@@ -660,6 +660,11 @@ pub struct SandboxData {
     #[arg(long, env = "HEYMARKET_SANDBOX_TEAMS", default_value_t = config::DEFAULT_SANDBOX_TEAMS, value_parser = clap::value_parser!(u16).range(1..=16))]
     pub teams: u16,
 
+    /// Members per team: the seeded 12, then more (each in one SMS inbox, in turn, with no
+    /// conversation assigned yet), for workloads with many agents.
+    #[arg(long, env = "HEYMARKET_SANDBOX_MEMBERS", default_value_t = config::DEFAULT_SANDBOX_MEMBERS, value_parser = clap::value_parser!(u16).range(i64::from(config::DEFAULT_SANDBOX_MEMBERS)..=1000))]
+    pub members: u16,
+
     /// How the sandbox answers where Heymarket's documentation is open: a named set of
     /// readings (`default` is the most likely reading of each point; see
     /// docs/upstream-assumptions.md).
@@ -800,6 +805,7 @@ impl SandboxData {
         SandboxConfig {
             seed: self.seed,
             teams: usize::from(self.teams),
+            members: usize::from(self.members),
             readings: self.sandbox_profile.with(&self.sandbox_readings),
             rate_limit: self.sandbox_rate_limit,
             webhook_url,

@@ -95,6 +95,8 @@ pub const DEFAULT_IDEMPOTENCY_TTL: &str = "24h";
 pub const DEFAULT_SANDBOX_SEED: u64 = 42;
 /// Teams (tenants) the sandbox simulates, each with its own credentials and data.
 pub const DEFAULT_SANDBOX_TEAMS: u16 = 2;
+/// Members the sandbox seeds each team with; `--members` adds more.
+pub const DEFAULT_SANDBOX_MEMBERS: u16 = 12;
 
 /// Settings of the gateway process.
 #[derive(Debug, Clone)]
@@ -630,6 +632,9 @@ pub struct SandboxConfig {
     pub seed: u64,
     /// Number of simulated teams (tenants), each with its own credentials and data.
     pub teams: usize,
+    /// Members of each team: the seeded [`DEFAULT_SANDBOX_MEMBERS`], then more, each in one
+    /// SMS inbox, for workloads with many agents.
+    pub members: usize,
     /// How the sandbox answers where Heymarket's documentation is open.
     pub readings: Readings,
     /// Requests allowed per credential in any window of the budget's length; more is a 429.
@@ -648,6 +653,7 @@ impl Default for SandboxConfig {
         Self {
             seed: DEFAULT_SANDBOX_SEED,
             teams: usize::from(DEFAULT_SANDBOX_TEAMS),
+            members: usize::from(DEFAULT_SANDBOX_MEMBERS),
             readings: Readings::DEFAULT,
             rate_limit: parse_default(DEFAULT_SANDBOX_RATE_LIMIT),
             webhook_url: None,

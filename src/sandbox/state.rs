@@ -54,7 +54,9 @@ impl SandboxState {
             let seeding: Vec<_> = (1..=config.teams)
                 .map(|number| {
                     scope.spawn(move || {
-                        TeamStore::new(seed::team_data(config.seed, number), config.readings)
+                        let mut data = seed::team_data(config.seed, number);
+                        seed::add_members(&mut data, config.members);
+                        TeamStore::new(data, config.readings)
                     })
                 })
                 .collect();

@@ -80,6 +80,31 @@ async fn inboxes_and_the_team_have_every_documented_field() {
 }
 
 #[tokio::test]
+async fn added_members_each_join_one_sms_inbox_and_can_list_it() {
+    let sandbox = spawn_sandbox(SandboxConfig {
+        teams: 1,
+        members: 40,
+        ..roomy_config()
+    })
+    .await;
+    let (_, team) = sandbox.api_get(0, "/v1/team").await;
+    let members = team["members"].as_array().unwrap();
+    assert_eq!(members.len(), 40);
+    let (_, inboxes) = sandbox.api_get(0, "/v1/inboxes").await;
+    let inboxes = inboxes.as_array().unwrap();
+    for member in &members[12..] {
+        let joined: Vec<&Value> = inboxes
+            .iter()
+            .filter(|inbox| inbox["members"].as_array().unwrap().contains(&member["id"]))
+            .collect();
+        assert_eq!(joined.len(), 1, "{member} is in one inbox");
+        assert_ne!(joined[0]["phone"], "", "{member}'s inbox is an SMS inbox");
+        let body = json!({ "id": member["id"], "filters": { "inboxes": [joined[0]["id"]] } });
+        assert_eq!(sandbox.conversation_page(0, body).await.len(), 30);
+    }
+}
+
+#[tokio::test]
 async fn conversations_carry_every_documented_field() {
     let sandbox = spawn_sandbox(SandboxConfig {
         teams: 1,

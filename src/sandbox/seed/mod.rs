@@ -21,12 +21,13 @@ use super::store::records::{
     FIRST_MEMBER_ID, FIRST_TAG_ID, FIRST_TEMPLATE_ID, Inbox, Member, Tag, TeamInfo, Template,
 };
 use super::wire::uuid_from_bits;
+use crate::config::DEFAULT_SANDBOX_MEMBERS;
 
 /// The seeded timeline ends here: 2026-06-01T00:00:00Z.
 const ANCHOR_UNIX_SECONDS: i64 = 1_780_272_000;
 /// Days before the anchor over which conversations are spread.
 const SPAN_DAYS: i64 = 120;
-const MEMBERS: usize = 12;
+const MEMBERS: usize = DEFAULT_SANDBOX_MEMBERS as usize;
 const CONTACTS: usize = 2500;
 
 /// Generates team `number` (1-based) from `seed`.
@@ -52,6 +53,29 @@ pub(crate) fn team_data(seed: u64, number: usize) -> TeamData {
         conversations,
         messages,
         templates,
+    }
+}
+
+/// Grows a seeded team to `members` members, as a team that took on more agents: the new ones
+/// are named without a random draw, so the rest of the data stays as the seed made it, and
+/// each joins one SMS inbox, in turn. No conversation, contact or template is theirs yet.
+pub(crate) fn add_members(data: &mut TeamData, members: usize) {
+    let sms: Vec<usize> = (0..data.inboxes.len())
+        .filter(|&i| data.inboxes[i].channel == Channel::Sms)
+        .collect();
+    for n in data.members.len()..members {
+        let first = words::FIRST_NAMES[n % words::FIRST_NAMES.len()];
+        let last = words::LAST_NAMES[n / words::FIRST_NAMES.len() % words::LAST_NAMES.len()];
+        let id = FIRST_MEMBER_ID + n as i64;
+        data.members.push(Member {
+            id,
+            name: format!("{first} {last}"),
+            role: "member",
+        });
+        // The new id is the largest, so the inbox's members stay in ascending order.
+        if let Some(&inbox) = sms.get(n % sms.len().max(1)) {
+            data.inboxes[inbox].members.push(id);
+        }
     }
 }
 
@@ -326,6 +350,32 @@ mod tests {
                 .any(|c| c.channel == Channel::Email)
         );
         assert!(data.contacts.iter().any(|c| c.opted_out));
+    }
+
+    #[test]
+    fn added_members_join_one_sms_inbox_each_and_change_nothing_else() {
+        let seeded = team_data(42, 1);
+        let mut grown = team_data(42, 1);
+        add_members(&mut grown, 40);
+        let named = |members: &[Member]| -> Vec<(i64, String)> {
+            members.iter().map(|m| (m.id, m.name.clone())).collect()
+        };
+        assert_eq!(grown.members.len(), 40);
+        assert_eq!(named(&grown.members[..MEMBERS]), named(&seeded.members));
+        assert_eq!(fingerprint(&grown), fingerprint(&seeded));
+        for member in &grown.members[MEMBERS..] {
+            let inboxes: Vec<&Inbox> = grown
+                .inboxes
+                .iter()
+                .filter(|inbox| inbox.has_member(member.id))
+                .collect();
+            assert_eq!(inboxes.len(), 1, "member {} joins one inbox", member.id);
+            assert_eq!(inboxes[0].channel, Channel::Sms);
+        }
+        for (grown, seeded) in grown.inboxes.iter().zip(&seeded.inboxes) {
+            assert!(grown.members.starts_with(&seeded.members));
+            assert!(grown.members.is_sorted());
+        }
     }
 
     #[test]
