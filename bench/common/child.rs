@@ -199,8 +199,19 @@ impl RunningChild {
         Err(exited(self.name, &self.stderr_tail, status))
     }
 
+    /// Stops the child once `outcome` is known; a failure is explained by the child's exit
+    /// when that is why.
+    pub(crate) async fn stop_after<T>(mut self, outcome: anyhow::Result<T>) -> anyhow::Result<T> {
+        let outcome = match outcome {
+            Ok(value) => Ok(value),
+            Err(error) => Err(self.explain(error).await),
+        };
+        self.stop().await;
+        outcome
+    }
+
     /// `error`, with the child's exit when that explains it (unless it already says so).
-    pub(crate) async fn explain(&mut self, error: anyhow::Error) -> anyhow::Error {
+    async fn explain(&mut self, error: anyhow::Error) -> anyhow::Error {
         if error.downcast_ref::<ChildError>().is_some() {
             return error;
         }
@@ -210,7 +221,7 @@ impl RunningChild {
         }
     }
 
-    pub(crate) async fn stop(mut self) {
+    async fn stop(mut self) {
         // Already stopped is fine: all that matters is that it is gone.
         let _ = self.child.start_kill();
         let _ = self.child.wait().await;

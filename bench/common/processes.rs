@@ -42,9 +42,20 @@ pub(crate) struct Credentials {
     pub(crate) webhook_token: String,
 }
 
-/// `heymarket-gateway sandbox` on a free port, with one team, delivering its webhooks to
-/// `webhook_url` when given, and reading the docs' open points as `readings` (`POINT=VALUE`)
-/// say where they differ from the default.
+/// How a benchmark's sandbox differs from the default one.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SandboxOptions {
+    /// Where it delivers its webhooks; none are sent when unset.
+    pub(crate) webhook_url: Option<String>,
+    /// Readings of the docs' open points (`POINT=VALUE`) where they differ from the default.
+    pub(crate) readings: Vec<String>,
+    /// Members of its team, when more than the seeded twelve.
+    pub(crate) members: Option<u16>,
+    /// Requests it accepts per team, when not [`RATE_BUDGET`].
+    pub(crate) rate_limit: Option<String>,
+}
+
+/// `heymarket-gateway sandbox` on a free port, with one team, started with `options`.
 #[derive(Debug)]
 pub(crate) struct SandboxProcess {
     process: RunningChild,
@@ -55,9 +66,9 @@ pub(crate) struct SandboxProcess {
 impl SandboxProcess {
     pub(crate) async fn start(
         binary: &Binary,
-        webhook_url: Option<&str>,
-        readings: &[String],
+        options: &SandboxOptions,
     ) -> Result<Self, ChildError> {
+        let members = options.members.map(|members| members.to_string());
         let mut args = vec![
             "sandbox",
             "--listen",
@@ -65,12 +76,15 @@ impl SandboxProcess {
             "--teams",
             "1",
             "--sandbox-rate-limit",
-            RATE_BUDGET,
+            options.rate_limit.as_deref().unwrap_or(RATE_BUDGET),
         ];
-        if let Some(url) = webhook_url {
+        if let Some(url) = &options.webhook_url {
             args.extend(["--webhook-url", url]);
         }
-        for reading in readings {
+        if let Some(members) = &members {
+            args.extend(["--members", members]);
+        }
+        for reading in &options.readings {
             args.extend(["--sandbox-reading", reading]);
         }
         let mut process = ChildProcess::spawn("sandbox", binary.command(&args, &[]))?;
@@ -97,13 +111,10 @@ impl SandboxProcess {
         })
     }
 
-    /// `error`, with the process's exit when that explains it.
-    pub(crate) async fn explain(&mut self, error: anyhow::Error) -> anyhow::Error {
-        self.process.explain(error).await
-    }
-
-    pub(crate) async fn stop(self) {
-        self.process.stop().await;
+    /// Stops the process once `outcome` is known; a failure is explained by the process's exit
+    /// when that is why.
+    pub(crate) async fn stop_after<T>(self, outcome: anyhow::Result<T>) -> anyhow::Result<T> {
+        self.process.stop_after(outcome).await
     }
 }
 
@@ -116,6 +127,8 @@ pub(crate) struct GatewayLauncher {
     pub(crate) listen: String,
     pub(crate) upstream_url: String,
     pub(crate) credentials: Credentials,
+    /// Its upstream budget, when not [`RATE_BUDGET`].
+    pub(crate) rate_limit: Option<String>,
     /// Further `serve` flags.
     pub(crate) extra_args: Vec<String>,
 }
@@ -134,7 +147,7 @@ impl GatewayLauncher {
             "--upstream-url",
             &self.upstream_url,
             "--upstream-rate-limit",
-            RATE_BUDGET,
+            self.rate_limit.as_deref().unwrap_or(RATE_BUDGET),
             "--webhook-token",
             &webhook_token,
             "--client-rate-limit",
@@ -186,13 +199,10 @@ impl GatewayProcess {
         self.process.ensure_running().await
     }
 
-    /// `error`, with the process's exit when that explains it.
-    pub(crate) async fn explain(&mut self, error: anyhow::Error) -> anyhow::Error {
-        self.process.explain(error).await
-    }
-
-    pub(crate) async fn stop(self) {
-        self.process.stop().await;
+    /// Stops the process once `outcome` is known; a failure is explained by the process's exit
+    /// when that is why.
+    pub(crate) async fn stop_after<T>(self, outcome: anyhow::Result<T>) -> anyhow::Result<T> {
+        self.process.stop_after(outcome).await
     }
 }
 

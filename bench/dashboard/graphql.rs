@@ -8,7 +8,8 @@ use heymarket_gateway::schema::GlobalId;
 use serde_json::{Value, json};
 
 use crate::processes::client_authorization;
-use crate::{INBOX_ID, MEMBER_ID, PAGE_ROWS, WALK_PAGES};
+use crate::rest::PAGE_ROWS;
+use crate::{INBOX_ID, MEMBER_ID, WALK_PAGES};
 
 const DASHBOARD: &str = include_str!("../queries/dashboard.graphql");
 const WALK: &str = include_str!("../queries/walk.graphql");

@@ -112,25 +112,19 @@ pub(crate) async fn measure(
     duration: Duration,
 ) -> anyhow::Result<LoadReport> {
     let mut gateway = launcher.start().await?;
-    if case == LoadCase::Events {
-        let heard = hear_a_webhook(&gateway, http, &launcher.credentials, workload.detail.1);
-        if let Err(error) = heard.await {
-            let error = gateway.explain(error).await;
-            gateway.stop().await;
-            return Err(error);
+    let report = async {
+        if case == LoadCase::Events {
+            hear_a_webhook(&gateway, http, &launcher.credentials, workload.detail.1).await?;
         }
+        let load = Load {
+            case,
+            concurrency,
+            duration,
+        };
+        load.run(&mut gateway, sandbox, http, workload).await
     }
-    let load = Load {
-        case,
-        concurrency,
-        duration,
-    };
-    let report = match load.run(&mut gateway, sandbox, http, workload).await {
-        Ok(report) => Ok(report),
-        Err(error) => Err(gateway.explain(error).await),
-    };
-    gateway.stop().await;
-    report
+    .await;
+    gateway.stop_after(report).await
 }
 
 /// Delivers one webhook of the sandbox's team to `gateway`, as Heymarket would (a

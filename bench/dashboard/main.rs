@@ -12,7 +12,8 @@
 //! - `sandbox`: the sandbox's control API (faults, call counters).
 //!
 //! Those four and `environment` live in `bench/common/`, shared with the soak test.
-//! - `rest`: the screens (dashboard, walk, detail, mine) as a frontend builds them from REST.
+//! - `rest`: the screens (dashboard, detail, mine) as a frontend builds them from REST, shared
+//!   with the team benchmark; `rest_walk`: the walk and the dashboard's floor over REST.
 //! - `graphql`: the canonical queries against a gateway, with every answer checked.
 //! - `scenarios`: REST / cold / warm samples of each screen.
 //! - `load`: warm load and the gateway's memory.
@@ -25,9 +26,11 @@ mod graphql;
 mod load;
 mod report;
 mod rest;
+mod rest_walk;
 mod results;
 mod scenarios;
 
+use common::results::RESULTS;
 use common::{binary, child, environment, processes, sandbox};
 use std::io::Write as _;
 use std::path::Path;
@@ -39,7 +42,7 @@ use clap::Parser;
 
 use crate::binary::Binary;
 use crate::graphql::{GraphqlClient, Workload};
-use crate::processes::{GatewayLauncher, SandboxProcess};
+use crate::processes::{GatewayLauncher, SandboxOptions, SandboxProcess};
 use crate::report::{Report, Settings};
 use crate::rest::RestFrontend;
 use crate::sandbox::{Faults, SandboxControl};
@@ -49,13 +52,10 @@ use crate::scenarios::{Bench, Scenario};
 const MEMBER_ID: i64 = 501;
 /// The inbox whose open conversations the dashboard lists.
 const INBOX_ID: i64 = 3002;
-/// Rows per dashboard page, and per sandbox list page.
-const PAGE_ROWS: usize = 30;
 /// Pages of the walk scenario.
 const WALK_PAGES: usize = 5;
 /// A request that takes longer than this has failed.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
-const RESULTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/bench/RESULTS.md");
 
 /// Gateway versus direct REST on the dashboard workload, against a local sandbox.
 #[derive(Debug, Parser)]
@@ -89,20 +89,10 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args = Args::parse();
-    match run(&args).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            let _ = writeln!(std::io::stderr(), "error: {error:#}");
-            ExitCode::FAILURE
-        }
-    }
+    common::main(Box::pin(async { run(&Args::parse()).await.map(|()| true) })).await
 }
 
 async fn run(args: &Args) -> anyhow::Result<()> {
-    if cfg!(debug_assertions) {
-        progress!("warning: this harness is a debug build; run it with `cargo run --release`");
-    }
     let binary = Binary::build_and_locate(Path::new(env!("CARGO_MANIFEST_DIR"))).await?;
     progress!("benchmarking {}", binary.path().display());
     let http = reqwest::Client::builder()
@@ -110,14 +100,13 @@ async fn run(args: &Args) -> anyhow::Result<()> {
         .build()
         .context("cannot build the HTTP client")?;
 
-    let mut sandbox = SandboxProcess::start(&binary, None, &args.sandbox_readings).await?;
-    let outcome = measure(args, &binary, &sandbox, &http).await;
-    let outcome = match outcome {
-        Ok(report) => Ok(report),
-        Err(error) => Err(sandbox.explain(error).await),
+    let options = SandboxOptions {
+        readings: args.sandbox_readings.clone(),
+        ..SandboxOptions::default()
     };
-    sandbox.stop().await;
-    let report = outcome?;
+    let sandbox = SandboxProcess::start(&binary, &options).await?;
+    let outcome = measure(args, &binary, &sandbox, &http).await;
+    let report = sandbox.stop_after(outcome).await?;
 
     let title = "Dashboard benchmark: gateway vs direct REST";
     let mut stdout = std::io::stdout().lock();
@@ -125,8 +114,7 @@ async fn run(args: &Args) -> anyhow::Result<()> {
         .and_then(|()| stdout.flush())
         .context("cannot print the report")?;
     if args.record {
-        results::record(Path::new(RESULTS), &report)
-            .with_context(|| format!("cannot append to {RESULTS}"))?;
+        results::record(&report).with_context(|| format!("cannot append to {RESULTS}"))?;
         progress!("recorded in {RESULTS}");
     }
     Ok(())
@@ -152,11 +140,18 @@ async fn measure(
         listen: "127.0.0.1:0".to_owned(),
         upstream_url: sandbox.url.clone(),
         credentials: sandbox.credentials.clone(),
+        rate_limit: None,
         extra_args: Vec::new(),
     };
     progress!("discovering the workload's ids on a throwaway gateway");
     let workload = discover(&launcher, http).await?;
-    let rest = RestFrontend::new(http.clone(), &sandbox.url, sandbox.credentials.clone());
+    let rest = RestFrontend::new(
+        http.clone(),
+        &sandbox.url,
+        sandbox.credentials.clone(),
+        MEMBER_ID,
+        INBOX_ID,
+    );
     let bench = Bench {
         sandbox: &control,
         rest: &rest,
@@ -212,12 +207,8 @@ async fn measure(
 }
 
 async fn discover(launcher: &GatewayLauncher, http: &reqwest::Client) -> anyhow::Result<Workload> {
-    let mut gateway = launcher.start().await?;
+    let gateway = launcher.start().await?;
     let client = GraphqlClient::new(http.clone(), &gateway.graphql_url);
-    let workload = match client.discover().await {
-        Ok(workload) => Ok(workload),
-        Err(error) => Err(gateway.explain(error.into()).await),
-    };
-    gateway.stop().await;
-    workload
+    let workload = client.discover().await.map_err(anyhow::Error::from);
+    gateway.stop_after(workload).await
 }

@@ -8,12 +8,12 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use crate::WALK_PAGES;
 use crate::environment::Machine;
 use crate::load::LoadReport;
 use crate::processes::RATE_BUDGET;
-use crate::rest::BROWSER_PARALLELISM;
+use crate::rest::{BROWSER_PARALLELISM, PAGE_ROWS};
 use crate::scenarios::{Measurements, NaiveWalk, Sample, Scenario, median_calls, median_ms};
-use crate::{PAGE_ROWS, WALK_PAGES};
 
 /// How the run was configured.
 #[derive(Debug, Clone)]

@@ -1,24 +1,23 @@
-//! The dashboard, walk, detail and mine screens built the way a frontend builds them from
-//! Heymarket's REST API (the baseline the gateway is measured against): a list call, then the
-//! calls each row needs, at most six in flight like a browser's HTTP/1.1 connections to one host.
+//! The dashboard, detail and mine screens built the way a frontend builds them from Heymarket's
+//! REST API (the baseline the gateway is measured against): a list call, then the calls each row
+//! needs, at most six in flight like a browser's HTTP/1.1 connections to one host. Shared with
+//! the team benchmark; the dashboard benchmark's walk and floor are in `rest_walk`.
 
 use std::fmt;
 
 use axum::body::Bytes;
 use futures::{StreamExt as _, TryStreamExt as _};
-use heymarket_gateway::config::DEFAULT_MESSAGES_BATCH_LIMIT;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use reqwest::StatusCode;
+use reqwest::{RequestBuilder, StatusCode};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::processes::Credentials;
-use crate::{INBOX_ID, MEMBER_ID, PAGE_ROWS, WALK_PAGES};
 
 /// Requests a browser keeps in flight to one host over HTTP/1.1.
 pub(crate) const BROWSER_PARALLELISM: usize = 6;
-/// The inboxes the dashboard lists.
-const DASHBOARD_INBOXES: &[i64] = &[INBOX_ID];
+/// Rows per dashboard page, and per sandbox list page.
+pub(crate) const PAGE_ROWS: usize = 30;
 
 /// Why a screen could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -45,19 +44,21 @@ pub(crate) enum RestError {
     },
     #[error("the conversation list returned {rows} rows, expected {PAGE_ROWS}")]
     ShortPage { rows: usize },
-    #[error("a listed conversation's `updated` is not RFC 3339: {0}")]
-    Timestamp(String),
 }
 
 /// The fields of a listed conversation a frontend needs for its follow-up calls.
-#[derive(Debug, Deserialize)]
-struct ConversationRow {
-    id: i64,
-    target: String,
-    inbox: i64,
-    updated: String,
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct ConversationRow {
+    pub(crate) id: i64,
+    /// The customer's phone.
+    pub(crate) target: String,
+    pub(crate) inbox: i64,
+    /// `sms` or `email`.
+    channel: String,
+    /// When it last changed (RFC 3339), its list cursor.
+    pub(crate) updated: String,
     /// The assignee; unassigned may be 0, null or absent, depending on the reading.
-    assigned: Option<i64>,
+    pub(crate) assigned: Option<i64>,
 }
 
 /// The fields of an inbox the mine screen needs.
@@ -69,7 +70,7 @@ struct InboxRow {
 
 /// One REST call a screen makes.
 #[derive(Debug, Clone, Copy)]
-enum Call<'a> {
+pub(crate) enum Call<'a> {
     List {
         inboxes: &'a [i64],
         date: Option<&'a str>,
@@ -84,12 +85,6 @@ enum Call<'a> {
         phone: &'a str,
         inbox: i64,
     },
-    ContactSearch {
-        phones: &'a [&'a str],
-    },
-    TeamMessages {
-        created_at: Option<&'a str>,
-    },
 }
 
 impl fmt::Display for Call<'_> {
@@ -103,13 +98,6 @@ impl fmt::Display for Call<'_> {
             Self::History { phone, inbox } => {
                 write!(f, "GET /v1/messages?phoneNumber={phone}&inboxID={inbox}")
             }
-            Self::ContactSearch { phones } => {
-                write!(f, "POST /v2/contacts/search ({} phones)", phones.len())
-            }
-            Self::TeamMessages {
-                created_at: Some(created_at),
-            } => write!(f, "POST /v1/messages/all (before {created_at})"),
-            Self::TeamMessages { created_at: None } => f.write_str("POST /v1/messages/all"),
         }
     }
 }
@@ -120,56 +108,46 @@ struct Claims<'a> {
     iat: i64,
 }
 
-/// A frontend talking to the upstream directly, as team member [`MEMBER_ID`].
+/// A frontend talking to the upstream directly, as one team member watching one inbox.
 #[derive(Debug, Clone)]
 pub(crate) struct RestFrontend {
     http: reqwest::Client,
     base_url: String,
     credentials: Credentials,
+    /// The acting member.
+    pub(crate) member: i64,
+    /// The inbox whose open conversations the dashboard lists.
+    pub(crate) inbox: i64,
 }
 
 impl RestFrontend {
-    pub(crate) fn new(http: reqwest::Client, base_url: &str, credentials: Credentials) -> Self {
+    pub(crate) fn new(
+        http: reqwest::Client,
+        base_url: &str,
+        credentials: Credentials,
+        member: i64,
+        inbox: i64,
+    ) -> Self {
         Self {
             http,
             base_url: base_url.trim_end_matches('/').to_owned(),
             credentials,
+            member,
+            inbox,
         }
     }
 
     /// The open conversations of the dashboard's inbox, then inboxes, team, and each row's
-    /// contact and history.
-    pub(crate) async fn dashboard(&self) -> Result<(), RestError> {
+    /// contact and history. Answers the listed rows.
+    pub(crate) async fn dashboard(&self) -> Result<Vec<ConversationRow>, RestError> {
         let authorization = self.authorization()?;
         let rows = self.list(&authorization, None).await?;
         self.fan_out(
             &authorization,
             rows_calls(&rows, [Call::Inboxes, Call::Team]),
         )
-        .await
-    }
-
-    /// [`WALK_PAGES`] pages of the dashboard's list, each followed by its rows' calls. Pages
-    /// are asked with `date` = the previous page's last `updated`, as frontends do: rows that
-    /// share that instant and did not fit on the page are skipped. Returns the conversation ids
-    /// in the order they were listed.
-    pub(crate) async fn walk(&self) -> Result<Vec<i64>, RestError> {
-        let authorization = self.authorization()?;
-        let mut listed = Vec::new();
-        let mut date: Option<String> = None;
-        for page in 0..WALK_PAGES {
-            let rows = self.list(&authorization, date.as_deref()).await?;
-            let directory = if page == 0 {
-                vec![Call::Inboxes, Call::Team]
-            } else {
-                Vec::new()
-            };
-            self.fan_out(&authorization, rows_calls(&rows, directory))
-                .await?;
-            listed.extend(rows.iter().map(|row| row.id));
-            date = rows.last().map(|row| row.updated.clone());
-        }
-        Ok(listed)
+        .await?;
+        Ok(rows)
     }
 
     /// The member's [`PAGE_ROWS`] newest open conversations assigned to them ("mine"): inboxes
@@ -177,7 +155,8 @@ impl RestFrontend {
     /// paged with `date` = the previous page's last `updated`, keeping the member's rows until
     /// it has enough or a page is empty; then the kept rows' calls. It sends no `assigned`: the
     /// upstream may ignore it (the docs do not say), and the rows are checked here either way.
-    pub(crate) async fn mine(&self) -> Result<(), RestError> {
+    /// Answers the kept rows.
+    pub(crate) async fn mine(&self) -> Result<Vec<ConversationRow>, RestError> {
         let authorization = self.authorization()?;
         let (inboxes, _team) = futures::try_join!(
             self.send(&authorization, Call::Inboxes),
@@ -186,7 +165,7 @@ impl RestFrontend {
         let inboxes: Vec<InboxRow> = decode(Call::Inboxes, inboxes)?;
         let own: Vec<i64> = inboxes
             .iter()
-            .filter(|inbox| inbox.members.contains(&MEMBER_ID))
+            .filter(|inbox| inbox.members.contains(&self.member))
             .map(|inbox| inbox.id)
             .collect();
         let mut kept = Vec::with_capacity(PAGE_ROWS);
@@ -199,11 +178,12 @@ impl RestFrontend {
             date = Some(last.updated.clone());
             kept.extend(
                 rows.into_iter()
-                    .filter(|row| row.assigned == Some(MEMBER_ID)),
+                    .filter(|row| row.assigned == Some(self.member)),
             );
         }
         kept.truncate(PAGE_ROWS);
-        self.fan_out(&authorization, rows_calls(&kept, [])).await
+        self.fan_out(&authorization, rows_calls(&kept, [])).await?;
+        Ok(kept)
     }
 
     /// One conversation, then its contact, its history and the team (for authors' names).
@@ -224,76 +204,15 @@ impl RestFrontend {
         self.fan_out(&authorization, calls).await
     }
 
-    /// The cold gateway's yardstick: the upstream calls it made for a cold dashboard
-    /// (`listings` team-wide message listings and `histories` conversation histories), made
-    /// directly in their two dependent rounds with every call of a round at once, and only the
-    /// first page decoded (for the second round's arguments). Round one: the first list page,
-    /// inboxes, team and the newest messages; round two: the next list page, one contact search
-    /// for the page's phones, the other listings (spread over the page's rows) and the
-    /// histories. Every listing asks for the gateway's default limit, where the gateway's own
-    /// planned listings may ask for fewer. No client of the upstream gets the dashboard's data
-    /// faster.
-    pub(crate) async fn dashboard_floor(
-        &self,
-        listings: usize,
-        histories: usize,
-    ) -> Result<(), RestError> {
-        let authorization = self.authorization()?;
-        let newest = async {
-            if listings == 0 {
-                return Ok(Bytes::new());
-            }
-            let call = Call::TeamMessages { created_at: None };
-            self.send_raw(&authorization, call).await
-        };
-        let (rows, _, _, _) = futures::try_join!(
-            self.list(&authorization, None),
-            self.send_raw(&authorization, Call::Inboxes),
-            self.send_raw(&authorization, Call::Team),
-            newest,
-        )?;
-        let phones: Vec<&str> = rows.iter().map(|row| row.target.as_str()).collect();
-        let planned = listings.saturating_sub(1);
-        let listing_starts: Vec<String> = rows
-            .chunks(rows.len().div_ceil(planned.max(1)).max(1))
-            .take(planned)
-            .map(|group| just_after(&group[0].updated))
-            .collect::<Result<_, _>>()?;
-        let mut calls = vec![
-            Call::List {
-                inboxes: DASHBOARD_INBOXES,
-                date: rows.last().map(|row| row.updated.as_str()),
-            },
-            Call::ContactSearch { phones: &phones },
-        ];
-        calls.extend(listing_starts.iter().map(|created_at| Call::TeamMessages {
-            created_at: Some(created_at),
-        }));
-        calls.extend(
-            rows.iter()
-                .cycle()
-                .take(histories)
-                .map(|row| Call::History {
-                    phone: &row.target,
-                    inbox: row.inbox,
-                }),
-        );
-        futures::future::try_join_all(
-            calls
-                .into_iter()
-                .map(|call| self.send_raw(&authorization, call)),
-        )
-        .await
-        .map(drop)
-    }
-
     /// A page of the dashboard's list, which must be full.
-    async fn list(
+    pub(crate) async fn list(
         &self,
         authorization: &str,
         date: Option<&str>,
     ) -> Result<Vec<ConversationRow>, RestError> {
-        let rows = self.page(authorization, DASHBOARD_INBOXES, date).await?;
+        let rows = self
+            .page(authorization, std::slice::from_ref(&self.inbox), date)
+            .await?;
         if rows.len() == PAGE_ROWS {
             Ok(rows)
         } else {
@@ -313,11 +232,20 @@ impl RestFrontend {
         decode(call, self.send(authorization, call).await?)
     }
 
-    async fn fan_out(&self, authorization: &str, calls: Vec<Call<'_>>) -> Result<(), RestError> {
-        futures::stream::iter(calls)
+    pub(crate) async fn fan_out(
+        &self,
+        authorization: &str,
+        calls: Vec<Call<'_>>,
+    ) -> Result<(), RestError> {
+        // The requests are made before they are streamed: a stream mapped through a closure
+        // that borrows `self` makes the future too general to be spawned.
+        let requests: Vec<_> = calls
+            .into_iter()
             .map(|call| self.send(authorization, call))
+            .collect();
+        futures::stream::iter(requests)
             .buffer_unordered(BROWSER_PARALLELISM)
-            .try_for_each(|_| async { Ok(()) })
+            .try_for_each(|_| futures::future::ready(Ok(())))
             .await
     }
 
@@ -335,46 +263,57 @@ impl RestFrontend {
 
     /// Sends `call` and reads its answer without decoding it; empty for a contact that is not
     /// saved.
-    async fn send_raw(&self, authorization: &str, call: Call<'_>) -> Result<Bytes, RestError> {
+    pub(crate) async fn send_raw(
+        &self,
+        authorization: &str,
+        call: Call<'_>,
+    ) -> Result<Bytes, RestError> {
         let request = match call {
             Call::List { inboxes, date } => {
                 let mut body = json!({
-                    "id": MEMBER_ID,
+                    "id": self.member,
                     "filters": { "inboxes": inboxes, "closed": false },
                 });
                 if let Some(date) = date {
                     body["date"] = json!(date);
                 }
-                self.http.post(self.url("/v1/conversations")).json(&body)
+                self.post("/v1/conversations").json(&body)
             }
             Call::Conversation(id) => self.http.get(self.url(&format!("/v1/conversations/{id}"))),
             Call::Inboxes => self.http.get(self.url("/v1/inboxes")),
             Call::Team => self.http.get(self.url("/v1/team")),
             Call::Contact { phone } => self
-                .http
-                .post(self.url("/v1/contact/get"))
+                .post("/v1/contact/get")
                 .json(&json!({ "phone": phone })),
             Call::History { phone, inbox } => self
                 .http
                 .get(self.url("/v1/messages"))
                 .query(&[("phoneNumber", phone), ("inboxID", &inbox.to_string())]),
-            Call::ContactSearch { phones } => {
-                self.http
-                    .post(self.url("/v2/contacts/search"))
-                    .json(&json!({
-                        "contact_channels": [{ "channel_type": "phone", "channel_ids": phones }]
-                    }))
-            }
-            Call::TeamMessages { created_at } => {
-                let mut body = json!({ "limit": DEFAULT_MESSAGES_BATCH_LIMIT });
-                if let Some(created_at) = created_at {
-                    body["created_at"] = json!(created_at);
-                }
-                self.http.post(self.url("/v1/messages/all")).json(&body)
-            }
         };
+        match self
+            .exchange(&call.to_string(), request, authorization)
+            .await
+        {
+            // A conversation's number need not be a saved contact; the frontend then shows the
+            // number, so a 404 here is an answer, not a failure.
+            Err(RestError::Status {
+                status: StatusCode::NOT_FOUND,
+                ..
+            }) if matches!(call, Call::Contact { .. }) => Ok(Bytes::new()),
+            answered => answered,
+        }
+    }
+
+    /// Sends `request`, named `call` in errors, with `authorization`, and reads its answer
+    /// without decoding it; an answer other than 2xx is an error.
+    pub(crate) async fn exchange(
+        &self,
+        call: &str,
+        request: RequestBuilder,
+        authorization: &str,
+    ) -> Result<Bytes, RestError> {
         let transport = |source| RestError::Transport {
-            call: call.to_string(),
+            call: call.to_owned(),
             source,
         };
         let response = request
@@ -384,14 +323,9 @@ impl RestFrontend {
             .map_err(transport)?;
         let status = response.status();
         let body = response.bytes().await.map_err(transport)?;
-        // A conversation's number need not be a saved contact; the frontend then shows the
-        // number, so a 404 here is an answer, not a failure.
-        if status == StatusCode::NOT_FOUND && matches!(call, Call::Contact { .. }) {
-            return Ok(Bytes::new());
-        }
         if !status.is_success() {
             return Err(RestError::Status {
-                call: call.to_string(),
+                call: call.to_owned(),
                 status,
                 body: String::from_utf8_lossy(&body).chars().take(200).collect(),
             });
@@ -399,9 +333,14 @@ impl RestFrontend {
         Ok(body)
     }
 
+    /// A POST to `path` of the upstream, its body and credentials still to come.
+    pub(crate) fn post(&self, path: &str) -> RequestBuilder {
+        self.http.post(self.url(path))
+    }
+
     /// `Bearer <JWT>`: `{iss, iat}` signed HS256 with `<id>||<key>`, valid for five minutes,
     /// so each screen signs its own.
-    fn authorization(&self) -> Result<String, RestError> {
+    pub(crate) fn authorization(&self) -> Result<String, RestError> {
         let Credentials {
             secret_id,
             secret_key,
@@ -421,29 +360,20 @@ impl RestFrontend {
     }
 }
 
-/// `first`, then a contact look-up and a history per row.
-fn rows_calls<'a>(
+/// `first`, then a history per row, after a contact look-up for a phone (an email
+/// conversation's target is the address itself, which the contact look-up does not take).
+pub(crate) fn rows_calls<'a>(
     rows: &'a [ConversationRow],
     first: impl IntoIterator<Item = Call<'a>>,
 ) -> Vec<Call<'a>> {
     let per_row = rows.iter().flat_map(|row| {
-        [
-            Call::Contact { phone: &row.target },
-            Call::History {
-                phone: &row.target,
-                inbox: row.inbox,
-            },
-        ]
+        let contact = (row.channel != "email").then_some(Call::Contact { phone: &row.target });
+        contact.into_iter().chain([Call::History {
+            phone: &row.target,
+            inbox: row.inbox,
+        }])
     });
     first.into_iter().chain(per_row).collect()
-}
-
-/// The cursor of a team-wide listing that starts with the messages sent at `updated`.
-fn just_after(updated: &str) -> Result<String, RestError> {
-    let at = chrono::DateTime::parse_from_rfc3339(updated)
-        .map_err(|_| RestError::Timestamp(updated.to_owned()))?;
-    let after = at.to_utc() + chrono::TimeDelta::microseconds(1);
-    Ok(after.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
 }
 
 fn decode<T: serde::de::DeserializeOwned>(call: Call<'_>, value: Value) -> Result<T, RestError> {

@@ -151,17 +151,20 @@ impl Bench<'_> {
     async fn rest_sample(&self, scenario: Scenario) -> anyhow::Result<Sample> {
         let rest = self.rest;
         let sample = match scenario {
-            Scenario::Dashboard => self.timed(rest.dashboard()).await?,
+            Scenario::Dashboard => {
+                self.timed(async { rest.dashboard().await.map(drop) })
+                    .await?
+            }
             Scenario::Walk => self.timed(async { rest.walk().await.map(drop) }).await?,
             Scenario::Detail => self.timed(rest.detail(self.workload.detail.1)).await?,
-            Scenario::Mine => self.timed(rest.mine()).await?,
+            Scenario::Mine => self.timed(async { rest.mine().await.map(drop) }).await?,
         };
         Ok(sample)
     }
 
     /// A fresh gateway's first answer (cold), then the same request again (warm).
     async fn gateway_samples(&self, scenario: Scenario) -> anyhow::Result<(Sample, Sample)> {
-        let mut gateway = self.launcher.start().await?;
+        let gateway = self.launcher.start().await?;
         let client = GraphqlClient::new(self.http.clone(), &gateway.graphql_url);
         let samples = async {
             let cold = self.gateway_sample(&client, scenario).await?;
@@ -169,12 +172,7 @@ impl Bench<'_> {
             Ok((cold, warm))
         }
         .await;
-        let samples = match samples {
-            Ok(samples) => Ok(samples),
-            Err(error) => Err(gateway.explain(error).await),
-        };
-        gateway.stop().await;
-        samples
+        gateway.stop_after(samples).await
     }
 
     async fn gateway_sample(

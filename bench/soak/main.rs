@@ -11,7 +11,8 @@
 //! - `binary`, `child`, `processes`, `sandbox`, `environment`: shared with the dashboard
 //!   benchmark (`bench/common/`).
 //! - `traffic`: the HTTP clients and their tallies.
-//! - `subscriptions`: the WebSocket subscribers.
+//! - `requests`, `subscriptions`: one GraphQL request, a customer's message, and the WebSocket
+//!   subscribers, shared with the team benchmark.
 //! - `verify`: which sends landed upstream, and how often.
 //! - `report`: the Markdown, its checks, and its record.
 
@@ -19,10 +20,12 @@
 #[path = "../common/mod.rs"]
 mod common;
 mod report;
+mod requests;
 mod subscriptions;
 mod traffic;
 mod verify;
 
+use common::results::{self, RESULTS};
 use common::{binary, child, environment, processes, sandbox};
 use std::io::Write as _;
 use std::path::Path;
@@ -32,11 +35,12 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use clap::Parser;
 use heymarket_gateway::schema::GlobalId;
+use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use crate::binary::Binary;
 use crate::child::ChildError;
-use crate::processes::{GatewayLauncher, GatewayProcess, SandboxProcess};
+use crate::processes::{GatewayLauncher, GatewayProcess, SandboxOptions, SandboxProcess};
 use crate::report::Report;
 use crate::sandbox::{Faults, SandboxControl};
 use crate::subscriptions::Received;
@@ -46,6 +50,8 @@ use crate::traffic::{Tally, Targets};
 const MEMBER_ID: i64 = 501;
 /// The inbox the soak's conversations live in (member 501 belongs to it).
 const INBOX_ID: i64 = 3002;
+/// What each subscriber follows.
+const SUBSCRIPTION: &str = "subscription { messageAdded { databaseId text } }";
 /// Conversations the soak writes to.
 const CONVERSATIONS: usize = 16;
 /// Short, so the mid-run outage shows the breaker opening and closing again.
@@ -55,7 +61,6 @@ const WARM_UP: &str = "warm-up";
 const RUN: &str = "run";
 /// A request that takes longer than this has failed.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
-const RESULTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/bench/RESULTS.md");
 
 /// A bounded soak of the gateway under upstream faults, on loopback.
 #[derive(Debug, Parser)]
@@ -115,22 +120,11 @@ impl Args {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args = Args::parse();
-    match run(&args).await {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::FAILURE,
-        Err(error) => {
-            progress!("error: {error:#}");
-            ExitCode::FAILURE
-        }
-    }
+    common::main(Box::pin(run(&Args::parse()))).await
 }
 
 /// Runs the soak; whether every check passed.
 async fn run(args: &Args) -> anyhow::Result<bool> {
-    if cfg!(debug_assertions) {
-        progress!("warning: this harness is a debug build; run it with `cargo run --release`");
-    }
     let binary = Binary::build_and_locate(Path::new(env!("CARGO_MANIFEST_DIR"))).await?;
     progress!("soaking {}", binary.path().display());
     let http = reqwest::Client::builder()
@@ -141,13 +135,17 @@ async fn run(args: &Args) -> anyhow::Result<bool> {
     let gateway_addr = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .context("cannot find a free port")?;
-    let webhook_url = format!("http://{gateway_addr}/webhooks/heymarket");
-    let mut sandbox = SandboxProcess::start(&binary, Some(&webhook_url), &[]).await?;
+    let options = SandboxOptions {
+        webhook_url: Some(format!("http://{gateway_addr}/webhooks/heymarket")),
+        ..SandboxOptions::default()
+    };
+    let sandbox = SandboxProcess::start(&binary, &options).await?;
     let launcher = GatewayLauncher {
         binary: binary.clone(),
         listen: gateway_addr.to_string(),
         upstream_url: sandbox.url.clone(),
         credentials: sandbox.credentials.clone(),
+        rate_limit: None,
         extra_args: vec![
             "--upstream-breaker-cooldown".to_owned(),
             BREAKER_COOLDOWN.to_owned(),
@@ -156,21 +154,11 @@ async fn run(args: &Args) -> anyhow::Result<bool> {
     let outcome = match launcher.start().await {
         Ok(mut gateway) => {
             let outcome = soak(args, &launcher, &mut gateway, &sandbox.url, &http).await;
-            let outcome = match outcome {
-                Ok(report) => Ok(report),
-                Err(error) => Err(gateway.explain(error).await),
-            };
-            gateway.stop().await;
-            outcome
+            gateway.stop_after(outcome).await
         }
         Err(error) => Err(error.into()),
     };
-    let outcome = match outcome {
-        Ok(report) => Ok(report),
-        Err(error) => Err(sandbox.explain(error).await),
-    };
-    sandbox.stop().await;
-    let report = outcome?;
+    let report = sandbox.stop_after(outcome).await?;
 
     let rendered = report.render(args, 2);
     let mut stdout = std::io::stdout().lock();
@@ -178,7 +166,7 @@ async fn run(args: &Args) -> anyhow::Result<bool> {
         .and_then(|()| stdout.flush())
         .context("cannot print the report")?;
     if args.record {
-        report::record(Path::new(RESULTS), report.date, &report.render(args, 3))
+        report::record(report.date, &report.render(args, 3))
             .with_context(|| format!("cannot append to {RESULTS}"))?;
         progress!("recorded in {RESULTS}");
     }
@@ -196,7 +184,8 @@ async fn soak(
     let mut conversations = Vec::new();
     for n in 0..CONVERSATIONS {
         let phone = format!("1212555{:04}", 9000 + n);
-        let id = traffic::inbound(http, sandbox_url, INBOX_ID, &phone, "customer: hello").await?;
+        let (id, _) =
+            requests::inbound(http, sandbox_url, INBOX_ID, &phone, "customer: hello").await?;
         conversations.push(GlobalId::Conversation(id).to_string());
     }
     let targets = Targets {
@@ -224,7 +213,10 @@ async fn soak(
         .map(|_| {
             let url = gateway.graphql_url.clone();
             let stop = stop_subscribers.clone();
-            tokio::spawn(async move { subscriptions::subscriber(&url, stop).await })
+            tokio::spawn(async move {
+                subscriptions::subscriber(&url, MEMBER_ID, SUBSCRIPTION, Value::Null, stop, || {})
+                    .await
+            })
         })
         .collect();
     let rss_before_kib = gateway.rss_kib();
@@ -259,7 +251,7 @@ async fn soak(
         listen: "127.0.0.1:0".to_owned(),
         ..launcher.clone()
     };
-    let mut reader = fresh.start().await?;
+    let reader = fresh.start().await?;
     let writes = verify::writes(
         http,
         &reader.graphql_url,
@@ -269,11 +261,7 @@ async fn soak(
         &tally.acknowledged,
     )
     .await;
-    let writes = match writes {
-        Ok(writes) => Ok(writes),
-        Err(error) => Err(reader.explain(error).await),
-    };
-    reader.stop().await;
+    let writes = reader.stop_after(writes).await;
 
     Ok(Report {
         date: chrono::Utc::now(),
@@ -353,7 +341,7 @@ async fn customers(args: &Args, http: &reqwest::Client, sandbox_url: &str, run: 
     while Instant::now() < until {
         tick.tick().await;
         let phone = format!("1212555{:04}", 9000 + n % CONVERSATIONS);
-        if let Err(error) = traffic::inbound(
+        if let Err(error) = requests::inbound(
             http,
             sandbox_url,
             INBOX_ID,

@@ -2,13 +2,12 @@
 //! appending it to `bench/RESULTS.md`.
 
 use std::fmt::Write as _;
-use std::io::Write as _;
-use std::path::Path;
 
 use chrono::{DateTime, Utc};
 
 use crate::Args;
 use crate::environment::Machine;
+use crate::results;
 use crate::sandbox::UpstreamCalls;
 use crate::subscriptions::Received;
 use crate::traffic::Tally;
@@ -91,7 +90,7 @@ impl Report {
         } else {
             format!("FAIL: {}", failures.join("; "))
         };
-        let _ = writeln!(out, "Command: `{}`\n", command());
+        let _ = writeln!(out, "Command: `{}`\n", results::command("soak"));
         let _ = writeln!(out, "Verdict: **{verdict}**\n");
         let _ = writeln!(out, "{heading} Setup\n");
         let _ = writeln!(
@@ -222,23 +221,8 @@ fn kib(value: Option<u64>) -> String {
     value.map_or_else(|| "unknown".to_owned(), |kib| kib.to_string())
 }
 
-/// The command that produced this run, as someone would type it.
-fn command() -> String {
-    let arguments: Vec<String> = std::env::args().skip(1).collect();
-    let command = "cargo run --release --example soak";
-    if arguments.is_empty() {
-        command.to_owned()
-    } else {
-        format!("{command} -- {}", arguments.join(" "))
-    }
-}
-
-/// Appends `rendered` to the results file at `path` under a dated heading.
-pub(crate) fn record(path: &Path, date: DateTime<Utc>, rendered: &str) -> std::io::Result<()> {
-    let mut file = std::fs::OpenOptions::new().append(true).open(path)?;
-    write!(
-        file,
-        "\n## {}: soak test\n\n{rendered}",
-        date.format("%Y-%m-%d %H:%M UTC")
-    )
+/// Appends `rendered` to the results under a dated heading.
+pub(crate) fn record(date: DateTime<Utc>, rendered: &str) -> std::io::Result<()> {
+    let heading = format!("{}: soak test", date.format("%Y-%m-%d %H:%M UTC"));
+    results::append(&heading, rendered)
 }

@@ -1,5 +1,6 @@
-//! The soak's subscribers: graphql-transport-ws connections held open through the run, each
-//! subscribed to every new message, counting what arrives and how the connection ends.
+//! Subscribers: graphql-transport-ws connections held open through a run, each with one
+//! subscription, counting what arrives and how the connection ends. Shared by the soak and the
+//! team benchmark.
 
 use anyhow::Context as _;
 use futures::{SinkExt, StreamExt};
@@ -8,10 +9,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_util::sync::CancellationToken;
 
-use crate::MEMBER_ID;
 use crate::processes::client_authorization;
-
-const SUBSCRIPTION: &str = "subscription { messageAdded { databaseId text } }";
 
 /// What one subscriber saw.
 #[derive(Debug, Default)]
@@ -32,11 +30,16 @@ impl Received {
     }
 }
 
-/// Connects to the gateway's `/graphql` WebSocket, subscribes, and reads until `stop`, then
-/// closes the connection.
+/// Connects to the gateway's `/graphql` WebSocket as `member`, subscribes with `query` and
+/// `variables`, and reads until `stop`, calling `on_event` for every event without errors;
+/// then closes the connection.
 pub(crate) async fn subscriber(
     graphql_url: &str,
+    member: i64,
+    query: &str,
+    variables: Value,
     stop: CancellationToken,
+    mut on_event: impl FnMut(),
 ) -> anyhow::Result<Received> {
     let url = graphql_url.replacen("http://", "ws://", 1);
     let mut request = url.into_client_request()?;
@@ -46,9 +49,10 @@ pub(crate) async fn subscriber(
     let (mut socket, _) = tokio_tungstenite::connect_async(request)
         .await
         .context("cannot open a WebSocket")?;
-    let init = json!({ "type": "connection_init", "payload": { "Authorization": client_authorization(MEMBER_ID) } });
+    let init = json!({ "type": "connection_init", "payload": { "Authorization": client_authorization(member) } });
     socket.send(Message::text(init.to_string())).await?;
-    let subscribe = json!({ "id": "1", "type": "subscribe", "payload": { "query": SUBSCRIPTION } });
+    let payload = json!({ "query": query, "variables": variables });
+    let subscribe = json!({ "id": "1", "type": "subscribe", "payload": payload });
     socket.send(Message::text(subscribe.to_string())).await?;
 
     let mut received = Received::default();
@@ -61,7 +65,10 @@ pub(crate) async fn subscriber(
             Some(Ok(Message::Text(text))) => {
                 let message: Value = serde_json::from_str(&text).unwrap_or_default();
                 match message["type"].as_str() {
-                    Some("next") if message["payload"]["errors"].is_null() => received.events += 1,
+                    Some("next") if message["payload"]["errors"].is_null() => {
+                        received.events += 1;
+                        on_event();
+                    }
                     Some("next" | "error") => received.errors += 1,
                     _ => {}
                 }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::MEMBER_ID;
-use crate::processes::client_authorization;
+use crate::requests::{error_label, send};
 
 const DASHBOARD: &str = include_str!("../queries/dashboard.graphql");
 const DETAIL: &str = include_str!("../queries/detail.graphql");
@@ -155,7 +155,14 @@ pub(crate) async fn client(
                 (SEND, json!({ "input": input }), Some(text))
             }
             Operation::Hostile => {
-                let answer = send(&http, &graphql_url, &hostile(sequence), Value::Null).await;
+                let answer = send(
+                    &http,
+                    &graphql_url,
+                    MEMBER_ID,
+                    &hostile(sequence),
+                    Value::Null,
+                )
+                .await;
                 sequence += 1;
                 let refused = answer.is_ok_and(|body| {
                     body["errors"][0]["extensions"]["code"] == "QUERY_LIMIT_EXCEEDED"
@@ -170,7 +177,7 @@ pub(crate) async fn client(
         };
         sequence += 1;
         let start = Instant::now();
-        let answer = send(&http, &graphql_url, query, variables).await;
+        let answer = send(&http, &graphql_url, MEMBER_ID, query, variables).await;
         tally.requests += 1;
         tally.latencies_ms.push(duration_ms(start.elapsed()));
         let body = match answer {
@@ -201,61 +208,6 @@ pub(crate) async fn client(
         }
     }
     tally
-}
-
-/// An error's code; an `UPSTREAM_UNAVAILABLE` that says when to retry came from the open
-/// circuit breaker rather than from an upstream call, and is told apart.
-fn error_label(error: &Value) -> String {
-    let extensions = &error["extensions"];
-    let code = extensions["code"].as_str().unwrap_or("<no code>");
-    if code == "UPSTREAM_UNAVAILABLE" && !extensions["retryAfterMs"].is_null() {
-        format!("{code} (circuit open)")
-    } else {
-        code.to_owned()
-    }
-}
-
-/// POSTs one operation as the benchmark's member; the body, or the code of a failed exchange.
-async fn send(
-    http: &reqwest::Client,
-    graphql_url: &str,
-    query: &str,
-    variables: Value,
-) -> Result<Value, String> {
-    let response = http
-        .post(graphql_url)
-        .header("Authorization", client_authorization(MEMBER_ID))
-        .json(&json!({ "query": query, "variables": variables }))
-        .send()
-        .await
-        .map_err(|_| "TRANSPORT".to_owned())?;
-    let status = response.status();
-    if !status.is_success() {
-        return Err(format!("HTTP {}", status.as_u16()));
-    }
-    response.json().await.map_err(|_| "UNREADABLE".to_owned())
-}
-
-/// Creates a conversation from a customer's message (through the sandbox's control API, which
-/// faults never touch) and answers its upstream id.
-pub(crate) async fn inbound(
-    http: &reqwest::Client,
-    sandbox_url: &str,
-    inbox: i64,
-    phone: &str,
-    text: &str,
-) -> anyhow::Result<i64> {
-    let message: Value = http
-        .post(format!("{sandbox_url}/_sandbox/inbound"))
-        .json(&json!({ "inbox_id": inbox, "phone": phone, "text": text }))
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
-    message["conversation"]["id"]
-        .as_i64()
-        .ok_or_else(|| anyhow::anyhow!("the inbound message has no conversation: {message}"))
 }
 
 pub(crate) fn duration_ms(duration: Duration) -> u64 {
