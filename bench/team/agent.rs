@@ -41,7 +41,11 @@ pub(crate) struct Pace {
     pub(crate) start: Instant,
     /// The end of the warm-up: what the agents did before is not counted.
     pub(crate) counted_from: Instant,
+    /// The end of the measured time: what the agents do after is not counted.
     pub(crate) until: Instant,
+    /// When the agents stop: they go on after the measured time, so that the changes made
+    /// near its end can still be seen.
+    pub(crate) stop: Instant,
 }
 
 /// What one or more agents did.
@@ -95,8 +99,9 @@ impl Tally {
     }
 }
 
-/// Works as `agent` through `frontend` until `pace.until`; `changed` fires when its
-/// subscription reports a change. `rng` draws its timing and its actions.
+/// Works as `agent` through `frontend` until `pace.stop`, and answers what it did in the
+/// measured time; `changed` fires when its subscription reports a change. `rng` draws its
+/// timing and its actions.
 pub(crate) async fn work(
     agent: Agent,
     frontend: Frontend,
@@ -111,11 +116,12 @@ pub(crate) async fn work(
         tracker,
         rng,
         tally: Tally::default(),
+        counted: None,
         rows: Vec::new(),
     };
     // Whatever is in flight at the end is dropped: the run is over.
-    let _: Result<(), _> = tokio::time::timeout_at(pace.until, worker.run(pace, changed)).await;
-    worker.tally
+    let _: Result<(), _> = tokio::time::timeout_at(pace.stop, worker.run(pace, changed)).await;
+    worker.counted.unwrap_or(worker.tally)
 }
 
 /// An agent and what it has seen.
@@ -125,12 +131,14 @@ struct Worker {
     tracker: Arc<Tracker>,
     rng: ChaCha8Rng,
     tally: Tally,
+    /// What it did in the measured time, once that is over.
+    counted: Option<Tally>,
     /// The dashboard's rows as last answered.
     rows: Vec<Row>,
 }
 
 impl Worker {
-    /// Works until dropped; what it began before `pace.counted_from` is not counted.
+    /// Works until dropped; only what it began in the measured time is counted.
     async fn run(&mut self, pace: Pace, changed: Option<Arc<Notify>>) {
         let first = pace.start + pace.refresh.mul_f64(self.rng.random());
         let mut refresh = tokio::time::interval_at(first, pace.refresh);
@@ -143,9 +151,13 @@ impl Worker {
                 () = changes(changed.clone()) => false,
                 () = tokio::time::sleep_until(next_open) => true,
             };
-            if warming_up && Instant::now() >= pace.counted_from {
+            let now = Instant::now();
+            if warming_up && now >= pace.counted_from {
                 warming_up = false;
                 self.tally = Tally::default();
+            }
+            if self.counted.is_none() && now >= pace.until {
+                self.counted = Some(std::mem::take(&mut self.tally));
             }
             if opens {
                 self.open().await;

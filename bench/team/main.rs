@@ -70,7 +70,7 @@ pub(crate) struct Args {
     agents: Vec<u16>,
 
     /// Measured time of each run (per team size and side), after a 5 s warm-up.
-    #[arg(long, default_value_t = 40, value_parser = clap::value_parser!(u64).range(5..=3600))]
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(5..=3600))]
     seconds: u64,
 
     /// How often each agent refreshes its dashboard and mine list.

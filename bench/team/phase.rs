@@ -35,7 +35,10 @@ pub(crate) const RATE_LIMIT: &str = "10000000/min";
 /// Time the agents work before the counting starts, so the gateway's caches hold the directory
 /// and the agents' first screens are behind them.
 const WARM_UP: Duration = Duration::from_secs(5);
-/// How long after the run the agents, customers and subscribers get to stop.
+/// How long the agents go on after the measured time, at the least, so that the changes made
+/// near its end can be seen.
+const DRAIN: Duration = Duration::from_secs(10);
+/// How long after that the agents, customers and subscribers get to stop.
 const STOP_GRACE: Duration = Duration::from_secs(30);
 /// What a subscribing agent follows: any change to a conversation of its inbox.
 const SUBSCRIPTION: &str = "subscription($inbox: ID!) {
@@ -91,6 +94,9 @@ pub(crate) struct Run {
     pub(crate) received: Option<Received>,
     /// The gateway's resident memory at the end, in KiB.
     pub(crate) rss_kib: Option<u64>,
+    /// The machine's load average over the minute before the run (other work on it slows
+    /// everything down).
+    pub(crate) load_average: Option<f64>,
 }
 
 impl Run {
@@ -140,6 +146,12 @@ pub(crate) async fn run(setup: &Setup, side: Side, agents: usize) -> anyhow::Res
             sandbox.stop_after(measured).await
         }
     }
+}
+
+/// How long the agents go on after the measured time: a few refreshes, and [`DRAIN`] at the
+/// least.
+pub(crate) fn drain(refresh: Duration) -> Duration {
+    (refresh * 3).max(DRAIN)
 }
 
 /// Holds `watch`'s subscription to changes of its inbox open until `stop`, firing `changed` on
@@ -247,6 +259,9 @@ async fn measure(
     sandbox: &SandboxProcess,
     gateway: Option<&mut GatewayProcess>,
 ) -> anyhow::Result<Run> {
+    let load_average = std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|loads| loads.split_whitespace().next()?.parse().ok());
     let control = SandboxControl::new(setup.http.clone(), &sandbox.url);
     let rest = |member, inbox| {
         RestFrontend::new(
@@ -272,12 +287,10 @@ async fn measure(
     let start = Instant::now();
     let counted_from = start + WARM_UP;
     let until = counted_from + Duration::from_secs(setup.seconds);
-    // A change needs time to be seen: those of the last moments are not tracked.
-    let last_change =
-        until - (setup.refresh * 2 + Duration::from_secs(2)).min(until - counted_from);
+    let stop = until + drain(setup.refresh);
     let tracker = Arc::new(Tracker::new(
         watches.clone(),
-        counted_from.into_std()..last_change.into_std(),
+        counted_from.into_std()..until.into_std(),
     ));
     let pace = Pace {
         refresh: setup.refresh,
@@ -285,6 +298,7 @@ async fn measure(
         start,
         counted_from,
         until,
+        stop,
     };
     let graphql_url = gateway.as_ref().map(|gateway| gateway.graphql_url.clone());
     // The run's tasks live in join sets, and the subscribers also hold this guard's token: an
@@ -381,7 +395,7 @@ async fn measure(
         }
         anyhow::Ok((tally, customers, received))
     };
-    let (tally, customers, received) = tokio::time::timeout(STOP_GRACE, joined)
+    let (tally, customers, received) = tokio::time::timeout_at(stop + STOP_GRACE, joined)
         .await
         .context("the agents did not stop")??;
     let rss_kib = match gateway {
@@ -404,5 +418,6 @@ async fn measure(
         customers,
         received,
         rss_kib,
+        load_average,
     })
 }

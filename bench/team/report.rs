@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use crate::Args;
 use crate::changes::{Quantile, Staleness};
 use crate::environment::Machine;
-use crate::phase::{RATE_LIMIT, Run, Side};
+use crate::phase::{RATE_LIMIT, Run, Side, drain};
 use crate::rest::BROWSER_PARALLELISM;
 use crate::results;
 
@@ -73,8 +73,11 @@ impl Report {
              upstream call delayed {} ms by the sandbox. Each run starts a fresh sandbox (one \
              team of max(N, 12) members: the seeded 12, then members each in one SMS inbox, \
              with no conversation assigned yet) and, on the gateway side, a fresh gateway \
-             taking the sandbox's webhooks; 5 s of warm-up, then {} s measured.",
-            args.latency_ms, args.seconds
+             taking the sandbox's webhooks; 5 s of warm-up, then {} s measured, then {} s more in \
+             which the agents go on (uncounted) so that the last changes can be seen.",
+            args.latency_ms,
+            args.seconds,
+            drain(Duration::from_millis(args.refresh_ms)).as_secs()
         );
         let subscribing = if args.subscribe {
             ", and as soon as its subscription (`conversationUpdated` of its inbox) reports a \
@@ -219,10 +222,9 @@ fn write_notes(out: &mut String, runs: &[Run], args: &Args) {
          whose `updatedAt` (REST: `updated`) has reached the message's instant, or the \
          assignee's mine list holding the conversation. \"First agent\": one value a change, \
          the first of the agents watching its inbox (the author left out; for an assignment, \
-         the assignee) to see it; \"each agent\": one value a change and watching agent. A \
-         change never seen by the end counts as the stalest; changes of the last {} s of a \
-         run are not tracked.",
-        (args.refresh_ms * 2 + 2000) / 1000
+         the assignee) to see it; \"each agent\": one value a change and watching agent. \
+         The changes are those made in the measured time; one not seen by the time the agents \
+         stop counts as the stalest (\"never\")."
     );
     let _ = writeln!(
         out,
@@ -285,6 +287,11 @@ fn write_notes(out: &mut String, runs: &[Run], args: &Args) {
                 } else {
                     ""
                 }
+            ));
+        }
+        if let Some(load) = run.load_average {
+            facts.push(format!(
+                "the machine's load average before the run {load:.1}"
             ));
         }
         if let Some(kib) = run.rss_kib {
