@@ -211,6 +211,7 @@ impl Worker {
             && self.tally.record("close", &self.frontend.close(&row).await)
         {
             self.tally.closed += 1;
+            self.tracker.closed(row.id);
             self.rows.retain(|listed| listed.id != row.id);
         }
     }

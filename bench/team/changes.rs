@@ -7,7 +7,8 @@
 //! too). Every agent watching the conversation's inbox should see it, but its author. An
 //! assignment shows once the assignee's mine list holds the conversation. What an answer shows
 //! is kept, so a change registered after an answer that already showed it (the write's own
-//! answer can come after another agent's refresh) is matched too.
+//! answer can come after another agent's refresh) is matched too. A conversation closed before
+//! an agent saw its change leaves every list: that agent's wait is left out.
 
 use std::collections::HashMap;
 use std::ops::Range;
@@ -51,8 +52,8 @@ pub(crate) struct Tracker {
 #[derive(Debug, Default)]
 struct State {
     changes: Vec<Change>,
-    /// Message changes by conversation.
-    messages: HashMap<i64, Vec<usize>>,
+    /// Changes by conversation.
+    conversations: HashMap<i64, Vec<usize>>,
     /// Assignment changes by assignee member and conversation.
     assignments: HashMap<(i64, i64), Vec<usize>>,
     /// Per agent and conversation, each newer `updated` its dashboards showed, and when first.
@@ -68,10 +69,20 @@ struct Change {
     made: Instant,
     /// A message's instant: rows whose `updated` reached it show it.
     updated: Option<DateTime<Utc>>,
-    /// Each agent that should see it, and when it first did.
-    watchers: Vec<(usize, Option<Instant>)>,
+    /// Each agent that should see it, and whether it did.
+    watchers: Vec<(usize, Sighting)>,
     /// An assignment that failed.
     void: bool,
+}
+
+/// Whether a watching agent has seen a change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sighting {
+    Pending,
+    /// When an answer first showed it.
+    Seen(Instant),
+    /// Its conversation was closed first, so no list can show it any more.
+    Closed,
 }
 
 /// How stale the agents' answers were: one value a change (`first`: the first agent to see
@@ -82,6 +93,8 @@ pub(crate) struct Staleness {
     pub(crate) each: Vec<Option<Duration>>,
     /// Changes tracked, by kind: inbound, reply, assignment.
     pub(crate) counts: [usize; 3],
+    /// Waits left out: the agent had not seen the change when its conversation was closed.
+    pub(crate) closed: usize,
 }
 
 /// A quantile of staleness.
@@ -125,9 +138,9 @@ impl Tracker {
                     shown
                         .iter()
                         .find(|(at_least, _)| *at_least >= updated)
-                        .map(|&(_, at)| at)
+                        .map(|&(_, at)| Sighting::Seen(at))
                 });
-                (agent, seen)
+                (agent, seen.unwrap_or(Sighting::Pending))
             })
             .collect();
         let index = state.changes.len();
@@ -138,7 +151,11 @@ impl Tracker {
             watchers,
             void: false,
         });
-        state.messages.entry(conversation).or_default().push(index);
+        state
+            .conversations
+            .entry(conversation)
+            .or_default()
+            .push(index);
     }
 
     /// `conversation`, about to be assigned to agent `assignee` (from `made`); `None` outside
@@ -159,7 +176,7 @@ impl Tracker {
             kind: ChangeKind::Assignment,
             made,
             updated: None,
-            watchers: vec![(assignee, None)],
+            watchers: vec![(assignee, Sighting::Pending)],
             void: false,
         });
         state
@@ -167,7 +184,30 @@ impl Tracker {
             .entry((member, conversation))
             .or_default()
             .push(index);
+        state
+            .conversations
+            .entry(conversation)
+            .or_default()
+            .push(index);
         Some(Pending(index))
+    }
+
+    /// `conversation` was closed: what its changes' watchers have not seen yet, they never
+    /// will.
+    pub(crate) fn closed(&self, conversation: i64) {
+        let mut state = self.lock();
+        let State {
+            changes,
+            conversations,
+            ..
+        } = &mut *state;
+        for &index in conversations.get(&conversation).into_iter().flatten() {
+            for (_, sighting) in &mut changes[index].watchers {
+                if *sighting == Sighting::Pending {
+                    *sighting = Sighting::Closed;
+                }
+            }
+        }
     }
 
     /// The assignment did not happen.
@@ -182,7 +222,7 @@ impl Tracker {
         let mut state = self.lock();
         let State {
             changes,
-            messages,
+            conversations,
             shown,
             ..
         } = &mut *state;
@@ -191,7 +231,7 @@ impl Tracker {
             if history.last().is_none_or(|&(last, _)| updated > last) {
                 history.push((updated, at));
             }
-            for &index in messages.get(&conversation).into_iter().flatten() {
+            for &index in conversations.get(&conversation).into_iter().flatten() {
                 let change = &mut changes[index];
                 if change.updated.is_some_and(|made| made <= updated) {
                     see(change, agent, at);
@@ -230,11 +270,16 @@ impl Tracker {
                 ChangeKind::Reply => 1,
                 ChangeKind::Assignment => 2,
             }] += 1;
-            let waits: Vec<Option<Duration>> = change
-                .watchers
-                .iter()
-                .map(|(_, seen)| seen.map(|at| at.saturating_duration_since(change.made)))
-                .collect();
+            let mut waits: Vec<Option<Duration>> = Vec::new();
+            for &(_, sighting) in &change.watchers {
+                match sighting {
+                    Sighting::Pending => waits.push(None),
+                    Sighting::Seen(at) => {
+                        waits.push(Some(at.saturating_duration_since(change.made)))
+                    }
+                    Sighting::Closed => staleness.closed += 1,
+                }
+            }
             if waits.is_empty() {
                 continue;
             }
@@ -250,9 +295,9 @@ impl Tracker {
 }
 
 fn see(change: &mut Change, agent: usize, at: Instant) {
-    for (watcher, seen) in &mut change.watchers {
-        if *watcher == agent && seen.is_none() {
-            *seen = Some(at);
+    for (watcher, sighting) in &mut change.watchers {
+        if *watcher == agent && *sighting == Sighting::Pending {
+            *sighting = Sighting::Seen(at);
         }
     }
 }

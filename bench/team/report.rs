@@ -224,7 +224,8 @@ fn write_notes(out: &mut String, runs: &[Run], args: &Args) {
          the first of the agents watching its inbox (the author left out; for an assignment, \
          the assignee) to see it; \"each agent\": one value a change and watching agent. \
          The changes are those made in the measured time; one not seen by the time the agents \
-         stop counts as the stalest (\"never\")."
+         stop counts as the stalest (\"never\"), unless its conversation was closed first (no \
+         list shows it then): that wait is left out."
     );
     let _ = writeln!(
         out,
@@ -271,8 +272,13 @@ fn write_notes(out: &mut String, runs: &[Run], args: &Args) {
         let [inbound, replies, assignments] = run.staleness.counts;
         facts.push(format!(
             "changes tracked: {inbound} customer messages, {replies} replies, {assignments} \
-             assignments; the agents opened {}, replied {}, assigned {}, closed {}",
-            run.tally.opened, run.tally.replied, run.tally.assigned, run.tally.closed
+             assignments ({} waits left out, their conversation closed first); the agents \
+             opened {}, replied {}, assigned {}, closed {}",
+            run.staleness.closed,
+            run.tally.opened,
+            run.tally.replied,
+            run.tally.assigned,
+            run.tally.closed
         ));
         if run.customers.failed > 0 {
             facts.push(format!("{} customer messages failed", run.customers.failed));
