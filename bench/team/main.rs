@@ -180,7 +180,23 @@ async fn run(args: &Args) -> anyhow::Result<()> {
         results::append(&heading, &report.render(args, 3))
             .with_context(|| format!("cannot append to {}", results::RESULTS))?;
         progress!("recorded in {}", results::RESULTS);
-        plot::draw(&report.runs, repository).await?;
+        let mut caption = format!(
+            "team-bench {}, revision {}: {} s a run, refresh every {} ms, {} customer \
+             messages/min, {} ms upstream latency",
+            report.date.format("%Y-%m-%d"),
+            report.revision.as_deref().unwrap_or("unknown"),
+            args.seconds,
+            args.refresh_ms,
+            args.inbound_per_minute,
+            args.latency_ms
+        );
+        for flag in args.gateway_args.iter().chain(&args.sandbox_readings) {
+            caption.push_str(&format!(", {flag}"));
+        }
+        if args.subscribe {
+            caption.push_str(", subscribing");
+        }
+        plot::draw(&report.runs, &caption, repository).await?;
     }
     Ok(())
 }

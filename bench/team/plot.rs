@@ -21,11 +21,12 @@ const RENDER_DEADLINE: Duration = Duration::from_secs(60);
 /// The browsers tried, in turn.
 const BROWSERS: [&str; 3] = ["chromium", "chromium-browser", "google-chrome"];
 
-/// Writes `bench/team-bench.svg` for `runs`, and renders `bench/team-bench.png` from it when a
-/// headless Chromium is at hand (a missing one is reported, not an error).
-pub(crate) async fn draw(runs: &[Run], repository: &Path) -> anyhow::Result<()> {
+/// Writes `bench/team-bench.svg` for `runs`, with `caption` under it, and renders
+/// `bench/team-bench.png` from it when a headless Chromium is at hand (a missing one is
+/// reported, not an error).
+pub(crate) async fn draw(runs: &[Run], caption: &str, repository: &Path) -> anyhow::Result<()> {
     let svg_path = repository.join("bench/team-bench.svg");
-    std::fs::write(&svg_path, svg(runs))
+    std::fs::write(&svg_path, svg(runs, caption))
         .with_context(|| format!("cannot write {}", svg_path.display()))?;
     progress!("drew {}", svg_path.display());
     let png_path = repository.join("bench/team-bench.png");
@@ -195,6 +196,18 @@ impl Panel {
         );
     }
 
+    /// An open marker on the top edge at `agents`: the `quantile` was never seen.
+    fn never(&self, out: &mut String, agents: f64, color: &str, quantile: &str) {
+        let x = self.x.position(agents, self.left, self.left + self.width);
+        let _ = writeln!(
+            out,
+            r##"<circle cx="{x:.1}" cy="{}" r="5" fill="#fff" stroke="{color}" stroke-width="2"/><text x="{:.1}" y="{}" text-anchor="end" fill="{color}">{quantile} never</text>"##,
+            self.top,
+            x - 8.0,
+            self.top + 16.0
+        );
+    }
+
     /// A line through `points` (agents, value) with a marker at each.
     fn series(&self, out: &mut String, points: &[(f64, f64)], color: &str, dashed: bool) {
         let coordinates: Vec<String> = points
@@ -225,7 +238,7 @@ impl Panel {
 }
 
 /// The chart as an SVG document.
-pub(crate) fn svg(runs: &[Run]) -> String {
+pub(crate) fn svg(runs: &[Run], caption: &str) -> String {
     let agents: Vec<f64> = {
         let mut agents: Vec<f64> = runs.iter().map(|run| run.agents as f64).collect();
         agents.sort_by(f64::total_cmp);
@@ -257,6 +270,14 @@ pub(crate) fn svg(runs: &[Run]) -> String {
                     Quantile::Unseen | Quantile::None => None,
                 },
             )
+            .collect()
+    };
+    // A quantile among the changes never seen has no value to plot: it is marked on the top edge.
+    let never = |side, quantile| -> Vec<f64> {
+        runs.iter()
+            .filter(|run| run.side == side)
+            .filter(|run| Staleness::quantile(&run.staleness.first, quantile) == Quantile::Unseen)
+            .map(|run| run.agents as f64)
             .collect()
     };
     let sides = [(Side::Gateway, "#1f77b4"), (Side::Direct, "#e6550d")];
@@ -327,6 +348,11 @@ pub(crate) fn svg(runs: &[Run]) -> String {
     for (side, color) in sides {
         right.series(&mut out, &stale(side, 0.5), color, false);
         right.series(&mut out, &stale(side, 0.99), color, true);
+        for (quantile, name) in [(0.5, "p50"), (0.99, "p99")] {
+            for agents in never(side, quantile) {
+                right.never(&mut out, agents, color, name);
+            }
+        }
     }
 
     let legend = [
@@ -344,11 +370,18 @@ pub(crate) fn svg(runs: &[Run]) -> String {
         };
         let _ = writeln!(
             out,
-            r#"<line x1="{x}" y1="455" x2="{}" y2="455" stroke="{color}" stroke-width="2"{dash}/><text x="{}" y="460">{label}</text>"#,
+            r#"<line x1="{x}" y1="443" x2="{}" y2="443" stroke="{color}" stroke-width="2"{dash}/><text x="{}" y="448">{label}</text>"#,
             x + 30.0,
             x + 38.0
         );
     }
+    let _ = writeln!(
+        out,
+        r##"<text x="{}" y="{}" text-anchor="middle" fill="#555" font-size="11">{}</text>"##,
+        WIDTH / 2.0,
+        HEIGHT - 4.0,
+        escaped(caption)
+    );
     out.push_str("</svg>\n");
     out
 }
@@ -365,4 +398,11 @@ fn decade(exponent: i32) -> String {
         3..6 => format!("{}k", 10u64.pow(exponent.unsigned_abs() - 3)),
         _ => format!("{}M", 10u64.pow(exponent.unsigned_abs() - 6)),
     }
+}
+
+/// `text` safe inside an SVG element.
+fn escaped(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
