@@ -196,15 +196,20 @@ impl Panel {
         );
     }
 
-    /// An open marker on the top edge at `agents`: the `quantile` was never seen.
-    fn never(&self, out: &mut String, agents: f64, color: &str, quantile: &str) {
-        let x = self.x.position(agents, self.left, self.left + self.width);
+    /// An open marker on the top edge at `agents`, labelled: the `quantile` was never seen. The
+    /// gateway's goes left of the point, direct REST's right, so both can show.
+    fn never(&self, out: &mut String, agents: f64, side: Side, color: &str, quantile: &str) {
+        let (shift, anchor) = match side {
+            Side::Gateway => (-7.0, "end"),
+            Side::Direct => (7.0, "start"),
+        };
+        let x = self.x.position(agents, self.left, self.left + self.width) + shift;
         let _ = writeln!(
             out,
-            r##"<circle cx="{x:.1}" cy="{}" r="5" fill="#fff" stroke="{color}" stroke-width="2"/><text x="{:.1}" y="{}" text-anchor="end" fill="{color}">{quantile} never</text>"##,
+            r##"<circle cx="{x:.1}" cy="{}" r="5" fill="#fff" stroke="{color}" stroke-width="2"/><text x="{:.1}" y="{}" text-anchor="{anchor}" fill="{color}">{quantile} never</text>"##,
             self.top,
-            x - 8.0,
-            self.top + 16.0
+            x + shift,
+            self.top + 18.0
         );
     }
 
@@ -350,7 +355,7 @@ pub(crate) fn svg(runs: &[Run], caption: &str) -> String {
         right.series(&mut out, &stale(side, 0.99), color, true);
         for (quantile, name) in [(0.5, "p50"), (0.99, "p99")] {
             for agents in never(side, quantile) {
-                right.never(&mut out, agents, color, name);
+                right.never(&mut out, agents, side, color, name);
             }
         }
     }
