@@ -612,7 +612,7 @@ pub struct CacheTuning {
     #[arg(long, env = "HEYMARKET_CACHE_TTL_CONTACTS", default_value = config::DEFAULT_CACHE_TTL_CONTACTS, value_parser = humantime::parse_duration)]
     pub cache_ttl_contacts: Duration,
 
-    /// Entries per cache kind, across tenants.
+    /// Entries per cache kind, across tenants; a list page or history counts one per row.
     #[arg(long, env = "HEYMARKET_CACHE_CAPACITY", default_value_t = config::DEFAULT_CACHE_CAPACITY)]
     pub cache_capacity: u64,
 

@@ -316,7 +316,8 @@ pub struct CacheConfig {
     pub event_silence: Duration,
     /// Contacts.
     pub ttl_contacts: Duration,
-    /// Entries per kind, across tenants; the least recently used go first.
+    /// Entries per kind, across tenants (a list page or a history counts one per row); the
+    /// least recently used go first.
     pub capacity: u64,
     /// Bytes of whole answers kept (see `schema::answers`); 0 keeps none.
     pub answer_capacity_bytes: u64,

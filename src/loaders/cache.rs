@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use futures::future::{BoxFuture, Shared};
 use moka::future::{Cache, CacheBuilder};
+use moka::policy::EvictionPolicy;
 
 use super::batch::BatchCache;
 use super::counts::{CountedFilter, Verdict, VerdictExpiry};
@@ -137,10 +138,17 @@ impl Caches {
                 .build(),
             contacts: BatchCache::new(bounded(capacity, config.ttl_contacts)),
             histories: event_driven(capacity, by_entity())
+                .weigher(|_, page: &Arc<Vec<Message>>| rows(page))
+                .eviction_policy(EvictionPolicy::lru())
                 .support_invalidation_closures()
                 .build(),
             last_messages: BatchCache::new(event_driven(capacity, by_entity())),
-            list_pages: event_driven(capacity, by_generation.clone()).build(),
+            // Weighed by rows, and least recently used first: a page of a past generation is
+            // never read again, so it goes before any page still in use.
+            list_pages: event_driven(capacity, by_generation.clone())
+                .weigher(|_, page: &Arc<Vec<Conversation>>| rows(page))
+                .eviction_policy(EvictionPolicy::lru())
+                .build(),
             conversation_counts: event_driven(capacity, by_generation.clone()).build(),
             count_verdicts: Cache::builder()
                 .max_capacity(capacity)
@@ -153,7 +161,11 @@ impl Caches {
             contact_pages: bounded(capacity, config.ttl_contacts)
                 .support_invalidation_closures()
                 .build(),
-            recent_windows: event_driven(capacity, by_generation).build(),
+            // Each holds a listing of up to `messages_batch_limit` messages, and only a tenant's
+            // current generation is read: a few per tenant is all that is ever needed.
+            recent_windows: event_driven(capacity / RECENT_WINDOW_ROWS + 1, by_generation)
+                .eviction_policy(EvictionPolicy::lru())
+                .build(),
             scheduled: event_driven(capacity, by_entity())
                 .support_invalidation_closures()
                 .build(),
@@ -452,6 +464,14 @@ impl Caches {
     fn fresh_generation(&self) -> u64 {
         self.next_generation.fetch_add(1, Ordering::Relaxed)
     }
+}
+
+/// About the rows one recent window holds, for sizing their cache against the capacity.
+const RECENT_WINDOW_ROWS: u64 = 100;
+
+/// A page's weight against the cache's capacity: its rows (an empty page still takes a slot).
+fn rows<T>(page: &[T]) -> u32 {
+    u32::try_from(page.len().max(1)).unwrap_or(u32::MAX)
 }
 
 /// A size-bounded conversation cache whose entries live as their team's freshness mode says.
