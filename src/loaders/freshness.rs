@@ -282,17 +282,15 @@ impl<K: OfTenant, V> Expiry<K, V> for FreshnessExpiry {
         )
     }
 
+    /// A replaced entry holds a new read: it lives as a new one would.
     fn expire_after_update(
         &self,
         key: &K,
-        _value: &V,
-        _updated_at: std::time::Instant,
+        value: &V,
+        updated_at: std::time::Instant,
         _duration_until_expiry: Option<Duration>,
     ) -> Option<Duration> {
-        Some(
-            self.freshness
-                .lifetime(key.tenant(), self.keyed_by_generation),
-        )
+        self.expire_after_create(key, value, updated_at)
     }
 }
 
