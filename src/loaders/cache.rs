@@ -93,6 +93,9 @@ pub struct Caches {
     next_generation: AtomicU64,
     /// How long each team's conversation entries live, and which tenants each team has.
     freshness: Arc<Freshness>,
+    /// This gateway's mark on the hints of its own writes ([`Caches::hint_of_write`]), so it
+    /// does not act on them when the bus brings them back.
+    replica: u64,
     /// Per tenant, the generation whole answers are keyed by (see `schema::answers`): any
     /// change of the tenant's data moves it on.
     answer_generations: moka::sync::Cache<TenantKey, u64>,
@@ -190,6 +193,7 @@ impl Caches {
                 .time_to_live(freshness.longest_lifetime() * 2 + Duration::from_secs(60))
                 .build(),
             freshness,
+            replica: rand::random(),
             messages_batch_limit: config.messages_batch_limit,
             metrics: LoaderMetrics::default(),
         }
@@ -334,6 +338,10 @@ impl Caches {
     /// relied on). Nothing of the event's content is cached: a webhook only says where to
     /// look, never what is there.
     pub async fn invalidate(&self, event: &Event) {
+        if self.wrote(event) {
+            // Its own caches learnt of the write as it was made.
+            return;
+        }
         // A replica's hint of its own write says nothing of whether webhooks flow.
         if event.kind.is_webhook() {
             self.freshness.heard(event.team_id);
@@ -356,6 +364,25 @@ impl Caches {
             self.lists_changed(tenant).await;
         }
         self.histories_changed(tenants);
+    }
+
+    /// The hint this gateway publishes for the other replicas after writing something of team
+    /// `team_id`: `fields` marked as its own, and with a nonce, so two writes of the same thing
+    /// stay two events.
+    pub fn hint_of_write(
+        &self,
+        team_id: i64,
+        kind: EventKind,
+        mut fields: serde_json::Map<String, serde_json::Value>,
+    ) -> Event {
+        fields.insert("replica".to_owned(), self.replica.into());
+        fields.insert("nonce".to_owned(), rand::random::<u64>().into());
+        Event::new(team_id, kind, serde_json::Value::Object(fields))
+    }
+
+    /// Whether `event` is the hint of a write of this gateway's own.
+    fn wrote(&self, event: &Event) -> bool {
+        !event.kind.is_webhook() && event.data["replica"].as_u64() == Some(self.replica)
     }
 
     /// The scheduled messages of `tenants` may have changed (or gone out): their cached

@@ -157,6 +157,16 @@ impl Loaders {
             .await;
     }
 
+    /// The hint of a write for the other replicas (see [`Caches::hint_of_write`]).
+    pub fn hint_of_write(
+        &self,
+        team_id: i64,
+        kind: crate::events::EventKind,
+        fields: serde_json::Map<String, serde_json::Value>,
+    ) -> crate::events::Event {
+        self.source.caches.hint_of_write(team_id, kind, fields)
+    }
+
     /// Reads a conversation again after a write changed it, so this operation and every later
     /// request see it as it is now; cached list pages of the tenant stop counting. `None` when
     /// it no longer exists.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use async_graphql::Context;
 
 use crate::error::ApiError;
-use crate::events::{BusStatus, Event, EventBus, EventKind};
+use crate::events::{BusStatus, EventBus, EventKind};
 use crate::loaders::{Caches, Loaders};
 use crate::upstream::TenantClient;
 use crate::upstream::models::TeamMember;
@@ -63,7 +63,7 @@ impl RequestContext {
 
     /// Tells the other replicas that this operation wrote `what`, so their caches forget it:
     /// Heymarket may send no webhook for a change made through its API, and this replica's
-    /// own caches already know. Nothing is sent by a process without replicas; a team not
+    /// own caches already know (and skip the hint when the bus brings it back). Nothing is sent by a process without replicas; a team not
     /// known (its `GET /v1/team` failing) is logged and skipped, leaving the others to their
     /// TTLs.
     pub async fn tell_replicas(&self, what: Written) {
@@ -80,23 +80,17 @@ impl RequestContext {
         let Some(team_id) = team_id else {
             return;
         };
-        // A nonce keeps two writes of the same thing two events.
-        let nonce: u64 = rand::random();
-        let (kind, data) = match what {
-            Written::Conversation(id) => (
-                EventKind::ConversationWritten,
-                serde_json::json!({ "id": id, "nonce": nonce }),
-            ),
-            Written::Contact => (
-                EventKind::ContactWritten,
-                serde_json::json!({ "nonce": nonce }),
-            ),
-            Written::Schedule => (
-                EventKind::ScheduleWritten,
-                serde_json::json!({ "nonce": nonce }),
-            ),
+        let mut fields = serde_json::Map::new();
+        let kind = match what {
+            Written::Conversation(id) => {
+                fields.insert("id".to_owned(), id.into());
+                EventKind::ConversationWritten
+            }
+            Written::Contact => EventKind::ContactWritten,
+            Written::Schedule => EventKind::ScheduleWritten,
         };
-        self.bus.publish(Event::new(team_id, kind, data)).await;
+        let hint = self.loaders.hint_of_write(team_id, kind, fields);
+        self.bus.publish(hint).await;
     }
 
     /// The operation's context; its absence is a wiring bug, reported as `INTERNAL`.

@@ -1,12 +1,13 @@
 //! Two gateway replicas sharing one Redis: events, cache invalidation and the upstream budget
 //! cross replicas, and losing Redis degrades instead of breaking.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use heymarket_gateway::config::{RateBudget, Readings, SandboxConfig};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, global, json_at, spawn_app_with, spawn_app_with_webhooks};
+use crate::helpers::{TestApp, cost, global, json_at, spawn_app_with, spawn_app_with_webhooks};
 use crate::mutations::{conversation_gid, mutate, open_conversation};
 use crate::redis_support::{RedisServer, eventually};
 use crate::sandbox_support::{reading, roomy_config};
@@ -115,6 +116,20 @@ async fn a_write_on_one_replica_reaches_the_others_cache_when_heymarket_sends_no
         status_on_b().await == "CLOSED"
     })
     .await;
+    let on_a = a
+        .graphql_with(
+            "query($id: ID!) { conversation(id: $id) { status } }",
+            json!({"id": gid}),
+            &[],
+        )
+        .await
+        .1;
+    assert_eq!(on_a["data"]["conversation"]["status"], "CLOSED", "{on_a}");
+    assert_eq!(
+        cost(&on_a),
+        BTreeMap::new(),
+        "A knew its own write and did not act on its own hint: {on_a}"
+    );
     let sent = a.sandbox.stats().await["webhooks"].clone();
     assert_eq!(sent["delivered"], 0, "the upstream sent no event: {sent}");
 }
