@@ -25,6 +25,7 @@ use crate::metrics::Metrics;
 use crate::persisted::{Allowlist, PersistedQueries};
 use crate::redis::{
     RedisBudget, RedisBus, RedisConnection, RedisDocuments, RedisSeenEvents, RedisSendRecords,
+    RedisSharedCache,
 };
 use crate::schema::AnswerCache;
 use crate::server::{Closing, Server};
@@ -117,12 +118,14 @@ impl App {
         let client_limiter = Arc::new(ClientRateLimiter::new(config.limits.client_rate_limit));
         let metrics = Arc::new(Metrics::new());
         let upstream = backends.upstream.with_metrics(metrics.upstream.clone());
+        let mut caches = Caches::new(&config.cache, config.limits.request_timeout)
+            .with_metrics(metrics.loaders.clone());
+        if let Some(redis) = &backends.redis {
+            caches = caches.with_shared_store(Arc::new(RedisSharedCache::new(redis.clone())));
+        }
         let state = AppState {
             answers: AnswerCache::new(&config.cache).map(Arc::new),
-            caches: Arc::new(
-                Caches::new(&config.cache, config.limits.request_timeout)
-                    .with_metrics(metrics.loaders.clone()),
-            ),
+            caches: Arc::new(caches),
             schema: schema::build_schema(
                 &config.limits,
                 schema::CursorKey::for_deployment(
@@ -298,7 +301,7 @@ impl Backends {
         let redis = RedisConnection::start(url, background.clone())?;
         tracing::info!(
             redis = %redis.target(),
-            "sharing events, idempotency keys and the upstream budget with other replicas through Redis"
+            "sharing events, cached upstream data, idempotency keys and the upstream budget with other replicas through Redis"
         );
         Ok(Self {
             bus: Arc::new(RedisBus::start(redis.clone(), background.clone())),

@@ -18,6 +18,7 @@ use super::batch::BatchCache;
 use super::counts::{CountedFilter, Verdict, VerdictExpiry};
 use super::freshness::{Freshness, FreshnessExpiry, FreshnessMode, OfTenant};
 use super::message_window::Window;
+use super::shared::{SharedStore, SharedTier};
 use crate::config::CacheConfig;
 use crate::error::ApiError;
 use crate::events::{Event, EventKind};
@@ -99,6 +100,8 @@ pub struct Caches {
     /// Per tenant, the generation whole answers are keyed by (see `schema::answers`): any
     /// change of the tenant's data moves it on.
     answer_generations: moka::sync::Cache<TenantKey, u64>,
+    /// The cache replicas share, with Redis (see `shared`).
+    pub(super) shared: Option<SharedTier>,
     /// Most messages asked of one team-wide message listing.
     pub(super) messages_batch_limit: u32,
     /// Where look-ups and DataLoader batches are counted.
@@ -194,6 +197,7 @@ impl Caches {
                 .build(),
             freshness,
             replica: rand::random(),
+            shared: None,
             messages_batch_limit: config.messages_batch_limit,
             metrics: LoaderMetrics::default(),
         }
@@ -204,6 +208,19 @@ impl Caches {
     pub fn with_metrics(mut self, metrics: LoaderMetrics) -> Self {
         self.metrics = metrics;
         self
+    }
+
+    /// Reads through `store`, shared with the other replicas, behind these caches (see
+    /// `shared`).
+    pub fn with_shared_store(mut self, store: Arc<dyn SharedStore>) -> Self {
+        self.shared = Some(SharedTier::new(store, self.freshness.longest_lifetime()));
+        self
+    }
+
+    /// The shared cache and `tenant`'s team, when there is one and the team is event-driven.
+    pub(super) fn shared_for(&self, tenant: &TenantKey) -> Option<(&SharedTier, i64)> {
+        let shared = self.shared.as_ref()?;
+        Some((shared, self.freshness.event_driven_team(tenant)?))
     }
 
     /// Learns from a team-wide listing that asked for `asked` messages and got `answered`.

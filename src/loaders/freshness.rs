@@ -127,9 +127,14 @@ impl Freshness {
 
     /// Whether `tenant`'s team is event-driven now; `false` while its team is not known.
     pub fn event_driven(&self, tenant: &TenantKey) -> bool {
+        self.event_driven_team(tenant).is_some()
+    }
+
+    /// `tenant`'s team, while it is event-driven.
+    pub fn event_driven_team(&self, tenant: &TenantKey) -> Option<i64> {
         self.tenant_teams
             .get(tenant)
-            .is_some_and(|team| self.mode(team) == FreshnessMode::Events)
+            .filter(|team| self.mode(*team) == FreshnessMode::Events)
     }
 
     /// The mode of `team_id` now.

@@ -14,6 +14,7 @@ mod freshness;
 mod last_message;
 mod message_window;
 mod scheduled;
+mod shared;
 mod source;
 
 use std::collections::HashSet;
@@ -27,6 +28,7 @@ pub use cache::Caches;
 pub use counts::Verdict;
 pub use last_message::LastMessageTarget;
 pub use scheduled::ScheduledMemory;
+pub use shared::{SharedRead, SharedStore};
 
 /// The address a conversation's contact is looked up by: its phone, or for an email thread,
 /// its (first) email address, lower-cased. `None` for a target that is neither.

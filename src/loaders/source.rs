@@ -7,7 +7,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures::FutureExt;
+use futures::future::Either;
 use moka::future::Cache;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use super::Cost;
 use super::batch::BatchFetch;
@@ -92,6 +95,28 @@ impl Source {
                 cache.try_get_with(key, fill()).await.map_err(shared_error)
             }
             answer => answer,
+        }
+    }
+
+    /// `fill`, read through the cache replicas share under `key` while the tenant's team is
+    /// event-driven (see `shared`); `fill` alone otherwise. Boxed when shared, so the fill's
+    /// future is not counted twice in every caller's.
+    fn shared<'a, V, Fill>(
+        &'a self,
+        key: impl FnOnce() -> String,
+        fill: Fill,
+    ) -> impl Future<Output = Result<V, ApiError>> + 'a
+    where
+        V: Serialize + DeserializeOwned + 'a,
+        Fill: Future<Output = Result<V, ApiError>> + 'a,
+    {
+        match self.caches.shared_for(&self.tenant) {
+            Some((shared, team_id)) => {
+                let key = format!("{}:{}", self.tenant.hex(), key());
+                let metrics = &self.caches.metrics;
+                Either::Left(Box::pin(shared.read_through(metrics, team_id, key, fill)))
+            }
+            None => Either::Right(fill),
         }
     }
 
@@ -203,12 +228,14 @@ impl Source {
     }
 
     pub(super) async fn conversation(&self, id: i64) -> Result<Arc<Conversation>, ApiError> {
-        let fill = || async {
-            self.upstream
-                .conversation(id)
-                .await
-                .map(Arc::new)
-                .map_err(ApiError::from)
+        let fill = || {
+            self.shared(|| format!("conversation:{id}"), async {
+                self.upstream
+                    .conversation(id)
+                    .await
+                    .map(Arc::new)
+                    .map_err(ApiError::from)
+            })
         };
         self.read_through(
             CacheKind::Conversations,
@@ -277,12 +304,16 @@ impl Source {
         let generation = self.caches.generation(self.tenant).await;
         let fill = || async {
             let page = self
-                .upstream
-                .list_conversations(&request)
-                .await
-                .map_err(ApiError::from)?;
+                .shared(|| format!("list:{}", shared_key(&request)), async {
+                    self.upstream
+                        .list_conversations(&request)
+                        .await
+                        .map(Arc::new)
+                        .map_err(ApiError::from)
+                })
+                .await?;
             self.caches.list_page_answered(page.len());
-            Ok(Arc::new(page))
+            Ok(page)
         };
         self.read_through(
             CacheKind::ListPages,
@@ -299,11 +330,13 @@ impl Source {
         request: ConversationListRequest,
     ) -> Result<u64, ApiError> {
         let generation = self.caches.generation(self.tenant).await;
-        let fill = || async {
-            self.upstream
-                .count_conversations(&request)
-                .await
-                .map_err(ApiError::from)
+        let fill = || {
+            self.shared(|| format!("count:{}", shared_key(&request)), async {
+                self.upstream
+                    .count_conversations(&request)
+                    .await
+                    .map_err(ApiError::from)
+            })
         };
         self.read_through(
             CacheKind::ConversationCounts,
@@ -441,12 +474,14 @@ impl Source {
         inbox_id: i64,
         before: Option<i64>,
     ) -> Result<Arc<Vec<Message>>, ApiError> {
-        let fill = || async {
-            match self.upstream.message_history(phone, inbox_id, before).await {
-                Ok(page) => Ok(Arc::new(page)),
-                Err(UpstreamError::NotFound) => Ok(Arc::default()),
-                Err(error) => Err(error.into()),
-            }
+        let fill = || {
+            self.shared(|| format!("history:{inbox_id}:{before:?}:{phone}"), async {
+                match self.upstream.message_history(phone, inbox_id, before).await {
+                    Ok(page) => Ok(Arc::new(page)),
+                    Err(UpstreamError::NotFound) => Ok(Arc::default()),
+                    Err(error) => Err(error.into()),
+                }
+            })
         };
         self.read_through(
             CacheKind::Histories,
@@ -456,6 +491,12 @@ impl Source {
         )
         .await
     }
+}
+
+/// A list request as the shared cache keys it: the body the upstream is sent, which is what
+/// decides its answer.
+fn shared_key(request: &ConversationListRequest) -> String {
+    serde_json::to_string(request).unwrap_or_else(|_| format!("{request:?}"))
 }
 
 /// Search results by the phones asked for, matched on digits only (so `+1 415…` and `1415…`

@@ -25,6 +25,8 @@ pub enum CacheKind {
     ConversationCounts,
     /// Whole answers (see `schema::answers`).
     Answers,
+    /// The cache replicas share through Redis (see `loaders::shared`).
+    Shared,
 }
 
 impl CacheKind {
@@ -44,6 +46,7 @@ impl CacheKind {
             Self::Scheduled => "scheduled",
             Self::ConversationCounts => "conversation_counts",
             Self::Answers => "answers",
+            Self::Shared => "shared",
         }
     }
 }

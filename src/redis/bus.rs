@@ -4,6 +4,9 @@
 //! which its subscriptions and caches read. A publisher hears its own events back like everyone
 //! else, so while the subscription is live it delivers nothing itself: each replica gets each
 //! event once, and all in the order Redis saw them.
+//!
+//! Publishing an event also moves its team's shared cache epoch, in the same transaction (see
+//! `shared_cache`): no replica can hear of an event and still read what was shared before it.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::RedisConnection;
 use super::backoff::Backoff;
+use super::shared_cache;
 use crate::events::{BusStatus, Event, EventBus, MemoryBus};
 
 /// The channel every replica publishes to and listens on; each message is one JSON [`Event`].
@@ -58,11 +62,13 @@ impl RedisBus {
                 return false;
             }
         };
-        let mut publish = ::redis::cmd("PUBLISH");
-        publish.arg(EVENTS_CHANNEL).arg(payload);
-        match self.connection.query::<u64>(&publish).await {
+        let mut publish = ::redis::pipe();
+        publish.atomic();
+        shared_cache::move_epoch(&mut publish, event.team_id);
+        publish.cmd("PUBLISH").arg(EVENTS_CHANNEL).arg(payload);
+        match self.connection.query_pipeline::<(u64,)>(&publish).await {
             // Nobody heard it, so neither did this replica's own subscription.
-            Ok(0) => false,
+            Ok((0,)) => false,
             Ok(_listeners) => true,
             Err(error) => {
                 tracing::warn!(%error, "cannot publish an event; delivering it to this replica only");
@@ -112,7 +118,7 @@ impl Listener {
         let mut backoff = Backoff::default();
         loop {
             self.connection.until_up().await;
-            match self.connection.subscribe(EVENTS_CHANNEL).await {
+            match self.join().await {
                 Ok(messages) => {
                     backoff.reset();
                     self.listening.store(true, Ordering::Release);
@@ -132,6 +138,16 @@ impl Listener {
             let delay = backoff.next_delay(&mut rand::rng());
             tokio::time::sleep(delay).await;
         }
+    }
+
+    /// Subscribes to the channel, then starts a new era of the shared cache: events this
+    /// replica delivered to itself while it was not listening moved no epoch.
+    async fn join(&self) -> Result<PubSubStream, super::Error> {
+        let messages = self.connection.subscribe(EVENTS_CHANNEL).await?;
+        self.connection
+            .query::<u64>(&shared_cache::new_era())
+            .await?;
+        Ok(messages)
     }
 
     /// Hands every well-formed event to local subscribers until the subscription ends.

@@ -8,7 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ::redis::aio::{MultiplexedConnection, PubSubStream};
-use ::redis::{AsyncConnectionConfig, Client, Cmd, FromRedisValue, RedisError, ScriptInvocation};
+use ::redis::{
+    AsyncConnectionConfig, Client, Cmd, FromRedisValue, Pipeline, RedisError, ScriptInvocation,
+};
 use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 use url::Url;
@@ -158,6 +160,16 @@ impl RedisConnection {
     pub(crate) async fn query<T: FromRedisValue>(&self, command: &Cmd) -> Result<T, Error> {
         let mut link = self.link()?;
         let reply = command.query_async(&mut link).await;
+        reply.map_err(|error| self.failed(&error))
+    }
+
+    /// Sends `pipeline` (a transaction, when it is atomic) and decodes its replies.
+    pub(crate) async fn query_pipeline<T: FromRedisValue>(
+        &self,
+        pipeline: &Pipeline,
+    ) -> Result<T, Error> {
+        let mut link = self.link()?;
+        let reply = pipeline.query_async(&mut link).await;
         reply.map_err(|error| self.failed(&error))
     }
 

@@ -7,10 +7,12 @@
 //! - [`RedisDocuments`]: persisted-query documents, learnt once for every replica.
 //! - [`RedisSendRecords`]: idempotency keys of sends, so one key sends once across replicas.
 //! - [`RedisBudget`]: the upstream rate budget per tenant, shared by replicas.
+//! - [`RedisSharedCache`]: what one replica fetched, for the others to read instead of the
+//!   upstream, invalidated by the events the bus carries.
 //!
 //! When Redis is unreachable each part falls back to its in-process counterpart (local event
-//! delivery, local de-duplication, the local limiter, local idempotency keys) and returns to
-//! Redis once it answers.
+//! delivery, local de-duplication, the local limiter, local idempotency keys, each replica's
+//! own caches) and returns to Redis once it answers.
 
 mod backoff;
 mod budget;
@@ -19,6 +21,7 @@ mod connection;
 mod documents;
 mod seen;
 mod sends;
+mod shared_cache;
 
 pub use budget::RedisBudget;
 pub use bus::{EVENTS_CHANNEL, RedisBus};
@@ -26,3 +29,4 @@ pub use connection::{Error, Health, Outage, RedisConnection};
 pub use documents::RedisDocuments;
 pub use seen::RedisSeenEvents;
 pub use sends::RedisSendRecords;
+pub use shared_cache::RedisSharedCache;

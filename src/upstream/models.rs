@@ -3,19 +3,22 @@
 //! Ids are required; every other field is optional or defaults to empty, unknown fields are
 //! ignored, and a field of an unexpected type reads as absent (see `de`). Timestamps are
 //! normalised to UTC.
+//!
+//! The models replicas share through Redis (conversations and messages) also serialise, under
+//! the same field names, so what one replica writes decodes on another as it was read.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
 use serde::de::{Deserializer, Error as _};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::de;
 
 /// A conversation (`POST /v1/conversations`, `GET /v1/conversations/{id}`, inside messages, and
 /// in chat webhooks).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 pub struct Conversation {
     /// Also called `chat_id`, `convo_id` and `conversation_id` by other endpoints.
     pub id: i64,
@@ -100,7 +103,7 @@ impl Conversation {
 }
 
 /// A member on a conversation.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 pub struct ConversationMember {
     pub id: i64,
     #[serde(default, deserialize_with = "de::text")]
@@ -108,7 +111,7 @@ pub struct ConversationMember {
 }
 
 /// A message (`GET /v1/messages`, `POST /v1/messages/all`, message webhooks).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 pub struct Message {
     pub id: i64,
     #[serde(default, deserialize_with = "de::text")]
@@ -157,7 +160,7 @@ pub struct Message {
 }
 
 /// One picture or file of a message's `gallery`, shaped like the documented GalleryEntry.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 pub struct GalleryEntry {
     #[serde(default, deserialize_with = "de::text")]
     pub url: Option<String>,

@@ -1,7 +1,6 @@
 //! Batching and caching, counted at the sandbox: what each canonical query costs the upstream
 //! cold and warm, coalescing of concurrent requests, tenant isolation, and freshness after writes.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use heymarket_gateway::config::{SandboxConfig, UpstreamAuth};
@@ -35,18 +34,6 @@ async fn run(app: &TestApp, query: &str, variables: Value) -> Value {
     body
 }
 
-/// Upstream requests per route since the last call, and resets the counters.
-async fn upstream_calls(app: &TestApp) -> BTreeMap<String, u64> {
-    let stats = app.sandbox.stats().await;
-    app.sandbox
-        .http
-        .post(app.sandbox.endpoint("/_sandbox/stats/reset"))
-        .send()
-        .await
-        .expect("the sandbox resets its counters");
-    json_at(&stats, "/routes")
-}
-
 fn dashboard_variables() -> Value {
     json!({"inbox": global("Inbox:3002")})
 }
@@ -67,7 +54,7 @@ async fn the_cold_dashboard_costs_seven_calls_and_the_warm_one_none() {
     // row, and the rows' last messages from two team-wide listings (15 rows each) instead of
     // 30 histories.
     assert_eq!(
-        upstream_calls(&app).await,
+        app.sandbox.take_calls().await,
         routes(&[
             ("GET /v1/inboxes", 1),
             ("GET /v1/team", 1),
@@ -79,7 +66,7 @@ async fn the_cold_dashboard_costs_seven_calls_and_the_warm_one_none() {
 
     let warm = run(&app, DASHBOARD, dashboard_variables()).await;
     assert_eq!(warm["data"], body["data"], "the same answer");
-    assert_eq!(upstream_calls(&app).await, routes(&[]));
+    assert_eq!(app.sandbox.take_calls().await, routes(&[]));
 }
 
 #[tokio::test]
@@ -111,7 +98,7 @@ async fn a_walk_shares_its_look_ahead_pages_and_costs_nothing_warm() {
     // quarter of what it promises, so that a busier day still fits in the round); one
     // conversation no group reaches reads its own history in the same round.
     assert_eq!(
-        upstream_calls(&app).await,
+        app.sandbox.take_calls().await,
         routes(&[
             ("GET /v1/inboxes", 1),
             ("GET /v1/messages", 1),
@@ -123,7 +110,7 @@ async fn a_walk_shares_its_look_ahead_pages_and_costs_nothing_warm() {
     );
 
     assert_eq!(walk().await, cold);
-    assert_eq!(upstream_calls(&app).await, routes(&[]));
+    assert_eq!(app.sandbox.take_calls().await, routes(&[]));
 }
 
 #[tokio::test]
@@ -138,7 +125,7 @@ async fn the_detail_view_costs_six_calls_cold_and_none_warm() {
     // second page tells whether more follow (`hasNextPage` is exact). The inboxes tell whether
     // the acting member may see it.
     assert_eq!(
-        upstream_calls(&app).await,
+        app.sandbox.take_calls().await,
         routes(&[
             ("GET /v1/conversations/{id}", 1),
             ("GET /v1/inboxes", 1),
@@ -149,7 +136,7 @@ async fn the_detail_view_costs_six_calls_cold_and_none_warm() {
     );
 
     run(&app, DETAIL, variables).await;
-    assert_eq!(upstream_calls(&app).await, routes(&[]));
+    assert_eq!(app.sandbox.take_calls().await, routes(&[]));
 }
 
 #[tokio::test]
@@ -179,7 +166,7 @@ async fn a_hundred_identical_cold_queries_cost_what_one_does() {
             .all(|pair| pair[0]["data"] == pair[1]["data"])
     );
     assert_eq!(
-        upstream_calls(&app).await,
+        app.sandbox.take_calls().await,
         routes(&[
             ("GET /v1/inboxes", 1),
             ("GET /v1/team", 1),
@@ -252,7 +239,8 @@ async fn a_closed_conversation_leaves_the_cached_open_list_at_once() {
     let before = open_ids().await;
     run(&app, DASHBOARD, dashboard_variables()).await;
     assert_eq!(
-        upstream_calls(&app)
+        app.sandbox
+            .take_calls()
             .await
             .get("POST /v1/conversations")
             .copied()
@@ -354,7 +342,7 @@ async fn responses_report_their_cost_in_sandbox_mode() {
     let cold = run(&app, DASHBOARD, dashboard_variables()).await;
     assert_eq!(
         cost(&cold),
-        upstream_calls(&app).await,
+        app.sandbox.take_calls().await,
         "the report matches what the upstream saw"
     );
     assert_eq!(cold["extensions"]["cost"]["upstreamCalls"], 7, "{cold}");

@@ -100,6 +100,19 @@ impl TestSandbox {
     pub async fn calls(&self, route: &str) -> u64 {
         self.stats().await["routes"][route].as_u64().unwrap_or(0)
     }
+
+    /// Upstream calls by route since the last time they were taken, and counting anew.
+    pub async fn take_calls(&self) -> BTreeMap<String, u64> {
+        let stats = self.stats().await;
+        let reset = self
+            .http
+            .post(self.endpoint("/_sandbox/stats/reset"))
+            .send()
+            .await
+            .expect("the sandbox resets its counters");
+        assert!(reset.status().is_success(), "{}", reset.status());
+        json_at(&stats, "/routes")
+    }
 }
 
 /// The gateway in front of its sandbox, both on free ports; both stop when dropped (the sandbox

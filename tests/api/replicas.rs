@@ -7,7 +7,9 @@ use std::time::Duration;
 use heymarket_gateway::config::{RateBudget, Readings, SandboxConfig};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, cost, global, json_at, spawn_app_with, spawn_app_with_webhooks};
+use crate::helpers::{
+    TestApp, cost, global, json_at, routes, spawn_app_with, spawn_app_with_webhooks,
+};
 use crate::mutations::{conversation_gid, mutate, open_conversation};
 use crate::redis_support::{RedisServer, eventually};
 use crate::sandbox_support::{reading, roomy_config};
@@ -132,6 +134,89 @@ async fn a_write_on_one_replica_reaches_the_others_cache_when_heymarket_sends_no
     );
     let sent = a.sandbox.stats().await["webhooks"].clone();
     assert_eq!(sent["delivered"], 0, "the upstream sent no event: {sent}");
+}
+
+#[tokio::test]
+async fn what_one_replica_fetched_the_other_serves_until_an_event_moves_both_on() {
+    let Some(redis) = RedisServer::start().await else {
+        return;
+    };
+    let (a, b) = replicas(&redis).await;
+    let team_id = a.sandbox.teams[0].team_id;
+    let conversation = open_conversation(&a, 3001, 2).await;
+    let (id, inbox): (i64, i64) = (
+        json_at(&conversation, "/id"),
+        json_at(&conversation, "/inbox"),
+    );
+    let gid = json!(conversation_gid(id));
+    // A customer writing in elsewhere makes the team event-driven on both replicas; each reads
+    // the directory once.
+    inbound(&a, team_id, 3001, "12125550177", "Hello").await;
+    until_freshness(&[&a, &b], "events").await;
+    for replica in [&a, &b] {
+        let directory = replica.graphql("{ team { name } inboxes { id } }").await;
+        assert_eq!(directory["errors"], Value::Null, "{directory}");
+    }
+    a.sandbox.take_calls().await;
+
+    assert_eq!(status_on(&a, &gid).await, "OPEN");
+    assert_eq!(
+        a.sandbox.take_calls().await,
+        routes(&[("GET /v1/conversations/{id}", 1)]),
+        "A fetched it"
+    );
+    assert_eq!(status_on(&b, &gid).await, "OPEN");
+    assert_eq!(
+        a.sandbox.take_calls().await,
+        routes(&[]),
+        "B read what A fetched from Redis"
+    );
+
+    let close = json!({"inbox_id": inbox, "user_id": 501, "chat_id": id});
+    let (status, answer) = a
+        .sandbox
+        .api_post(0, "/v1/conversations/close", close)
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    a.sandbox.take_calls().await;
+    for replica in [&b, &a] {
+        eventually("the replica to forget what the event changed", || async {
+            status_on(replica, &gid).await == "CLOSED"
+        })
+        .await;
+    }
+    assert_eq!(
+        a.sandbox.take_calls().await,
+        routes(&[("GET /v1/conversations/{id}", 1)]),
+        "the event made both replicas forget it, and one fetched it again for both"
+    );
+}
+
+#[tokio::test]
+async fn without_events_each_replica_keeps_to_its_own_cache() {
+    let Some(redis) = RedisServer::start().await else {
+        return;
+    };
+    let (a, b) = replicas(&redis).await;
+    let gid = json!(conversation_gid(json_at(
+        &open_conversation(&a, 3001, 2).await,
+        "/id"
+    )));
+    for replica in [&a, &b] {
+        let directory = replica.graphql("{ team { name } inboxes { id } }").await;
+        assert_eq!(directory["errors"], Value::Null, "{directory}");
+    }
+    until_freshness(&[&a, &b], "ttl").await;
+    a.sandbox.take_calls().await;
+
+    for replica in [&a, &b] {
+        assert_eq!(status_on(replica, &gid).await, "OPEN");
+        assert_eq!(
+            replica.sandbox.take_calls().await,
+            routes(&[("GET /v1/conversations/{id}", 1)]),
+            "with no event to move it on, nothing is shared for longer than a replica's own TTL"
+        );
+    }
 }
 
 #[tokio::test]
