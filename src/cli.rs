@@ -17,9 +17,10 @@ use url::Url;
 use crate::config::{
     self, BreakerConfig, CacheConfig, ClientAuthConfig, ConnectionConfig, CorsHeaders, CorsOrigins,
     GatewayConfig, HttpConfig, InvalidHeaderName, InvalidOrigin, JwksSource, LimitsConfig,
-    RateBudget, ReadingOverride, Readings, SandboxConfig, UpstreamAuth, UpstreamConfig,
-    WebhookConfig, WebhookToken,
+    RateBudget, UpstreamAuth, UpstreamConfig, WebhookConfig, WebhookToken,
 };
+use crate::sandbox::readings::{self, ReadingOverride, Readings};
+use crate::sandbox::{self, SandboxConfig};
 
 /// A GraphQL gateway over the Heymarket conversation REST API.
 ///
@@ -248,7 +249,7 @@ pub struct SandboxArgs {
     #[arg(
         long,
         env = "HEYMARKET_SANDBOX_WEBHOOK_TOKEN",
-        default_value = config::DEFAULT_SANDBOX_WEBHOOK_TOKEN
+        default_value = sandbox::DEFAULT_SANDBOX_WEBHOOK_TOKEN
     )]
     pub webhook_token: String,
 
@@ -653,16 +654,16 @@ impl From<CacheTuning> for CacheConfig {
 #[derive(Debug, Args)]
 pub struct SandboxData {
     /// Seed of the generated data; the same seed always yields the same data.
-    #[arg(long, env = "HEYMARKET_SANDBOX_SEED", default_value_t = config::DEFAULT_SANDBOX_SEED)]
+    #[arg(long, env = "HEYMARKET_SANDBOX_SEED", default_value_t = sandbox::DEFAULT_SANDBOX_SEED)]
     pub seed: u64,
 
     /// Simulated teams (tenants), each with its own credentials and data.
-    #[arg(long, env = "HEYMARKET_SANDBOX_TEAMS", default_value_t = config::DEFAULT_SANDBOX_TEAMS, value_parser = clap::value_parser!(u16).range(1..=16))]
+    #[arg(long, env = "HEYMARKET_SANDBOX_TEAMS", default_value_t = sandbox::DEFAULT_SANDBOX_TEAMS, value_parser = clap::value_parser!(u16).range(1..=16))]
     pub teams: u16,
 
     /// Members per team: the seeded 12, then more (each in one SMS inbox, in turn, with no
     /// conversation assigned yet), for workloads with many agents.
-    #[arg(long, env = "HEYMARKET_SANDBOX_MEMBERS", default_value_t = config::DEFAULT_SANDBOX_MEMBERS, value_parser = clap::value_parser!(u16).range(i64::from(config::DEFAULT_SANDBOX_MEMBERS)..=1000))]
+    #[arg(long, env = "HEYMARKET_SANDBOX_MEMBERS", default_value_t = sandbox::DEFAULT_SANDBOX_MEMBERS, value_parser = clap::value_parser!(u16).range(i64::from(sandbox::DEFAULT_SANDBOX_MEMBERS)..=1000))]
     pub members: u16,
 
     /// How the sandbox answers where Heymarket's documentation is open: a named set of
@@ -673,7 +674,7 @@ pub struct SandboxData {
         env = "HEYMARKET_SANDBOX_PROFILE",
         value_name = "NAME",
         default_value = "default",
-        value_parser = PossibleValuesParser::new(config::profile_names()).try_map(|name| Readings::profile(&name))
+        value_parser = PossibleValuesParser::new(readings::profile_names()).try_map(|name| Readings::profile(&name))
     )]
     pub sandbox_profile: Readings,
 
@@ -689,8 +690,8 @@ pub struct SandboxData {
     pub sandbox_readings: Vec<ReadingOverride>,
 
     /// Requests the sandbox accepts per team, e.g. `500/min`; more are answered 429.
-    #[arg(long, env = "HEYMARKET_SANDBOX_RATE_LIMIT", default_value = config::DEFAULT_SANDBOX_RATE_LIMIT)]
-    pub sandbox_rate_limit: RateBudget,
+    #[arg(long, env = "HEYMARKET_SANDBOX_RATE_LIMIT", default_value = sandbox::DEFAULT_SANDBOX_RATE_LIMIT)]
+    pub sandbox_rate_limit: sandbox::RateBudget,
 }
 
 /// A combination of settings that cannot work, found before anything starts.
@@ -820,7 +821,7 @@ fn readings_help() -> String {
         "One point read differently from the profile, as POINT=VALUE (e.g. page-size=25); \
          repeat the flag, or separate with commas in the variable. The points:\n",
     );
-    for (point, summary, choices) in config::reading_points() {
+    for (point, summary, choices) in readings::reading_points() {
         help.push_str(&format!("\n  {point}: {summary}\n      {choices}"));
     }
     help
@@ -874,7 +875,7 @@ mod tests {
         };
         let demo = Cli::try_parse_from([&["heymarket-gateway"][..], args].concat())
             .map_err(|e| e.to_string())?;
-        let webhook_token = config::DEFAULT_SANDBOX_WEBHOOK_TOKEN.to_owned();
+        let webhook_token = sandbox::DEFAULT_SANDBOX_WEBHOOK_TOKEN.to_owned();
         Ok((
             sandbox
                 .data
@@ -906,7 +907,7 @@ mod tests {
         let strict = Readings::profile("strict").unwrap();
         let expected = Readings {
             conversation_page_size: 7,
-            opt_out: config::OptOut::Enforced,
+            opt_out: readings::OptOut::Enforced,
             ..strict
         };
         assert_eq!((sandbox, demo), (expected, expected));
@@ -940,10 +941,10 @@ mod tests {
             .find_subcommand_mut("sandbox")
             .expect("a sandbox command");
         let help = sandbox.render_long_help().to_string();
-        for name in config::profile_names() {
+        for name in readings::profile_names() {
             assert!(help.contains(name), "profile {name} missing from:\n{help}");
         }
-        for (point, _, choices) in config::reading_points() {
+        for (point, _, choices) in readings::reading_points() {
             assert!(
                 help.contains(point) && help.contains(&choices),
                 "{point} ({choices}) missing from:\n{help}"

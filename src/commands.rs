@@ -10,10 +10,9 @@ use url::Url;
 
 use crate::cli::{DemoArgs, HealthcheckArgs, SandboxArgs, ServeArgs};
 use crate::config::{
-    ClientAuthConfig, CorsOrigins, DEFAULT_SANDBOX_WEBHOOK_TOKEN, GatewayConfig, JwksSource,
-    UpstreamAuth, WebhookToken,
+    ClientAuthConfig, CorsOrigins, GatewayConfig, JwksSource, UpstreamAuth, WebhookToken,
 };
-use crate::sandbox::{Sandbox, TeamCredentials};
+use crate::sandbox::{DEFAULT_SANDBOX_WEBHOOK_TOKEN, Sandbox, TeamCredentials};
 use crate::shutdown::shutdown_signal;
 use crate::{App, redact, schema};
 

@@ -12,17 +12,6 @@ use std::time::Duration;
 use secrecy::SecretString;
 use url::Url;
 
-mod readings;
-
-pub use readings::{
-    AssignedFilter, CONVERSATION_LIMIT_MAX, ClosedFalse, ConversationLimit, CountAnswer,
-    CountFilters, EmailThreadTarget, EmptyInboxes, HistoryTimestamp, HistoryUnknownPhone, LocalId,
-    MessageMedia, MessagesAllCursor, NUMERIC_READING_RANGE, OptOut, ReadingError, ReadingOverride,
-    ReadingValue, Readings, ScheduleAfterSend, ScheduleAnswer, ScheduleDelete, SendAnswerShape,
-    Unassign, Unassigned, UnknownProfile, UnreadFalse, UpdatedPrecision, WriteEvents,
-    profile_names, reading_points,
-};
-
 /// Where the gateway listens by default (the README's `cargo run --release`).
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 /// Where the embedded or stand-alone sandbox listens by default.
@@ -67,8 +56,6 @@ pub const DEFAULT_SCHEDULED_PER_CONVERSATION: usize = 20;
 /// messages of a page of conversations (the upstream's own maximum is undocumented; a smaller
 /// answer only means more fall-back history calls).
 pub const DEFAULT_MESSAGES_BATCH_LIMIT: u32 = 1000;
-/// Heymarket's documented budget, which the sandbox enforces.
-pub const DEFAULT_SANDBOX_RATE_LIMIT: &str = "500/min";
 /// Consecutive upstream failures (5xx, timeouts, broken connections) that open the circuit
 /// breaker: enough that a few unlucky calls do not stop traffic, few enough that an outage is
 /// noticed within one or two requests' worth of retries.
@@ -91,12 +78,6 @@ pub const DEFAULT_WEBSOCKET_INIT_TIMEOUT: &str = "3s";
 /// How long a send's idempotency key is remembered: a client's retries come within minutes,
 /// and a day covers a retry queue that waited out an outage.
 pub const DEFAULT_IDEMPOTENCY_TTL: &str = "24h";
-/// Seed of the sandbox's generated data.
-pub const DEFAULT_SANDBOX_SEED: u64 = 42;
-/// Teams (tenants) the sandbox simulates, each with its own credentials and data.
-pub const DEFAULT_SANDBOX_TEAMS: u16 = 2;
-/// Members the sandbox seeds each team with; `--members` adds more.
-pub const DEFAULT_SANDBOX_MEMBERS: u16 = 12;
 
 /// Settings of the gateway process.
 #[derive(Debug, Clone)]
@@ -626,43 +607,6 @@ pub enum JwksSource {
     Url(Url),
 }
 
-/// Settings of the simulated upstream.
-#[derive(Debug, Clone)]
-pub struct SandboxConfig {
-    /// Seed of the deterministic data set: the same seed always yields the same data.
-    pub seed: u64,
-    /// Number of simulated teams (tenants), each with its own credentials and data.
-    pub teams: usize,
-    /// Members of each team: the seeded [`DEFAULT_SANDBOX_MEMBERS`], then more, each in one
-    /// SMS inbox, for workloads with many agents.
-    pub members: usize,
-    /// How the sandbox answers where Heymarket's documentation is open.
-    pub readings: Readings,
-    /// Requests allowed per credential in any window of the budget's length; more is a 429.
-    pub rate_limit: RateBudget,
-    /// Where the sandbox POSTs webhook events; none are sent when unset.
-    pub webhook_url: Option<Url>,
-    /// Base of the webhook verification tokens: team n's envelopes carry `<token>-<n>`.
-    pub webhook_token: String,
-}
-
-/// Token the sandbox puts in its webhooks unless configured otherwise.
-pub const DEFAULT_SANDBOX_WEBHOOK_TOKEN: &str = "sandbox-webhook-token";
-
-impl Default for SandboxConfig {
-    fn default() -> Self {
-        Self {
-            seed: DEFAULT_SANDBOX_SEED,
-            teams: usize::from(DEFAULT_SANDBOX_TEAMS),
-            members: usize::from(DEFAULT_SANDBOX_MEMBERS),
-            readings: Readings::DEFAULT,
-            rate_limit: parse_default(DEFAULT_SANDBOX_RATE_LIMIT),
-            webhook_url: None,
-            webhook_token: DEFAULT_SANDBOX_WEBHOOK_TOKEN.to_owned(),
-        }
-    }
-}
-
 /// A request budget: at most `requests` in any window of length `per`.
 ///
 /// Written `N/unit` or `N/<duration>`: `500/min`, `20/s`, `10/2s`, `1000/1h`.
@@ -725,7 +669,6 @@ mod tests {
     #[test]
     fn defaults_parse() {
         let _ = GatewayConfig::default();
-        let _ = SandboxConfig::default();
     }
 
     #[test]

@@ -66,5 +66,5 @@ mod text;
 pub mod upstream;
 
 pub use app::App;
-pub use config::{GatewayConfig, SandboxConfig, UpstreamConfig};
+pub use config::{GatewayConfig, UpstreamConfig};
 pub use sandbox::Sandbox;

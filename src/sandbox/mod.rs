@@ -9,15 +9,19 @@
 //! - `state`: what all handlers share (the teams); `extract`: request extractors.
 //! - `store`: one team's in-memory data and queries; `seed`: its deterministic generation.
 //! - `auth`, `limiter`, `faults`, `stats`, `webhooks`: one concern each.
-//! - `error`: the one error type and its JSON body; `wire`: timestamps and phone numbers.
+//! - `error`: the one error type and its JSON body; `wire`: timestamps, phone numbers, UUIDs.
+//! - `config`: the settings whoever embeds the sandbox gives it; [`readings`]: how it answers
+//!   each point the upstream's documentation leaves open.
 
 mod auth;
+mod config;
 mod control;
 mod error;
 mod extract;
 mod faults;
 mod limiter;
 mod pipeline;
+pub mod readings;
 mod routes;
 mod seed;
 mod state;
@@ -37,10 +41,14 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
+pub use self::config::{
+    DEFAULT_SANDBOX_MEMBERS, DEFAULT_SANDBOX_RATE_LIMIT, DEFAULT_SANDBOX_SEED,
+    DEFAULT_SANDBOX_TEAMS, DEFAULT_SANDBOX_WEBHOOK_TOKEN, RateBudget, SandboxConfig,
+};
 use self::error::ApiError;
+use self::readings::Readings;
 use self::state::SandboxState;
 use self::webhooks::WebhookWorker;
-use crate::config::{Readings, SandboxConfig};
 
 /// The credentials of one simulated team, printed at start so people can call the sandbox.
 #[derive(Debug, Clone)]

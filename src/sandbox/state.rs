@@ -10,7 +10,8 @@ use super::seed;
 use super::stats::Stats;
 use super::store::TeamStore;
 use super::webhooks::{EventKind, WebhookWorker, Webhooks};
-use crate::config::{Readings, SandboxConfig, WriteEvents};
+use crate::sandbox::config::SandboxConfig;
+use crate::sandbox::readings::{Readings, WriteEvents};
 
 /// One simulated tenant.
 pub(crate) struct Team {

@@ -3,7 +3,7 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use super::error::{ApiError, ApiResult};
-use crate::config::UpdatedPrecision;
+use crate::sandbox::readings::UpdatedPrecision;
 
 /// An instant as the API writes it: RFC 3339, exactly six fractional digits, `Z`
 /// (e.g. `2026-04-12T15:30:00.123456Z`).
@@ -43,8 +43,32 @@ pub(crate) fn to_micros(instant: DateTime<Utc>) -> DateTime<Utc> {
     DateTime::from_timestamp_micros(micros).unwrap_or(instant)
 }
 
-pub(crate) use crate::hex::uuid_from_bits;
-pub(crate) use crate::phone::normalize as normalize_phone;
+/// Formats 128 random bits as a version-4 UUID (`xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx`): contacts'
+/// `uuid` and the request ids of answers.
+pub(crate) fn uuid_from_bits(bits: u128) -> String {
+    let version = (bits & !(0xF << 76)) | (0x4 << 76);
+    let variant = (version & !(0x3 << 62)) | (0x2 << 62);
+    let hex = format!("{variant:032x}");
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
+}
+
+/// A phone number as the API stores it, E.164 digits without the `+`: everything but digits is
+/// stripped and a 10-digit (US) number gains its leading `1`. `None` unless 11 to 15 digits
+/// remain.
+pub(crate) fn normalize_phone(raw: &str) -> Option<String> {
+    let mut digits: String = raw.chars().filter(char::is_ascii_digit).collect();
+    if digits.len() == 10 {
+        digits.insert(0, '1');
+    }
+    (11..=15).contains(&digits.len()).then_some(digits)
+}
 
 /// A conversation target as a client names it: an email address stays as written (lowercased),
 /// anything else is a phone number and is normalised.
@@ -93,6 +117,34 @@ mod tests {
         let nanos = parse_instant("date", "2026-04-12T15:30:00.123456789Z").unwrap();
         assert_eq!(to_micros(nanos).timestamp_subsec_micros(), 123_456);
         assert!(parse_instant("date", "yesterday").is_err());
+    }
+
+    #[test]
+    fn uuids_carry_version_and_variant() {
+        assert_eq!(uuid_from_bits(0), "00000000-0000-4000-8000-000000000000");
+        assert_eq!(
+            uuid_from_bits(u128::MAX),
+            "ffffffff-ffff-4fff-bfff-ffffffffffff"
+        );
+    }
+
+    #[test]
+    fn phones_normalise_to_e164_digits() {
+        assert_eq!(
+            normalize_phone("+1 (415) 555-0100").as_deref(),
+            Some("14155550100")
+        );
+        assert_eq!(
+            normalize_phone("415-555-0100").as_deref(),
+            Some("14155550100")
+        );
+        assert_eq!(
+            normalize_phone("447700900123").as_deref(),
+            Some("447700900123")
+        );
+        assert_eq!(normalize_phone("555-0100"), None);
+        assert_eq!(normalize_phone("1234567890123456"), None);
+        assert_eq!(normalize_phone(""), None);
     }
 
     #[test]

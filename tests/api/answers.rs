@@ -2,7 +2,8 @@
 //! before without running it, never with another member's or another team's answer, and an
 //! event or a write replaces the answer at once.
 
-use heymarket_gateway::config::{SandboxConfig, UpstreamAuth};
+use heymarket_gateway::config::UpstreamAuth;
+use heymarket_gateway::sandbox::SandboxConfig;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, cost, eventually, json_at, spawn_app_with_webhooks};

@@ -4,7 +4,8 @@
 
 use std::time::{Duration, Instant};
 
-use heymarket_gateway::config::{GatewayConfig, SandboxConfig};
+use heymarket_gateway::config::GatewayConfig;
+use heymarket_gateway::sandbox::SandboxConfig;
 use serde_json::{Value, json};
 
 use crate::helpers::{

@@ -7,10 +7,9 @@ use std::time::Duration;
 
 use heymarket_gateway::App;
 use heymarket_gateway::config::{
-    GatewayConfig, LimitsConfig, RateBudget, SandboxConfig, UpstreamAuth, UpstreamConfig,
-    WebhookToken,
+    GatewayConfig, LimitsConfig, RateBudget, UpstreamAuth, UpstreamConfig, WebhookToken,
 };
-use heymarket_gateway::sandbox::{Sandbox, TeamCredentials};
+use heymarket_gateway::sandbox::{self, Sandbox, SandboxConfig, TeamCredentials};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
@@ -26,6 +25,15 @@ static TRACING: LazyLock<()> = LazyLock::new(|| {
             .try_init();
     }
 });
+
+/// The sandbox's budget with the numbers of the gateway's: for tests where the gateway spends
+/// exactly what the sandbox allows (the two crates each have their own budget type).
+pub fn sandbox_budget(budget: RateBudget) -> sandbox::RateBudget {
+    sandbox::RateBudget {
+        requests: budget.requests,
+        per: budget.per,
+    }
+}
 
 /// A sandbox running on a free loopback port; stops when dropped.
 pub struct TestSandbox {

@@ -5,7 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::process::Stdio;
 use std::time::Duration;
 
-use heymarket_gateway::config::{BreakerConfig, SandboxConfig};
+use heymarket_gateway::config::BreakerConfig;
+use heymarket_gateway::sandbox::SandboxConfig;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Child;

@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use futures::future::join_all;
-use heymarket_gateway::config::{RateBudget, SandboxConfig, UpstreamAuth};
+use heymarket_gateway::config::{RateBudget, UpstreamAuth};
+use heymarket_gateway::sandbox::SandboxConfig;
 use serde_json::json;
 
 use crate::helpers::{spawn_app, spawn_app_with};

@@ -2,13 +2,14 @@
 
 use std::time::Duration;
 
-use heymarket_gateway::config::{RateBudget, SandboxConfig};
+use heymarket_gateway::config::RateBudget;
 use heymarket_gateway::redis::{RedisBudget, RedisConnection};
+use heymarket_gateway::sandbox::SandboxConfig;
 use heymarket_gateway::upstream::{Client, Error};
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
-use crate::helpers::{TestSandbox, spawn_sandbox};
+use crate::helpers::{TestSandbox, sandbox_budget, spawn_sandbox};
 use crate::redis_support::{RedisServer, free_port, until_up};
 
 /// What the sandbox allows the team, and what each replica is configured to spend.
@@ -19,7 +20,7 @@ const BUDGET: RateBudget = RateBudget {
 
 async fn strict_sandbox() -> TestSandbox {
     spawn_sandbox(SandboxConfig {
-        rate_limit: BUDGET,
+        rate_limit: sandbox_budget(BUDGET),
         ..SandboxConfig::default()
     })
     .await

@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use heymarket_gateway::config::{RateBudget, Readings, SandboxConfig};
+use heymarket_gateway::config::RateBudget;
+use heymarket_gateway::sandbox::SandboxConfig;
+use heymarket_gateway::sandbox::readings::Readings;
 use serde_json::{Value, json};
 
 use crate::helpers::{
@@ -284,7 +286,7 @@ async fn replicas_share_one_upstream_budget() {
     };
     let sandbox = SandboxConfig {
         teams: 1,
-        rate_limit: budget,
+        rate_limit: crate::helpers::sandbox_budget(budget),
         ..SandboxConfig::default()
     };
     let url = redis.url();

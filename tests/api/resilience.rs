@@ -4,7 +4,8 @@
 
 use std::time::Duration;
 
-use heymarket_gateway::config::{BreakerConfig, GatewayConfig, SandboxConfig};
+use heymarket_gateway::config::{BreakerConfig, GatewayConfig};
+use heymarket_gateway::sandbox::SandboxConfig;
 use heymarket_gateway::schema::GlobalId;
 use serde_json::{Value, json};
 

@@ -4,8 +4,9 @@
 use std::collections::BTreeMap;
 
 use chrono::Timelike;
-use heymarket_gateway::config::{
-    CONVERSATION_LIMIT_MAX, ReadingOverride, ReadingValue, Readings, SandboxConfig,
+use heymarket_gateway::sandbox::SandboxConfig;
+use heymarket_gateway::sandbox::readings::{
+    CONVERSATION_LIMIT_MAX, ReadingOverride, ReadingValue, Readings,
 };
 use reqwest::Method;
 use serde_json::{Value, json};

@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use heymarket_gateway::config::{SandboxConfig, UpstreamAuth};
+use heymarket_gateway::config::UpstreamAuth;
+use heymarket_gateway::sandbox::SandboxConfig;
 use serde_json::{Value, json};
 
 use crate::helpers::{

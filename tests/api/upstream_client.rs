@@ -3,14 +3,15 @@
 
 use std::time::Duration;
 
-use heymarket_gateway::config::{RateBudget, SandboxConfig, UpstreamAuth, UpstreamConfig};
+use heymarket_gateway::config::{RateBudget, UpstreamAuth, UpstreamConfig};
+use heymarket_gateway::sandbox::SandboxConfig;
 use heymarket_gateway::upstream::requests::{
     ConversationStatusRequest, Recipient, SendMessageRequest,
 };
 use heymarket_gateway::upstream::{Client, Error};
 use serde_json::json;
 
-use crate::helpers::{TestSandbox, spawn_sandbox};
+use crate::helpers::{TestSandbox, sandbox_budget, spawn_sandbox};
 use crate::sandbox_support::roomy_config;
 
 fn client(sandbox: &TestSandbox, customise: impl FnOnce(&mut UpstreamConfig)) -> Client {
@@ -230,7 +231,7 @@ async fn the_limiter_keeps_a_burst_under_the_upstream_budget() {
         per: Duration::from_secs(1),
     };
     let sandbox = spawn_sandbox(SandboxConfig {
-        rate_limit: budget,
+        rate_limit: sandbox_budget(budget),
         ..SandboxConfig::default()
     })
     .await;
@@ -261,7 +262,7 @@ async fn without_the_limiter_the_same_burst_is_refused() {
         per: Duration::from_secs(60),
     };
     let sandbox = spawn_sandbox(SandboxConfig {
-        rate_limit: budget,
+        rate_limit: sandbox_budget(budget),
         ..SandboxConfig::default()
     })
     .await;

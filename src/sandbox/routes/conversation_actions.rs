@@ -8,9 +8,9 @@ use axum::extract::State;
 use serde::Deserialize;
 
 use super::single_target;
-use crate::config::Unassign;
 use crate::sandbox::error::{ApiError, ApiResult, required};
 use crate::sandbox::extract::{JsonBody, Tenant};
+use crate::sandbox::readings::Unassign;
 use crate::sandbox::state::SandboxState;
 use crate::sandbox::store::records::Status;
 use crate::sandbox::store::{Address, TeamStore, Viewer};

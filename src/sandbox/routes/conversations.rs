@@ -9,12 +9,12 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::path_id;
-use crate::config::{
+use crate::sandbox::error::{ApiError, ApiResult};
+use crate::sandbox::extract::{JsonBody, Tenant};
+use crate::sandbox::readings::{
     AssignedFilter, CONVERSATION_LIMIT_MAX, ClosedFalse, ConversationLimit, CountAnswer,
     CountFilters, EmptyInboxes, Readings, UnreadFalse,
 };
-use crate::sandbox::error::{ApiError, ApiResult};
-use crate::sandbox::extract::{JsonBody, Tenant};
 use crate::sandbox::state::SandboxState;
 use crate::sandbox::store::{ConversationJson, ListQuery, Viewer};
 use crate::sandbox::wire::parse_instant;

@@ -8,9 +8,9 @@ use axum::extract::State;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::config::MessagesAllCursor;
 use crate::sandbox::error::{ApiError, ApiResult, required};
 use crate::sandbox::extract::{JsonBody, QueryParams, Tenant};
+use crate::sandbox::readings::MessagesAllCursor;
 use crate::sandbox::state::SandboxState;
 use crate::sandbox::store::records::Message;
 use crate::sandbox::store::{

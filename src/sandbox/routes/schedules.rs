@@ -11,9 +11,9 @@ use serde_json::Value;
 use std::sync::Arc;
 
 use super::path_id;
-use crate::config::ScheduleDelete;
 use crate::sandbox::error::{ApiError, ApiResult, required};
 use crate::sandbox::extract::{JsonBody, Tenant};
+use crate::sandbox::readings::ScheduleDelete;
 use crate::sandbox::state::SandboxState;
 use crate::sandbox::store::{ScheduleAnswerJson, ScheduleInput, ScheduleJson, SendTarget};
 use crate::sandbox::wire::{normalize_phone, parse_instant};

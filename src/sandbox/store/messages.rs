@@ -10,10 +10,10 @@ use super::records::{
     Channel, Conversation, Direction, FIRST_CONVERSATION_ID, FIRST_MESSAGE_ID, Message, Status,
 };
 use super::render::SendAnswer;
-use crate::config::{
+use crate::sandbox::error::{ApiError, ApiResult};
+use crate::sandbox::readings::{
     EmailThreadTarget, HistoryTimestamp, HistoryUnknownPhone, LocalId, OptOut, SendAnswerShape,
 };
-use crate::sandbox::error::{ApiError, ApiResult};
 use crate::sandbox::wire::to_precision;
 
 /// Most messages `GET /v1/messages` returns.

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::TeamStore;
 use super::records::{Channel, Conversation, Direction, Message, Template};
-use crate::config::{MessageMedia, Unassigned};
+use crate::sandbox::readings::{MessageMedia, Unassigned};
 use crate::sandbox::wire::{timestamp, timestamp_at};
 
 /// Whose read state a conversation shows.

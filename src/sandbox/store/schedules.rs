@@ -7,8 +7,8 @@ use serde::Serialize;
 
 use super::records::{Channel, FIRST_SCHEDULE_ID};
 use super::{Send, SendOutcome, SendTarget, TeamStore};
-use crate::config::{LocalId, ScheduleAfterSend, ScheduleAnswer};
 use crate::sandbox::error::{ApiError, ApiResult};
+use crate::sandbox::readings::{LocalId, ScheduleAfterSend, ScheduleAnswer};
 use crate::sandbox::wire::timestamp;
 
 /// The shortest lead time: "≥ 15 minutes in the future" (§7.6).

@@ -3,7 +3,7 @@
 //! however precisely conversations carry `updated`, and whichever name the listing's cursor has.
 //! A history that fails blanks its own row only.
 
-use heymarket_gateway::config::Readings;
+use heymarket_gateway::sandbox::readings::Readings;
 use heymarket_gateway::schema::GlobalId;
 use serde_json::{Value, json};
 

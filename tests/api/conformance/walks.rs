@@ -6,8 +6,9 @@
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeSet, HashMap};
 
-use heymarket_gateway::config::{
-    AssignedFilter, CountFilters, HistoryTimestamp, Readings, SandboxConfig, UpdatedPrecision,
+use heymarket_gateway::sandbox::SandboxConfig;
+use heymarket_gateway::sandbox::readings::{
+    AssignedFilter, CountFilters, HistoryTimestamp, Readings, UpdatedPrecision,
 };
 use reqwest::Method;
 use serde_json::{Value, json};

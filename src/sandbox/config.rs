@@ -1,0 +1,149 @@
+//! The sandbox's settings: its data set, its teams, how it reads the upstream's open points, its
+//! rate limit and where its webhooks go.
+//!
+//! Whoever embeds the sandbox fills these in (the gateway's `sandbox` flags, tests with struct
+//! literals over `Default`); the sandbox knows nothing of where they came from.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use url::Url;
+
+use crate::sandbox::readings::Readings;
+
+/// Seed of the sandbox's generated data.
+pub const DEFAULT_SANDBOX_SEED: u64 = 42;
+/// Teams (tenants) the sandbox simulates, each with its own credentials and data.
+pub const DEFAULT_SANDBOX_TEAMS: u16 = 2;
+/// Members the sandbox seeds each team with; `--members` adds more.
+pub const DEFAULT_SANDBOX_MEMBERS: u16 = 12;
+/// Heymarket's documented budget, which the sandbox enforces.
+pub const DEFAULT_SANDBOX_RATE_LIMIT: &str = "500/min";
+/// Token the sandbox puts in its webhooks unless configured otherwise.
+pub const DEFAULT_SANDBOX_WEBHOOK_TOKEN: &str = "sandbox-webhook-token";
+
+/// Settings of the simulated upstream.
+#[derive(Debug, Clone)]
+pub struct SandboxConfig {
+    /// Seed of the deterministic data set: the same seed always yields the same data.
+    pub seed: u64,
+    /// Number of simulated teams (tenants), each with its own credentials and data.
+    pub teams: usize,
+    /// Members of each team: the seeded [`DEFAULT_SANDBOX_MEMBERS`], then more, each in one
+    /// SMS inbox, for workloads with many agents.
+    pub members: usize,
+    /// How the sandbox answers where Heymarket's documentation is open.
+    pub readings: Readings,
+    /// Requests allowed per credential in any window of the budget's length; more is a 429.
+    pub rate_limit: RateBudget,
+    /// Where the sandbox POSTs webhook events; none are sent when unset.
+    pub webhook_url: Option<Url>,
+    /// Base of the webhook verification tokens: team n's envelopes carry `<token>-<n>`.
+    pub webhook_token: String,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        Self {
+            seed: DEFAULT_SANDBOX_SEED,
+            teams: usize::from(DEFAULT_SANDBOX_TEAMS),
+            members: usize::from(DEFAULT_SANDBOX_MEMBERS),
+            readings: Readings::DEFAULT,
+            rate_limit: DEFAULT_SANDBOX_RATE_LIMIT
+                .parse()
+                .expect("built-in default parses"), // ok: constant input, covered by tests
+            webhook_url: None,
+            webhook_token: DEFAULT_SANDBOX_WEBHOOK_TOKEN.to_owned(),
+        }
+    }
+}
+
+/// The sandbox's request budget per team: at most `requests` in any window of length `per`.
+///
+/// Written `N/unit` or `N/<duration>`: `500/min`, `20/s`, `10/2s`, `1000/1h`. The gateway has a
+/// budget type of its own, for what it spends; this one is what the simulated upstream allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateBudget {
+    pub requests: u32,
+    pub per: Duration,
+}
+
+impl FromStr for RateBudget {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let usage = || format!("`{s}` is not a rate budget; write it like `500/min` or `10/2s`");
+        let (count, window) = s.split_once('/').ok_or_else(usage)?;
+        let requests: u32 = count.trim().parse().map_err(|_| usage())?;
+        let window = window.trim();
+        let per = match window {
+            "s" | "sec" | "second" => Duration::from_secs(1),
+            "m" | "min" | "minute" => Duration::from_secs(60),
+            "h" | "hour" => Duration::from_secs(3600),
+            other => humantime::parse_duration(other).map_err(|_| usage())?,
+        };
+        if requests == 0 || per.is_zero() {
+            return Err(format!(
+                "`{s}` allows nothing; the count and the window must be above zero"
+            ));
+        }
+        Ok(Self { requests, per })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_parse() {
+        let config = SandboxConfig::default();
+        assert_eq!(
+            config.rate_limit,
+            RateBudget {
+                requests: 500,
+                per: Duration::from_secs(60)
+            }
+        );
+    }
+
+    #[test]
+    fn rate_budgets_parse_in_every_documented_form() {
+        let minute = RateBudget {
+            requests: 500,
+            per: Duration::from_secs(60),
+        };
+        assert_eq!("500/min".parse::<RateBudget>(), Ok(minute));
+        assert_eq!("500/60s".parse::<RateBudget>(), Ok(minute));
+        assert_eq!(
+            "10/2s".parse::<RateBudget>(),
+            Ok(RateBudget {
+                requests: 10,
+                per: Duration::from_secs(2)
+            })
+        );
+        assert_eq!(
+            "20 / s".parse::<RateBudget>(),
+            Ok(RateBudget {
+                requests: 20,
+                per: Duration::from_secs(1)
+            })
+        );
+    }
+
+    #[test]
+    fn bad_rate_budgets_are_refused_with_a_hint() {
+        for bad in [
+            "",
+            "500",
+            "x/min",
+            "500/fortnight",
+            "0/min",
+            "5/0s",
+            "-1/min",
+        ] {
+            let err = bad.parse::<RateBudget>().unwrap_err();
+            assert!(err.contains(bad), "{err}");
+        }
+    }
+}
