@@ -11,6 +11,8 @@ use std::time::Duration;
 use clap::builder::{PossibleValuesParser, RangedU64ValueParser, TypedValueParser as _};
 use clap::error::{ContextKind, ContextValue};
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+use heymarket_sandbox::SandboxConfig;
+use heymarket_sandbox::readings::{self, ReadingOverride, Readings};
 use secrecy::SecretString;
 use url::Url;
 
@@ -19,8 +21,6 @@ use crate::config::{
     GatewayConfig, HttpConfig, InvalidHeaderName, InvalidOrigin, JwksSource, LimitsConfig,
     RateBudget, UpstreamAuth, UpstreamConfig, WebhookConfig, WebhookToken,
 };
-use crate::sandbox::readings::{self, ReadingOverride, Readings};
-use crate::sandbox::{self, SandboxConfig};
 
 /// A GraphQL gateway over the Heymarket conversation REST API.
 ///
@@ -249,7 +249,7 @@ pub struct SandboxArgs {
     #[arg(
         long,
         env = "HEYMARKET_SANDBOX_WEBHOOK_TOKEN",
-        default_value = sandbox::DEFAULT_SANDBOX_WEBHOOK_TOKEN
+        default_value = heymarket_sandbox::DEFAULT_SANDBOX_WEBHOOK_TOKEN
     )]
     pub webhook_token: String,
 
@@ -654,16 +654,16 @@ impl From<CacheTuning> for CacheConfig {
 #[derive(Debug, Args)]
 pub struct SandboxData {
     /// Seed of the generated data; the same seed always yields the same data.
-    #[arg(long, env = "HEYMARKET_SANDBOX_SEED", default_value_t = sandbox::DEFAULT_SANDBOX_SEED)]
+    #[arg(long, env = "HEYMARKET_SANDBOX_SEED", default_value_t = heymarket_sandbox::DEFAULT_SANDBOX_SEED)]
     pub seed: u64,
 
     /// Simulated teams (tenants), each with its own credentials and data.
-    #[arg(long, env = "HEYMARKET_SANDBOX_TEAMS", default_value_t = sandbox::DEFAULT_SANDBOX_TEAMS, value_parser = clap::value_parser!(u16).range(1..=16))]
+    #[arg(long, env = "HEYMARKET_SANDBOX_TEAMS", default_value_t = heymarket_sandbox::DEFAULT_SANDBOX_TEAMS, value_parser = clap::value_parser!(u16).range(1..=16))]
     pub teams: u16,
 
     /// Members per team: the seeded 12, then more (each in one SMS inbox, in turn, with no
     /// conversation assigned yet), for workloads with many agents.
-    #[arg(long, env = "HEYMARKET_SANDBOX_MEMBERS", default_value_t = sandbox::DEFAULT_SANDBOX_MEMBERS, value_parser = clap::value_parser!(u16).range(i64::from(sandbox::DEFAULT_SANDBOX_MEMBERS)..=1000))]
+    #[arg(long, env = "HEYMARKET_SANDBOX_MEMBERS", default_value_t = heymarket_sandbox::DEFAULT_SANDBOX_MEMBERS, value_parser = clap::value_parser!(u16).range(i64::from(heymarket_sandbox::DEFAULT_SANDBOX_MEMBERS)..=1000))]
     pub members: u16,
 
     /// How the sandbox answers where Heymarket's documentation is open: a named set of
@@ -690,8 +690,8 @@ pub struct SandboxData {
     pub sandbox_readings: Vec<ReadingOverride>,
 
     /// Requests the sandbox accepts per team, e.g. `500/min`; more are answered 429.
-    #[arg(long, env = "HEYMARKET_SANDBOX_RATE_LIMIT", default_value = sandbox::DEFAULT_SANDBOX_RATE_LIMIT)]
-    pub sandbox_rate_limit: sandbox::RateBudget,
+    #[arg(long, env = "HEYMARKET_SANDBOX_RATE_LIMIT", default_value = heymarket_sandbox::DEFAULT_SANDBOX_RATE_LIMIT)]
+    pub sandbox_rate_limit: heymarket_sandbox::RateBudget,
 }
 
 /// A combination of settings that cannot work, found before anything starts.
@@ -875,7 +875,7 @@ mod tests {
         };
         let demo = Cli::try_parse_from([&["heymarket-gateway"][..], args].concat())
             .map_err(|e| e.to_string())?;
-        let webhook_token = sandbox::DEFAULT_SANDBOX_WEBHOOK_TOKEN.to_owned();
+        let webhook_token = heymarket_sandbox::DEFAULT_SANDBOX_WEBHOOK_TOKEN.to_owned();
         Ok((
             sandbox
                 .data

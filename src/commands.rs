@@ -4,6 +4,7 @@ use std::io::Write as _;
 use std::net::SocketAddr;
 
 use anyhow::Context as _;
+use heymarket_sandbox::{DEFAULT_SANDBOX_WEBHOOK_TOKEN, Sandbox, TeamCredentials};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use url::Url;
@@ -12,7 +13,6 @@ use crate::cli::{DemoArgs, HealthcheckArgs, SandboxArgs, ServeArgs};
 use crate::config::{
     ClientAuthConfig, CorsOrigins, GatewayConfig, JwksSource, UpstreamAuth, WebhookToken,
 };
-use crate::sandbox::{DEFAULT_SANDBOX_WEBHOOK_TOKEN, Sandbox, TeamCredentials};
 use crate::shutdown::shutdown_signal;
 use crate::{App, redact, schema};
 

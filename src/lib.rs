@@ -33,7 +33,9 @@
 //! - `phone`: phone numbers in the API's form (E.164 digits without `+`).
 //! - [`schema`]: the GraphQL schema; knows nothing of HTTP.
 //! - [`upstream`]: typed client for the Heymarket REST API; knows nothing of GraphQL.
-//! - [`sandbox`]: an in-process simulation of the Heymarket REST API with seeded data.
+//!
+//! The simulated upstream that `commands` embeds is a crate of its own, `heymarket_sandbox`
+//! (`sandbox/`), which depends on nothing here (docs/architecture.md, "Crates").
 
 pub mod app;
 mod auth;
@@ -56,7 +58,6 @@ mod persisted;
 mod phone;
 mod redact;
 pub mod redis;
-pub mod sandbox;
 pub mod schema;
 mod server;
 mod shutdown;
@@ -67,4 +68,3 @@ pub mod upstream;
 
 pub use app::App;
 pub use config::{GatewayConfig, UpstreamConfig};
-pub use sandbox::Sandbox;

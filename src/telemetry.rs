@@ -21,8 +21,9 @@ use crate::cli::LogFormat;
 #[cfg(feature = "otel")]
 use crate::redact;
 
-/// Filter used when `RUST_LOG` is unset: our own events at `info`, libraries only at `warn`.
-const DEFAULT_FILTER: &str = "warn,heymarket_gateway=info";
+/// Filter used when `RUST_LOG` is unset: our own events (the gateway's and the embedded sandbox's)
+/// at `info`, libraries only at `warn`.
+const DEFAULT_FILTER: &str = "warn,heymarket_gateway=info,heymarket_sandbox=info";
 
 #[cfg(feature = "otel")]
 const SERVICE_NAME: &str = "heymarket-gateway";

@@ -3,7 +3,7 @@
 //! event or a write replaces the answer at once.
 
 use heymarket_gateway::config::UpstreamAuth;
-use heymarket_gateway::sandbox::SandboxConfig;
+use heymarket_sandbox::SandboxConfig;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, cost, eventually, json_at, spawn_app_with_webhooks};

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use heymarket_gateway::sandbox::readings::Readings;
+use heymarket_sandbox::readings::Readings;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, cost, error_codes, eventually, global};

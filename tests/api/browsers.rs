@@ -1,7 +1,7 @@
 //! CORS from an allowlist of origins, and negotiated response compression.
 
 use heymarket_gateway::config::{CorsHeaders, CorsOrigins};
-use heymarket_gateway::sandbox::SandboxConfig;
+use heymarket_sandbox::SandboxConfig;
 use reqwest::Method;
 use serde_json::{Value, json};
 

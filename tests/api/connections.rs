@@ -6,9 +6,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::DateTime;
 use heymarket_gateway::pagination::{Position, SortKey};
-use heymarket_gateway::sandbox::SandboxConfig;
-use heymarket_gateway::sandbox::readings::Readings;
 use heymarket_gateway::schema::{Cursor, CursorKey, CursorKind};
+use heymarket_sandbox::SandboxConfig;
+use heymarket_sandbox::readings::Readings;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, error_codes, global, spawn_app_with};

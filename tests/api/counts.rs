@@ -3,8 +3,8 @@
 //! `COUNT_UNAVAILABLE`, beside the list's data, where the endpoint does not apply the filters.
 //! (Every list of the walk matrix is also counted under every profile: `conformance::walks`.)
 
-use heymarket_gateway::sandbox::SandboxConfig;
-use heymarket_gateway::sandbox::readings::Readings;
+use heymarket_sandbox::SandboxConfig;
+use heymarket_sandbox::readings::Readings;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, cost, error_codes, eventually, routes, spawn_app_with};

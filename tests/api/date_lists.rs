@@ -6,8 +6,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use heymarket_gateway::sandbox::SandboxConfig;
-use heymarket_gateway::sandbox::readings::Readings;
+use heymarket_sandbox::SandboxConfig;
+use heymarket_sandbox::readings::Readings;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, cost, error_codes, global, spawn_app_with};

@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use heymarket_gateway::config::GatewayConfig;
-use heymarket_gateway::sandbox::SandboxConfig;
+use heymarket_sandbox::SandboxConfig;
 use serde_json::{Value, json};
 
 use crate::helpers::{

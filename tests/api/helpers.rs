@@ -9,7 +9,7 @@ use heymarket_gateway::App;
 use heymarket_gateway::config::{
     GatewayConfig, LimitsConfig, RateBudget, UpstreamAuth, UpstreamConfig, WebhookToken,
 };
-use heymarket_gateway::sandbox::{self, Sandbox, SandboxConfig, TeamCredentials};
+use heymarket_sandbox::{Sandbox, SandboxConfig, TeamCredentials};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
@@ -20,7 +20,7 @@ use url::Url;
 static TRACING: LazyLock<()> = LazyLock::new(|| {
     if std::env::var_os("TEST_LOG").is_some() {
         let _ = tracing_subscriber::fmt()
-            .with_env_filter("info,heymarket_gateway=debug")
+            .with_env_filter("info,heymarket_gateway=debug,heymarket_sandbox=debug")
             .with_test_writer()
             .try_init();
     }
@@ -28,8 +28,8 @@ static TRACING: LazyLock<()> = LazyLock::new(|| {
 
 /// The sandbox's budget with the numbers of the gateway's: for tests where the gateway spends
 /// exactly what the sandbox allows (the two crates each have their own budget type).
-pub fn sandbox_budget(budget: RateBudget) -> sandbox::RateBudget {
-    sandbox::RateBudget {
+pub fn sandbox_budget(budget: RateBudget) -> heymarket_sandbox::RateBudget {
+    heymarket_sandbox::RateBudget {
         requests: budget.requests,
         per: budget.per,
     }

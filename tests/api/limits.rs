@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use heymarket_gateway::sandbox::SandboxConfig;
+use heymarket_sandbox::SandboxConfig;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, error_codes, spawn_app_with};

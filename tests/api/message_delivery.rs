@@ -1,7 +1,7 @@
 //! What a message shows besides its text: every attachment, however the upstream spells them,
 //! and where its delivery stands, with the reason when it failed.
 
-use heymarket_gateway::sandbox::readings::{MessageMedia, Readings};
+use heymarket_sandbox::readings::{MessageMedia, Readings};
 use reqwest::Method;
 use serde_json::{Value, json};
 

@@ -6,7 +6,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use heymarket_gateway::config::BreakerConfig;
-use heymarket_gateway::sandbox::SandboxConfig;
+use heymarket_sandbox::SandboxConfig;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Child;

@@ -1,7 +1,7 @@
 //! Automatic persisted queries (Apollo's protocol), shared by replicas through Redis, and the
 //! operation allowlist.
 
-use heymarket_gateway::sandbox::SandboxConfig;
+use heymarket_sandbox::SandboxConfig;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 

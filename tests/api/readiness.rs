@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use futures::future::join_all;
 use heymarket_gateway::config::{RateBudget, UpstreamAuth};
-use heymarket_gateway::sandbox::SandboxConfig;
+use heymarket_sandbox::SandboxConfig;
 use serde_json::json;
 
 use crate::helpers::{spawn_app, spawn_app_with};

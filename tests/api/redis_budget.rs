@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use heymarket_gateway::config::RateBudget;
 use heymarket_gateway::redis::{RedisBudget, RedisConnection};
-use heymarket_gateway::sandbox::SandboxConfig;
 use heymarket_gateway::upstream::{Client, Error};
+use heymarket_sandbox::SandboxConfig;
 use tokio_util::sync::CancellationToken;
 use url::Url;
 

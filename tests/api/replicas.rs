@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use heymarket_gateway::config::RateBudget;
-use heymarket_gateway::sandbox::SandboxConfig;
-use heymarket_gateway::sandbox::readings::Readings;
+use heymarket_sandbox::SandboxConfig;
+use heymarket_sandbox::readings::Readings;
 use serde_json::{Value, json};
 
 use crate::helpers::{

@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use heymarket_gateway::config::{BreakerConfig, GatewayConfig};
-use heymarket_gateway::sandbox::SandboxConfig;
 use heymarket_gateway::schema::GlobalId;
+use heymarket_sandbox::SandboxConfig;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, error_codes, eventually_ok, json_at, spawn_app_with};

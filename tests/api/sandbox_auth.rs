@@ -5,7 +5,7 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chrono::Utc;
-use heymarket_gateway::sandbox::{RateBudget, SandboxConfig};
+use heymarket_sandbox::{RateBudget, SandboxConfig};
 use reqwest::Method;
 use serde_json::{Value, json};
 

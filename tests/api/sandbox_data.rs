@@ -1,6 +1,6 @@
 //! The sandbox's seeded data: determinism, and the directory and contact endpoints' shapes.
 
-use heymarket_gateway::sandbox::SandboxConfig;
+use heymarket_sandbox::SandboxConfig;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestSandbox, spawn_sandbox};

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use heymarket_gateway::sandbox::SandboxConfig;
+use heymarket_sandbox::SandboxConfig;
 use reqwest::Method;
 use serde_json::{Value, json};
 

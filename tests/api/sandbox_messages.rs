@@ -1,7 +1,7 @@
 //! Message history, team-wide listing and sending against the sandbox.
 
 use chrono::{DateTime, Utc};
-use heymarket_gateway::sandbox::SandboxConfig;
+use heymarket_sandbox::SandboxConfig;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestSandbox, spawn_sandbox};

@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use chrono::Timelike;
-use heymarket_gateway::sandbox::SandboxConfig;
-use heymarket_gateway::sandbox::readings::{
+use heymarket_sandbox::SandboxConfig;
+use heymarket_sandbox::readings::{
     CONVERSATION_LIMIT_MAX, ReadingOverride, ReadingValue, Readings,
 };
 use reqwest::Method;

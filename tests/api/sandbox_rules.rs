@@ -1,7 +1,7 @@
 //! The sandbox's business rules: conversation state changes, their refusals, and their effects
 //! as seen through the API afterwards.
 
-use heymarket_gateway::sandbox::SandboxConfig;
+use heymarket_sandbox::SandboxConfig;
 use reqwest::Method;
 use serde_json::{Value, json};
 

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use heymarket_gateway::config::GatewayConfig;
-use heymarket_gateway::sandbox::readings::{ReadingOverride, Readings};
-use heymarket_gateway::sandbox::{RateBudget, SandboxConfig};
+use heymarket_sandbox::readings::{ReadingOverride, Readings};
+use heymarket_sandbox::{RateBudget, SandboxConfig};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::Method;
 use serde_json::{Value, json};

@@ -8,7 +8,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
-use heymarket_gateway::sandbox::SandboxConfig;
+use heymarket_sandbox::SandboxConfig;
 use reqwest::Method;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;

@@ -3,7 +3,7 @@
 //! code and no `locations` at line 0.
 
 use async_graphql::Value as Ordered;
-use heymarket_gateway::sandbox::readings::Readings;
+use heymarket_sandbox::readings::Readings;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, error_codes, global};

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use heymarket_gateway::config::UpstreamAuth;
-use heymarket_gateway::sandbox::SandboxConfig;
+use heymarket_sandbox::SandboxConfig;
 use serde_json::{Value, json};
 
 use crate::helpers::{

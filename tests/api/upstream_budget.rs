@@ -1,7 +1,7 @@
 //! The per-operation upstream budget: one operation never sends more upstream calls than
 //! `--max-upstream-calls`, and what is obviously too big is refused before it runs.
 
-use heymarket_gateway::sandbox::SandboxConfig;
+use heymarket_sandbox::SandboxConfig;
 use serde_json::Value;
 
 use crate::helpers::{TestApp, error_codes, global, spawn_app_with};

@@ -4,11 +4,11 @@
 use std::time::Duration;
 
 use heymarket_gateway::config::{RateBudget, UpstreamAuth, UpstreamConfig};
-use heymarket_gateway::sandbox::SandboxConfig;
 use heymarket_gateway::upstream::requests::{
     ConversationStatusRequest, Recipient, SendMessageRequest,
 };
 use heymarket_gateway::upstream::{Client, Error};
+use heymarket_sandbox::SandboxConfig;
 use serde_json::json;
 
 use crate::helpers::{TestSandbox, sandbox_budget, spawn_sandbox};

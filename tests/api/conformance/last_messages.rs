@@ -3,8 +3,8 @@
 //! however precisely conversations carry `updated`, and whichever name the listing's cursor has.
 //! A history that fails blanks its own row only.
 
-use heymarket_gateway::sandbox::readings::Readings;
 use heymarket_gateway::schema::GlobalId;
+use heymarket_sandbox::readings::Readings;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, error_codes};

@@ -4,7 +4,7 @@
 
 use chrono::DurationRound;
 use futures::future::join_all;
-use heymarket_gateway::sandbox::readings::Readings;
+use heymarket_sandbox::readings::Readings;
 use serde_json::{Value, json};
 
 use crate::helpers::TestApp;

@@ -6,8 +6,8 @@
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeSet, HashMap};
 
-use heymarket_gateway::sandbox::SandboxConfig;
-use heymarket_gateway::sandbox::readings::{
+use heymarket_sandbox::SandboxConfig;
+use heymarket_sandbox::readings::{
     AssignedFilter, CountFilters, HistoryTimestamp, Readings, UpdatedPrecision,
 };
 use reqwest::Method;

@@ -6,8 +6,8 @@
 use std::time::Duration;
 
 use futures::future::join_all;
-use heymarket_gateway::sandbox::SandboxConfig;
-use heymarket_gateway::sandbox::readings::Readings;
+use heymarket_sandbox::SandboxConfig;
+use heymarket_sandbox::readings::Readings;
 use serde_json::{Value, json};
 
 use super::{

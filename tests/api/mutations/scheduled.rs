@@ -18,8 +18,8 @@ use crate::helpers::{
 use crate::sandbox_support::{
     reading, roomy_config, spawn_app_reading, spawn_app_reading_with, spawn_app_refreshed_by_events,
 };
-use heymarket_gateway::sandbox::SandboxConfig;
-use heymarket_gateway::sandbox::readings::Readings;
+use heymarket_sandbox::SandboxConfig;
+use heymarket_sandbox::readings::Readings;
 
 /// What every scheduling payload is asked for.
 const SCHEDULED: &str = "scheduledMessage { id databaseId sendAt state text phone \

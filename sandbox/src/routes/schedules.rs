@@ -11,12 +11,12 @@ use serde_json::Value;
 use std::sync::Arc;
 
 use super::path_id;
-use crate::sandbox::error::{ApiError, ApiResult, required};
-use crate::sandbox::extract::{JsonBody, Tenant};
-use crate::sandbox::readings::ScheduleDelete;
-use crate::sandbox::state::SandboxState;
-use crate::sandbox::store::{ScheduleAnswerJson, ScheduleInput, ScheduleJson, SendTarget};
-use crate::sandbox::wire::{normalize_phone, parse_instant};
+use crate::error::{ApiError, ApiResult, required};
+use crate::extract::{JsonBody, Tenant};
+use crate::readings::ScheduleDelete;
+use crate::state::SandboxState;
+use crate::store::{ScheduleAnswerJson, ScheduleInput, ScheduleJson, SendTarget};
+use crate::wire::{normalize_phone, parse_instant};
 
 /// Most attachments one scheduled message may carry, as for an inbound MMS.
 const MAX_ATTACHMENTS: usize = 10;

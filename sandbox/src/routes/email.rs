@@ -8,10 +8,10 @@ use axum::extract::State;
 use serde::Deserialize;
 
 use super::messages::answered;
-use crate::sandbox::error::{ApiError, ApiResult, required};
-use crate::sandbox::extract::{JsonBody, Tenant};
-use crate::sandbox::state::SandboxState;
-use crate::sandbox::store::{EmailSend, EmailTarget, SendAnswer};
+use crate::error::{ApiError, ApiResult, required};
+use crate::extract::{JsonBody, Tenant};
+use crate::state::SandboxState;
+use crate::store::{EmailSend, EmailTarget, SendAnswer};
 
 #[derive(Deserialize)]
 pub(super) struct EmailBody {

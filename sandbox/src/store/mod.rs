@@ -31,7 +31,7 @@ use self::records::{
 };
 use super::error::{ApiError, ApiResult};
 use super::wire::{to_micros, to_precision};
-use crate::sandbox::readings::Readings;
+use crate::readings::Readings;
 
 /// Everything the seed generates for one team, handed to [`TeamStore::new`].
 pub(crate) struct TeamData {

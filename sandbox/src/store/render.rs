@@ -7,8 +7,8 @@ use serde::Serialize;
 
 use super::TeamStore;
 use super::records::{Channel, Conversation, Direction, Message, Template};
-use crate::sandbox::readings::{MessageMedia, Unassigned};
-use crate::sandbox::wire::{timestamp, timestamp_at};
+use crate::readings::{MessageMedia, Unassigned};
+use crate::wire::{timestamp, timestamp_at};
 
 /// Whose read state a conversation shows.
 ///

@@ -9,13 +9,13 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{DatePageBody, path_id};
-use crate::sandbox::error::{ApiError, ApiResult};
-use crate::sandbox::extract::{JsonBody, Tenant};
-use crate::sandbox::state::SandboxState;
-use crate::sandbox::store::records::Contact;
-use crate::sandbox::store::{ContactJson, TeamStore};
-use crate::sandbox::webhooks::EventKind;
-use crate::sandbox::wire::normalize_phone;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{JsonBody, Tenant};
+use crate::state::SandboxState;
+use crate::store::records::Contact;
+use crate::store::{ContactJson, TeamStore};
+use crate::webhooks::EventKind;
+use crate::wire::normalize_phone;
 
 /// Contacts per page of `POST /v1/contacts` ("`date` cursor … default page 30", §9.1).
 const PAGE_SIZE: usize = 30;

@@ -2,6 +2,10 @@
 //! format over seeded, deterministic data, with its auth, limits and webhooks, plus fault
 //! knobs and counters under `/_sandbox/*`.
 //!
+//! The gateway embeds it (its default run and `sandbox` command) and is tested against it. It
+//! depends on nothing of the gateway, its models or its helpers: what both sides need is written
+//! twice, so a misreading of the upstream in one is not silently shared by the other.
+//!
 //! # Layout
 //!
 //! - `routes`: the `/v1` and `/v2` handlers; `control`: the `/_sandbox` API.

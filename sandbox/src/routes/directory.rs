@@ -2,8 +2,8 @@
 
 use axum::Json;
 
-use crate::sandbox::extract::Tenant;
-use crate::sandbox::store::{InboxJson, TeamJson};
+use crate::extract::Tenant;
+use crate::store::{InboxJson, TeamJson};
 
 pub(super) async fn inboxes(tenant: Tenant) -> Json<Vec<InboxJson>> {
     let store = tenant.store();

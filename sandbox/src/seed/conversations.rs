@@ -11,7 +11,7 @@ use rand::seq::{IndexedRandom, SliceRandom, index};
 use rand_chacha::ChaCha8Rng;
 
 use super::{SPAN_DAYS, anchor, words};
-use crate::sandbox::store::records::{
+use crate::store::records::{
     Channel, Contact, Conversation, Direction, FIRST_CONVERSATION_ID, FIRST_MESSAGE_ID, Inbox,
     Message, Status,
 };

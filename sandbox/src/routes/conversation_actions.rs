@@ -8,13 +8,13 @@ use axum::extract::State;
 use serde::Deserialize;
 
 use super::single_target;
-use crate::sandbox::error::{ApiError, ApiResult, required};
-use crate::sandbox::extract::{JsonBody, Tenant};
-use crate::sandbox::readings::Unassign;
-use crate::sandbox::state::SandboxState;
-use crate::sandbox::store::records::Status;
-use crate::sandbox::store::{Address, TeamStore, Viewer};
-use crate::sandbox::webhooks::EventKind;
+use crate::error::{ApiError, ApiResult, required};
+use crate::extract::{JsonBody, Tenant};
+use crate::readings::Unassign;
+use crate::state::SandboxState;
+use crate::store::records::Status;
+use crate::store::{Address, TeamStore, Viewer};
+use crate::webhooks::EventKind;
 
 /// The body shared by open, close, read, unread and reassign.
 #[derive(Deserialize)]

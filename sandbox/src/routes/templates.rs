@@ -4,9 +4,9 @@ use axum::Json;
 use axum::extract::Path;
 
 use super::{DatePageBody, path_id};
-use crate::sandbox::error::{ApiError, ApiResult};
-use crate::sandbox::extract::{JsonBody, Tenant};
-use crate::sandbox::store::TemplateJson;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{JsonBody, Tenant};
+use crate::store::TemplateJson;
 
 /// Templates per page, as documented ("`date` cursor, 30 per page", §9.4).
 const PAGE_SIZE: usize = 30;

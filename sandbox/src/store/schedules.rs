@@ -7,9 +7,9 @@ use serde::Serialize;
 
 use super::records::{Channel, FIRST_SCHEDULE_ID};
 use super::{Send, SendOutcome, SendTarget, TeamStore};
-use crate::sandbox::error::{ApiError, ApiResult};
-use crate::sandbox::readings::{LocalId, ScheduleAfterSend, ScheduleAnswer};
-use crate::sandbox::wire::timestamp;
+use crate::error::{ApiError, ApiResult};
+use crate::readings::{LocalId, ScheduleAfterSend, ScheduleAnswer};
+use crate::wire::timestamp;
 
 /// The shortest lead time: "≥ 15 minutes in the future" (§7.6).
 const MIN_LEAD: TimeDelta = TimeDelta::minutes(15);

@@ -3,7 +3,7 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use super::error::{ApiError, ApiResult};
-use crate::sandbox::readings::UpdatedPrecision;
+use crate::readings::UpdatedPrecision;
 
 /// An instant as the API writes it: RFC 3339, exactly six fractional digits, `Z`
 /// (e.g. `2026-04-12T15:30:00.123456Z`).

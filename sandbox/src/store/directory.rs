@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::TeamStore;
 use super::records::{Contact, CustomField, Inbox, Tag};
-use crate::sandbox::wire::timestamp;
+use crate::wire::timestamp;
 
 /// An inbox on the wire: every field of §5.3.
 #[derive(Debug, Clone, Serialize)]

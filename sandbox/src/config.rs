@@ -9,13 +9,13 @@ use std::time::Duration;
 
 use url::Url;
 
-use crate::sandbox::readings::Readings;
+use crate::readings::Readings;
 
 /// Seed of the sandbox's generated data.
 pub const DEFAULT_SANDBOX_SEED: u64 = 42;
 /// Teams (tenants) the sandbox simulates, each with its own credentials and data.
 pub const DEFAULT_SANDBOX_TEAMS: u16 = 2;
-/// Members the sandbox seeds each team with; `--members` adds more.
+/// Members the sandbox seeds each team with; [`SandboxConfig::members`] may add more.
 pub const DEFAULT_SANDBOX_MEMBERS: u16 = 12;
 /// Heymarket's documented budget, which the sandbox enforces.
 pub const DEFAULT_SANDBOX_RATE_LIMIT: &str = "500/min";
@@ -64,7 +64,9 @@ impl Default for SandboxConfig {
 /// budget type of its own, for what it spends; this one is what the simulated upstream allows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateBudget {
+    /// Requests accepted in any one window.
     pub requests: u32,
+    /// The window's length.
     pub per: Duration,
 }
 

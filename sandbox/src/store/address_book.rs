@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 
 use super::TeamStore;
 use super::records::{Contact, CustomField, FIRST_CONTACT_ID, MAX_CONTACT_TAGS, Tag};
-use crate::sandbox::error::{ApiError, ApiResult};
-use crate::sandbox::wire::uuid_from_bits;
+use crate::error::{ApiError, ApiResult};
+use crate::wire::uuid_from_bits;
 
 /// A contact's fields as a create or an update carries them, present and well-formed; the
 /// store checks them against the data.

@@ -10,11 +10,11 @@ use super::records::{
     Channel, Conversation, Direction, FIRST_CONVERSATION_ID, FIRST_MESSAGE_ID, Message, Status,
 };
 use super::render::SendAnswer;
-use crate::sandbox::error::{ApiError, ApiResult};
-use crate::sandbox::readings::{
+use crate::error::{ApiError, ApiResult};
+use crate::readings::{
     EmailThreadTarget, HistoryTimestamp, HistoryUnknownPhone, LocalId, OptOut, SendAnswerShape,
 };
-use crate::sandbox::wire::to_precision;
+use crate::wire::to_precision;
 
 /// Most messages `GET /v1/messages` returns.
 const HISTORY_LIMIT: usize = 50;

@@ -18,7 +18,7 @@ use super::store::{Counts, Inbound, MAX_BURST, MessageJson, Ran};
 use super::webhooks::EventKind;
 use super::wire::normalize_target;
 use super::wire::parse_instant;
-use crate::sandbox::readings::ReadingValue;
+use crate::readings::ReadingValue;
 
 pub(crate) fn router() -> Router<Arc<SandboxState>> {
     Router::new()

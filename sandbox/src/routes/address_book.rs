@@ -10,10 +10,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{DatePageBody, path_id};
-use crate::sandbox::error::{ApiError, ApiResult};
-use crate::sandbox::extract::{JsonBody, QueryParams, Tenant};
-use crate::sandbox::store::{ContactFields, CustomFieldJson, TagJson, TeamStore};
-use crate::sandbox::wire::normalize_phone;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{JsonBody, QueryParams, Tenant};
+use crate::store::{ContactFields, CustomFieldJson, TagJson, TeamStore};
+use crate::wire::normalize_phone;
 
 /// Tags per page ("`date` cursor, 30 per page", §9.5).
 const PAGE_SIZE: usize = 30;

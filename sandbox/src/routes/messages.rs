@@ -8,16 +8,16 @@ use axum::extract::State;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::sandbox::error::{ApiError, ApiResult, required};
-use crate::sandbox::extract::{JsonBody, QueryParams, Tenant};
-use crate::sandbox::readings::MessagesAllCursor;
-use crate::sandbox::state::SandboxState;
-use crate::sandbox::store::records::Message;
-use crate::sandbox::store::{
+use crate::error::{ApiError, ApiResult, required};
+use crate::extract::{JsonBody, QueryParams, Tenant};
+use crate::readings::MessagesAllCursor;
+use crate::state::SandboxState;
+use crate::store::records::Message;
+use crate::store::{
     MessageJson, MessagePage, Send, SendAnswer, SendOutcome, SendTarget, TeamStore,
 };
-use crate::sandbox::webhooks::EventKind;
-use crate::sandbox::wire::{normalize_phone, normalize_target, parse_instant};
+use crate::webhooks::EventKind;
+use crate::wire::{normalize_phone, normalize_target, parse_instant};
 
 /// `limit` when none is given: "`limit` (int, default **30**)".
 const DEFAULT_PAGE: i64 = 30;

@@ -9,15 +9,15 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::path_id;
-use crate::sandbox::error::{ApiError, ApiResult};
-use crate::sandbox::extract::{JsonBody, Tenant};
-use crate::sandbox::readings::{
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{JsonBody, Tenant};
+use crate::readings::{
     AssignedFilter, CONVERSATION_LIMIT_MAX, ClosedFalse, ConversationLimit, CountAnswer,
     CountFilters, EmptyInboxes, Readings, UnreadFalse,
 };
-use crate::sandbox::state::SandboxState;
-use crate::sandbox::store::{ConversationJson, ListQuery, Viewer};
-use crate::sandbox::wire::parse_instant;
+use crate::state::SandboxState;
+use crate::store::{ConversationJson, ListQuery, Viewer};
+use crate::wire::parse_instant;
 
 #[derive(Deserialize)]
 pub(super) struct ListBody {

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use super::TeamStore;
 use super::records::{Channel, Conversation, Status};
-use crate::sandbox::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult};
 
 /// A validated `POST /v1/conversations` request.
 #[derive(Debug, Clone)]

@@ -4,7 +4,7 @@ use std::collections::VecDeque;
 use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
 
-use crate::sandbox::config::RateBudget;
+use crate::config::RateBudget;
 
 /// Accepts at most `budget.requests` requests in any window of length `budget.per`.
 /// Refused requests are not logged, so they do not spend the budget.

@@ -10,8 +10,8 @@ use super::seed;
 use super::stats::Stats;
 use super::store::TeamStore;
 use super::webhooks::{EventKind, WebhookWorker, Webhooks};
-use crate::sandbox::config::SandboxConfig;
-use crate::sandbox::readings::{Readings, WriteEvents};
+use crate::config::SandboxConfig;
+use crate::readings::{Readings, WriteEvents};
 
 /// One simulated tenant.
 pub(crate) struct Team {

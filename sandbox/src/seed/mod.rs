@@ -21,7 +21,7 @@ use super::store::records::{
     FIRST_MEMBER_ID, FIRST_TAG_ID, FIRST_TEMPLATE_ID, Inbox, Member, Tag, TeamInfo, Template,
 };
 use super::wire::uuid_from_bits;
-use crate::sandbox::config::DEFAULT_SANDBOX_MEMBERS;
+use crate::config::DEFAULT_SANDBOX_MEMBERS;
 
 /// The seeded timeline ends here: 2026-06-01T00:00:00Z.
 const ANCHOR_UNIX_SECONDS: i64 = 1_780_272_000;
@@ -286,7 +286,7 @@ mod tests {
     use std::collections::{HashMap, HashSet};
 
     use super::*;
-    use crate::sandbox::store::records::Status;
+    use crate::store::records::Status;
 
     /// Enough of a team's data to tell two generations apart.
     fn fingerprint(data: &TeamData) -> Vec<String> {
