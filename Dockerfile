@@ -3,6 +3,8 @@
 # Build stage: a release build from the locked dependency set.
 FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src
+# The whole workspace: the gateway and the sandbox crate it embeds (sandbox/); .dockerignore
+# leaves out target/ and .git.
 COPY . .
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
