@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use heymarket_gateway::schema::GlobalId;
 use serde_json::{Value, json};
@@ -23,11 +24,34 @@ const CLOSE: &str = "mutation($input: CloseConversationInput!) {
   closeConversation(input: $input) { userErrors { code } }
 }";
 
+/// Replicas taking requests in turn, like a round-robin load balancer in front of them.
+#[derive(Debug)]
+pub(crate) struct Balancer {
+    graphql_urls: Vec<String>,
+    turn: AtomicUsize,
+}
+
+impl Balancer {
+    pub(crate) fn new(graphql_urls: impl IntoIterator<Item = String>) -> Self {
+        Self {
+            graphql_urls: graphql_urls.into_iter().collect(),
+            turn: AtomicUsize::new(0),
+        }
+    }
+
+    /// The GraphQL URL whose turn it is.
+    pub(crate) fn next(&self) -> &str {
+        let turn = self.turn.fetch_add(1, Ordering::Relaxed);
+        &self.graphql_urls[turn % self.graphql_urls.len().max(1)]
+    }
+}
+
 /// One agent's GraphQL client.
 #[derive(Debug, Clone)]
 pub(crate) struct GatewayFrontend {
     pub(crate) http: reqwest::Client,
-    pub(crate) graphql_url: String,
+    /// The gateways it sends its requests to.
+    pub(crate) balancer: Arc<Balancer>,
     pub(crate) member: i64,
     pub(crate) inbox: i64,
     /// Member ids by name, to read a row's `assignee { name }`.
@@ -120,9 +144,15 @@ impl GatewayFrontend {
 
     /// The `data` of an answer without `errors`.
     async fn execute(&self, query: &str, variables: Value) -> Result<Value, Failure> {
-        let mut body = send(&self.http, &self.graphql_url, self.member, query, variables)
-            .await
-            .map_err(Failure::new)?;
+        let mut body = send(
+            &self.http,
+            self.balancer.next(),
+            self.member,
+            query,
+            variables,
+        )
+        .await
+        .map_err(Failure::new)?;
         if let Some(errors) = body["errors"].as_array() {
             return Err(Failure(errors.iter().map(error_label).collect()));
         }

@@ -32,6 +32,7 @@ mod frontend;
 mod gateway;
 mod phase;
 mod plot;
+mod redis;
 mod report;
 #[path = "../soak/requests.rs"]
 mod requests;
@@ -105,6 +106,11 @@ pub(crate) struct Args {
     #[arg(long = "sandbox-reading")]
     sandbox_readings: Vec<String>,
 
+    /// Gateways on the gateway side, taking the agents' requests in turn (a round-robin
+    /// balancer); more than one share a `redis-server` started for the run.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=8))]
+    replicas: u16,
+
     /// Runs the gateway side only, without the direct REST comparison.
     #[arg(long)]
     gateway_only: bool,
@@ -138,6 +144,7 @@ async fn run(args: &Args) -> anyhow::Result<()> {
         subscribe: args.subscribe,
         gateway_args: args.gateway_args.clone(),
         sandbox_readings: args.sandbox_readings.clone(),
+        replicas: usize::from(args.replicas),
     };
     let sides: &[Side] = if args.gateway_only {
         &[Side::Gateway]
@@ -195,6 +202,9 @@ async fn run(args: &Args) -> anyhow::Result<()> {
         }
         if args.subscribe {
             caption.push_str(", subscribing");
+        }
+        if args.replicas > 1 {
+            caption.push_str(&format!(", {} replicas sharing Redis", args.replicas));
         }
         plot::draw(&report.runs, &caption, repository).await?;
     }

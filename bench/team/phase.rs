@@ -23,8 +23,9 @@ use crate::changes::{Staleness, Tracker, Watch};
 use crate::customers::{self, Customers};
 use crate::direct::DirectFrontend;
 use crate::frontend::Frontend;
-use crate::gateway::GatewayFrontend;
+use crate::gateway::{Balancer, GatewayFrontend};
 use crate::processes::{GatewayLauncher, GatewayProcess, SandboxOptions, SandboxProcess};
+use crate::redis::RedisProcess;
 use crate::rest::{Call, RestFrontend};
 use crate::sandbox::{Faults, SandboxControl, UpstreamCalls};
 use crate::subscriptions::{self, Received};
@@ -77,6 +78,8 @@ pub(crate) struct Setup {
     pub(crate) subscribe: bool,
     pub(crate) gateway_args: Vec<String>,
     pub(crate) sandbox_readings: Vec<String>,
+    /// Gateways behind the round-robin balancer, sharing a Redis when more than one.
+    pub(crate) replicas: usize,
 }
 
 /// What one run measured.
@@ -84,6 +87,8 @@ pub(crate) struct Setup {
 pub(crate) struct Run {
     pub(crate) side: Side,
     pub(crate) agents: usize,
+    /// Gateways the agents' requests went to in turn (none on the direct side).
+    pub(crate) replicas: usize,
     /// The measured time (after the warm-up).
     pub(crate) seconds: f64,
     pub(crate) calls: UpstreamCalls,
@@ -92,7 +97,7 @@ pub(crate) struct Run {
     pub(crate) customers: Customers,
     /// What the agents' subscriptions received (the gateway side with `--subscribe`).
     pub(crate) received: Option<Received>,
-    /// The gateway's resident memory at the end, in KiB.
+    /// The gateways' resident memory at the end, in KiB, summed.
     pub(crate) rss_kib: Option<u64>,
     /// The machine's load average over the minute before the run (other work on it slows
     /// everything down).
@@ -100,6 +105,14 @@ pub(crate) struct Run {
 }
 
 impl Run {
+    /// The side, and how many gateways served it when more than one.
+    pub(crate) fn label(&self) -> String {
+        match self.replicas {
+            0 | 1 => self.side.name().to_owned(),
+            replicas => format!("{} ×{replicas}", self.side.name()),
+        }
+    }
+
     /// Upstream calls per minute of the measured time.
     pub(crate) fn calls_per_minute(&self) -> f64 {
         self.calls.total as f64 * 60.0 / self.seconds.max(f64::EPSILON)
@@ -118,34 +131,72 @@ pub(crate) async fn run(setup: &Setup, side: Side, agents: usize) -> anyhow::Res
     match side {
         Side::Direct => {
             let sandbox = SandboxProcess::start(&setup.binary, &options).await?;
-            let measured = measure(setup, side, agents, &sandbox, None).await;
+            let measured = measure(setup, side, agents, &sandbox, &mut []).await;
             sandbox.stop_after(measured).await
         }
         Side::Gateway => {
             // The sandbox needs the gateway's webhook URL before the gateway exists.
-            let gateway_addr = std::net::TcpListener::bind("127.0.0.1:0")
+            let webhook_addr = std::net::TcpListener::bind("127.0.0.1:0")
                 .and_then(|listener| listener.local_addr())
                 .context("cannot find a free port")?;
-            options.webhook_url = Some(format!("http://{gateway_addr}/webhooks/heymarket"));
+            options.webhook_url = Some(format!("http://{webhook_addr}/webhooks/heymarket"));
             let sandbox = SandboxProcess::start(&setup.binary, &options).await?;
-            let launcher = GatewayLauncher {
-                binary: setup.binary.clone(),
-                listen: gateway_addr.to_string(),
-                upstream_url: sandbox.url.clone(),
-                credentials: sandbox.credentials.clone(),
-                rate_limit: Some(RATE_LIMIT.to_owned()),
-                extra_args: setup.gateway_args.clone(),
-            };
-            let measured = match launcher.start().await {
-                Ok(mut gateway) => {
-                    let measured = measure(setup, side, agents, &sandbox, Some(&mut gateway)).await;
-                    gateway.stop_after(measured).await
-                }
-                Err(error) => Err(error.into()),
+            let measured = if setup.replicas > 1 {
+                let redis = RedisProcess::start().await?;
+                let measured =
+                    through_replicas(setup, agents, &sandbox, webhook_addr, Some(&redis.url)).await;
+                redis.stop_after(measured).await
+            } else {
+                through_replicas(setup, agents, &sandbox, webhook_addr, None).await
             };
             sandbox.stop_after(measured).await
         }
     }
+}
+
+/// Runs the agents through `setup.replicas` fresh gateways sharing `redis_url`, the first
+/// taking the sandbox's webhooks at `webhook_addr`, and stops them.
+async fn through_replicas(
+    setup: &Setup,
+    agents: usize,
+    sandbox: &SandboxProcess,
+    webhook_addr: std::net::SocketAddr,
+    redis_url: Option<&str>,
+) -> anyhow::Result<Run> {
+    let mut extra_args = setup.gateway_args.clone();
+    if let Some(url) = redis_url {
+        extra_args.extend(["--redis-url".to_owned(), url.to_owned()]);
+    }
+    let mut gateways = Vec::new();
+    let mut started = Ok(());
+    for replica in 0..setup.replicas {
+        let launcher = GatewayLauncher {
+            binary: setup.binary.clone(),
+            listen: match replica {
+                0 => webhook_addr.to_string(),
+                _ => "127.0.0.1:0".to_owned(),
+            },
+            upstream_url: sandbox.url.clone(),
+            credentials: sandbox.credentials.clone(),
+            rate_limit: Some(RATE_LIMIT.to_owned()),
+            extra_args: extra_args.clone(),
+        };
+        match launcher.start().await {
+            Ok(gateway) => gateways.push(gateway),
+            Err(error) => {
+                started = Err(error.into());
+                break;
+            }
+        }
+    }
+    let mut measured = match started {
+        Ok(()) => measure(setup, Side::Gateway, agents, sandbox, &mut gateways).await,
+        Err(error) => Err(error),
+    };
+    for gateway in gateways.into_iter().rev() {
+        measured = gateway.stop_after(measured).await;
+    }
+    measured
 }
 
 /// How long the agents go on after the measured time: a few refreshes, and [`DRAIN`] at the
@@ -257,7 +308,7 @@ async fn measure(
     side: Side,
     agents: usize,
     sandbox: &SandboxProcess,
-    gateway: Option<&mut GatewayProcess>,
+    gateways: &mut [GatewayProcess],
 ) -> anyhow::Result<Run> {
     let load_average = std::fs::read_to_string("/proc/loadavg")
         .ok()
@@ -300,7 +351,12 @@ async fn measure(
         until,
         stop,
     };
-    let graphql_url = gateway.as_ref().map(|gateway| gateway.graphql_url.clone());
+    // Every request goes to the next gateway in turn, as behind a round-robin balancer.
+    let balancer = (!gateways.is_empty()).then(|| {
+        Arc::new(Balancer::new(
+            gateways.iter().map(|gateway| gateway.graphql_url.clone()),
+        ))
+    });
     // The run's tasks live in join sets, and the subscribers also hold this guard's token: an
     // error on the way drops them all, which stops them.
     let stop_subscribers = CancellationToken::new().drop_guard();
@@ -314,21 +370,21 @@ async fn measure(
             .collect(),
     );
     for (index, watch) in watches.iter().enumerate() {
-        let frontend = match &graphql_url {
-            Some(graphql_url) => Frontend::Gateway(GatewayFrontend {
+        let frontend = match &balancer {
+            Some(balancer) => Frontend::Gateway(GatewayFrontend {
                 http: setup.http.clone(),
-                graphql_url: graphql_url.clone(),
+                balancer: Arc::clone(balancer),
                 member: watch.member,
                 inbox: watch.inbox,
                 members_by_name: Arc::clone(&members_by_name),
             }),
             None => Frontend::Direct(DirectFrontend(rest(watch.member, watch.inbox))),
         };
-        let changed = match &graphql_url {
-            Some(graphql_url) if setup.subscribe => {
+        let changed = match &balancer {
+            Some(balancer) if setup.subscribe => {
                 let changed = Arc::new(Notify::new());
                 subscribers.spawn(subscribe(
-                    graphql_url.clone(),
+                    balancer.next().to_owned(),
                     *watch,
                     Arc::clone(&changed),
                     stop_subscribers.token().clone(),
@@ -398,19 +454,18 @@ async fn measure(
     let (tally, customers, received) = tokio::time::timeout_at(stop + STOP_GRACE, joined)
         .await
         .context("the agents did not stop")??;
-    let rss_kib = match gateway {
-        Some(gateway) => {
-            gateway
-                .ensure_running()
-                .await
-                .context("the gateway stopped during the run")?;
-            gateway.rss_kib()
-        }
-        None => None,
-    };
+    let mut rss_kib = None;
+    for gateway in gateways.iter_mut() {
+        gateway
+            .ensure_running()
+            .await
+            .context("a gateway stopped during the run")?;
+        rss_kib = Some(rss_kib.unwrap_or(0) + gateway.rss_kib().unwrap_or(0));
+    }
     Ok(Run {
         side,
         agents,
+        replicas: gateways.len(),
         seconds,
         calls,
         tally,

@@ -148,7 +148,7 @@ fn write_runs(out: &mut String, runs: &[Run]) {
             out,
             "| {} | {} | {:.0} | {:.1}× | {} / {} | {} / {} | {} of {} | {} | {} | {:.1} | {} / {} |",
             run.agents,
-            run.side.name(),
+            run.label(),
             run.calls_per_minute(),
             run.calls_per_minute() / TARGET_PER_MINUTE,
             seconds(Staleness::quantile(first, 0.5)),
@@ -310,7 +310,7 @@ fn write_notes(out: &mut String, runs: &[Run], args: &Args) {
             out,
             "- {} agents, {}: {}.",
             run.agents,
-            run.side.name(),
+            run.label(),
             facts.join("; ")
         );
     }
