@@ -44,6 +44,10 @@ pub struct Caches {
     pub(super) inboxes: Cache<TenantKey, Arc<Vec<Inbox>>>,
     pub(super) team: Cache<TenantKey, Arc<Team>>,
     pub(super) conversations: Cache<(TenantKey, i64), Arc<Conversation>>,
+    /// Conversations read past every cache after an event, by the event's fingerprint: every
+    /// subscription the event concerns takes the one read made after it, for as long as an
+    /// operation may take.
+    pub(super) event_reads: Cache<(TenantKey, i64, String), Option<Arc<Conversation>>>,
     /// Contacts by id, as `GET /v1/contact/{id}` answered (a missing one is not kept).
     pub(super) contacts_by_id: Cache<(TenantKey, i64), Arc<Contact>>,
     /// Contacts by phone; a missing contact is remembered too.
@@ -139,6 +143,7 @@ impl Caches {
             conversations: event_driven(capacity, by_entity())
                 .support_invalidation_closures()
                 .build(),
+            event_reads: bounded(capacity, fill_deadline).build(),
             contacts_by_id: bounded(capacity, config.ttl_contacts)
                 .support_invalidation_closures()
                 .build(),

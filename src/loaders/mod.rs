@@ -184,6 +184,27 @@ impl Loaders {
     /// finds for this operation and later requests. `None` when it does not exist.
     pub async fn fresh_conversation(&self, id: i64) -> Result<Option<Arc<Conversation>>, ApiError> {
         let conversation = self.source.fresh_conversation(id).await?;
+        Ok(self.seen_fresh(id, conversation).await)
+    }
+
+    /// A conversation as the upstream had it after the event whose fingerprint is
+    /// `fingerprint`: read past every cache once, however many subscriptions the event
+    /// concerns. `None` when it does not exist.
+    pub async fn conversation_after(
+        &self,
+        fingerprint: &str,
+        id: i64,
+    ) -> Result<Option<Arc<Conversation>>, ApiError> {
+        let conversation = self.source.conversation_after(fingerprint, id).await?;
+        Ok(self.seen_fresh(id, conversation).await)
+    }
+
+    /// Keeps what a fresh read of conversation `id` found for the rest of the operation.
+    async fn seen_fresh(
+        &self,
+        id: i64,
+        conversation: Option<Arc<Conversation>>,
+    ) -> Option<Arc<Conversation>> {
         match &conversation {
             Some(conversation) => {
                 self.conversations
@@ -194,7 +215,7 @@ impl Loaders {
             // within one operation and leaves no stale copy behind.
             None => self.conversations.clear::<i64>(),
         }
-        Ok(conversation)
+        conversation
     }
 
     /// Forgets what this operation has seen, so later fields read afresh (through the shared

@@ -289,6 +289,19 @@ impl Source {
         }
     }
 
+    /// [`Self::fresh_conversation`], read once after the event `fingerprint` names for every
+    /// reader that asks on its account.
+    pub(super) async fn conversation_after(
+        &self,
+        fingerprint: &str,
+        id: i64,
+    ) -> Result<Option<Arc<Conversation>>, ApiError> {
+        let key = (self.tenant, id, fingerprint.to_owned());
+        let fill = || self.fresh_conversation(id);
+        self.read_through(CacheKind::EventReads, &self.caches.event_reads, key, fill)
+            .await
+    }
+
     pub(super) async fn remember_conversation(&self, conversation: Arc<Conversation>) {
         self.caches
             .conversations

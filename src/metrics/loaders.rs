@@ -27,6 +27,8 @@ pub enum CacheKind {
     Answers,
     /// The cache replicas share through Redis (see `loaders::shared`).
     Shared,
+    /// Conversations read again after an event, once for every subscription it concerns.
+    EventReads,
 }
 
 impl CacheKind {
@@ -47,6 +49,7 @@ impl CacheKind {
             Self::ConversationCounts => "conversation_counts",
             Self::Answers => "answers",
             Self::Shared => "shared",
+            Self::EventReads => "event_reads",
         }
     }
 }

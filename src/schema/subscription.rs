@@ -26,8 +26,8 @@ pub struct Subscription;
 ///
 /// An event is a hint, not a source: its content only picks the subscriptions it may concern
 /// (its team, and the inbox and conversation it names). What a subscription delivers is read
-/// again from the upstream, past the caches, and checked against the subscription's scope
-/// again, so a forged or stale event can neither change what a subscriber is told nor reach a
+/// again from the upstream, past the caches (once for every subscription the event concerns),
+/// and checked against the subscription's scope again, so a forged or stale event can neither change what a subscriber is told nor reach a
 /// subscriber outside the inbox. An event whose object cannot be read again (the upstream has
 /// no such object, or is failing) is skipped, and the log says why.
 #[SubscriptionRoot]
@@ -196,7 +196,7 @@ impl Scope {
         context.loaders.forget_all();
         let conversation = context
             .loaders
-            .fresh_conversation(hint.id)
+            .conversation_after(&event.fingerprint, hint.id)
             .await
             .inspect_err(|error| skipped(event, error))
             .ok()??;

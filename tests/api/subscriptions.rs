@@ -8,7 +8,7 @@ use heymarket_sandbox::SandboxConfig;
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    TestApp, database_id, eventually_ok, global, json_at, spawn_app_with_webhooks,
+    TestApp, database_id, eventually_ok, global, json_at, routes, spawn_app_with_webhooks,
 };
 use crate::sandbox_support::roomy_config;
 use crate::ws_support::{Init, first_delivery, inbound, result_where};
@@ -70,6 +70,39 @@ async fn a_customer_message_reaches_message_added_with_its_links() {
     assert_eq!(
         conversation["lastMessage"]["text"], "Is my order ready?",
         "links see the new state"
+    );
+}
+
+#[tokio::test]
+async fn an_event_is_read_again_once_for_every_subscription_it_concerns() {
+    let app = app().await;
+    let query = "subscription($inbox: ID!) { conversationUpdated(inboxIds: [$inbox]) { databaseId status } }";
+    let mut subscribers = Vec::new();
+    for _ in 0..3 {
+        let mut subscriber = app.subscriber(json!({})).await;
+        subscriber
+            .subscribe(query, json!({"inbox": global("Inbox:3001")}))
+            .await;
+        first_delivery(&app, &mut subscriber, 3001, "12125550131").await;
+        subscribers.push(subscriber);
+    }
+    // Each subscription handles its events in order: once all have shown this one, they are
+    // done with every earlier one.
+    let delivered_by_all = async |subscribers: &mut Vec<_>, phone: &str| {
+        let message = inbound(&app, 101, 3001, phone, "Hello").await;
+        let id = json_at::<i64>(&message, "/conversation/id").to_string();
+        for subscriber in subscribers {
+            result_where(subscriber, "conversationUpdated", |c| c["databaseId"] == id).await;
+        }
+    };
+    delivered_by_all(&mut subscribers, "12125550132").await;
+    app.sandbox.take_calls().await;
+
+    delivered_by_all(&mut subscribers, "12125550133").await;
+    assert_eq!(
+        app.sandbox.take_calls().await,
+        routes(&[("GET /v1/conversations/{id}", 1)]),
+        "one read after the event, for all three subscriptions"
     );
 }
 
