@@ -27,7 +27,7 @@ use tracing::Instrument;
 use super::batch::BatchFetch;
 use super::cache::LastMessageKey;
 use super::message_window::{self, Step, Window};
-use super::source::Source;
+use super::source::{Source, shared_key};
 use crate::error::ApiError;
 use crate::metrics::CacheKind;
 use crate::upstream::models::{Conversation, Message};
@@ -79,22 +79,22 @@ impl Source {
             ..AllMessagesRequest::default()
         };
         let upstream = self.upstream.clone();
+        let key = format!("messages:{}", shared_key(&request));
         // A task per listing, so that decoding one large answer does not hold up reading the
         // others.
-        let answer =
+        let fill = async {
             tokio::spawn(async move { upstream.all_messages(&request).await }.in_current_span())
-                .await;
-        match answer {
-            Ok(Ok(messages)) => {
+                .await
+                .map_err(|_stopped| ApiError::Internal)?
+                .map_err(ApiError::from)
+        };
+        match self.shared(|| key, fill).await {
+            Ok(messages) => {
                 self.caches.listing_answered(limit, messages.len());
                 Window::of(before, &messages).map(Arc::new)
             }
-            Ok(Err(error)) => {
-                tracing::warn!(%error, "team-wide message listing failed; reading histories instead");
-                None
-            }
             Err(error) => {
-                tracing::warn!(%error, "team-wide message listing stopped; reading histories instead");
+                tracing::warn!(%error, "team-wide message listing failed; reading histories instead");
                 None
             }
         }

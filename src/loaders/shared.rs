@@ -7,7 +7,7 @@
 //! any replica hears it, so no replica can read, after an event, an entry filled before it:
 //! the invalidation is the same as the replicas' own, and it cannot race a fill, since a fill
 //! writes into the epoch it read in. What is shared is what the team's events invalidate:
-//! conversations, list pages, counts and histories.
+//! conversations, list pages, counts, histories and team-wide message listings.
 //!
 //! Only a team that is **event-driven** on this replica (see `freshness`) uses it. Without
 //! events nothing would move the epoch, and an entry would be as old as the replica that

@@ -101,7 +101,7 @@ impl Source {
     /// `fill`, read through the cache replicas share under `key` while the tenant's team is
     /// event-driven (see `shared`); `fill` alone otherwise. Boxed when shared, so the fill's
     /// future is not counted twice in every caller's.
-    fn shared<'a, V, Fill>(
+    pub(super) fn shared<'a, V, Fill>(
         &'a self,
         key: impl FnOnce() -> String,
         fill: Fill,
@@ -506,9 +506,9 @@ impl Source {
     }
 }
 
-/// A list request as the shared cache keys it: the body the upstream is sent, which is what
-/// decides its answer.
-fn shared_key(request: &ConversationListRequest) -> String {
+/// A request as the shared cache keys it: the body the upstream is sent, which is what decides
+/// its answer.
+pub(super) fn shared_key(request: &(impl Serialize + std::fmt::Debug)) -> String {
     serde_json::to_string(request).unwrap_or_else(|_| format!("{request:?}"))
 }
 
