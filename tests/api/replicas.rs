@@ -74,24 +74,6 @@ async fn a_webhook_taken_in_by_one_replica_reaches_the_other() {
         .parse()
         .unwrap();
     let id: i64 = open["databaseId"].as_str().unwrap().parse().unwrap();
-    // A page with its rows' last messages: the list page and the team-wide message listing
-    // A read are B's too.
-    let page = "{ conversations(first: 10, filter: {status: OPEN}) { nodes { id lastMessage { text } } } }";
-    let on_a = a.graphql(page).await;
-    assert_eq!(on_a["errors"], Value::Null, "{on_a}");
-    let read_by_a = a.sandbox.take_calls().await;
-    assert!(
-        read_by_a.contains_key("POST /v1/conversations")
-            && read_by_a.contains_key("POST /v1/messages/all"),
-        "{read_by_a:?}"
-    );
-    assert_eq!(b.graphql(page).await["data"], on_a["data"]);
-    assert_eq!(
-        a.sandbox.take_calls().await,
-        routes(&[]),
-        "B read it all from Redis"
-    );
-
     let close = json!({"inbox_id": inbox, "user_id": 501, "chat_id": id});
     assert_eq!(
         a.sandbox
@@ -190,6 +172,24 @@ async fn what_one_replica_fetched_the_other_serves_until_an_event_moves_both_on(
         a.sandbox.take_calls().await,
         routes(&[]),
         "B read what A fetched from Redis"
+    );
+
+    // A page with its rows' last messages: the list page and the team-wide message listing
+    // A read are B's too.
+    let page = "{ conversations(first: 10, filter: {status: OPEN}) { nodes { id lastMessage { text } } } }";
+    let on_a = a.graphql(page).await;
+    assert_eq!(on_a["errors"], Value::Null, "{on_a}");
+    let read_by_a = a.sandbox.take_calls().await;
+    assert!(
+        read_by_a.contains_key("POST /v1/conversations")
+            && read_by_a.contains_key("POST /v1/messages/all"),
+        "{read_by_a:?}"
+    );
+    assert_eq!(b.graphql(page).await["data"], on_a["data"]);
+    assert_eq!(
+        a.sandbox.take_calls().await,
+        routes(&[]),
+        "B read it all from Redis"
     );
 
     let close = json!({"inbox_id": inbox, "user_id": 501, "chat_id": id});
