@@ -146,13 +146,27 @@ impl GatewayLauncher {
             &self.listen,
             "--upstream-url",
             &self.upstream_url,
-            "--upstream-rate-limit",
-            self.rate_limit.as_deref().unwrap_or(RATE_BUDGET),
             "--webhook-token",
             &webhook_token,
-            "--client-rate-limit",
-            CLIENT_RATE_LIMIT,
         ];
+        // The benchmark's limits, unless the extra flags set their own (a flag may be given
+        // only once).
+        let limits = [
+            (
+                "--upstream-rate-limit",
+                self.rate_limit.as_deref().unwrap_or(RATE_BUDGET),
+            ),
+            ("--client-rate-limit", CLIENT_RATE_LIMIT),
+        ];
+        for (flag, value) in limits {
+            let overridden = self.extra_args.iter().any(|arg| {
+                arg.strip_prefix(flag)
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('='))
+            });
+            if !overridden {
+                args.extend([flag, value]);
+            }
+        }
         args.extend(self.extra_args.iter().map(String::as_str));
         let env = [
             ("HEYMARKET_SECRET_ID", self.credentials.secret_id.as_str()),

@@ -108,9 +108,9 @@ impl Report {
         };
         let _ = writeln!(
             out,
-            "- Gateway flags: {gateway}; its budget (`--upstream-rate-limit`) and the sandbox's \
-             limit are {RATE_LIMIT}, so that nothing is held back or refused: the calls counted \
-             are what the workload asks for."
+            "- Gateway flags: {gateway}; its budget (`--upstream-rate-limit`, unless those \
+             flags set it) and the sandbox's limit are {RATE_LIMIT}, so that nothing is held \
+             back or refused: the calls counted are what the workload asks for."
         );
         let readings = if args.sandbox_readings.is_empty() {
             "the default profile".to_owned()
