@@ -512,8 +512,6 @@ pub(super) fn shared_key(request: &(impl Serialize + std::fmt::Debug)) -> String
     serde_json::to_string(request).unwrap_or_else(|_| format!("{request:?}"))
 }
 
-/// Search results by the phones asked for, matched on digits only (so `+1 415…` and `1415…`
-/// name the same number).
 /// The contacts of `emails` (lower-cased) among `contacts`, matched without regard to case.
 fn by_email(contacts: Vec<Contact>, emails: &[String]) -> HashMap<String, Arc<Contact>> {
     let mut by_address: HashMap<String, Arc<Contact>> = HashMap::with_capacity(contacts.len());
@@ -528,6 +526,8 @@ fn by_email(contacts: Vec<Contact>, emails: &[String]) -> HashMap<String, Arc<Co
         .collect()
 }
 
+/// Search results by the phones asked for, matched on digits only (so `+1 415…` and `1415…`
+/// name the same number).
 fn by_phone(contacts: Vec<Contact>, phones: &[String]) -> HashMap<String, Arc<Contact>> {
     let digits = |phone: &str| -> String { phone.chars().filter(char::is_ascii_digit).collect() };
     let mut by_digits: HashMap<String, Arc<Contact>> = HashMap::with_capacity(contacts.len());

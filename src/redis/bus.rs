@@ -72,6 +72,12 @@ impl RedisBus {
             Ok(_listeners) => true,
             Err(error) => {
                 tracing::warn!(%error, "cannot publish an event; delivering it to this replica only");
+                // The event may not have moved its team's epoch, and this replica is about to
+                // forget what it names: leave everything shared so far behind. Should Redis not
+                // take this either, it is unreachable, and rejoining does the same.
+                if let Err(error) = self.connection.query::<u64>(&shared_cache::new_era()).await {
+                    tracing::debug!(%error, "cannot start a new era of the shared cache");
+                }
                 false
             }
         }

@@ -4,8 +4,9 @@
 //! in the transaction that publishes each of its events ([`move_epoch`]), so every replica
 //! reads the new epoch before it hears the event. The **era** moves on whenever a replica
 //! (re)joins the event channel ([`new_era`]): events delivered while Redis was unreachable
-//! moved no epoch, so what was shared before an outage is left behind with it. Epoch and era
-//! keys never expire (a `volatile-*` eviction policy leaves them be); entries do.
+//! moved no epoch, so what was shared before an outage is left behind with it. So does a
+//! publish that fails, whose event the replica then delivers to itself only. Epoch and era keys
+//! never expire (a `volatile-*` eviction policy leaves them be); entries do.
 
 use std::time::Duration;
 
