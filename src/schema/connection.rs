@@ -9,10 +9,12 @@ use super::cursor::{Cursor, CursorKey, CursorKind};
 use crate::error::ApiError;
 use crate::pagination::{Position, Slice, WalkError};
 
-/// Items per page when `first` is not given.
-pub const DEFAULT_FIRST: i32 = 20;
+/// Items per page when `first` is not given. Each list field's `first` states it, and
+/// [`MAX_FIRST`], in its description: a literal (async-graphql takes no other), which a test
+/// keeps in step.
+const DEFAULT_FIRST: i32 = 20;
 /// Largest `first` a client may ask for.
-pub const MAX_FIRST: i32 = 100;
+const MAX_FIRST: i32 = 100;
 
 /// Upstream pages one list field may read per request (`--max-list-pages`), from the schema's
 /// data.
@@ -38,16 +40,38 @@ pub struct PageRequest {
 }
 
 impl PageRequest {
-    /// Checks `first`/`after` (which `key` must have signed). Lists page forward only (the
-    /// upstream lists newest first and can only be walked that way), so the schema offers no
-    /// `last`/`before`.
-    pub fn parse(
+    /// A list field's `first`/`after`, checked: `first` within bounds, `after` a cursor of
+    /// `kind` that this deployment signed. Each list field declares the two as plain arguments
+    /// (sharing them as one input object would change the schema), with [`PageRequest::cost`]
+    /// as its complexity. Lists page forward only (the upstream lists newest first and can only
+    /// be walked that way), so the schema offers no `last`/`before`.
+    pub fn of(
+        ctx: &Context<'_>,
+        kind: CursorKind,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Self, ApiError> {
+        Self::parse(CursorKey::of(ctx)?, kind, first, after)
+    }
+
+    /// The complexity of a list field (see [`super::limits`]): what one item selects, times
+    /// the items asked for (`first` as [`PageRequest::of`] reads it, at least one), plus the
+    /// field.
+    pub fn cost(first: Option<i32>, child_complexity: usize) -> usize {
+        let items = requested(first).clamp(1, MAX_FIRST);
+        child_complexity
+            .saturating_mul(usize::try_from(items).unwrap_or(1))
+            .saturating_add(1)
+    }
+
+    /// [`PageRequest::of`] with the cursor key at hand.
+    fn parse(
         key: &CursorKey,
         kind: CursorKind,
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Self, ApiError> {
-        let first = first.unwrap_or(DEFAULT_FIRST);
+        let first = requested(first);
         let first = usize::try_from(first)
             .ok()
             .filter(|_| first <= MAX_FIRST)
@@ -105,6 +129,11 @@ impl PageRequest {
         };
         Page { edges, page_info }
     }
+}
+
+/// The items `first` asks for, before the bounds are checked.
+fn requested(first: Option<i32>) -> i32 {
+    first.unwrap_or(DEFAULT_FIRST)
 }
 
 /// Reports each of `instants`, where the upstream could not list every one of the field's
@@ -338,6 +367,29 @@ mod tests {
             assert_eq!(error.code(), "BAD_USER_INPUT");
             assert!(error.to_string().contains("between 0 and 100"), "{error}");
         }
+    }
+
+    #[test]
+    fn a_list_multiplies_what_it_selects_by_first() {
+        let cost = PageRequest::cost;
+        assert_eq!(cost(Some(30), 10), 301);
+        assert_eq!(cost(None, 10), 201, "the default first");
+        assert_eq!(cost(Some(10_000), 10), 1_001, "capped at the maximum");
+        assert_eq!(cost(Some(0), 10), 11);
+        assert_eq!(cost(Some(100), usize::MAX), usize::MAX, "saturates");
+    }
+
+    /// The descriptions are literals (see [`DEFAULT_FIRST`]); they must say what the
+    /// constants do.
+    #[test]
+    fn every_list_field_describes_its_paging_arguments_alike() {
+        let sdl = crate::schema::sdl();
+        let lists = sdl.matches("\tfirst: Int").count();
+        assert!(lists >= 8, "{lists} list fields");
+        let bounds = format!("to return (0 to {MAX_FIRST}; default {DEFAULT_FIRST}).");
+        assert_eq!(sdl.matches(&bounds).count(), lists, "{bounds}");
+        let after = "Continue after this cursor (an `endCursor` or edge `cursor`).";
+        assert_eq!(sdl.matches(after).count(), lists, "{after}");
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Limits on what one request may ask for, which async-graphql does not enforce by default:
 //! aliases, root fields and the ids of all `nodes` fields together (counted on the parsed
 //! document), depth and complexity (as async-graphql's validation computes them, with
-//! connections multiplying what they select by their `first`). All are checked before anything
+//! connections multiplying what they select by their `first`: `PageRequest::cost`). All are
+//! checked before anything
 //! runs, so a refused request costs the upstream nothing. What a request costs once it runs is
 //! bounded by the per-operation upstream budget (`--max-upstream-calls`).
 
@@ -13,18 +14,8 @@ use async_graphql::parser::types::{
 };
 use async_graphql::{ServerError, ServerResult, ValidationResult, Value, Variables};
 
-use super::connection::{DEFAULT_FIRST, MAX_FIRST};
 use crate::config::LimitsConfig;
 use crate::error::ApiError;
-
-/// The complexity of a connection field: what one item selects, times the items asked for
-/// (`first`, defaulting and capped like the field itself), plus the field.
-pub fn connection_cost(first: Option<i32>, child_complexity: usize) -> usize {
-    let items = first.unwrap_or(DEFAULT_FIRST).clamp(1, MAX_FIRST);
-    child_complexity
-        .saturating_mul(usize::try_from(items).unwrap_or(1))
-        .saturating_add(1)
-}
 
 /// Most ids all the `nodes` fields of one document may ask for together: what one `nodes` field
 /// may take, so aliasing it does not multiply the look-ups.
@@ -273,23 +264,6 @@ mod tests {
         assert_eq!(
             count(r#"query($missing: [ID!]) { nodes(ids: $missing) { id } }"#),
             0
-        );
-    }
-
-    #[test]
-    fn a_connection_multiplies_what_it_selects_by_first() {
-        assert_eq!(connection_cost(Some(30), 10), 301);
-        assert_eq!(connection_cost(None, 10), 201, "the default first");
-        assert_eq!(
-            connection_cost(Some(10_000), 10),
-            1_001,
-            "capped at the maximum"
-        );
-        assert_eq!(connection_cost(Some(0), 10), 11);
-        assert_eq!(
-            connection_cost(Some(100), usize::MAX),
-            usize::MAX,
-            "saturates"
         );
     }
 }

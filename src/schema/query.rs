@@ -7,7 +7,7 @@ use super::connection::{
     ContactConnection, ConversationConnection, PageRequest, TagConnection, TemplateConnection,
 };
 use super::context::RequestContext;
-use super::cursor::{CursorKey, CursorKind};
+use super::cursor::CursorKind;
 use super::date_lists::{self, ContactFilter};
 use super::limits::MAX_NODE_IDS;
 use super::listing::{self, ConversationFilter};
@@ -56,7 +56,7 @@ impl Query {
     }
 
     /// Conversations of the acting member's inboxes, newest activity first.
-    #[graphql(complexity = "crate::schema::limits::connection_cost(first, child_complexity)")]
+    #[graphql(complexity = "PageRequest::cost(first, child_complexity)")]
     async fn conversations(
         &self,
         ctx: &Context<'_>,
@@ -67,15 +67,14 @@ impl Query {
         after: Option<String>,
         #[graphql(desc = "Which conversations to list.")] filter: Option<ConversationFilter>,
     ) -> Result<ConversationConnection, ApiError> {
-        let key = CursorKey::of(ctx)?;
-        let page = PageRequest::parse(key, CursorKind::Conversation, first, after)?;
+        let page = PageRequest::of(ctx, CursorKind::Conversation, first, after)?;
         listing::conversations(ctx, page, filter.unwrap_or_default(), None).await
     }
 
     /// The templates the acting member may use (the team's shared ones and their own), most
     /// recently changed first. Cached like the directory (`--cache-ttl-directory`): Heymarket
     /// sends no event when a template changes.
-    #[graphql(complexity = "crate::schema::limits::connection_cost(first, child_complexity)")]
+    #[graphql(complexity = "PageRequest::cost(first, child_complexity)")]
     async fn templates(
         &self,
         ctx: &Context<'_>,
@@ -86,8 +85,7 @@ impl Query {
         after: Option<String>,
         #[graphql(desc = "Also list archived templates.", default = false)] include_archived: bool,
     ) -> Result<TemplateConnection, ApiError> {
-        let key = CursorKey::of(ctx)?;
-        let page = PageRequest::parse(key, CursorKind::Template, first, after)?;
+        let page = PageRequest::of(ctx, CursorKind::Template, first, after)?;
         date_lists::templates(ctx, page, include_archived).await
     }
 
@@ -110,7 +108,7 @@ impl Query {
     /// member sees them all), or those a `filter` keeps. Cached for `--cache-ttl-contacts`; a
     /// change through this gateway, or an opt-out webhook, refreshes the list. To find one
     /// contact by phone or email, `contactByPhone` and `contactByEmail` ask Heymarket directly.
-    #[graphql(complexity = "crate::schema::limits::connection_cost(first, child_complexity)")]
+    #[graphql(complexity = "PageRequest::cost(first, child_complexity)")]
     async fn contacts(
         &self,
         ctx: &Context<'_>,
@@ -119,15 +117,14 @@ impl Query {
         after: Option<String>,
         #[graphql(desc = "Which contacts to show; all when absent.")] filter: Option<ContactFilter>,
     ) -> Result<ContactConnection, ApiError> {
-        let key = CursorKey::of(ctx)?;
-        let page = PageRequest::parse(key, CursorKind::Contact, first, after)?;
+        let page = PageRequest::of(ctx, CursorKind::Contact, first, after)?;
         date_lists::contacts(ctx, page, filter.unwrap_or_default()).await
     }
 
     /// The team's contact tags, most recently changed first (tags are the team's: every member
     /// sees them all). Cached like the directory (`--cache-ttl-directory`): Heymarket sends no
     /// event when a tag changes.
-    #[graphql(complexity = "crate::schema::limits::connection_cost(first, child_complexity)")]
+    #[graphql(complexity = "PageRequest::cost(first, child_complexity)")]
     async fn tags(
         &self,
         ctx: &Context<'_>,
@@ -135,8 +132,7 @@ impl Query {
         #[graphql(desc = "Continue after this cursor (an `endCursor` or edge `cursor`).")]
         after: Option<String>,
     ) -> Result<TagConnection, ApiError> {
-        let key = CursorKey::of(ctx)?;
-        let page = PageRequest::parse(key, CursorKind::Tag, first, after)?;
+        let page = PageRequest::of(ctx, CursorKind::Tag, first, after)?;
         date_lists::tags(ctx, page).await
     }
 

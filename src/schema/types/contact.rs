@@ -137,7 +137,7 @@ impl Contact {
     /// finds a conversation by address and inbox only, so the list is read whole, for one
     /// history call per inbox (cached like histories), and each page is cut from it;
     /// `totalCount` is exact and costs nothing more.
-    #[graphql(complexity = "crate::schema::limits::connection_cost(first, child_complexity)")]
+    #[graphql(complexity = "PageRequest::cost(first, child_complexity)")]
     async fn conversations(
         &self,
         ctx: &Context<'_>,
@@ -147,8 +147,7 @@ impl Contact {
         #[graphql(desc = "Continue after this cursor (an `endCursor` or edge `cursor`).")]
         after: Option<String>,
     ) -> Result<ConversationConnection, ApiError> {
-        let cursors = CursorKey::of(ctx)?;
-        let page = PageRequest::parse(cursors, CursorKind::Conversation, first, after)?;
+        let page = PageRequest::of(ctx, CursorKind::Conversation, first, after)?;
         let conversations = self.every_conversation(ctx).await?;
         let total = ConversationTotal::known(conversations.len());
         let rows = conversations
@@ -164,7 +163,7 @@ impl Contact {
             .collect();
         let slice = Slice::of_whole(rows, page.first, page.after);
         Ok(ConversationConnection::counted(
-            page.page(cursors, slice, Conversation),
+            page.page(CursorKey::of(ctx)?, slice, Conversation),
             total,
         ))
     }

@@ -276,7 +276,7 @@ impl Conversation {
     }
 
     /// The conversation's messages, newest first.
-    #[graphql(complexity = "crate::schema::limits::connection_cost(first, child_complexity)")]
+    #[graphql(complexity = "PageRequest::cost(first, child_complexity)")]
     async fn messages(
         &self,
         ctx: &Context<'_>,
@@ -284,8 +284,7 @@ impl Conversation {
         #[graphql(desc = "Continue after this cursor (an `endCursor` or edge `cursor`).")]
         after: Option<String>,
     ) -> Result<MessageConnection, ApiError> {
-        let key = CursorKey::of(ctx)?;
-        let page = PageRequest::parse(key, CursorKind::Message, first, after)?;
+        let page = PageRequest::of(ctx, CursorKind::Message, first, after)?;
         let (phone, inbox_id) = self.history_address()?;
         let context = RequestContext::of(ctx)?;
         // Boxed: the walk's future is large, and unboxed it would size the future of every
@@ -309,7 +308,7 @@ impl Conversation {
         .map_err(walk_error)?;
         report_incomplete(ctx, "messages", "second", &slice.incomplete);
         Ok(page
-            .page(key, slice, |message| {
+            .page(CursorKey::of(ctx)?, slice, |message| {
                 Message::new(Arc::new(message), self.0.id)
             })
             .into())

@@ -5,7 +5,7 @@ use async_graphql::{Context, ID, Object};
 use crate::error::ApiError;
 use crate::schema::connection::{ConversationConnection, PageRequest};
 use crate::schema::context::RequestContext;
-use crate::schema::cursor::{CursorKey, CursorKind};
+use crate::schema::cursor::CursorKind;
 use crate::schema::listing::{self, InboxConversationFilter};
 use crate::schema::node::GlobalId;
 use crate::schema::scalars::Int64;
@@ -63,7 +63,7 @@ impl Inbox {
     }
 
     /// The inbox's conversations, newest activity first.
-    #[graphql(complexity = "crate::schema::limits::connection_cost(first, child_complexity)")]
+    #[graphql(complexity = "PageRequest::cost(first, child_complexity)")]
     async fn conversations(
         &self,
         ctx: &Context<'_>,
@@ -76,8 +76,7 @@ impl Inbox {
             InboxConversationFilter,
         >,
     ) -> Result<ConversationConnection, ApiError> {
-        let key = CursorKey::of(ctx)?;
-        let page = PageRequest::parse(key, CursorKind::Conversation, first, after)?;
+        let page = PageRequest::of(ctx, CursorKind::Conversation, first, after)?;
         let filter = filter.unwrap_or_default().into();
         listing::conversations(ctx, page, filter, Some(self.0.id)).await
     }

@@ -5,7 +5,7 @@ use async_graphql::{Context, ID, Object};
 use crate::error::ApiError;
 use crate::schema::connection::{ConversationConnection, PageRequest};
 use crate::schema::context::RequestContext;
-use crate::schema::cursor::{CursorKey, CursorKind};
+use crate::schema::cursor::CursorKind;
 use crate::schema::listing::{self, AssignedConversationFilter};
 use crate::schema::node::GlobalId;
 use crate::schema::scalars::Int64;
@@ -54,7 +54,7 @@ impl Member {
     /// `conversations(filter: {assigneeId})`, and as exact: every row is checked here, whether
     /// or not the Heymarket API filters by assignee itself. Where it does not, a page costs as
     /// many upstream pages as it takes to find its rows among everyone's.
-    #[graphql(complexity = "crate::schema::limits::connection_cost(first, child_complexity)")]
+    #[graphql(complexity = "PageRequest::cost(first, child_complexity)")]
     async fn assigned_conversations(
         &self,
         ctx: &Context<'_>,
@@ -67,8 +67,7 @@ impl Member {
             AssignedConversationFilter,
         >,
     ) -> Result<ConversationConnection, ApiError> {
-        let key = CursorKey::of(ctx)?;
-        let page = PageRequest::parse(key, CursorKind::Conversation, first, after)?;
+        let page = PageRequest::of(ctx, CursorKind::Conversation, first, after)?;
         let filter = filter.unwrap_or_default().assigned_to(self.0.id);
         listing::conversations(ctx, page, filter, None).await
     }
