@@ -81,10 +81,7 @@ macro_rules! conversation_payload {
                 >,
             ) -> Result<Option<Self>, $crate::error::ApiError> {
                 let (conversation, user_errors) =
-                    match $crate::schema::mutation::user_error::settle(result)? {
-                        Ok(conversation) => (Some(conversation), Vec::new()),
-                        Err(error) => (None, vec![error]),
-                    };
+                    $crate::schema::mutation::user_error::settle(result)?;
                 Ok(Some(Self {
                     conversation,
                     user_errors,
@@ -133,27 +130,25 @@ macro_rules! message_payload {
                     $crate::schema::mutation::user_error::Failure,
                 >,
             ) -> Result<Option<Self>, $crate::error::ApiError> {
-                let payload = match $crate::schema::mutation::user_error::settle(result)? {
-                    Ok(delivered) => Self {
-                        message: Some(delivered.message),
-                        conversation: Some(delivered.conversation),
-                        user_errors: Vec::new(),
-                        client_mutation_id,
-                    },
-                    Err(error) => Self {
-                        message: None,
-                        conversation: None,
-                        user_errors: vec![error],
-                        client_mutation_id,
-                    },
-                };
-                Ok(Some(payload))
+                let (delivered, user_errors) =
+                    $crate::schema::mutation::user_error::settle(result)?;
+                let (message, conversation) = delivered
+                    .map(|delivered| (delivered.message, delivered.conversation))
+                    .unzip();
+                Ok(Some(Self {
+                    message,
+                    conversation,
+                    user_errors,
+                    client_mutation_id,
+                }))
             }
         }
     };
 }
 
-/// Declares the payload of a mutation that changes a contact.
+/// Declares the payload of a mutation that changes a contact: the shape of
+/// `conversation_payload!`, but a contact needs no access check, so it is a plain field (and
+/// comes first in the schema, where a resolved field would come last).
 macro_rules! contact_payload {
     ($name:ident, $doc:literal) => {
         #[doc = $doc]
@@ -177,11 +172,7 @@ macro_rules! contact_payload {
                     $crate::schema::mutation::user_error::Failure,
                 >,
             ) -> Result<Option<Self>, $crate::error::ApiError> {
-                let (contact, user_errors) =
-                    match $crate::schema::mutation::user_error::settle(result)? {
-                        Ok(contact) => (Some(contact), Vec::new()),
-                        Err(error) => (None, vec![error]),
-                    };
+                let (contact, user_errors) = $crate::schema::mutation::user_error::settle(result)?;
                 Ok(Some(Self {
                     contact,
                     user_errors,

@@ -114,10 +114,7 @@ impl ScheduledMessagePayload {
         client_mutation_id: Option<String>,
         result: Result<ScheduledMessage, Failure>,
     ) -> Result<Option<Self>, ApiError> {
-        let (scheduled_message, user_errors) = match settle(result)? {
-            Ok(scheduled) => (Some(scheduled), Vec::new()),
-            Err(error) => (None, vec![error]),
-        };
+        let (scheduled_message, user_errors) = settle(result)?;
         Ok(Some(Self {
             scheduled_message,
             user_errors,
@@ -171,12 +168,9 @@ impl ScheduleMutations {
         ctx: &Context<'_>,
         #[graphql(desc = "The scheduled message.")] input: CancelScheduledMessageInput,
     ) -> Result<Option<CancelScheduledMessagePayload>, ApiError> {
-        let (cancelled_id, user_errors) = match settle(cancel(ctx, &input.id).await)? {
-            Ok(()) => (Some(input.id), Vec::new()),
-            Err(error) => (None, vec![error]),
-        };
+        let (cancelled, user_errors) = settle(cancel(ctx, &input.id).await)?;
         Ok(Some(CancelScheduledMessagePayload {
-            cancelled_id,
+            cancelled_id: cancelled.map(|()| input.id),
             user_errors,
             client_mutation_id: input.client_mutation_id,
         }))

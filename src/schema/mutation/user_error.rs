@@ -104,12 +104,14 @@ impl From<ApiError> for Failure {
     }
 }
 
-/// A mutation's result as its payload carries it: the changed object or the user error, with
-/// every other failure split off as the field's error.
-pub(super) fn settle<T>(result: Result<T, Failure>) -> Result<Result<T, UserError>, ApiError> {
+/// A mutation's result as its payload carries it: the changed object and no user errors, or
+/// no object and the user error, with every other failure split off as the field's error.
+pub(super) fn settle<T>(
+    result: Result<T, Failure>,
+) -> Result<(Option<T>, Vec<UserError>), ApiError> {
     match result {
-        Ok(value) => Ok(Ok(value)),
-        Err(Failure::User(error)) => Ok(Err(error)),
+        Ok(value) => Ok((Some(value), Vec::new())),
+        Err(Failure::User(error)) => Ok((None, vec![error])),
         Err(Failure::Api(error)) => Err(error),
     }
 }
@@ -198,8 +200,11 @@ mod tests {
     #[test]
     fn settling_keeps_user_errors_in_the_payload() {
         let user = UserError::on("text", UserErrorCode::EmptyMessage, "empty");
-        assert_eq!(settle::<()>(Err(user.clone().into())), Ok(Err(user)));
-        assert_eq!(settle(Ok(7)), Ok(Ok(7)));
+        assert_eq!(
+            settle::<()>(Err(user.clone().into())),
+            Ok((None, vec![user]))
+        );
+        assert_eq!(settle(Ok(7)), Ok((Some(7), Vec::new())));
         assert_eq!(
             settle::<()>(Err(ApiError::Internal.into())),
             Err(ApiError::Internal)
