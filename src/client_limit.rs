@@ -5,23 +5,16 @@
 //! (a subscription counts once, however long it runs). Each replica keeps its own counts.
 //! The HTTP layer decides whose budget a request draws from and applies the check.
 
-use std::hash::Hash;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use governor::Quota;
 use governor::clock::{Clock, DefaultClock};
-use governor::middleware::NoOpMiddleware;
-use governor::state::keyed::DashMapStateStore;
 
 use crate::config::RateBudget;
 use crate::error::ApiError;
+use crate::keyed_limiter::{KeyedLimiter, quota};
 use crate::upstream::TenantKey;
-
-/// Idle identities are dropped from the limiter's map once per this many checks.
-const HOUSEKEEPING_EVERY: u64 = 1024;
 
 /// Whose budget a request draws from.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -42,14 +35,7 @@ pub(crate) enum ClientKey {
 
 /// A GCRA limiter per [`ClientKey`]: `N/window` allows a burst of N, refilled at N per window.
 pub(crate) struct ClientRateLimiter<C: Clock = DefaultClock> {
-    limiter: governor::RateLimiter<
-        ClientKey,
-        DashMapStateStore<ClientKey>,
-        C,
-        NoOpMiddleware<C::Instant>,
-    >,
-    clock: C,
-    checks: AtomicU64,
+    limiter: KeyedLimiter<ClientKey, C>,
 }
 
 impl ClientRateLimiter {
@@ -60,29 +46,20 @@ impl ClientRateLimiter {
 
 impl<C: Clock + Clone> ClientRateLimiter<C> {
     fn with_clock(budget: RateBudget, clock: C) -> Self {
-        let period = (budget.per / budget.requests.max(1)).max(Duration::from_nanos(1));
-        let quota = Quota::with_period(period)
-            .expect("the period is at least one nanosecond") // ok: clamped above
-            .allow_burst(NonZeroU32::new(budget.requests).unwrap_or(NonZeroU32::MIN));
+        let period = budget.per / budget.requests.max(1);
+        let burst = NonZeroU32::new(budget.requests).unwrap_or(NonZeroU32::MIN);
         Self {
-            limiter: governor::RateLimiter::dashmap_with_clock(quota, clock.clone()),
-            clock,
-            checks: AtomicU64::new(0),
+            limiter: KeyedLimiter::new(quota(period, burst), clock),
         }
     }
 
     /// Counts one request for `client`, or says how long it must wait.
     pub(crate) fn check(&self, client: &ClientKey) -> Result<(), ApiError> {
-        if self.checks.fetch_add(1, Ordering::Relaxed) % HOUSEKEEPING_EVERY == 0 {
-            self.limiter.retain_recent();
-            self.limiter.shrink_to_fit();
-        }
-        self.limiter.check_key(client).map_err(|not_until| {
-            let wait = not_until.wait_time_from(self.clock.now());
-            ApiError::RateLimited {
+        self.limiter
+            .check(client)
+            .map_err(|wait| ApiError::RateLimited {
                 retry_after: Some(whole_millis(wait)),
-            }
-        })
+            })
     }
 }
 

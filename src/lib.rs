@@ -14,6 +14,8 @@
 //! - `error`: the gateway's one client-facing error type and its stable codes.
 //! - [`events`]: webhook events shared between replicas (in process, or through Redis).
 //! - [`idempotency`]: what each idempotency key of a send led to, so a key sends once.
+//! - `keyed_limiter`: a GCRA rate limiter per key, under both the upstream rate budget and the
+//!   client rate limit.
 //! - [`redis`]: what replicas share through Redis (events, de-duplication, the upstream rate
 //!   budget, idempotency keys), its supervised connection, and the local fallbacks while Redis
 //!   is down.
@@ -51,6 +53,7 @@ pub mod events;
 mod hex;
 pub mod http;
 pub mod idempotency;
+mod keyed_limiter;
 mod loaders;
 mod metrics;
 pub mod pagination;

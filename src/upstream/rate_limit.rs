@@ -6,21 +6,16 @@
 //! fail every request).
 
 use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
 use governor::Quota;
 use governor::clock::Clock;
-use governor::middleware::NoOpMiddleware;
 use governor::nanos::Nanos;
-use governor::state::keyed::DashMapStateStore;
 
 use super::TenantKey;
 use crate::config::RateBudget;
-
-/// Stale tenants are dropped from the limiter's map once per this many permits.
-const HOUSEKEEPING_EVERY: u64 = 1024;
+use crate::keyed_limiter::{self, KeyedLimiter};
 
 /// An upstream rate budget that several replicas draw from together (the Redis one). Each
 /// call answers `None` when the shared budget cannot say, and the limiter then paces the call
@@ -37,25 +32,15 @@ pub trait SharedBudget: Send + Sync + 'static {
 /// A GCRA limiter per [`TenantKey`], in this process or shared through Redis. Callers wait
 /// (asynchronously) for a permit, or take one only if it is free now.
 pub(crate) struct RateLimiter {
-    limiter: governor::RateLimiter<
-        TenantKey,
-        DashMapStateStore<TenantKey>,
-        TokioClock,
-        NoOpMiddleware<Nanos>,
-    >,
-    clock: TokioClock,
-    permits: AtomicU64,
+    limiter: KeyedLimiter<TenantKey, TokioClock>,
     /// The budget shared with other replicas; `None` when this process is alone.
     shared: Option<Box<dyn SharedBudget>>,
 }
 
 impl RateLimiter {
     pub(crate) fn new(budget: RateBudget) -> Self {
-        let clock = TokioClock::new();
         Self {
-            limiter: governor::RateLimiter::dashmap_with_clock(quota_for(budget), clock.clone()),
-            clock,
-            permits: AtomicU64::new(0),
+            limiter: KeyedLimiter::new(quota_for(budget), TokioClock::new()),
             shared: None,
         }
     }
@@ -90,22 +75,18 @@ impl RateLimiter {
         {
             return taken;
         }
-        self.limiter.check_key(tenant).is_ok()
+        self.limiter.check(tenant).is_ok()
     }
 
     async fn acquire_locally(&self, tenant: &TenantKey) -> bool {
         let mut waited = false;
-        while let Err(not_until) = self.limiter.check_key(tenant) {
+        while let Err(wait) = self.limiter.check(tenant) {
             waited = true;
-            let wait = not_until.wait_time_from(self.clock.now());
             tracing::debug!(
                 wait_ms = wait.as_millis(),
                 "waiting for the upstream rate budget"
             );
             tokio::time::sleep(wait).await;
-        }
-        if self.permits.fetch_add(1, Ordering::Relaxed) % HOUSEKEEPING_EVERY == 0 {
-            self.limiter.retain_recent();
         }
         waited
     }
@@ -144,9 +125,7 @@ fn schedule(budget: RateBudget) -> RateSchedule {
 
 fn quota_for(budget: RateBudget) -> Quota {
     let schedule = schedule(budget);
-    Quota::with_period(schedule.period)
-        .expect("the period is at least one nanosecond") // ok: clamped in `schedule`
-        .allow_burst(schedule.burst)
+    keyed_limiter::quota(schedule.period, schedule.burst)
 }
 
 /// governor's clock on tokio's time, so that permits follow `tokio::time::pause()` in tests
