@@ -79,16 +79,17 @@ impl Source {
             ..AllMessagesRequest::default()
         };
         let upstream = self.upstream.clone();
-        let key = format!("messages:{}", shared_key(&request));
         // A task per listing, so that decoding one large answer does not hold up reading the
         // others.
         let fill = async {
+            let request = request.clone();
             tokio::spawn(async move { upstream.all_messages(&request).await }.in_current_span())
                 .await
                 .map_err(|_stopped| ApiError::Internal)?
                 .map_err(ApiError::from)
         };
-        match self.shared(|| key, fill).await {
+        let key = || format!("messages:{}", shared_key(&request));
+        match self.shared(key, fill).await {
             Ok(messages) => {
                 self.caches.listing_answered(limit, messages.len());
                 Window::of(before, &messages).map(Arc::new)
