@@ -90,6 +90,12 @@ pub enum ApiError {
     /// guess. The message says which part could not be counted.
     #[error("{0}")]
     CountUnavailable(String),
+    /// Whether a conversation is unread for the acting member could not be read: its answer
+    /// names no member's read state, and the member's own list did not show it where it
+    /// should be (it changed meanwhile, or too many conversations share its instant). Retrying
+    /// usually works.
+    #[error("{0}")]
+    ReadStateUnavailable(String),
     /// The request did not finish within the gateway's deadline.
     #[error("the request did not finish within {} ms; retry later, or ask for less", .deadline.as_millis())]
     RequestTimeout { deadline: Duration },
@@ -129,6 +135,7 @@ impl ApiError {
             Self::UpstreamBudgetExceeded { .. } => "UPSTREAM_BUDGET_EXCEEDED",
             Self::IncompleteListing { .. } => "INCOMPLETE_LISTING",
             Self::CountUnavailable(_) => "COUNT_UNAVAILABLE",
+            Self::ReadStateUnavailable(_) => "READ_STATE_UNAVAILABLE",
             Self::RequestTimeout { .. } => "REQUEST_TIMEOUT",
             Self::PersistedQueryNotFound => "PERSISTED_QUERY_NOT_FOUND",
             Self::OperationNotAllowed => "OPERATION_NOT_ALLOWED",

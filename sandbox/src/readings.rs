@@ -220,6 +220,19 @@ pub struct Readings {
     /// - `string`: the number as a JSON string.
     /// - `object`: `{"count": n}`.
     pub count_answer: CountAnswer,
+
+    /// Whose read state a conversation shows. "`read` vs per-user unread" is open (§13.3):
+    /// the documented field is "`read` (integer)" (§5.1); "`unread` (boolean), `unread_users`
+    /// (integer array)" are "Extra fields seen only in CODE-MC's response examples" (§5.1),
+    /// and "unread is per this user", the list body's `id` (§6.1).
+    ///
+    /// - `unread-users`: every conversation names the members it is unread for
+    ///   (`unread_users`), besides `unread` and `read` for the list's member.
+    /// - `unread`: no `unread_users`; `unread` and `read` are the list's member's, and where
+    ///   no member is named (`GET /v1/conversations/{id}`, messages, webhooks) the team's:
+    ///   unread when any member has it unread.
+    /// - `read`: only the documented `read` (0 unread, 1 read), in the same way.
+    pub read_state: ReadState,
 }
 
 /// Most rows a `limit` may ask of `POST /v1/conversations` when it is honoured.
@@ -422,6 +435,17 @@ pub enum CountAnswer {
 }
 
 /// See [`Readings::write_events`].
+/// See [`Readings::read_state`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReadState {
+    /// `unread_users`, `unread` and `read`.
+    UnreadUsers,
+    /// `unread` and `read`, for the list's member or the team.
+    Unread,
+    /// `read` only, for the list's member or the team.
+    Read,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum WriteEvents {
     /// API writes fire their webhooks.
@@ -466,6 +490,7 @@ impl Readings {
         write_events: WriteEvents::Fired,
         count_filters: CountFilters::ListFilters,
         count_answer: CountAnswer::Number,
+        read_state: ReadState::UnreadUsers,
     };
 
     /// Every named profile, `default` first. Between them they use every value of every
@@ -546,6 +571,7 @@ const PROFILES: [(&str, Readings); 3] = [
             write_events: WriteEvents::Silent,
             count_filters: CountFilters::DateOnly,
             count_answer: CountAnswer::String,
+            read_state: ReadState::Unread,
         },
     ),
     (
@@ -575,6 +601,7 @@ const PROFILES: [(&str, Readings); 3] = [
             write_events: WriteEvents::Fired,
             count_filters: CountFilters::ListFilters,
             count_answer: CountAnswer::Object,
+            read_state: ReadState::Read,
         },
     ),
 ];
@@ -857,6 +884,13 @@ const POINTS: &[Point] = &[
         choices: choices::<CountAnswer>,
         parse: |v| choice(v).map(|x| change(move |r| r.count_answer = x)),
         get: |r| named(r.count_answer),
+    },
+    Point {
+        name: "read-state",
+        summary: "whose read state a conversation shows (`unread_users`, `unread`, `read`)",
+        choices: choices::<ReadState>,
+        parse: |v| choice(v).map(|x| change(move |r| r.read_state = x)),
+        get: |r| named(r.read_state),
     },
 ];
 

@@ -111,7 +111,8 @@ fn status_of(media: MediaType, error: &ApiError) -> StatusCode {
         | ApiError::UpstreamFailing { .. }
         | ApiError::OutcomeUnknown { .. }
         | ApiError::IncompleteListing { .. }
-        | ApiError::CountUnavailable(_) => StatusCode::BAD_GATEWAY,
+        | ApiError::CountUnavailable(_)
+        | ApiError::ReadStateUnavailable(_) => StatusCode::BAD_GATEWAY,
         ApiError::UpstreamTimeout | ApiError::RequestTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
         ApiError::ShuttingDown | ApiError::TooManyConnections { .. } => {
             StatusCode::SERVICE_UNAVAILABLE

@@ -89,6 +89,11 @@ pub struct Caches {
     /// The longest conversation list page the upstream has answered (its page size is not
     /// documented).
     longest_list_page: AtomicUsize,
+    /// Whether a listed conversation has named the members it is unread for
+    /// (`unread_users`), and whether one has not: members share list pages only while every
+    /// row has (see `source::Audience`).
+    rows_named_readers: AtomicBool,
+    a_row_named_no_readers: AtomicBool,
     /// Whether a history asked with `timestamp` has answered messages of that very second:
     /// the upstream then reads `timestamp` as "up to the end of that second", not "before it".
     history_includes_its_second: AtomicBool,
@@ -187,6 +192,8 @@ impl Caches {
             largest_listing: AtomicU32::new(0),
             short_listing_seen: AtomicBool::new(false),
             longest_list_page: AtomicUsize::new(0),
+            rows_named_readers: AtomicBool::new(false),
+            a_row_named_no_readers: AtomicBool::new(false),
             history_includes_its_second: AtomicBool::new(false),
             // Outlives every list page, so a generation is never forgotten while pages of it
             // are still cached.
@@ -253,8 +260,25 @@ impl Caches {
     }
 
     /// Learns from a conversation list page of `rows` rows.
-    pub(super) fn list_page_answered(&self, rows: usize) {
-        self.longest_list_page.fetch_max(rows, Ordering::Relaxed);
+    pub(super) fn list_page_answered(&self, rows: &[Conversation]) {
+        self.longest_list_page
+            .fetch_max(rows.len(), Ordering::Relaxed);
+        if rows.iter().all(|row| row.unread_users.is_some()) {
+            if !rows.is_empty() {
+                self.rows_named_readers.store(true, Ordering::Relaxed);
+            }
+        } else if !self.a_row_named_no_readers.swap(true, Ordering::Relaxed) {
+            tracing::info!(
+                "the upstream's conversation rows do not name who has read them (`unread_users`); list pages stay per member"
+            );
+        }
+    }
+
+    /// Whether conversation list rows name every member's read state (`unread_users`): every
+    /// row the upstream has listed so far did, and there has been one.
+    pub(super) fn list_rows_name_readers(&self) -> bool {
+        self.rows_named_readers.load(Ordering::Relaxed)
+            && !self.a_row_named_no_readers.load(Ordering::Relaxed)
     }
 
     /// The longest conversation list page the upstream has answered so far.

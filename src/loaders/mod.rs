@@ -13,6 +13,7 @@ mod entities;
 mod freshness;
 mod last_message;
 mod message_window;
+mod read_state;
 mod scheduled;
 mod shared;
 mod source;
@@ -29,6 +30,7 @@ pub use counts::Verdict;
 pub use last_message::LastMessageTarget;
 pub use scheduled::ScheduledMemory;
 pub use shared::{SharedRead, SharedStore};
+pub use source::Audience;
 
 /// The address a conversation's contact is looked up by: its phone, or for an email thread,
 /// its (first) email address, lower-cased. `None` for a target that is neither.
@@ -48,6 +50,7 @@ use crate::upstream::models::{
 use crate::upstream::requests::{ConversationListRequest, DatePageRequest};
 use crate::upstream::{CallLog, TenantClient};
 use entities::{ContactsByAddress, ConversationsById, Histories, HistoryPage, LastMessages};
+use read_state::{ReadStateKey, ReadStates};
 use source::Source;
 
 /// One operation's view of the upstream.
@@ -60,6 +63,7 @@ pub struct Loaders {
     contacts: DataLoader<ContactsByAddress, HashMapCache>,
     histories: DataLoader<Histories, HashMapCache>,
     last_messages: DataLoader<LastMessages, HashMapCache>,
+    read_states: DataLoader<ReadStates, HashMapCache>,
 }
 
 impl Loaders {
@@ -75,6 +79,7 @@ impl Loaders {
             contacts: per_operation(ContactsByAddress(Arc::clone(&source))),
             histories: per_operation(Histories(Arc::clone(&source))),
             last_messages: per_operation(LastMessages(Arc::clone(&source))),
+            read_states: per_operation(ReadStates(Arc::clone(&source))),
             source,
             inboxes: Memo::default(),
             team: Memo::default(),
@@ -134,12 +139,49 @@ impl Loaders {
     }
 
     /// One page of `POST /v1/conversations`, shared with concurrent and recent identical
-    /// requests until a conversation of the tenant changes.
+    /// requests (of other members too, where `audience` and the upstream allow) until a
+    /// conversation of the tenant changes.
     pub async fn list_page(
         &self,
         request: ConversationListRequest,
+        audience: Audience,
     ) -> Result<Arc<Vec<Conversation>>, ApiError> {
-        self.source.list_page(request).await
+        self.source.list_page(request, audience).await
+    }
+
+    /// Whether members can share list pages now: the upstream's rows name every member's
+    /// read state (see [`Audience`]).
+    pub fn list_pages_shareable(&self) -> bool {
+        self.source.caches.list_rows_name_readers()
+    }
+
+    /// Whether `conversation` is unread for `member_id`: from the copy itself when it names
+    /// that member's read state, else from the member's own list (see `read_state`).
+    pub async fn unread_for(
+        &self,
+        member_id: i64,
+        conversation: &Conversation,
+    ) -> Result<bool, ApiError> {
+        if let Some(unread) = conversation.is_unread_for(member_id) {
+            return Ok(unread);
+        }
+        let Some(inbox_id) = conversation.inbox else {
+            // Never shown: a conversation the upstream placed in no inbox is nobody's to see.
+            return Err(ApiError::Forbidden(format!(
+                "conversation {} is in no inbox",
+                conversation.id
+            )));
+        };
+        let key = ReadStateKey {
+            member_id,
+            inbox_id,
+            conversation_id: conversation.id,
+            updated: conversation.updated,
+        };
+        match self.read_states.load_one(key).await? {
+            Some(unread) => unread,
+            None => Err(ApiError::Internal),
+        }
     }
 
     /// Remembers conversations that arrived some other way (a list page, a message), so fields
@@ -480,8 +522,12 @@ impl Loaders {
     /// Starts listing the tenant's newest messages when `first`, the first list page of a walk
     /// whose rows will want their last messages, has to be fetched: the listing then travels
     /// alongside the list call instead of after it (see `last_message`).
-    pub async fn prefetch_recent_messages(&self, first: &ConversationListRequest) {
-        if !self.source.list_page_cached(first).await {
+    pub async fn prefetch_recent_messages(
+        &self,
+        first: &ConversationListRequest,
+        audience: Audience,
+    ) {
+        if !self.source.list_page_cached(first, audience).await {
             self.source.start_recent_window().await;
         }
     }

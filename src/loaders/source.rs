@@ -309,15 +309,31 @@ impl Source {
             .await;
     }
 
-    /// One list page, shared by every request for the same page in the same list generation.
+    /// One list page, shared by every request for the same page in the same list generation
+    /// (see [`Audience`] for when members share one).
     pub(super) async fn list_page(
         &self,
         request: ConversationListRequest,
+        audience: Audience,
     ) -> Result<Arc<Vec<Conversation>>, ApiError> {
         let generation = self.caches.generation(self.tenant).await;
+        let key = self.list_key(&request, audience);
+        let cache = &self.caches.list_pages;
+        if key != request {
+            // This member's own copy, from before pages were known to be the same for all.
+            let own = (self.tenant, generation, request.clone());
+            if let Some(page) = cache.get(&own).await {
+                self.count_lookups(CacheKind::ListPages, 1, 1);
+                cache
+                    .entry((self.tenant, generation, key))
+                    .or_insert(Arc::clone(&page))
+                    .await;
+                return Ok(page);
+            }
+        }
         let fill = || async {
             let page = self
-                .shared(|| format!("list:{}", shared_key(&request)), async {
+                .shared(|| format!("list:{}", shared_key(&key)), async {
                     self.upstream
                         .list_conversations(&request)
                         .await
@@ -325,16 +341,45 @@ impl Source {
                         .map_err(ApiError::from)
                 })
                 .await?;
-            self.caches.list_page_answered(page.len());
-            Ok(page)
+            self.caches.list_page_answered(&page);
+            Ok(listed_for(page, request.member_id))
         };
-        self.read_through(
-            CacheKind::ListPages,
-            &self.caches.list_pages,
-            (self.tenant, generation, request.clone()),
-            fill,
-        )
-        .await
+        let page = self
+            .read_through(
+                CacheKind::ListPages,
+                cache,
+                (self.tenant, generation, key.clone()),
+                fill,
+            )
+            .await?;
+        // The page that taught the gateway that rows name every member's read state was
+        // asked for as this member's: it answers the others too from now on.
+        let for_any_member = self.list_key(&request, audience);
+        if for_any_member != key {
+            let entry = (self.tenant, generation, for_any_member);
+            cache.entry(entry).or_insert(Arc::clone(&page)).await;
+        }
+        Ok(page)
+    }
+
+    /// The key `request`'s page is cached under: the request itself, or, where `audience`
+    /// allows and the upstream's rows name every member's read state, the request for no
+    /// member in particular.
+    fn list_key(
+        &self,
+        request: &ConversationListRequest,
+        audience: Audience,
+    ) -> ConversationListRequest {
+        let for_any_member = matches!(audience, Audience::InboxMembers)
+            && request.unread.is_none()
+            && self.caches.list_rows_name_readers();
+        match for_any_member {
+            true => ConversationListRequest {
+                member_id: ANY_MEMBER,
+                ..request.clone()
+            },
+            false => request.clone(),
+        }
     }
 
     /// A conversation count, shared like list pages.
@@ -387,11 +432,16 @@ impl Source {
     }
 
     /// Whether that list page is cached (or on its way) in the tenant's current generation.
-    pub(super) async fn list_page_cached(&self, request: &ConversationListRequest) -> bool {
+    pub(super) async fn list_page_cached(
+        &self,
+        request: &ConversationListRequest,
+        audience: Audience,
+    ) -> bool {
         let generation = self.caches.generation(self.tenant).await;
+        let key = self.list_key(request, audience);
         self.caches
             .list_pages
-            .contains_key(&(self.tenant, generation, request.clone()))
+            .contains_key(&(self.tenant, generation, key))
     }
 
     /// Contacts for these addresses (see [`super::contact_address`]): cached and in-flight
@@ -508,6 +558,39 @@ impl Source {
 
 /// A request as the shared cache keys it: the body the upstream is sent, which is what decides
 /// its answer.
+/// The member id of a list page's key when its rows are the same for every member of its
+/// inboxes (never sent: member ids are positive).
+const ANY_MEMBER: i64 = 0;
+
+/// Who may be shown a conversation list page, which decides whether members share it.
+///
+/// A page's rows are the same for every member of the inboxes it lists, but for their read
+/// state and the `unread` filter: those are the requesting member's (the list body's `id`,
+/// heymarket-api.md §6.1). Where the upstream's rows name every member's read state
+/// (`unread_users`, learnt from its answers), a page without that filter can be shown to any
+/// member of its inboxes, and one upstream call serves them all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    /// The request's member only: its membership of the inboxes has not been checked yet, so
+    /// its page must not answer another member (it may be a refusal naming it).
+    Member,
+    /// Any member of the page's inboxes: the request's member is known to belong to all of
+    /// them.
+    InboxMembers,
+}
+
+/// `page` as answered to `member`'s list: the read state its rows carry is that member's.
+fn listed_for(page: Arc<Vec<Conversation>>, member: i64) -> Arc<Vec<Conversation>> {
+    if page.iter().all(|row| row.listed_for == Some(member)) {
+        return page;
+    }
+    let mut rows = Arc::unwrap_or_clone(page);
+    for row in &mut rows {
+        row.listed_for = Some(member);
+    }
+    Arc::new(rows)
+}
+
 pub(super) fn shared_key(request: &(impl Serialize + std::fmt::Debug)) -> String {
     serde_json::to_string(request).unwrap_or_else(|_| format!("{request:?}"))
 }

@@ -16,7 +16,7 @@ use super::cursor::CursorKey;
 use super::node::{GlobalId, NodeKind};
 use super::types::{Conversation, ConversationStatus};
 use crate::error::ApiError;
-use crate::loaders::{LastMessageTarget, Loaders, contact_address};
+use crate::loaders::{Audience, LastMessageTarget, Loaders, contact_address};
 use crate::pagination::{self, Listing, Slice};
 use crate::upstream::models;
 use crate::upstream::requests::ConversationListRequest;
@@ -272,9 +272,22 @@ pub async fn conversations(
             false
         }
     };
+    // A page members can share is asked for once the member is known to see its inboxes, so
+    // that it is never a refusal meant for this member alone (see `Audience`).
+    let share = scope.named && context.loaders.list_pages_shareable();
+    if share {
+        scope.check(context).await?;
+    }
+    let audience = match share || !scope.named {
+        true => Audience::InboxMembers,
+        false => Audience::Member,
+    };
     let prefetch = Prefetch::for_selection(ctx);
     if prefetch.last_messages && page.after.is_none() {
-        context.loaders.prefetch_recent_messages(&request).await;
+        context
+            .loaders
+            .prefetch_recent_messages(&request, audience)
+            .await;
     }
     let mut first_page = true;
     let listing = Listing::CONVERSATIONS.having_seen_pages_of(context.loaders.longest_list_page());
@@ -292,7 +305,7 @@ pub async fn conversations(
             };
             let prefetch_rows = std::mem::replace(&mut first_page, false);
             async move {
-                let rows = context.loaders.list_page(request).await?;
+                let rows = context.loaders.list_page(request, audience).await?;
                 if prefetch_rows {
                     prefetch.start(&context.loaders, &rows, &page, wanted);
                 }
@@ -303,7 +316,12 @@ pub async fn conversations(
     // Boxed: the walk is a large future, and inline it would size the future of every field
     // of the types that list conversations (an inbox's `name` as much as its `conversations`).
     let (in_scope, assignee_known, walked) = futures::join!(
-        scope.check(context),
+        async {
+            match share {
+                true => Ok(()),
+                false => scope.check(context).await,
+            }
+        },
         check_assignee(assignee_choice, context),
         Box::pin(walk)
     );
@@ -437,7 +455,7 @@ impl Wanted {
         }
         if self
             .unread
-            .is_some_and(|unread| conversation.is_unread_for(self.member_id) != unread)
+            .is_some_and(|unread| conversation.is_unread_for(self.member_id) != Some(unread))
         {
             return Some(Failed::Sent("unread"));
         }

@@ -77,6 +77,12 @@ pub struct Conversation {
     /// Undocumented, seen in client code: a preview of the last message.
     #[serde(default, deserialize_with = "de::text")]
     pub last_msg: Option<String>,
+    /// The member whose list answered this copy (the list body's `id`): `unread` and `read`
+    /// are that member's. `None` for answers that name no member (`GET
+    /// /v1/conversations/{id}`, messages, webhooks), whose `unread` and `read` are nobody's
+    /// in particular. Set by the gateway, never read from the wire.
+    #[serde(skip)]
+    pub listed_for: Option<i64>,
 }
 
 impl Conversation {
@@ -87,18 +93,19 @@ impl Conversation {
         self.assigned.filter(|id| *id > 0)
     }
 
-    /// Whether the conversation is unread for `member_id`. The docs leave this open (§13.3);
-    /// the most specific signal wins: `unread_users` when present, then `unread` (which is
-    /// relative to the member the list was requested for), then `read == 0`. With none of them
-    /// the conversation counts as read.
-    pub fn is_unread_for(&self, member_id: i64) -> bool {
+    /// Whether the conversation is unread for `member_id`, when this copy can tell. The docs
+    /// leave this open (§13.3): `unread_users` names every member it is unread for; without
+    /// it, `unread` and then `read == 0` say so only for the member whose list answered this
+    /// copy ([`Conversation::listed_for`]), and `None` is the answer for anyone else. With no
+    /// signal at all, that member has read it.
+    pub fn is_unread_for(&self, member_id: i64) -> Option<bool> {
         if let Some(users) = &self.unread_users {
-            return users.contains(&member_id);
+            return Some(users.contains(&member_id));
         }
-        if let Some(unread) = self.unread {
-            return unread;
+        if self.listed_for != Some(member_id) {
+            return None;
         }
-        self.read == Some(0)
+        Some(self.unread.unwrap_or(self.read == Some(0)))
     }
 }
 
@@ -715,7 +722,7 @@ mod tests {
         let c: Conversation = parse(json!({ "id": 1 }));
         assert_eq!(c.assignee_id(), None);
         assert!(c.members.is_empty());
-        assert!(!c.is_unread_for(1));
+        assert_eq!(c.is_unread_for(1), None, "no member's read state in it");
         assert!(serde_json::from_value::<Conversation>(json!({ "name": "no id" })).is_err());
     }
 
@@ -744,14 +751,17 @@ mod tests {
 
     #[test]
     fn unread_prefers_unread_users_then_unread_then_read() {
-        let unread = |extra: Value| {
+        let unread_for = |extra: Value, listed_for: Option<i64>| {
             let mut value = json!({ "id": 1 });
             value
                 .as_object_mut()
                 .unwrap()
                 .extend(extra.as_object().unwrap().clone());
-            parse::<Conversation>(value).is_unread_for(4)
+            let mut conversation = parse::<Conversation>(value);
+            conversation.listed_for = listed_for;
+            conversation.is_unread_for(4)
         };
+        let unread = |extra: Value| unread_for(extra, Some(4)).unwrap();
         assert!(unread(
             json!({ "unread_users": [4], "unread": false, "read": 1 })
         ));
@@ -764,6 +774,31 @@ mod tests {
         assert!(unread(json!({ "read": false })));
         assert!(!unread(json!({ "read": 1700000000 })));
         assert!(!unread(json!({ "read": true })));
+        assert!(!unread(json!({})));
+    }
+
+    #[test]
+    fn only_unread_users_speak_for_a_member_the_answer_was_not_listed_for() {
+        let conversation = |value: Value, listed_for| {
+            let mut conversation = parse::<Conversation>(value);
+            conversation.listed_for = listed_for;
+            conversation
+        };
+        let named = json!({ "id": 1, "unread_users": [4], "unread": false, "read": 1 });
+        assert_eq!(
+            conversation(named.clone(), None).is_unread_for(4),
+            Some(true)
+        );
+        assert_eq!(conversation(named, Some(5)).is_unread_for(5), Some(false));
+        let unnamed = json!({ "id": 1, "unread": true, "read": 0 });
+        for listed_for in [None, Some(5)] {
+            assert_eq!(
+                conversation(unnamed.clone(), listed_for).is_unread_for(4),
+                None,
+                "listed for {listed_for:?}"
+            );
+        }
+        assert_eq!(conversation(unnamed, Some(4)).is_unread_for(4), Some(true));
     }
 
     #[test]

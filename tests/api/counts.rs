@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use crate::helpers::{TestApp, cost, error_codes, eventually, routes, spawn_app_with};
 use crate::mutations::{conversation_gid, inbound, inbox_gid, mutate, open_conversation};
 use crate::sandbox_support::{
-    reading, roomy_config, spawn_app_reading, spawn_app_refreshed_by_events,
+    reading, roomy_config, row_unread, spawn_app_reading, spawn_app_refreshed_by_events,
 };
 
 /// The seeded team's admin, a member of every inbox.
@@ -40,7 +40,7 @@ fn open(row: &Value) -> bool {
 }
 
 fn unread(row: &Value) -> bool {
-    row["unread"] == true
+    row_unread(row)
 }
 
 /// The `totalCount` at `badge` of an inbox in a sidebar answer.

@@ -108,6 +108,15 @@ pub fn micro_after(value: &Value) -> String {
 /// A conversation's place in the list: `(updated, id)`, sorted descending.
 pub type Key = (DateTime<Utc>, i64);
 
+/// Whether a row of a member's list is unread for that member, whichever fields the
+/// `read-state` reading gives it (`unread`, or only the documented `read`).
+pub fn row_unread(row: &Value) -> bool {
+    match row.get("unread") {
+        Some(unread) => unread == true,
+        None => row["read"] == 0,
+    }
+}
+
 pub fn conversation_key(row: &Value) -> Key {
     (
         parse_timestamp(&row["updated"]),

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::TeamStore;
 use super::records::{Channel, Conversation, Direction, Message, Template};
-use crate::readings::{MessageMedia, Unassigned};
+use crate::readings::{MessageMedia, ReadState, Unassigned};
 use crate::wire::{timestamp, timestamp_at};
 
 /// Whose read state a conversation shows.
@@ -30,7 +30,8 @@ pub(crate) struct MemberRef {
     name: String,
 }
 
-/// A conversation on the wire: every field of §5.1 plus `unread`, `unread_users`, `last_msg`.
+/// A conversation on the wire: every field of §5.1 plus `last_msg` and, as the `read-state`
+/// reading says, `unread` and `unread_users`.
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct ConversationJson {
     /// `None` leaves the field out, `Some(None)` writes `null` (for an unassigned conversation,
@@ -62,8 +63,10 @@ pub(crate) struct ConversationJson {
     #[serde(rename = "type")]
     kind: &'static str,
     updated: String,
-    unread: bool,
-    unread_users: Vec<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unread: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unread_users: Option<Vec<i64>>,
     last_msg: String,
 }
 
@@ -227,6 +230,7 @@ impl TeamStore {
             .last()
             .and_then(|&id| self.message(id));
         let precision = self.readings.updated_precision;
+        let read_state = self.readings.read_state;
         let assigned = match (conversation.assigned, self.readings.unassigned) {
             (0, Unassigned::Zero) => Some(Some(0)),
             (0, Unassigned::Null) => Some(None),
@@ -261,8 +265,9 @@ impl TeamStore {
             target: conversation.target.clone(),
             kind: "chat",
             updated: timestamp_at(&conversation.updated, precision),
-            unread,
-            unread_users: conversation.unread_users.iter().copied().collect(),
+            unread: (read_state != ReadState::Read).then_some(unread),
+            unread_users: (read_state == ReadState::UnreadUsers)
+                .then(|| conversation.unread_users.iter().copied().collect()),
             last_msg: last_msg.map(|m| m.text.to_string()).unwrap_or_default(),
         }
     }

@@ -138,10 +138,13 @@ impl Conversation {
             .filter(|name| !name.trim().is_empty())
     }
 
-    /// Whether the acting member has not read it yet.
+    /// Whether the acting member has not read it yet. Where the Heymarket API answered the
+    /// conversation without anyone's read state and the member's own list cannot show it,
+    /// a `READ_STATE_UNAVAILABLE` error.
     async fn unread(&self, ctx: &Context<'_>) -> Result<bool, ApiError> {
-        let member = RequestContext::of(ctx)?.acting_member().await?;
-        Ok(self.0.is_unread_for(member.id))
+        let context = RequestContext::of(ctx)?;
+        let member = context.acting_member().await?;
+        context.loaders.unread_for(member.id, &self.0).await
     }
 
     /// Whether the team has replied.

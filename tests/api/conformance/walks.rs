@@ -15,8 +15,8 @@ use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, cost, error_codes, global, spawn_app_with};
 use crate::sandbox_support::{
-    conversation_key, micro_after, parse_timestamp, reading, roomy_config, spawn_app_reading,
-    spawn_app_reading_with,
+    conversation_key, micro_after, parse_timestamp, reading, roomy_config, row_unread,
+    spawn_app_reading, spawn_app_reading_with,
 };
 
 /// The seeded team's admin, a member of every inbox.
@@ -378,7 +378,7 @@ impl List {
             && status.is_none_or(|status| row["status"] == status.as_str())
             && self.filter["unread"]
                 .as_bool()
-                .is_none_or(|unread| row["unread"] == unread)
+                .is_none_or(|unread| row_unread(row) == unread)
             && self.assignee().is_none_or(|wanted| assigned == wanted)
             && (!self.any_assignee() || assigned.is_some())
     }
