@@ -94,6 +94,9 @@ pub struct Caches {
     /// row has (see `source::Audience`).
     rows_named_readers: AtomicBool,
     a_row_named_no_readers: AtomicBool,
+    /// Whether a list asked for one assignee's conversations has answered another's: the
+    /// upstream ignores `assigned` (heymarket-api.md §6.1, reading `assigned-filter`).
+    assigned_filter_ignored: AtomicBool,
     /// Whether a history asked with `timestamp` has answered messages of that very second:
     /// the upstream then reads `timestamp` as "up to the end of that second", not "before it".
     history_includes_its_second: AtomicBool,
@@ -194,6 +197,7 @@ impl Caches {
             longest_list_page: AtomicUsize::new(0),
             rows_named_readers: AtomicBool::new(false),
             a_row_named_no_readers: AtomicBool::new(false),
+            assigned_filter_ignored: AtomicBool::new(false),
             history_includes_its_second: AtomicBool::new(false),
             // Outlives every list page, so a generation is never forgotten while pages of it
             // are still cached.
@@ -260,9 +264,21 @@ impl Caches {
     }
 
     /// Learns from a conversation list page of `rows` rows.
-    pub(super) fn list_page_answered(&self, rows: &[Conversation]) {
+    pub(super) fn list_page_answered(
+        &self,
+        request: &ConversationListRequest,
+        rows: &[Conversation],
+    ) {
         self.longest_list_page
             .fetch_max(rows.len(), Ordering::Relaxed);
+        if let Some(assignee) = request.assigned
+            && rows.iter().any(|row| row.assignee_id() != Some(assignee))
+            && !self.assigned_filter_ignored.swap(true, Ordering::Relaxed)
+        {
+            tracing::info!(
+                "the upstream's conversation list ignores `assigned`; lists by assignee no longer send it, and share the pages of their inboxes"
+            );
+        }
         if rows.iter().all(|row| row.unread_users.is_some()) {
             if !rows.is_empty() {
                 self.rows_named_readers.store(true, Ordering::Relaxed);
@@ -271,6 +287,21 @@ impl Caches {
             tracing::info!(
                 "the upstream's conversation rows do not name who has read them (`unread_users`); list pages stay per member"
             );
+        }
+    }
+
+    /// `request` without the filters the upstream has been seen to ignore: they only split
+    /// the cache, since every row is checked against the list's filters anyway.
+    pub(super) fn worth_sending(
+        &self,
+        request: ConversationListRequest,
+    ) -> ConversationListRequest {
+        match request.assigned.is_some() && self.assigned_filter_ignored.load(Ordering::Relaxed) {
+            true => ConversationListRequest {
+                assigned: None,
+                ..request
+            },
+            false => request,
         }
     }
 

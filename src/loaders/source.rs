@@ -317,6 +317,7 @@ impl Source {
         audience: Audience,
     ) -> Result<Arc<Vec<Conversation>>, ApiError> {
         let generation = self.caches.generation(self.tenant).await;
+        let request = self.caches.worth_sending(request);
         let key = self.list_key(&request, audience);
         let cache = &self.caches.list_pages;
         if key != request {
@@ -341,7 +342,7 @@ impl Source {
                         .map_err(ApiError::from)
                 })
                 .await?;
-            self.caches.list_page_answered(&page);
+            self.caches.list_page_answered(&request, &page);
             Ok(listed_for(page, request.member_id))
         };
         let page = self
@@ -352,11 +353,12 @@ impl Source {
                 fill,
             )
             .await?;
-        // The page that taught the gateway that rows name every member's read state was
-        // asked for as this member's: it answers the others too from now on.
-        let for_any_member = self.list_key(&request, audience);
-        if for_any_member != key {
-            let entry = (self.tenant, generation, for_any_member);
+        // A page that taught the gateway something about the upstream (that rows name every
+        // member's read state, that `assigned` is ignored) is also the page of the request it
+        // would ask now.
+        let settled = self.list_key(&self.caches.worth_sending(request), audience);
+        if settled != key {
+            let entry = (self.tenant, generation, settled);
             cache.entry(entry).or_insert(Arc::clone(&page)).await;
         }
         Ok(page)
@@ -438,7 +440,8 @@ impl Source {
         audience: Audience,
     ) -> bool {
         let generation = self.caches.generation(self.tenant).await;
-        let key = self.list_key(request, audience);
+        let request = self.caches.worth_sending(request.clone());
+        let key = self.list_key(&request, audience);
         self.caches
             .list_pages
             .contains_key(&(self.tenant, generation, key))
