@@ -76,6 +76,29 @@ impl Event {
         }
     }
 
+    /// The customer addresses the event names (a chat event's `target`; a message event's
+    /// `target`, `phone` and its conversation's `target`). Only a hint of where to look.
+    pub fn targets(&self) -> Vec<String> {
+        if self.kind.carries_conversation() || self.kind == EventKind::ConversationWritten {
+            models::Conversation::deserialize(&self.data)
+                .ok()
+                .and_then(|conversation| conversation.target)
+                .into_iter()
+                .collect()
+        } else if self.kind.carries_message() {
+            let Ok(message) = models::Message::deserialize(&self.data) else {
+                return Vec::new();
+            };
+            let of_conversation = message.conversation.and_then(|c| c.target);
+            [message.target, message.phone, of_conversation]
+                .into_iter()
+                .flatten()
+                .collect()
+        } else {
+            Vec::new()
+        }
+    }
+
     /// The conversation the event names: a chat event's own, a message event's conversation.
     /// Only a hint of where to look; `None` when the event names none that reads.
     pub fn conversation_id(&self) -> Option<i64> {

@@ -398,6 +398,32 @@ impl Caches {
         }
     }
 
+    /// The messages of one conversation of `tenants` changed: its last message no longer
+    /// counts, nor any history with one of `parties` (in any inbox: a transfer moves a
+    /// history). The others stay: a conversation's last message is keyed by its `updated`,
+    /// and a history holds one party's messages only.
+    fn conversation_messages_changed(
+        &self,
+        tenants: HashSet<TenantKey>,
+        conversation: i64,
+        parties_changed: HashSet<String>,
+    ) {
+        self.answers_changed(tenants.iter().copied());
+        let owners = tenants.clone();
+        self.last_messages.invalidate_if(move |key| {
+            owners.contains(&key.tenant) && key.conversation_id == conversation
+        });
+        let dropped = self
+            .histories
+            .invalidate_entries_if(move |(owner, with, _, _), _| {
+                tenants.contains(owner) && !parties(with).is_disjoint(&parties_changed)
+            });
+        if let Err(error) = dropped {
+            tracing::error!(%error, "cannot drop cached histories; clearing every history instead");
+            self.histories.invalidate_all();
+        }
+    }
+
     /// Remembers that `tenant` belongs to `team_id` (learnt from its `GET /v1/team`).
     pub(super) fn register_team(&self, tenant: TenantKey, team_id: i64) {
         self.freshness.register_team(tenant, team_id);
@@ -436,11 +462,21 @@ impl Caches {
         };
         // A message of the conversation may be one of its scheduled messages going out.
         self.schedules_changed(tenants.clone());
+        // Whom its messages are with: from the event, and from the copies cached before.
+        let mut touched: HashSet<String> =
+            event.targets().iter().flat_map(|t| parties(t)).collect();
         for &tenant in &tenants {
-            self.conversations.invalidate(&(tenant, conversation)).await;
+            let key = (tenant, conversation);
+            if let Some(cached) = self.conversations.get(&key).await {
+                touched.extend(cached.target.iter().flat_map(|t| parties(t)));
+            }
+            self.conversations.invalidate(&key).await;
             self.lists_changed(tenant).await;
         }
-        self.histories_changed(tenants);
+        match touched.is_empty() {
+            true => self.histories_changed(tenants),
+            false => self.conversation_messages_changed(tenants, conversation, touched),
+        }
     }
 
     /// The hint this gateway publishes for the other replicas after writing something of team
@@ -599,4 +635,30 @@ where
 /// moka shares a failed fill's error among everyone who waited for it.
 pub(super) fn shared_error(error: Arc<ApiError>) -> ApiError {
     (*error).clone()
+}
+
+/// Whom a conversation or history `target` is with, comparable however it is written: each
+/// comma-separated address as E.164 digits when it reads as a phone number, lower-cased
+/// otherwise (an email thread's address).
+fn parties(target: &str) -> HashSet<String> {
+    target
+        .split(',')
+        .map(str::trim)
+        .filter(|address| !address.is_empty())
+        .map(|address| crate::phone::normalize(address).unwrap_or_else(|| address.to_lowercase()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parties;
+
+    #[test]
+    fn one_party_written_two_ways_is_one_party() {
+        assert_eq!(parties("+1 (415) 555-0100"), parties("14155550100"));
+        assert_eq!(parties("Ana@Example.com "), parties("ana@example.com"));
+        assert!(!parties("14155550100,14155550101").is_disjoint(&parties("4155550101")));
+        assert!(parties("14155550100").is_disjoint(&parties("14155550101")));
+        assert!(parties(" , ").is_empty());
+    }
 }

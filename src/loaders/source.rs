@@ -325,10 +325,7 @@ impl Source {
             let own = (self.tenant, generation, request.clone());
             if let Some(page) = cache.get(&own).await {
                 self.count_lookups(CacheKind::ListPages, 1, 1);
-                cache
-                    .entry((self.tenant, generation, key))
-                    .or_insert(Arc::clone(&page))
-                    .await;
+                self.also_list_page_of(generation, key, &page).await;
                 return Ok(page);
             }
         }
@@ -358,10 +355,21 @@ impl Source {
         // would ask now.
         let settled = self.list_key(&self.caches.worth_sending(request), audience);
         if settled != key {
-            let entry = (self.tenant, generation, settled);
-            cache.entry(entry).or_insert(Arc::clone(&page)).await;
+            self.also_list_page_of(generation, settled, &page).await;
         }
         Ok(page)
+    }
+
+    /// Caches `page` as the page of `request` too, unless that one is cached already.
+    async fn also_list_page_of(
+        &self,
+        generation: u64,
+        request: ConversationListRequest,
+        page: &Arc<Vec<Conversation>>,
+    ) {
+        let key = (self.tenant, generation, request);
+        let page = Arc::clone(page);
+        self.caches.list_pages.entry(key).or_insert(page).await;
     }
 
     /// The key `request`'s page is cached under: the request itself, or, where `audience`
@@ -559,8 +567,6 @@ impl Source {
     }
 }
 
-/// A request as the shared cache keys it: the body the upstream is sent, which is what decides
-/// its answer.
 /// The member id of a list page's key when its rows are the same for every member of its
 /// inboxes (never sent: member ids are positive).
 const ANY_MEMBER: i64 = 0;
@@ -594,6 +600,9 @@ fn listed_for(page: Arc<Vec<Conversation>>, member: i64) -> Arc<Vec<Conversation
     Arc::new(rows)
 }
 
+/// A request as the shared cache keys it: the body the upstream is sent, which is what decides
+/// its answer (a list page any member of its inboxes may see names no member: see
+/// [`Audience`]).
 pub(super) fn shared_key(request: &(impl Serialize + std::fmt::Debug)) -> String {
     serde_json::to_string(request).unwrap_or_else(|_| format!("{request:?}"))
 }

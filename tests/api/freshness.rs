@@ -160,3 +160,50 @@ async fn a_silent_stream_goes_back_to_the_short_ttl_and_forgets_what_it_kept() {
     let after = list(&app).await;
     assert_eq!(calls(&after), cold, "listed again: {after}");
 }
+
+/// A conversation's last message and newest messages, by id.
+const MESSAGES: &str = r#"query($id: ID!) {
+  conversation(id: $id) { lastMessage { databaseId text } messages(first: 3) { nodes { databaseId } } }
+}"#;
+
+#[tokio::test]
+async fn an_event_forgets_the_messages_of_its_conversation_only() {
+    let app = app(|config| config.cache.ttl_conversations = Duration::from_secs(3600)).await;
+    let page = app
+        .sandbox
+        .conversation_page(
+            0,
+            json!({"id": 0, "filters": {"inboxes": [INBOX], "closed": false}}),
+        )
+        .await;
+    let (changed, other) = (&page[0], &page[1]);
+    let messages_of = |conversation: &Value| {
+        let id: i64 = json_at(conversation, "/id");
+        let app = &app;
+        async move {
+            let variables = json!({ "id": global(&format!("Conversation:{id}")) });
+            let body = app.graphql_with(MESSAGES, variables, &[]).await.1;
+            assert_eq!(body["errors"], Value::Null, "{body}");
+            body
+        }
+    };
+    let other_before = messages_of(other).await;
+    let changed_before = messages_of(changed).await;
+    let phone: String = json_at(changed, "/target");
+
+    inbound(&app, 101, INBOX, &phone, "A new message").await;
+    eventually("the event reaches the changed conversation", async || {
+        messages_of(changed).await["data"] != changed_before["data"]
+    })
+    .await;
+    let changed_after = messages_of(changed).await;
+    assert_eq!(
+        changed_after["data"]["conversation"]["lastMessage"]["text"], "A new message",
+        "{changed_after}"
+    );
+
+    // The other conversation's last message and history were not touched by the event.
+    let other_after = messages_of(other).await;
+    assert_eq!(other_after["data"], other_before["data"]);
+    assert_eq!(cost(&other_after), Default::default(), "{other_after}");
+}
