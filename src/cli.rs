@@ -44,7 +44,8 @@ pub struct Cli {
         long,
         global = true,
         env = "HEYMARKET_LOG_FORMAT",
-        default_value = "auto"
+        value_enum,
+        default_value_t = LogFormat::Auto
     )]
     pub log_format: LogFormat,
 
@@ -113,6 +114,10 @@ pub enum Command {
     Healthcheck(HealthcheckArgs),
 }
 
+/// How long the health probe waits for an answer: a container runtime gives a check a few
+/// seconds, and a live gateway answers in milliseconds.
+const HEALTHCHECK_TIMEOUT: Duration = Duration::from_secs(3);
+
 /// Where the health probe looks.
 #[derive(Debug, Args)]
 pub struct HealthcheckArgs {
@@ -120,12 +125,12 @@ pub struct HealthcheckArgs {
     #[arg(
         long,
         env = "HEYMARKET_HEALTHCHECK_URL",
-        default_value = "http://127.0.0.1:8080/healthz"
+        default_value = format!("http://{}/healthz", config::DEFAULT_LISTEN)
     )]
     pub url: Url,
 
     /// Give up after this long.
-    #[arg(long, default_value = "3s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = config::duration_text(HEALTHCHECK_TIMEOUT), value_parser = humantime::parse_duration)]
     pub timeout: Duration,
 }
 
@@ -141,11 +146,11 @@ pub enum LogFormat {
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     /// Address of the gateway (GraphQL, GraphiQL, health).
-    #[arg(long, env = "HEYMARKET_LISTEN", default_value = config::DEFAULT_LISTEN)]
+    #[arg(long, env = "HEYMARKET_LISTEN", default_value_t = config::DEFAULT_LISTEN)]
     pub listen: SocketAddr,
 
     /// Address of the embedded sandbox, so other tools can call the simulated API directly.
-    #[arg(long, env = "HEYMARKET_SANDBOX_LISTEN", default_value = config::DEFAULT_SANDBOX_LISTEN)]
+    #[arg(long, env = "HEYMARKET_SANDBOX_LISTEN", default_value_t = config::DEFAULT_SANDBOX_LISTEN)]
     pub sandbox_listen: SocketAddr,
 
     #[command(flatten)]
@@ -180,7 +185,7 @@ pub struct DemoArgs {
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Address of the gateway (GraphQL, GraphiQL, health).
-    #[arg(long, env = "HEYMARKET_LISTEN", default_value = config::DEFAULT_LISTEN)]
+    #[arg(long, env = "HEYMARKET_LISTEN", default_value_t = config::DEFAULT_LISTEN)]
     pub listen: SocketAddr,
 
     /// Base URL of the Heymarket REST API.
@@ -238,7 +243,7 @@ pub struct ServeArgs {
 #[derive(Debug, Args)]
 pub struct SandboxArgs {
     /// Address of the sandbox.
-    #[arg(long, env = "HEYMARKET_SANDBOX_LISTEN", default_value = config::DEFAULT_SANDBOX_LISTEN)]
+    #[arg(long, env = "HEYMARKET_SANDBOX_LISTEN", default_value_t = config::DEFAULT_SANDBOX_LISTEN)]
     pub listen: SocketAddr,
 
     /// Where to POST webhook events (none are sent when unset).
@@ -261,7 +266,7 @@ pub struct SandboxArgs {
 #[derive(Debug, Args)]
 pub struct UpstreamTuning {
     /// Deadline of one upstream attempt, e.g. `10s`, `500ms`.
-    #[arg(long, env = "HEYMARKET_UPSTREAM_TIMEOUT", default_value = config::DEFAULT_UPSTREAM_TIMEOUT, value_parser = humantime::parse_duration)]
+    #[arg(long, env = "HEYMARKET_UPSTREAM_TIMEOUT", default_value = config::duration_text(config::DEFAULT_UPSTREAM_TIMEOUT), value_parser = humantime::parse_duration)]
     pub upstream_timeout: Duration,
 
     /// Retries of a failed read (writes are sent again only when their connection never opened).
@@ -269,20 +274,20 @@ pub struct UpstreamTuning {
     pub upstream_retries: u32,
 
     /// First retry delay; doubles each attempt, fully jittered.
-    #[arg(long, env = "HEYMARKET_UPSTREAM_BACKOFF", default_value = config::DEFAULT_UPSTREAM_BACKOFF, value_parser = humantime::parse_duration)]
+    #[arg(long, env = "HEYMARKET_UPSTREAM_BACKOFF", default_value = config::duration_text(config::DEFAULT_UPSTREAM_BACKOFF), value_parser = humantime::parse_duration)]
     pub upstream_backoff: Duration,
 
     /// Longest single retry delay.
-    #[arg(long, env = "HEYMARKET_UPSTREAM_BACKOFF_MAX", default_value = config::DEFAULT_UPSTREAM_BACKOFF_MAX, value_parser = humantime::parse_duration)]
+    #[arg(long, env = "HEYMARKET_UPSTREAM_BACKOFF_MAX", default_value = config::duration_text(config::DEFAULT_UPSTREAM_BACKOFF_MAX), value_parser = humantime::parse_duration)]
     pub upstream_backoff_max: Duration,
 
     /// Upstream calls allowed per credential, e.g. `480/min` (Heymarket allows 500 per minute).
-    #[arg(long, env = "HEYMARKET_UPSTREAM_RATE_LIMIT", default_value = config::DEFAULT_UPSTREAM_RATE_LIMIT)]
+    #[arg(long, env = "HEYMARKET_UPSTREAM_RATE_LIMIT", default_value_t = config::DEFAULT_UPSTREAM_RATE_LIMIT)]
     pub upstream_rate_limit: RateBudget,
 
     /// How long `/readyz` re-uses its last check that the upstream accepts the credentials
     /// (each check is one upstream call).
-    #[arg(long, env = "HEYMARKET_UPSTREAM_CHECK_TTL", default_value = config::DEFAULT_UPSTREAM_CHECK_TTL, value_parser = humantime::parse_duration)]
+    #[arg(long, env = "HEYMARKET_UPSTREAM_CHECK_TTL", default_value = config::duration_text(config::DEFAULT_UPSTREAM_CHECK_TTL), value_parser = humantime::parse_duration)]
     pub upstream_check_ttl: Duration,
 
     /// Consecutive upstream failures (5xx, timeouts, broken connections) after which calls
@@ -292,12 +297,12 @@ pub struct UpstreamTuning {
 
     /// How long calls fail fast once the circuit breaker opens; then one probe call at a time
     /// tests the upstream.
-    #[arg(long, env = "HEYMARKET_UPSTREAM_BREAKER_COOLDOWN", default_value = config::DEFAULT_BREAKER_COOLDOWN, value_parser = humantime::parse_duration)]
+    #[arg(long, env = "HEYMARKET_UPSTREAM_BREAKER_COOLDOWN", default_value = config::duration_text(config::DEFAULT_BREAKER_COOLDOWN), value_parser = humantime::parse_duration)]
     pub upstream_breaker_cooldown: Duration,
 
     /// Pass-through mode: how long a caller's credential that the upstream refused is answered
     /// 401 at once, without asking the upstream again (`0s` asks every time).
-    #[arg(long, env = "HEYMARKET_REFUSED_CREDENTIAL_TTL", default_value = config::DEFAULT_REFUSED_CREDENTIAL_TTL, value_parser = humantime::parse_duration)]
+    #[arg(long, env = "HEYMARKET_REFUSED_CREDENTIAL_TTL", default_value = config::duration_text(config::DEFAULT_REFUSED_CREDENTIAL_TTL), value_parser = humantime::parse_duration)]
     pub refused_credential_ttl: Duration,
 }
 
@@ -306,7 +311,7 @@ pub struct UpstreamTuning {
 pub struct ShutdownTuning {
     /// How long a stop (SIGTERM, Ctrl-C) lets in-flight requests finish and subscriptions
     /// close; requests still running then are cut off and the process exits non-zero.
-    #[arg(long, env = "HEYMARKET_SHUTDOWN_TIMEOUT", default_value = config::DEFAULT_SHUTDOWN_TIMEOUT, value_parser = humantime::parse_duration)]
+    #[arg(long, env = "HEYMARKET_SHUTDOWN_TIMEOUT", default_value = config::duration_text(config::DEFAULT_SHUTDOWN_TIMEOUT), value_parser = humantime::parse_duration)]
     pub shutdown_timeout: Duration,
 }
 
@@ -316,7 +321,7 @@ pub struct SendTuning {
     /// How long a send's idempotency key, and what it led to, is remembered (in Redis when
     /// `REDIS_URL` is set): a retry with the same key within it answers the first send instead
     /// of sending again.
-    #[arg(long, env = "HEYMARKET_IDEMPOTENCY_TTL", default_value = config::DEFAULT_IDEMPOTENCY_TTL, value_parser = parse_ttl)]
+    #[arg(long, env = "HEYMARKET_IDEMPOTENCY_TTL", default_value = config::duration_text(config::DEFAULT_IDEMPOTENCY_TTL), value_parser = parse_ttl)]
     pub idempotency_ttl: Duration,
 }
 
@@ -334,12 +339,12 @@ pub struct ConnectionTuning {
 
     /// How long a client has to send a request's headers before it is disconnected; an idle
     /// kept-alive connection is closed after it too.
-    #[arg(long, env = "HEYMARKET_HEADER_READ_TIMEOUT", default_value = config::DEFAULT_HEADER_READ_TIMEOUT, value_parser = humantime::parse_duration)]
+    #[arg(long, env = "HEYMARKET_HEADER_READ_TIMEOUT", default_value = config::duration_text(config::DEFAULT_HEADER_READ_TIMEOUT), value_parser = humantime::parse_duration)]
     pub header_read_timeout: Duration,
 
     /// How long a WebSocket may stay open without sending `connection_init`; then it is closed
     /// with 4408.
-    #[arg(long, env = "HEYMARKET_WEBSOCKET_INIT_TIMEOUT", default_value = config::DEFAULT_WEBSOCKET_INIT_TIMEOUT, value_parser = humantime::parse_duration)]
+    #[arg(long, env = "HEYMARKET_WEBSOCKET_INIT_TIMEOUT", default_value = config::duration_text(config::DEFAULT_WEBSOCKET_INIT_TIMEOUT), value_parser = humantime::parse_duration)]
     pub websocket_init_timeout: Duration,
 }
 
@@ -440,7 +445,7 @@ pub struct LimitTuning {
     pub max_body: usize,
 
     /// Longest one query or mutation may take.
-    #[arg(long, env = "HEYMARKET_REQUEST_TIMEOUT", default_value = config::DEFAULT_REQUEST_TIMEOUT, value_parser = humantime::parse_duration)]
+    #[arg(long, env = "HEYMARKET_REQUEST_TIMEOUT", default_value = config::duration_text(config::DEFAULT_REQUEST_TIMEOUT), value_parser = humantime::parse_duration)]
     pub request_timeout: Duration,
 
     /// Whether the schema can be introspected (GraphiQL and code generators need it).
@@ -450,7 +455,7 @@ pub struct LimitTuning {
     /// Requests one client may make, e.g. `600/min`: a burst of that many, refilled over the
     /// window. A client is a token's member, a pass-through credential, or (in sandbox mode) a
     /// member at one address; each query, mutation or subscription started counts one.
-    #[arg(long, env = "HEYMARKET_CLIENT_RATE_LIMIT", default_value = config::DEFAULT_CLIENT_RATE_LIMIT)]
+    #[arg(long, env = "HEYMARKET_CLIENT_RATE_LIMIT", default_value_t = config::DEFAULT_CLIENT_RATE_LIMIT)]
     pub client_rate_limit: RateBudget,
 
     /// Upstream calls one operation may make, retries included (each event a subscription
@@ -555,11 +560,11 @@ pub struct ClientAuthArgs {
     pub client_member_claim: String,
 
     /// Clock skew tolerated on a client token's `exp` and `nbf`.
-    #[arg(long, env = "HEYMARKET_CLIENT_JWT_LEEWAY", default_value = config::DEFAULT_CLIENT_JWT_LEEWAY, value_parser = humantime::parse_duration)]
+    #[arg(long, env = "HEYMARKET_CLIENT_JWT_LEEWAY", default_value = config::duration_text(config::DEFAULT_CLIENT_JWT_LEEWAY), value_parser = humantime::parse_duration)]
     pub client_jwt_leeway: Duration,
 
     /// Shortest time between two fetches of the JWKS URL.
-    #[arg(long, env = "HEYMARKET_CLIENT_JWKS_REFETCH_INTERVAL", default_value = config::DEFAULT_CLIENT_JWKS_REFETCH_INTERVAL, value_parser = humantime::parse_duration)]
+    #[arg(long, env = "HEYMARKET_CLIENT_JWKS_REFETCH_INTERVAL", default_value = config::duration_text(config::DEFAULT_CLIENT_JWKS_REFETCH_INTERVAL), value_parser = humantime::parse_duration)]
     pub client_jwks_refetch_interval: Duration,
 }
 
@@ -590,27 +595,27 @@ impl ClientAuthArgs {
 #[derive(Debug, Args)]
 pub struct CacheTuning {
     /// How long inboxes and the team are served from cache.
-    #[arg(long, env = "HEYMARKET_CACHE_TTL_DIRECTORY", default_value = config::DEFAULT_CACHE_TTL_DIRECTORY, value_parser = humantime::parse_duration)]
+    #[arg(long, env = "HEYMARKET_CACHE_TTL_DIRECTORY", default_value = config::duration_text(config::DEFAULT_CACHE_TTL_DIRECTORY), value_parser = humantime::parse_duration)]
     pub cache_ttl_directory: Duration,
 
     /// How long conversations, list pages and newest messages are served from cache (writes and
     /// events replace them sooner).
-    #[arg(long, env = "HEYMARKET_CACHE_TTL_CONVERSATIONS", default_value = config::DEFAULT_CACHE_TTL_CONVERSATIONS, value_parser = humantime::parse_duration)]
+    #[arg(long, env = "HEYMARKET_CACHE_TTL_CONVERSATIONS", default_value = config::duration_text(config::DEFAULT_CACHE_TTL_CONVERSATIONS), value_parser = humantime::parse_duration)]
     pub cache_ttl_conversations: Duration,
 
     /// How long conversations, list pages and newest messages are served from cache while
     /// their team's webhook events are heard: events and writes replace them sooner, so this
     /// only bounds what no event reports (a conversation read in another client).
-    #[arg(long, env = "HEYMARKET_CACHE_TTL_WITH_EVENTS", default_value = config::DEFAULT_CACHE_TTL_WITH_EVENTS, value_parser = humantime::parse_duration)]
+    #[arg(long, env = "HEYMARKET_CACHE_TTL_WITH_EVENTS", default_value = config::duration_text(config::DEFAULT_CACHE_TTL_WITH_EVENTS), value_parser = humantime::parse_duration)]
     pub cache_ttl_with_events: Duration,
 
     /// How long a team may go without a webhook event before its caches stop relying on
     /// events and go back to `--cache-ttl-conversations`.
-    #[arg(long, env = "HEYMARKET_CACHE_EVENT_SILENCE", default_value = config::DEFAULT_CACHE_EVENT_SILENCE, value_parser = humantime::parse_duration)]
+    #[arg(long, env = "HEYMARKET_CACHE_EVENT_SILENCE", default_value = config::duration_text(config::DEFAULT_CACHE_EVENT_SILENCE), value_parser = humantime::parse_duration)]
     pub cache_event_silence: Duration,
 
     /// How long contacts are served from cache.
-    #[arg(long, env = "HEYMARKET_CACHE_TTL_CONTACTS", default_value = config::DEFAULT_CACHE_TTL_CONTACTS, value_parser = humantime::parse_duration)]
+    #[arg(long, env = "HEYMARKET_CACHE_TTL_CONTACTS", default_value = config::duration_text(config::DEFAULT_CACHE_TTL_CONTACTS), value_parser = humantime::parse_duration)]
     pub cache_ttl_contacts: Duration,
 
     /// Entries per cache kind, across tenants; a list page or history counts one per row.
@@ -690,7 +695,7 @@ pub struct SandboxData {
     pub sandbox_readings: Vec<ReadingOverride>,
 
     /// Requests the sandbox accepts per team, e.g. `500/min`; more are answered 429.
-    #[arg(long, env = "HEYMARKET_SANDBOX_RATE_LIMIT", default_value = heymarket_sandbox::DEFAULT_SANDBOX_RATE_LIMIT)]
+    #[arg(long, env = "HEYMARKET_SANDBOX_RATE_LIMIT", default_value_t = heymarket_sandbox::DEFAULT_SANDBOX_RATE_LIMIT)]
     pub sandbox_rate_limit: heymarket_sandbox::RateBudget,
 }
 

@@ -4,7 +4,7 @@
 //! them already parsed. Tests build them directly with struct literals over `Default`.
 
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
@@ -13,41 +13,42 @@ use secrecy::SecretString;
 use url::Url;
 
 /// Where the gateway listens by default (the README's `cargo run --release`).
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 8080));
 /// Where the embedded or stand-alone sandbox listens by default.
-pub const DEFAULT_SANDBOX_LISTEN: &str = "127.0.0.1:8081";
+pub const DEFAULT_SANDBOX_LISTEN: SocketAddr =
+    SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 8081));
 /// The real Heymarket API.
 pub const DEFAULT_UPSTREAM_URL: &str = "https://api.heymarket.com";
 /// Per-call upstream timeout.
-pub const DEFAULT_UPSTREAM_TIMEOUT: &str = "10s";
+pub const DEFAULT_UPSTREAM_TIMEOUT: Duration = Duration::from_secs(10);
 /// Retries of an idempotent upstream call after the first attempt.
 pub const DEFAULT_UPSTREAM_RETRIES: u32 = 3;
 /// First retry delay; doubles each attempt, with full jitter.
-pub const DEFAULT_UPSTREAM_BACKOFF: &str = "100ms";
+pub const DEFAULT_UPSTREAM_BACKOFF: Duration = Duration::from_millis(100);
 /// Longest single retry delay.
-pub const DEFAULT_UPSTREAM_BACKOFF_MAX: &str = "2s";
+pub const DEFAULT_UPSTREAM_BACKOFF_MAX: Duration = Duration::from_secs(2);
 /// What the gateway lets itself spend per upstream credential. Heymarket allows 500 per minute;
 /// the margin absorbs clock and network skew between our limiter and theirs.
-pub const DEFAULT_UPSTREAM_RATE_LIMIT: &str = "480/min";
+pub const DEFAULT_UPSTREAM_RATE_LIMIT: RateBudget = RateBudget::per_minute(480);
 /// How long `/readyz` re-uses its last check of the upstream.
-pub const DEFAULT_UPSTREAM_CHECK_TTL: &str = "10s";
+pub const DEFAULT_UPSTREAM_CHECK_TTL: Duration = Duration::from_secs(10);
 /// How long a pass-through credential the upstream refused is answered 401 without asking the
 /// upstream again: long enough that retrying a bad credential costs the upstream nothing, short
 /// enough that a credential fixed upstream works again soon.
-pub const DEFAULT_REFUSED_CREDENTIAL_TTL: &str = "30s";
+pub const DEFAULT_REFUSED_CREDENTIAL_TTL: Duration = Duration::from_secs(30);
 /// How long inboxes and the team (which change rarely) are served from cache.
-pub const DEFAULT_CACHE_TTL_DIRECTORY: &str = "5m";
+pub const DEFAULT_CACHE_TTL_DIRECTORY: Duration = Duration::from_secs(5 * 60);
 /// How long a conversation, a list page or a conversation's newest messages are served from
 /// cache: short, because they change with every message; writes and events replace them sooner.
-pub const DEFAULT_CACHE_TTL_CONVERSATIONS: &str = "10s";
+pub const DEFAULT_CACHE_TTL_CONVERSATIONS: Duration = Duration::from_secs(10);
 /// How long conversation data lives while its team's webhook events are heard.
-pub const DEFAULT_CACHE_TTL_WITH_EVENTS: &str = "5m";
+pub const DEFAULT_CACHE_TTL_WITH_EVENTS: Duration = Duration::from_secs(5 * 60);
 /// MiB of whole answers kept for callers who ask the same query again.
 pub const DEFAULT_ANSWER_CACHE_MIB: u64 = 32;
 /// How long a team may go without an event before its caches stop relying on events.
-pub const DEFAULT_CACHE_EVENT_SILENCE: &str = "2m";
+pub const DEFAULT_CACHE_EVENT_SILENCE: Duration = Duration::from_secs(2 * 60);
 /// How long contacts are served from cache.
-pub const DEFAULT_CACHE_TTL_CONTACTS: &str = "2m";
+pub const DEFAULT_CACHE_TTL_CONTACTS: Duration = Duration::from_secs(2 * 60);
 /// Entries per cache kind, across tenants.
 pub const DEFAULT_CACHE_CAPACITY: u64 = 50_000;
 /// Scheduled messages remembered per conversation by default.
@@ -61,9 +62,9 @@ pub const DEFAULT_MESSAGES_BATCH_LIMIT: u32 = 1000;
 /// noticed within one or two requests' worth of retries.
 pub const DEFAULT_BREAKER_THRESHOLD: u32 = 5;
 /// How long an open circuit breaker fails calls at once before one probe call is let through.
-pub const DEFAULT_BREAKER_COOLDOWN: &str = "10s";
+pub const DEFAULT_BREAKER_COOLDOWN: Duration = Duration::from_secs(10);
 /// How long a stopping gateway lets in-flight requests finish before cutting them off.
-pub const DEFAULT_SHUTDOWN_TIMEOUT: &str = "10s";
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
 /// HTTP connections served at once. Past it new connections wait in the listen backlog until
 /// one closes: each costs a file descriptor and buffers, so the number must have a ceiling.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
@@ -71,13 +72,13 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 pub const DEFAULT_MAX_WEBSOCKETS: usize = 1024;
 /// How long a client has to send a request's headers (the first request's, and each next one's
 /// on a kept-alive connection), so that slow or idle connections do not hold their slot.
-pub const DEFAULT_HEADER_READ_TIMEOUT: &str = "10s";
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a WebSocket may stay open without sending `connection_init`: graphql-ws's own
 /// server default. Clients send it as soon as the socket opens.
-pub const DEFAULT_WEBSOCKET_INIT_TIMEOUT: &str = "3s";
+pub const DEFAULT_WEBSOCKET_INIT_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long a send's idempotency key is remembered: a client's retries come within minutes,
 /// and a day covers a retry queue that waited out an outage.
-pub const DEFAULT_IDEMPOTENCY_TTL: &str = "24h";
+pub const DEFAULT_IDEMPOTENCY_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// Settings of the gateway process.
 #[derive(Debug, Clone)]
@@ -119,7 +120,7 @@ pub struct GatewayConfig {
 impl Default for GatewayConfig {
     fn default() -> Self {
         Self {
-            listen: parse_default(DEFAULT_LISTEN),
+            listen: DEFAULT_LISTEN,
             upstream: UpstreamConfig::default(),
             cache: CacheConfig::default(),
             limits: LimitsConfig::default(),
@@ -128,10 +129,10 @@ impl Default for GatewayConfig {
             client_auth: None,
             sandbox_mode: false,
             http: HttpConfig::default(),
-            shutdown_timeout: parse_duration_default(DEFAULT_SHUTDOWN_TIMEOUT),
+            shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
             connections: ConnectionConfig::default(),
             cursor_secret: None,
-            idempotency_ttl: parse_duration_default(DEFAULT_IDEMPOTENCY_TTL),
+            idempotency_ttl: DEFAULT_IDEMPOTENCY_TTL,
         }
     }
 }
@@ -156,8 +157,8 @@ impl Default for ConnectionConfig {
         Self {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             max_websockets: DEFAULT_MAX_WEBSOCKETS,
-            header_read_timeout: parse_duration_default(DEFAULT_HEADER_READ_TIMEOUT),
-            websocket_init_timeout: parse_duration_default(DEFAULT_WEBSOCKET_INIT_TIMEOUT),
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            websocket_init_timeout: DEFAULT_WEBSOCKET_INIT_TIMEOUT,
         }
     }
 }
@@ -312,11 +313,11 @@ pub struct CacheConfig {
 impl Default for CacheConfig {
     fn default() -> Self {
         Self {
-            ttl_directory: parse_duration_default(DEFAULT_CACHE_TTL_DIRECTORY),
-            ttl_conversations: parse_duration_default(DEFAULT_CACHE_TTL_CONVERSATIONS),
-            ttl_with_events: parse_duration_default(DEFAULT_CACHE_TTL_WITH_EVENTS),
-            event_silence: parse_duration_default(DEFAULT_CACHE_EVENT_SILENCE),
-            ttl_contacts: parse_duration_default(DEFAULT_CACHE_TTL_CONTACTS),
+            ttl_directory: DEFAULT_CACHE_TTL_DIRECTORY,
+            ttl_conversations: DEFAULT_CACHE_TTL_CONVERSATIONS,
+            ttl_with_events: DEFAULT_CACHE_TTL_WITH_EVENTS,
+            event_silence: DEFAULT_CACHE_EVENT_SILENCE,
+            ttl_contacts: DEFAULT_CACHE_TTL_CONTACTS,
             capacity: DEFAULT_CACHE_CAPACITY,
             answer_capacity_bytes: DEFAULT_ANSWER_CACHE_MIB * 1024 * 1024,
             messages_batch_limit: DEFAULT_MESSAGES_BATCH_LIMIT,
@@ -354,16 +355,16 @@ pub struct UpstreamConfig {
 impl Default for UpstreamConfig {
     fn default() -> Self {
         Self {
-            base_url: parse_default(DEFAULT_UPSTREAM_URL),
+            base_url: default_upstream_url(),
             auth: UpstreamAuth::PassThrough,
-            timeout: parse_duration_default(DEFAULT_UPSTREAM_TIMEOUT),
+            timeout: DEFAULT_UPSTREAM_TIMEOUT,
             max_retries: DEFAULT_UPSTREAM_RETRIES,
-            backoff_base: parse_duration_default(DEFAULT_UPSTREAM_BACKOFF),
-            backoff_max: parse_duration_default(DEFAULT_UPSTREAM_BACKOFF_MAX),
-            rate_limit: parse_default(DEFAULT_UPSTREAM_RATE_LIMIT),
-            check_ttl: parse_duration_default(DEFAULT_UPSTREAM_CHECK_TTL),
+            backoff_base: DEFAULT_UPSTREAM_BACKOFF,
+            backoff_max: DEFAULT_UPSTREAM_BACKOFF_MAX,
+            rate_limit: DEFAULT_UPSTREAM_RATE_LIMIT,
+            check_ttl: DEFAULT_UPSTREAM_CHECK_TTL,
             breaker: BreakerConfig::default(),
-            refused_credential_ttl: parse_duration_default(DEFAULT_REFUSED_CREDENTIAL_TTL),
+            refused_credential_ttl: DEFAULT_REFUSED_CREDENTIAL_TTL,
         }
     }
 }
@@ -382,7 +383,7 @@ impl Default for BreakerConfig {
     fn default() -> Self {
         Self {
             threshold: DEFAULT_BREAKER_THRESHOLD,
-            cooldown: parse_duration_default(DEFAULT_BREAKER_COOLDOWN),
+            cooldown: DEFAULT_BREAKER_COOLDOWN,
         }
     }
 }
@@ -417,10 +418,10 @@ pub const DEFAULT_MAX_SELECTIONS: usize = 5_000;
 /// Largest GraphQL request body accepted.
 pub const DEFAULT_MAX_BODY: usize = 64 * 1024;
 /// Longest one GraphQL request may take.
-pub const DEFAULT_REQUEST_TIMEOUT: &str = "30s";
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Requests one client identity may make: generous for people and dashboards, a brake on a
 /// runaway script.
-pub const DEFAULT_CLIENT_RATE_LIMIT: &str = "600/min";
+pub const DEFAULT_CLIENT_RATE_LIMIT: RateBudget = RateBudget::per_minute(600);
 /// Upstream calls one operation may make, retries included. The heaviest screens need far
 /// fewer (see "What a query costs" in docs/api.md); the bound keeps one request from spending
 /// a large share of its team's per-minute budget.
@@ -490,9 +491,9 @@ impl Default for LimitsConfig {
             max_nesting: DEFAULT_MAX_NESTING,
             max_selections: DEFAULT_MAX_SELECTIONS,
             max_body_bytes: DEFAULT_MAX_BODY,
-            request_timeout: parse_duration_default(DEFAULT_REQUEST_TIMEOUT),
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
             introspection: true,
-            client_rate_limit: parse_default(DEFAULT_CLIENT_RATE_LIMIT),
+            client_rate_limit: DEFAULT_CLIENT_RATE_LIMIT,
             max_upstream_calls: DEFAULT_MAX_UPSTREAM_CALLS,
             max_list_pages: DEFAULT_MAX_LIST_PAGES,
         }
@@ -559,9 +560,9 @@ impl FromStr for WebhookToken {
 /// The claim naming the acting member in client tokens, unless configured otherwise.
 pub const DEFAULT_CLIENT_MEMBER_CLAIM: &str = "member_id";
 /// Clock skew tolerated on a client token's `exp` and `nbf`.
-pub const DEFAULT_CLIENT_JWT_LEEWAY: &str = "30s";
+pub const DEFAULT_CLIENT_JWT_LEEWAY: Duration = Duration::from_secs(30);
 /// Shortest time between two fetches of a JWKS URL, however many tokens name unknown keys.
-pub const DEFAULT_CLIENT_JWKS_REFETCH_INTERVAL: &str = "30s";
+pub const DEFAULT_CLIENT_JWKS_REFETCH_INTERVAL: Duration = Duration::from_secs(30);
 
 /// How callers authenticate when the gateway holds the upstream credential: with a JWT whose
 /// signature, times, audience and issuer the gateway checks, and whose claim names the member
@@ -592,8 +593,8 @@ impl Default for ClientAuthConfig {
             audience: None,
             issuer: None,
             member_claim: DEFAULT_CLIENT_MEMBER_CLAIM.to_owned(),
-            leeway: parse_duration_default(DEFAULT_CLIENT_JWT_LEEWAY),
-            jwks_refetch_interval: parse_duration_default(DEFAULT_CLIENT_JWKS_REFETCH_INTERVAL),
+            leeway: DEFAULT_CLIENT_JWT_LEEWAY,
+            jwks_refetch_interval: DEFAULT_CLIENT_JWKS_REFETCH_INTERVAL,
         }
     }
 }
@@ -639,27 +640,48 @@ impl FromStr for RateBudget {
     }
 }
 
-impl fmt::Display for RateBudget {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}/{}",
-            self.requests,
-            humantime::format_duration(self.per)
-        )
+impl RateBudget {
+    /// `requests` in any minute.
+    pub const fn per_minute(requests: u32) -> Self {
+        Self {
+            requests,
+            per: Duration::from_secs(60),
+        }
     }
 }
 
-/// Parses one of this module's default constants; they are literals checked by the tests below.
-fn parse_default<T: FromStr>(value: &str) -> T
-where
-    T::Err: fmt::Debug,
-{
-    value.parse().expect("built-in default parses") // ok: constant input, covered by tests
+/// Written back the way it is configured: `480/min`, `20/s`, `10/2s`.
+impl fmt::Display for RateBudget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let window = match self.per.as_millis() {
+            1_000 => "s".to_owned(),
+            60_000 => "min".to_owned(),
+            3_600_000 => "h".to_owned(),
+            _ => duration_text(self.per),
+        };
+        write!(f, "{}/{window}", self.requests)
+    }
 }
 
-fn parse_duration_default(value: &str) -> Duration {
-    humantime::parse_duration(value).expect("built-in default parses") // ok: constant input
+/// `duration` as the duration flags take it, in its largest whole unit (`24h`, `5m`, `100ms`):
+/// how `--help` shows a default that is kept as a [`Duration`].
+pub fn duration_text(duration: Duration) -> String {
+    const UNITS: [(u128, &str); 4] = [(3_600_000, "h"), (60_000, "m"), (1_000, "s"), (1, "ms")];
+    let millis = duration.as_millis();
+    if millis == 0 || duration.subsec_nanos() % 1_000_000 != 0 {
+        return humantime::format_duration(duration).to_string();
+    }
+    let (size, unit) = UNITS
+        .into_iter()
+        .find(|(size, _)| millis % size == 0)
+        .unwrap_or((1, "ms"));
+    format!("{}{unit}", millis / size)
+}
+
+/// The real Heymarket API's URL, [`DEFAULT_UPSTREAM_URL`].
+fn default_upstream_url() -> Url {
+    // ok: a constant, parsed by `defaults_parse` below.
+    Url::parse(DEFAULT_UPSTREAM_URL).expect("the built-in upstream URL parses")
 }
 
 #[cfg(test)]
@@ -669,6 +691,30 @@ mod tests {
     #[test]
     fn defaults_parse() {
         let _ = GatewayConfig::default();
+    }
+
+    #[test]
+    fn durations_are_written_in_their_largest_whole_unit_and_read_back() {
+        for (duration, text) in [
+            (Duration::from_secs(24 * 60 * 60), "24h"),
+            (Duration::from_secs(5 * 60), "5m"),
+            (Duration::from_secs(90), "90s"),
+            (Duration::from_millis(100), "100ms"),
+            (Duration::from_millis(1_500), "1500ms"),
+            (Duration::ZERO, "0s"),
+            (Duration::from_micros(1_500), "1ms 500us"),
+        ] {
+            assert_eq!(duration_text(duration), text);
+            assert_eq!(humantime::parse_duration(text), Ok(duration), "{text}");
+        }
+    }
+
+    #[test]
+    fn rate_budgets_are_written_as_they_are_configured() {
+        for text in ["480/min", "20/s", "1000/h", "10/2s", "5/90s"] {
+            let budget: RateBudget = text.parse().unwrap();
+            assert_eq!(budget.to_string(), text);
+        }
     }
 
     #[test]

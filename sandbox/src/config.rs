@@ -4,6 +4,7 @@
 //! Whoever embeds the sandbox fills these in (the gateway's `sandbox` flags, tests with struct
 //! literals over `Default`); the sandbox knows nothing of where they came from.
 
+use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -18,7 +19,10 @@ pub const DEFAULT_SANDBOX_TEAMS: u16 = 2;
 /// Members the sandbox seeds each team with; [`SandboxConfig::members`] may add more.
 pub const DEFAULT_SANDBOX_MEMBERS: u16 = 12;
 /// Heymarket's documented budget, which the sandbox enforces.
-pub const DEFAULT_SANDBOX_RATE_LIMIT: &str = "500/min";
+pub const DEFAULT_SANDBOX_RATE_LIMIT: RateBudget = RateBudget {
+    requests: 500,
+    per: Duration::from_secs(60),
+};
 /// Token the sandbox puts in its webhooks unless configured otherwise.
 pub const DEFAULT_SANDBOX_WEBHOOK_TOKEN: &str = "sandbox-webhook-token";
 
@@ -49,9 +53,7 @@ impl Default for SandboxConfig {
             teams: usize::from(DEFAULT_SANDBOX_TEAMS),
             members: usize::from(DEFAULT_SANDBOX_MEMBERS),
             readings: Readings::DEFAULT,
-            rate_limit: DEFAULT_SANDBOX_RATE_LIMIT
-                .parse()
-                .expect("built-in default parses"), // ok: constant input, covered by tests
+            rate_limit: DEFAULT_SANDBOX_RATE_LIMIT,
             webhook_url: None,
             webhook_token: DEFAULT_SANDBOX_WEBHOOK_TOKEN.to_owned(),
         }
@@ -93,20 +95,34 @@ impl FromStr for RateBudget {
     }
 }
 
+/// Written back the way it is configured: `500/min`, `20/s`, `10/2s`.
+impl fmt::Display for RateBudget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.per.as_millis() {
+            1_000 => write!(f, "{}/s", self.requests),
+            60_000 => write!(f, "{}/min", self.requests),
+            3_600_000 => write!(f, "{}/h", self.requests),
+            _ => write!(
+                f,
+                "{}/{}",
+                self.requests,
+                humantime::format_duration(self.per)
+            ),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn defaults_parse() {
-        let config = SandboxConfig::default();
-        assert_eq!(
-            config.rate_limit,
-            RateBudget {
-                requests: 500,
-                per: Duration::from_secs(60)
-            }
-        );
+    fn budgets_are_written_as_they_are_configured() {
+        assert_eq!(DEFAULT_SANDBOX_RATE_LIMIT.to_string(), "500/min");
+        for text in ["500/min", "20/s", "1000/h", "10/2s"] {
+            let budget: RateBudget = text.parse().unwrap();
+            assert_eq!(budget.to_string(), text);
+        }
     }
 
     #[test]
