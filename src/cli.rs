@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::builder::{PossibleValuesParser, RangedU64ValueParser, TypedValueParser as _};
+use clap::builder::{PossibleValuesParser, TypedValueParser as _};
 use clap::error::{ContextKind, ContextValue};
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use heymarket_sandbox::SandboxConfig;
@@ -17,10 +17,11 @@ use secrecy::SecretString;
 use url::Url;
 
 use crate::config::{
-    self, BreakerConfig, CacheConfig, ClientAuthConfig, ConnectionConfig, CorsHeaders, CorsOrigins,
-    GatewayConfig, HttpConfig, InvalidHeaderName, InvalidOrigin, JwksSource, LimitsConfig,
-    RateBudget, UpstreamAuth, UpstreamConfig, WebhookConfig, WebhookToken,
+    self, CacheConfig, ClientAuthConfig, ConnectionConfig, CorsHeaders, CorsOrigins, GatewayConfig,
+    HttpConfig, InvalidHeaderName, InvalidOrigin, JwksSource, LimitsConfig, UpstreamAuth,
+    UpstreamConfig, WebhookConfig, duration_text,
 };
+use crate::upstream::DEFAULT_UPSTREAM_URL;
 
 /// A GraphQL gateway over the Heymarket conversation REST API.
 ///
@@ -130,7 +131,7 @@ pub struct HealthcheckArgs {
     pub url: Url,
 
     /// Give up after this long.
-    #[arg(long, default_value = config::duration_text(HEALTHCHECK_TIMEOUT), value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = duration_text(HEALTHCHECK_TIMEOUT), value_parser = humantime::parse_duration)]
     pub timeout: Duration,
 }
 
@@ -145,37 +146,12 @@ pub enum LogFormat {
 /// The default run: the embedded sandbox plus the gateway in front of it.
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// Address of the gateway (GraphQL, GraphiQL, health).
-    #[arg(long, env = "HEYMARKET_LISTEN", default_value_t = config::DEFAULT_LISTEN)]
-    pub listen: SocketAddr,
+    #[command(flatten)]
+    pub gateway: GatewayArgs,
 
     /// Address of the embedded sandbox, so other tools can call the simulated API directly.
     #[arg(long, env = "HEYMARKET_SANDBOX_LISTEN", default_value_t = config::DEFAULT_SANDBOX_LISTEN)]
     pub sandbox_listen: SocketAddr,
-
-    #[command(flatten)]
-    pub upstream: UpstreamTuning,
-
-    #[command(flatten)]
-    pub cache: CacheTuning,
-
-    #[command(flatten)]
-    pub limits: LimitTuning,
-
-    #[command(flatten)]
-    pub http: HttpTuning,
-
-    #[command(flatten)]
-    pub shutdown: ShutdownTuning,
-
-    #[command(flatten)]
-    pub sends: SendTuning,
-
-    #[command(flatten)]
-    pub connections: ConnectionTuning,
-
-    #[command(flatten)]
-    pub events: EventTuning,
 
     #[command(flatten)]
     pub data: SandboxData,
@@ -184,12 +160,8 @@ pub struct DemoArgs {
 /// Production mode: the gateway in front of a real Heymarket API.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Address of the gateway (GraphQL, GraphiQL, health).
-    #[arg(long, env = "HEYMARKET_LISTEN", default_value_t = config::DEFAULT_LISTEN)]
-    pub listen: SocketAddr,
-
     /// Base URL of the Heymarket REST API.
-    #[arg(long, env = "HEYMARKET_UPSTREAM_URL", default_value = config::DEFAULT_UPSTREAM_URL)]
+    #[arg(long, env = "HEYMARKET_UPSTREAM_URL", default_value = DEFAULT_UPSTREAM_URL)]
     pub upstream_url: Url,
 
     /// API secret ID; with --secret-key the gateway signs its own short-lived JWTs.
@@ -212,28 +184,7 @@ pub struct ServeArgs {
     pub cursor_secret: Option<SecretString>,
 
     #[command(flatten)]
-    pub upstream: UpstreamTuning,
-
-    #[command(flatten)]
-    pub cache: CacheTuning,
-
-    #[command(flatten)]
-    pub limits: LimitTuning,
-
-    #[command(flatten)]
-    pub http: HttpTuning,
-
-    #[command(flatten)]
-    pub shutdown: ShutdownTuning,
-
-    #[command(flatten)]
-    pub sends: SendTuning,
-
-    #[command(flatten)]
-    pub connections: ConnectionTuning,
-
-    #[command(flatten)]
-    pub events: EventTuning,
+    pub gateway: GatewayArgs,
 
     #[command(flatten)]
     pub client_auth: ClientAuthArgs,
@@ -262,106 +213,91 @@ pub struct SandboxArgs {
     pub data: SandboxData,
 }
 
-/// How the gateway calls the upstream: timeouts, retries, client-side rate limit.
+/// The gateway's settings that are the same in the default run and in `serve`: each group's
+/// struct (in `config`, or beside the part it configures) holds its own flags.
 #[derive(Debug, Args)]
-pub struct UpstreamTuning {
-    /// Deadline of one upstream attempt, e.g. `10s`, `500ms`.
-    #[arg(long, env = "HEYMARKET_UPSTREAM_TIMEOUT", default_value = config::duration_text(config::DEFAULT_UPSTREAM_TIMEOUT), value_parser = humantime::parse_duration)]
-    pub upstream_timeout: Duration,
+pub struct GatewayArgs {
+    /// Address of the gateway (GraphQL, GraphiQL, health).
+    #[arg(long, env = "HEYMARKET_LISTEN", default_value_t = config::DEFAULT_LISTEN)]
+    pub listen: SocketAddr,
 
-    /// Retries of a failed read (writes are sent again only when their connection never opened).
-    #[arg(long, env = "HEYMARKET_UPSTREAM_RETRIES", default_value_t = config::DEFAULT_UPSTREAM_RETRIES)]
-    pub upstream_retries: u32,
+    #[command(flatten)]
+    pub upstream: UpstreamConfig,
 
-    /// First retry delay; doubles each attempt, fully jittered.
-    #[arg(long, env = "HEYMARKET_UPSTREAM_BACKOFF", default_value = config::duration_text(config::DEFAULT_UPSTREAM_BACKOFF), value_parser = humantime::parse_duration)]
-    pub upstream_backoff: Duration,
+    #[command(flatten)]
+    pub cache: CacheConfig,
 
-    /// Longest single retry delay.
-    #[arg(long, env = "HEYMARKET_UPSTREAM_BACKOFF_MAX", default_value = config::duration_text(config::DEFAULT_UPSTREAM_BACKOFF_MAX), value_parser = humantime::parse_duration)]
-    pub upstream_backoff_max: Duration,
+    #[command(flatten)]
+    pub limits: LimitsConfig,
 
-    /// Upstream calls allowed per credential, e.g. `480/min` (Heymarket allows 500 per minute).
-    #[arg(long, env = "HEYMARKET_UPSTREAM_RATE_LIMIT", default_value_t = config::DEFAULT_UPSTREAM_RATE_LIMIT)]
-    pub upstream_rate_limit: RateBudget,
+    #[command(flatten)]
+    pub http: HttpArgs,
 
-    /// How long `/readyz` re-uses its last check that the upstream accepts the credentials
-    /// (each check is one upstream call).
-    #[arg(long, env = "HEYMARKET_UPSTREAM_CHECK_TTL", default_value = config::duration_text(config::DEFAULT_UPSTREAM_CHECK_TTL), value_parser = humantime::parse_duration)]
-    pub upstream_check_ttl: Duration,
-
-    /// Consecutive upstream failures (5xx, timeouts, broken connections) after which calls
-    /// fail fast instead of waiting on a failing upstream.
-    #[arg(long, env = "HEYMARKET_UPSTREAM_BREAKER_THRESHOLD", default_value_t = config::DEFAULT_BREAKER_THRESHOLD, value_parser = clap::value_parser!(u32).range(1..))]
-    pub upstream_breaker_threshold: u32,
-
-    /// How long calls fail fast once the circuit breaker opens; then one probe call at a time
-    /// tests the upstream.
-    #[arg(long, env = "HEYMARKET_UPSTREAM_BREAKER_COOLDOWN", default_value = config::duration_text(config::DEFAULT_BREAKER_COOLDOWN), value_parser = humantime::parse_duration)]
-    pub upstream_breaker_cooldown: Duration,
-
-    /// Pass-through mode: how long a caller's credential that the upstream refused is answered
-    /// 401 at once, without asking the upstream again (`0s` asks every time).
-    #[arg(long, env = "HEYMARKET_REFUSED_CREDENTIAL_TTL", default_value = config::duration_text(config::DEFAULT_REFUSED_CREDENTIAL_TTL), value_parser = humantime::parse_duration)]
-    pub refused_credential_ttl: Duration,
-}
-
-/// How the gateway stops.
-#[derive(Debug, Args)]
-pub struct ShutdownTuning {
     /// How long a stop (SIGTERM, Ctrl-C) lets in-flight requests finish and subscriptions
     /// close; requests still running then are cut off and the process exits non-zero.
-    #[arg(long, env = "HEYMARKET_SHUTDOWN_TIMEOUT", default_value = config::duration_text(config::DEFAULT_SHUTDOWN_TIMEOUT), value_parser = humantime::parse_duration)]
+    #[arg(long, env = "HEYMARKET_SHUTDOWN_TIMEOUT", default_value = duration_text(config::DEFAULT_SHUTDOWN_TIMEOUT), value_parser = humantime::parse_duration)]
     pub shutdown_timeout: Duration,
-}
 
-/// How sends are made safe to retry.
-#[derive(Debug, Args)]
-pub struct SendTuning {
     /// How long a send's idempotency key, and what it led to, is remembered (in Redis when
     /// `REDIS_URL` is set): a retry with the same key within it answers the first send instead
     /// of sending again.
-    #[arg(long, env = "HEYMARKET_IDEMPOTENCY_TTL", default_value = config::duration_text(config::DEFAULT_IDEMPOTENCY_TTL), value_parser = parse_ttl)]
+    #[arg(long, env = "HEYMARKET_IDEMPOTENCY_TTL", default_value = duration_text(config::DEFAULT_IDEMPOTENCY_TTL), value_parser = parse_ttl)]
     pub idempotency_ttl: Duration,
+
+    #[command(flatten)]
+    pub connections: ConnectionConfig,
+
+    /// Redis shared by replicas (webhook events, cache invalidation, the upstream rate
+    /// budget), e.g. `redis://127.0.0.1:6379`. Without it everything stays in this process.
+    #[arg(long, env = "REDIS_URL")]
+    pub redis_url: Option<Url>,
+
+    #[command(flatten)]
+    pub webhooks: WebhookConfig,
 }
 
-/// How many connections the gateway holds, and how long it waits on silent ones.
-#[derive(Debug, Args)]
-pub struct ConnectionTuning {
-    /// HTTP connections served at once; more wait in the listen backlog until one closes
-    /// (WebSockets, once upgraded, count against --max-websockets instead).
-    #[arg(long, env = "HEYMARKET_MAX_CONNECTIONS", default_value_t = config::DEFAULT_MAX_CONNECTIONS, value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
-    pub max_connections: usize,
-
-    /// WebSocket connections open at once; more upgrades are answered 503.
-    #[arg(long, env = "HEYMARKET_MAX_WEBSOCKETS", default_value_t = config::DEFAULT_MAX_WEBSOCKETS, value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
-    pub max_websockets: usize,
-
-    /// How long a client has to send a request's headers before it is disconnected; an idle
-    /// kept-alive connection is closed after it too.
-    #[arg(long, env = "HEYMARKET_HEADER_READ_TIMEOUT", default_value = config::duration_text(config::DEFAULT_HEADER_READ_TIMEOUT), value_parser = humantime::parse_duration)]
-    pub header_read_timeout: Duration,
-
-    /// How long a WebSocket may stay open without sending `connection_init`; then it is closed
-    /// with 4408.
-    #[arg(long, env = "HEYMARKET_WEBSOCKET_INIT_TIMEOUT", default_value = config::duration_text(config::DEFAULT_WEBSOCKET_INIT_TIMEOUT), value_parser = humantime::parse_duration)]
-    pub websocket_init_timeout: Duration,
-}
-
-impl From<ConnectionTuning> for ConnectionConfig {
-    fn from(tuning: ConnectionTuning) -> Self {
-        Self {
-            max_connections: tuning.max_connections,
-            max_websockets: tuning.max_websockets,
-            header_read_timeout: tuning.header_read_timeout,
-            websocket_init_timeout: tuning.websocket_init_timeout,
+impl GatewayArgs {
+    /// The gateway's settings for calls to the upstream at `base_url` with `auth`, letting
+    /// browsers in from `default_cors` unless origins are listed. Without client
+    /// authentication, a cursor secret or sandbox mode: the command adds those it has.
+    pub fn into_config(
+        self,
+        base_url: Url,
+        auth: UpstreamAuth,
+        default_cors: CorsOrigins,
+    ) -> Result<GatewayConfig, ConfigError> {
+        let upstream = self.upstream;
+        if upstream.backoff_base > upstream.backoff_max {
+            return Err(ConfigError::BackoffRange {
+                base: upstream.backoff_base,
+                max: upstream.backoff_max,
+            });
         }
+        Ok(GatewayConfig {
+            listen: self.listen,
+            upstream: UpstreamConfig {
+                base_url,
+                auth,
+                ..upstream
+            },
+            cache: self.cache,
+            limits: self.limits,
+            webhooks: self.webhooks,
+            redis_url: self.redis_url,
+            client_auth: None,
+            sandbox_mode: false,
+            http: self.http.into_config(default_cors)?,
+            shutdown_timeout: self.shutdown_timeout,
+            connections: self.connections,
+            cursor_secret: None,
+            idempotency_ttl: self.idempotency_ttl,
+        })
     }
 }
 
 /// How the HTTP surface behaves towards browsers and clients.
 #[derive(Debug, Args)]
-pub struct HttpTuning {
+pub struct HttpArgs {
     /// A directory whose GraphiQL files replace the built-in ones, served at `/graphiql/assets`
     /// in the same layout (`assets/graphiql` in the repository). See docs/operating.md.
     #[arg(long, env = "HEYMARKET_GRAPHIQL_ASSETS")]
@@ -396,7 +332,7 @@ pub struct HttpTuning {
     pub operation_allowlist: Option<PathBuf>,
 }
 
-impl HttpTuning {
+impl HttpArgs {
     /// The settings, with `default_cors` when no origin is listed.
     pub fn into_config(self, default_cors: CorsOrigins) -> Result<HttpConfig, ConfigError> {
         Ok(HttpConfig {
@@ -406,122 +342,6 @@ impl HttpTuning {
             compression: self.compression,
             operation_allowlist: self.operation_allowlist,
         })
-    }
-}
-
-/// How large and demanding one GraphQL request may be.
-#[derive(Debug, Args)]
-pub struct LimitTuning {
-    /// Deepest selection nesting accepted; an introspection field (`__schema`, `__type`)
-    /// counts as one level.
-    #[arg(long, env = "HEYMARKET_MAX_DEPTH", default_value_t = config::DEFAULT_MAX_DEPTH)]
-    pub max_depth: usize,
-
-    /// Highest query complexity accepted: each field counts 1, and a connection multiplies
-    /// what it selects by its `first`.
-    #[arg(long, env = "HEYMARKET_MAX_COMPLEXITY", default_value_t = config::DEFAULT_MAX_COMPLEXITY)]
-    pub max_complexity: usize,
-
-    /// Most aliased fields in one request.
-    #[arg(long, env = "HEYMARKET_MAX_ALIASES", default_value_t = config::DEFAULT_MAX_ALIASES)]
-    pub max_aliases: usize,
-
-    /// Most root fields in one operation.
-    #[arg(long, env = "HEYMARKET_MAX_ROOT_FIELDS", default_value_t = config::DEFAULT_MAX_ROOT_FIELDS)]
-    pub max_root_fields: usize,
-
-    /// Deepest nesting of braces, brackets and parentheses in a document, counted on its text
-    /// before it is parsed.
-    #[arg(long, env = "HEYMARKET_MAX_NESTING", default_value_t = config::DEFAULT_MAX_NESTING)]
-    pub max_nesting: usize,
-
-    /// Most selections in a document once every fragment spread is expanded where it is used,
-    /// counted before validation.
-    #[arg(long, env = "HEYMARKET_MAX_SELECTIONS", default_value_t = config::DEFAULT_MAX_SELECTIONS)]
-    pub max_selections: usize,
-
-    /// Largest GraphQL request body, in bytes.
-    #[arg(long, env = "HEYMARKET_MAX_BODY", default_value_t = config::DEFAULT_MAX_BODY)]
-    pub max_body: usize,
-
-    /// Longest one query or mutation may take.
-    #[arg(long, env = "HEYMARKET_REQUEST_TIMEOUT", default_value = config::duration_text(config::DEFAULT_REQUEST_TIMEOUT), value_parser = humantime::parse_duration)]
-    pub request_timeout: Duration,
-
-    /// Whether the schema can be introspected (GraphiQL and code generators need it).
-    #[arg(long, env = "HEYMARKET_INTROSPECTION", default_value_t = true, action = clap::ArgAction::Set)]
-    pub introspection: bool,
-
-    /// Requests one client may make, e.g. `600/min`: a burst of that many, refilled over the
-    /// window. A client is a token's member, a pass-through credential, or (in sandbox mode) a
-    /// member at one address; each query, mutation or subscription started counts one.
-    #[arg(long, env = "HEYMARKET_CLIENT_RATE_LIMIT", default_value_t = config::DEFAULT_CLIENT_RATE_LIMIT)]
-    pub client_rate_limit: RateBudget,
-
-    /// Upstream calls one operation may make, retries included (each event a subscription
-    /// delivers counts as one operation). A call beyond them is never sent: the field that
-    /// needed it fails with `UPSTREAM_BUDGET_EXCEEDED`.
-    #[arg(long, env = "HEYMARKET_MAX_UPSTREAM_CALLS", default_value_t = config::DEFAULT_MAX_UPSTREAM_CALLS, value_parser = clap::value_parser!(u64).range(1..))]
-    pub max_upstream_calls: u64,
-
-    /// Upstream pages one list field reads per request (2 to 1000). A list that has not found
-    /// `first` matches in them (the gateway checks every filter itself, and applies those the
-    /// upstream ignores) answers what it found, with `hasNextPage` and an `endCursor` that
-    /// continues the scan where it stopped.
-    #[arg(long, env = "HEYMARKET_MAX_LIST_PAGES", default_value_t = config::DEFAULT_MAX_LIST_PAGES, value_parser = clap::value_parser!(u64).range(crate::pagination::MIN_PAGES as u64..=1000).map(|pages| pages as usize))]
-    pub max_list_pages: usize,
-}
-
-impl From<LimitTuning> for LimitsConfig {
-    fn from(tuning: LimitTuning) -> Self {
-        Self {
-            max_depth: tuning.max_depth,
-            max_complexity: tuning.max_complexity,
-            max_aliases: tuning.max_aliases,
-            max_root_fields: tuning.max_root_fields,
-            max_nesting: tuning.max_nesting,
-            max_selections: tuning.max_selections,
-            max_body_bytes: tuning.max_body,
-            request_timeout: tuning.request_timeout,
-            introspection: tuning.introspection,
-            client_rate_limit: tuning.client_rate_limit,
-            max_upstream_calls: tuning.max_upstream_calls,
-            max_list_pages: tuning.max_list_pages,
-        }
-    }
-}
-
-/// Webhook intake, and sharing with other replicas.
-#[derive(Debug, Args)]
-pub struct EventTuning {
-    /// Redis shared by replicas (webhook events, cache invalidation, the upstream rate
-    /// budget), e.g. `redis://127.0.0.1:6379`. Without it everything stays in this process.
-    #[arg(long, env = "REDIS_URL")]
-    pub redis_url: Option<Url>,
-
-    /// Verification token of a Heymarket webhook configuration that delivers to
-    /// `/webhooks/heymarket`: `TEAM_ID:TOKEN`, or `TOKEN` for the team of the configured
-    /// credential. Repeat the flag, or separate with commas in the variable.
-    #[arg(
-        long = "webhook-token",
-        env = "HEYMARKET_WEBHOOK_TOKENS",
-        value_delimiter = ',',
-        hide_env_values = true
-    )]
-    pub webhook_tokens: Vec<WebhookToken>,
-
-    /// Largest webhook body accepted, in bytes.
-    #[arg(long, env = "HEYMARKET_WEBHOOK_MAX_BODY", default_value_t = config::DEFAULT_WEBHOOK_MAX_BODY)]
-    pub webhook_max_body: usize,
-}
-
-impl EventTuning {
-    /// The webhook settings these flags describe.
-    pub fn webhooks(&self) -> WebhookConfig {
-        WebhookConfig {
-            tokens: self.webhook_tokens.clone(),
-            max_body_bytes: self.webhook_max_body,
-        }
     }
 }
 
@@ -535,11 +355,7 @@ pub struct ClientAuthArgs {
     pub client_jwt_secret: Option<SecretString>,
 
     /// JWKS file with the public keys of RS256 and ES256 client tokens, read at start.
-    #[arg(
-        long,
-        env = "HEYMARKET_CLIENT_JWKS_FILE",
-        conflicts_with = "client_jwks_url"
-    )]
+    #[arg(long, env = "HEYMARKET_CLIENT_JWKS_FILE")]
     pub client_jwks_file: Option<PathBuf>,
 
     /// JWKS URL with the public keys of RS256 and ES256 client tokens, fetched at start and
@@ -560,26 +376,29 @@ pub struct ClientAuthArgs {
     pub client_member_claim: String,
 
     /// Clock skew tolerated on a client token's `exp` and `nbf`.
-    #[arg(long, env = "HEYMARKET_CLIENT_JWT_LEEWAY", default_value = config::duration_text(config::DEFAULT_CLIENT_JWT_LEEWAY), value_parser = humantime::parse_duration)]
+    #[arg(long, env = "HEYMARKET_CLIENT_JWT_LEEWAY", default_value = duration_text(config::DEFAULT_CLIENT_JWT_LEEWAY), value_parser = humantime::parse_duration)]
     pub client_jwt_leeway: Duration,
 
     /// Shortest time between two fetches of the JWKS URL.
-    #[arg(long, env = "HEYMARKET_CLIENT_JWKS_REFETCH_INTERVAL", default_value = config::duration_text(config::DEFAULT_CLIENT_JWKS_REFETCH_INTERVAL), value_parser = humantime::parse_duration)]
+    #[arg(long, env = "HEYMARKET_CLIENT_JWKS_REFETCH_INTERVAL", default_value = duration_text(config::DEFAULT_CLIENT_JWKS_REFETCH_INTERVAL), value_parser = humantime::parse_duration)]
     pub client_jwks_refetch_interval: Duration,
 }
 
 impl ClientAuthArgs {
     /// The client authentication these flags describe; `None` when no key is configured.
-    pub fn into_config(self) -> Option<ClientAuthConfig> {
+    // The two JWKS sources are refused here rather than by clap, which does not count a
+    // configuration file's settings (the flags' defaults) as given.
+    pub fn into_config(self) -> Result<Option<ClientAuthConfig>, ConfigError> {
         let jwks = match (self.client_jwks_file, self.client_jwks_url) {
-            (Some(path), _) => Some(JwksSource::File(path)),
+            (Some(_), Some(_)) => return Err(ConfigError::TwoJwksSources),
+            (Some(path), None) => Some(JwksSource::File(path)),
             (None, Some(url)) => Some(JwksSource::Url(url)),
             (None, None) => None,
         };
         if self.client_jwt_secret.is_none() && jwks.is_none() {
-            return None;
+            return Ok(None);
         }
-        Some(ClientAuthConfig {
+        Ok(Some(ClientAuthConfig {
             jwt_secret: self.client_jwt_secret,
             jwks,
             audience: self.client_jwt_audience,
@@ -587,71 +406,7 @@ impl ClientAuthArgs {
             member_claim: self.client_member_claim,
             leeway: self.client_jwt_leeway,
             jwks_refetch_interval: self.client_jwks_refetch_interval,
-        })
-    }
-}
-
-/// What the gateway caches, and for how long.
-#[derive(Debug, Args)]
-pub struct CacheTuning {
-    /// How long inboxes and the team are served from cache.
-    #[arg(long, env = "HEYMARKET_CACHE_TTL_DIRECTORY", default_value = config::duration_text(config::DEFAULT_CACHE_TTL_DIRECTORY), value_parser = humantime::parse_duration)]
-    pub cache_ttl_directory: Duration,
-
-    /// How long conversations, list pages and newest messages are served from cache (writes and
-    /// events replace them sooner).
-    #[arg(long, env = "HEYMARKET_CACHE_TTL_CONVERSATIONS", default_value = config::duration_text(config::DEFAULT_CACHE_TTL_CONVERSATIONS), value_parser = humantime::parse_duration)]
-    pub cache_ttl_conversations: Duration,
-
-    /// How long conversations, list pages and newest messages are served from cache while
-    /// their team's webhook events are heard: events and writes replace them sooner, so this
-    /// only bounds what no event reports (a conversation read in another client).
-    #[arg(long, env = "HEYMARKET_CACHE_TTL_WITH_EVENTS", default_value = config::duration_text(config::DEFAULT_CACHE_TTL_WITH_EVENTS), value_parser = humantime::parse_duration)]
-    pub cache_ttl_with_events: Duration,
-
-    /// How long a team may go without a webhook event before its caches stop relying on
-    /// events and go back to `--cache-ttl-conversations`.
-    #[arg(long, env = "HEYMARKET_CACHE_EVENT_SILENCE", default_value = config::duration_text(config::DEFAULT_CACHE_EVENT_SILENCE), value_parser = humantime::parse_duration)]
-    pub cache_event_silence: Duration,
-
-    /// How long contacts are served from cache.
-    #[arg(long, env = "HEYMARKET_CACHE_TTL_CONTACTS", default_value = config::duration_text(config::DEFAULT_CACHE_TTL_CONTACTS), value_parser = humantime::parse_duration)]
-    pub cache_ttl_contacts: Duration,
-
-    /// Entries per cache kind, across tenants; a list page or history counts one per row.
-    #[arg(long, env = "HEYMARKET_CACHE_CAPACITY", default_value_t = config::DEFAULT_CACHE_CAPACITY)]
-    pub cache_capacity: u64,
-
-    /// MiB of whole query answers kept, per caller and query, while the caller's team is kept
-    /// fresh by its webhook events; 0 keeps none.
-    #[arg(long, env = "HEYMARKET_ANSWER_CACHE_MIB", default_value_t = config::DEFAULT_ANSWER_CACHE_MIB, value_parser = clap::value_parser!(u64).range(0..=65_536))]
-    pub answer_cache_mib: u64,
-
-    /// Most messages asked of one team-wide message listing when finding the last messages of a
-    /// page of conversations.
-    #[arg(long, env = "HEYMARKET_MESSAGES_BATCH_LIMIT", default_value_t = config::DEFAULT_MESSAGES_BATCH_LIMIT, value_parser = clap::value_parser!(u32).range(1..=10_000))]
-    pub messages_batch_limit: u32,
-
-    /// Most scheduled messages the gateway remembers per conversation for
-    /// `Conversation.scheduledMessages` (Heymarket cannot list them); one more forgets the
-    /// oldest.
-    #[arg(long, env = "HEYMARKET_SCHEDULED_PER_CONVERSATION", default_value_t = config::DEFAULT_SCHEDULED_PER_CONVERSATION, value_parser = clap::value_parser!(u16).range(1..=1000).map(usize::from))]
-    pub scheduled_per_conversation: usize,
-}
-
-impl From<CacheTuning> for CacheConfig {
-    fn from(tuning: CacheTuning) -> Self {
-        Self {
-            ttl_directory: tuning.cache_ttl_directory,
-            ttl_conversations: tuning.cache_ttl_conversations,
-            ttl_with_events: tuning.cache_ttl_with_events,
-            event_silence: tuning.cache_event_silence,
-            ttl_contacts: tuning.cache_ttl_contacts,
-            capacity: tuning.cache_capacity,
-            answer_capacity_bytes: tuning.answer_cache_mib * 1024 * 1024,
-            messages_batch_limit: tuning.messages_batch_limit,
-            scheduled_per_conversation: tuning.scheduled_per_conversation,
-        }
+        }))
     }
 }
 
@@ -714,6 +469,11 @@ pub enum ConfigError {
         "both an API secret and an API key are configured; keep one (the API secret is recommended)"
     )]
     TwoCredentials,
+    #[error(
+        "--client-jwks-file (HEYMARKET_CLIENT_JWKS_FILE) cannot be used with --client-jwks-url \
+         (HEYMARKET_CLIENT_JWKS_URL); keep one source of client token keys"
+    )]
+    TwoJwksSources,
     #[error("--cors-allow-origin: {0}")]
     Cors(#[from] InvalidOrigin),
     #[error("--cors-allow-header: {0}")]
@@ -746,7 +506,7 @@ impl ServeArgs {
         };
         // Decided: a gateway-held credential would otherwise serve its whole team to anyone
         // who can reach the port; pass-through needs no gateway check.
-        let client_auth = self.client_auth.into_config();
+        let client_auth = self.client_auth.into_config()?;
         match (&auth, &client_auth) {
             (UpstreamAuth::PassThrough, Some(_)) => {
                 return Err(ConfigError::ClientAuthWithoutCredential);
@@ -757,50 +517,11 @@ impl ServeArgs {
             _ => {}
         }
         Ok(GatewayConfig {
-            listen: self.listen,
-            upstream: self.upstream.into_config(self.upstream_url, auth)?,
-            cache: self.cache.into(),
-            limits: self.limits.into(),
-            webhooks: self.events.webhooks(),
-            redis_url: self.events.redis_url,
             client_auth,
-            sandbox_mode: false,
-            http: self.http.into_config(CorsOrigins::Nobody)?,
-            shutdown_timeout: self.shutdown.shutdown_timeout,
-            connections: self.connections.into(),
             cursor_secret: self.cursor_secret,
-            idempotency_ttl: self.sends.idempotency_ttl,
-        })
-    }
-}
-
-impl UpstreamTuning {
-    /// Upstream settings for calls to `base_url` carrying `auth`.
-    pub fn into_config(
-        self,
-        base_url: Url,
-        auth: UpstreamAuth,
-    ) -> Result<UpstreamConfig, ConfigError> {
-        if self.upstream_backoff > self.upstream_backoff_max {
-            return Err(ConfigError::BackoffRange {
-                base: self.upstream_backoff,
-                max: self.upstream_backoff_max,
-            });
-        }
-        Ok(UpstreamConfig {
-            base_url,
-            auth,
-            timeout: self.upstream_timeout,
-            max_retries: self.upstream_retries,
-            backoff_base: self.upstream_backoff,
-            backoff_max: self.upstream_backoff_max,
-            rate_limit: self.upstream_rate_limit,
-            check_ttl: self.upstream_check_ttl,
-            breaker: BreakerConfig {
-                threshold: self.upstream_breaker_threshold,
-                cooldown: self.upstream_breaker_cooldown,
-            },
-            refused_credential_ttl: self.refused_credential_ttl,
+            ..self
+                .gateway
+                .into_config(self.upstream_url, auth, CorsOrigins::Nobody)?
         })
     }
 }
@@ -860,6 +581,7 @@ fn parse_secret(value: &str) -> Result<SecretString, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::{BreakerConfig, RateBudget};
 
     fn serve(args: &[&str]) -> Result<GatewayConfig, String> {
         let mut argv = vec!["heymarket-gateway", "serve"];
@@ -957,6 +679,15 @@ mod tests {
         }
         assert!(help.contains("HEYMARKET_SANDBOX_PROFILE"));
         assert!(help.contains("HEYMARKET_SANDBOX_READINGS"));
+    }
+
+    #[test]
+    fn the_flags_defaults_are_the_settings_defaults() {
+        let parsed = serve(&[]).unwrap();
+        assert_eq!(
+            format!("{parsed:#?}"),
+            format!("{:#?}", GatewayConfig::default())
+        );
     }
 
     #[test]

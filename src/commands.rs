@@ -21,7 +21,7 @@ const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// The default run: the embedded sandbox and the gateway in front of it, signed in as the
 /// sandbox's first team.
 pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
-    let gateway_listener = bind(args.listen).await?;
+    let gateway_listener = bind(args.gateway.listen).await?;
     let sandbox_listener = bind(args.sandbox_listen).await?;
     // The sandbox delivers its webhooks to the gateway, so subscriptions fire out of the box.
     let webhook_url = webhook_url(gateway_listener.local_addr()?)?;
@@ -35,29 +35,21 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         id: team.secret_id.clone(),
         key: team.secret_key.clone().into(),
     };
-    let mut webhooks = args.events.webhooks();
-    webhooks
+    // The cursor secret is derived from the sandbox credential the gateway calls with.
+    let mut config = GatewayConfig {
+        sandbox_mode: true,
+        ..args
+            .gateway
+            .into_config(sandbox.base_url(), auth, CorsOrigins::Anyone)?
+    };
+    config
+        .webhooks
         .tokens
         .extend(sandbox.teams().iter().map(|team| WebhookToken {
             team_id: Some(team.team_id),
             token: team.webhook_token.clone().into(),
         }));
-    let config = GatewayConfig {
-        listen: args.listen,
-        upstream: args.upstream.into_config(sandbox.base_url(), auth)?,
-        cache: args.cache.into(),
-        limits: args.limits.into(),
-        webhooks,
-        redis_url: args.events.redis_url,
-        client_auth: None,
-        sandbox_mode: true,
-        http: args.http.into_config(CorsOrigins::Anyone)?,
-        shutdown_timeout: args.shutdown.shutdown_timeout,
-        connections: args.connections.into(),
-        // Derived from the sandbox credential the gateway calls with.
-        cursor_secret: None,
-        idempotency_ttl: args.sends.idempotency_ttl,
-    };
+    let shutdown_timeout = config.shutdown_timeout;
     let app = App::with_listener(gateway_listener, config)?;
 
     let gateway = format!("http://{}", app.local_addr());
@@ -73,7 +65,6 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
 
     // The sandbox stops after the gateway, so that requests the gateway finishes while it
     // stops can still reach their upstream.
-    let shutdown_timeout = args.shutdown.shutdown_timeout;
     let stop_sandbox = CancellationToken::new();
     let mut sandbox =
         tokio::spawn(sandbox.run_until_stopped(stop_sandbox.clone().cancelled_owned()));

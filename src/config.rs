@@ -1,7 +1,12 @@
-//! Typed, validated settings for every part of the process.
+//! Typed, validated settings for every part of the process, assembled into [`GatewayConfig`].
 //!
-//! `cli.rs` turns flags and environment variables into these structs; everything else receives
-//! them already parsed. Tests build them directly with struct literals over `Default`.
+//! A group of settings that is all flags is one struct that derives `clap::Args`: each field
+//! is the setting, its flag, its environment variable and its typed default at once. Groups
+//! owned by one part of the gateway live beside it and are re-exported here (the caches'
+//! [`CacheConfig`], the upstream client's [`UpstreamConfig`], the webhook endpoint's
+//! [`WebhookConfig`]); those several parts read stay here. `cli.rs` assembles them, with the
+//! settings that depend on the command. Everything else receives them already parsed, and
+//! tests build them with struct literals over `Default`.
 
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
@@ -9,60 +14,20 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
+use clap::Args;
+use clap::builder::{RangedU64ValueParser, TypedValueParser as _};
 use secrecy::SecretString;
 use url::Url;
+
+pub use crate::http::webhooks::{WebhookConfig, WebhookToken};
+pub use crate::loaders::CacheConfig;
+pub use crate::upstream::{BreakerConfig, UpstreamAuth, UpstreamConfig};
 
 /// Where the gateway listens by default (the README's `cargo run --release`).
 pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 8080));
 /// Where the embedded or stand-alone sandbox listens by default.
 pub const DEFAULT_SANDBOX_LISTEN: SocketAddr =
     SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 8081));
-/// The real Heymarket API.
-pub const DEFAULT_UPSTREAM_URL: &str = "https://api.heymarket.com";
-/// Per-call upstream timeout.
-pub const DEFAULT_UPSTREAM_TIMEOUT: Duration = Duration::from_secs(10);
-/// Retries of an idempotent upstream call after the first attempt.
-pub const DEFAULT_UPSTREAM_RETRIES: u32 = 3;
-/// First retry delay; doubles each attempt, with full jitter.
-pub const DEFAULT_UPSTREAM_BACKOFF: Duration = Duration::from_millis(100);
-/// Longest single retry delay.
-pub const DEFAULT_UPSTREAM_BACKOFF_MAX: Duration = Duration::from_secs(2);
-/// What the gateway lets itself spend per upstream credential. Heymarket allows 500 per minute;
-/// the margin absorbs clock and network skew between our limiter and theirs.
-pub const DEFAULT_UPSTREAM_RATE_LIMIT: RateBudget = RateBudget::per_minute(480);
-/// How long `/readyz` re-uses its last check of the upstream.
-pub const DEFAULT_UPSTREAM_CHECK_TTL: Duration = Duration::from_secs(10);
-/// How long a pass-through credential the upstream refused is answered 401 without asking the
-/// upstream again: long enough that retrying a bad credential costs the upstream nothing, short
-/// enough that a credential fixed upstream works again soon.
-pub const DEFAULT_REFUSED_CREDENTIAL_TTL: Duration = Duration::from_secs(30);
-/// How long inboxes and the team (which change rarely) are served from cache.
-pub const DEFAULT_CACHE_TTL_DIRECTORY: Duration = Duration::from_secs(5 * 60);
-/// How long a conversation, a list page or a conversation's newest messages are served from
-/// cache: short, because they change with every message; writes and events replace them sooner.
-pub const DEFAULT_CACHE_TTL_CONVERSATIONS: Duration = Duration::from_secs(10);
-/// How long conversation data lives while its team's webhook events are heard.
-pub const DEFAULT_CACHE_TTL_WITH_EVENTS: Duration = Duration::from_secs(5 * 60);
-/// MiB of whole answers kept for callers who ask the same query again.
-pub const DEFAULT_ANSWER_CACHE_MIB: u64 = 32;
-/// How long a team may go without an event before its caches stop relying on events.
-pub const DEFAULT_CACHE_EVENT_SILENCE: Duration = Duration::from_secs(2 * 60);
-/// How long contacts are served from cache.
-pub const DEFAULT_CACHE_TTL_CONTACTS: Duration = Duration::from_secs(2 * 60);
-/// Entries per cache kind, across tenants.
-pub const DEFAULT_CACHE_CAPACITY: u64 = 50_000;
-/// Scheduled messages remembered per conversation by default.
-pub const DEFAULT_SCHEDULED_PER_CONVERSATION: usize = 20;
-/// Most messages one team-wide `POST /v1/messages/all` asks for when looking up the last
-/// messages of a page of conversations (the upstream's own maximum is undocumented; a smaller
-/// answer only means more fall-back history calls).
-pub const DEFAULT_MESSAGES_BATCH_LIMIT: u32 = 1000;
-/// Consecutive upstream failures (5xx, timeouts, broken connections) that open the circuit
-/// breaker: enough that a few unlucky calls do not stop traffic, few enough that an outage is
-/// noticed within one or two requests' worth of retries.
-pub const DEFAULT_BREAKER_THRESHOLD: u32 = 5;
-/// How long an open circuit breaker fails calls at once before one probe call is let through.
-pub const DEFAULT_BREAKER_COOLDOWN: Duration = Duration::from_secs(10);
 /// How long a stopping gateway lets in-flight requests finish before cutting them off.
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
 /// HTTP connections served at once. Past it new connections wait in the listen backlog until
@@ -138,17 +103,26 @@ impl Default for GatewayConfig {
 }
 
 /// Ceilings on what connections may hold: how many are open, and how long a silent one lasts.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The server holds the first and third, the WebSocket route the others.
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
 pub struct ConnectionConfig {
-    /// HTTP connections served at once (WebSockets, once upgraded, count in `max_websockets`
-    /// instead); more wait in the listen backlog until one closes.
+    /// HTTP connections served at once; more wait in the listen backlog until one closes
+    /// (WebSockets, once upgraded, count against --max-websockets instead).
+    #[arg(long, env = "HEYMARKET_MAX_CONNECTIONS", default_value_t = DEFAULT_MAX_CONNECTIONS, value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
     pub max_connections: usize,
+
     /// WebSocket connections open at once; more upgrades are answered 503.
+    #[arg(long, env = "HEYMARKET_MAX_WEBSOCKETS", default_value_t = DEFAULT_MAX_WEBSOCKETS, value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
     pub max_websockets: usize,
-    /// How long a client has to send a request's headers; an idle kept-alive connection is
-    /// closed after it too.
+
+    /// How long a client has to send a request's headers before it is disconnected; an idle
+    /// kept-alive connection is closed after it too.
+    #[arg(long, env = "HEYMARKET_HEADER_READ_TIMEOUT", default_value = duration_text(DEFAULT_HEADER_READ_TIMEOUT), value_parser = humantime::parse_duration)]
     pub header_read_timeout: Duration,
-    /// How long a WebSocket may stay open without sending `connection_init`.
+
+    /// How long a WebSocket may stay open without sending `connection_init`; then it is closed
+    /// with 4408.
+    #[arg(long, env = "HEYMARKET_WEBSOCKET_INIT_TIMEOUT", default_value = duration_text(DEFAULT_WEBSOCKET_INIT_TIMEOUT), value_parser = humantime::parse_duration)]
     pub websocket_init_timeout: Duration,
 }
 
@@ -282,124 +256,6 @@ fn parse_origin(text: &str) -> Result<String, InvalidOrigin> {
     Ok(url.origin().ascii_serialization())
 }
 
-/// The gateway's caches of upstream data, partitioned by tenant.
-#[derive(Debug, Clone)]
-pub struct CacheConfig {
-    /// Inboxes and team.
-    pub ttl_directory: Duration,
-    /// Conversations, list pages, and conversations' newest messages, for a team whose webhook
-    /// events are not heard.
-    pub ttl_conversations: Duration,
-    /// The same, while the team's webhook events are heard: events and writes replace them
-    /// sooner, so this only bounds what no event reports.
-    pub ttl_with_events: Duration,
-    /// How long a team may go without an event before its caches fall back to
-    /// `ttl_conversations` (and forget what they kept longer).
-    pub event_silence: Duration,
-    /// Contacts.
-    pub ttl_contacts: Duration,
-    /// Entries per kind, across tenants (a list page or a history counts one per row); the
-    /// least recently used go first.
-    pub capacity: u64,
-    /// Bytes of whole answers kept (see `schema::answers`); 0 keeps none.
-    pub answer_capacity_bytes: u64,
-    /// Most messages asked of one team-wide message listing.
-    pub messages_batch_limit: u32,
-    /// Most scheduled messages remembered per conversation (the upstream cannot list them);
-    /// scheduling one more forgets the oldest.
-    pub scheduled_per_conversation: usize,
-}
-
-impl Default for CacheConfig {
-    fn default() -> Self {
-        Self {
-            ttl_directory: DEFAULT_CACHE_TTL_DIRECTORY,
-            ttl_conversations: DEFAULT_CACHE_TTL_CONVERSATIONS,
-            ttl_with_events: DEFAULT_CACHE_TTL_WITH_EVENTS,
-            event_silence: DEFAULT_CACHE_EVENT_SILENCE,
-            ttl_contacts: DEFAULT_CACHE_TTL_CONTACTS,
-            capacity: DEFAULT_CACHE_CAPACITY,
-            answer_capacity_bytes: DEFAULT_ANSWER_CACHE_MIB * 1024 * 1024,
-            messages_batch_limit: DEFAULT_MESSAGES_BATCH_LIMIT,
-            scheduled_per_conversation: DEFAULT_SCHEDULED_PER_CONVERSATION,
-        }
-    }
-}
-
-/// How the gateway calls the Heymarket REST API.
-#[derive(Debug, Clone)]
-pub struct UpstreamConfig {
-    /// Base URL; resources live under `/v1` and `/v2` below it.
-    pub base_url: Url,
-    /// Which credential every upstream call carries.
-    pub auth: UpstreamAuth,
-    /// Deadline of one upstream attempt (connect, send, and read the whole body).
-    pub timeout: Duration,
-    /// Retries after the first attempt for calls that are safe to repeat.
-    pub max_retries: u32,
-    /// First backoff delay; doubled each retry, capped by `backoff_max`, fully jittered.
-    pub backoff_base: Duration,
-    /// Upper bound of one backoff delay.
-    pub backoff_max: Duration,
-    /// Client-side budget per upstream credential, so the gateway never draws a 429 itself.
-    pub rate_limit: RateBudget,
-    /// How long `/readyz` re-uses its last check of the upstream (each check is one call).
-    pub check_ttl: Duration,
-    /// When to stop calling an upstream that is down, and when to try it again.
-    pub breaker: BreakerConfig,
-    /// Pass-through mode: how long a caller's credential that the upstream refused (401) is
-    /// refused again without an upstream call; zero asks the upstream every time.
-    pub refused_credential_ttl: Duration,
-}
-
-impl Default for UpstreamConfig {
-    fn default() -> Self {
-        Self {
-            base_url: default_upstream_url(),
-            auth: UpstreamAuth::PassThrough,
-            timeout: DEFAULT_UPSTREAM_TIMEOUT,
-            max_retries: DEFAULT_UPSTREAM_RETRIES,
-            backoff_base: DEFAULT_UPSTREAM_BACKOFF,
-            backoff_max: DEFAULT_UPSTREAM_BACKOFF_MAX,
-            rate_limit: DEFAULT_UPSTREAM_RATE_LIMIT,
-            check_ttl: DEFAULT_UPSTREAM_CHECK_TTL,
-            breaker: BreakerConfig::default(),
-            refused_credential_ttl: DEFAULT_REFUSED_CREDENTIAL_TTL,
-        }
-    }
-}
-
-/// The upstream circuit breaker: after `threshold` consecutive failures that say the upstream
-/// is down, calls fail at once for `cooldown`, then one probe call at a time tests it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BreakerConfig {
-    /// Consecutive failures that open the breaker; at least 1.
-    pub threshold: u32,
-    /// How long the breaker stays open before a probe.
-    pub cooldown: Duration,
-}
-
-impl Default for BreakerConfig {
-    fn default() -> Self {
-        Self {
-            threshold: DEFAULT_BREAKER_THRESHOLD,
-            cooldown: DEFAULT_BREAKER_COOLDOWN,
-        }
-    }
-}
-
-/// The credential the gateway presents upstream.
-#[derive(Debug, Clone)]
-pub enum UpstreamAuth {
-    /// An API secret: every call carries a short-lived HS256 JWT `{iss: id, iat}` signed with
-    /// `"<id>||<key>"`, re-used until shortly before its 5-minute expiry.
-    Secret { id: String, key: SecretString },
-    /// The legacy team API key, sent as a bearer token.
-    ApiKey(SecretString),
-    /// No gateway-held credential: each caller's own `Authorization: Bearer …` goes upstream.
-    PassThrough,
-}
-
 /// Deepest selection nesting accepted (the dashboard needs 5).
 pub const DEFAULT_MAX_DEPTH: usize = 10;
 /// Highest query complexity accepted: every field counts 1, and a connection multiplies what it
@@ -432,33 +288,69 @@ pub const DEFAULT_MAX_UPSTREAM_CALLS: u64 = 100;
 pub const DEFAULT_MAX_LIST_PAGES: usize = 20;
 
 /// How large and demanding one GraphQL request may be. Every limit is checked before any
-/// upstream call; async-graphql enforces none by default.
-#[derive(Debug, Clone)]
+/// upstream call; async-graphql enforces none by default. Read by the HTTP routes, the schema,
+/// the client rate limit and the upstream budget, so it stays here.
+#[derive(Debug, Clone, Args)]
 pub struct LimitsConfig {
+    /// Deepest selection nesting accepted; an introspection field (`__schema`, `__type`)
+    /// counts as one level.
+    #[arg(long, env = "HEYMARKET_MAX_DEPTH", default_value_t = DEFAULT_MAX_DEPTH)]
     pub max_depth: usize,
+
+    /// Highest query complexity accepted: each field counts 1, and a connection multiplies
+    /// what it selects by its `first`.
+    #[arg(long, env = "HEYMARKET_MAX_COMPLEXITY", default_value_t = DEFAULT_MAX_COMPLEXITY)]
     pub max_complexity: usize,
+
+    /// Most aliased fields in one request.
+    #[arg(long, env = "HEYMARKET_MAX_ALIASES", default_value_t = DEFAULT_MAX_ALIASES)]
     pub max_aliases: usize,
+
+    /// Most root fields in one operation.
+    #[arg(long, env = "HEYMARKET_MAX_ROOT_FIELDS", default_value_t = DEFAULT_MAX_ROOT_FIELDS)]
     pub max_root_fields: usize,
-    /// Deepest nesting of braces, brackets and parentheses, checked before parsing.
+
+    /// Deepest nesting of braces, brackets and parentheses in a document, counted on its text
+    /// before it is parsed.
+    #[arg(long, env = "HEYMARKET_MAX_NESTING", default_value_t = DEFAULT_MAX_NESTING)]
     pub max_nesting: usize,
-    /// Most selections with fragments expanded, checked before validation.
+
+    /// Most selections in a document once every fragment spread is expanded where it is used,
+    /// counted before validation.
+    #[arg(long, env = "HEYMARKET_MAX_SELECTIONS", default_value_t = DEFAULT_MAX_SELECTIONS)]
     pub max_selections: usize,
-    /// Bytes of a request body.
+
+    /// Largest GraphQL request body, in bytes.
+    #[arg(long = "max-body", env = "HEYMARKET_MAX_BODY", value_name = "MAX_BODY", default_value_t = DEFAULT_MAX_BODY)]
     pub max_body_bytes: usize,
-    /// Deadline of one request (queries and mutations; subscriptions run until closed).
+
+    /// Longest one query or mutation may take.
+    // Subscriptions run until closed.
+    #[arg(long, env = "HEYMARKET_REQUEST_TIMEOUT", default_value = duration_text(DEFAULT_REQUEST_TIMEOUT), value_parser = humantime::parse_duration)]
     pub request_timeout: Duration,
+
     /// Whether the schema can be introspected (GraphiQL and code generators need it).
+    #[arg(long, env = "HEYMARKET_INTROSPECTION", default_value_t = true, action = clap::ArgAction::Set)]
     pub introspection: bool,
-    /// Requests (each query, mutation, or subscription started) one client identity may make;
-    /// more are answered `RATE_LIMITED` before any upstream call.
+
+    /// Requests one client may make, e.g. `600/min`: a burst of that many, refilled over the
+    /// window. A client is a token's member, a pass-through credential, or (in sandbox mode) a
+    /// member at one address; each query, mutation or subscription started counts one.
+    // More are answered `RATE_LIMITED` before any upstream call.
+    #[arg(long, env = "HEYMARKET_CLIENT_RATE_LIMIT", default_value_t = DEFAULT_CLIENT_RATE_LIMIT)]
     pub client_rate_limit: RateBudget,
-    /// Upstream calls one operation may make (each event of a subscription counts as one
-    /// operation); a call beyond them is not sent, and the field that needed it fails with
-    /// `UPSTREAM_BUDGET_EXCEEDED`.
+
+    /// Upstream calls one operation may make, retries included (each event a subscription
+    /// delivers counts as one operation). A call beyond them is never sent: the field that
+    /// needed it fails with `UPSTREAM_BUDGET_EXCEEDED`.
+    #[arg(long, env = "HEYMARKET_MAX_UPSTREAM_CALLS", default_value_t = DEFAULT_MAX_UPSTREAM_CALLS, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_upstream_calls: u64,
-    /// Upstream pages one list field reads per request; a list that has not found `first`
-    /// matching items in them answers what it found, with `hasNextPage` and an `endCursor`
-    /// that continues the scan where it stopped.
+
+    /// Upstream pages one list field reads per request (2 to 1000). A list that has not found
+    /// `first` matches in them (the gateway checks every filter itself, and applies those the
+    /// upstream ignores) answers what it found, with `hasNextPage` and an `endCursor` that
+    /// continues the scan where it stopped.
+    #[arg(long, env = "HEYMARKET_MAX_LIST_PAGES", default_value_t = DEFAULT_MAX_LIST_PAGES, value_parser = clap::value_parser!(u64).range(crate::pagination::MIN_PAGES as u64..=1000).map(|pages| pages as usize))]
     pub max_list_pages: usize,
 }
 
@@ -497,63 +389,6 @@ impl Default for LimitsConfig {
             max_upstream_calls: DEFAULT_MAX_UPSTREAM_CALLS,
             max_list_pages: DEFAULT_MAX_LIST_PAGES,
         }
-    }
-}
-
-/// Largest webhook body accepted; Heymarket's events are a few kilobytes.
-pub const DEFAULT_WEBHOOK_MAX_BODY: usize = 256 * 1024;
-
-/// Which webhook deliveries the gateway accepts.
-#[derive(Debug, Clone)]
-pub struct WebhookConfig {
-    /// The verification tokens of the webhook configurations that deliver here. Without any,
-    /// `POST /webhooks/heymarket` refuses everything.
-    pub tokens: Vec<WebhookToken>,
-    /// Largest body accepted, in bytes.
-    pub max_body_bytes: usize,
-}
-
-impl Default for WebhookConfig {
-    fn default() -> Self {
-        Self {
-            tokens: Vec::new(),
-            max_body_bytes: DEFAULT_WEBHOOK_MAX_BODY,
-        }
-    }
-}
-
-/// One webhook configuration's verification token, and the team whose events it delivers.
-///
-/// Written `TEAM_ID:TOKEN`, or just `TOKEN` for the team of the gateway's own credential.
-#[derive(Debug, Clone)]
-pub struct WebhookToken {
-    /// `None`: the team of the configured upstream credential.
-    pub team_id: Option<i64>,
-    pub token: SecretString,
-}
-
-impl FromStr for WebhookToken {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let (team_id, token) = match s.split_once(':') {
-            Some((team, token)) => {
-                // Not echoed: a token that holds a colon would show its first part here.
-                let team = team.trim().parse::<i64>().map_err(|_| {
-                    "the part before `:` is not a team id; write `TEAM_ID:TOKEN`, or just `TOKEN`"
-                        .to_owned()
-                })?;
-                (Some(team), token)
-            }
-            None => (None, s),
-        };
-        if token.trim().is_empty() {
-            return Err("the webhook token is empty".to_owned());
-        }
-        Ok(Self {
-            team_id,
-            token: SecretString::from(token.trim().to_owned()),
-        })
     }
 }
 
@@ -676,12 +511,6 @@ pub fn duration_text(duration: Duration) -> String {
         .find(|(size, _)| millis % size == 0)
         .unwrap_or((1, "ms"));
     format!("{}{unit}", millis / size)
-}
-
-/// The real Heymarket API's URL, [`DEFAULT_UPSTREAM_URL`].
-fn default_upstream_url() -> Url {
-    // ok: a constant, parsed by `defaults_parse` below.
-    Url::parse(DEFAULT_UPSTREAM_URL).expect("the built-in upstream URL parses")
 }
 
 #[cfg(test)]
@@ -809,28 +638,6 @@ mod tests {
                 per: Duration::from_secs(1)
             })
         );
-    }
-
-    #[test]
-    fn webhook_tokens_name_their_team_or_default_to_ours() {
-        use secrecy::ExposeSecret;
-        let named: WebhookToken = "101:s3cret".parse().unwrap();
-        assert_eq!(
-            (named.team_id, named.token.expose_secret()),
-            (Some(101), "s3cret")
-        );
-        let plain: WebhookToken = "s3cret".parse().unwrap();
-        assert_eq!(
-            (plain.team_id, plain.token.expose_secret()),
-            (None, "s3cret")
-        );
-        assert!(
-            "x:y"
-                .parse::<WebhookToken>()
-                .unwrap_err()
-                .contains("TEAM_ID:TOKEN")
-        );
-        assert!("101:".parse::<WebhookToken>().is_err());
     }
 
     #[test]

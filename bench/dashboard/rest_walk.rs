@@ -3,7 +3,7 @@
 
 use axum::body::Bytes;
 use futures::future::BoxFuture;
-use heymarket_gateway::config::DEFAULT_MESSAGES_BATCH_LIMIT;
+use heymarket_gateway::config::CacheConfig;
 use serde_json::json;
 
 use crate::WALK_PAGES;
@@ -111,7 +111,7 @@ impl RestFrontend {
         authorization: &str,
         created_at: Option<&str>,
     ) -> Result<Bytes, RestError> {
-        let mut body = json!({ "limit": DEFAULT_MESSAGES_BATCH_LIMIT });
+        let mut body = json!({ "limit": CacheConfig::default().messages_batch_limit });
         let call = match created_at {
             Some(created_at) => {
                 body["created_at"] = json!(created_at);

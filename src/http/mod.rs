@@ -12,7 +12,7 @@ mod params;
 mod rate_limit;
 mod request_id;
 mod responses;
-mod webhooks;
+pub(crate) mod webhooks;
 mod websocket;
 
 pub(crate) use negotiation::{MediaType, negotiate};

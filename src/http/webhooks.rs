@@ -8,6 +8,8 @@
 //! does not retry it forever); `400` for a body that is not the documented envelope; `401` for a
 //! missing or unknown token; `413` for a body over the configured size.
 
+use std::str::FromStr;
+
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, State};
@@ -15,14 +17,82 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 
-use crate::config::WebhookToken;
 use crate::events::{Event, EventKind};
 use crate::state::AppState;
+
+/// Largest webhook body accepted; Heymarket's events are a few kilobytes.
+pub const DEFAULT_WEBHOOK_MAX_BODY: usize = 256 * 1024;
+
+/// Which webhook deliveries the gateway accepts.
+#[derive(Debug, Clone, clap::Args)]
+pub struct WebhookConfig {
+    /// Verification token of a Heymarket webhook configuration that delivers to
+    /// `/webhooks/heymarket`: `TEAM_ID:TOKEN`, or `TOKEN` for the team of the configured
+    /// credential. Repeat the flag, or separate with commas in the variable.
+    // Without any, `POST /webhooks/heymarket` refuses everything.
+    #[arg(
+        long = "webhook-token",
+        env = "HEYMARKET_WEBHOOK_TOKENS",
+        value_name = "WEBHOOK_TOKENS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub tokens: Vec<WebhookToken>,
+
+    /// Largest webhook body accepted, in bytes.
+    // Its id differs from the field's, which `LimitsConfig` has too.
+    #[arg(id = "webhook_max_body", long = "webhook-max-body", env = "HEYMARKET_WEBHOOK_MAX_BODY", value_name = "WEBHOOK_MAX_BODY", default_value_t = DEFAULT_WEBHOOK_MAX_BODY)]
+    pub max_body_bytes: usize,
+}
+
+impl Default for WebhookConfig {
+    fn default() -> Self {
+        Self {
+            tokens: Vec::new(),
+            max_body_bytes: DEFAULT_WEBHOOK_MAX_BODY,
+        }
+    }
+}
+
+/// One webhook configuration's verification token, and the team whose events it delivers.
+///
+/// Written `TEAM_ID:TOKEN`, or just `TOKEN` for the team of the gateway's own credential.
+#[derive(Debug, Clone)]
+pub struct WebhookToken {
+    /// `None`: the team of the configured upstream credential.
+    pub team_id: Option<i64>,
+    pub token: SecretString,
+}
+
+impl FromStr for WebhookToken {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (team_id, token) = match s.split_once(':') {
+            Some((team, token)) => {
+                // Not echoed: a token that holds a colon would show its first part here.
+                let team = team.trim().parse::<i64>().map_err(|_| {
+                    "the part before `:` is not a team id; write `TEAM_ID:TOKEN`, or just `TOKEN`"
+                        .to_owned()
+                })?;
+                (Some(team), token)
+            }
+            None => (None, s),
+        };
+        if token.trim().is_empty() {
+            return Err("the webhook token is empty".to_owned());
+        }
+        Ok(Self {
+            team_id,
+            token: SecretString::from(token.trim().to_owned()),
+        })
+    }
+}
 
 pub(super) fn router(max_body_bytes: usize) -> Router<AppState> {
     Router::new()
@@ -218,6 +288,27 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+
+    #[test]
+    fn webhook_tokens_name_their_team_or_default_to_ours() {
+        let named: WebhookToken = "101:s3cret".parse().unwrap();
+        assert_eq!(
+            (named.team_id, named.token.expose_secret()),
+            (Some(101), "s3cret")
+        );
+        let plain: WebhookToken = "s3cret".parse().unwrap();
+        assert_eq!(
+            (plain.team_id, plain.token.expose_secret()),
+            (None, "s3cret")
+        );
+        assert!(
+            "x:y"
+                .parse::<WebhookToken>()
+                .unwrap_err()
+                .contains("TEAM_ID:TOKEN")
+        );
+        assert!("101:".parse::<WebhookToken>().is_err());
+    }
 
     proptest! {
         /// Any body at all gets an answer, never a panic.

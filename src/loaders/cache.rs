@@ -14,12 +14,12 @@ use futures::future::{BoxFuture, Shared};
 use moka::future::{Cache, CacheBuilder};
 use moka::policy::EvictionPolicy;
 
+use super::CacheConfig;
 use super::batch::BatchCache;
 use super::counts::{CountedFilter, Verdict, VerdictExpiry};
 use super::freshness::{Freshness, FreshnessExpiry, FreshnessMode, OfTenant};
 use super::message_window::Window;
 use super::shared::{SharedStore, SharedTier};
-use crate::config::CacheConfig;
 use crate::error::ApiError;
 use crate::events::{Event, EventKind};
 use crate::metrics::{CacheKind, LoaderMetrics};

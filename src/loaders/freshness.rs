@@ -30,8 +30,8 @@ use moka::Expiry;
 use serde::Serialize;
 use tokio::time::Instant;
 
+use super::CacheConfig;
 use super::cache::{HistoryKey, LastMessageKey, ListKey};
-use crate::config::CacheConfig;
 use crate::upstream::TenantKey;
 
 /// How a team's cached conversations are kept fresh.

@@ -8,6 +8,7 @@
 
 mod batch;
 mod cache;
+mod config;
 mod counts;
 mod entities;
 mod freshness;
@@ -26,6 +27,7 @@ use async_graphql::dataloader::{DataLoader, HashMapCache};
 use chrono::{DateTime, Utc};
 
 pub use cache::Caches;
+pub use config::CacheConfig;
 pub use counts::Verdict;
 pub use last_message::LastMessageTarget;
 pub use scheduled::ScheduledMemory;

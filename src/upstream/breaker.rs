@@ -14,7 +14,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::Error;
-use crate::config::BreakerConfig;
+use super::config::BreakerConfig;
 
 /// Longest wait suggested to calls turned away while a probe is in flight: the probe settles
 /// the question within one call.

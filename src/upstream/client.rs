@@ -18,12 +18,12 @@ use url::Url;
 
 use super::auth::Credential;
 use super::breaker::{Breaker, BreakerState, Outcome, Permit};
+use super::config::{UpstreamAuth, UpstreamConfig};
 use super::error::parse_retry_after;
 use super::observer::{CallObserver, Unobserved};
 use super::rate_limit::{RateLimiter, RateSchedule, SharedBudget};
 use super::retry::{CallKind, RetryPolicy};
 use super::{Error, TenantKey};
-use crate::config::{UpstreamAuth, UpstreamConfig};
 
 /// Most refused pass-through credentials remembered at once; the oldest go first.
 const REFUSED_CREDENTIALS_CAPACITY: u64 = 100_000;

@@ -10,10 +10,10 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
+use super::config::{BreakerConfig, UpstreamAuth};
 use super::requests::{ConversationStatusRequest, Recipient, SendMessageRequest};
 use super::test_server::{Reply, TestServer};
 use super::{BreakerState, CallLog, Client, Error};
-use crate::config::{BreakerConfig, UpstreamAuth};
 
 fn close_request() -> ConversationStatusRequest {
     ConversationStatusRequest {

@@ -1,10 +1,11 @@
 //! Typed client for the Heymarket REST API; knows nothing of GraphQL.
 //!
-//! [`Client`] is built once from [`UpstreamConfig`](crate::config::UpstreamConfig) and holds the
+//! [`Client`] is built once from [`UpstreamConfig`] and holds the
 //! connection pool, the rate limiter and the call counts. [`Client::tenant`] hands out a
 //! [`TenantClient`] that calls as one credential (the gateway's own, or the caller's bearer in
 //! pass-through mode), with one `async fn` per endpoint.
 //!
+//! - `config`: [`UpstreamConfig`], its flags and defaults.
 //! - `client`: `Client`, `TenantClient` and the one `send()` every call goes through.
 //! - `breaker`: the circuit breaker that fails calls fast while the upstream is down.
 //! - `endpoints`: one method per endpoint.
@@ -22,6 +23,7 @@ mod breaker;
 mod client;
 #[cfg(test)]
 mod client_tests;
+mod config;
 mod de;
 mod endpoints;
 mod error;
@@ -39,6 +41,7 @@ mod test_server;
 pub use auth::TenantKey;
 pub use breaker::BreakerState;
 pub use client::{CallLog, Client, TenantClient};
+pub use config::{BreakerConfig, DEFAULT_UPSTREAM_URL, UpstreamAuth, UpstreamConfig};
 pub use error::Error;
 pub use observer::CallObserver;
 pub use probe::{Probe, Verdict};

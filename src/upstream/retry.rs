@@ -6,8 +6,8 @@ use std::time::Duration;
 use rand::Rng;
 
 use super::Error;
+use super::config::UpstreamConfig;
 use crate::backoff::ExponentialBackoff;
-use crate::config::UpstreamConfig;
 
 /// How safe a call is to send twice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -14,7 +14,8 @@ use secrecy::SecretString;
 use serde_json::Value;
 use url::Url;
 
-use crate::config::{BreakerConfig, RateBudget, UpstreamAuth, UpstreamConfig};
+use super::config::{BreakerConfig, UpstreamAuth, UpstreamConfig};
+use crate::config::RateBudget;
 
 /// An answer the server gives to one request.
 pub(crate) enum Reply {
