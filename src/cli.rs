@@ -4,13 +4,14 @@
 //! their real types here (addresses, URLs, durations, budgets), so a bad value is a one-line
 //! error before anything starts.
 
+use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::builder::{PossibleValuesParser, TypedValueParser as _};
 use clap::error::{ContextKind, ContextValue};
-use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, FromArgMatches as _, Parser, Subcommand, ValueEnum};
 use heymarket_sandbox::SandboxConfig;
 use heymarket_sandbox::readings::{self, ReadingOverride, Readings};
 use secrecy::SecretString;
@@ -21,6 +22,7 @@ use crate::config::{
     HttpConfig, InvalidHeaderName, InvalidOrigin, JwksSource, LimitsConfig, UpstreamAuth,
     UpstreamConfig, WebhookConfig, duration_text,
 };
+use crate::config_file::{CONFIG_FLAG, CONFIG_VARIABLE, ConfigFile};
 use crate::upstream::DEFAULT_UPSTREAM_URL;
 
 /// A GraphQL gateway over the Heymarket conversation REST API.
@@ -52,7 +54,7 @@ pub struct Cli {
 
     /// A file of settings, one `NAME=value` per line with the environment variables' names
     /// (see docs/configuration.md); the environment and flags override it.
-    #[arg(long, global = true, env = "HEYMARKET_CONFIG")]
+    #[arg(long = CONFIG_FLAG, global = true, env = CONFIG_VARIABLE)]
     pub config: Option<PathBuf>,
 
     /// Export tracing spans over OTLP/HTTP (protobuf) to this collector: its base URL, to which
@@ -62,11 +64,26 @@ pub struct Cli {
 }
 
 impl Cli {
-    /// Parses the command line and the environment like [`Parser::parse`] (printing the error
-    /// and exiting when they do not parse), except that an invalid value of a secret setting
-    /// is not echoed back: the error names the setting only.
-    pub fn parse_hiding_secrets() -> Self {
-        Self::try_parse().unwrap_or_else(|error| hide_secret_value(error).exit())
+    /// Parses `args` (program name first) like [`Parser::parse_from`], printing the error and
+    /// exiting when they do not parse, over the environment and then `file`, whose settings are
+    /// the flags' defaults. An invalid value of a secret setting is not echoed back: the error
+    /// names the setting only.
+    pub fn parse_hiding_secrets(args: Vec<OsString>, file: Option<&ConfigFile>) -> Self {
+        Self::try_parse_over(args, file).unwrap_or_else(|error| hide_secret_value(error).exit())
+    }
+
+    /// Parses `args` once: a flag wins over its environment variable, the variable over
+    /// `file`'s setting, and that over the built-in default.
+    pub fn try_parse_over(
+        args: Vec<OsString>,
+        file: Option<&ConfigFile>,
+    ) -> Result<Self, clap::Error> {
+        let mut command = Self::command();
+        if let Some(file) = file {
+            command = file.apply_defaults(command);
+        }
+        let matches = command.try_get_matches_from_mut(args)?;
+        Self::from_arg_matches(&matches).map_err(|error| error.format(&mut command))
     }
 }
 
@@ -584,13 +601,103 @@ mod tests {
     use crate::config::{BreakerConfig, RateBudget};
 
     fn serve(args: &[&str]) -> Result<GatewayConfig, String> {
+        serve_over(None, args)
+    }
+
+    /// `serve` with `args` over the configuration file `file`.
+    fn serve_over(file: Option<&str>, args: &[&str]) -> Result<GatewayConfig, String> {
+        let file = file.map(|text| ConfigFile::parse("gateway.env", text).unwrap());
         let mut argv = vec!["heymarket-gateway", "serve"];
         argv.extend_from_slice(args);
-        let cli = Cli::try_parse_from(argv).map_err(|e| e.to_string())?;
+        let argv = argv.into_iter().map(OsString::from).collect();
+        let cli = Cli::try_parse_over(argv, file.as_ref()).map_err(|e| e.to_string())?;
         match cli.command {
             Some(Command::Serve(serve)) => serve.into_config().map_err(|e| e.to_string()),
             other => panic!("parsed as {other:?}"),
         }
+    }
+
+    #[test]
+    fn the_file_fills_in_what_flags_leave_and_defaults_fill_the_rest() {
+        let file = "HEYMARKET_MAX_DEPTH=2\n\
+                    HEYMARKET_MAX_ALIASES=7\n\
+                    HEYMARKET_INTROSPECTION=false\n\
+                    HEYMARKET_UPSTREAM_BACKOFF=50ms\n\
+                    HEYMARKET_CLIENT_RATE_LIMIT=5/s\n\
+                    HEYMARKET_CORS_ALLOW_ORIGINS=https://a.example,https://b.example\n\
+                    HEYMARKET_WEBHOOK_MAX_BODY=1024\n\
+                    HEYMARKET_ANSWER_CACHE_MIB=1\n";
+        let config = serve_over(Some(file), &["--max-depth", "3"]).unwrap();
+        let defaults = GatewayConfig::default();
+
+        assert_eq!(config.limits.max_depth, 3, "the flag wins");
+        assert_eq!(config.limits.max_aliases, 7);
+        assert!(!config.limits.introspection);
+        assert_eq!(
+            config.upstream.backoff_base,
+            Duration::from_millis(50),
+            "a nested group's flag"
+        );
+        assert_eq!(
+            config.limits.client_rate_limit,
+            RateBudget {
+                requests: 5,
+                per: Duration::from_secs(1)
+            }
+        );
+        assert_eq!(
+            config.http.cors,
+            CorsOrigins::Only(vec![
+                "https://a.example".to_owned(),
+                "https://b.example".to_owned()
+            ]),
+            "a list is split as the variable's would be"
+        );
+        assert_eq!(config.webhooks.max_body_bytes, 1024);
+        assert_eq!(config.cache.answer_capacity_bytes, 1024 * 1024);
+        assert_eq!(
+            config.limits.max_root_fields, defaults.limits.max_root_fields,
+            "the built-in default where the file says nothing"
+        );
+        assert_eq!(config.upstream.backoff_max, defaults.upstream.backoff_max);
+    }
+
+    #[test]
+    fn the_file_feeds_the_checks_that_combine_settings() {
+        let credential = "HEYMARKET_API_KEY=key\n";
+        assert!(
+            serve_over(Some(credential), &[])
+                .unwrap_err()
+                .contains("--client-jwt-secret")
+        );
+        let config = serve_over(Some(credential), &["--client-jwt-secret", CLIENT_SECRET]).unwrap();
+        assert!(matches!(config.upstream.auth, UpstreamAuth::ApiKey(_)));
+
+        let jwks = "HEYMARKET_API_KEY=key\nHEYMARKET_CLIENT_JWKS_FILE=keys.json\n";
+        let both = serve_over(
+            Some(jwks),
+            &["--client-jwks-url", "https://issuer.example/jwks.json"],
+        );
+        assert!(both.unwrap_err().contains("cannot be used with"));
+
+        let backoff = serve_over(Some("HEYMARKET_UPSTREAM_BACKOFF=5s\n"), &[]);
+        assert!(backoff.unwrap_err().contains("--upstream-backoff-max"));
+    }
+
+    #[test]
+    fn the_help_shows_the_files_values_but_not_its_secrets() {
+        let file = ConfigFile::parse(
+            "gateway.env",
+            "HEYMARKET_MAX_ALIASES=7\nHEYMARKET_API_KEY=s3cret-key\n",
+        )
+        .unwrap();
+        let mut command = file.apply_defaults(Cli::command());
+        let serve = command
+            .find_subcommand_mut("serve")
+            .expect("a serve command");
+        let help = serve.render_long_help().to_string();
+        assert!(help.contains("[default: 7]"), "{help}");
+        assert!(!help.contains("s3cret-key"), "{help}");
     }
 
     /// The sandbox readings `args` select, for the `sandbox` command and the default run.

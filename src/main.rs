@@ -1,32 +1,36 @@
+use std::ffi::OsString;
 use std::process::ExitCode;
 
 use heymarket_gateway::cli::{Cli, Command};
-use heymarket_gateway::{commands, config_file, telemetry};
+use heymarket_gateway::config_file::{ConfigFile, LOG_FILTER_VARIABLE};
+use heymarket_gateway::{commands, telemetry};
 
 /// Stack of each runtime thread. Resolving a GraphQL operation nests many futures, and
 /// unoptimised builds give each a large frame: tokio's 2 MiB default overflows there.
 const WORKER_STACK_BYTES: usize = 8 * 1024 * 1024;
 
 fn main() -> ExitCode {
-    let mut cli = Cli::parse_hiding_secrets();
-    if let Some(path) = &cli.config {
-        match config_file::read(path) {
-            // SAFETY: no other thread exists yet; the runtime starts below.
-            Ok(settings) => unsafe { config_file::apply(&settings) },
-            Err(error) => {
-                eprintln!("error: {error}");
-                return ExitCode::FAILURE;
-            }
+    let args: Vec<OsString> = std::env::args_os().collect();
+    let file = match ConfigFile::named_by(&args) {
+        Ok(file) => file,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::FAILURE;
         }
-        // Parsed again, so that the file's settings fill in what flags and environment left.
-        cli = Cli::parse_hiding_secrets();
-    }
+    };
+    let cli = Cli::parse_hiding_secrets(args, file.as_ref());
+    // The environment's log filter wins over the file's, as for every other setting.
+    let log_filter = std::env::var(LOG_FILTER_VARIABLE).ok().or_else(|| {
+        file.as_ref()
+            .and_then(|file| file.get(LOG_FILTER_VARIABLE))
+            .map(str::to_owned)
+    });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_stack_size(WORKER_STACK_BYTES)
         .build();
     match runtime {
-        Ok(runtime) => runtime.block_on(run(cli)),
+        Ok(runtime) => runtime.block_on(run(cli, log_filter)),
         Err(error) => {
             eprintln!("error: cannot start the async runtime: {error}");
             ExitCode::FAILURE
@@ -34,8 +38,13 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> ExitCode {
-    let _telemetry = match telemetry::init(cli.log_format, cli.otlp_endpoint.as_ref()) {
+async fn run(cli: Cli, log_filter: Option<String>) -> ExitCode {
+    let telemetry = telemetry::init(
+        cli.log_format,
+        log_filter.as_deref(),
+        cli.otlp_endpoint.as_ref(),
+    );
+    let _telemetry = match telemetry {
         Ok(telemetry) => telemetry,
         Err(error) => {
             eprintln!("error: {error}");

@@ -59,11 +59,17 @@ pub enum TelemetryError {
     ExportNotBuiltIn,
 }
 
-/// Installs the global subscriber once (later calls, as in tests, keep the first); with
-/// `otlp_endpoint`, spans are also exported there.
-pub fn init(format: LogFormat, otlp_endpoint: Option<&Url>) -> Result<Telemetry, TelemetryError> {
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
+/// Installs the global subscriber once (later calls, as in tests, keep the first), keeping the
+/// events `log_filter` lets through (`RUST_LOG`'s syntax; the default filter when unset or
+/// invalid); with `otlp_endpoint`, spans are also exported there.
+pub fn init(
+    format: LogFormat,
+    log_filter: Option<&str>,
+    otlp_endpoint: Option<&Url>,
+) -> Result<Telemetry, TelemetryError> {
+    let filter = log_filter
+        .and_then(|directives| EnvFilter::try_new(directives).ok())
+        .unwrap_or_else(|| EnvFilter::new(DEFAULT_FILTER));
     let json = match format {
         LogFormat::Json => true,
         LogFormat::Pretty => false,

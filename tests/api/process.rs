@@ -247,6 +247,99 @@ HEYMARKET_INTROSPECTION='false'
     std::fs::remove_file(file).unwrap();
 }
 
+/// Runs `serve` until its banner's two lines are printed, then stops it: the banner and
+/// whatever the process logged.
+async fn serve_banner(mut command: tokio::process::Command) -> (String, String) {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    let mut stderr = child.stderr.take().expect("piped stderr");
+    let logs = tokio::spawn(async move {
+        let mut logs = String::new();
+        stderr.read_to_string(&mut logs).await.map(|_| logs)
+    });
+    let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
+    let banner = tokio::time::timeout(Duration::from_secs(60), async {
+        let mut banner = String::new();
+        while let Some(line) = stdout.next_line().await.expect("readable stdout") {
+            banner.push_str(&line);
+            banner.push('\n');
+            if line.contains("Each client may make") {
+                return banner;
+            }
+        }
+        panic!("the binary exited without its banner:\n{banner}");
+    })
+    .await
+    .expect("the banner is printed within a minute");
+    terminate(&child);
+    child.wait().await.expect("the process exits");
+    (banner, logs.await.unwrap().expect("readable stderr"))
+}
+
+#[tokio::test]
+async fn a_flag_beats_the_environment_which_beats_the_file_which_beats_the_default() {
+    let file = temporary_file(
+        "gateway-layers",
+        "HEYMARKET_CLIENT_RATE_LIMIT=1/s
+HEYMARKET_UPSTREAM_URL=http://from-the-file.invalid
+HEYMARKET_API_KEY=key-from-the-file
+HEYMARKET_CLIENT_JWT_SECRET=a-client-token-secret-of-32-bytes!
+HEYMARKET_CLIENT_MEMBER_CLAIM=agent_id
+RUST_LOG=off
+",
+    );
+    let path = file.to_string_lossy().into_owned();
+    let serve = |extra_env: &[(&str, &str)]| {
+        let mut serve = command(&[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--config",
+            &path,
+            "--client-rate-limit",
+            "3/s",
+        ]);
+        serve.env("HEYMARKET_CLIENT_RATE_LIMIT", "2/s").env(
+            "HEYMARKET_UPSTREAM_URL",
+            "http://from-the-environment.invalid",
+        );
+        for (name, value) in extra_env {
+            serve.env(name, value);
+        }
+        serve
+    };
+
+    let (banner, logs) = serve_banner(serve(&[])).await;
+    assert!(
+        banner.contains("3/s requests"),
+        "the flag beats the environment and the file: {banner}"
+    );
+    assert!(
+        banner.contains("in front of http://from-the-environment.invalid/"),
+        "the environment beats the file: {banner}"
+    );
+    assert!(
+        banner.contains("HS256 with the shared secret") && banner.contains("`agent_id` claim"),
+        "the file's settings apply where nothing else sets them: {banner}"
+    );
+    assert!(
+        !logs.contains("calling the upstream with the team API key"),
+        "the file's RUST_LOG silences the logs: {logs}"
+    );
+
+    let (_, logs) = serve_banner(serve(&[("RUST_LOG", "info")])).await;
+    assert!(
+        logs.contains("calling the upstream with the team API key"),
+        "the environment's RUST_LOG beats the file's: {logs}"
+    );
+    std::fs::remove_file(file).unwrap();
+}
+
 #[tokio::test]
 async fn a_bad_configuration_file_is_one_clear_line_and_a_failure_exit() {
     let unknown = temporary_file(
