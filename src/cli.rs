@@ -1,8 +1,11 @@
-//! Command-line flags and environment variables, turned into [`crate::config`] structs.
+//! The commands, their own flags, and the one parse of the command line.
 //!
-//! Every flag has an environment variable; both are listed by `--help`. Values are parsed into
-//! their real types here (addresses, URLs, durations, budgets), so a bad value is a one-line
-//! error before anything starts.
+//! Every flag has an environment variable; both are listed by `--help`. Most flags are fields
+//! of the settings structs they fill (see [`crate::config`]), flattened in here: [`GatewayArgs`]
+//! holds those the default run and `serve` share and assembles [`GatewayConfig`], and each
+//! command adds its own. Values are parsed into their real types (addresses, URLs, durations,
+//! budgets), so a bad value is a one-line error before anything starts. A configuration file's
+//! settings are the flags' defaults ([`Cli::try_parse_over`]).
 
 use std::ffi::OsString;
 use std::net::SocketAddr;

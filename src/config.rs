@@ -4,9 +4,9 @@
 //! is the setting, its flag, its environment variable and its typed default at once. Groups
 //! owned by one part of the gateway live beside it and are re-exported here (the caches'
 //! [`CacheConfig`], the upstream client's [`UpstreamConfig`], the webhook endpoint's
-//! [`WebhookConfig`]); those several parts read stay here. `cli.rs` assembles them, with the
-//! settings that depend on the command. Everything else receives them already parsed, and
-//! tests build them with struct literals over `Default`.
+//! [`WebhookConfig`]); groups that several parts read stay here. `cli.rs` assembles them,
+//! with the settings that depend on the command. Everything else receives them already
+//! parsed, and tests build them with struct literals over `Default`.
 
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};

@@ -29,9 +29,12 @@
 //!
 //! Settings:
 //!
-//! - [`cli`]: command-line flags and environment variables, turned into [`config`] structs.
-//! - [`config`]: typed, validated settings for every part of the process.
-//! - [`config_file`]: the optional file of `NAME=value` settings, read before the flags.
+//! - [`cli`]: the commands and their own flags; parses the command line once and assembles the
+//!   [`config`] structs.
+//! - [`config`]: typed, validated settings for every part of the process, each field its flag
+//!   and environment variable too.
+//! - [`config_file`]: the optional file of `NAME=value` settings, which become the flags'
+//!   defaults.
 //!
 //! Running the process:
 //!
