@@ -24,7 +24,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::{CancellationToken, DropGuard};
 use url::Url;
 
-use crate::binary_support::command;
+use crate::binary_support::{command, spawn};
 use crate::helpers::{TestApp, error_codes, spawn_app_with};
 use crate::sandbox_support::roomy_config;
 use crate::ws_support::{Init, connect_ws_to};
@@ -626,49 +626,27 @@ async fn tokens_and_secrets_stay_out_of_the_logs() {
 
 #[tokio::test]
 async fn serve_logs_neither_its_credentials_nor_client_tokens() {
-    use std::process::Stdio;
-
-    use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
-
     let sandbox = crate::helpers::spawn_sandbox(roomy_config()).await;
     let team = &sandbox.teams[0];
-    let mut child = command(&["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
+    let mut serve = command(&["serve", "--listen", "127.0.0.1:0", "--log-format", "json"]);
+    serve
         .env("RUST_LOG", "debug")
         .env("HEYMARKET_UPSTREAM_URL", sandbox.url.as_str())
         .env("HEYMARKET_SECRET_ID", &team.secret_id)
         .env("HEYMARKET_SECRET_KEY", &team.secret_key)
         .env("HEYMARKET_CLIENT_JWT_SECRET", SECRET)
         .env("HEYMARKET_CLIENT_JWT_AUDIENCE", AUDIENCE)
-        .env("HEYMARKET_CLIENT_JWT_ISSUER", ISSUER)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the binary starts");
-    let mut stderr = child.stderr.take().expect("piped stderr");
-    let logs = tokio::spawn(async move {
-        let mut logs = String::new();
-        let _ = stderr.read_to_string(&mut logs).await;
-        logs
-    });
-    let mut lines = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
-    let mut banner = String::new();
-    let addr = tokio::time::timeout(Duration::from_secs(60), async {
-        while let Some(line) = lines.next_line().await.expect("readable stdout") {
-            banner.push_str(&line);
-            banner.push('\n');
-            let serving = line.split_whitespace().find_map(|word| {
+        .env("HEYMARKET_CLIENT_JWT_ISSUER", ISSUER);
+    let mut serve = spawn(serve);
+    let addr = serve
+        .read_until(|line| {
+            line.split_whitespace().find_map(|word| {
                 word.strip_prefix("http://")?
                     .strip_suffix("/graphql")
                     .map(str::to_owned)
-            });
-            if let Some(addr) = serving {
-                return addr;
-            }
-        }
-        panic!("serve exited without its banner: {banner}");
-    })
-    .await
-    .expect("serve starts within a minute");
+            })
+        })
+        .await;
     let endpoint = format!("http://{addr}/graphql");
     let http = reqwest::Client::new();
 
@@ -681,12 +659,8 @@ async fn serve_logs_neither_its_credentials_nor_client_tokens() {
     assert_eq!(viewer_at(&http, &endpoint, &good).await, "502");
     let refused = ask_at(&http, &endpoint, Some(&expired), VIEWER, &[]).await;
     assert_eq!(refused.0, 401);
-    child.start_kill().expect("the child can be stopped");
-    let _ = child.wait().await;
-    while let Ok(Some(line)) = lines.next_line().await {
-        banner.push_str(&line);
-    }
-    let logs = logs.await.expect("logs read");
+    serve.child.start_kill().expect("the child can be stopped");
+    let (banner, logs) = serve.finish().await;
     let secrets = [SECRET, &team.secret_key, &good, &expired];
     assert_clean(&logs, "request refused", &secrets);
     assert_clean(&banner, "JWT", &secrets);

@@ -4,8 +4,9 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdout, Command};
+use tokio::task::JoinHandle;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_heymarket-gateway");
 
@@ -63,6 +64,71 @@ pub async fn start(mut command: Command) -> DefaultRun {
         child,
         graphiql,
         sandbox,
+    }
+}
+
+/// A running binary whose stdout is read line by line and whose stderr is collected whole.
+pub struct Running {
+    pub child: Child,
+    /// What it has printed so far.
+    pub printed: String,
+    stdout: Lines<BufReader<ChildStdout>>,
+    logs: JoinHandle<String>,
+}
+
+/// Starts `command` with its stdout and stderr piped here.
+pub fn spawn(mut command: Command) -> Running {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    let mut stderr = child.stderr.take().expect("piped stderr");
+    let logs = tokio::spawn(async move {
+        let mut logs = String::new();
+        stderr
+            .read_to_string(&mut logs)
+            .await
+            .expect("readable stderr");
+        logs
+    });
+    let stdout = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
+    Running {
+        child,
+        printed: String::new(),
+        stdout,
+        logs,
+    }
+}
+
+impl Running {
+    /// Reads what the binary prints until a line of which `found` makes something, and
+    /// returns that; the binary must print it within a minute.
+    pub async fn read_until<T>(&mut self, mut found: impl FnMut(&str) -> Option<T>) -> T {
+        let read = async {
+            while let Some(line) = self.stdout.next_line().await.expect("readable stdout") {
+                self.printed.push_str(&line);
+                self.printed.push('\n');
+                if let Some(found) = found(&line) {
+                    return found;
+                }
+            }
+            panic!("the binary exited first, having printed:\n{}", self.printed);
+        };
+        tokio::time::timeout(Duration::from_secs(60), read)
+            .await
+            .expect("the binary prints it within a minute")
+    }
+
+    /// Once the binary has been told to stop: everything it printed, and everything it
+    /// logged, when it has exited.
+    pub async fn finish(mut self) -> (String, String) {
+        while let Some(line) = self.stdout.next_line().await.expect("readable stdout") {
+            self.printed.push_str(&line);
+            self.printed.push('\n');
+        }
+        self.child.wait().await.expect("the process exits");
+        (self.printed, self.logs.await.expect("the logs are read"))
     }
 }
 

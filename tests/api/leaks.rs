@@ -2,12 +2,7 @@
 //! credentials inside a URL, not a client token secret that failed validation, wherever the
 //! setting came from.
 
-use std::process::Stdio;
-use std::time::Duration;
-
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
-
-use crate::binary_support::{command, temporary_file, terminate};
+use crate::binary_support::{command, spawn, temporary_file, terminate};
 use crate::redis_support::free_port;
 
 const SECRET_ID: &str = "secret-id-5d0c81";
@@ -29,40 +24,25 @@ fn assert_hidden(output: &str, secrets: &[&str]) {
 #[tokio::test]
 async fn a_running_gateway_never_prints_or_logs_its_credentials() {
     let upstream = format!("http://{URL_USER}:{URL_PASSWORD}@127.0.0.1:{}", free_port());
-    let mut child = command(&[
+    let mut serve = command(&[
         "serve",
         "--listen",
         "127.0.0.1:0",
         "--upstream-url",
         &upstream,
-    ])
-    .env("HEYMARKET_SECRET_ID", SECRET_ID)
-    .env("HEYMARKET_SECRET_KEY", SECRET_KEY)
-    .env("HEYMARKET_CLIENT_JWT_SECRET", CLIENT_SECRET)
-    .env("RUST_LOG", "debug")
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .spawn()
-    .expect("the binary starts");
-    let mut stderr = child.stderr.take().expect("piped stderr");
-    let logs = tokio::spawn(async move {
-        let mut logs = String::new();
-        stderr.read_to_string(&mut logs).await.map(|_| logs)
-    });
-    let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
-    let mut printed = String::new();
-    let address = tokio::time::timeout(Duration::from_secs(60), async {
-        while let Some(line) = stdout.next_line().await.expect("readable stdout") {
-            printed.push_str(&line);
-            printed.push('\n');
-            if let Some((_, rest)) = line.split_once("serving http://") {
-                return rest.split('/').next().expect("an address").to_owned();
-            }
-        }
-        panic!("the binary exited without its banner:\n{printed}");
-    })
-    .await
-    .expect("the banner is printed within a minute");
+    ]);
+    serve
+        .env("HEYMARKET_SECRET_ID", SECRET_ID)
+        .env("HEYMARKET_SECRET_KEY", SECRET_KEY)
+        .env("HEYMARKET_CLIENT_JWT_SECRET", CLIENT_SECRET)
+        .env("RUST_LOG", "debug");
+    let mut serve = spawn(serve);
+    let address = serve
+        .read_until(|line| {
+            let (_, rest) = line.split_once("serving http://")?;
+            Some(rest.split('/').next().expect("an address").to_owned())
+        })
+        .await;
 
     // A readiness check calls the unreachable upstream: its failure is logged.
     let readiness = reqwest::get(format!("http://{address}/readyz"))
@@ -71,13 +51,8 @@ async fn a_running_gateway_never_prints_or_logs_its_credentials() {
         .text()
         .await
         .expect("a body");
-    terminate(&child);
-    while let Some(line) = stdout.next_line().await.expect("readable stdout") {
-        printed.push_str(&line);
-        printed.push('\n');
-    }
-    child.wait().await.expect("the process exits");
-    let logs = logs.await.unwrap().expect("readable stderr");
+    terminate(&serve.child);
+    let (printed, logs) = serve.finish().await;
 
     let everything = format!("{printed}{logs}{readiness}");
     assert_hidden(

@@ -8,7 +8,9 @@ use heymarket_gateway::schema::GlobalId;
 use serde_json::{Value, json};
 use tokio::process::Child;
 
-use crate::binary_support::{DefaultRun, command, default_run, start, temporary_file, terminate};
+use crate::binary_support::{
+    DefaultRun, command, default_run, spawn, start, temporary_file, terminate,
+};
 use crate::helpers::eventually;
 use crate::ws_support::{Init, Subscriber, connect_ws_to};
 
@@ -249,36 +251,13 @@ HEYMARKET_INTROSPECTION='false'
 
 /// Runs `serve` until its banner's two lines are printed, then stops it: the banner and
 /// whatever the process logged.
-async fn serve_banner(mut command: tokio::process::Command) -> (String, String) {
-    use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
-
-    let mut child = command
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the binary starts");
-    let mut stderr = child.stderr.take().expect("piped stderr");
-    let logs = tokio::spawn(async move {
-        let mut logs = String::new();
-        stderr.read_to_string(&mut logs).await.map(|_| logs)
-    });
-    let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
-    let banner = tokio::time::timeout(Duration::from_secs(60), async {
-        let mut banner = String::new();
-        while let Some(line) = stdout.next_line().await.expect("readable stdout") {
-            banner.push_str(&line);
-            banner.push('\n');
-            if line.contains("Each client may make") {
-                return banner;
-            }
-        }
-        panic!("the binary exited without its banner:\n{banner}");
-    })
-    .await
-    .expect("the banner is printed within a minute");
-    terminate(&child);
-    child.wait().await.expect("the process exits");
-    (banner, logs.await.unwrap().expect("readable stderr"))
+async fn serve_banner(command: tokio::process::Command) -> (String, String) {
+    let mut serve = spawn(command);
+    serve
+        .read_until(|line| line.contains("Each client may make").then_some(()))
+        .await;
+    terminate(&serve.child);
+    serve.finish().await
 }
 
 #[tokio::test]
