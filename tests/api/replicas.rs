@@ -200,21 +200,22 @@ async fn shares_until_an_event(a: &TestApp, b: &TestApp, profile: &str) {
 
     // The customer writes in: its webhook makes both replicas forget the conversation. The
     // first to read it again shares what it read with the other.
-    let text = format!("Still there? ({profile})");
-    inbound(a, team_id, 3001, &target, &text).await;
-    let last_text = async |replica: &TestApp| {
+    let read = async |replica: &TestApp, field: &str| {
+        let query = format!("query($id: ID!) {{ conversation(id: $id) {{ {field} }} }}");
         let body = replica
-            .graphql_with(
-                "query($id: ID!) { conversation(id: $id) { lastMessage { text } } }",
-                json!({"id": gid}),
-                &[],
-            )
+            .graphql_with(&query, json!({"id": gid}), &[])
             .await
             .1;
-        body["data"]["conversation"]["lastMessage"]["text"].clone()
+        assert_eq!(body["errors"], Value::Null, "{profile}: {body}");
+        body["data"]["conversation"].clone()
     };
+    let before = read(b, "updatedAt").await;
+    let text = format!("Still there? ({profile})");
+    inbound(a, team_id, 3001, &target, &text).await;
+    // Polled on the conversation alone: a request that also read its messages could take the
+    // conversation from before the event and its messages from after it.
     eventually("B to read the conversation again", || async {
-        last_text(b).await == text.as_str()
+        read(b, "updatedAt").await != before
     })
     .await;
     let read_by_b = a.sandbox.take_calls().await;
@@ -223,8 +224,14 @@ async fn shares_until_an_event(a: &TestApp, b: &TestApp, profile: &str) {
         Some(&1),
         "{profile}: {read_by_b:?}"
     );
+    let last_text = "lastMessage { text }";
+    assert_eq!(
+        read(b, last_text).await["lastMessage"]["text"],
+        text.as_str()
+    );
+    a.sandbox.take_calls().await;
     eventually("A to read the conversation again", || async {
-        last_text(a).await == text.as_str()
+        read(a, last_text).await["lastMessage"]["text"] == text.as_str()
     })
     .await;
     assert_eq!(
