@@ -380,43 +380,46 @@ impl Caches {
 
     /// The newest-message pages and the last messages of these tenants' conversations no
     /// longer count (one invalidation for all of them: a team may have many pass-through
-    /// tenants). A last message is keyed by its conversation's `updated`, which a new message
-    /// in the same second leaves as it was when the upstream counts only whole seconds.
+    /// tenants), for a change that cannot be placed.
     pub(super) fn histories_changed(&self, tenants: HashSet<TenantKey>) {
-        self.answers_changed(tenants.iter().copied());
-        let owners = tenants.clone();
-        self.last_messages
-            .invalidate_if(move |key| owners.contains(&key.tenant));
-        // Histories are keyed by phone and inbox, which a transfer or a send changes in ways a
-        // key cannot follow; dropping the tenants' histories is cheap next to a write.
-        let dropped = self
-            .histories
-            .invalidate_entries_if(move |(owner, _, _, _), _| tenants.contains(owner));
-        if let Err(error) = dropped {
-            tracing::error!(%error, "cannot drop cached histories; clearing every history instead");
-            self.histories.invalidate_all();
-        }
+        self.messages_changed(tenants, None, HashSet::new());
+    }
+
+    /// A write to `target`'s conversation (`conversation`, when known) of `tenants`: see
+    /// [`Self::messages_changed`].
+    pub(super) fn messages_changed_of(
+        &self,
+        tenants: HashSet<TenantKey>,
+        conversation: Option<i64>,
+        target: &str,
+    ) {
+        self.messages_changed(tenants, conversation, parties(target));
     }
 
     /// The messages of one conversation of `tenants` changed: its last message no longer
-    /// counts, nor any history with one of `parties` (in any inbox: a transfer moves a
-    /// history). The others stay: a conversation's last message is keyed by its `updated`,
+    /// counts (every last message, when `conversation` is not known), nor any history with
+    /// one of `parties_changed` (in any inbox: a transfer moves a history), nor every history
+    /// when there is none. The others stay: a last message is keyed by its conversation and
+    /// that conversation's `updated` (which a new message in the same second leaves as it was
+    /// when the upstream counts only whole seconds, hence the conversation's own is dropped),
     /// and a history holds one party's messages only.
-    fn conversation_messages_changed(
+    fn messages_changed(
         &self,
         tenants: HashSet<TenantKey>,
-        conversation: i64,
+        conversation: Option<i64>,
         parties_changed: HashSet<String>,
     ) {
         self.answers_changed(tenants.iter().copied());
         let owners = tenants.clone();
         self.last_messages.invalidate_if(move |key| {
-            owners.contains(&key.tenant) && key.conversation_id == conversation
+            owners.contains(&key.tenant)
+                && conversation.is_none_or(|conversation| key.conversation_id == conversation)
         });
         let dropped = self
             .histories
             .invalidate_entries_if(move |(owner, with, _, _), _| {
-                tenants.contains(owner) && !parties(with).is_disjoint(&parties_changed)
+                tenants.contains(owner)
+                    && (parties_changed.is_empty() || !parties(with).is_disjoint(&parties_changed))
             });
         if let Err(error) = dropped {
             tracing::error!(%error, "cannot drop cached histories; clearing every history instead");
@@ -473,10 +476,7 @@ impl Caches {
             self.conversations.invalidate(&key).await;
             self.lists_changed(tenant).await;
         }
-        match touched.is_empty() {
-            true => self.histories_changed(tenants),
-            false => self.conversation_messages_changed(tenants, conversation, touched),
-        }
+        self.messages_changed(tenants, Some(conversation), touched);
     }
 
     /// The hint this gateway publishes for the other replicas after writing something of team

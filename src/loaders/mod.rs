@@ -276,10 +276,22 @@ impl Loaders {
         self.last_messages.clear::<LastMessageTarget>();
     }
 
-    /// Forgets every conversation's newest messages and last message, here and in the shared
-    /// caches: after a write any of them may be out of date (a send adds a message, a transfer
-    /// moves a history). Lists are left to [`Self::reload_conversation`], which every write
-    /// calls after this.
+    /// Forgets the newest messages of a write's customer (`target`, in every inbox: a transfer
+    /// moves a history) and the last message of its conversation (of every conversation, when
+    /// it is not known: a send to a phone may continue one), here and in the shared caches.
+    /// Lists are left to [`Self::reload_conversation`], which every write calls after this.
+    pub fn forget_messages_of(&self, conversation: Option<i64>, target: &str) {
+        self.source.caches.messages_changed_of(
+            HashSet::from([self.source.tenant]),
+            conversation,
+            target,
+        );
+        self.histories.clear::<HistoryPage>();
+        self.last_messages.clear::<LastMessageTarget>();
+    }
+
+    /// Forgets every conversation's newest messages and last message (see
+    /// [`Self::forget_messages_of`]), for a write whose customer is not known.
     pub fn forget_messages(&self) {
         self.source
             .caches

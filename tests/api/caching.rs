@@ -309,6 +309,36 @@ async fn a_reply_is_the_last_message_on_the_next_read() {
 }
 
 #[tokio::test]
+async fn a_reply_forgets_the_messages_of_its_conversation_only() {
+    let app = app().await;
+    let dashboard = run(&app, DASHBOARD, dashboard_variables()).await;
+    let rows = &dashboard["data"]["conversations"]["nodes"];
+    let (replied, other) = (rows[3]["id"].clone(), rows[5]["id"].clone());
+    let messages = "query($id: ID!) { conversation(id: $id) { lastMessage { id text } messages(first: 3) { nodes { id } } } }";
+    let other_before = run(&app, messages, json!({"id": other})).await;
+    run(&app, messages, json!({"id": replied})).await;
+
+    let sent = run(
+        &app,
+        r#"mutation($id: ID!) { sendMessage(input: {conversationId: $id, text: "Back in five."}) { message { id } userErrors { code } } }"#,
+        json!({"id": replied}),
+    )
+    .await;
+    assert_eq!(
+        sent["data"]["sendMessage"]["userErrors"],
+        json!([]),
+        "{sent}"
+    );
+
+    let replied_after = run(&app, messages, json!({"id": replied})).await;
+    let last = &replied_after["data"]["conversation"]["lastMessage"];
+    assert_eq!(last["text"], "Back in five.", "{replied_after}");
+    let other_after = run(&app, messages, json!({"id": other})).await;
+    assert_eq!(other_after["data"], other_before["data"]);
+    assert_eq!(cost(&other_after), routes(&[]), "{other_after}");
+}
+
+#[tokio::test]
 async fn cached_entries_expire_after_their_ttl() {
     let app = spawn_app_with(
         SandboxConfig {

@@ -4,7 +4,7 @@
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
 
 use super::payload::conversation_payload;
-use super::subject::{Subject, is_text_conversation, reload};
+use super::subject::{Subject, is_text_conversation};
 use super::user_error::{Failure, Refusal, UserError, UserErrorCode, rejected};
 use crate::error::ApiError;
 use crate::schema::context::RequestContext;
@@ -189,7 +189,7 @@ async fn transfer(
         let taken = holds_conversation(context, target, destination_id).await?;
         return Err(transfer_refused(refusal, taken, destination_id).into());
     }
-    reload(context, id).await
+    subject.reload(context).await
 }
 
 /// Whether `inbox` has a conversation with `target`. The API finds a conversation by customer

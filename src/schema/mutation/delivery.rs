@@ -53,7 +53,7 @@ pub(super) async fn deliver(
     }
     let Some(key) = outgoing.idempotency_key() else {
         check_opted_in(context, &outgoing).await?;
-        let sent = send(context, &outgoing.request)
+        let sent = send(context, &outgoing)
             .await
             .map_err(|error| send_refused(error, outgoing.recipient_field))?;
         return read_back(context, &outgoing, &sent).await;
@@ -89,7 +89,7 @@ async fn send_once(
         return Err(refusal);
     }
     guard.sending();
-    let sent = match send(context, &outgoing.request).await {
+    let sent = match send(context, outgoing).await {
         Ok(sent) => sent,
         Err(error) if error.outcome_unknown() => {
             tracing::warn!(%error, "a keyed send may have landed unanswered; looking for it");
@@ -125,20 +125,28 @@ async fn send_once(
 }
 
 /// `POST /v1/message/send` or `POST /v1/email/send`. After any send that may have landed,
-/// every cached history is dropped, so the message is looked for (by the gateway or, told
-/// so, by the client) afresh.
+/// the cached histories of its customer are dropped (and the last message of its
+/// conversation, or of every conversation when the input named none), so the message is
+/// looked for (by the gateway or, told so, by the client) afresh.
 async fn send(
     context: &RequestContext,
-    request: &SendRequest,
+    outgoing: &Outgoing,
 ) -> Result<SentMessage, crate::upstream::Error> {
-    let result = match request {
+    let result = match &outgoing.request {
         SendRequest::Text(request) => context.upstream().send_message(request).await,
         SendRequest::Email(request) => context.upstream().send_email(request).await,
     };
     if result.as_ref().is_ok() || result.as_ref().is_err_and(|e| e.outcome_unknown()) {
-        context.loaders.forget_messages();
+        forget_messages_of(context, outgoing);
     }
     result
+}
+
+/// Forgets what a send to `outgoing`'s customer may have changed.
+fn forget_messages_of(context: &RequestContext, outgoing: &Outgoing) {
+    context
+        .loaders
+        .forget_messages_of(outgoing.conversation(), &outgoing.target);
 }
 
 /// A customer who opted out gets no message. Checked here, whatever the upstream would do with
@@ -261,7 +269,7 @@ async fn find_by_key(
     context: &RequestContext,
     outgoing: &Outgoing,
 ) -> Result<Option<(Delivered, Sent)>, Failure> {
-    context.loaders.forget_messages();
+    forget_messages_of(context, outgoing);
     let newest = newest_messages(context, &outgoing.target, outgoing.inbox.id).await?;
     // A template's text is filled in upstream, so only a plain text is compared.
     let Some(message) = newest.iter().find(|message| outgoing.is_sent_as(message)) else {

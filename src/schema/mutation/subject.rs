@@ -63,18 +63,19 @@ impl Subject {
         })
     }
 
-    /// Reads the conversation again after a write changed it (see [`reload`]).
+    /// The conversation as the upstream has it after a write: fetched again and handed to the
+    /// loaders, which also forget its cached last message and its customer's histories, so
+    /// fields later in the operation (and later mutations in it) see the change.
     pub(super) async fn reload(&self, context: &RequestContext) -> Result<Conversation, Failure> {
-        reload(context, self.conversation.id).await
+        let conversation = &self.conversation;
+        match conversation.target.as_deref() {
+            Some(target) => context
+                .loaders
+                .forget_messages_of(Some(conversation.id), target),
+            None => context.loaders.forget_messages(),
+        }
+        found_again(context, conversation.id).await
     }
-}
-
-/// The conversation as the upstream has it after a write: fetched again and handed to the
-/// loaders, which also forget every cached history, so fields later in the operation (and
-/// later mutations in it) see the change.
-pub(super) async fn reload(context: &RequestContext, id: i64) -> Result<Conversation, Failure> {
-    context.loaders.forget_messages();
-    found_again(context, id).await
 }
 
 /// The conversation fetched again, without forgetting histories (for a caller that already
