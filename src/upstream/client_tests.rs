@@ -15,6 +15,16 @@ use super::requests::{ConversationStatusRequest, Recipient, SendMessageRequest};
 use super::test_server::{Reply, TestServer};
 use super::{BreakerState, CallLog, Client, Error};
 
+/// An address that refuses connections for as long as the socket lives: bound, so no other
+/// test can take the port, but not listening. (A listener bound and dropped frees the port,
+/// and a test running alongside may listen on it by the time the connection is tried.)
+fn refusing_address() -> (tokio::net::TcpSocket, std::net::SocketAddr) {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let address = socket.local_addr().unwrap();
+    (socket, address)
+}
+
 fn close_request() -> ConversationStatusRequest {
     ConversationStatusRequest {
         inbox_id: 1,
@@ -174,9 +184,7 @@ async fn sends_carrying_a_local_id_are_sent_once_too() {
 
 #[tokio::test]
 async fn writes_are_retried_when_the_connection_never_opened() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let closed = listener.local_addr().unwrap();
-    drop(listener);
+    let (_reserved, closed) = refusing_address();
     let server = TestServer::start([]).await;
     let mut config = server.config();
     config.base_url = format!("http://{closed}").parse().unwrap();
@@ -201,9 +209,7 @@ async fn writes_are_retried_when_the_connection_never_opened() {
 
 #[tokio::test]
 async fn transport_errors_keep_the_path_but_not_the_query() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let closed = listener.local_addr().unwrap();
-    drop(listener);
+    let (_reserved, closed) = refusing_address();
     let server = TestServer::start([]).await;
     let mut config = server.config();
     config.base_url = format!("http://{closed}").parse().unwrap();
