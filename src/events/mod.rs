@@ -76,45 +76,43 @@ impl Event {
         }
     }
 
-    /// The customer addresses the event names (a chat event's `target`; a message event's
-    /// `target`, `phone` and its conversation's `target`). Only a hint of where to look.
-    pub fn targets(&self) -> Vec<String> {
+    /// The conversation the event names and the customer addresses it gives for it (a chat
+    /// event's `target`; a message event's `target`, `phone` and its conversation's
+    /// `target`), read from the payload once. Only a hint of where to look; `None` when the
+    /// event names no conversation that reads.
+    pub fn place(&self) -> Option<Place> {
         if self.kind.carries_conversation() || self.kind == EventKind::ConversationWritten {
-            models::Conversation::deserialize(&self.data)
-                .ok()
-                .and_then(|conversation| conversation.target)
-                .into_iter()
-                .collect()
+            let conversation = models::Conversation::deserialize(&self.data).ok()?;
+            Some(Place {
+                conversation_id: conversation.id,
+                targets: conversation.target.into_iter().collect(),
+            })
         } else if self.kind.carries_message() {
-            let Ok(message) = models::Message::deserialize(&self.data) else {
-                return Vec::new();
-            };
-            let of_conversation = message.conversation.and_then(|c| c.target);
-            [message.target, message.phone, of_conversation]
-                .into_iter()
-                .flatten()
-                .collect()
+            let message = models::Message::deserialize(&self.data).ok()?;
+            let conversation = message.conversation?;
+            let targets = [message.target, message.phone, conversation.target];
+            Some(Place {
+                conversation_id: conversation.id,
+                targets: targets.into_iter().flatten().collect(),
+            })
         } else {
-            Vec::new()
+            None
         }
     }
 
     /// The conversation the event names: a chat event's own, a message event's conversation.
     /// Only a hint of where to look; `None` when the event names none that reads.
     pub fn conversation_id(&self) -> Option<i64> {
-        if self.kind.carries_conversation() || self.kind == EventKind::ConversationWritten {
-            models::Conversation::deserialize(&self.data)
-                .ok()
-                .map(|conversation| conversation.id)
-        } else if self.kind.carries_message() {
-            models::Message::deserialize(&self.data)
-                .ok()?
-                .conversation
-                .map(|conversation| conversation.id)
-        } else {
-            None
-        }
+        self.place().map(|place| place.conversation_id)
     }
+}
+
+/// Where an event says to look: see [`Event::place`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Place {
+    pub conversation_id: i64,
+    /// Customer addresses, as the payload writes them.
+    pub targets: Vec<String>,
 }
 
 /// Every documented webhook `type`, spelled on the wire as Heymarket spells it.
@@ -301,5 +299,21 @@ mod tests {
         assert_eq!(closed(json!({ "name": "no id" })).conversation_id(), None);
         let opt_out = Event::new(101, EventKind::TargetOptOut, json!({ "id": 5 }));
         assert_eq!(opt_out.conversation_id(), None);
+    }
+
+    #[test]
+    fn the_customer_is_read_from_either_shape() {
+        let targets = |event: Event| event.place().map(|place| place.targets);
+        assert_eq!(
+            targets(closed(json!({ "id": 5, "target": "14155550100" }))),
+            Some(vec!["14155550100".to_owned()])
+        );
+        let message = Event::new(
+            101,
+            EventKind::MessageReceived,
+            json!({ "id": 7, "target": "a", "conversation": { "id": 5, "target": "b" } }),
+        );
+        assert_eq!(targets(message), Some(vec!["a".to_owned(), "b".to_owned()]));
+        assert_eq!(targets(closed(json!({ "id": 5 }))), Some(Vec::new()));
     }
 }

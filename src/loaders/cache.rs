@@ -460,14 +460,14 @@ impl Caches {
         if event.kind == EventKind::ScheduleWritten {
             self.schedules_changed(tenants.clone());
         }
-        let Some(conversation) = event.conversation_id() else {
+        let Some(place) = event.place() else {
             return;
         };
+        let conversation = place.conversation_id;
         // A message of the conversation may be one of its scheduled messages going out.
         self.schedules_changed(tenants.clone());
         // Whom its messages are with: from the event, and from the copies cached before.
-        let mut touched: HashSet<String> =
-            event.targets().iter().flat_map(|t| parties(t)).collect();
+        let mut touched: HashSet<String> = place.targets.iter().flat_map(|t| parties(t)).collect();
         for &tenant in &tenants {
             let key = (tenant, conversation);
             if let Some(cached) = self.conversations.get(&key).await {

@@ -286,8 +286,7 @@ impl Loaders {
             conversation,
             target,
         );
-        self.histories.clear::<HistoryPage>();
-        self.last_messages.clear::<LastMessageTarget>();
+        self.forget_operation_messages();
     }
 
     /// Forgets every conversation's newest messages and last message (see
@@ -296,6 +295,12 @@ impl Loaders {
         self.source
             .caches
             .histories_changed(HashSet::from([self.source.tenant]));
+        self.forget_operation_messages();
+    }
+
+    /// What this operation's own loaders remember of histories and last messages (they are
+    /// asked again, through the shared caches).
+    fn forget_operation_messages(&self) {
         self.histories.clear::<HistoryPage>();
         self.last_messages.clear::<LastMessageTarget>();
     }
