@@ -5,10 +5,11 @@ use std::time::Duration;
 
 use heymarket_gateway::config::UpstreamAuth;
 use heymarket_sandbox::SandboxConfig;
+use heymarket_sandbox::readings::Readings;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, cost, eventually, global, json_at, routes, spawn_app_with};
-use crate::sandbox_support::roomy_config;
+use crate::sandbox_support::{roomy_config, spawn_app_reading};
 
 const DASHBOARD: &str = include_str!("../../bench/queries/dashboard.graphql");
 const WALK: &str = include_str!("../../bench/queries/walk.graphql");
@@ -309,33 +310,32 @@ async fn a_reply_is_the_last_message_on_the_next_read() {
 }
 
 #[tokio::test]
-async fn a_reply_forgets_the_messages_of_its_conversation_only() {
-    let app = app().await;
-    let dashboard = run(&app, DASHBOARD, dashboard_variables()).await;
-    let rows = &dashboard["data"]["conversations"]["nodes"];
-    let (replied, other) = (rows[3]["id"].clone(), rows[5]["id"].clone());
-    let messages = "query($id: ID!) { conversation(id: $id) { lastMessage { id text } messages(first: 3) { nodes { id } } } }";
-    let other_before = run(&app, messages, json!({"id": other})).await;
-    run(&app, messages, json!({"id": replied})).await;
+async fn a_reply_forgets_the_messages_of_its_conversation_only_under_every_profile() {
+    for (profile, readings) in Readings::profiles() {
+        let app = spawn_app_reading(*readings).await;
+        let dashboard = run(&app, DASHBOARD, dashboard_variables()).await;
+        let rows = &dashboard["data"]["conversations"]["nodes"];
+        let (replied, other) = (rows[3]["id"].clone(), rows[5]["id"].clone());
+        let messages = "query($id: ID!) { conversation(id: $id) { lastMessage { id text } messages(first: 3) { nodes { id } } } }";
+        let other_before = run(&app, messages, json!({"id": other})).await;
+        run(&app, messages, json!({"id": replied})).await;
 
-    let sent = run(
-        &app,
-        r#"mutation($id: ID!) { sendMessage(input: {conversationId: $id, text: "Back in five."}) { message { id } userErrors { code } } }"#,
-        json!({"id": replied}),
-    )
-    .await;
-    assert_eq!(
-        sent["data"]["sendMessage"]["userErrors"],
-        json!([]),
-        "{sent}"
-    );
+        let sent = run(
+            &app,
+            r#"mutation($id: ID!) { sendMessage(input: {conversationId: $id, text: "Back in five."}) { message { id } userErrors { code } } }"#,
+            json!({"id": replied}),
+        )
+        .await;
+        let errors = &sent["data"]["sendMessage"]["userErrors"];
+        assert_eq!(errors, &json!([]), "{profile}: {sent}");
 
-    let replied_after = run(&app, messages, json!({"id": replied})).await;
-    let last = &replied_after["data"]["conversation"]["lastMessage"];
-    assert_eq!(last["text"], "Back in five.", "{replied_after}");
-    let other_after = run(&app, messages, json!({"id": other})).await;
-    assert_eq!(other_after["data"], other_before["data"]);
-    assert_eq!(cost(&other_after), routes(&[]), "{other_after}");
+        let replied_after = run(&app, messages, json!({"id": replied})).await;
+        let last = &replied_after["data"]["conversation"]["lastMessage"];
+        assert_eq!(last["text"], "Back in five.", "{profile}: {replied_after}");
+        let other_after = run(&app, messages, json!({"id": other})).await;
+        assert_eq!(other_after["data"], other_before["data"], "{profile}");
+        assert_eq!(cost(&other_after), routes(&[]), "{profile}: {other_after}");
+    }
 }
 
 #[tokio::test]

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use heymarket_gateway::config::GatewayConfig;
 use heymarket_sandbox::SandboxConfig;
+use heymarket_sandbox::readings::Readings;
 use serde_json::{Value, json};
 
 use crate::helpers::{
@@ -167,43 +168,57 @@ const MESSAGES: &str = r#"query($id: ID!) {
 }"#;
 
 #[tokio::test]
-async fn an_event_forgets_the_messages_of_its_conversation_only() {
-    let app = app(|config| config.cache.ttl_conversations = Duration::from_secs(3600)).await;
-    let page = app
-        .sandbox
-        .conversation_page(
-            0,
-            json!({"id": 0, "filters": {"inboxes": [INBOX], "closed": false}}),
-        )
+async fn an_event_forgets_the_messages_of_its_conversation_only_under_every_profile() {
+    for (profile, readings) in Readings::profiles() {
+        let sandbox = SandboxConfig {
+            teams: 1,
+            readings: *readings,
+            ..roomy_config()
+        };
+        let app = spawn_app_with_webhooks(sandbox, |config| {
+            config.cache.ttl_conversations = Duration::from_secs(3600)
+        })
         .await;
-    let (changed, other) = (&page[0], &page[1]);
-    let messages_of = |conversation: &Value| {
-        let id: i64 = json_at(conversation, "/id");
-        let app = &app;
-        async move {
-            let variables = json!({ "id": global(&format!("Conversation:{id}")) });
-            let body = app.graphql_with(MESSAGES, variables, &[]).await.1;
-            assert_eq!(body["errors"], Value::Null, "{body}");
-            body
-        }
-    };
-    let other_before = messages_of(other).await;
-    let changed_before = messages_of(changed).await;
-    let phone: String = json_at(changed, "/target");
+        let page = app
+            .sandbox
+            .conversation_page(
+                0,
+                json!({"id": 0, "filters": {"inboxes": [INBOX], "closed": false}}),
+            )
+            .await;
+        let (changed, other) = (&page[0], &page[1]);
+        let messages_of = |conversation: &Value| {
+            let id: i64 = json_at(conversation, "/id");
+            let app = &app;
+            async move {
+                let variables = json!({ "id": global(&format!("Conversation:{id}")) });
+                let body = app.graphql_with(MESSAGES, variables, &[]).await.1;
+                assert_eq!(body["errors"], Value::Null, "{body}");
+                body
+            }
+        };
+        let other_before = messages_of(other).await;
+        let changed_before = messages_of(changed).await;
+        let phone: String = json_at(changed, "/target");
 
-    inbound(&app, 101, INBOX, &phone, "A new message").await;
-    eventually("the event reaches the changed conversation", async || {
-        messages_of(changed).await["data"] != changed_before["data"]
-    })
-    .await;
-    let changed_after = messages_of(changed).await;
-    assert_eq!(
-        changed_after["data"]["conversation"]["lastMessage"]["text"], "A new message",
-        "{changed_after}"
-    );
+        inbound(&app, 101, INBOX, &phone, "A new message").await;
+        eventually("the event reaches the changed conversation", async || {
+            messages_of(changed).await["data"] != changed_before["data"]
+        })
+        .await;
+        let changed_after = messages_of(changed).await;
+        assert_eq!(
+            changed_after["data"]["conversation"]["lastMessage"]["text"], "A new message",
+            "{changed_after}"
+        );
 
-    // The other conversation's last message and history were not touched by the event.
-    let other_after = messages_of(other).await;
-    assert_eq!(other_after["data"], other_before["data"]);
-    assert_eq!(cost(&other_after), Default::default(), "{other_after}");
+        // The other conversation's last message and history were not touched by the event.
+        let other_after = messages_of(other).await;
+        assert_eq!(other_after["data"], other_before["data"], "{profile}");
+        assert_eq!(
+            cost(&other_after),
+            Default::default(),
+            "{profile}: {other_after}"
+        );
+    }
 }
