@@ -76,16 +76,25 @@ impl Event {
         }
     }
 
-    /// The conversation the event names and the customer addresses it gives for it (a chat
-    /// event's `target`; a message event's `target`, `phone` and its conversation's
-    /// `target`), read from the payload once. Only a hint of where to look; `None` when the
-    /// event names no conversation that reads.
+    /// The conversation the event names, the customer addresses it gives for it (a chat
+    /// event's `target`; a message event's `target`, `phone` and its conversation's `target`)
+    /// and the inboxes it places it in, read from the payload once. Only a hint of where to
+    /// look; `None` when the event names no conversation that reads.
     pub fn place(&self) -> Option<Place> {
         if self.kind.carries_conversation() || self.kind == EventKind::ConversationWritten {
             let conversation = models::Conversation::deserialize(&self.data).ok()?;
+            let inboxes = match self.kind {
+                // Whether its payload shows the conversation before or after the transfer is
+                // not documented, and either way it names one of the two inboxes.
+                EventKind::ChatTransferred => Vec::new(),
+                // A replica's hint names every inbox its write touched.
+                EventKind::ConversationWritten => written_inboxes(&self.data),
+                _ => conversation.inbox.into_iter().collect(),
+            };
             Some(Place {
                 conversation_id: conversation.id,
                 targets: conversation.target.into_iter().collect(),
+                inboxes,
             })
         } else if self.kind.carries_message() {
             let message = models::Message::deserialize(&self.data).ok()?;
@@ -94,6 +103,7 @@ impl Event {
             Some(Place {
                 conversation_id: conversation.id,
                 targets: targets.into_iter().flatten().collect(),
+                inboxes: conversation.inbox.into_iter().collect(),
             })
         } else {
             None
@@ -113,6 +123,22 @@ pub struct Place {
     pub conversation_id: i64,
     /// Customer addresses, as the payload writes them.
     pub targets: Vec<String>,
+    /// The inboxes the conversation is in or has just left, as far as the payload says; empty
+    /// when it does not say (a transfer, a payload without `inbox`).
+    pub inboxes: Vec<i64>,
+}
+
+/// The field of a replica's hint that lists the inboxes its write touched.
+pub const WRITTEN_INBOXES: &str = "inboxes";
+
+/// The inboxes a replica's hint lists (see [`WRITTEN_INBOXES`]): every entry must read as an
+/// inbox id, or none counts, since one left out would keep its lists as they were.
+fn written_inboxes(data: &Value) -> Vec<i64> {
+    let listed = data[WRITTEN_INBOXES].as_array().into_iter().flatten();
+    listed
+        .map(Value::as_i64)
+        .collect::<Option<Vec<i64>>>()
+        .unwrap_or_default()
 }
 
 /// Every documented webhook `type`, spelled on the wire as Heymarket spells it.
@@ -315,5 +341,36 @@ mod tests {
         );
         assert_eq!(targets(message), Some(vec!["a".to_owned(), "b".to_owned()]));
         assert_eq!(targets(closed(json!({ "id": 5 }))), Some(Vec::new()));
+    }
+
+    #[test]
+    fn the_inboxes_are_read_where_the_payload_can_say() {
+        let inboxes = |kind, data| Event::new(101, kind, data).place().map(|p| p.inboxes);
+        let conversation = json!({ "id": 5, "inbox": 3001 });
+        assert_eq!(
+            inboxes(EventKind::ChatClosed, conversation.clone()),
+            Some(vec![3001])
+        );
+        assert_eq!(
+            inboxes(EventKind::ChatTransferred, conversation.clone()),
+            Some(Vec::new()),
+            "either side of a transfer"
+        );
+        let message = json!({ "id": 7, "conversation": conversation });
+        assert_eq!(inboxes(EventKind::MessageSent, message), Some(vec![3001]));
+        assert_eq!(
+            inboxes(EventKind::ChatOpened, json!({ "id": 5 })),
+            Some(Vec::new())
+        );
+        let written = |listed| json!({ "id": 5, WRITTEN_INBOXES: listed });
+        assert_eq!(
+            inboxes(EventKind::ConversationWritten, written(json!([3001, 3002]))),
+            Some(vec![3001, 3002])
+        );
+        assert_eq!(
+            inboxes(EventKind::ConversationWritten, written(json!([3001, "x"]))),
+            Some(Vec::new()),
+            "one unreadable inbox makes the list unknown"
+        );
     }
 }

@@ -7,7 +7,7 @@
 use std::collections::HashSet;
 use std::hash::Hash;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use futures::future::{BoxFuture, Shared};
@@ -18,6 +18,7 @@ use super::CacheConfig;
 use super::batch::BatchCache;
 use super::counts::{CountedFilter, Verdict, VerdictExpiry};
 use super::freshness::{Freshness, FreshnessExpiry, FreshnessMode, OfTenant};
+use super::generations::{Generations, Reach};
 use super::message_window::Window;
 use super::shared::{SharedStore, SharedTier};
 use crate::error::ApiError;
@@ -100,10 +101,9 @@ pub struct Caches {
     /// Whether a history asked with `timestamp` has answered messages of that very second:
     /// the upstream then reads `timestamp` as "up to the end of that second", not "before it".
     history_includes_its_second: AtomicBool,
-    /// Per tenant, the generation list pages are keyed by; a change to any conversation moves
-    /// the tenant to a new generation, so no cached page can contradict the change.
-    generations: Cache<TenantKey, u64>,
-    next_generation: AtomicU64,
+    /// The generations list pages are keyed by: a change moves on those of the inboxes it
+    /// touched, so no cached page can contradict the change.
+    generations: Generations,
     /// How long each team's conversation entries live, and which tenants each team has.
     freshness: Arc<Freshness>,
     /// This gateway's mark on the hints of its own writes ([`Caches::hint_of_write`]), so it
@@ -201,12 +201,10 @@ impl Caches {
             history_includes_its_second: AtomicBool::new(false),
             // Outlives every list page, so a generation is never forgotten while pages of it
             // are still cached.
-            generations: bounded(
+            generations: Generations::new(
                 capacity,
                 freshness.longest_lifetime() * 2 + Duration::from_secs(60),
-            )
-            .build(),
-            next_generation: AtomicU64::new(1),
+            ),
             answer_generations: moka::sync::Cache::builder()
                 .max_capacity(capacity)
                 .time_to_live(freshness.longest_lifetime() * 2 + Duration::from_secs(60))
@@ -339,18 +337,21 @@ impl Caches {
         self.team.contains_key(&tenant)
     }
 
-    /// The tenant's current list generation.
-    pub(super) async fn generation(&self, tenant: TenantKey) -> u64 {
-        self.generations
-            .get_with(tenant, async { self.fresh_generation() })
-            .await
+    /// The tenant's current generation, which every change of it moves on.
+    pub(super) fn generation(&self, tenant: TenantKey) -> u64 {
+        self.generations.of_tenant(tenant)
     }
 
-    /// The tenant's cached list pages no longer count: its lists move to a new generation.
-    pub(super) async fn lists_changed(&self, tenant: TenantKey) {
-        self.generations
-            .insert(tenant, self.fresh_generation())
-            .await;
+    /// The generation of the tenant's lists of `inboxes`, which every change in one of them
+    /// moves on.
+    pub(super) fn list_generation(&self, tenant: TenantKey, inboxes: &[i64]) -> u64 {
+        self.generations.of_inboxes(tenant, inboxes)
+    }
+
+    /// The tenant's cached list pages that `reach` says a change can have changed no longer
+    /// count: their lists move to a new generation.
+    pub(super) fn lists_changed(&self, tenant: TenantKey, reach: &Reach) {
+        self.generations.changed(tenant, reach);
         self.answers_changed([tenant]);
     }
 
@@ -360,7 +361,7 @@ impl Caches {
     pub fn answers_generation(&self, tenant: TenantKey) -> Option<u64> {
         self.freshness.event_driven(&tenant).then(|| {
             self.answer_generations
-                .get_with(tenant, || self.fresh_generation())
+                .get_with(tenant, || self.generations.fresh())
         })
     }
 
@@ -374,7 +375,7 @@ impl Caches {
     pub fn answers_changed(&self, tenants: impl IntoIterator<Item = TenantKey>) {
         for tenant in tenants {
             self.answer_generations
-                .insert(tenant, self.fresh_generation());
+                .insert(tenant, self.generations.fresh());
         }
     }
 
@@ -438,7 +439,8 @@ impl Caches {
     }
 
     /// Takes an event as a hint that something of its team changed: every tenant of the team
-    /// forgets the conversation the event names, its list pages and its histories, so later
+    /// forgets the conversation the event names, the list pages of its inboxes (of every inbox,
+    /// when the event does not place it) and its histories, so later
     /// requests read them from the upstream again; an opt-in or opt-out makes them forget
     /// their contacts (the event's payload is undocumented, so which contact it names is not
     /// relied on). Nothing of the event's content is cached: a webhook only says where to
@@ -466,15 +468,27 @@ impl Caches {
         let conversation = place.conversation_id;
         // A message of the conversation may be one of its scheduled messages going out.
         self.schedules_changed(tenants.clone());
-        // Whom its messages are with: from the event, and from the copies cached before.
+        // Whom its messages are with, and which inboxes' lists it can have changed: from the
+        // event, and from the copies cached before.
         let mut touched: HashSet<String> = place.targets.iter().flat_map(|t| parties(t)).collect();
+        let mut inboxes = place.inboxes;
+        let placed = !inboxes.is_empty();
         for &tenant in &tenants {
             let key = (tenant, conversation);
             if let Some(cached) = self.conversations.get(&key).await {
                 touched.extend(cached.target.iter().flat_map(|t| parties(t)));
+                inboxes.extend(cached.inbox);
             }
             self.conversations.invalidate(&key).await;
-            self.lists_changed(tenant).await;
+        }
+        // An event that does not say where the conversation is reaches every list: a cached
+        // copy alone may show it where it was before a move.
+        let reach = match placed {
+            true => Reach::of(inboxes),
+            false => Reach::Everywhere,
+        };
+        for &tenant in &tenants {
+            self.lists_changed(tenant, &reach);
         }
         self.messages_changed(tenants, Some(conversation), touched);
     }
@@ -575,7 +589,7 @@ impl Caches {
         }
         self.schedules_changed(tenants.clone());
         for &tenant in &tenants {
-            self.lists_changed(tenant).await;
+            self.lists_changed(tenant, &Reach::Everywhere);
         }
         self.histories_changed(tenants);
     }
@@ -597,12 +611,7 @@ impl Caches {
         self.last_messages.invalidate_all();
         self.list_pages.invalidate_all();
         self.conversation_counts.invalidate_all();
-        self.generations.invalidate_all();
-    }
-
-    /// Generations come from one counter, so a forgotten tenant never gets an old one back.
-    fn fresh_generation(&self) -> u64 {
-        self.next_generation.fetch_add(1, Ordering::Relaxed)
+        self.generations.forget_all();
     }
 }
 

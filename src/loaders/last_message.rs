@@ -105,7 +105,7 @@ impl Source {
     /// call is on its way (see the module's doc). Shared: concurrent walks of the same tenant
     /// start one listing.
     pub(super) async fn start_recent_window(self: &Arc<Self>) {
-        let generation = self.caches.generation(self.tenant).await;
+        let generation = self.caches.generation(self.tenant);
         let source = Arc::clone(self);
         // Only its start matters here; the window is awaited where last messages are found.
         let _started = self
@@ -131,7 +131,7 @@ impl Source {
     /// The recent window of the tenant's current generation, waited for if it is on its way;
     /// `None` when no walk started one.
     async fn recent_window(&self) -> Option<Arc<Window>> {
-        let generation = self.caches.generation(self.tenant).await;
+        let generation = self.caches.generation(self.tenant);
         let pending = self
             .caches
             .recent_windows

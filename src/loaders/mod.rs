@@ -12,6 +12,7 @@ mod config;
 mod counts;
 mod entities;
 mod freshness;
+mod generations;
 mod last_message;
 mod message_window;
 mod read_state;
@@ -29,6 +30,7 @@ use chrono::{DateTime, Utc};
 pub use cache::Caches;
 pub use config::CacheConfig;
 pub use counts::Verdict;
+pub use generations::Reach;
 pub use last_message::LastMessageTarget;
 pub use scheduled::ScheduledMemory;
 pub use shared::{SharedRead, SharedStore};
@@ -214,14 +216,25 @@ impl Loaders {
     }
 
     /// Reads a conversation again after a write changed it, so this operation and every later
-    /// request see it as it is now; cached list pages of the tenant stop counting. `None` when
-    /// it no longer exists.
+    /// request see it as it is now (`None` when it no longer exists), and tells which lists
+    /// the write can have changed: those of the inboxes it was in (`inbox_before`, and its
+    /// cached copy's) and is in now. The tenant's cached pages of those lists stop counting; of
+    /// every list, when the read fails or no inbox is known.
     pub async fn reload_conversation(
         &self,
         id: i64,
-    ) -> Result<Option<Arc<Conversation>>, ApiError> {
-        self.source.caches.lists_changed(self.source.tenant).await;
-        self.fresh_conversation(id).await
+        inbox_before: Option<i64>,
+    ) -> Result<(Option<Arc<Conversation>>, Reach), ApiError> {
+        let source = &self.source;
+        let cached = source.cached_conversation(id).await;
+        let before = inbox_before.into_iter().chain(cached.and_then(|c| c.inbox));
+        let reloaded = self.fresh_conversation(id).await;
+        let reach = match &reloaded {
+            Ok(now) => Reach::of(before.chain(now.as_ref().and_then(|c| c.inbox))),
+            Err(_) => Reach::Everywhere,
+        };
+        source.caches.lists_changed(source.tenant, &reach);
+        Ok((reloaded?, reach))
     }
 
     /// Reads a conversation past every cache, as the upstream has it now, and keeps what it

@@ -302,6 +302,11 @@ impl Source {
             .await
     }
 
+    /// The conversation as cached, if it is.
+    pub(super) async fn cached_conversation(&self, id: i64) -> Option<Arc<Conversation>> {
+        self.caches.conversations.get(&(self.tenant, id)).await
+    }
+
     pub(super) async fn remember_conversation(&self, conversation: Arc<Conversation>) {
         self.caches
             .conversations
@@ -316,7 +321,7 @@ impl Source {
         request: ConversationListRequest,
         audience: Audience,
     ) -> Result<Arc<Vec<Conversation>>, ApiError> {
-        let generation = self.caches.generation(self.tenant).await;
+        let generation = self.caches.list_generation(self.tenant, &request.inbox_ids);
         let request = self.caches.worth_sending(request);
         let key = self.list_key(&request, audience);
         let cache = &self.caches.list_pages;
@@ -397,7 +402,7 @@ impl Source {
         &self,
         request: ConversationListRequest,
     ) -> Result<u64, ApiError> {
-        let generation = self.caches.generation(self.tenant).await;
+        let generation = self.caches.list_generation(self.tenant, &request.inbox_ids);
         let fill = || {
             self.shared(|| format!("count:{}", shared_key(&request)), async {
                 self.upstream
@@ -447,7 +452,7 @@ impl Source {
         request: &ConversationListRequest,
         audience: Audience,
     ) -> bool {
-        let generation = self.caches.generation(self.tenant).await;
+        let generation = self.caches.list_generation(self.tenant, &request.inbox_ids);
         let request = self.caches.worth_sending(request.clone());
         let key = self.list_key(&request, audience);
         self.caches

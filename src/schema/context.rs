@@ -6,8 +6,8 @@ use std::sync::Arc;
 use async_graphql::Context;
 
 use crate::error::ApiError;
-use crate::events::{BusStatus, EventBus, EventKind};
-use crate::loaders::{Caches, Loaders};
+use crate::events::{BusStatus, EventBus, EventKind, WRITTEN_INBOXES};
+use crate::loaders::{Caches, Loaders, Reach};
 use crate::upstream::TenantClient;
 use crate::upstream::models::TeamMember;
 
@@ -25,10 +25,10 @@ pub struct Caller {
 }
 
 /// What a write changed, for [`RequestContext::tell_replicas`].
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub enum Written {
-    /// The conversation of this id.
-    Conversation(i64),
+    /// The conversation of this id, and which lists the write can have changed.
+    Conversation(i64, Reach),
     /// A contact of the team.
     Contact,
     /// A scheduled message of the team.
@@ -82,8 +82,12 @@ impl RequestContext {
         };
         let mut fields = serde_json::Map::new();
         let kind = match what {
-            Written::Conversation(id) => {
+            Written::Conversation(id, reach) => {
                 fields.insert("id".to_owned(), id.into());
+                // Without it, a replica takes the write to reach every list.
+                if let Reach::Inboxes(inboxes) = reach {
+                    fields.insert(WRITTEN_INBOXES.to_owned(), inboxes.into_iter().collect());
+                }
                 EventKind::ConversationWritten
             }
             Written::Contact => EventKind::ContactWritten,

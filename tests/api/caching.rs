@@ -414,3 +414,87 @@ async fn production_mode_reports_cost_only_on_request() {
     );
     assert_eq!(asked["extensions"]["cost"]["cacheHits"], 1);
 }
+
+/// The newest open conversations of some inboxes: list pages, and nothing else to fetch.
+const NEWEST_OPEN: &str = r#"query($inboxes: [ID!]) {
+  conversations(first: 5, filter: { inboxIds: $inboxes, status: OPEN }) { nodes { databaseId target } }
+}"#;
+
+/// [`NEWEST_OPEN`] of `inboxes`, as member 501.
+async fn newest_open(app: &TestApp, inboxes: &[i64]) -> Value {
+    let inboxes: Vec<String> = inboxes
+        .iter()
+        .map(|inbox| global(&format!("Inbox:{inbox}")))
+        .collect();
+    run(app, NEWEST_OPEN, json!({ "inboxes": inboxes })).await
+}
+
+/// The conversation ids a [`NEWEST_OPEN`] answer lists.
+fn listed_ids(body: &Value) -> Vec<String> {
+    let nodes: Vec<Value> = json_at(body, "/data/conversations/nodes");
+    nodes
+        .iter()
+        .map(|node| json_at(node, "/databaseId"))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_transfer_forgets_the_lists_of_its_two_inboxes_only_under_every_profile() {
+    for (profile, readings) in Readings::profiles() {
+        let app = spawn_app_reading(*readings).await;
+        let from = 3001;
+        let before = newest_open(&app, &[from]).await;
+        let moved: String = json_at(&before, "/data/conversations/nodes/0/databaseId");
+        let target: String = json_at(&before, "/data/conversations/nodes/0/target");
+        let mut to = None;
+        for inbox in [3002, 3003, 3004] {
+            if crate::mutations::history(&app, &target, inbox)
+                .await
+                .is_empty()
+            {
+                to = Some(inbox);
+                break;
+            }
+        }
+        let to = to.unwrap_or_else(|| panic!("{profile}: an SMS inbox without {target}"));
+        let bystander = if to == 3002 { 3003 } else { 3002 };
+        let bystander_before = newest_open(&app, &[bystander]).await;
+        newest_open(&app, &[to]).await;
+
+        let transferred = run(
+            &app,
+            "mutation($id: ID!, $inbox: ID!) { transferConversation(input: {conversationId: $id, inboxId: $inbox}) { userErrors { code } } }",
+            json!({ "id": global(&format!("Conversation:{moved}")), "inbox": global(&format!("Inbox:{to}")) }),
+        )
+        .await;
+        let errors = &transferred["data"]["transferConversation"]["userErrors"];
+        assert_eq!(errors, &json!([]), "{profile}: {transferred}");
+
+        // Both inboxes' lists are read again and show the move; the third's is kept.
+        let from_after = newest_open(&app, &[from]).await;
+        assert!(
+            !listed_ids(&from_after).contains(&moved),
+            "{profile}: {from_after}"
+        );
+        assert!(
+            cost(&from_after)["POST /v1/conversations"] >= 1,
+            "{profile}: {from_after}"
+        );
+        let to_after = newest_open(&app, &[to]).await;
+        assert_eq!(listed_ids(&to_after)[0], moved, "{profile}: {to_after}");
+        assert!(
+            cost(&to_after)["POST /v1/conversations"] >= 1,
+            "{profile}: {to_after}"
+        );
+        let bystander_after = newest_open(&app, &[bystander]).await;
+        assert_eq!(
+            bystander_after["data"], bystander_before["data"],
+            "{profile}"
+        );
+        assert_eq!(
+            cost(&bystander_after),
+            routes(&[]),
+            "{profile}: {bystander_after}"
+        );
+    }
+}

@@ -222,3 +222,64 @@ async fn an_event_forgets_the_messages_of_its_conversation_only_under_every_prof
         );
     }
 }
+
+/// The newest open conversations of some inboxes.
+const NEWEST_OPEN: &str = r#"query($inboxes: [ID!]) {
+  conversations(first: 5, filter: { inboxIds: $inboxes, status: OPEN }) { nodes { databaseId updatedAt } }
+}"#;
+
+#[tokio::test]
+async fn an_event_forgets_the_lists_of_its_inbox_only_under_every_profile() {
+    const ELSEWHERE: i64 = 3003;
+    for (profile, readings) in Readings::profiles() {
+        let sandbox = SandboxConfig {
+            teams: 1,
+            readings: *readings,
+            ..roomy_config()
+        };
+        let app = spawn_app_with_webhooks(sandbox, |config| {
+            config.cache.ttl_conversations = Duration::from_secs(3600)
+        })
+        .await;
+        let newest_open = |inboxes: &[i64]| {
+            let inboxes: Vec<String> = inboxes
+                .iter()
+                .map(|inbox| global(&format!("Inbox:{inbox}")))
+                .collect();
+            let app = &app;
+            async move {
+                let body = app
+                    .graphql_with(NEWEST_OPEN, json!({ "inboxes": inboxes }), &[])
+                    .await
+                    .1;
+                assert_eq!(body["errors"], Value::Null, "{body}");
+                body
+            }
+        };
+        let elsewhere_before = newest_open(&[ELSEWHERE]).await;
+        newest_open(&[INBOX, ELSEWHERE]).await;
+
+        let written = customer_writes(&app, "+15550007010").await;
+        let first_id =
+            |body: &Value| -> String { json_at(body, "/data/conversations/nodes/0/databaseId") };
+        eventually("the event reaches the inbox's list", async || {
+            first_id(&newest_open(&[INBOX]).await) == written
+        })
+        .await;
+
+        // The other inbox's list was kept; a list holding the changed inbox was not.
+        let elsewhere_after = newest_open(&[ELSEWHERE]).await;
+        assert_eq!(
+            elsewhere_after["data"], elsewhere_before["data"],
+            "{profile}"
+        );
+        assert_eq!(
+            cost(&elsewhere_after),
+            Default::default(),
+            "{profile}: {elsewhere_after}"
+        );
+        let both = newest_open(&[INBOX, ELSEWHERE]).await;
+        assert_eq!(first_id(&both), written, "{profile}: {both}");
+        assert!(calls(&both) > 0, "{profile}: {both}");
+    }
+}

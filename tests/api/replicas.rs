@@ -138,6 +138,57 @@ async fn a_write_on_one_replica_reaches_the_others_cache_when_heymarket_sends_no
     assert_eq!(sent["delivered"], 0, "the upstream sent no event: {sent}");
 }
 
+/// The ids of the newest open conversations of `inbox` as `replica` lists them, and the
+/// upstream calls that cost.
+async fn newest_open_on(replica: &TestApp, inbox: i64) -> (Vec<Value>, BTreeMap<String, u64>) {
+    let body = replica
+        .graphql_with(
+            "query($inbox: ID!) { conversations(first: 5, filter: {inboxIds: [$inbox], status: OPEN}) { nodes { id } } }",
+            json!({"inbox": global(&format!("Inbox:{inbox}"))}),
+            &[],
+        )
+        .await
+        .1;
+    let nodes: Vec<Value> = json_at(&body, "/data/conversations/nodes");
+    (
+        nodes.into_iter().map(|node| node["id"].clone()).collect(),
+        cost(&body),
+    )
+}
+
+#[tokio::test]
+async fn a_write_on_one_replica_forgets_the_others_lists_of_its_inbox_only() {
+    let Some(redis) = RedisServer::start().await else {
+        return;
+    };
+    let (a, b) = replicas_reading(&redis, reading(&["write-events=silent"])).await;
+    let (listed, _) = newest_open_on(&b, 3001).await;
+    let (elsewhere, _) = newest_open_on(&b, 3002).await;
+    let closing = listed[0].clone();
+
+    let (closed, body) = mutate(
+        &a,
+        "closeConversation",
+        "CloseConversationInput",
+        "conversation { status }",
+        json!({ "conversationId": closing }),
+        None,
+    )
+    .await;
+    assert_eq!(closed["conversation"]["status"], "CLOSED", "{body}");
+
+    eventually(
+        "B to list the inbox without the closed conversation",
+        || async { !newest_open_on(&b, 3001).await.0.contains(&closing) },
+    )
+    .await;
+    assert_eq!(
+        newest_open_on(&b, 3002).await,
+        (elsewhere, BTreeMap::new()),
+        "B kept the list of the inbox the write did not touch"
+    );
+}
+
 #[tokio::test]
 async fn what_one_replica_fetched_the_other_serves_until_an_event_moves_both_on() {
     let Some(redis) = RedisServer::start().await else {

@@ -213,7 +213,7 @@ async fn read_back_from_thread(
     sent: &SentMessage,
     thread: i64,
 ) -> Result<Delivered, Failure> {
-    let conversation = found_again(context, thread).await?;
+    let conversation = found_again(context, thread, None).await?;
     let target = conversation.0.target.as_deref().ok_or_else(|| {
         tracing::warn!(
             conversation = thread,
@@ -243,7 +243,7 @@ async fn replay(
 ) -> Result<Delivered, Failure> {
     let (target, inbox) = match sent.conversation_id {
         Some(id) => {
-            let conversation = found_again(context, id).await?;
+            let conversation = found_again(context, id, None).await?;
             let target = conversation.0.target.clone().ok_or_else(|| {
                 tracing::warn!(conversation = id, "upstream conversation without a target");
                 ApiError::UpstreamUnavailable
@@ -337,7 +337,7 @@ async fn delivered(
         tracing::warn!(message = message.id, "sent message without a conversation");
         ApiError::UpstreamUnavailable
     })?;
-    let conversation = found_again(context, conversation_id).await?;
+    let conversation = found_again(context, conversation_id, None).await?;
     Ok(Delivered {
         message: Message::new(Arc::new(message), conversation_id),
         conversation,

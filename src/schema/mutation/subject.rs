@@ -74,18 +74,25 @@ impl Subject {
                 .forget_messages_of(Some(conversation.id), target),
             None => context.loaders.forget_messages(),
         }
-        found_again(context, conversation.id).await
+        found_again(context, conversation.id, Some(self.inbox.id)).await
     }
 }
 
 /// The conversation fetched again, without forgetting histories (for a caller that already
-/// did, and fetched the one it needed).
+/// did, and fetched the one it needed). `inbox_before`: the inbox it was in before the write,
+/// when the caller knows it.
 pub(super) async fn found_again(
     context: &RequestContext,
     id: i64,
+    inbox_before: Option<i64>,
 ) -> Result<Conversation, Failure> {
-    let conversation = context.loaders.reload_conversation(id).await?;
-    context.tell_replicas(Written::Conversation(id)).await;
+    let (conversation, reach) = context
+        .loaders
+        .reload_conversation(id, inbox_before)
+        .await?;
+    context
+        .tell_replicas(Written::Conversation(id, reach))
+        .await;
     let conversation = conversation
         .ok_or_else(|| ApiError::NotFound(format!("conversation {id} no longer exists")))?;
     Ok(Conversation(conversation))
