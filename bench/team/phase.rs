@@ -115,9 +115,31 @@ impl Run {
 
     /// Upstream calls per minute of the measured time.
     pub(crate) fn calls_per_minute(&self) -> f64 {
-        self.calls.total as f64 * 60.0 / self.seconds.max(f64::EPSILON)
+        self.per_minute(self.calls.total)
+    }
+
+    /// The calls a minute that wrote (sends, assignments, closes): one per write however it
+    /// is made, so no cache can take them off the budget.
+    pub(crate) fn write_calls_per_minute(&self) -> f64 {
+        let writes = WRITE_ROUTES
+            .iter()
+            .filter_map(|route| self.calls.routes.get(*route))
+            .sum();
+        self.per_minute(writes)
+    }
+
+    /// `calls` made in the measured time, a minute.
+    pub(crate) fn per_minute(&self, calls: u64) -> f64 {
+        calls as f64 * 60.0 / self.seconds.max(f64::EPSILON)
     }
 }
+
+/// The upstream routes the agents write with.
+const WRITE_ROUTES: [&str; 3] = [
+    "POST /v1/message/send",
+    "POST /v1/conversations/reassign",
+    "POST /v1/conversations/close",
+];
 
 /// Runs `agents` agents on `side` with fresh processes.
 pub(crate) async fn run(setup: &Setup, side: Side, agents: usize) -> anyhow::Result<Run> {

@@ -91,19 +91,23 @@ impl Event {
                 EventKind::ConversationWritten => written_inboxes(&self.data),
                 _ => conversation.inbox.into_iter().collect(),
             };
+            let targets = conversation.target.clone().into_iter().collect();
             Some(Place {
                 conversation_id: conversation.id,
-                targets: conversation.target.into_iter().collect(),
+                targets,
                 inboxes,
+                // A replica's hint shows no state, only the conversation's id.
+                reported: self.kind.is_webhook().then_some(conversation),
             })
         } else if self.kind.carries_message() {
             let message = models::Message::deserialize(&self.data).ok()?;
-            let conversation = message.conversation?;
-            let targets = [message.target, message.phone, conversation.target];
+            let conversation = *message.conversation?;
+            let targets = [message.target, message.phone, conversation.target.clone()];
             Some(Place {
                 conversation_id: conversation.id,
                 targets: targets.into_iter().flatten().collect(),
                 inboxes: conversation.inbox.into_iter().collect(),
+                reported: Some(conversation),
             })
         } else {
             None
@@ -118,7 +122,7 @@ impl Event {
 }
 
 /// Where an event says to look: see [`Event::place`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Place {
     pub conversation_id: i64,
     /// Customer addresses, as the payload writes them.
@@ -126,6 +130,9 @@ pub struct Place {
     /// The inboxes the conversation is in or has just left, as far as the payload says; empty
     /// when it does not say (a transfer, a payload without `inbox`).
     pub inboxes: Vec<i64>,
+    /// The conversation as a webhook's payload shows it (see `loaders::reported`); `None` for
+    /// a replica's hint.
+    pub reported: Option<models::Conversation>,
 }
 
 /// The field of a replica's hint that lists the inboxes its write touched.

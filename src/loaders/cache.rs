@@ -20,6 +20,7 @@ use super::counts::{CountedFilter, Verdict, VerdictExpiry};
 use super::freshness::{Freshness, FreshnessExpiry, FreshnessMode, OfTenant};
 use super::generations::{Generations, Reach};
 use super::message_window::Window;
+use super::reported::ReportedStates;
 use super::shared::{SharedStore, SharedTier};
 use crate::error::ApiError;
 use crate::events::{Event, EventKind};
@@ -104,6 +105,9 @@ pub struct Caches {
     /// The generations list pages are keyed by: a change moves on those of the inboxes it
     /// touched, so no cached page can contradict the change.
     generations: Generations,
+    /// The conversation states lists were last moved on for, so a write and its webhook
+    /// move them once.
+    reported: ReportedStates,
     /// How long each team's conversation entries live, and which tenants each team has.
     freshness: Arc<Freshness>,
     /// This gateway's mark on the hints of its own writes ([`Caches::hint_of_write`]), so it
@@ -205,6 +209,7 @@ impl Caches {
                 capacity,
                 freshness.longest_lifetime() * 2 + Duration::from_secs(60),
             ),
+            reported: ReportedStates::new(capacity),
             answer_generations: moka::sync::Cache::builder()
                 .max_capacity(capacity)
                 .time_to_live(freshness.longest_lifetime() * 2 + Duration::from_secs(60))
@@ -355,6 +360,14 @@ impl Caches {
         self.answers_changed([tenant]);
     }
 
+    /// A write left the conversation as `state`: the tenant's lists of `reach` move on,
+    /// unless its webhook, reporting that very state, moved them already.
+    pub(super) fn written(&self, tenant: TenantKey, state: &Conversation, reach: &Reach) {
+        if self.reported.moves_lists(tenant, state) {
+            self.lists_changed(tenant, reach);
+        }
+    }
+
     /// The generation `tenant`'s whole answers are keyed by, while its team is event-driven
     /// (an answer cannot know when the entries it was built from expire, so only events may
     /// replace it); `None` otherwise, when answers are not kept.
@@ -488,7 +501,10 @@ impl Caches {
             false => Reach::Everywhere,
         };
         for &tenant in &tenants {
-            self.lists_changed(tenant, &reach);
+            let reported = place.reported.as_ref();
+            if reported.is_none_or(|state| self.reported.moves_lists(tenant, state)) {
+                self.lists_changed(tenant, &reach);
+            }
         }
         self.messages_changed(tenants, Some(conversation), touched);
     }
@@ -612,6 +628,7 @@ impl Caches {
         self.list_pages.invalidate_all();
         self.conversation_counts.invalidate_all();
         self.generations.forget_all();
+        self.reported.forget_all();
     }
 }
 

@@ -16,6 +16,7 @@ mod generations;
 mod last_message;
 mod message_window;
 mod read_state;
+mod reported;
 mod scheduled;
 mod shared;
 mod source;
@@ -233,7 +234,10 @@ impl Loaders {
             Ok(now) => Reach::of(before.chain(now.as_ref().and_then(|c| c.inbox))),
             Err(_) => Reach::Everywhere,
         };
-        source.caches.lists_changed(source.tenant, &reach);
+        match &reloaded {
+            Ok(Some(now)) => source.caches.written(source.tenant, now, &reach),
+            _ => source.caches.lists_changed(source.tenant, &reach),
+        }
         Ok((reloaded?, reach))
     }
 

@@ -283,3 +283,64 @@ async fn an_event_forgets_the_lists_of_its_inbox_only_under_every_profile() {
         assert!(calls(&both) > 0, "{profile}: {both}");
     }
 }
+
+#[tokio::test]
+async fn a_write_and_its_webhook_move_the_lists_once_under_every_profile() {
+    for (profile, readings) in Readings::profiles() {
+        let sandbox = SandboxConfig {
+            teams: 1,
+            readings: *readings,
+            ..roomy_config()
+        };
+        let app = spawn_app_with_webhooks(sandbox, |config| {
+            config.cache.ttl_conversations = Duration::from_secs(3600)
+        })
+        .await;
+        let newest_open = async || {
+            let inboxes = [global(&format!("Inbox:{INBOX}"))];
+            let body = app
+                .graphql_with(NEWEST_OPEN, json!({ "inboxes": inboxes }), &[])
+                .await
+                .1;
+            assert_eq!(body["errors"], Value::Null, "{body}");
+            body
+        };
+        let listed = newest_open().await;
+        let closing: String = json_at(&listed, "/data/conversations/nodes/0/databaseId");
+
+        // The read after the write is held back, so the webhook of the close (where the
+        // upstream sends one) is taken in and the list read again before the write ends.
+        app.sandbox
+            .set_faults(json!({"routes": ["GET /v1/conversations/{id}"], "latency_ms": 1_500}))
+            .await;
+        let close = crate::mutations::mutate(
+            &app,
+            "closeConversation",
+            "CloseConversationInput",
+            "conversation { status }",
+            json!({ "conversationId": global(&format!("Conversation:{closing}")) }),
+            None,
+        );
+        let relisted = async {
+            eventually("the list to lose the closed conversation", async || {
+                let body = newest_open().await;
+                !body.to_string().contains(&format!("\"{closing}\""))
+            })
+            .await;
+        };
+        let ((closed, body), ()) = futures::join!(close, relisted);
+        assert_eq!(
+            closed["conversation"]["status"], "CLOSED",
+            "{profile}: {body}"
+        );
+        app.sandbox.set_faults(json!({})).await;
+
+        // Whichever of the write and its webhook came second did not move the list again.
+        let after = newest_open().await;
+        assert!(
+            !after.to_string().contains(&format!("\"{closing}\"")),
+            "{profile}: {after}"
+        );
+        assert_eq!(cost(&after), Default::default(), "{profile}: {after}");
+    }
+}
