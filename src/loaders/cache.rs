@@ -363,7 +363,10 @@ impl Caches {
     /// A write left the conversation as `state`: the tenant's lists of `reach` move on,
     /// unless its webhook, reporting that very state, moved them already.
     pub(super) fn written(&self, tenant: TenantKey, state: &Conversation, reach: &Reach) {
-        if self.reported.moves_lists(tenant, state) {
+        if self
+            .reported
+            .moves_lists(tenant, state, self.list_rows_name_readers())
+        {
             self.lists_changed(tenant, reach);
         }
     }
@@ -502,7 +505,10 @@ impl Caches {
         };
         for &tenant in &tenants {
             let reported = place.reported.as_ref();
-            if reported.is_none_or(|state| self.reported.moves_lists(tenant, state)) {
+            let rows_are_states = self.list_rows_name_readers();
+            if reported
+                .is_none_or(|state| self.reported.moves_lists(tenant, state, rows_are_states))
+            {
                 self.lists_changed(tenant, &reach);
             }
         }

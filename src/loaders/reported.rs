@@ -4,10 +4,13 @@
 //!
 //! Per tenant and conversation, this remembers the last state the tenant's lists were moved on
 //! for. A report of exactly that state (every field equal, `updated` included) can change no
-//! list: any page filled since the move was filled with that state or a later one. A state
-//! that differs in anything, or a report that shows only part of a conversation (a replica's
-//! hint), moves the lists as before; so does a report that comes after another state was
-//! recorded, since only the latest is kept.
+//! list: any page filled since the move was filled with that state or a later one. That holds
+//! only where a list row is a function of the conversation's state, which is the case when
+//! rows and states name every member's read state (`unread_users`); where the rows carry the
+//! listing member's own read state instead, a change of it can leave the state as it was, so
+//! every report moves the lists. A state that differs in anything, or a report that shows only
+//! part of a conversation (a replica's hint), moves the lists as before; so does a report that
+//! comes after another state was recorded, since only the latest is kept.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,10 +40,18 @@ impl ReportedStates {
 
     /// Whether `tenant`'s lists still need moving on for `state`, which the upstream reported
     /// (a webhook's payload, a read after a write); remembers it as the last one when they do.
-    /// A state without `updated` is never taken as known: it could be any state.
-    pub(super) fn moves_lists(&self, tenant: TenantKey, state: &Conversation) -> bool {
+    /// `rows_are_states`: list rows show nothing a state does not (see the module's notes). A
+    /// state without `updated` or `unread_users` is never taken as known: it may not show the
+    /// change.
+    pub(super) fn moves_lists(
+        &self,
+        tenant: TenantKey,
+        state: &Conversation,
+        rows_are_states: bool,
+    ) -> bool {
         let key = (tenant, state.id);
-        if state.updated.is_some() && self.last.get(&key).is_some_and(|last| *last == *state) {
+        let comparable = rows_are_states && state.updated.is_some() && state.unread_users.is_some();
+        if comparable && self.last.get(&key).is_some_and(|last| *last == *state) {
             return false;
         }
         self.last.insert(key, Arc::new(state.clone()));
@@ -66,36 +77,51 @@ mod tests {
     fn the_same_state_reported_twice_moves_the_lists_once() {
         let states = ReportedStates::new(100);
         let tenant = TenantKey::named("a");
-        let written =
-            state(json!({ "id": 1, "status": "closed", "updated": "2026-05-01T00:00:01Z" }));
-        assert!(states.moves_lists(tenant, &written));
+        let written = state(
+            json!({ "id": 1, "status": "closed", "updated": "2026-05-01T00:00:01Z", "unread_users": [4] }),
+        );
+        assert!(states.moves_lists(tenant, &written, true));
         assert!(
-            !states.moves_lists(tenant, &written),
+            !states.moves_lists(tenant, &written, true),
             "the webhook of the write"
         );
         assert!(
-            states.moves_lists(TenantKey::named("b"), &written),
+            states.moves_lists(TenantKey::named("b"), &written, true),
             "another tenant's lists"
         );
 
-        let reopened =
-            state(json!({ "id": 1, "status": "open", "updated": "2026-05-01T00:00:01Z" }));
+        let reopened = state(
+            json!({ "id": 1, "status": "open", "updated": "2026-05-01T00:00:01Z", "unread_users": [4] }),
+        );
         assert!(
-            states.moves_lists(tenant, &reopened),
+            states.moves_lists(tenant, &reopened, true),
             "another state, same instant"
         );
         assert!(
-            states.moves_lists(tenant, &written),
+            states.moves_lists(tenant, &written, true),
             "an older state reported late"
         );
     }
 
     #[test]
-    fn a_state_without_its_instant_always_moves_the_lists() {
+    fn a_state_that_may_not_show_the_change_always_moves_the_lists() {
         let states = ReportedStates::new(100);
         let tenant = TenantKey::named("a");
-        let partial = state(json!({ "id": 1 }));
-        assert!(states.moves_lists(tenant, &partial));
-        assert!(states.moves_lists(tenant, &partial));
+        let whole = json!({ "id": 1, "updated": "2026-05-01T00:00:01Z", "unread_users": [4] });
+        for (fields, rows_are_states) in [
+            (json!({ "id": 1 }), true),
+            (json!({ "id": 1, "updated": "2026-05-01T00:00:01Z" }), true),
+            (whole.clone(), false),
+        ] {
+            let reported = state(fields);
+            assert!(states.moves_lists(tenant, &reported, rows_are_states));
+            assert!(
+                states.moves_lists(tenant, &reported, rows_are_states),
+                "{reported:?} {rows_are_states}"
+            );
+        }
+        let other = TenantKey::named("b");
+        assert!(states.moves_lists(other, &state(whole.clone()), true));
+        assert!(!states.moves_lists(other, &state(whole), true));
     }
 }
