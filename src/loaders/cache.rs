@@ -459,8 +459,9 @@ impl Caches {
     /// when the event does not place it) and its histories, so later
     /// requests read them from the upstream again; an opt-in or opt-out makes them forget
     /// their contacts (the event's payload is undocumented, so which contact it names is not
-    /// relied on). Nothing of the event's content is cached: a webhook only says where to
-    /// look, never what is there.
+    /// relied on). Nothing of the event's content is ever served: a webhook only says where
+    /// to look (and which state it reports, to tell it from the write it may echo: see
+    /// `reported`), never what is there.
     pub async fn invalidate(&self, event: &Event) {
         if self.wrote(event) {
             // Its own caches learnt of the write as it was made.
@@ -503,9 +504,9 @@ impl Caches {
             true => Reach::of(inboxes),
             false => Reach::Everywhere,
         };
+        let rows_are_states = self.list_rows_name_readers();
         for &tenant in &tenants {
             let reported = place.reported.as_ref();
-            let rows_are_states = self.list_rows_name_readers();
             if reported
                 .is_none_or(|state| self.reported.moves_lists(tenant, state, rows_are_states))
             {

@@ -8,7 +8,9 @@ use heymarket_sandbox::SandboxConfig;
 use heymarket_sandbox::readings::Readings;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, cost, eventually, global, json_at, routes, spawn_app_with};
+use crate::helpers::{
+    TestApp, cost, eventually, global, json_at, newest_open, routes, spawn_app_with,
+};
 use crate::sandbox_support::{roomy_config, spawn_app_reading};
 
 const DASHBOARD: &str = include_str!("../../bench/queries/dashboard.graphql");
@@ -415,21 +417,7 @@ async fn production_mode_reports_cost_only_on_request() {
     assert_eq!(asked["extensions"]["cost"]["cacheHits"], 1);
 }
 
-/// The newest open conversations of some inboxes: list pages, and nothing else to fetch.
-const NEWEST_OPEN: &str = r#"query($inboxes: [ID!]) {
-  conversations(first: 5, filter: { inboxIds: $inboxes, status: OPEN }) { nodes { databaseId target } }
-}"#;
-
-/// [`NEWEST_OPEN`] of `inboxes`, as member 501.
-async fn newest_open(app: &TestApp, inboxes: &[i64]) -> Value {
-    let inboxes: Vec<String> = inboxes
-        .iter()
-        .map(|inbox| global(&format!("Inbox:{inbox}")))
-        .collect();
-    run(app, NEWEST_OPEN, json!({ "inboxes": inboxes })).await
-}
-
-/// The conversation ids a [`NEWEST_OPEN`] answer lists.
+/// The conversation ids a [`newest_open`] answer lists.
 fn listed_ids(body: &Value) -> Vec<String> {
     let nodes: Vec<Value> = json_at(body, "/data/conversations/nodes");
     nodes

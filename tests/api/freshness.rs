@@ -10,7 +10,7 @@ use heymarket_sandbox::readings::{ReadState, Readings, WriteEvents};
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    TestApp, cost, eventually, eventually_ok, global, json_at, spawn_app_with_webhooks,
+    TestApp, cost, eventually, eventually_ok, global, json_at, newest_open, spawn_app_with_webhooks,
 };
 use crate::sandbox_support::roomy_config;
 use crate::ws_support::inbound;
@@ -29,6 +29,20 @@ async fn app(customise: impl FnOnce(&mut GatewayConfig)) -> TestApp {
         },
         customise,
     )
+    .await
+}
+
+/// The gateway taking the webhooks of a sandbox that plays `readings`, its entries kept for an
+/// hour, so that only events and writes make it forget them.
+async fn app_playing(readings: Readings) -> TestApp {
+    let sandbox = SandboxConfig {
+        teams: 1,
+        readings,
+        ..roomy_config()
+    };
+    spawn_app_with_webhooks(sandbox, |config| {
+        config.cache.ttl_conversations = Duration::from_secs(3600)
+    })
     .await
 }
 
@@ -170,15 +184,7 @@ const MESSAGES: &str = r#"query($id: ID!) {
 #[tokio::test]
 async fn an_event_forgets_the_messages_of_its_conversation_only_under_every_profile() {
     for (profile, readings) in Readings::profiles() {
-        let sandbox = SandboxConfig {
-            teams: 1,
-            readings: *readings,
-            ..roomy_config()
-        };
-        let app = spawn_app_with_webhooks(sandbox, |config| {
-            config.cache.ttl_conversations = Duration::from_secs(3600)
-        })
-        .await;
+        let app = app_playing(*readings).await;
         let page = app
             .sandbox
             .conversation_page(
@@ -223,52 +229,24 @@ async fn an_event_forgets_the_messages_of_its_conversation_only_under_every_prof
     }
 }
 
-/// The newest open conversations of some inboxes.
-const NEWEST_OPEN: &str = r#"query($inboxes: [ID!]) {
-  conversations(first: 5, filter: { inboxIds: $inboxes, status: OPEN }) { nodes { databaseId updatedAt } }
-}"#;
-
 #[tokio::test]
 async fn an_event_forgets_the_lists_of_its_inbox_only_under_every_profile() {
     const ELSEWHERE: i64 = 3003;
     for (profile, readings) in Readings::profiles() {
-        let sandbox = SandboxConfig {
-            teams: 1,
-            readings: *readings,
-            ..roomy_config()
-        };
-        let app = spawn_app_with_webhooks(sandbox, |config| {
-            config.cache.ttl_conversations = Duration::from_secs(3600)
-        })
-        .await;
-        let newest_open = |inboxes: &[i64]| {
-            let inboxes: Vec<String> = inboxes
-                .iter()
-                .map(|inbox| global(&format!("Inbox:{inbox}")))
-                .collect();
-            let app = &app;
-            async move {
-                let body = app
-                    .graphql_with(NEWEST_OPEN, json!({ "inboxes": inboxes }), &[])
-                    .await
-                    .1;
-                assert_eq!(body["errors"], Value::Null, "{body}");
-                body
-            }
-        };
-        let elsewhere_before = newest_open(&[ELSEWHERE]).await;
-        newest_open(&[INBOX, ELSEWHERE]).await;
+        let app = app_playing(*readings).await;
+        let elsewhere_before = newest_open(&app, &[ELSEWHERE]).await;
+        newest_open(&app, &[INBOX, ELSEWHERE]).await;
 
         let written = customer_writes(&app, "+15550007010").await;
         let first_id =
             |body: &Value| -> String { json_at(body, "/data/conversations/nodes/0/databaseId") };
         eventually("the event reaches the inbox's list", async || {
-            first_id(&newest_open(&[INBOX]).await) == written
+            first_id(&newest_open(&app, &[INBOX]).await) == written
         })
         .await;
 
         // The other inbox's list was kept; a list holding the changed inbox was not.
-        let elsewhere_after = newest_open(&[ELSEWHERE]).await;
+        let elsewhere_after = newest_open(&app, &[ELSEWHERE]).await;
         assert_eq!(
             elsewhere_after["data"], elsewhere_before["data"],
             "{profile}"
@@ -278,7 +256,7 @@ async fn an_event_forgets_the_lists_of_its_inbox_only_under_every_profile() {
             Default::default(),
             "{profile}: {elsewhere_after}"
         );
-        let both = newest_open(&[INBOX, ELSEWHERE]).await;
+        let both = newest_open(&app, &[INBOX, ELSEWHERE]).await;
         assert_eq!(first_id(&both), written, "{profile}: {both}");
         assert!(calls(&both) > 0, "{profile}: {both}");
     }
@@ -287,25 +265,8 @@ async fn an_event_forgets_the_lists_of_its_inbox_only_under_every_profile() {
 #[tokio::test]
 async fn a_write_and_its_webhook_move_the_lists_once_under_every_profile() {
     for (profile, readings) in Readings::profiles() {
-        let sandbox = SandboxConfig {
-            teams: 1,
-            readings: *readings,
-            ..roomy_config()
-        };
-        let app = spawn_app_with_webhooks(sandbox, |config| {
-            config.cache.ttl_conversations = Duration::from_secs(3600)
-        })
-        .await;
-        let newest_open = async || {
-            let inboxes = [global(&format!("Inbox:{INBOX}"))];
-            let body = app
-                .graphql_with(NEWEST_OPEN, json!({ "inboxes": inboxes }), &[])
-                .await
-                .1;
-            assert_eq!(body["errors"], Value::Null, "{body}");
-            body
-        };
-        let listed = newest_open().await;
+        let app = app_playing(*readings).await;
+        let listed = newest_open(&app, &[INBOX]).await;
         let closing: String = json_at(&listed, "/data/conversations/nodes/0/databaseId");
 
         // The read after the write is held back, so the webhook of the close (where the
@@ -323,7 +284,7 @@ async fn a_write_and_its_webhook_move_the_lists_once_under_every_profile() {
         );
         let relisted = async {
             eventually("the list to lose the closed conversation", async || {
-                let body = newest_open().await;
+                let body = newest_open(&app, &[INBOX]).await;
                 !body.to_string().contains(&format!("\"{closing}\""))
             })
             .await;
@@ -339,7 +300,7 @@ async fn a_write_and_its_webhook_move_the_lists_once_under_every_profile() {
         // where a row shows nothing the conversation's state does not (it names every
         // member's read state); elsewhere both move it, as a read can leave the state as it
         // was.
-        let after = newest_open().await;
+        let after = newest_open(&app, &[INBOX]).await;
         assert!(
             !after.to_string().contains(&format!("\"{closing}\"")),
             "{profile}: {after}"

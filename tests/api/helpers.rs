@@ -392,3 +392,23 @@ pub fn routes(expected: &[(&str, u64)]) -> BTreeMap<String, u64> {
         .map(|(route, count)| ((*route).to_owned(), *count))
         .collect()
 }
+
+/// The newest open conversations of `inboxes` (five, with their ids, customers and instants: list
+/// pages, and nothing else to fetch), as the default member, insisting on an error-free answer.
+pub async fn newest_open(app: &TestApp, inboxes: &[i64]) -> Value {
+    const NEWEST_OPEN: &str = r#"query($inboxes: [ID!]) {
+      conversations(first: 5, filter: { inboxIds: $inboxes, status: OPEN }) {
+        nodes { databaseId target updatedAt }
+      }
+    }"#;
+    let inboxes: Vec<String> = inboxes
+        .iter()
+        .map(|inbox| global(&format!("Inbox:{inbox}")))
+        .collect();
+    let body = app
+        .graphql_with(NEWEST_OPEN, json!({ "inboxes": inboxes }), &[])
+        .await
+        .1;
+    assert_eq!(body["errors"], Value::Null, "{body}");
+    body
+}
