@@ -12,10 +12,10 @@
 //! part of a conversation (a replica's hint), moves the lists as before; so does a report that
 //! comes after another state was recorded, since only the latest is kept.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use moka::sync::Cache;
+use sha2::{Digest, Sha256};
 
 use crate::upstream::TenantKey;
 use crate::upstream::models::Conversation;
@@ -23,9 +23,10 @@ use crate::upstream::models::Conversation;
 /// How long a state is remembered: long enough for the webhook of a write to arrive.
 const REMEMBER_FOR: Duration = Duration::from_secs(60);
 
-/// The conversation states the lists of each tenant were last moved on for.
+/// The conversation states the lists of each tenant were last moved on for, each kept as the
+/// SHA-256 digest of its encoding (a few dozen bytes where the state takes a kilobyte).
 pub(super) struct ReportedStates {
-    last: Cache<(TenantKey, i64), Arc<Conversation>>,
+    last: Cache<(TenantKey, i64), [u8; 32]>,
 }
 
 impl ReportedStates {
@@ -50,11 +51,16 @@ impl ReportedStates {
         rows_are_states: bool,
     ) -> bool {
         let key = (tenant, state.id);
+        let Ok(encoded) = serde_json::to_vec(state) else {
+            self.last.invalidate(&key);
+            return true;
+        };
+        let digest: [u8; 32] = Sha256::digest(encoded).into();
         let comparable = rows_are_states && state.updated.is_some() && state.unread_users.is_some();
-        if comparable && self.last.get(&key).is_some_and(|last| *last == *state) {
+        if comparable && self.last.get(&key) == Some(digest) {
             return false;
         }
-        self.last.insert(key, Arc::new(state.clone()));
+        self.last.insert(key, digest);
         true
     }
 
