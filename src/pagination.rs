@@ -19,6 +19,10 @@ use std::future::Future;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
+mod merged;
+
+pub use merged::collect_merged;
+
 /// The fewest upstream pages a walk may be bounded to: two pages always move a walk past at
 /// least one row (a first page can hold nothing new when its oldest instant waits for the next
 /// page), so a slice that stops at its bound still continues further on.
@@ -203,52 +207,105 @@ where
     F: FnMut(Option<DateTime<Utc>>) -> Fut,
     Fut: Future<Output = Result<Vec<T>, E>>,
 {
-    let granularity = listing.granularity;
     let max_pages = max_pages.max(MIN_PAGES);
+    let mut walk = Walk::new(after, listing);
     let mut rows: Vec<(SortKey, T)> = Vec::new();
-    let mut last = after.map(|position| position.key);
-    // Any bound at or above the one that includes the cursor's unit returns the rows after the
-    // cursor (rows newer than it are dropped below), so a remembered page is as good as a new one.
-    let mut before = after.map(|position| {
-        let including = granularity.including(position.key.at);
-        position
-            .resume
-            .filter(|resume| *resume >= including)
-            .unwrap_or(including)
-    });
-    let mut resume = before;
-    // The bound of the page `last` was found on, for a slice that stops at its page bound.
-    let mut last_resume = after.and_then(|position| position.resume);
-    let mut longest_page = 0;
-    // A unit whose rows filled a whole page: the next page steps past it.
-    let mut stepping_past: Option<DateTime<Utc>> = None;
-    let mut incomplete = Vec::new();
-    let mut pages = 0;
-
     loop {
-        if pages == max_pages {
-            let moved = last.filter(|last| Some(*last) != after.map(|position| position.key));
-            let Some(last) = moved else {
-                return Err(WalkError::NoProgress { pages });
-            };
-            return Ok(Slice {
-                rows,
-                has_next_page: true,
-                resume,
-                scanned_to: Some(Position {
-                    key: last,
-                    resume: last_resume,
-                }),
-                incomplete,
-            });
+        if walk.pages == max_pages {
+            return walk.stopped_at_bound(rows);
         }
-        incomplete.extend(stepping_past.take());
-        pages += 1;
-        let page = fetch(before).await.map_err(WalkError::Fetch)?;
-        resume = before;
-        let final_page = listing.page_size.is_some_and(|size| page.len() < size);
-        longest_page = longest_page.max(page.len());
-        let full_page = listing.full(page.len(), longest_page);
+        let page = fetch(walk.start_page()).await.map_err(WalkError::Fetch)?;
+        let fresh = walk.take_page(page, &key)?;
+        let wanted = first + 1 - rows.len();
+        rows.extend(fresh.into_iter().filter(|(_, row)| keep(row)).take(wanted));
+        if rows.len() > first {
+            rows.truncate(first);
+            return Ok(walk.slice(rows, true));
+        }
+        if walk.ended {
+            return Ok(walk.slice(rows, false));
+        }
+    }
+}
+
+/// One walk down a listing, a page at a time. It says which page to fetch next and takes the
+/// page once fetched, so one caller can drive several walks at once (see [`merged`]).
+struct Walk {
+    granularity: Granularity,
+    listing: Listing,
+    /// The cursor the walk continues from: only rows after it are new.
+    after: Option<Position>,
+    /// The oldest row handed out so far (or the cursor's).
+    last: Option<SortKey>,
+    /// The bound of the next page: every row at or after it has been seen.
+    before: Option<DateTime<Utc>>,
+    /// The bound of the last page fetched (see [`Position::resume`]).
+    resume: Option<DateTime<Utc>>,
+    /// The bound of the page `last` was found on, for a slice that stops at its page bound.
+    last_resume: Option<DateTime<Utc>>,
+    longest_page: usize,
+    /// A unit whose rows filled a whole page: the next page steps past it.
+    stepping_past: Option<DateTime<Utc>>,
+    incomplete: Vec<DateTime<Utc>>,
+    pages: usize,
+    /// Whether the listing has no rows left past `last`.
+    ended: bool,
+}
+
+impl Walk {
+    fn new(after: Option<Position>, listing: Listing) -> Self {
+        let granularity = listing.granularity;
+        // Any bound at or above the one that includes the cursor's unit returns the rows after
+        // the cursor (rows newer than it are dropped), so a remembered page is as good as a new
+        // one.
+        let before = after.map(|position| {
+            let including = granularity.including(position.key.at);
+            position
+                .resume
+                .filter(|resume| *resume >= including)
+                .unwrap_or(including)
+        });
+        Self {
+            granularity,
+            listing,
+            after,
+            last: after.map(|position| position.key),
+            before,
+            resume: before,
+            last_resume: after.and_then(|position| position.resume),
+            longest_page: 0,
+            stepping_past: None,
+            incomplete: Vec::new(),
+            pages: 0,
+            ended: false,
+        }
+    }
+
+    /// Starts reading a page: its bound, to fetch rows strictly older than.
+    fn start_page(&mut self) -> Option<DateTime<Utc>> {
+        self.incomplete.extend(self.stepping_past.take());
+        self.pages += 1;
+        self.before
+    }
+
+    /// Whether a row not fetched yet may come before `key`: the walk has not ended, and has
+    /// not yet seen every row of `key`'s unit and above.
+    fn may_precede(&self, key: SortKey) -> bool {
+        !self.ended && (self.pages == 0 || self.before.is_none_or(|before| key.at < before))
+    }
+
+    /// Takes the page fetched for [`Walk::start_page`]'s bound and returns its new rows, newest
+    /// first: the rows after the last one handed out whose units the page holds whole.
+    fn take_page<T, E>(
+        &mut self,
+        page: Vec<T>,
+        key: impl Fn(&T) -> Option<SortKey>,
+    ) -> Result<Vec<(SortKey, T)>, WalkError<E>> {
+        let granularity = self.granularity;
+        self.resume = self.before;
+        let final_page = self.listing.page_size.is_some_and(|size| page.len() < size);
+        self.longest_page = self.longest_page.max(page.len());
+        let full_page = self.listing.full(page.len(), self.longest_page);
         let keyed: Vec<(SortKey, T)> = page
             .into_iter()
             .filter_map(|row| key(&row).map(|key| (key, row)))
@@ -256,18 +313,14 @@ where
         // The oldest cursor unit on the page may continue on the next page, so its rows wait
         // for a page that starts with that unit (and so holds all of it).
         let Some(oldest_unit) = keyed.iter().map(|(key, _)| granularity.floor(key.at)).min() else {
-            return Ok(Slice {
-                rows,
-                has_next_page: false,
-                resume,
-                scanned_to: None,
-                incomplete,
-            });
+            self.ended = true;
+            return Ok(Vec::new());
         };
         let spans_units = keyed
             .iter()
             .any(|(key, _)| granularity.floor(key.at) > oldest_unit);
         let shared_unit = keyed.len() > 1;
+        let last = self.last;
         let mut fresh: Vec<(SortKey, T)> = keyed
             .into_iter()
             .filter(|(key, _)| last.is_none_or(|last| *key < last))
@@ -284,41 +337,50 @@ where
             // of one unit may have left rows out, which the slice reports once it moves on.
             if full_page && shared_unit {
                 tracing::debug!(unit = %oldest_unit, "a whole upstream page shares one cursor unit");
-                stepping_past = Some(oldest_unit);
+                self.stepping_past = Some(oldest_unit);
             }
             oldest_unit
         };
-        if before.is_some_and(|before| next_before >= before) {
-            return Err(WalkError::NoProgress { pages });
+        if self.before.is_some_and(|before| next_before >= before) {
+            return Err(WalkError::NoProgress { pages: self.pages });
         }
-        before = Some(next_before);
-
+        self.before = Some(next_before);
+        self.ended = final_page;
         fresh.sort_by_key(|(key, _)| std::cmp::Reverse(*key));
         if let Some(&(oldest, _)) = fresh.last() {
-            last = Some(oldest);
-            last_resume = resume;
+            self.last = Some(oldest);
+            self.last_resume = self.resume;
         }
-        let wanted = first + 1 - rows.len();
-        rows.extend(fresh.into_iter().filter(|(_, row)| keep(row)).take(wanted));
-        if rows.len() > first {
-            rows.truncate(first);
-            return Ok(Slice {
-                rows,
-                has_next_page: true,
-                resume,
-                scanned_to: None,
-                incomplete,
-            });
+        Ok(fresh)
+    }
+
+    /// The slice of `rows`, the walk having found out whether more follow.
+    fn slice<T>(self, rows: Vec<(SortKey, T)>, has_next_page: bool) -> Slice<T> {
+        Slice {
+            rows,
+            has_next_page,
+            resume: self.resume,
+            scanned_to: None,
+            incomplete: self.incomplete,
         }
-        if final_page {
-            return Ok(Slice {
-                rows,
-                has_next_page: false,
-                resume,
-                scanned_to: None,
-                incomplete,
-            });
-        }
+    }
+
+    /// The slice of `rows` of a walk that used up its pages: it continues where it stopped
+    /// scanning. A walk that moved past no row makes no progress.
+    fn stopped_at_bound<T, E>(self, rows: Vec<(SortKey, T)>) -> Result<Slice<T>, WalkError<E>> {
+        let moved = self
+            .last
+            .filter(|last| Some(*last) != self.after.map(|position| position.key));
+        let Some(last) = moved else {
+            return Err(WalkError::NoProgress { pages: self.pages });
+        };
+        Ok(Slice {
+            scanned_to: Some(Position {
+                key: last,
+                resume: self.last_resume,
+            }),
+            ..self.slice(rows, true)
+        })
     }
 }
 
@@ -514,6 +576,145 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Three lists over the rows of `tied_rows`, split by id; the last holds only the newest
+    /// rows, so it ends early.
+    fn three_lists(spacing: i64, page_size: usize, granularity: Granularity) -> Vec<FakeUpstream> {
+        let rows = tied_rows(spacing);
+        (0..3)
+            .map(|list| {
+                let mine = rows
+                    .iter()
+                    .copied()
+                    .filter(|row| row.id % 3 == list)
+                    .filter(|row| list != 2 || row.at >= at(400 * spacing))
+                    .collect();
+                FakeUpstream::new(mine, page_size, granularity)
+            })
+            .collect()
+    }
+
+    async fn merged_slice(
+        lists: &[FakeUpstream],
+        first: usize,
+        after: Option<Position>,
+        max_pages: usize,
+        keep: fn(&SortKey) -> bool,
+    ) -> Slice<SortKey> {
+        collect_merged(
+            lists.len(),
+            first,
+            after,
+            max_pages,
+            Listing {
+                granularity: lists[0].granularity,
+                page_size: None,
+                longest_page_seen: 0,
+            },
+            |row: &SortKey| Some(*row),
+            keep,
+            |list, before| lists[list].page(before),
+        )
+        .await
+        .expect("walk succeeds")
+    }
+
+    #[tokio::test]
+    async fn merged_walks_of_disjoint_lists_return_every_kept_row_once_in_order() {
+        let kept = |row: &SortKey| row.id % 5 != 1;
+        for (granularity, spacing) in [
+            (Granularity::Microsecond, 1),
+            (Granularity::Second, 1_000_000),
+        ] {
+            for (page_size, max_pages) in [(5, 6), (7, 9), (30, 20)] {
+                let lists = three_lists(spacing, page_size, granularity);
+                let all: Vec<SortKey> = lists.iter().flat_map(|list| list.rows.clone()).collect();
+                let want: Vec<SortKey> = expected(&all).into_iter().filter(kept).collect();
+                for first in [0, 1, 7, 30] {
+                    let mut walked = Vec::new();
+                    let mut after = None;
+                    let mut slices = 0;
+                    loop {
+                        slices += 1;
+                        assert!(slices < 2_000, "the walk ends");
+                        let slice = merged_slice(&lists, first, after, max_pages, kept).await;
+                        assert!(slice.rows.len() <= first);
+                        if slice.has_next_page && slice.scanned_to.is_none() {
+                            assert_eq!(slice.rows.len(), first, "`first` rows while more follow");
+                        }
+                        walked.extend(slice.rows.iter().map(|(key, _)| *key));
+                        if !slice.has_next_page || first == 0 {
+                            break;
+                        }
+                        after = slice.scanned_to.or_else(|| {
+                            slice.rows.last().map(|(key, _)| Position {
+                                key: *key,
+                                resume: None,
+                            })
+                        });
+                        assert!(after.is_some(), "a position to continue from");
+                    }
+                    let want = if first == 0 { Vec::new() } else { want.clone() };
+                    assert_eq!(
+                        walked, want,
+                        "{granularity:?} page {page_size} bound {max_pages} first {first}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_merged_walk_reads_further_only_the_lists_that_hold_it_back() {
+        // Each list a page of 10 rows, the lists' rows interleaved: 20 rows need the first
+        // page of each list and a second of at most two.
+        let lists = three_lists(1, 10, Granularity::Microsecond);
+        let slice = merged_slice(&lists, 20, None, 20, |_| true).await;
+        assert_eq!(slice.rows.len(), 20);
+        let calls: Vec<usize> = lists.iter().map(|list| list.calls.get()).collect();
+        assert!(calls.iter().all(|calls| *calls >= 1), "{calls:?}");
+        assert!(calls.iter().sum::<usize>() <= 5, "{calls:?}");
+
+        // One list holds every new row: the others are read once.
+        let mut rows = tied_rows(1);
+        let newest = rows.iter().map(|row| row.at).max().expect("rows");
+        let mut lists = three_lists(1, 10, Granularity::Microsecond);
+        for id in 0..40 {
+            let row = SortKey {
+                at: newest + TimeDelta::microseconds(id + 1),
+                id: 10_000 + id,
+            };
+            rows.push(row);
+            lists[0].rows.push(row);
+        }
+        let slice = merged_slice(&lists, 30, None, 20, |_| true).await;
+        let newest_30: Vec<SortKey> = expected(&rows).into_iter().take(30).collect();
+        let walked: Vec<SortKey> = slice.rows.iter().map(|(key, _)| *key).collect();
+        assert_eq!(walked, newest_30);
+        let calls: Vec<usize> = lists.iter().map(|list| list.calls.get()).collect();
+        assert_eq!(
+            calls,
+            [4, 1, 1],
+            "the list holding the newest rows is read on"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_merged_walk_keeps_to_its_page_bound_and_continues_where_it_stopped() {
+        let lists = three_lists(1, 5, Granularity::Microsecond);
+        let none = |_: &SortKey| false;
+        let slice = merged_slice(&lists, 10, None, 8, none).await;
+        let calls: usize = lists.iter().map(|list| list.calls.get()).sum();
+        assert!(calls <= 8, "{calls} pages for a bound of 8");
+        assert!(slice.rows.is_empty() && slice.has_next_page);
+        let scanned_to = slice.scanned_to.expect("a position past the rows scanned");
+        let all: Vec<SortKey> = lists.iter().flat_map(|list| list.rows.clone()).collect();
+        let newest = expected(&all)[0];
+        assert!(
+            scanned_to.key < newest,
+            "the next slice starts past the rows scanned"
+        );
     }
 
     #[tokio::test]

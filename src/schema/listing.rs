@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use async_graphql::{Context, Enum, ID, InputObject};
+use futures::future::BoxFuture;
 
 use super::access::Visibility;
 use super::connection::{
@@ -289,32 +290,57 @@ pub async fn conversations(
             .prefetch_recent_messages(&request, audience)
             .await;
     }
-    let mut first_page = true;
     let listing = Listing::CONVERSATIONS.having_seen_pages_of(context.loaders.longest_list_page());
-    let walk = pagination::collect(
-        page.first,
-        page.after,
-        MaxListPages::of(ctx)?,
-        listing,
-        Conversation::sort_key,
-        keep,
-        move |before| {
-            let request = ConversationListRequest {
-                updated_before: before,
-                ..request.clone()
-            };
-            let prefetch_rows = std::mem::replace(&mut first_page, false);
-            async move {
-                let rows = context.loaders.list_page(request, audience).await?;
-                if prefetch_rows {
-                    prefetch.start(&context.loaders, &rows, &page, wanted);
-                }
-                Ok::<_, ApiError>(rows.to_vec())
-            }
-        },
-    );
+    let max_pages = MaxListPages::of(ctx)?;
     // Boxed: the walk is a large future, and inline it would size the future of every field
     // of the types that list conversations (an inbox's `name` as much as its `conversations`).
+    let walk = match ListWalk::of(&request, audience, max_pages) {
+        ListWalk::EachInbox => Box::pin(pagination::collect_merged(
+            request.inbox_ids.len(),
+            page.first,
+            page.after,
+            max_pages,
+            listing,
+            Conversation::sort_key,
+            keep,
+            |list, before| {
+                let request = ConversationListRequest {
+                    inbox_ids: vec![request.inbox_ids[list]],
+                    updated_before: before,
+                    ..request.clone()
+                };
+                async move {
+                    let rows = context.loaders.list_page(request, audience).await?;
+                    Ok::<_, ApiError>(rows.to_vec())
+                }
+            },
+        )) as BoxFuture<'_, _>,
+        ListWalk::Whole => {
+            let mut first_page = true;
+            Box::pin(pagination::collect(
+                page.first,
+                page.after,
+                max_pages,
+                listing,
+                Conversation::sort_key,
+                keep,
+                move |before| {
+                    let request = ConversationListRequest {
+                        updated_before: before,
+                        ..request.clone()
+                    };
+                    let prefetch_rows = std::mem::replace(&mut first_page, false);
+                    async move {
+                        let rows = context.loaders.list_page(request, audience).await?;
+                        if prefetch_rows {
+                            prefetch.start(&context.loaders, &rows, &page, wanted);
+                        }
+                        Ok::<_, ApiError>(rows.to_vec())
+                    }
+                },
+            ))
+        }
+    };
     let (in_scope, assignee_known, walked) = futures::join!(
         async {
             match share {
@@ -323,7 +349,7 @@ pub async fn conversations(
             }
         },
         check_assignee(assignee_choice, context),
-        Box::pin(walk)
+        walk
     );
     in_scope?;
     assignee_known?;
@@ -356,6 +382,33 @@ pub async fn conversations(
         page.page(cursors, slice, Conversation),
         total,
     ))
+}
+
+/// How a list's upstream pages are read.
+enum ListWalk {
+    /// As one list of all its inboxes.
+    Whole,
+    /// As the merge of each inbox's own list (see [`pagination::collect_merged`]). A list of
+    /// several inboxes whose pages are not one member's own is read this way: its inboxes'
+    /// pages serve every list that holds one of them, with whichever other inboxes (and,
+    /// where members share pages, whoever lists it), and a change in one inbox leaves the
+    /// others' pages cached. The rows'
+    /// look-ups start once the walk is done, as on a page that continues another.
+    EachInbox,
+}
+
+impl ListWalk {
+    fn of(request: &ConversationListRequest, audience: Audience, max_pages: usize) -> Self {
+        let inboxes = request.inbox_ids.len();
+        let each_inbox = matches!(audience, Audience::InboxMembers)
+            && request.unread.is_none()
+            && inboxes > 1
+            && inboxes * pagination::MIN_PAGES <= max_pages;
+        match each_inbox {
+            true => Self::EachInbox,
+            false => Self::Whole,
+        }
+    }
 }
 
 /// A member the filter names must exist (see [`AssigneeChoice::check`]).

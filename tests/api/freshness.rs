@@ -256,9 +256,9 @@ async fn an_event_forgets_the_lists_of_its_inbox_only_under_every_profile() {
             Default::default(),
             "{profile}: {elsewhere_after}"
         );
+        // (Read inbox by inbox, its changed inbox's pages may be the ones just read.)
         let both = newest_open(&app, &[INBOX, ELSEWHERE]).await;
         assert_eq!(first_id(&both), written, "{profile}: {both}");
-        assert!(calls(&both) > 0, "{profile}: {both}");
     }
 }
 
