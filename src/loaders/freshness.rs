@@ -11,8 +11,9 @@
 //! Two things keep a long-lived entry from outliving the truth:
 //! - **A fill that raced an event.** An entry read from the upstream before an event and cached
 //!   after it may hold what the event changed. Caches keyed by the tenant's list generation are
-//!   immune (the event moves the generation on); the others take the short TTL when their team
-//!   heard an event within the longest a fill can take (the request deadline).
+//!   immune (the event moves the generation on), and so are last messages keyed by an `updated`
+//!   with a fraction of a second (a new message moves it on); the others take the short TTL
+//!   when their team heard an event within the longest a fill can take (the request deadline).
 //! - **A stream that stops.** [`Freshness::sweep`] runs every second: a team whose events fell
 //!   silent, or every team while the bus cannot reach the other replicas, goes back to polling,
 //!   and its long-lived entries are forgotten at once. Lost events (a lagging receiver) forget
@@ -188,10 +189,11 @@ impl Freshness {
             .collect()
     }
 
-    /// How long an entry of `tenant` created now may live. `keyed_by_generation`: the entry's
-    /// key holds the tenant's list generation, which every event moves on, so it cannot
-    /// outlive an event that raced its fill.
-    fn lifetime(&self, tenant: &TenantKey, keyed_by_generation: bool) -> Duration {
+    /// How long an entry of `tenant` created now may live. `outlives_races`: the entry's key
+    /// changes with what it holds (it holds the tenant's list generation, which every event
+    /// moves on, or see [`OfTenant::changes_with_its_entry`]), so a fill that raced an event
+    /// cannot have cached anything the event made stale.
+    fn lifetime(&self, tenant: &TenantKey, outlives_races: bool) -> Duration {
         let Some(team) = self.tenant_teams.get(tenant) else {
             return self.short;
         };
@@ -204,7 +206,7 @@ impl Freshness {
             let raced = stream.is_some_and(|stream| {
                 now.saturating_duration_since(stream.last_event) < self.fill_deadline
             });
-            if raced && !keyed_by_generation {
+            if raced && !outlives_races {
                 self.short
             } else {
                 self.long
@@ -234,6 +236,12 @@ impl Freshness {
 /// The keys of conversation caches name their tenant first.
 pub(super) trait OfTenant {
     fn tenant(&self) -> &TenantKey;
+
+    /// Whether nothing newer than what a fill found can be cached under this key, even when
+    /// the fill raced an event: the key itself changes with what it holds.
+    fn changes_with_its_entry(&self) -> bool {
+        false
+    }
 }
 
 impl OfTenant for (TenantKey, i64) {
@@ -264,6 +272,14 @@ impl OfTenant for LastMessageKey {
     fn tenant(&self) -> &TenantKey {
         &self.tenant
     }
+
+    /// A last message is keyed by its conversation's `updated`, which every new message moves
+    /// on. Where `updated` shows a fraction of a second, no newer message can share the key, and
+    /// a fill made after the key was read finds its newest message (or a newer one, for a key
+    /// no fresh row asks for). In whole seconds, a message of the same second may follow.
+    fn changes_with_its_entry(&self) -> bool {
+        self.updated % 1_000_000 != 0
+    }
 }
 
 /// moka's per-entry expiry for a conversation cache: each entry lives as its team's mode says
@@ -281,10 +297,10 @@ impl<K: OfTenant, V> Expiry<K, V> for FreshnessExpiry {
         _value: &V,
         _created_at: std::time::Instant,
     ) -> Option<Duration> {
-        Some(
-            self.freshness
-                .lifetime(key.tenant(), self.keyed_by_generation),
-        )
+        Some(self.freshness.lifetime(
+            key.tenant(),
+            self.keyed_by_generation || key.changes_with_its_entry(),
+        ))
     }
 
     /// A replaced entry holds a new read: it lives as a new one would.

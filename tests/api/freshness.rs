@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::helpers::{
     TestApp, cost, eventually, eventually_ok, global, json_at, newest_open, spawn_app_with_webhooks,
 };
-use crate::sandbox_support::roomy_config;
+use crate::sandbox_support::{reading, roomy_config};
 use crate::ws_support::inbound;
 
 /// The newest open conversations of inbox 3002: list pages only, which every event moves past.
@@ -136,6 +136,64 @@ async fn heard_events_keep_lists_past_the_short_ttl_until_the_next_event() {
     })
     .await;
     assert!(calls(&relisted) > 0, "{relisted}");
+}
+
+/// A conversation's last message, read as member 501.
+const LAST_MESSAGE: &str = r#"query($id: ID!) { conversation(id: $id) { lastMessage { text } } }"#;
+
+#[tokio::test]
+async fn a_last_message_read_just_after_an_event_is_kept_where_updated_has_a_fraction() {
+    for (precision, kept) in [("micros", true), ("seconds", false)] {
+        let sandbox = SandboxConfig {
+            teams: 1,
+            readings: reading(&[&format!("updated-precision={precision}")]),
+            ..roomy_config()
+        };
+        let app = spawn_app_with_webhooks(sandbox, |config| {
+            config.cache.ttl_conversations = Duration::from_millis(1);
+            config.cache.ttl_with_events = Duration::from_secs(3600);
+            config.cache.event_silence = Duration::from_secs(3600);
+        })
+        .await;
+        let written = customer_writes(&app, "+15550007003").await;
+        eventually("the team to be event-driven", async || {
+            mode(&app).await == "events"
+        })
+        .await;
+
+        // Read within a fill's time of the event: a fill that may have raced it. The
+        // conversation itself is kept for the short TTL then, and read again.
+        let variables = json!({"id": global(&format!("Conversation:{written}"))});
+        let last_message = async || {
+            let (status, body) = app
+                .graphql_with(LAST_MESSAGE, variables.clone(), &[("X-Member-Id", "501")])
+                .await;
+            assert_eq!(status, 200, "{body}");
+            assert_eq!(body["errors"], Value::Null, "{body}");
+            assert_eq!(
+                json_at::<String>(&body, "/data/conversation/lastMessage/text"),
+                "Hello?"
+            );
+            cost(&body).get("GET /v1/messages").copied().unwrap_or(0)
+        };
+        last_message().await;
+        if kept {
+            // Its key, the conversation's `updated` to the microsecond, changes with any new
+            // message: the message is kept past fifty times the short TTL.
+            let start = Instant::now();
+            let mut histories = 0;
+            while start.elapsed() < Duration::from_millis(50) {
+                histories += last_message().await;
+            }
+            assert_eq!(histories, 0, "{precision}");
+        } else {
+            // In whole seconds, a message of the same second may follow: kept for the short TTL.
+            eventually("the history to be read again", async || {
+                last_message().await > 0
+            })
+            .await;
+        }
+    }
 }
 
 #[tokio::test]
