@@ -115,6 +115,16 @@ impl Listing {
     }
 }
 
+/// The upstream page a walk asks for next: the rows strictly before `before` (the newest
+/// without it). The walk keeps only rows older than `after`, the last row it handed out, so a
+/// page fetched with a higher bound serves it as well, as long as that page is right about
+/// every row older than `after`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageBound {
+    pub before: Option<DateTime<Utc>>,
+    pub after: Option<SortKey>,
+}
+
 /// Where a walk continues: after the row at `key`. `resume` is the cursor bound of the
 /// upstream page the previous slice ended on; that page also holds the rows that follow `key`,
 /// and a cache may still have it, so the walk starts there when it can.
@@ -188,8 +198,8 @@ pub enum WalkError<E> {
 /// Collects the `first` rows that follow `after` (or the newest rows without it), plus whether
 /// more follow, reading at most `max_pages` upstream pages (at least [`MIN_PAGES`]).
 ///
-/// `fetch(before)` must return one upstream page of rows strictly older than `before` (or the
-/// newest rows for `None`), newest first; `key` places a row, and rows without a key are skipped
+/// `fetch(bound)` must return one upstream page of rows strictly older than `bound.before` (or
+/// the newest rows for `None`), newest first (see [`PageBound`]); `key` places a row, and rows without a key are skipped
 /// because they cannot be placed. Rows for which `keep` is false still move the walk along but
 /// are not returned: that is how a filter the upstream lacks is applied without losing the
 /// exactness of `first`. When `max_pages` pages hold fewer than `first` rows to keep, the slice
@@ -204,7 +214,7 @@ pub async fn collect<T, E, F, Fut>(
     mut fetch: F,
 ) -> Result<Slice<T>, WalkError<E>>
 where
-    F: FnMut(Option<DateTime<Utc>>) -> Fut,
+    F: FnMut(PageBound) -> Fut,
     Fut: Future<Output = Result<Vec<T>, E>>,
 {
     let max_pages = max_pages.max(MIN_PAGES);
@@ -281,11 +291,14 @@ impl Walk {
         }
     }
 
-    /// Starts reading a page: its bound, to fetch rows strictly older than.
-    fn start_page(&mut self) -> Option<DateTime<Utc>> {
+    /// Starts reading a page: which one to fetch.
+    fn start_page(&mut self) -> PageBound {
         self.incomplete.extend(self.stepping_past.take());
         self.pages += 1;
-        self.before
+        PageBound {
+            before: self.before,
+            after: self.last,
+        }
     }
 
     /// Whether a row not fetched yet may come before `key`: the walk has not ended, and has
@@ -485,7 +498,7 @@ mod tests {
                 },
                 |row: &SortKey| Some(*row),
                 self.keep,
-                |before| self.page(before),
+                |bound| self.page(bound.before),
             )
             .await
             .expect("walk succeeds")
@@ -614,7 +627,7 @@ mod tests {
             },
             |row: &SortKey| Some(*row),
             keep,
-            |list, before| lists[list].page(before),
+            |list, bound: PageBound| lists[list].page(bound.before),
         )
         .await
         .expect("walk succeeds")

@@ -16,6 +16,7 @@ use moka::policy::EvictionPolicy;
 
 use super::CacheConfig;
 use super::batch::BatchCache;
+use super::carried::RowMove;
 use super::counts::{CountedFilter, Verdict, VerdictExpiry};
 use super::freshness::{Freshness, FreshnessExpiry, FreshnessMode, OfTenant};
 use super::generations::{Generations, Reach};
@@ -104,7 +105,7 @@ pub struct Caches {
     history_includes_its_second: AtomicBool,
     /// The generations list pages are keyed by: a change moves on those of the inboxes it
     /// touched, so no cached page can contradict the change.
-    generations: Generations,
+    pub(super) generations: Generations,
     /// The conversation states lists were last moved on for, so a write and its webhook
     /// move them once.
     reported: ReportedStates,
@@ -354,9 +355,10 @@ impl Caches {
     }
 
     /// The tenant's cached list pages that `reach` says a change can have changed no longer
-    /// count: their lists move to a new generation.
-    pub(super) fn lists_changed(&self, tenant: TenantKey, reach: &Reach) {
-        self.generations.changed(tenant, reach);
+    /// count as they are: their lists move to a new generation, to which a page is carried
+    /// only where the row the change `moved` left it untouched (see `carried`).
+    pub(super) fn lists_changed(&self, tenant: TenantKey, reach: &Reach, moved: RowMove) {
+        self.generations.changed(tenant, reach, moved);
         self.answers_changed([tenant]);
     }
 
@@ -367,7 +369,7 @@ impl Caches {
             .reported
             .moves_lists(tenant, state, self.list_rows_name_readers())
         {
-            self.lists_changed(tenant, reach);
+            self.lists_changed(tenant, reach, RowMove::to(state));
         }
     }
 
@@ -505,12 +507,19 @@ impl Caches {
             false => Reach::Everywhere,
         };
         let rows_are_states = self.list_rows_name_readers();
+        let moved = match place.reported.as_ref().and_then(|state| state.updated) {
+            Some(updated) => RowMove::AtOrAfter {
+                id: conversation,
+                updated,
+            },
+            None => RowMove::Unknown,
+        };
         for &tenant in &tenants {
             let reported = place.reported.as_ref();
             if reported
                 .is_none_or(|state| self.reported.moves_lists(tenant, state, rows_are_states))
             {
-                self.lists_changed(tenant, &reach);
+                self.lists_changed(tenant, &reach, moved);
             }
         }
         self.messages_changed(tenants, Some(conversation), touched);
@@ -612,7 +621,7 @@ impl Caches {
         }
         self.schedules_changed(tenants.clone());
         for &tenant in &tenants {
-            self.lists_changed(tenant, &Reach::Everywhere);
+            self.lists_changed(tenant, &Reach::Everywhere, RowMove::Unknown);
         }
         self.histories_changed(tenants);
     }

@@ -1,6 +1,7 @@
 //! The generations list pages are keyed by: a change moves on the generation of what it can
-//! have changed, so no page cached before it is read again, while pages of the tenant's other
-//! inboxes stay.
+//! have changed, so no page cached before it is read again unless the change's log shows it
+//! left the page's rows untouched (see `carried`), while pages of the tenant's other inboxes
+//! stay.
 //!
 //! - Each inbox of a tenant has a generation, moved by every change placed in it (a transfer
 //!   moves both inboxes).
@@ -20,6 +21,7 @@ use std::time::Duration;
 
 use moka::sync::Cache;
 
+use super::carried::{Carried, Relied, RowMove};
 use crate::upstream::TenantKey;
 
 /// Which lists a change can have changed.
@@ -52,6 +54,8 @@ pub(super) struct Generations {
     everywhere: Cache<TenantKey, u64>,
     /// Moved by every change placed in the inbox.
     inboxes: Cache<(TenantKey, i64), u64>,
+    /// What each change placed in an inbox touched, for pages carried across it.
+    pub(super) carried: Carried,
 }
 
 impl Generations {
@@ -63,6 +67,7 @@ impl Generations {
             any_change: bounded(capacity, lifetime),
             everywhere: bounded(capacity, lifetime),
             inboxes: bounded(capacity, lifetime),
+            carried: Carried::new(capacity, lifetime),
         }
     }
 
@@ -87,12 +92,19 @@ impl Generations {
             .fold(self.everywhere.get_with(tenant, || self.fresh()), u64::max)
     }
 
-    /// A change of `tenant` that can have changed the lists `reach` says.
-    pub(super) fn changed(&self, tenant: TenantKey, reach: &Reach) {
+    /// A change of `tenant` that can have changed the lists `reach` says, leaving a row as
+    /// `moved` says.
+    pub(super) fn changed(&self, tenant: TenantKey, reach: &Reach, moved: RowMove) {
         match reach {
             Reach::Inboxes(inboxes) => {
                 for &inbox in inboxes {
-                    self.inboxes.insert((tenant, inbox), self.fresh());
+                    let key = (tenant, inbox);
+                    let before = self.inboxes.get(&key);
+                    let generation = self.fresh();
+                    // Logged first: a page is checked against the log once the generation
+                    // has moved.
+                    self.carried.log(tenant, inbox, before, generation, moved);
+                    self.inboxes.insert(key, generation);
                 }
             }
             Reach::Everywhere => self.everywhere.insert(tenant, self.fresh()),
@@ -100,11 +112,42 @@ impl Generations {
         self.any_change.insert(tenant, self.fresh());
     }
 
+    /// Whether a page of a list of `inboxes` cached at `generation` still answers for the rows
+    /// `relied` on (see `carried`): no change since reached everywhere, and each inbox changed
+    /// since only where its log says the page is untouched.
+    pub(super) fn still_answers(
+        &self,
+        tenant: TenantKey,
+        inboxes: &[i64],
+        generation: u64,
+        relied: Relied,
+        on_page: impl Fn(i64) -> bool,
+    ) -> bool {
+        if self
+            .everywhere
+            .get(&tenant)
+            .is_none_or(|everywhere| everywhere > generation)
+        {
+            return false;
+        }
+        let mut changed = Vec::new();
+        for &inbox in inboxes {
+            match self.inboxes.get(&(tenant, inbox)) {
+                Some(current) if current <= generation => {}
+                Some(_) => changed.push(inbox),
+                None => return false,
+            }
+        }
+        self.carried
+            .still_answers(tenant, &changed, generation, relied, on_page)
+    }
+
     /// Every generation moves on.
     pub(super) fn forget_all(&self) {
         self.any_change.invalidate_all();
         self.everywhere.invalidate_all();
         self.inboxes.invalidate_all();
+        self.carried.forget_all();
     }
 }
 
@@ -138,7 +181,7 @@ mod tests {
         let other_tenant = generations.of_inboxes(other, &[1]);
         let any = generations.of_tenant(tenant);
 
-        generations.changed(tenant, &Reach::of([1]));
+        generations.changed(tenant, &Reach::of([1]), RowMove::Unknown);
 
         assert_ne!(generations.of_inboxes(tenant, &[1]), a);
         assert_eq!(generations.of_inboxes(tenant, &[2]), b);
@@ -158,7 +201,7 @@ mod tests {
         );
         let other_tenant = generations.of_inboxes(other, &[1]);
 
-        generations.changed(tenant, &Reach::of([]));
+        generations.changed(tenant, &Reach::of([]), RowMove::Unknown);
 
         assert_ne!(generations.of_inboxes(tenant, &[1]), a);
         assert_ne!(generations.of_inboxes(tenant, &[2, 3]), b);
@@ -177,7 +220,7 @@ mod tests {
             Reach::of([1, 3]),
             Reach::of([2]),
         ] {
-            generations.changed(tenant, &reach);
+            generations.changed(tenant, &reach, RowMove::Unknown);
             assert!(
                 seen.insert(generations.of_inboxes(tenant, &[1, 2])),
                 "{reach:?}"

@@ -8,6 +8,7 @@
 
 mod batch;
 mod cache;
+mod carried;
 mod config;
 mod counts;
 mod entities;
@@ -29,6 +30,7 @@ use async_graphql::dataloader::{DataLoader, HashMapCache};
 use chrono::{DateTime, Utc};
 
 pub use cache::Caches;
+use carried::RowMove;
 pub use config::CacheConfig;
 pub use counts::Verdict;
 pub use generations::Reach;
@@ -49,6 +51,7 @@ pub fn contact_address(target: &str) -> Option<String> {
 }
 
 use crate::error::ApiError;
+use crate::pagination::SortKey;
 use crate::upstream::models::{
     Contact, Conversation, CustomField, Inbox, Message, Scheduled, Tag, Team, TeamMember, Template,
 };
@@ -145,13 +148,16 @@ impl Loaders {
 
     /// One page of `POST /v1/conversations`, shared with concurrent and recent identical
     /// requests (of other members too, where `audience` and the upstream allow) until a
-    /// conversation of the tenant changes.
+    /// conversation of its inboxes changes, and after, where the change left its rows as they
+    /// were. `after` is the last row the walk handed out: a walk keeps only older rows, so a
+    /// page cached with a bound above the one asked for may serve it.
     pub async fn list_page(
         &self,
         request: ConversationListRequest,
         audience: Audience,
+        after: Option<SortKey>,
     ) -> Result<Arc<Vec<Conversation>>, ApiError> {
-        self.source.list_page(request, audience).await
+        self.source.list_page(request, audience, after).await
     }
 
     /// Whether members can share list pages now: the upstream's rows name every member's
@@ -236,7 +242,9 @@ impl Loaders {
         };
         match &reloaded {
             Ok(Some(now)) => source.caches.written(source.tenant, now, &reach),
-            _ => source.caches.lists_changed(source.tenant, &reach),
+            _ => source
+                .caches
+                .lists_changed(source.tenant, &reach, RowMove::Unknown),
         }
         Ok((reloaded?, reach))
     }

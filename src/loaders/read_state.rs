@@ -105,6 +105,7 @@ impl Source {
                             ..request.clone()
                         },
                         Audience::Member,
+                        None,
                     )
                     .await;
                 let page = match page {

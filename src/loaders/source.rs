@@ -6,6 +6,7 @@ use std::hash::Hash;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use chrono::{DateTime, TimeDelta, Utc};
 use futures::FutureExt;
 use futures::future::Either;
 use moka::future::Cache;
@@ -15,9 +16,11 @@ use serde::de::DeserializeOwned;
 use super::Cost;
 use super::batch::BatchFetch;
 use super::cache::{Caches, shared_error};
+use super::carried::Relied;
 use super::counts::{CountedFilter, Verdict};
 use crate::error::ApiError;
 use crate::metrics::CacheKind;
+use crate::pagination::SortKey;
 use crate::upstream::models::{
     Contact, Conversation, CustomField, Inbox, Message, Scheduled, Tag, Team, Template,
 };
@@ -320,6 +323,7 @@ impl Source {
         &self,
         request: ConversationListRequest,
         audience: Audience,
+        after: Option<SortKey>,
     ) -> Result<Arc<Vec<Conversation>>, ApiError> {
         let generation = self.caches.list_generation(self.tenant, &request.inbox_ids);
         let request = self.caches.worth_sending(request);
@@ -334,6 +338,12 @@ impl Source {
                 return Ok(page);
             }
         }
+        if !cache.contains_key(&(self.tenant, generation, key.clone()))
+            && let Some(page) = self.carried_page(generation, &key, after).await
+        {
+            self.count_lookups(CacheKind::ListPages, 1, 1);
+            return Ok(page);
+        }
         let fill = || async {
             let page = self
                 .shared(|| format!("list:{}", shared_key(&key)), async {
@@ -345,6 +355,10 @@ impl Source {
                 })
                 .await?;
             self.caches.list_page_answered(&request, &page);
+            self.caches
+                .generations
+                .carried
+                .cached(self.tenant, &key, generation);
             Ok(listed_for(page, request.member_id))
         };
         let page = self
@@ -372,9 +386,62 @@ impl Source {
         request: ConversationListRequest,
         page: &Arc<Vec<Conversation>>,
     ) {
+        self.caches
+            .generations
+            .carried
+            .cached(self.tenant, &request, generation);
         let key = (self.tenant, generation, request);
         let page = Arc::clone(page);
         self.caches.list_pages.entry(key).or_insert(page).await;
+    }
+
+    /// A page cached before the latest changes of its list that still answers (see
+    /// `carried`): the page of `key`'s own bound, or for a walk past `after` whose cursors
+    /// shifted, a page with a bound above `key`'s whose rows older than `after` are the ones
+    /// asked for. The first is cached again at the list's current `generation`.
+    async fn carried_page(
+        &self,
+        generation: u64,
+        key: &ConversationListRequest,
+        after: Option<SortKey>,
+    ) -> Option<Arc<Vec<Conversation>>> {
+        let generations = &self.caches.generations;
+        let wanted = key.updated_before;
+        let candidates =
+            generations
+                .carried
+                .bounds_from(self.tenant, key, wanted, CARRY_CANDIDATES);
+        for (bound, cached_at) in candidates {
+            let relied = match (bound == wanted, after) {
+                (true, _) => Relied::Before(bound),
+                (false, Some(after)) => Relied::Through(after.at),
+                (false, None) => continue,
+            };
+            let at_bound = ConversationListRequest {
+                updated_before: bound,
+                ..key.clone()
+            };
+            let Some(page) = self
+                .caches
+                .list_pages
+                .get(&(self.tenant, cached_at, at_bound))
+                .await
+            else {
+                continue;
+            };
+            if bound != wanted && !moves_past(&page, wanted) {
+                continue;
+            }
+            let on_page = |id| page.iter().any(|row| row.id == id);
+            if !generations.still_answers(self.tenant, &key.inbox_ids, cached_at, relied, on_page) {
+                continue;
+            }
+            if bound == wanted && cached_at != generation {
+                self.also_list_page_of(generation, key.clone(), &page).await;
+            }
+            return Some(page);
+        }
+        None
     }
 
     /// The key `request`'s page is cached under: the request itself, or, where `audience`
@@ -569,6 +636,20 @@ impl Source {
             fill,
         )
         .await
+    }
+}
+
+/// Cached pages a walk's page is looked for among, nearest bound first (see `carried`).
+const CARRY_CANDIDATES: usize = 6;
+
+/// Whether a walk asking for rows before `wanted` moves past it with `page`: the page holds a
+/// row older than the microsecond before `wanted` (the walk holds back the oldest instant of a
+/// page, and asks next for the rows up to it).
+fn moves_past(page: &[Conversation], wanted: Option<DateTime<Utc>>) -> bool {
+    let oldest = page.iter().filter_map(|row| row.updated).min();
+    match (oldest, wanted) {
+        (Some(oldest), Some(wanted)) => oldest + TimeDelta::microseconds(1) < wanted,
+        _ => false,
     }
 }
 

@@ -6,10 +6,10 @@ use std::future::Future;
 
 use chrono::{DateTime, Utc};
 
-use super::{Listing, MIN_PAGES, Position, Slice, SortKey, Walk, WalkError};
+use super::{Listing, MIN_PAGES, PageBound, Position, Slice, SortKey, Walk, WalkError};
 
 /// Collects like [`super::collect`] from the merge of `lists` disjoint lists, each one read
-/// with `fetch(list, before)`.
+/// with `fetch(list, bound)`.
 ///
 /// Every list reads its first page, then a list reads another page only when its next rows
 /// might come before the newest row fetched and not yet taken: the pages read are the ones the
@@ -29,7 +29,7 @@ pub async fn collect_merged<T, E, F, Fut>(
     mut fetch: F,
 ) -> Result<Slice<T>, WalkError<E>>
 where
-    F: FnMut(usize, Option<DateTime<Utc>>) -> Fut,
+    F: FnMut(usize, PageBound) -> Fut,
     Fut: Future<Output = Result<Vec<T>, E>>,
 {
     let max_pages = max_pages.max(lists * MIN_PAGES);
@@ -87,7 +87,7 @@ where
         let requests = waiting_for
             .iter()
             .zip(bounds)
-            .map(|(&list, before)| fetch(list, before));
+            .map(|(&list, bound)| fetch(list, bound));
         let answers = futures::future::join_all(requests).await;
         for (&list, answer) in waiting_for.iter().zip(answers) {
             let page = answer.map_err(WalkError::Fetch)?;

@@ -16,7 +16,7 @@ use super::context::RequestContext;
 use super::cursor::CursorKey;
 use super::types::{Contact, Template};
 use crate::error::ApiError;
-use crate::pagination::{self, Listing, SortKey};
+use crate::pagination::{self, Listing, PageBound, SortKey};
 use crate::upstream::models;
 
 /// One page of the templates the acting member may use (the team's shared ones and their
@@ -145,8 +145,8 @@ where
             at.map(|at| SortKey { at, id })
         },
         keep,
-        |before| {
-            let rows = fetch(before);
+        |bound: PageBound| {
+            let rows = fetch(bound.before);
             async move { Ok::<_, ApiError>(rows.await?.to_vec()) }
         },
     ))

@@ -18,7 +18,7 @@ use super::node::{GlobalId, NodeKind};
 use super::types::{Conversation, ConversationStatus};
 use crate::error::ApiError;
 use crate::loaders::{Audience, LastMessageTarget, Loaders, contact_address};
-use crate::pagination::{self, Listing, Slice};
+use crate::pagination::{self, Listing, PageBound, Slice};
 use crate::upstream::models;
 use crate::upstream::requests::ConversationListRequest;
 
@@ -303,14 +303,17 @@ pub async fn conversations(
             listing,
             Conversation::sort_key,
             keep,
-            |list, before| {
+            |list, bound: PageBound| {
                 let request = ConversationListRequest {
                     inbox_ids: vec![request.inbox_ids[list]],
-                    updated_before: before,
+                    updated_before: bound.before,
                     ..request.clone()
                 };
                 async move {
-                    let rows = context.loaders.list_page(request, audience).await?;
+                    let rows = context
+                        .loaders
+                        .list_page(request, audience, bound.after)
+                        .await?;
                     Ok::<_, ApiError>(rows.to_vec())
                 }
             },
@@ -324,14 +327,17 @@ pub async fn conversations(
                 listing,
                 Conversation::sort_key,
                 keep,
-                move |before| {
+                move |bound: PageBound| {
                     let request = ConversationListRequest {
-                        updated_before: before,
+                        updated_before: bound.before,
                         ..request.clone()
                     };
                     let prefetch_rows = std::mem::replace(&mut first_page, false);
                     async move {
-                        let rows = context.loaders.list_page(request, audience).await?;
+                        let rows = context
+                            .loaders
+                            .list_page(request, audience, bound.after)
+                            .await?;
                         if prefetch_rows {
                             prefetch.start(&context.loaders, &rows, &page, wanted);
                         }

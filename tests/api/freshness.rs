@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::helpers::{
     TestApp, cost, eventually, eventually_ok, global, json_at, newest_open, spawn_app_with_webhooks,
 };
-use crate::sandbox_support::{reading, roomy_config};
+use crate::sandbox_support::{reading, roomy_config, spawn_app_playing};
 use crate::ws_support::inbound;
 
 /// The newest open conversations of inbox 3002: list pages only, which every event moves past.
@@ -29,20 +29,6 @@ async fn app(customise: impl FnOnce(&mut GatewayConfig)) -> TestApp {
         },
         customise,
     )
-    .await
-}
-
-/// The gateway taking the webhooks of a sandbox that plays `readings`, its entries kept for an
-/// hour, so that only events and writes make it forget them.
-async fn app_playing(readings: Readings) -> TestApp {
-    let sandbox = SandboxConfig {
-        teams: 1,
-        readings,
-        ..roomy_config()
-    };
-    spawn_app_with_webhooks(sandbox, |config| {
-        config.cache.ttl_conversations = Duration::from_secs(3600)
-    })
     .await
 }
 
@@ -242,7 +228,7 @@ const MESSAGES: &str = r#"query($id: ID!) {
 #[tokio::test]
 async fn an_event_forgets_the_messages_of_its_conversation_only_under_every_profile() {
     for (profile, readings) in Readings::profiles() {
-        let app = app_playing(*readings).await;
+        let app = spawn_app_playing(*readings).await;
         let page = app
             .sandbox
             .conversation_page(
@@ -291,7 +277,7 @@ async fn an_event_forgets_the_messages_of_its_conversation_only_under_every_prof
 async fn an_event_forgets_the_lists_of_its_inbox_only_under_every_profile() {
     const ELSEWHERE: i64 = 3003;
     for (profile, readings) in Readings::profiles() {
-        let app = app_playing(*readings).await;
+        let app = spawn_app_playing(*readings).await;
         let elsewhere_before = newest_open(&app, &[ELSEWHERE]).await;
         newest_open(&app, &[INBOX, ELSEWHERE]).await;
 
@@ -323,7 +309,7 @@ async fn an_event_forgets_the_lists_of_its_inbox_only_under_every_profile() {
 #[tokio::test]
 async fn a_write_and_its_webhook_move_the_lists_once_under_every_profile() {
     for (profile, readings) in Readings::profiles() {
-        let app = app_playing(*readings).await;
+        let app = spawn_app_playing(*readings).await;
         let listed = newest_open(&app, &[INBOX]).await;
         let closing: String = json_at(&listed, "/data/conversations/nodes/0/databaseId");
 

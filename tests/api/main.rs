@@ -7,6 +7,7 @@ mod auth;
 mod binary_support;
 mod browsers;
 mod caching;
+mod carried;
 mod client_rate_limit;
 mod conformance;
 mod connection_limits;

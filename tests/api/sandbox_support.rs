@@ -54,6 +54,20 @@ pub async fn spawn_app_refreshed_by_events() -> TestApp {
     .await
 }
 
+/// The gateway taking the webhooks of a sandbox of one team that plays `readings`, its entries
+/// kept for an hour, so that only events and writes make it forget them.
+pub async fn spawn_app_playing(readings: Readings) -> TestApp {
+    let sandbox = SandboxConfig {
+        teams: 1,
+        readings,
+        ..roomy_config()
+    };
+    spawn_app_with_webhooks(sandbox, |config| {
+        config.cache.ttl_conversations = Duration::from_secs(3600)
+    })
+    .await
+}
+
 /// A gateway over a one-team sandbox that plays `readings`, with a rate limit that never gets
 /// in the way.
 pub async fn spawn_app_reading(readings: Readings) -> TestApp {

@@ -8,7 +8,7 @@ use async_graphql::{Context, Enum, ID, Object};
 use super::{Contact, Inbox, Member, Message, ScheduledMessage};
 use crate::error::ApiError;
 use crate::loaders::{LastMessageTarget, contact_address};
-use crate::pagination::{self, Listing, SortKey};
+use crate::pagination::{self, Listing, PageBound, SortKey};
 use crate::schema::connection::{
     MaxListPages, MessageConnection, PageRequest, report_incomplete, walk_error,
 };
@@ -299,10 +299,10 @@ impl Conversation {
             Listing::MESSAGE_HISTORY,
             |message: &models::Message| message.date.map(|at| SortKey { at, id: message.id }),
             |_| true,
-            |before| async move {
+            |bound: PageBound| async move {
                 let page = context
                     .loaders
-                    .history_before(phone, inbox_id, before)
+                    .history_before(phone, inbox_id, bound.before)
                     .await?;
                 Ok::<_, ApiError>(page.to_vec())
             },

@@ -1,0 +1,166 @@
+//! List pages carried across changes: after a conversation moves to the top of a deep list, a
+//! walk of it reads again only the pages the change touched, and answers what a walk of the
+//! upstream's list answers, under every profile. Counted at the sandbox.
+
+use heymarket_sandbox::readings::Readings;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, cost, eventually, global, json_at, newest_open};
+use crate::mutations::mutate;
+use crate::sandbox_support::{micro_after, spawn_app_playing, walk_conversations};
+use crate::ws_support::inbound;
+
+/// An inbox with more open conversations than several upstream pages hold.
+const INBOX: i64 = 3002;
+
+/// A hundred open conversations of the inbox: several upstream pages.
+const DEEP: &str = r#"query($inboxes: [ID!]) {
+  conversations(first: 100, filter: { inboxIds: $inboxes, status: OPEN }) {
+    nodes { databaseId }
+  }
+}"#;
+
+/// The deep list through the gateway, as the default member: its ids and the list pages it
+/// read from the upstream.
+async fn deep(app: &TestApp) -> (Vec<String>, u64) {
+    let variables = json!({ "inboxes": [global(&format!("Inbox:{INBOX}"))] });
+    let body = app.graphql_with(DEEP, variables, &[]).await.1;
+    assert_eq!(body["errors"], Value::Null, "{body}");
+    let ids = body["data"]["conversations"]["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .map(|node| json_at::<String>(node, "/databaseId"))
+        .collect();
+    let listed = cost(&body)
+        .get("POST /v1/conversations")
+        .copied()
+        .unwrap_or(0);
+    (ids, listed)
+}
+
+/// The open rows of the upstream pages a walk of the inbox's list reads for the hundred (each
+/// next page asked for up to the previous page's oldest row, as the gateway asks).
+async fn upstream_pages(app: &TestApp) -> Vec<Vec<String>> {
+    let body = json!({"id": 501, "filters": {"inboxes": [INBOX], "closed": false}});
+    let mut pages = Vec::new();
+    let mut seen = 0;
+    let mut request = body.clone();
+    while seen < 100 {
+        let page = app.sandbox.conversation_page(0, request.clone()).await;
+        let Some(oldest) = page.last() else {
+            break;
+        };
+        request["date"] = json!(micro_after(&oldest["updated"]));
+        let ids: Vec<String> = page
+            .iter()
+            .filter(|row| is_open(row))
+            .map(|row| json_at::<i64>(row, "/id").to_string())
+            .collect();
+        seen += ids.len().saturating_sub(1);
+        pages.push(ids);
+    }
+    pages
+}
+
+/// A conversation on the second page of the walk and on no other: below the first page, and
+/// above the last, so that the walk ends where it did.
+async fn on_one_deep_page(app: &TestApp) -> String {
+    let pages = upstream_pages(app).await;
+    assert!(pages.len() > 2, "{pages:?}");
+    let second = &pages[1];
+    let middle = second[second.len() / 2].clone();
+    let holding = pages.iter().filter(|page| page.contains(&middle)).count();
+    assert_eq!(holding, 1, "{pages:?}");
+    middle
+}
+
+fn is_open(row: &Value) -> bool {
+    row["closed"] != true && row["status"] != "closed"
+}
+
+/// The same hundred, walked on the sandbox's own API.
+async fn upstream_deep(app: &TestApp) -> Vec<String> {
+    let body = json!({"id": 501, "filters": {"inboxes": [INBOX], "closed": false}});
+    walk_conversations(&app.sandbox, body, true)
+        .await
+        .into_iter()
+        .filter(is_open)
+        .take(100)
+        .map(|row| json_at::<i64>(&row, "/id").to_string())
+        .collect()
+}
+
+/// Waits until the inbox's newest open conversations through the gateway are the upstream's
+/// (the change has reached the gateway); the shallow list reads the new first page.
+async fn wait_for_the_change(app: &TestApp) {
+    let upstream: Vec<String> = upstream_deep(app).await.into_iter().take(5).collect();
+    eventually("the change to reach the gateway", async || {
+        let newest = newest_open(app, &[INBOX]).await;
+        let ids: Vec<String> = newest["data"]["conversations"]["nodes"]
+            .as_array()
+            .expect("nodes")
+            .iter()
+            .map(|node| json_at::<String>(node, "/databaseId"))
+            .collect();
+        ids == upstream
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_change_costs_the_pages_it_touched_and_walks_stay_exact_under_every_profile() {
+    for (profile, readings) in Readings::profiles() {
+        let app = spawn_app_playing(*readings).await;
+        let team = app.sandbox.teams[0].team_id;
+        // A first list teaches the gateway whose read state rows name, which settles how
+        // pages are keyed.
+        newest_open(&app, &[INBOX]).await;
+        let (cold, cold_pages) = deep(&app).await;
+        assert_eq!(cold, upstream_deep(&app).await, "{profile}");
+
+        // A new customer: a conversation lands on top, above every cached page, so once the
+        // first page is read again, nothing else is.
+        let message = inbound(&app, team, INBOX, "+12125550701", "Hello?").await;
+        let new = json_at::<i64>(&message, "/conversation/id").to_string();
+        wait_for_the_change(&app).await;
+        let (after_new, pages) = deep(&app).await;
+        assert_eq!(after_new[0], new, "{profile}");
+        assert_eq!(after_new, upstream_deep(&app).await, "{profile}");
+        assert_eq!(pages, 0, "{profile}: {cold_pages} pages cold");
+
+        // A customer of a conversation deep in the list writes: it leaves its page for the top,
+        // and only that page is read again.
+        let moved = on_one_deep_page(&app).await;
+        let phone: String = json_at(
+            &app.sandbox
+                .conversation(0, moved.parse().expect("an id"))
+                .await,
+            "/target",
+        );
+        inbound(&app, team, INBOX, &phone, "Me again").await;
+        wait_for_the_change(&app).await;
+        let (after_move, pages) = deep(&app).await;
+        assert_eq!(after_move, upstream_deep(&app).await, "{profile}");
+        assert_eq!(pages, 1, "{profile}");
+
+        // An agent closes a conversation deep in the list: it leaves the list, and the first
+        // page (which the write moved on) and the page that held it are read again.
+        let closing = on_one_deep_page(&app).await;
+        let (closed, body) = mutate(
+            &app,
+            "closeConversation",
+            "CloseConversationInput",
+            "conversation { status }",
+            json!({"conversationId": global(&format!("Conversation:{closing}"))}),
+            None,
+        )
+        .await;
+        assert_eq!(body["errors"], Value::Null, "{body}");
+        assert_eq!(closed["conversation"]["status"], "CLOSED", "{body}");
+        let (after_close, pages) = deep(&app).await;
+        assert!(!after_close.contains(&closing), "{profile}");
+        assert_eq!(after_close, upstream_deep(&app).await, "{profile}");
+        assert_eq!(pages, 2, "{profile}");
+    }
+}
