@@ -563,15 +563,17 @@ impl Loaders {
             .unwrap_or(Ok(None))
     }
 
-    /// Starts listing the tenant's newest messages when `first`, the first list page of a walk
-    /// whose rows will want their last messages, has to be fetched: the listing then travels
-    /// alongside the list call instead of after it (see `last_message`).
+    /// Starts listing the tenant's newest messages when the list whose first page is `first`,
+    /// for a walk whose rows will want their last messages, was not read before: the listing
+    /// then travels alongside the list call instead of after it (see `last_message`). A list
+    /// read before needs the last messages of what changed since only, which their own
+    /// look-ups find at least as cheaply.
     pub async fn prefetch_recent_messages(
         &self,
         first: &ConversationListRequest,
         audience: Audience,
     ) {
-        if !self.source.list_page_cached(first, audience).await {
+        if !self.source.list_read_before(first, audience) {
             self.source.start_recent_window().await;
         }
     }

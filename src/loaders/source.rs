@@ -513,18 +513,42 @@ impl Source {
         Ok(verdict)
     }
 
-    /// Whether that list page is cached (or on its way) in the tenant's current generation.
-    pub(super) async fn list_page_cached(
+    /// Whether the list whose first page `first` is was read before: that page is cached (or
+    /// on its way) in the list's current generation, or was in an earlier one, so its rows'
+    /// last messages are cached but for the conversations changed since. A list of several
+    /// inboxes counts as read when each inbox's own list was (it is read inbox by inbox).
+    pub(super) fn list_read_before(
         &self,
-        request: &ConversationListRequest,
+        first: &ConversationListRequest,
         audience: Audience,
     ) -> bool {
-        let generation = self.caches.list_generation(self.tenant, &request.inbox_ids);
-        let request = self.caches.worth_sending(request.clone());
-        let key = self.list_key(&request, audience);
-        self.caches
-            .list_pages
-            .contains_key(&(self.tenant, generation, key))
+        let read_before = |request: &ConversationListRequest| {
+            let key = self.list_key(&self.caches.worth_sending(request.clone()), audience);
+            let generation = self.caches.list_generation(self.tenant, &key.inbox_ids);
+            let cached = self
+                .caches
+                .generations
+                .carried
+                .bounds_from(self.tenant, &key, None, 1);
+            (key, generation, !cached.is_empty())
+        };
+        let (key, generation, earlier) = read_before(first);
+        if earlier
+            || self
+                .caches
+                .list_pages
+                .contains_key(&(self.tenant, generation, key))
+        {
+            return true;
+        }
+        first.inbox_ids.len() > 1
+            && first.inbox_ids.iter().all(|&inbox| {
+                read_before(&ConversationListRequest {
+                    inbox_ids: vec![inbox],
+                    ..first.clone()
+                })
+                .2
+            })
     }
 
     /// Contacts for these addresses (see [`super::contact_address`]): cached and in-flight

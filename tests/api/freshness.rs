@@ -10,7 +10,8 @@ use heymarket_sandbox::readings::{ReadState, Readings, WriteEvents};
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    TestApp, cost, eventually, eventually_ok, global, json_at, newest_open, spawn_app_with_webhooks,
+    TestApp, cost, eventually, eventually_ok, global, json_at, newest_open, routes,
+    spawn_app_with_webhooks,
 };
 use crate::sandbox_support::{reading, roomy_config, spawn_app_playing};
 use crate::ws_support::inbound;
@@ -352,5 +353,55 @@ async fn a_write_and_its_webhook_move_the_lists_once_under_every_profile() {
         let once = readings.read_state == ReadState::UnreadUsers
             || readings.write_events == WriteEvents::Silent;
         assert_eq!(cost(&after).is_empty(), once, "{profile}: {after}");
+    }
+}
+
+#[tokio::test]
+async fn a_list_read_again_after_a_change_looks_up_the_changed_last_message_only_under_every_profile()
+ {
+    const LAST_MESSAGES: &str = r#"query($inbox: ID!) {
+      conversations(first: 10, filter: { inboxIds: [$inbox], status: OPEN }) {
+        nodes { databaseId lastMessage { text } }
+      }
+    }"#;
+    for (profile, readings) in Readings::profiles() {
+        let app = spawn_app_playing(*readings).await;
+        let read = async || {
+            let variables = json!({"inbox": global(&format!("Inbox:{INBOX}"))});
+            let body = app.graphql_with(LAST_MESSAGES, variables, &[]).await.1;
+            assert_eq!(body["errors"], Value::Null, "{body}");
+            body
+        };
+        // A first list teaches the gateway whose read state rows name, which settles how
+        // pages are keyed.
+        newest_open(&app, &[INBOX]).await;
+        let cold = read().await;
+        let third: String = json_at(&cold, "/data/conversations/nodes/2/databaseId");
+        let phone: String = json_at(
+            &app.sandbox
+                .conversation(0, third.parse().expect("an id"))
+                .await,
+            "/target",
+        );
+
+        customer_writes(&app, &phone).await;
+        let changed = eventually_ok("the change to reach the list", async || {
+            let body = read().await;
+            match json_at::<String>(&body, "/data/conversations/nodes/0/lastMessage/text").as_str()
+            {
+                "Hello?" => Ok(body),
+                _ => Err(body),
+            }
+        })
+        .await;
+        assert_eq!(
+            json_at::<String>(&changed, "/data/conversations/nodes/0/databaseId"),
+            third,
+            "{profile}"
+        );
+        // The first page again, and the history of the one conversation that changed: the
+        // other rows' last messages are cached, so no listing of the team's newest messages.
+        let expected = routes(&[("POST /v1/conversations", 1), ("GET /v1/messages", 1)]);
+        assert_eq!(cost(&changed), expected, "{profile}: {changed}");
     }
 }
