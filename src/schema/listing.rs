@@ -306,16 +306,9 @@ pub async fn conversations(
             |list, bound: PageBound| {
                 let request = ConversationListRequest {
                     inbox_ids: vec![request.inbox_ids[list]],
-                    updated_before: bound.before,
                     ..request.clone()
                 };
-                async move {
-                    let rows = context
-                        .loaders
-                        .list_page(request, audience, bound.after)
-                        .await?;
-                    Ok::<_, ApiError>(rows.to_vec())
-                }
+                async move { Ok(page_at(context, request, audience, bound).await?.to_vec()) }
             },
         )) as BoxFuture<'_, _>,
         ListWalk::Whole => {
@@ -328,16 +321,10 @@ pub async fn conversations(
                 Conversation::sort_key,
                 keep,
                 move |bound: PageBound| {
-                    let request = ConversationListRequest {
-                        updated_before: bound.before,
-                        ..request.clone()
-                    };
+                    let request = request.clone();
                     let prefetch_rows = std::mem::replace(&mut first_page, false);
                     async move {
-                        let rows = context
-                            .loaders
-                            .list_page(request, audience, bound.after)
-                            .await?;
+                        let rows = page_at(context, request, audience, bound).await?;
                         if prefetch_rows {
                             prefetch.start(&context.loaders, &rows, &page, wanted);
                         }
@@ -388,6 +375,23 @@ pub async fn conversations(
         page.page(cursors, slice, Conversation),
         total,
     ))
+}
+
+/// The upstream page of `request`'s list a walk asks for with `bound`.
+async fn page_at(
+    context: &RequestContext,
+    request: ConversationListRequest,
+    audience: Audience,
+    bound: PageBound,
+) -> Result<Arc<Vec<models::Conversation>>, ApiError> {
+    let request = ConversationListRequest {
+        updated_before: bound.before,
+        ..request
+    };
+    context
+        .loaders
+        .list_page(request, audience, bound.after)
+        .await
 }
 
 /// How a list's upstream pages are read.
