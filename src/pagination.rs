@@ -199,9 +199,9 @@ pub enum WalkError<E> {
 /// more follow, reading at most `max_pages` upstream pages (at least [`MIN_PAGES`]).
 ///
 /// `fetch(bound)` must return one upstream page of rows strictly older than `bound.before` (or
-/// the newest rows for `None`), newest first (see [`PageBound`]); `key` places a row, and rows without a key are skipped
-/// because they cannot be placed. Rows for which `keep` is false still move the walk along but
-/// are not returned: that is how a filter the upstream lacks is applied without losing the
+/// the newest rows for `None`), newest first (see [`PageBound`]); `key` places a row, and rows
+/// without a key are skipped because they cannot be placed. Rows for which `keep` is false
+/// still move the walk along but are not returned: that is how a filter the upstream lacks is applied without losing the
 /// exactness of `first`. When `max_pages` pages hold fewer than `first` rows to keep, the slice
 /// has what they held, `has_next_page`, and [`Slice::scanned_to`].
 pub async fn collect<T, E, F, Fut>(

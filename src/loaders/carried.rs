@@ -2,11 +2,11 @@
 //! change cannot have touched the rows it is read for.
 //!
 //! A change of a conversation touches the lists of its inboxes in two places: its row leaves
-//! where it was and lands at its new `updated`, which is never older than any state of the
-//! conversation shown before (an `updated` does not go back). Every other row keeps its place
-//! and content. So a page cached before the change still answers for its rows from its oldest
-//! one up to some row when the changed conversation is not on the page (its row did not leave
-//! those rows) and its new `updated` is newer than that row (it did not land among them).
+//! where it was and lands at its new `updated`, no older than the one the change's payload or
+//! read-back shows (an `updated` does not go back). Every other row keeps its place and
+//! content. So a page cached before the change still answers for its rows from its oldest one
+//! up to some row when the changed conversation is not on the page (its row did not leave
+//! those rows) and the `updated` shown is newer than that row (it did not land among them).
 //!
 //! - Each change placed in an inbox is logged with its conversation and the `updated` its
 //!   payload or read-back showed; one without them (a replica's hint, a failed read) touches

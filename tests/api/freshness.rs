@@ -357,8 +357,7 @@ async fn a_write_and_its_webhook_move_the_lists_once_under_every_profile() {
 }
 
 #[tokio::test]
-async fn a_list_read_again_after_a_change_looks_up_the_changed_last_message_only_under_every_profile()
- {
+async fn a_list_read_again_looks_up_the_changed_last_message_only_under_every_profile() {
     const LAST_MESSAGES: &str = r#"query($inbox: ID!) {
       conversations(first: 10, filter: { inboxIds: [$inbox], status: OPEN }) {
         nodes { databaseId lastMessage { text } }
