@@ -195,8 +195,18 @@ pub enum WalkError<E> {
     NoProgress { pages: usize },
 }
 
-/// Collects the `first` rows that follow `after` (or the newest rows without it), plus whether
-/// more follow, reading at most `max_pages` upstream pages (at least [`MIN_PAGES`]).
+/// Which slice of a listing a walk collects: the `first` rows that follow `after` (or the
+/// newest rows without it), reading at most `max_pages` upstream pages (at least
+/// [`MIN_PAGES`]) of `listing`.
+#[derive(Debug, Clone, Copy)]
+pub struct SliceRequest {
+    pub first: usize,
+    pub after: Option<Position>,
+    pub max_pages: usize,
+    pub listing: Listing,
+}
+
+/// Collects the slice `request` asks for, plus whether more rows follow.
 ///
 /// `fetch(bound)` must return one upstream page of rows strictly older than `bound.before` (or
 /// the newest rows for `None`), newest first (see [`PageBound`]); `key` places a row, and rows
@@ -205,10 +215,7 @@ pub enum WalkError<E> {
 /// exactness of `first`. When `max_pages` pages hold fewer than `first` rows to keep, the slice
 /// has what they held, `has_next_page`, and [`Slice::scanned_to`].
 pub async fn collect<T, E, F, Fut>(
-    first: usize,
-    after: Option<Position>,
-    max_pages: usize,
-    listing: Listing,
+    request: SliceRequest,
     key: impl Fn(&T) -> Option<SortKey>,
     keep: impl Fn(&T) -> bool,
     mut fetch: F,
@@ -217,6 +224,12 @@ where
     F: FnMut(PageBound) -> Fut,
     Fut: Future<Output = Result<Vec<T>, E>>,
 {
+    let SliceRequest {
+        first,
+        after,
+        max_pages,
+        listing,
+    } = request;
     let max_pages = max_pages.max(MIN_PAGES);
     let mut walk = Walk::new(after, listing);
     let mut rows: Vec<(SortKey, T)> = Vec::new();
@@ -488,13 +501,15 @@ mod tests {
 
         async fn slice(&self, first: usize, after: Option<Position>) -> Slice<SortKey> {
             collect(
-                first,
-                after,
-                self.max_pages,
-                Listing {
-                    granularity: self.granularity,
-                    page_size: self.announced_page_size,
-                    longest_page_seen: self.longest_page_seen,
+                SliceRequest {
+                    first,
+                    after,
+                    max_pages: self.max_pages,
+                    listing: Listing {
+                        granularity: self.granularity,
+                        page_size: self.announced_page_size,
+                        longest_page_seen: self.longest_page_seen,
+                    },
                 },
                 |row: &SortKey| Some(*row),
                 self.keep,
@@ -617,13 +632,15 @@ mod tests {
     ) -> Slice<SortKey> {
         collect_merged(
             lists.len(),
-            first,
-            after,
-            max_pages,
-            Listing {
-                granularity: lists[0].granularity,
-                page_size: None,
-                longest_page_seen: 0,
+            SliceRequest {
+                first,
+                after,
+                max_pages,
+                listing: Listing {
+                    granularity: lists[0].granularity,
+                    page_size: None,
+                    longest_page_seen: 0,
+                },
             },
             |row: &SortKey| Some(*row),
             keep,
@@ -941,10 +958,12 @@ mod tests {
         let rows: Vec<SortKey> = (0..5).map(|id| SortKey { at: at(id), id }).collect();
         let calls = Cell::new(0);
         let result = collect(
-            10,
-            None,
-            20,
-            Listing::CONVERSATIONS,
+            SliceRequest {
+                first: 10,
+                after: None,
+                max_pages: 20,
+                listing: Listing::CONVERSATIONS,
+            },
             |r: &SortKey| Some(*r),
             |_| true,
             |_| {
@@ -964,10 +983,12 @@ mod tests {
     #[tokio::test]
     async fn fetch_errors_pass_through() {
         let result = collect(
-            3,
-            None,
-            20,
-            Listing::MESSAGE_HISTORY,
+            SliceRequest {
+                first: 3,
+                after: None,
+                max_pages: 20,
+                listing: Listing::MESSAGE_HISTORY,
+            },
             |r: &SortKey| Some(*r),
             |_| true,
             |_| async { Err::<Vec<SortKey>, _>("down") },

@@ -6,7 +6,7 @@ use std::future::Future;
 
 use chrono::{DateTime, Utc};
 
-use super::{Listing, MIN_PAGES, PageBound, Position, Slice, SortKey, Walk, WalkError};
+use super::{MIN_PAGES, PageBound, Position, Slice, SliceRequest, SortKey, Walk, WalkError};
 
 /// Collects like [`super::collect`] from the merge of `lists` disjoint lists, each one read
 /// with `fetch(list, bound)`.
@@ -17,13 +17,9 @@ use super::{Listing, MIN_PAGES, PageBound, Position, Slice, SortKey, Walk, WalkE
 /// pages each round needs are fetched concurrently. `max_pages` bounds the pages of all lists
 /// together (at least [`MIN_PAGES`] per list, which always moves the walk along); a walk that
 /// reaches it continues, on its next slice, after the last row it took off the merge.
-#[allow(clippy::too_many_arguments)]
 pub async fn collect_merged<T, E, F, Fut>(
     lists: usize,
-    first: usize,
-    after: Option<Position>,
-    max_pages: usize,
-    listing: Listing,
+    request: SliceRequest,
     key: impl Fn(&T) -> Option<SortKey>,
     keep: impl Fn(&T) -> bool,
     mut fetch: F,
@@ -32,6 +28,12 @@ where
     F: FnMut(usize, PageBound) -> Fut,
     Fut: Future<Output = Result<Vec<T>, E>>,
 {
+    let SliceRequest {
+        first,
+        after,
+        max_pages,
+        listing,
+    } = request;
     let max_pages = max_pages.max(lists * MIN_PAGES);
     let mut walks: Vec<Walk> = (0..lists).map(|_| Walk::new(after, listing)).collect();
     let mut fetched: Vec<VecDeque<(SortKey, T)>> = (0..lists).map(|_| VecDeque::new()).collect();

@@ -16,7 +16,7 @@ use super::context::RequestContext;
 use super::cursor::CursorKey;
 use super::types::{Contact, Template};
 use crate::error::ApiError;
-use crate::pagination::{self, Listing, PageBound, SortKey};
+use crate::pagination::{self, Listing, PageBound, SliceRequest, SortKey};
 use crate::upstream::models;
 
 /// One page of the templates the acting member may use (the team's shared ones and their
@@ -136,10 +136,12 @@ where
     let cursors = CursorKey::of(ctx)?;
     let mut fetch = fetch;
     let slice = Box::pin(pagination::collect(
-        page.first,
-        page.after,
-        MaxListPages::of(ctx)?,
-        Listing::DATE_PAGES,
+        SliceRequest {
+            first: page.first,
+            after: page.after,
+            max_pages: MaxListPages::of(ctx)?,
+            listing: Listing::DATE_PAGES,
+        },
         |row: &T| {
             let (at, id) = key(row);
             at.map(|at| SortKey { at, id })

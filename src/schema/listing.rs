@@ -18,7 +18,7 @@ use super::node::{GlobalId, NodeKind};
 use super::types::{Conversation, ConversationStatus};
 use crate::error::ApiError;
 use crate::loaders::{Audience, LastMessageTarget, Loaders, contact_address};
-use crate::pagination::{self, Listing, PageBound, Slice};
+use crate::pagination::{self, Listing, PageBound, Slice, SliceRequest};
 use crate::upstream::models;
 use crate::upstream::requests::ConversationListRequest;
 
@@ -292,15 +292,18 @@ pub async fn conversations(
     }
     let listing = Listing::CONVERSATIONS.having_seen_pages_of(context.loaders.longest_list_page());
     let max_pages = MaxListPages::of(ctx)?;
+    let slice_request = SliceRequest {
+        first: page.first,
+        after: page.after,
+        max_pages,
+        listing,
+    };
     // Boxed: the walk is a large future, and inline it would size the future of every field
     // of the types that list conversations (an inbox's `name` as much as its `conversations`).
     let walk = match ListWalk::of(&request, audience, max_pages) {
         ListWalk::EachInbox => Box::pin(pagination::collect_merged(
             request.inbox_ids.len(),
-            page.first,
-            page.after,
-            max_pages,
-            listing,
+            slice_request,
             Conversation::sort_key,
             keep,
             |list, bound: PageBound| {
@@ -314,10 +317,7 @@ pub async fn conversations(
         ListWalk::Whole => {
             let mut first_page = true;
             Box::pin(pagination::collect(
-                page.first,
-                page.after,
-                max_pages,
-                listing,
+                slice_request,
                 Conversation::sort_key,
                 keep,
                 move |bound: PageBound| {

@@ -8,7 +8,7 @@ use async_graphql::{Context, Enum, ID, Object};
 use super::{Contact, Inbox, Member, Message, ScheduledMessage};
 use crate::error::ApiError;
 use crate::loaders::{LastMessageTarget, contact_address};
-use crate::pagination::{self, Listing, PageBound, SortKey};
+use crate::pagination::{self, Listing, PageBound, SliceRequest, SortKey};
 use crate::schema::connection::{
     MaxListPages, MessageConnection, PageRequest, report_incomplete, walk_error,
 };
@@ -293,10 +293,12 @@ impl Conversation {
         // Boxed: the walk's future is large, and unboxed it would size the future of every
         // field of every conversation, which async-graphql copies onto the heap field by field.
         let slice = Box::pin(pagination::collect(
-            page.first,
-            page.after,
-            MaxListPages::of(ctx)?,
-            Listing::MESSAGE_HISTORY,
+            SliceRequest {
+                first: page.first,
+                after: page.after,
+                max_pages: MaxListPages::of(ctx)?,
+                listing: Listing::MESSAGE_HISTORY,
+            },
             |message: &models::Message| message.date.map(|at| SortKey { at, id: message.id }),
             |_| true,
             |bound: PageBound| async move {
