@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, cost, eventually, global, json_at, newest_open};
 use crate::mutations::mutate;
-use crate::sandbox_support::{micro_after, spawn_app_playing, walk_conversations};
+use crate::sandbox_support::{spawn_app_playing, walk_conversation_pages, walk_conversations};
 use crate::ws_support::inbound;
 
 /// An inbox with more open conversations than several upstream pages hold.
@@ -43,24 +43,16 @@ async fn deep(app: &TestApp) -> (Vec<String>, u64) {
 /// next page asked for up to the previous page's oldest row, as the gateway asks).
 async fn upstream_pages(app: &TestApp) -> Vec<Vec<String>> {
     let body = json!({"id": 501, "filters": {"inboxes": [INBOX], "closed": false}});
-    let mut pages = Vec::new();
-    let mut seen = 0;
-    let mut request = body.clone();
-    while seen < 100 {
-        let page = app.sandbox.conversation_page(0, request.clone()).await;
-        let Some(oldest) = page.last() else {
-            break;
-        };
-        request["date"] = json!(micro_after(&oldest["updated"]));
-        let ids: Vec<String> = page
-            .iter()
-            .filter(|row| is_open(row))
-            .map(|row| json_at::<i64>(row, "/id").to_string())
-            .collect();
-        seen += ids.len().saturating_sub(1);
-        pages.push(ids);
-    }
-    pages
+    walk_conversation_pages(&app.sandbox, body, true, 100)
+        .await
+        .into_iter()
+        .map(|page| {
+            page.iter()
+                .filter(|row| is_open(row))
+                .map(|row| json_at::<i64>(row, "/id").to_string())
+                .collect()
+        })
+        .collect()
 }
 
 /// A conversation on the second page of the walk and on no other: below the first page, and

@@ -67,14 +67,14 @@ async fn customer_writes(app: &TestApp, phone: &str) -> String {
     json_at::<i64>(&message, "/conversation/id").to_string()
 }
 
-/// Repeats the list for at least `span` (and twice at least), returning the upstream calls
-/// the repeats cost together.
-async fn repeated_for(app: &TestApp, span: Duration) -> u64 {
+/// Repeats `request` for at least `span` (and twice at least), returning the upstream calls
+/// the repeats cost together as `request` counts them.
+async fn repeated_for(span: Duration, mut request: impl AsyncFnMut() -> u64) -> u64 {
     let start = Instant::now();
     let mut total = 0;
     let mut repeats = 0;
     while repeats < 2 || start.elapsed() < span {
-        total += calls(&list(app).await);
+        total += request().await;
         repeats += 1;
     }
     total
@@ -106,7 +106,7 @@ async fn heard_events_keep_lists_past_the_short_ttl_until_the_next_event() {
     assert_eq!(newest(&listed), first, "{listed}");
 
     assert_eq!(
-        repeated_for(&app, Duration::from_millis(50)).await,
+        repeated_for(Duration::from_millis(50), async || calls(&list(&app).await)).await,
         0,
         "kept for fifty times the short TTL"
     );
@@ -167,11 +167,7 @@ async fn a_last_message_read_just_after_an_event_is_kept_where_updated_has_a_fra
         if kept {
             // Its key, the conversation's `updated` to the microsecond, changes with any new
             // message: the message is kept past fifty times the short TTL.
-            let start = Instant::now();
-            let mut histories = 0;
-            while start.elapsed() < Duration::from_millis(50) {
-                histories += last_message().await;
-            }
+            let histories = repeated_for(Duration::from_millis(50), last_message).await;
             assert_eq!(histories, 0, "{precision}");
         } else {
             // In whole seconds, a message of the same second may follow: kept for the short TTL.

@@ -142,10 +142,32 @@ pub fn conversation_key(row: &Value) -> Key {
 /// is asked for 1 µs past the last row and rows at or before it are dropped. Naive: the next
 /// page is asked for strictly before the last row's `updated`.
 pub async fn walk_conversations(sandbox: &TestSandbox, body: Value, tie_safe: bool) -> Vec<Value> {
+    let pages = walk_conversation_pages(sandbox, body, tie_safe, usize::MAX).await;
     let mut rows: Vec<Value> = Vec::new();
-    loop {
+    for page in pages {
+        let cursor = rows.last().map(conversation_key);
+        rows.extend(
+            page.into_iter()
+                .filter(|row| cursor.is_none_or(|c| conversation_key(row) < c)),
+        );
+    }
+    rows
+}
+
+/// The pages a walk of `body` reads, each whole as the upstream answered it, until a page
+/// brings no new row or `enough` new rows were seen. Cursors as in [`walk_conversations`].
+pub async fn walk_conversation_pages(
+    sandbox: &TestSandbox,
+    body: Value,
+    tie_safe: bool,
+    enough: usize,
+) -> Vec<Vec<Value>> {
+    let mut pages: Vec<Vec<Value>> = Vec::new();
+    let mut last: Option<Value> = None;
+    let mut seen = 0;
+    while seen < enough {
         let mut request = body.clone();
-        if let Some(last) = rows.last() {
+        if let Some(last) = &last {
             request["date"] = json!(if tie_safe {
                 micro_after(&last["updated"])
             } else {
@@ -153,20 +175,20 @@ pub async fn walk_conversations(sandbox: &TestSandbox, body: Value, tie_safe: bo
             });
         }
         let page = sandbox.conversation_page(0, request).await;
-        if page.is_empty() {
-            return rows;
-        }
-        let cursor = rows.last().map(conversation_key);
-        let fresh: Vec<Value> = page
-            .into_iter()
+        let cursor = last.as_ref().map(conversation_key);
+        let fresh: Vec<&Value> = page
+            .iter()
             .filter(|row| cursor.is_none_or(|c| conversation_key(row) < c))
             .collect();
-        if fresh.is_empty() {
+        let Some(&last_fresh) = fresh.last() else {
             // Only rows already seen: the walk is over (the count checks catch an early end).
-            return rows;
-        }
-        rows.extend(fresh);
+            break;
+        };
+        seen += fresh.len();
+        last = Some(last_fresh.clone());
+        pages.push(page);
     }
+    pages
 }
 
 impl TestSandbox {
