@@ -9,6 +9,7 @@ use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
 
 use super::error::{ApiError, ApiResult};
 
@@ -31,6 +32,9 @@ pub(crate) struct FaultSettings {
     pub(crate) rate_limit_rate: f64,
     /// Share of successful responses whose body is cut in half (no longer valid JSON).
     pub(crate) malformed_rate: f64,
+    /// Webhook events wait in their queue, in order, until this is false again (so a test can
+    /// have an event arrive after a given moment). Not narrowed by `routes`.
+    pub(crate) webhooks_held: bool,
 }
 
 /// One knob's error-diffusion state.
@@ -68,12 +72,28 @@ struct State {
 }
 
 /// The current knobs and their diffusion state, shared by all requests.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Faults {
     state: Mutex<State>,
+    /// `webhooks_held`, for the webhook worker to wait on.
+    webhooks_held: watch::Sender<bool>,
+}
+
+impl Default for Faults {
+    fn default() -> Self {
+        Self {
+            state: Mutex::default(),
+            webhooks_held: watch::Sender::new(false),
+        }
+    }
 }
 
 impl Faults {
+    /// Whether webhook events are held back, as it changes.
+    pub(crate) fn webhooks_held(&self) -> watch::Receiver<bool> {
+        self.webhooks_held.subscribe()
+    }
+
     pub(crate) fn settings(&self) -> FaultSettings {
         self.lock().settings.clone()
     }
@@ -98,6 +118,7 @@ impl Faults {
                 )));
             }
         }
+        self.webhooks_held.send_replace(settings.webhooks_held);
         *self.lock() = State {
             errors: Diffuser::new(settings.error_rate),
             rate_limits: Diffuser::new(settings.rate_limit_rate),
@@ -204,6 +225,7 @@ mod tests {
         assert_eq!(errors, [false, false, false, true]);
         assert_eq!(faults.latency("GET /v1/team"), Duration::ZERO);
         assert_eq!(faults.latency(send), Duration::from_millis(10));
+        assert!(!*faults.webhooks_held().borrow(), "its own knob");
     }
 
     #[test]

@@ -50,7 +50,12 @@ impl SandboxState {
         config: &SandboxConfig,
     ) -> Result<(Self, Option<WebhookWorker>), reqwest::Error> {
         let stats = Arc::new(Stats::default());
-        let (webhooks, worker) = Webhooks::new(config.webhook_url.clone(), stats.clone())?;
+        let faults = Faults::default();
+        let (webhooks, worker) = Webhooks::new(
+            config.webhook_url.clone(),
+            stats.clone(),
+            faults.webhooks_held(),
+        )?;
         let seeded: Vec<TeamStore> = std::thread::scope(|scope| {
             let seeding: Vec<_> = (1..=config.teams)
                 .map(|number| {
@@ -90,7 +95,7 @@ impl SandboxState {
             readings: config.readings,
             credentials,
             teams,
-            faults: Faults::default(),
+            faults,
             stats,
             webhooks,
         };

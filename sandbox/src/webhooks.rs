@@ -11,8 +11,8 @@ use std::time::Duration;
 use axum::body::Bytes;
 use reqwest::header::CONTENT_TYPE;
 use serde::Serialize;
-use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
@@ -76,16 +76,20 @@ pub(crate) struct Webhooks {
 #[derive(Debug)]
 pub(crate) struct WebhookWorker {
     queue: mpsc::Receiver<Bytes>,
+    /// While true, events wait in the queue (the `webhooks_held` fault).
+    held: watch::Receiver<bool>,
     client: reqwest::Client,
     url: Url,
     stats: Arc<Stats>,
 }
 
 impl Webhooks {
-    /// Both sides; without a URL no worker exists and events are not queued at all.
+    /// Both sides; without a URL no worker exists and events are not queued at all. The
+    /// worker holds events back while `held` is true.
     pub(crate) fn new(
         url: Option<Url>,
         stats: Arc<Stats>,
+        held: watch::Receiver<bool>,
     ) -> Result<(Self, Option<WebhookWorker>), reqwest::Error> {
         let Some(url) = url else {
             return Ok((Self { queue: None, stats }, None));
@@ -96,6 +100,7 @@ impl Webhooks {
         let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
         let worker = WebhookWorker {
             queue: receiver,
+            held,
             client,
             url,
             stats: stats.clone(),
@@ -159,7 +164,11 @@ impl WebhookWorker {
             };
             let outcome = tokio::select! {
                 () = stop.cancelled() => return,
-                outcome = self.deliver(body) => outcome,
+                outcome = async {
+                    // Its sender lives as long as the sandbox: an error only means no hold.
+                    let _ = self.held.wait_for(|held| !held).await;
+                    self.deliver(body).await
+                } => outcome,
             };
             self.stats.record_webhook(outcome);
         }
@@ -199,7 +208,12 @@ mod tests {
     fn events_beyond_the_queue_are_dropped_and_counted() {
         let stats = Arc::new(Stats::default());
         let url = Url::parse("http://127.0.0.1:9/hooks").unwrap();
-        let (webhooks, worker) = Webhooks::new(Some(url), stats.clone()).unwrap();
+        let (webhooks, worker) = Webhooks::new(
+            Some(url),
+            stats.clone(),
+            watch::Sender::new(false).subscribe(),
+        )
+        .unwrap();
         assert!(worker.is_some());
         for id in 0..QUEUE_CAPACITY + 3 {
             webhooks.emit(901, "token", EventKind::ChatOpened, &json!({ "id": id }));
@@ -211,7 +225,8 @@ mod tests {
     #[test]
     fn without_a_url_nothing_is_queued() {
         let stats = Arc::new(Stats::default());
-        let (webhooks, worker) = Webhooks::new(None, stats.clone()).unwrap();
+        let (webhooks, worker) =
+            Webhooks::new(None, stats.clone(), watch::Sender::new(false).subscribe()).unwrap();
         assert!(worker.is_none());
         webhooks.emit(901, "token", EventKind::MessageSent, &json!({}));
         let counters = serde_json::to_value(stats.snapshot()).unwrap();

@@ -92,7 +92,7 @@ async fn latency_delays_api_calls_but_not_the_control_api() {
         (
             200,
             json!({"routes": [], "latency_ms": 60_000, "error_rate": 0.0,
-        "rate_limit_rate": 0.0, "malformed_rate": 0.0})
+        "rate_limit_rate": 0.0, "malformed_rate": 0.0, "webhooks_held": false})
         )
     );
     assert!(
@@ -108,7 +108,7 @@ async fn fault_settings_are_validated_and_missing_knobs_are_zero() {
     let sandbox = one_team().await;
     let (_, initial) = sandbox.control(Method::GET, "/_sandbox/faults", None).await;
     let zero = json!({"routes": [], "latency_ms": 0, "error_rate": 0.0, "rate_limit_rate": 0.0,
-        "malformed_rate": 0.0});
+        "malformed_rate": 0.0, "webhooks_held": false});
     assert_eq!(initial, zero);
     sandbox
         .set_faults(json!({"error_rate": 0.25, "latency_ms": 7}))
@@ -118,7 +118,7 @@ async fn fault_settings_are_validated_and_missing_knobs_are_zero() {
     assert_eq!(
         replaced,
         json!({"routes": [], "latency_ms": 5, "error_rate": 0.0, "rate_limit_rate": 0.0,
-            "malformed_rate": 0.0})
+            "malformed_rate": 0.0, "webhooks_held": false})
     );
     for bad in [
         json!({"error_rate": 1.5}),

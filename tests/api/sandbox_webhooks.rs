@@ -230,3 +230,24 @@ async fn a_delivery_refused_every_time_is_given_up_and_counted() {
         json!({"delivered": 0, "failed": 1, "dropped": 0, "retries": 3})
     );
 }
+
+#[tokio::test]
+async fn held_webhooks_wait_until_released_and_keep_their_order() {
+    let receiver = spawn_receiver(0).await;
+    let sandbox = sandbox_posting_to(&receiver).await;
+    sandbox.set_faults(json!({"webhooks_held": true})).await;
+    for text in ["first", "second"] {
+        let inbound = json!({"inbox_id": 3001, "phone": "12125550181", "text": text});
+        sandbox
+            .control(Method::POST, "/_sandbox/inbound", Some(inbound))
+            .await;
+    }
+    let (_, stats) = sandbox.control(Method::GET, "/_sandbox/stats", None).await;
+    assert_eq!(stats["webhooks"]["delivered"], 0, "{stats}");
+    assert!(receiver.bodies.lock().unwrap().is_empty());
+
+    sandbox.set_faults(json!({})).await;
+    let events = receiver.wait_for(2).await;
+    let texts: Vec<&Value> = events.iter().map(|e| &e["event_data"]["text"]).collect();
+    assert_eq!(texts, [&json!("first"), &json!("second")]);
+}
