@@ -18,6 +18,7 @@ use super::CacheConfig;
 use super::batch::BatchCache;
 use super::carried::RowMove;
 use super::counts::{CountedFilter, Verdict, VerdictExpiry};
+use super::fresh_reads::FreshReads;
 use super::freshness::{Freshness, FreshnessExpiry, FreshnessMode, OfTenant};
 use super::generations::{Generations, Reach};
 use super::message_window::Window;
@@ -109,6 +110,9 @@ pub struct Caches {
     /// The conversation states lists were last moved on for, so a write and its webhook
     /// move them once.
     reported: ReportedStates,
+    /// The newest read of each conversation past the caches, which answers an event reporting
+    /// the very state it found.
+    pub(super) fresh_reads: FreshReads,
     /// How long each team's conversation entries live, and which tenants each team has.
     freshness: Arc<Freshness>,
     /// This gateway's mark on the hints of its own writes ([`Caches::hint_of_write`]), so it
@@ -211,6 +215,7 @@ impl Caches {
                 freshness.longest_lifetime() * 2 + Duration::from_secs(60),
             ),
             reported: ReportedStates::new(capacity),
+            fresh_reads: FreshReads::new(capacity),
             answer_generations: moka::sync::Cache::builder()
                 .max_capacity(capacity)
                 .time_to_live(freshness.longest_lifetime() * 2 + Duration::from_secs(60))
@@ -516,6 +521,7 @@ impl Caches {
         };
         for &tenant in &tenants {
             let reported = place.reported.as_ref();
+            self.fresh_reads.reported(tenant, conversation, reported);
             if reported
                 .is_none_or(|state| self.reported.moves_lists(tenant, state, rows_are_states))
             {
@@ -645,6 +651,7 @@ impl Caches {
         self.conversation_counts.invalidate_all();
         self.generations.forget_all();
         self.reported.forget_all();
+        self.fresh_reads.forget_all();
     }
 }
 

@@ -12,6 +12,7 @@ mod carried;
 mod config;
 mod counts;
 mod entities;
+mod fresh_reads;
 mod freshness;
 mod generations;
 mod last_message;
@@ -257,15 +258,21 @@ impl Loaders {
     }
 
     /// A conversation as the upstream had it after the event whose fingerprint is
-    /// `fingerprint`: read past every cache once, however many subscriptions the event
-    /// concerns. `None` when it does not exist.
+    /// `fingerprint`, which reports it as `reported`: read past every cache once, however many
+    /// subscriptions the event concerns, unless the newest such read (a write's, say) shows
+    /// `reported` or a later state.
+    /// What it returns is always the upstream's copy, never the event's. `None` when it does
+    /// not exist.
     pub async fn conversation_after(
         &self,
         fingerprint: &str,
-        id: i64,
+        reported: &Conversation,
     ) -> Result<Option<Arc<Conversation>>, ApiError> {
-        let conversation = self.source.conversation_after(fingerprint, id).await?;
-        Ok(self.seen_fresh(id, conversation).await)
+        let conversation = self
+            .source
+            .conversation_after(fingerprint, reported)
+            .await?;
+        Ok(self.seen_fresh(reported.id, conversation).await)
     }
 
     /// Keeps what a fresh read of conversation `id` found for the rest of the operation.

@@ -51,12 +51,11 @@ impl ReportedStates {
         rows_are_states: bool,
     ) -> bool {
         let key = (tenant, state.id);
-        let Ok(encoded) = serde_json::to_vec(state) else {
+        let Some(digest) = state_digest(state) else {
             self.last.invalidate(&key);
             return true;
         };
-        let digest: [u8; 32] = Sha256::digest(encoded).into();
-        let comparable = rows_are_states && state.updated.is_some() && state.unread_users.is_some();
+        let comparable = rows_are_states && state.unread_users.is_some();
         if comparable && self.last.get(&key) == Some(digest) {
             return false;
         }
@@ -67,6 +66,14 @@ impl ReportedStates {
     pub(super) fn forget_all(&self) {
         self.last.invalidate_all();
     }
+}
+
+/// The SHA-256 digest of `state`'s encoding, to tell two states apart: `None` for a state
+/// without `updated`, which could be any state of its conversation.
+pub(super) fn state_digest(state: &Conversation) -> Option<[u8; 32]> {
+    state.updated?;
+    let encoded = serde_json::to_vec(state).ok()?;
+    Some(Sha256::digest(encoded).into())
 }
 
 #[cfg(test)]

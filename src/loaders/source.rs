@@ -275,13 +275,16 @@ impl Source {
         &self,
         id: i64,
     ) -> Result<Option<Arc<Conversation>>, ApiError> {
+        let under_way = self.caches.fresh_reads.begin(self.tenant, id);
         match self.upstream.conversation(id).await {
             Ok(conversation) => {
                 let conversation = Arc::new(conversation);
+                under_way.found(Some(Arc::clone(&conversation)));
                 self.remember_conversation(Arc::clone(&conversation)).await;
                 Ok(Some(conversation))
             }
             Err(UpstreamError::NotFound) => {
+                under_way.found(None);
                 self.caches
                     .conversations
                     .invalidate(&(self.tenant, id))
@@ -292,15 +295,23 @@ impl Source {
         }
     }
 
-    /// [`Self::fresh_conversation`], read once after the event `fingerprint` names for every
-    /// reader that asks on its account.
+    /// The conversation as the upstream has it after the event `fingerprint` names, which
+    /// reports it as `reported`: the newest read past the caches when that shows `reported`
+    /// or a later state (see `fresh_reads`), else [`Self::fresh_conversation`]; once for
+    /// every reader that asks on the event's account.
     pub(super) async fn conversation_after(
         &self,
         fingerprint: &str,
-        id: i64,
+        reported: &Conversation,
     ) -> Result<Option<Arc<Conversation>>, ApiError> {
+        let id = reported.id;
         let key = (self.tenant, id, fingerprint.to_owned());
-        let fill = || self.fresh_conversation(id);
+        let fill = || async move {
+            match self.caches.fresh_reads.showing(self.tenant, reported).await {
+                Some(read) => Ok(Some(read)),
+                None => self.fresh_conversation(id).await,
+            }
+        };
         self.read_through(CacheKind::EventReads, &self.caches.event_reads, key, fill)
             .await
     }

@@ -26,9 +26,10 @@ pub struct Subscription;
 ///
 /// An event is a hint, not a source: its content only picks the subscriptions it may concern
 /// (its team, and the inbox and conversation it names). What a subscription delivers is read
-/// again from the upstream, past the caches (once for every subscription the event concerns),
-/// and checked against the subscription's scope again, so a forged or stale event can neither
-/// change what a subscriber is told nor reach a subscriber outside the inbox. An event whose
+/// again from the upstream, past the caches (once for every subscription the event concerns;
+/// not at all when the newest such read, such as a write's, shows the state the event reports
+/// or a later one), and checked against the subscription's scope again, so a forged or stale event
+/// can neither change what a subscriber is told nor reach a subscriber outside the inbox. An event whose
 /// object cannot be read again (the upstream has no such object, or is failing) is skipped,
 /// and the log says why.
 #[SubscriptionRoot]
@@ -197,7 +198,7 @@ impl Scope {
         context.loaders.forget_all();
         let conversation = context
             .loaders
-            .conversation_after(&event.fingerprint, hint.id)
+            .conversation_after(&event.fingerprint, hint)
             .await
             .inspect_err(|error| skipped(event, error))
             .ok()??;

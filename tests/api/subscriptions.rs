@@ -5,12 +5,15 @@ use std::time::Duration;
 
 use heymarket_gateway::config::UpstreamAuth;
 use heymarket_sandbox::SandboxConfig;
+use heymarket_sandbox::readings::{Readings, WriteEvents};
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    TestApp, database_id, eventually_ok, global, json_at, routes, spawn_app_with_webhooks,
+    TestApp, database_id, eventually, eventually_ok, global, json_at, newest_open, routes,
+    spawn_app_with_webhooks,
 };
-use crate::sandbox_support::roomy_config;
+use crate::mutations::mutate;
+use crate::sandbox_support::{roomy_config, spawn_app_playing};
 use crate::ws_support::{Init, first_delivery, inbound, result_where};
 
 async fn app() -> TestApp {
@@ -104,6 +107,82 @@ async fn an_event_is_read_again_once_for_every_subscription_it_concerns() {
         routes(&[("GET /v1/conversations/{id}", 1)]),
         "one read after the event, for all three subscriptions"
     );
+}
+
+/// When the webhook of a write arrives, against the write's own read of its conversation.
+#[derive(Debug, Clone, Copy)]
+enum WebhookArrives {
+    AfterTheRead,
+    DuringTheRead,
+}
+
+#[tokio::test]
+async fn an_event_reporting_what_a_write_read_back_is_not_read_again_under_every_profile() {
+    let query = "subscription($inbox: ID!) { conversationUpdated(inboxIds: [$inbox]) { databaseId status } }";
+    for (profile, readings) in Readings::profiles() {
+        let app = spawn_app_playing(*readings).await;
+        let mut subscriber = app.subscriber(json!({})).await;
+        subscriber
+            .subscribe(query, json!({"inbox": global("Inbox:3001")}))
+            .await;
+        first_delivery(&app, &mut subscriber, 3001, "12125550141").await;
+        for (row, arrives) in [WebhookArrives::AfterTheRead, WebhookArrives::DuringTheRead]
+            .into_iter()
+            .enumerate()
+        {
+            let listed = newest_open(&app, &[3001]).await;
+            let closing: String = json_at(
+                &listed,
+                &format!("/data/conversations/nodes/{row}/databaseId"),
+            );
+            let case = format!("{profile}, webhook {arrives:?}");
+            // The close's webhook (where the upstream sends one) is held until the write has
+            // read its conversation back, or has begun to.
+            app.sandbox.set_faults(json!({"webhooks_held": true})).await;
+            if let WebhookArrives::DuringTheRead = arrives {
+                app.sandbox
+                    .set_faults(json!({"webhooks_held": true, "routes": ["GET /v1/conversations/{id}"], "latency_ms": 1_500}))
+                    .await;
+            }
+            app.sandbox.take_calls().await;
+            let close = mutate(
+                &app,
+                "closeConversation",
+                "CloseConversationInput",
+                "conversation { status }",
+                json!({ "conversationId": global(&format!("Conversation:{closing}")) }),
+                None,
+            );
+            let release = async {
+                if let WebhookArrives::DuringTheRead = arrives {
+                    eventually("the write to read its conversation back", async || {
+                        app.sandbox.calls("GET /v1/conversations/{id}").await == 1
+                    })
+                    .await;
+                    app.sandbox.set_faults(json!({})).await;
+                }
+            };
+            let ((closed, body), ()) = futures::join!(close, release);
+            assert_eq!(closed["conversation"]["status"], "CLOSED", "{case}: {body}");
+            app.sandbox.set_faults(json!({})).await;
+            if readings.write_events == WriteEvents::Fired {
+                let update = result_where(&mut subscriber, "conversationUpdated", |c| {
+                    c["databaseId"] == closing.as_str()
+                })
+                .await;
+                assert_eq!(
+                    update["data"]["conversationUpdated"]["status"], "CLOSED",
+                    "{case}"
+                );
+            }
+            let calls = app.sandbox.take_calls().await;
+            assert_eq!(
+                calls.get("GET /v1/conversations/{id}"),
+                Some(&1),
+                "{case}: only the write's own read: {calls:?}"
+            );
+        }
+    }
 }
 
 #[tokio::test]
