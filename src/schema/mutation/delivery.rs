@@ -183,25 +183,40 @@ async fn read_back(
     if let Some(thread) = sent.convo_id.filter(|_| outgoing.starts_email_thread()) {
         return read_back_from_thread(context, outgoing, sent, thread).await;
     }
-    let found = find_sent(
-        context,
-        &outgoing.target,
-        outgoing.inbox.id,
-        sent.id,
-        sent.date,
-    )
-    .await?;
-    let Some(message) = found else {
+    // A reply's conversation is read back alongside its message: sooner, and while the
+    // send's webhook may still be on its way, so the webhook need not read it again.
+    let known = outgoing.conversation();
+    let (found, conversation) = futures::join!(
+        find_sent(
+            context,
+            &outgoing.target,
+            outgoing.inbox.id,
+            sent.id,
+            sent.date,
+        ),
+        async {
+            match known {
+                Some(id) => Some(found_again(context, id, None).await),
+                None => None,
+            }
+        }
+    );
+    let Some(message) = found? else {
         return Err(missing_from_history(
             sent.id,
             outgoing.idempotency_key().is_some(),
         ));
     };
-    let conversation_id = outgoing
-        .conversation()
-        .or_else(|| conversation_of(&message))
-        .or(sent.convo_id);
-    delivered(context, message, conversation_id).await
+    match (known, conversation) {
+        (Some(id), Some(conversation)) => Ok(Delivered {
+            message: Message::new(Arc::new(message), id),
+            conversation: conversation?,
+        }),
+        _ => {
+            let conversation_id = conversation_of(&message).or(sent.convo_id);
+            delivered(context, message, conversation_id).await
+        }
+    }
 }
 
 /// A new email thread's first message, read back from the conversation the answer named: its
