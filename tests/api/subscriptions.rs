@@ -116,9 +116,68 @@ enum WebhookArrives {
     DuringTheRead,
 }
 
+/// A write whose webhook concerns `conversationUpdated`, and the status it leaves.
+#[derive(Debug, Clone, Copy)]
+enum Write {
+    Close,
+    Reply,
+}
+
+impl Write {
+    async fn make(self, app: &TestApp, conversation: &str) -> (Value, Value) {
+        let id = global(&format!("Conversation:{conversation}"));
+        match self {
+            Self::Close => {
+                mutate(
+                    app,
+                    "closeConversation",
+                    "CloseConversationInput",
+                    "conversation { status }",
+                    json!({ "conversationId": id }),
+                    None,
+                )
+                .await
+            }
+            Self::Reply => {
+                mutate(
+                    app,
+                    "sendMessage",
+                    "SendMessageInput",
+                    "conversation { status } userErrors { code }",
+                    json!({ "conversationId": id, "text": "On our way." }),
+                    None,
+                )
+                .await
+            }
+        }
+    }
+
+    /// The write's first read after it: the webhook is let through once it has begun. (A
+    /// reply looks for its message in the history, and must read its conversation meanwhile.)
+    fn first_read(self) -> &'static str {
+        match self {
+            Self::Close => "GET /v1/conversations/{id}",
+            Self::Reply => "GET /v1/messages",
+        }
+    }
+
+    fn leaves(self) -> &'static str {
+        match self {
+            Self::Close => "CLOSED",
+            Self::Reply => "OPEN",
+        }
+    }
+}
+
 #[tokio::test]
 async fn an_event_reporting_what_a_write_read_back_is_not_read_again_under_every_profile() {
     let query = "subscription($inbox: ID!) { conversationUpdated(inboxIds: [$inbox]) { databaseId status } }";
+    let cases = [
+        (Write::Close, WebhookArrives::AfterTheRead),
+        (Write::Close, WebhookArrives::DuringTheRead),
+        (Write::Reply, WebhookArrives::AfterTheRead),
+        (Write::Reply, WebhookArrives::DuringTheRead),
+    ];
     for (profile, readings) in Readings::profiles() {
         let app = spawn_app_playing(*readings).await;
         let mut subscriber = app.subscriber(json!({})).await;
@@ -126,52 +185,47 @@ async fn an_event_reporting_what_a_write_read_back_is_not_read_again_under_every
             .subscribe(query, json!({"inbox": global("Inbox:3001")}))
             .await;
         first_delivery(&app, &mut subscriber, 3001, "12125550141").await;
-        for (row, arrives) in [WebhookArrives::AfterTheRead, WebhookArrives::DuringTheRead]
-            .into_iter()
-            .enumerate()
-        {
+        for (write, arrives) in cases {
             let listed = newest_open(&app, &[3001]).await;
-            let closing: String = json_at(
-                &listed,
-                &format!("/data/conversations/nodes/{row}/databaseId"),
-            );
-            let case = format!("{profile}, webhook {arrives:?}");
-            // The close's webhook (where the upstream sends one) is held until the write has
+            // Below the conversations written before: a reply moves its own to the top.
+            let conversation: String = json_at(&listed, "/data/conversations/nodes/3/databaseId");
+            let case = format!("{profile}, {write:?}, webhook {arrives:?}");
+            // The write's webhook (where the upstream sends one) is held until the write has
             // read its conversation back, or has begun to.
             app.sandbox.set_faults(json!({"webhooks_held": true})).await;
             if let WebhookArrives::DuringTheRead = arrives {
+                let reads = ["GET /v1/conversations/{id}", "GET /v1/messages"];
                 app.sandbox
-                    .set_faults(json!({"webhooks_held": true, "routes": ["GET /v1/conversations/{id}"], "latency_ms": 1_500}))
+                    .set_faults(
+                        json!({"webhooks_held": true, "routes": reads, "latency_ms": 1_500}),
+                    )
                     .await;
             }
             app.sandbox.take_calls().await;
-            let close = mutate(
-                &app,
-                "closeConversation",
-                "CloseConversationInput",
-                "conversation { status }",
-                json!({ "conversationId": global(&format!("Conversation:{closing}")) }),
-                None,
-            );
             let release = async {
                 if let WebhookArrives::DuringTheRead = arrives {
-                    eventually("the write to read its conversation back", async || {
-                        app.sandbox.calls("GET /v1/conversations/{id}").await == 1
+                    eventually("the write to read back", async || {
+                        app.sandbox.calls(write.first_read()).await == 1
                     })
                     .await;
                     app.sandbox.set_faults(json!({})).await;
                 }
             };
-            let ((closed, body), ()) = futures::join!(close, release);
-            assert_eq!(closed["conversation"]["status"], "CLOSED", "{case}: {body}");
+            let ((written, body), ()) = futures::join!(write.make(&app, &conversation), release);
+            assert_eq!(
+                written["conversation"]["status"],
+                write.leaves(),
+                "{case}: {body}"
+            );
             app.sandbox.set_faults(json!({})).await;
             if readings.write_events == WriteEvents::Fired {
                 let update = result_where(&mut subscriber, "conversationUpdated", |c| {
-                    c["databaseId"] == closing.as_str()
+                    c["databaseId"] == conversation.as_str()
                 })
                 .await;
                 assert_eq!(
-                    update["data"]["conversationUpdated"]["status"], "CLOSED",
+                    update["data"]["conversationUpdated"]["status"],
+                    write.leaves(),
                     "{case}"
                 );
             }
