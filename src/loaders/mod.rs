@@ -260,9 +260,8 @@ impl Loaders {
     /// A conversation as the upstream had it after the event whose fingerprint is
     /// `fingerprint`, which reports it as `reported`: read past every cache once, however many
     /// subscriptions the event concerns, unless the newest such read (a write's, say) shows
-    /// `reported` or a later state.
-    /// What it returns is always the upstream's copy, never the event's. `None` when it does
-    /// not exist.
+    /// `reported` or a later state. What it returns is always the upstream's copy, never the
+    /// event's. `None` when it does not exist.
     pub async fn conversation_after(
         &self,
         fingerprint: &str,

@@ -12,6 +12,7 @@
 use std::sync::Arc;
 
 use async_graphql::Context;
+use futures::future::OptionFuture;
 
 use super::outgoing::{Outgoing, SendRequest};
 use super::subject::found_again;
@@ -185,8 +186,12 @@ async fn read_back(
     }
     // A reply's conversation is read back alongside its message: sooner, and while the
     // send's webhook may still be on its way, so the webhook need not read it again.
-    let known = outgoing.conversation();
-    let (found, conversation) = futures::join!(
+    let reply_read_back = OptionFuture::from(
+        outgoing
+            .conversation()
+            .map(|id| async move { (id, found_again(context, id, None).await) }),
+    );
+    let (found, reply) = futures::join!(
         find_sent(
             context,
             &outgoing.target,
@@ -194,12 +199,7 @@ async fn read_back(
             sent.id,
             sent.date,
         ),
-        async {
-            match known {
-                Some(id) => Some(found_again(context, id, None).await),
-                None => None,
-            }
-        }
+        reply_read_back,
     );
     let Some(message) = found? else {
         return Err(missing_from_history(
@@ -207,12 +207,12 @@ async fn read_back(
             outgoing.idempotency_key().is_some(),
         ));
     };
-    match (known, conversation) {
-        (Some(id), Some(conversation)) => Ok(Delivered {
+    match reply {
+        Some((id, conversation)) => Ok(Delivered {
             message: Message::new(Arc::new(message), id),
             conversation: conversation?,
         }),
-        _ => {
+        None => {
             let conversation_id = conversation_of(&message).or(sent.convo_id);
             delivered(context, message, conversation_id).await
         }
