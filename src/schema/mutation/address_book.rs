@@ -9,11 +9,12 @@ use async_graphql::{Context, ID, InputObject, Object};
 use futures::future::try_join_all;
 
 use super::payload::contact_payload;
+use super::subject::forget_written_contacts;
 use super::user_error::{Failure, UserError, UserErrorCode, rejected};
 use crate::email_address;
 use crate::error::ApiError;
 use crate::phone;
-use crate::schema::context::{RequestContext, Written};
+use crate::schema::context::RequestContext;
 use crate::schema::node::{GlobalId, NodeKind};
 use crate::schema::scalars::Int64;
 use crate::schema::types::Contact;
@@ -140,11 +141,7 @@ async fn create(ctx: &Context<'_>, input: CreateContactInput) -> Result<Contact,
     };
     let written = context.upstream().create_contact(&write).await;
     let addresses = [Some(phone.as_str()), write.email.as_deref()];
-    context
-        .loaders
-        .forget_contacts(None, addresses.into_iter().flatten())
-        .await;
-    context.tell_replicas(Written::Contact).await;
+    forget_written_contacts(context, None, addresses.into_iter().flatten()).await;
     let id = written.map_err(rejected)?;
     read_back(context, id).await
 }
@@ -205,11 +202,7 @@ async fn update(ctx: &Context<'_>, input: UpdateContactInput) -> Result<Contact,
         current.email.as_deref(),
         write.email.as_deref(),
     ];
-    context
-        .loaders
-        .forget_contacts(Some(id), addresses.into_iter().flatten())
-        .await;
-    context.tell_replicas(Written::Contact).await;
+    forget_written_contacts(context, Some(id), addresses.into_iter().flatten()).await;
     written.map_err(rejected)?;
     read_back(context, id).await
 }

@@ -3,9 +3,10 @@
 use async_graphql::{Context, ID, InputObject, Object};
 
 use super::payload::contact_payload;
+use super::subject::forget_written_contacts;
 use super::user_error::{Failure, rejected};
 use crate::error::ApiError;
-use crate::schema::context::{RequestContext, Written};
+use crate::schema::context::RequestContext;
 use crate::schema::node::{GlobalId, NodeKind};
 use crate::schema::types::Contact;
 use crate::upstream::requests::{ContactRef, ContactStatus, ContactStatusRequest};
@@ -72,11 +73,7 @@ async fn set_opt_out(ctx: &Context<'_>, id: &ID, opted_out: bool) -> Result<Cont
     };
     let written = context.upstream().set_contact_status(&request).await;
     let addresses = [phone, contact.email.as_deref()];
-    context
-        .loaders
-        .forget_contacts(Some(id), addresses.into_iter().flatten())
-        .await;
-    context.tell_replicas(Written::Contact).await;
+    forget_written_contacts(context, Some(id), addresses.into_iter().flatten()).await;
     written.map_err(rejected)?;
     let contact = context
         .loaders

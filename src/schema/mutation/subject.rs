@@ -98,6 +98,18 @@ pub(super) async fn found_again(
     Ok(Conversation(conversation))
 }
 
+/// After a write of contact `id` (when known) at `addresses`: the other replicas are told
+/// first, which moves on the contacts they share, and only then are this replica's copies
+/// forgotten, so none is filled again from what was shared before the write.
+pub(super) async fn forget_written_contacts<'a>(
+    context: &RequestContext,
+    id: Option<i64>,
+    addresses: impl IntoIterator<Item = &'a str>,
+) {
+    context.tell_replicas(Written::Contact).await;
+    context.loaders.forget_contacts(id, addresses).await;
+}
+
 /// Only an inbox's members may act in it: send from it, or change its conversations.
 pub(super) fn check_member(inbox: &Inbox, actor: &TeamMember) -> Result<(), UserError> {
     if inbox.members.contains(&actor.id) {
