@@ -122,7 +122,9 @@ pub struct Caches {
     /// change of the tenant's data moves it on.
     answer_generations: moka::sync::Cache<TenantKey, u64>,
     /// The cache replicas share, with Redis (see `shared`).
-    pub(super) shared: Option<SharedTier>,
+    pub(super) shared: Option<Arc<SharedTier>>,
+    /// How long a contact is kept here, which bounds how long one is shared.
+    ttl_contacts: Duration,
     /// Most messages asked of one team-wide message listing.
     pub(super) messages_batch_limit: u32,
     /// Where look-ups and DataLoader batches are counted.
@@ -223,6 +225,7 @@ impl Caches {
             freshness,
             replica: rand::random(),
             shared: None,
+            ttl_contacts: config.ttl_contacts,
             messages_batch_limit: config.messages_batch_limit,
             metrics: LoaderMetrics::default(),
         }
@@ -238,12 +241,17 @@ impl Caches {
     /// Reads through `store`, shared with the other replicas, behind these caches (see
     /// `shared`).
     pub fn with_shared_store(mut self, store: Arc<dyn SharedStore>) -> Self {
-        self.shared = Some(SharedTier::new(store, self.freshness.longest_lifetime()));
+        let safety_ttl = self.freshness.longest_lifetime();
+        self.shared = Some(Arc::new(SharedTier::new(
+            store,
+            safety_ttl,
+            self.ttl_contacts,
+        )));
         self
     }
 
     /// The shared cache and `tenant`'s team, when there is one and the team is event-driven.
-    pub(super) fn shared_for(&self, tenant: &TenantKey) -> Option<(&SharedTier, i64)> {
+    pub(super) fn shared_for(&self, tenant: &TenantKey) -> Option<(&Arc<SharedTier>, i64)> {
         let shared = self.shared.as_ref()?;
         Some((shared, self.freshness.event_driven_team(tenant)?))
     }

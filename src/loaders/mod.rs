@@ -37,7 +37,7 @@ pub use counts::Verdict;
 pub use generations::Reach;
 pub use last_message::LastMessageTarget;
 pub use scheduled::ScheduledMemory;
-pub use shared::{SharedRead, SharedStore};
+pub use shared::{SharedRead, SharedScope, SharedStore};
 pub use source::Audience;
 
 /// The address a conversation's contact is looked up by: its phone, or for an email thread,

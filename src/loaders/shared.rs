@@ -9,6 +9,11 @@
 //! writes into the epoch it read in. What is shared is what the team's events invalidate:
 //! conversations, list pages, counts, histories and team-wide message listings.
 //!
+//! Contacts change on events of their own (opt-ins and opt-outs, contact writes), and else only
+//! in the Heymarket app, which sends no event: they are kept by a **contacts epoch** of the
+//! team that only those events move, for half their own TTL (`--cache-ttl-contacts`), so a
+//! copy is never older than 1.5 times it either.
+//!
 //! Only a team that is **event-driven** on this replica (see `freshness`) uses it. Without
 //! events nothing would move the epoch, and an entry would be as old as the replica that
 //! fetched it first, not as old as the short TTL each replica promises; such teams keep to
@@ -38,11 +43,26 @@ const SHARED_FORMAT: u32 = 1;
 /// of KiB): Redis memory stays bounded per entry.
 const LARGEST_ENTRY_BYTES: usize = 1 << 20;
 
+/// Which of a team's epochs an entry is kept by: the events that move it (see the module's
+/// notes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SharedScope {
+    /// Moved by every event of the team: conversations, lists, counts, histories, listings.
+    Conversations,
+    /// Moved by the events that concern a contact: contacts by address.
+    Contacts,
+}
+
 /// Where replicas share entries, by team epoch (implemented over Redis).
 pub trait SharedStore: Send + Sync + 'static {
-    /// The values of `keys` in `team_id`'s current epoch, with that epoch; `None` when the
-    /// store cannot answer now.
-    fn read<'a>(&'a self, team_id: i64, keys: &'a [String]) -> BoxFuture<'a, Option<SharedRead>>;
+    /// The values of `keys` in `team_id`'s current epoch of `scope`, with that epoch; `None`
+    /// when the store cannot answer now.
+    fn read<'a>(
+        &'a self,
+        team_id: i64,
+        scope: SharedScope,
+        keys: &'a [String],
+    ) -> BoxFuture<'a, Option<SharedRead>>;
 
     /// Keeps `entries` in `epoch` for `lifetime`. A failure only loses the sharing.
     fn write(
@@ -63,16 +83,37 @@ pub struct SharedRead {
 /// The shared cache as the loaders use it.
 pub(super) struct SharedTier {
     store: Arc<dyn SharedStore>,
-    /// How long an entry lives in the store.
+    /// How long an entry of [`SharedScope::Conversations`] lives in the store.
     lifetime: Duration,
+    /// How long an entry of [`SharedScope::Contacts`] lives in the store.
+    contacts_lifetime: Duration,
+}
+
+/// What [`SharedTier::read_many`] found: a value per key (`None` where there is none that
+/// decodes), and where to keep what is filled instead.
+pub(super) struct Shared<V> {
+    pub(super) values: Vec<Option<V>>,
+    pub(super) at: SharedEpoch,
+}
+
+/// The epoch some entries were read in, which what is filled for them is written into.
+pub(super) struct SharedEpoch {
+    epoch: String,
+    scope: SharedScope,
 }
 
 impl SharedTier {
-    /// Entries in `store`, for half of `safety_ttl` (see the module's notes).
-    pub(super) fn new(store: Arc<dyn SharedStore>, safety_ttl: Duration) -> Self {
+    /// Entries in `store`, for half of `safety_ttl`, and contacts for half of `contacts_ttl`
+    /// (see the module's notes).
+    pub(super) fn new(
+        store: Arc<dyn SharedStore>,
+        safety_ttl: Duration,
+        contacts_ttl: Duration,
+    ) -> Self {
         Self {
             store,
             lifetime: safety_ttl / 2,
+            contacts_lifetime: contacts_ttl.min(safety_ttl) / 2,
         }
     }
 
@@ -89,34 +130,85 @@ impl SharedTier {
         V: Serialize + DeserializeOwned,
         Fill: Future<Output = Result<V, ApiError>>,
     {
-        let keys = [format!("v{SHARED_FORMAT}:{key}")];
-        let Some(SharedRead { epoch, values }) = self.store.read(team_id, &keys).await else {
+        let keys = [key];
+        let scope = SharedScope::Conversations;
+        let Some(Shared { values, at }) = self.read_many(metrics, team_id, scope, &keys).await
+        else {
             return fill.await;
         };
-        let [key] = keys;
-        if let Some(bytes) = values.into_iter().next().flatten() {
-            match serde_json::from_slice(&bytes) {
-                Ok(value) => {
-                    metrics.count_cache(CacheKind::Shared, 1, 0);
-                    return Ok(value);
-                }
-                Err(error) => {
-                    tracing::warn!(%error, "a shared cache entry does not decode; reading the upstream instead");
-                }
-            }
+        if let Some(value) = values.into_iter().next().flatten() {
+            return Ok(value);
         }
-        metrics.count_cache(CacheKind::Shared, 0, 1);
         let value = fill.await?;
-        match serde_json::to_vec(&value) {
-            Ok(bytes) if bytes.len() <= LARGEST_ENTRY_BYTES => {
-                self.store
-                    .write(epoch, vec![(key, bytes)], self.lifetime)
-                    .await;
-            }
-            Ok(_) => {}
-            Err(error) => tracing::error!(%error, "cannot encode an entry to share"),
-        }
+        let [key] = keys;
+        self.write_many(at, [(key, &value)]).await;
         Ok(value)
+    }
+
+    /// The values under `keys` in `team_id`'s current epoch of `scope` (counted as hits and
+    /// misses); `None` when the store cannot answer now.
+    pub(super) async fn read_many<V: DeserializeOwned>(
+        &self,
+        metrics: &LoaderMetrics,
+        team_id: i64,
+        scope: SharedScope,
+        keys: &[String],
+    ) -> Option<Shared<V>> {
+        let keys: Vec<String> = keys
+            .iter()
+            .map(|key| format!("v{SHARED_FORMAT}:{key}"))
+            .collect();
+        let SharedRead { epoch, values } = self.store.read(team_id, scope, &keys).await?;
+        let values: Vec<Option<V>> = values
+            .into_iter()
+            .map(|bytes| {
+                serde_json::from_slice(&bytes?)
+                    .inspect_err(|error| {
+                        tracing::warn!(%error, "a shared cache entry does not decode; reading the upstream instead");
+                    })
+                    .ok()
+            })
+            .collect();
+        let hits = values.iter().filter(|value| value.is_some()).count();
+        let count = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+        metrics.count_cache(CacheKind::Shared, count(hits), count(values.len() - hits));
+        Some(Shared {
+            values,
+            at: SharedEpoch { epoch, scope },
+        })
+    }
+
+    /// Keeps `entries` in the epoch `at`, for the other replicas (those too large to share are
+    /// left out).
+    pub(super) async fn write_many<'v, V>(
+        &self,
+        at: SharedEpoch,
+        entries: impl IntoIterator<Item = (String, &'v V)>,
+    ) where
+        V: Serialize + 'v,
+    {
+        let encoded =
+            entries
+                .into_iter()
+                .filter_map(|(key, value)| match serde_json::to_vec(value) {
+                    Ok(bytes) if bytes.len() <= LARGEST_ENTRY_BYTES => {
+                        Some((format!("v{SHARED_FORMAT}:{key}"), bytes))
+                    }
+                    Ok(_) => None,
+                    Err(error) => {
+                        tracing::error!(%error, "cannot encode an entry to share");
+                        None
+                    }
+                });
+        let entries: Vec<_> = encoded.collect();
+        if entries.is_empty() {
+            return;
+        }
+        let lifetime = match at.scope {
+            SharedScope::Conversations => self.lifetime,
+            SharedScope::Contacts => self.contacts_lifetime,
+        };
+        self.store.write(at.epoch, entries, lifetime).await;
     }
 }
 
@@ -129,7 +221,7 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::*;
-    use crate::upstream::models::{Conversation, Message};
+    use crate::upstream::models::{Contact, Conversation, Message};
 
     /// Every field name a shared model encodes; a change here changes what replicas exchange,
     /// so [`SHARED_FORMAT`] must move with it.
@@ -145,12 +237,13 @@ mod tests {
     fn the_shared_encoding_is_pinned_to_its_format() {
         let conversation = encoded_fields::<Conversation>(json!({"id": 1}));
         let message = encoded_fields::<Message>(json!({"id": 1}));
-        let fields = format!("{conversation:?} {message:?}");
+        let contact = encoded_fields::<Contact>(json!({"id": 1}));
+        let fields = format!("{conversation:?} {message:?} {contact:?}");
         assert_eq!(
             (SHARED_FORMAT, fields.as_str()),
             (
                 1,
-                r#"{"assigned", "blocked", "channel", "created", "creator", "id", "inbox", "last_inbound", "last_msg", "local_id", "members", "muted", "name", "read", "replied", "snooze_till", "status", "target", "type", "unread", "unread_users", "updated"} {"author", "conversation", "date", "gallery", "id", "local_id", "media", "phone", "private", "raw_error", "status", "target", "target_errors", "text", "type", "updated", "user"}"#
+                r#"{"assigned", "blocked", "channel", "created", "creator", "id", "inbox", "last_inbound", "last_msg", "local_id", "members", "muted", "name", "read", "replied", "snooze_till", "status", "target", "type", "unread", "unread_users", "updated"} {"author", "conversation", "date", "gallery", "id", "local_id", "media", "phone", "private", "raw_error", "status", "target", "target_errors", "text", "type", "updated", "user"} {"assigned_user_id", "blocked", "created", "creator_id", "custom", "display_name", "email", "first", "id", "is_opted_out", "last", "phone", "rev", "shared", "tags", "team_id", "updated", "uuid"}"#
             ),
             "the encoding of a shared model changed: move SHARED_FORMAT on, then pin the new fields here"
         );
@@ -167,10 +260,11 @@ mod tests {
         fn read<'a>(
             &'a self,
             team_id: i64,
+            scope: SharedScope,
             keys: &'a [String],
         ) -> BoxFuture<'a, Option<SharedRead>> {
             let epoch = self.epochs.lock().unwrap().get(&team_id).copied();
-            let epoch = format!("{team_id}:{}:", epoch.unwrap_or(0));
+            let epoch = format!("{team_id}:{scope:?}:{}:", epoch.unwrap_or(0));
             let entries = self.entries.lock().unwrap();
             let values = keys
                 .iter()
@@ -195,7 +289,11 @@ mod tests {
 
     fn tier() -> (SharedTier, Arc<MemoryStore>) {
         let store = Arc::new(MemoryStore::default());
-        let tier = SharedTier::new(store.clone(), Duration::from_secs(300));
+        let tier = SharedTier::new(
+            store.clone(),
+            Duration::from_secs(300),
+            Duration::from_secs(120),
+        );
         (tier, store)
     }
 
@@ -223,11 +321,10 @@ mod tests {
     async fn an_entry_that_does_not_decode_is_filled_again_and_a_failed_fill_is_not_kept() {
         let (tier, store) = tier();
         let metrics = LoaderMetrics::default();
-        store
-            .entries
-            .lock()
-            .unwrap()
-            .insert("7:0:count".to_owned(), b"not json".to_vec());
+        store.entries.lock().unwrap().insert(
+            "7:Conversations:0:v1:count".to_owned(),
+            b"not json".to_vec(),
+        );
         let count = tier
             .read_through(&metrics, 7, "count".to_owned(), async { Ok(3_u64) })
             .await;
@@ -239,6 +336,12 @@ mod tests {
             })
             .await;
         assert!(failed.is_err());
-        assert!(!store.entries.lock().unwrap().contains_key("7:0:other"));
+        assert!(
+            !store
+                .entries
+                .lock()
+                .unwrap()
+                .contains_key("7:Conversations:0:v1:other")
+        );
     }
 }

@@ -18,8 +18,9 @@ use super::batch::BatchFetch;
 use super::cache::{Caches, shared_error};
 use super::carried::Relied;
 use super::counts::{CountedFilter, Verdict};
+use super::shared::{Shared, SharedScope, SharedTier};
 use crate::error::ApiError;
-use crate::metrics::CacheKind;
+use crate::metrics::{CacheKind, LoaderMetrics};
 use crate::pagination::SortKey;
 use crate::upstream::models::{
     Contact, Conversation, CustomField, Inbox, Message, Scheduled, Tag, Team, Template,
@@ -570,31 +571,28 @@ impl Source {
     ) -> Result<HashMap<String, Arc<Contact>>, ApiError> {
         let tenant = self.tenant;
         let upstream = self.upstream.clone();
+        let shared = self
+            .caches
+            .shared_for(&tenant)
+            .map(|(tier, team_id)| (Arc::clone(tier), team_id));
+        let metrics = self.caches.metrics.clone();
         let search: BatchFetch<(TenantKey, String), Arc<Contact>> =
             Arc::new(move |keys: Vec<(TenantKey, String)>| {
                 let upstream = upstream.clone();
+                let shared = shared.clone();
+                let metrics = metrics.clone();
                 async move {
-                    let (emails, phones): (Vec<String>, Vec<String>) = keys
+                    let addresses = keys.into_iter().map(|(_, address)| address).collect();
+                    let found = match shared {
+                        Some((tier, team_id)) => {
+                            let search = |addresses| search_contacts(&upstream, addresses);
+                            shared_contacts(&tier, &metrics, tenant, team_id, addresses, search)
+                                .await?
+                        }
+                        None => search_contacts(&upstream, addresses).await?,
+                    };
+                    Ok(found
                         .into_iter()
-                        .map(|(_, address)| address)
-                        .partition(|address| address.contains('@'));
-                    let (by_phone_found, by_email_found) = futures::try_join!(
-                        async {
-                            match phones.is_empty() {
-                                true => Ok(Vec::new()),
-                                false => upstream.search_contacts_by_phone(&phones).await,
-                            }
-                        },
-                        async {
-                            match emails.is_empty() {
-                                true => Ok(Vec::new()),
-                                false => upstream.search_contacts_by_email(&emails).await,
-                            }
-                        },
-                    )?;
-                    Ok(by_phone(by_phone_found, &phones)
-                        .into_iter()
-                        .chain(by_email(by_email_found, &emails))
                         .map(|(address, contact)| ((tenant, address), Ok(contact)))
                         .collect())
                 }
@@ -729,6 +727,81 @@ pub(super) fn shared_key(request: &(impl Serialize + std::fmt::Debug)) -> String
 }
 
 /// The contacts of `emails` (lower-cased) among `contacts`, matched without regard to case.
+/// The contacts at `addresses` (phones and email addresses), in one search of each kind.
+async fn search_contacts(
+    upstream: &TenantClient,
+    addresses: Vec<String>,
+) -> Result<HashMap<String, Arc<Contact>>, ApiError> {
+    let (emails, phones): (Vec<String>, Vec<String>) = addresses
+        .into_iter()
+        .partition(|address| address.contains('@'));
+    let (by_phone_found, by_email_found) = futures::try_join!(
+        async {
+            match phones.is_empty() {
+                true => Ok(Vec::new()),
+                false => upstream.search_contacts_by_phone(&phones).await,
+            }
+        },
+        async {
+            match emails.is_empty() {
+                true => Ok(Vec::new()),
+                false => upstream.search_contacts_by_email(&emails).await,
+            }
+        },
+    )?;
+    Ok(by_phone(by_phone_found, &phones)
+        .into_iter()
+        .chain(by_email(by_email_found, &emails))
+        .collect())
+}
+
+/// The contacts at `addresses` as the other replicas found them (an address with no contact
+/// included), and `search`'s for the rest, which are then kept for them too (see `shared`).
+async fn shared_contacts<Search>(
+    tier: &SharedTier,
+    metrics: &LoaderMetrics,
+    tenant: TenantKey,
+    team_id: i64,
+    addresses: Vec<String>,
+    search: impl FnOnce(Vec<String>) -> Search,
+) -> Result<HashMap<String, Arc<Contact>>, ApiError>
+where
+    Search: Future<Output = Result<HashMap<String, Arc<Contact>>, ApiError>>,
+{
+    let key = |address: &str| format!("{}:contact:{address}", tenant.hex());
+    let keys: Vec<String> = addresses.iter().map(|address| key(address)).collect();
+    let scope = SharedScope::Contacts;
+    let Some(Shared { values, at }) = tier
+        .read_many::<Option<Arc<Contact>>>(metrics, team_id, scope, &keys)
+        .await
+    else {
+        return search(addresses).await;
+    };
+    let mut found = HashMap::new();
+    let mut missing = Vec::new();
+    for (address, value) in addresses.into_iter().zip(values) {
+        match value {
+            Some(Some(contact)) => {
+                found.insert(address, contact);
+            }
+            Some(None) => {}
+            None => missing.push(address),
+        }
+    }
+    if missing.is_empty() {
+        return Ok(found);
+    }
+    let searched = search(missing.clone()).await?;
+    let entries: Vec<(String, Option<&Arc<Contact>>)> = missing
+        .iter()
+        .map(|address| (key(address), searched.get(address)))
+        .collect();
+    tier.write_many(at, entries.iter().map(|(key, value)| (key.clone(), value)))
+        .await;
+    found.extend(searched);
+    Ok(found)
+}
+
 fn by_email(contacts: Vec<Contact>, emails: &[String]) -> HashMap<String, Arc<Contact>> {
     let mut by_address: HashMap<String, Arc<Contact>> = HashMap::with_capacity(contacts.len());
     for contact in contacts {

@@ -64,7 +64,7 @@ impl RedisBus {
         };
         let mut publish = ::redis::pipe();
         publish.atomic();
-        shared_cache::move_epoch(&mut publish, event.team_id);
+        shared_cache::move_epochs(&mut publish, event);
         publish.cmd("PUBLISH").arg(EVENTS_CHANNEL).arg(payload);
         match self.connection.query_pipeline::<(u64,)>(&publish).await {
             // Nobody heard it, so neither did this replica's own subscription.

@@ -1,8 +1,10 @@
 //! The cache replicas share (see `loaders::shared`), in Redis.
 //!
-//! Keys: `heymarket-gateway:cache:{era}:{team}:{epoch}:{entry}`. A team's **epoch** moves on
-//! in the transaction that publishes each of its events ([`move_epoch`]), so every replica
-//! reads the new epoch before it hears the event. The **era** moves on whenever a replica
+//! Keys: `heymarket-gateway:cache:{era}:{team}:{epoch}:{entry}`, and
+//! `heymarket-gateway:cache:{era}:{team}:contacts:{epoch}:{entry}` for contacts. A team's
+//! **epoch** moves on in the transaction that publishes each of its events ([`move_epochs`]),
+//! so every replica reads the new epoch before it hears the event; its contacts epoch moves
+//! with the events that concern a contact only. The **era** moves on whenever a replica
 //! (re)joins the event channel ([`new_era`]): events delivered while Redis was unreachable
 //! moved no epoch, so what was shared before an outage is left behind with it. So does a
 //! publish that fails, whose event the replica then delivers to itself only. Epoch and era keys
@@ -15,15 +17,16 @@ use futures::FutureExt;
 use futures::future::BoxFuture;
 
 use super::RedisConnection;
-use crate::loaders::{SharedRead, SharedStore};
+use crate::events::Event;
+use crate::loaders::{SharedRead, SharedScope, SharedStore};
 
 /// Where the entries are.
 const ENTRY_PREFIX: &str = "heymarket-gateway:cache:";
 /// The era every entry key names.
 const ERA_KEY: &str = "heymarket-gateway:cache-era";
 
-/// KEYS[1]: the era; KEYS[2]: the team's epoch. ARGV[1]: the entries' prefix and ARGV[2]
-/// the team, ARGV[3…]: the entries. Answers the prefix of the current era and epoch (what the
+/// KEYS[1]: the era; KEYS[2]: the team's epoch (of the scope read). ARGV[1]: the entries'
+/// prefix and ARGV[2] the team (and scope), ARGV[3…]: the entries. Answers the prefix of the current era and epoch (what the
 /// entries are written under) and each entry's value, or nil. One round trip, and the epoch
 /// read with the entries, never after them.
 const READ: &str = r"
@@ -37,14 +40,32 @@ end
 return {prefix, values}
 ";
 
-/// The key of `team_id`'s epoch.
-fn epoch_key(team_id: i64) -> String {
-    format!("heymarket-gateway:cache-epoch:{team_id}")
+/// Where `team_id`'s epochs of `scope` are told apart: in the key of the epoch, and in the
+/// keys of the entries.
+fn scoped(team_id: i64, scope: SharedScope) -> String {
+    match scope {
+        SharedScope::Conversations => team_id.to_string(),
+        SharedScope::Contacts => format!("{team_id}:contacts"),
+    }
 }
 
-/// Adds to `transaction` the move of `team_id` to a new epoch.
-pub(super) fn move_epoch(transaction: &mut Pipeline, team_id: i64) {
-    transaction.incr(epoch_key(team_id), 1).ignore();
+/// The key of `team_id`'s epoch of `scope`.
+fn epoch_key(team_id: i64, scope: SharedScope) -> String {
+    format!("heymarket-gateway:cache-epoch:{}", scoped(team_id, scope))
+}
+
+/// Adds to `transaction` the moves of the epochs `event` ends: its team's, and its team's
+/// contacts epoch when it concerns a contact.
+pub(super) fn move_epochs(transaction: &mut Pipeline, event: &Event) {
+    let team_id = event.team_id;
+    transaction
+        .incr(epoch_key(team_id, SharedScope::Conversations), 1)
+        .ignore();
+    if event.kind.concerns_a_contact() {
+        transaction
+            .incr(epoch_key(team_id, SharedScope::Contacts), 1)
+            .ignore();
+    }
 }
 
 /// The command that starts a new era.
@@ -71,10 +92,17 @@ impl RedisSharedCache {
 }
 
 impl SharedStore for RedisSharedCache {
-    fn read<'a>(&'a self, team_id: i64, keys: &'a [String]) -> BoxFuture<'a, Option<SharedRead>> {
+    fn read<'a>(
+        &'a self,
+        team_id: i64,
+        scope: SharedScope,
+        keys: &'a [String],
+    ) -> BoxFuture<'a, Option<SharedRead>> {
         async move {
             let mut read = self.read.key(ERA_KEY);
-            read.key(epoch_key(team_id)).arg(ENTRY_PREFIX).arg(team_id);
+            read.key(epoch_key(team_id, scope))
+                .arg(ENTRY_PREFIX)
+                .arg(scoped(team_id, scope));
             for key in keys {
                 read.arg(key);
             }

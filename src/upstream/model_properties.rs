@@ -140,6 +140,8 @@ proptest! {
         decodes_back::<Conversation>(&object);
         decodes_back::<Message>(&object);
         decodes_back::<Vec<Message>>(&json!([object.clone(), {"id": 1}]));
+        decodes_back::<Contact>(&object);
+        decodes_back::<Option<Contact>>(&Value::Null);
     }
 
     #[test]

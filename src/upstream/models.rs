@@ -338,7 +338,8 @@ pub struct TeamMember {
 }
 
 /// A contact (`GET /v1/contact/{id}`, `POST /v1/contact/get`, `POST /v2/contacts/search`).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+/// Serialised only for the cache replicas share (see `loaders::shared`).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 pub struct Contact {
     pub id: i64,
     /// The v2 endpoints' id.

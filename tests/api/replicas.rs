@@ -293,6 +293,87 @@ async fn shares_until_an_event(a: &TestApp, b: &TestApp, profile: &str) {
 }
 
 #[tokio::test]
+async fn contacts_one_replica_looked_up_the_other_serves_until_an_opt_out_moves_both_on() {
+    let Some(redis) = RedisServer::start().await else {
+        return;
+    };
+    let (a, b) = replicas(&redis).await;
+    let team_id = a.sandbox.teams[0].team_id;
+    inbound(&a, team_id, 3001, "12125550179", "Hello").await;
+    until_freshness(&[&a, &b], "events").await;
+    // Each replica reads the directory once.
+    for replica in [&a, &b] {
+        let directory = replica.graphql("{ team { name } inboxes { id } }").await;
+        assert_eq!(directory["errors"], Value::Null, "{directory}");
+    }
+    let page = "{ conversations(first: 10, filter: {status: OPEN}) { nodes { id target contact { optedOut } } } }";
+    let read = async |replica: &TestApp| {
+        let body = replica.graphql(page).await;
+        assert_eq!(body["errors"], Value::Null, "{body}");
+        body["data"]["conversations"]["nodes"].clone()
+    };
+    a.sandbox.take_calls().await;
+    let on_a = read(&a).await;
+    assert_eq!(
+        a.sandbox.take_calls().await.get("POST /v2/contacts/search"),
+        Some(&1),
+        "A looked the page's contacts up"
+    );
+    assert_eq!(read(&b).await, on_a);
+    assert_eq!(
+        a.sandbox.take_calls().await,
+        routes(&[]),
+        "B read the page and its contacts from Redis"
+    );
+
+    // The customer opts out where the gateway does not see it (the Heymarket app): its
+    // webhook makes both replicas forget their contacts. The first to look it up again shares
+    // what it found with the other.
+    let rows = on_a.as_array().expect("rows");
+    let row = rows
+        .iter()
+        .find(|row| row["contact"]["optedOut"] == false)
+        .expect("a subscribed customer on the page");
+    let phone: String = json_at(row, "/target");
+    let (status, _) = a
+        .sandbox
+        .api_post(
+            0,
+            "/v1/contact/set_status",
+            json!({"phone": phone, "status": "unsubscribed"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let opted_out = |rows: &Value| {
+        rows.as_array()
+            .into_iter()
+            .flatten()
+            .any(|r| r["id"] == row["id"] && r["contact"]["optedOut"] == true)
+    };
+    eventually("B to see the opt-out", || async {
+        opted_out(&read(&b).await)
+    })
+    .await;
+    assert_eq!(
+        a.sandbox.take_calls().await,
+        routes(&[
+            ("POST /v1/contact/set_status", 1),
+            ("POST /v2/contacts/search", 1)
+        ]),
+        "B looked the contacts up again, once"
+    );
+    eventually("A to see the opt-out", || async {
+        opted_out(&read(&a).await)
+    })
+    .await;
+    assert_eq!(
+        a.sandbox.take_calls().await,
+        routes(&[]),
+        "A read from Redis what B looked up after the event"
+    );
+}
+
+#[tokio::test]
 async fn without_events_each_replica_keeps_to_its_own_cache() {
     let Some(redis) = RedisServer::start().await else {
         return;
