@@ -15,6 +15,7 @@ mod seen;
 
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -96,7 +97,8 @@ impl Event {
                 conversation_id: conversation.id,
                 targets,
                 inboxes,
-                // A replica's hint shows no state, only the conversation's id.
+                moved_at: conversation.updated,
+                // A replica's hint shows no state, only the conversation's id (and `updated`).
                 reported: self.kind.is_webhook().then_some(conversation),
             })
         } else if self.kind.carries_message() {
@@ -107,6 +109,7 @@ impl Event {
                 conversation_id: conversation.id,
                 targets: targets.into_iter().flatten().collect(),
                 inboxes: conversation.inbox.into_iter().collect(),
+                moved_at: conversation.updated,
                 reported: Some(conversation),
             })
         } else {
@@ -130,6 +133,9 @@ pub struct Place {
     /// The inboxes the conversation is in or has just left, as far as the payload says; empty
     /// when it does not say (a transfer, a payload without `inbox`).
     pub inboxes: Vec<i64>,
+    /// The conversation's `updated` as the event tells it (a webhook's payload, or what a
+    /// replica read back after its write): where its row now is, at the least.
+    pub moved_at: Option<DateTime<Utc>>,
     /// The conversation as a webhook's payload shows it (see `loaders::reported`); `None` for
     /// a replica's hint.
     pub reported: Option<models::Conversation>,

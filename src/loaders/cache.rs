@@ -520,7 +520,7 @@ impl Caches {
             false => Reach::Everywhere,
         };
         let rows_are_states = self.list_rows_name_readers();
-        let moved = match place.reported.as_ref().and_then(|state| state.updated) {
+        let moved = match place.moved_at {
             Some(updated) => RowMove::AtOrAfter {
                 id: conversation,
                 updated,

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use async_graphql::Context;
+use chrono::{DateTime, SecondsFormat, Utc};
 
 use crate::error::ApiError;
 use crate::events::{BusStatus, EventBus, EventKind, WRITTEN_INBOXES};
@@ -27,8 +28,9 @@ pub struct Caller {
 /// What a write changed, for [`RequestContext::tell_replicas`].
 #[derive(Debug, Clone)]
 pub enum Written {
-    /// The conversation of this id, and which lists the write can have changed.
-    Conversation(i64, Reach),
+    /// The conversation of this id, which lists the write can have changed, and its
+    /// `updated` as read back after the write (where its row now is, at the least).
+    Conversation(i64, Reach, Option<DateTime<Utc>>),
     /// A contact of the team.
     Contact,
     /// A scheduled message of the team.
@@ -82,8 +84,13 @@ impl RequestContext {
         };
         let mut fields = serde_json::Map::new();
         let kind = match what {
-            Written::Conversation(id, reach) => {
+            Written::Conversation(id, reach, updated) => {
                 fields.insert("id".to_owned(), id.into());
+                // Without it, a replica takes the write to have moved any row of its lists.
+                if let Some(updated) = updated {
+                    let updated = updated.to_rfc3339_opts(SecondsFormat::Micros, true);
+                    fields.insert("updated".to_owned(), updated.into());
+                }
                 // Without it, a replica takes the write to reach every list.
                 if let Reach::Inboxes(inboxes) = reach {
                     fields.insert(WRITTEN_INBOXES.to_owned(), inboxes.into_iter().collect());

@@ -7,6 +7,8 @@ use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, cost, eventually, global, json_at, newest_open};
 use crate::mutations::mutate;
+use crate::redis_support::RedisServer;
+use crate::replicas::replicas_reading;
 use crate::sandbox_support::{spawn_app_playing, walk_conversation_pages, walk_conversations};
 use crate::ws_support::inbound;
 
@@ -154,5 +156,49 @@ async fn a_change_costs_the_pages_it_touched_and_walks_stay_exact_under_every_pr
         assert!(!after_close.contains(&closing), "{profile}");
         assert_eq!(after_close, upstream_deep(&app).await, "{profile}");
         assert_eq!(pages, 2, "{profile}");
+    }
+}
+
+#[tokio::test]
+async fn a_write_on_another_replica_costs_the_pages_it_touched_under_every_profile() {
+    let Some(redis) = RedisServer::start().await else {
+        return;
+    };
+    for (profile, readings) in Readings::profiles() {
+        let (a, b) = replicas_reading(&redis, *readings).await;
+        newest_open(&b, &[INBOX]).await;
+        let (cold, _) = deep(&b).await;
+        assert_eq!(cold, upstream_deep(&b).await, "{profile}");
+
+        // Replica A closes a conversation deep in the list; B hears of it through A's hint
+        // alone (the webhook, where the upstream sends one, is held back), which tells where
+        // the conversation now is as A read it back.
+        let closing = on_one_deep_page(&a).await;
+        b.sandbox.set_faults(json!({"webhooks_held": true})).await;
+        let (closed, body) = mutate(
+            &a,
+            "closeConversation",
+            "CloseConversationInput",
+            "conversation { status }",
+            json!({"conversationId": global(&format!("Conversation:{closing}"))}),
+            None,
+        )
+        .await;
+        assert_eq!(
+            closed["conversation"]["status"], "CLOSED",
+            "{profile}: {body}"
+        );
+        // Until B hears of it, its walk reads nothing; once it has, the pages the write
+        // touched: the first, and the one that held the conversation.
+        let mut pages = 0;
+        eventually("B to hear of the close", async || {
+            let (ids, read) = deep(&b).await;
+            pages += read;
+            !ids.contains(&closing)
+        })
+        .await;
+        b.sandbox.set_faults(json!({})).await;
+        assert_eq!(pages, 2, "{profile}");
+        assert_eq!(deep(&b).await.0, upstream_deep(&b).await, "{profile}");
     }
 }

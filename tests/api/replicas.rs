@@ -23,7 +23,7 @@ async fn replicas(redis: &RedisServer) -> (TestApp, TestApp) {
 }
 
 /// [`replicas`], over a sandbox that plays `readings`.
-async fn replicas_reading(redis: &RedisServer, readings: Readings) -> (TestApp, TestApp) {
+pub async fn replicas_reading(redis: &RedisServer, readings: Readings) -> (TestApp, TestApp) {
     let url = redis.url();
     let a = spawn_app_with_webhooks(
         SandboxConfig {

@@ -90,8 +90,9 @@ pub(super) async fn found_again(
         .loaders
         .reload_conversation(id, inbox_before)
         .await?;
+    let updated = conversation.as_ref().and_then(|now| now.updated);
     context
-        .tell_replicas(Written::Conversation(id, reach))
+        .tell_replicas(Written::Conversation(id, reach, updated))
         .await;
     let conversation = conversation
         .ok_or_else(|| ApiError::NotFound(format!("conversation {id} no longer exists")))?;
