@@ -6,7 +6,7 @@ use heymarket_sandbox::readings::Readings;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, cost, eventually, global, json_at, newest_open};
-use crate::mutations::mutate;
+use crate::mutations::close;
 use crate::redis_support::RedisServer;
 use crate::replicas::replicas_reading;
 use crate::sandbox_support::{spawn_app_playing, walk_conversation_pages, walk_conversations};
@@ -141,17 +141,7 @@ async fn a_change_costs_the_pages_it_touched_and_walks_stay_exact_under_every_pr
         // An agent closes a conversation deep in the list: it leaves the list, and the first
         // page (which the write moved on) and the page that held it are read again.
         let closing = on_one_deep_page(&app).await;
-        let (closed, body) = mutate(
-            &app,
-            "closeConversation",
-            "CloseConversationInput",
-            "conversation { status }",
-            json!({"conversationId": global(&format!("Conversation:{closing}"))}),
-            None,
-        )
-        .await;
-        assert_eq!(body["errors"], Value::Null, "{body}");
-        assert_eq!(closed["conversation"]["status"], "CLOSED", "{body}");
+        close(&app, &global(&format!("Conversation:{closing}"))).await;
         let (after_close, pages) = deep(&app).await;
         assert!(!after_close.contains(&closing), "{profile}");
         assert_eq!(after_close, upstream_deep(&app).await, "{profile}");
@@ -175,19 +165,7 @@ async fn a_write_on_another_replica_costs_the_pages_it_touched_under_every_profi
         // the conversation now is as A read it back.
         let closing = on_one_deep_page(&a).await;
         b.sandbox.set_faults(json!({"webhooks_held": true})).await;
-        let (closed, body) = mutate(
-            &a,
-            "closeConversation",
-            "CloseConversationInput",
-            "conversation { status }",
-            json!({"conversationId": global(&format!("Conversation:{closing}"))}),
-            None,
-        )
-        .await;
-        assert_eq!(
-            closed["conversation"]["status"], "CLOSED",
-            "{profile}: {body}"
-        );
+        close(&a, &global(&format!("Conversation:{closing}"))).await;
         // Until B hears of it, its walk reads nothing; once it has, the pages the write
         // touched: the first, and the one that held the conversation.
         let mut pages = 0;

@@ -198,6 +198,20 @@ pub async fn contact_phone(app: &TestApp, opted_out: bool) -> String {
     panic!("the seed has such contacts");
 }
 
+/// Closes the conversation with global id `gid` as the default member, and checks it did.
+pub async fn close(app: &TestApp, gid: &str) {
+    let (closed, body) = mutate(
+        app,
+        "closeConversation",
+        "CloseConversationInput",
+        "conversation { status }",
+        json!({ "conversationId": gid }),
+        None,
+    )
+    .await;
+    assert_eq!(closed["conversation"]["status"], "CLOSED", "{body}");
+}
+
 /// Opts the customer with `phone` out of the team's messages, through the upstream's own
 /// `POST /v1/contact/set_status`.
 pub async fn opt_out(app: &TestApp, phone: &str) {

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::helpers::{
     TestApp, cost, global, json_at, routes, spawn_app_with, spawn_app_with_webhooks,
 };
-use crate::mutations::{conversation_gid, mutate, open_conversation};
+use crate::mutations::{close, conversation_gid, open_conversation, opt_out};
 use crate::redis_support::{RedisServer, eventually};
 use crate::sandbox_support::{reading, roomy_config};
 use crate::ws_support::{first_delivery, inbound, result_where};
@@ -105,16 +105,7 @@ async fn a_write_on_one_replica_reaches_the_others_cache_when_heymarket_sends_no
     let status_on_b = async || status_on(&b, &gid).await;
     assert_eq!(status_on_b().await, "OPEN", "now cached on B for an hour");
 
-    let (closed, body) = mutate(
-        &a,
-        "closeConversation",
-        "CloseConversationInput",
-        "conversation { status }",
-        json!({ "conversationId": gid }),
-        None,
-    )
-    .await;
-    assert_eq!(closed["conversation"]["status"], "CLOSED", "{body}");
+    close(&a, gid.as_str().expect("a global id")).await;
 
     eventually("B to forget the conversation A closed", || async {
         status_on_b().await == "CLOSED"
@@ -166,16 +157,7 @@ async fn a_write_on_one_replica_forgets_the_others_lists_of_its_inbox_only() {
     let (elsewhere, _) = newest_open_on(&b, 3002).await;
     let closing = listed[0].clone();
 
-    let (closed, body) = mutate(
-        &a,
-        "closeConversation",
-        "CloseConversationInput",
-        "conversation { status }",
-        json!({ "conversationId": closing }),
-        None,
-    )
-    .await;
-    assert_eq!(closed["conversation"]["status"], "CLOSED", "{body}");
+    close(&a, closing.as_str().expect("a global id")).await;
 
     eventually(
         "B to list the inbox without the closed conversation",
@@ -335,15 +317,7 @@ async fn contacts_one_replica_looked_up_the_other_serves_until_an_opt_out_moves_
         .find(|row| row["contact"]["optedOut"] == false)
         .expect("a subscribed customer on the page");
     let phone: String = json_at(row, "/target");
-    let (status, _) = a
-        .sandbox
-        .api_post(
-            0,
-            "/v1/contact/set_status",
-            json!({"phone": phone, "status": "unsubscribed"}),
-        )
-        .await;
-    assert_eq!(status, 200);
+    opt_out(&a, &phone).await;
     let opted_out = |rows: &Value| {
         rows.as_array()
             .into_iter()
