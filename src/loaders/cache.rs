@@ -697,7 +697,7 @@ pub(super) fn shared_error(error: Arc<ApiError>) -> ApiError {
 /// Whom a conversation or history `target` is with, comparable however it is written: each
 /// comma-separated address as E.164 digits when it reads as a phone number, lower-cased
 /// otherwise (an email thread's address).
-fn parties(target: &str) -> HashSet<String> {
+pub(super) fn parties(target: &str) -> HashSet<String> {
     target
         .split(',')
         .map(str::trim)

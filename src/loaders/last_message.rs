@@ -26,6 +26,7 @@ use tracing::Instrument;
 
 use super::batch::BatchFetch;
 use super::cache::LastMessageKey;
+use super::epochs;
 use super::message_window::{self, Step, Window};
 use super::source::{Source, shared_key};
 use crate::error::ApiError;
@@ -89,7 +90,7 @@ impl Source {
                 .map_err(ApiError::from)
         };
         let key = || format!("messages:{}", shared_key(&request));
-        match self.shared(key, fill).await {
+        match self.shared(key, epochs::of_team, fill).await {
             Ok(messages) => {
                 self.caches.listing_answered(limit, messages.len());
                 Window::of(before, &messages).map(Arc::new)

@@ -12,6 +12,7 @@ mod carried;
 mod config;
 mod counts;
 mod entities;
+mod epochs;
 mod fresh_reads;
 mod freshness;
 mod generations;
@@ -34,10 +35,11 @@ pub use cache::Caches;
 use carried::RowMove;
 pub use config::CacheConfig;
 pub use counts::Verdict;
+pub use epochs::Epoch;
 pub use generations::Reach;
 pub use last_message::LastMessageTarget;
 pub use scheduled::ScheduledMemory;
-pub use shared::{SharedRead, SharedScope, SharedStore};
+pub use shared::{SharedEntry, SharedRead, SharedStore};
 pub use source::Audience;
 
 /// The address a conversation's contact is looked up by: its phone, or for an email thread,

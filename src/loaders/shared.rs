@@ -2,20 +2,23 @@
 //! replica fetched from the upstream, another reads from here instead of fetching it again, so
 //! replicas behind a round-robin balancer spend about what one does.
 //!
-//! Entries are kept per team **epoch**. Every event of a team (a webhook, or a replica's hint
-//! of its own write) moves the team to a new epoch in the same step as it is published, before
-//! any replica hears it, so no replica can read, after an event, an entry filled before it:
-//! the invalidation is the same as the replicas' own, and it cannot race a fill, since a fill
-//! writes into the epoch it read in. What is shared is what the team's events invalidate:
-//! conversations, list pages, counts, histories and team-wide message listings.
+//! Every entry is kept under the current values of the team **epochs** it depends on (see
+//! `epochs`): a conversation's own, its inboxes' for a list page or a count, its customer's for
+//! a history. Every event of a team (a webhook, or a replica's hint of its own write) moves on
+//! the epochs of what it can have changed, in the same step as it is published, before any
+//! replica hears it, so no replica can read, after an event, an entry the event reaches that
+//! was filled before it. A fill writes where its read found nothing, under the epochs it read
+//! then, so it cannot race an event either. The shared cache thus forgets what an event
+//! touches, as each replica's own caches do, and no more: on a team with an event a second,
+//! what one replica fetched for one inbox survives the events of the others.
 //!
 //! Contacts change on events of their own (opt-ins and opt-outs, contact writes), and else only
-//! in the Heymarket app, which sends no event: they are kept by a **contacts epoch** of the
-//! team that only those events move, for half their own TTL (`--cache-ttl-contacts`), so a
-//! copy is never older than 1.5 times it either.
+//! in the Heymarket app, which sends no event: they are kept by the team's contacts epoch, for
+//! half their own TTL (`--cache-ttl-contacts`), so a copy is never older than 1.5 times it
+//! either.
 //!
 //! Only a team that is **event-driven** on this replica (see `freshness`) uses it. Without
-//! events nothing would move the epoch, and an entry would be as old as the replica that
+//! events nothing would move the epochs, and an entry would be as old as the replica that
 //! fetched it first, not as old as the short TTL each replica promises; such teams keep to
 //! their replica's own caches.
 //!
@@ -31,6 +34,7 @@ use futures::future::BoxFuture;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::epochs::Epoch;
 use crate::error::ApiError;
 use crate::metrics::{CacheKind, LoaderMetrics};
 
@@ -43,63 +47,57 @@ const SHARED_FORMAT: u32 = 1;
 /// of KiB): Redis memory stays bounded per entry.
 const LARGEST_ENTRY_BYTES: usize = 1 << 20;
 
-/// Which of a team's epochs an entry is kept by: the events that move it (see the module's
-/// notes).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SharedScope {
-    /// Moved by every event of the team: conversations, lists, counts, histories, listings.
-    Conversations,
-    /// Moved by the events that concern a contact: contacts by address.
-    Contacts,
+/// One entry to look up: its key within the team, and the epochs it is kept by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedEntry {
+    pub key: String,
+    pub epochs: Vec<Epoch>,
 }
 
-/// Where replicas share entries, by team epoch (implemented over Redis).
+/// Where replicas share entries, by team epochs (implemented over Redis).
 pub trait SharedStore: Send + Sync + 'static {
-    /// The values of `keys` in `team_id`'s current epoch of `scope`, with that epoch; `None`
-    /// when the store cannot answer now.
+    /// Where each of `entries` is kept in `team_id`'s current epochs, and its value there;
+    /// `None` when the store cannot answer now.
     fn read<'a>(
         &'a self,
         team_id: i64,
-        scope: SharedScope,
-        keys: &'a [String],
+        entries: &'a [SharedEntry],
     ) -> BoxFuture<'a, Option<SharedRead>>;
 
-    /// Keeps `entries` in `epoch` for `lifetime`. A failure only loses the sharing.
-    fn write(
-        &self,
-        epoch: String,
-        entries: Vec<(String, Vec<u8>)>,
-        lifetime: Duration,
-    ) -> BoxFuture<'_, ()>;
+    /// Keeps each value under its name (as a read gave it) for `lifetime`. A failure only
+    /// loses the sharing.
+    fn write(&self, entries: Vec<(String, Vec<u8>)>, lifetime: Duration) -> BoxFuture<'_, ()>;
 }
 
-/// What [`SharedStore::read`] found: the epoch it read in, and a value (or none) per key.
+/// What [`SharedStore::read`] found, entry by entry: where it is kept now, and its value
+/// there (or none).
 #[derive(Debug)]
 pub struct SharedRead {
-    pub epoch: String,
+    pub names: Vec<String>,
     pub values: Vec<Option<Vec<u8>>>,
 }
 
 /// The shared cache as the loaders use it.
 pub(super) struct SharedTier {
     store: Arc<dyn SharedStore>,
-    /// How long an entry of [`SharedScope::Conversations`] lives in the store.
+    /// How long an entry lives in the store.
     lifetime: Duration,
-    /// How long an entry of [`SharedScope::Contacts`] lives in the store.
+    /// How long an entry kept by [`Epoch::Contacts`] lives in the store.
     contacts_lifetime: Duration,
 }
 
-/// What [`SharedTier::read_many`] found: a value per key (`None` where there is none that
+/// What [`SharedTier::read_many`] found: a value per entry (`None` where there is none that
 /// decodes), and where to keep what is filled instead.
 pub(super) struct Shared<V> {
     pub(super) values: Vec<Option<V>>,
-    pub(super) at: SharedEpoch,
+    pub(super) at: SharedPlaces,
 }
 
-/// The epoch some entries were read in, which what is filled for them is written into.
-pub(super) struct SharedEpoch {
-    epoch: String,
-    scope: SharedScope,
+/// Where the entries of one read are kept, by their index in it: what is filled for them is
+/// written there.
+pub(super) struct SharedPlaces {
+    names: Vec<String>,
+    lifetime: Duration,
 }
 
 impl SharedTier {
@@ -117,22 +115,20 @@ impl SharedTier {
         }
     }
 
-    /// The value under `key` in `team_id`'s current epoch; when there is none, `fill`'s, which
-    /// is then kept there for the other replicas.
+    /// The value of `entry` in `team_id`'s current epochs; when there is none, `fill`'s,
+    /// which is then kept there for the other replicas.
     pub(super) async fn read_through<V, Fill>(
         &self,
         metrics: &LoaderMetrics,
         team_id: i64,
-        key: String,
+        entry: SharedEntry,
         fill: Fill,
     ) -> Result<V, ApiError>
     where
         V: Serialize + DeserializeOwned,
         Fill: Future<Output = Result<V, ApiError>>,
     {
-        let keys = [key];
-        let scope = SharedScope::Conversations;
-        let Some(Shared { values, at }) = self.read_many(metrics, team_id, scope, &keys).await
+        let Some(Shared { values, at }) = self.read_many(metrics, team_id, vec![entry]).await
         else {
             return fill.await;
         };
@@ -140,25 +136,33 @@ impl SharedTier {
             return Ok(value);
         }
         let value = fill.await?;
-        let [key] = keys;
-        self.write_many(at, [(key, &value)]).await;
+        self.write_many(at, [(0, &value)]).await;
         Ok(value)
     }
 
-    /// The values under `keys` in `team_id`'s current epoch of `scope` (counted as hits and
-    /// misses); `None` when the store cannot answer now.
+    /// The values of `entries` in `team_id`'s current epochs (counted as hits and misses);
+    /// `None` when the store cannot answer now.
     pub(super) async fn read_many<V: DeserializeOwned>(
         &self,
         metrics: &LoaderMetrics,
         team_id: i64,
-        scope: SharedScope,
-        keys: &[String],
+        entries: Vec<SharedEntry>,
     ) -> Option<Shared<V>> {
-        let keys: Vec<String> = keys
+        let lifetime = match entries
             .iter()
-            .map(|key| format!("v{SHARED_FORMAT}:{key}"))
+            .any(|entry| entry.epochs.contains(&Epoch::Contacts))
+        {
+            true => self.contacts_lifetime,
+            false => self.lifetime,
+        };
+        let entries: Vec<SharedEntry> = entries
+            .into_iter()
+            .map(|SharedEntry { key, epochs }| SharedEntry {
+                key: format!("v{SHARED_FORMAT}:{key}"),
+                epochs,
+            })
             .collect();
-        let SharedRead { epoch, values } = self.store.read(team_id, scope, &keys).await?;
+        let SharedRead { names, values } = self.store.read(team_id, &entries).await?;
         let values: Vec<Option<V>> = values
             .into_iter()
             .map(|bytes| {
@@ -174,41 +178,35 @@ impl SharedTier {
         metrics.count_cache(CacheKind::Shared, count(hits), count(values.len() - hits));
         Some(Shared {
             values,
-            at: SharedEpoch { epoch, scope },
+            at: SharedPlaces { names, lifetime },
         })
     }
 
-    /// Keeps `entries` in the epoch `at`, for the other replicas (those too large to share are
-    /// left out).
+    /// Keeps `values`, by the index of their entry in the read that gave `at`, for the other
+    /// replicas (those too large to share are left out).
     pub(super) async fn write_many<'v, V>(
         &self,
-        at: SharedEpoch,
-        entries: impl IntoIterator<Item = (String, &'v V)>,
+        at: SharedPlaces,
+        values: impl IntoIterator<Item = (usize, &'v V)>,
     ) where
         V: Serialize + 'v,
     {
-        let encoded =
-            entries
-                .into_iter()
-                .filter_map(|(key, value)| match serde_json::to_vec(value) {
-                    Ok(bytes) if bytes.len() <= LARGEST_ENTRY_BYTES => {
-                        Some((format!("v{SHARED_FORMAT}:{key}"), bytes))
-                    }
-                    Ok(_) => None,
-                    Err(error) => {
-                        tracing::error!(%error, "cannot encode an entry to share");
-                        None
-                    }
-                });
+        let encoded = values.into_iter().filter_map(|(index, value)| {
+            let name = at.names.get(index)?;
+            match serde_json::to_vec(value) {
+                Ok(bytes) if bytes.len() <= LARGEST_ENTRY_BYTES => Some((name.clone(), bytes)),
+                Ok(_) => None,
+                Err(error) => {
+                    tracing::error!(%error, "cannot encode an entry to share");
+                    None
+                }
+            }
+        });
         let entries: Vec<_> = encoded.collect();
         if entries.is_empty() {
             return;
         }
-        let lifetime = match at.scope {
-            SharedScope::Conversations => self.lifetime,
-            SharedScope::Contacts => self.contacts_lifetime,
-        };
-        self.store.write(at.epoch, entries, lifetime).await;
+        self.store.write(entries, at.lifetime).await;
     }
 }
 
@@ -216,6 +214,7 @@ impl SharedTier {
 mod tests {
     use std::collections::{BTreeSet, HashMap};
     use std::sync::Mutex;
+    use std::sync::atomic::{AtomicU32, Ordering};
 
     use futures::FutureExt;
     use serde_json::{Value, json};
@@ -249,40 +248,52 @@ mod tests {
         );
     }
 
-    /// A store in memory, with one epoch per team that a test moves on by hand.
+    /// A store in memory, with epochs that a test moves on by hand.
     #[derive(Default)]
     struct MemoryStore {
-        epochs: Mutex<HashMap<i64, u64>>,
+        epochs: Mutex<HashMap<(i64, Epoch), u64>>,
         entries: Mutex<HashMap<String, Vec<u8>>>,
+    }
+
+    impl MemoryStore {
+        fn move_on(&self, team_id: i64, epoch: Epoch) {
+            *self
+                .epochs
+                .lock()
+                .unwrap()
+                .entry((team_id, epoch))
+                .or_default() += 1;
+        }
     }
 
     impl SharedStore for MemoryStore {
         fn read<'a>(
             &'a self,
             team_id: i64,
-            scope: SharedScope,
-            keys: &'a [String],
+            entries: &'a [SharedEntry],
         ) -> BoxFuture<'a, Option<SharedRead>> {
-            let epoch = self.epochs.lock().unwrap().get(&team_id).copied();
-            let epoch = format!("{team_id}:{scope:?}:{}:", epoch.unwrap_or(0));
-            let entries = self.entries.lock().unwrap();
-            let values = keys
+            let epochs = self.epochs.lock().unwrap();
+            let names: Vec<String> = entries
                 .iter()
-                .map(|key| entries.get(&format!("{epoch}{key}")).cloned())
+                .map(|entry| {
+                    let values: Vec<String> = entry
+                        .epochs
+                        .iter()
+                        .map(|epoch| {
+                            let value = epochs.get(&(team_id, epoch.clone())).copied();
+                            value.unwrap_or(0).to_string()
+                        })
+                        .collect();
+                    format!("{team_id}:{}:{}", values.join("."), entry.key)
+                })
                 .collect();
-            async move { Some(SharedRead { epoch, values }) }.boxed()
+            let kept = self.entries.lock().unwrap();
+            let values = names.iter().map(|name| kept.get(name).cloned()).collect();
+            async move { Some(SharedRead { names, values }) }.boxed()
         }
 
-        fn write(
-            &self,
-            epoch: String,
-            entries: Vec<(String, Vec<u8>)>,
-            _lifetime: Duration,
-        ) -> BoxFuture<'_, ()> {
-            let mut kept = self.entries.lock().unwrap();
-            for (key, value) in entries {
-                kept.insert(format!("{epoch}{key}"), value);
-            }
+        fn write(&self, entries: Vec<(String, Vec<u8>)>, _lifetime: Duration) -> BoxFuture<'_, ()> {
+            self.entries.lock().unwrap().extend(entries);
             async {}.boxed()
         }
     }
@@ -297,51 +308,61 @@ mod tests {
         (tier, store)
     }
 
+    fn entry(key: &str, epochs: Vec<Epoch>) -> SharedEntry {
+        SharedEntry {
+            key: key.to_owned(),
+            epochs,
+        }
+    }
+
     #[tokio::test]
-    async fn a_value_filled_once_is_read_back_until_the_epoch_moves() {
+    async fn a_value_filled_once_is_read_back_until_an_epoch_it_is_kept_by_moves() {
         let (tier, store) = tier();
         let metrics = LoaderMetrics::default();
-        let fills = std::sync::atomic::AtomicU32::new(0);
+        let fills = AtomicU32::new(0);
         let read = || {
-            tier.read_through(&metrics, 7, "conversation:1".to_owned(), async {
-                fills.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let kept_by = vec![Epoch::Unplaced, Epoch::Conversation(1)];
+            tier.read_through(&metrics, 7, entry("conversation:1", kept_by), async {
+                fills.fetch_add(1, Ordering::Relaxed);
                 Ok(json!({"id": 1}))
             })
         };
         assert_eq!(read().await.unwrap(), json!({"id": 1}));
         assert_eq!(read().await.unwrap(), json!({"id": 1}));
-        assert_eq!(fills.load(std::sync::atomic::Ordering::Relaxed), 1);
+        assert_eq!(fills.load(Ordering::Relaxed), 1);
 
-        *store.epochs.lock().unwrap().entry(7).or_default() += 1;
+        store.move_on(7, Epoch::Conversation(2));
+        store.move_on(8, Epoch::Conversation(1));
         read().await.unwrap();
-        assert_eq!(fills.load(std::sync::atomic::Ordering::Relaxed), 2);
+        assert_eq!(fills.load(Ordering::Relaxed), 1, "other epochs moved");
+
+        store.move_on(7, Epoch::Conversation(1));
+        read().await.unwrap();
+        assert_eq!(fills.load(Ordering::Relaxed), 2);
     }
 
     #[tokio::test]
     async fn an_entry_that_does_not_decode_is_filled_again_and_a_failed_fill_is_not_kept() {
         let (tier, store) = tier();
         let metrics = LoaderMetrics::default();
-        store.entries.lock().unwrap().insert(
-            "7:Conversations:0:v1:count".to_owned(),
-            b"not json".to_vec(),
-        );
+        store
+            .entries
+            .lock()
+            .unwrap()
+            .insert("7:0:v1:count".to_owned(), b"not json".to_vec());
         let count = tier
-            .read_through(&metrics, 7, "count".to_owned(), async { Ok(3_u64) })
+            .read_through(&metrics, 7, entry("count", vec![Epoch::Team]), async {
+                Ok(3_u64)
+            })
             .await;
         assert_eq!(count.unwrap(), 3);
 
         let failed = tier
-            .read_through::<u64, _>(&metrics, 7, "other".to_owned(), async {
+            .read_through::<u64, _>(&metrics, 7, entry("other", vec![Epoch::Team]), async {
                 Err(ApiError::Internal)
             })
             .await;
         assert!(failed.is_err());
-        assert!(
-            !store
-                .entries
-                .lock()
-                .unwrap()
-                .contains_key("7:Conversations:0:v1:other")
-        );
+        assert!(!store.entries.lock().unwrap().contains_key("7:0:v1:other"));
     }
 }

@@ -18,7 +18,9 @@ use super::batch::BatchFetch;
 use super::cache::{Caches, shared_error};
 use super::carried::Relied;
 use super::counts::{CountedFilter, Verdict};
-use super::shared::{Shared, SharedScope, SharedTier};
+use super::epochs;
+use super::epochs::Epoch;
+use super::shared::{Shared, SharedEntry, SharedTier};
 use crate::error::ApiError;
 use crate::metrics::{CacheKind, LoaderMetrics};
 use crate::pagination::SortKey;
@@ -108,6 +110,7 @@ impl Source {
     pub(super) fn shared<'a, V, Fill>(
         &'a self,
         key: impl FnOnce() -> String,
+        epochs: impl FnOnce() -> Vec<Epoch>,
         fill: Fill,
     ) -> impl Future<Output = Result<V, ApiError>> + 'a
     where
@@ -116,9 +119,12 @@ impl Source {
     {
         match self.caches.shared_for(&self.tenant) {
             Some((shared, team_id)) => {
-                let key = format!("{}:{}", self.tenant.hex(), key());
+                let entry = SharedEntry {
+                    key: format!("{}:{}", self.tenant.hex(), key()),
+                    epochs: epochs(),
+                };
                 let metrics = &self.caches.metrics;
-                Either::Left(Box::pin(shared.read_through(metrics, team_id, key, fill)))
+                Either::Left(Box::pin(shared.read_through(metrics, team_id, entry, fill)))
             }
             None => Either::Right(fill),
         }
@@ -233,7 +239,8 @@ impl Source {
 
     pub(super) async fn conversation(&self, id: i64) -> Result<Arc<Conversation>, ApiError> {
         let fill = || {
-            self.shared(|| format!("conversation:{id}"), async {
+            let key = || format!("conversation:{id}");
+            self.shared(key, || epochs::of_conversation(id), async {
                 self.upstream
                     .conversation(id)
                     .await
@@ -358,13 +365,17 @@ impl Source {
         }
         let fill = || async {
             let page = self
-                .shared(|| format!("list:{}", shared_key(&key)), async {
-                    self.upstream
-                        .list_conversations(&request)
-                        .await
-                        .map(Arc::new)
-                        .map_err(ApiError::from)
-                })
+                .shared(
+                    || format!("list:{}", shared_key(&key)),
+                    || epochs::of_list(&key.inbox_ids),
+                    async {
+                        self.upstream
+                            .list_conversations(&request)
+                            .await
+                            .map(Arc::new)
+                            .map_err(ApiError::from)
+                    },
+                )
                 .await?;
             self.caches.list_page_answered(&request, &page);
             self.caches
@@ -483,7 +494,8 @@ impl Source {
     ) -> Result<u64, ApiError> {
         let generation = self.caches.list_generation(self.tenant, &request.inbox_ids);
         let fill = || {
-            self.shared(|| format!("count:{}", shared_key(&request)), async {
+            let key = || format!("count:{}", shared_key(&request));
+            self.shared(key, || epochs::of_list(&request.inbox_ids), async {
                 self.upstream
                     .count_conversations(&request)
                     .await
@@ -654,7 +666,8 @@ impl Source {
         before: Option<i64>,
     ) -> Result<Arc<Vec<Message>>, ApiError> {
         let fill = || {
-            self.shared(|| format!("history:{inbox_id}:{before:?}:{phone}"), async {
+            let key = || format!("history:{inbox_id}:{before:?}:{phone}");
+            self.shared(key, || epochs::of_history(phone), async {
                 match self.upstream.message_history(phone, inbox_id, before).await {
                     Ok(page) => Ok(Arc::new(page)),
                     Err(UpstreamError::NotFound) => Ok(Arc::default()),
@@ -768,35 +781,40 @@ async fn shared_contacts<Search>(
 where
     Search: Future<Output = Result<HashMap<String, Arc<Contact>>, ApiError>>,
 {
-    let key = |address: &str| format!("{}:contact:{address}", tenant.hex());
-    let keys: Vec<String> = addresses.iter().map(|address| key(address)).collect();
-    let scope = SharedScope::Contacts;
+    let entries = addresses
+        .iter()
+        .map(|address| SharedEntry {
+            key: format!("{}:contact:{address}", tenant.hex()),
+            epochs: epochs::of_contacts(),
+        })
+        .collect();
     let Some(Shared { values, at }) = tier
-        .read_many::<Option<Arc<Contact>>>(metrics, team_id, scope, &keys)
+        .read_many::<Option<Arc<Contact>>>(metrics, team_id, entries)
         .await
     else {
         return search(addresses).await;
     };
     let mut found = HashMap::new();
     let mut missing = Vec::new();
-    for (address, value) in addresses.into_iter().zip(values) {
+    for (index, (address, value)) in addresses.into_iter().zip(values).enumerate() {
         match value {
             Some(Some(contact)) => {
                 found.insert(address, contact);
             }
             Some(None) => {}
-            None => missing.push(address),
+            None => missing.push((index, address)),
         }
     }
     if missing.is_empty() {
         return Ok(found);
     }
-    let searched = search(missing.clone()).await?;
-    let entries: Vec<(String, Option<&Arc<Contact>>)> = missing
+    let addresses = missing.iter().map(|(_, address)| address.clone()).collect();
+    let searched = search(addresses).await?;
+    let values: Vec<(usize, Option<&Arc<Contact>>)> = missing
         .iter()
-        .map(|address| (key(address), searched.get(address)))
+        .map(|(index, address)| (*index, searched.get(address)))
         .collect();
-    tier.write_many(at, entries.iter().map(|(key, value)| (key.clone(), value)))
+    tier.write_many(at, values.iter().map(|(index, value)| (*index, value)))
         .await;
     found.extend(searched);
     Ok(found)

@@ -1,14 +1,20 @@
 //! The cache replicas share (see `loaders::shared`), in Redis.
 //!
-//! Keys: `heymarket-gateway:cache:{era}:{team}:{epoch}:{entry}`, and
-//! `heymarket-gateway:cache:{era}:{team}:contacts:{epoch}:{entry}` for contacts. A team's
-//! **epoch** moves on in the transaction that publishes each of its events ([`move_epochs`]),
-//! so every replica reads the new epoch before it hears the event; its contacts epoch moves
-//! with the events that concern a contact only. The **era** moves on whenever a replica
-//! (re)joins the event channel ([`new_era`]): events delivered while Redis was unreachable
-//! moved no epoch, so what was shared before an outage is left behind with it. So does a
-//! publish that fails, whose event the replica then delivers to itself only. Epoch and era keys
-//! never expire (a `volatile-*` eviction policy leaves them be); entries do.
+//! Keys: `heymarket-gateway:cache:{era}:{team}:{values}:{entry}`, where `{values}` are the
+//! current values of the team epochs the entry is kept by (`loaders::Epoch`), each under
+//! `heymarket-gateway:cache-epoch:{team}:{epoch}`. An event moves its epochs on in the
+//! transaction that publishes it ([`move_epochs`]), so every replica reads the new values
+//! before it hears the event. The **era** moves on whenever a replica (re)joins the event
+//! channel ([`new_era`]): events delivered while Redis was unreachable moved no epoch, so what
+//! was shared before an outage is left behind with it. So does a publish that fails, whose
+//! event the replica then delivers to itself only.
+//!
+//! An epoch's value is a random nonce, set by each move, or by the first read that finds none,
+//! and never counted up: a value is never taken twice, so an epoch key may expire
+//! ([`EPOCH_LIFETIME`]) or be evicted and come back with a new value, which only leaves the
+//! entries kept under the old one behind. Redis holds one epoch key per conversation, inbox and
+//! customer the team's events touched in the last `EPOCH_LIFETIME`. The era key never expires
+//! (a `volatile-*` eviction policy leaves it be); entries do.
 
 use std::time::Duration;
 
@@ -18,52 +24,71 @@ use futures::future::BoxFuture;
 
 use super::RedisConnection;
 use crate::events::Event;
-use crate::loaders::{SharedRead, SharedScope, SharedStore};
+use crate::loaders::{Epoch, SharedEntry, SharedRead, SharedStore};
 
 /// Where the entries are.
 const ENTRY_PREFIX: &str = "heymarket-gateway:cache:";
 /// The era every entry key names.
 const ERA_KEY: &str = "heymarket-gateway:cache-era";
+/// How long an epoch key lives after it was last moved or first read: far longer than an
+/// entry (half `--cache-ttl-with-events`, 2.5 minutes by default), so entries are rarely left
+/// behind by an expiry, and short enough that the keys of conversations gone quiet go.
+const EPOCH_LIFETIME: Duration = Duration::from_secs(60 * 60);
 
-/// KEYS[1]: the era; KEYS[2]: the team's epoch (of the scope read). ARGV[1]: the entries'
-/// prefix and ARGV[2] the team (and scope), ARGV[3…]: the entries. Answers the prefix of the current era and epoch (what the
-/// entries are written under) and each entry's value, or nil. One round trip, and the epoch
-/// read with the entries, never after them.
+/// KEYS[1]: the era; KEYS[2…]: the epochs read. ARGV[1]: the entries' prefix; ARGV[2]: the
+/// team; ARGV[3]: the value an epoch not set yet takes, and ARGV[4] how long it lives (ms);
+/// then, entry by entry, its key, the count of its epochs and their places in KEYS. Answers
+/// where each entry is kept now (what a fill is written under) and its value there, or nil:
+/// one round trip, and the epochs read with the entries, never after them.
 const READ: &str = r"
 local era = redis.call('GET', KEYS[1]) or '0'
-local epoch = redis.call('GET', KEYS[2]) or '0'
-local prefix = ARGV[1] .. era .. ':' .. ARGV[2] .. ':' .. epoch .. ':'
-local values = {}
-for i = 3, #ARGV do
-  values[i - 2] = redis.call('GET', prefix .. ARGV[i])
+local epochs = {}
+for i = 2, #KEYS do
+  local value = redis.call('GET', KEYS[i])
+  if not value then
+    value = ARGV[3]
+    redis.call('SET', KEYS[i], value, 'PX', ARGV[4])
+  end
+  epochs[i] = value
 end
-return {prefix, values}
+local base = ARGV[1] .. era .. ':' .. ARGV[2] .. ':'
+local names, values = {}, {}
+local i = 5
+while i <= #ARGV do
+  local count = tonumber(ARGV[i + 1])
+  local parts = {}
+  for j = 1, count do
+    parts[j] = epochs[tonumber(ARGV[i + 1 + j])]
+  end
+  local name = base .. table.concat(parts, '.') .. ':' .. ARGV[i]
+  names[#names + 1] = name
+  values[#values + 1] = redis.call('GET', name)
+  i = i + 2 + count
+end
+return {names, values}
 ";
 
-/// Where `team_id`'s epochs of `scope` are told apart: in the key of the epoch, and in the
-/// keys of the entries.
-fn scoped(team_id: i64, scope: SharedScope) -> String {
-    match scope {
-        SharedScope::Conversations => team_id.to_string(),
-        SharedScope::Contacts => format!("{team_id}:contacts"),
-    }
+/// The key of `team_id`'s `epoch`.
+fn epoch_key(team_id: i64, epoch: &Epoch) -> String {
+    format!("heymarket-gateway:cache-epoch:{team_id}:{}", epoch.name())
 }
 
-/// The key of `team_id`'s epoch of `scope`.
-fn epoch_key(team_id: i64, scope: SharedScope) -> String {
-    format!("heymarket-gateway:cache-epoch:{}", scoped(team_id, scope))
+/// How long an epoch key lives, in Redis's milliseconds.
+fn epoch_millis() -> u64 {
+    u64::try_from(EPOCH_LIFETIME.as_millis()).unwrap_or(u64::MAX)
 }
 
-/// Adds to `transaction` the moves of the epochs `event` ends: its team's, and its team's
-/// contacts epoch when it concerns a contact.
+/// Adds to `transaction` the moves of the epochs `event` ends (see `loaders::Epoch`), each to
+/// a value never taken before.
 pub(super) fn move_epochs(transaction: &mut Pipeline, event: &Event) {
-    let team_id = event.team_id;
-    transaction
-        .incr(epoch_key(team_id, SharedScope::Conversations), 1)
-        .ignore();
-    if event.kind.concerns_a_contact() {
+    let value = rand::random::<u64>();
+    for epoch in Epoch::moved_by(event) {
         transaction
-            .incr(epoch_key(team_id, SharedScope::Contacts), 1)
+            .cmd("SET")
+            .arg(epoch_key(event.team_id, &epoch))
+            .arg(value)
+            .arg("PX")
+            .arg(epoch_millis())
             .ignore();
     }
 }
@@ -95,41 +120,54 @@ impl SharedStore for RedisSharedCache {
     fn read<'a>(
         &'a self,
         team_id: i64,
-        scope: SharedScope,
-        keys: &'a [String],
+        entries: &'a [SharedEntry],
     ) -> BoxFuture<'a, Option<SharedRead>> {
         async move {
+            // Each epoch once, however many entries are kept by it; an entry names its
+            // epochs by their place among the script's keys, where the era is first.
+            let mut epochs: Vec<&Epoch> = Vec::new();
+            let mut places = |epoch| match epochs.iter().position(|seen| *seen == epoch) {
+                Some(index) => index + 2,
+                None => {
+                    epochs.push(epoch);
+                    epochs.len() + 1
+                }
+            };
+            let entry_places: Vec<Vec<usize>> = entries
+                .iter()
+                .map(|entry| entry.epochs.iter().map(&mut places).collect())
+                .collect();
             let mut read = self.read.key(ERA_KEY);
-            read.key(epoch_key(team_id, scope))
-                .arg(ENTRY_PREFIX)
-                .arg(scoped(team_id, scope));
-            for key in keys {
-                read.arg(key);
+            for epoch in &epochs {
+                read.key(epoch_key(team_id, epoch));
+            }
+            read.arg(ENTRY_PREFIX)
+                .arg(team_id)
+                .arg(rand::random::<u64>())
+                .arg(epoch_millis());
+            for (entry, places) in entries.iter().zip(entry_places) {
+                read.arg(&entry.key).arg(places.len()).arg(places);
             }
             let answer = self.connection.invoke(&read).await;
-            let (epoch, values): (String, Vec<Option<Vec<u8>>>) = answer
+            let (names, values): (Vec<String>, Vec<Option<Vec<u8>>>) = answer
                 .inspect_err(|error| tracing::debug!(%error, "shared cache read failed"))
                 .ok()?;
-            (values.len() == keys.len()).then_some(SharedRead { epoch, values })
+            let whole = names.len() == entries.len() && values.len() == entries.len();
+            whole.then_some(SharedRead { names, values })
         }
         .boxed()
     }
 
-    fn write(
-        &self,
-        epoch: String,
-        entries: Vec<(String, Vec<u8>)>,
-        lifetime: Duration,
-    ) -> BoxFuture<'_, ()> {
+    fn write(&self, entries: Vec<(String, Vec<u8>)>, lifetime: Duration) -> BoxFuture<'_, ()> {
         async move {
             let millis = u64::try_from(lifetime.as_millis())
                 .unwrap_or(u64::MAX)
                 .max(1);
             let mut writes = ::redis::pipe();
-            for (key, value) in entries {
+            for (name, value) in entries {
                 writes
                     .cmd("SET")
-                    .arg(format!("{epoch}{key}"))
+                    .arg(name)
                     .arg(value)
                     .arg("PX")
                     .arg(millis)

@@ -33,6 +33,7 @@ mod redis_budget;
 mod redis_bus;
 mod redis_seen;
 mod redis_sends;
+mod redis_shared_cache;
 mod redis_support;
 mod replicas;
 mod resilience;

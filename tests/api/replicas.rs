@@ -275,6 +275,72 @@ async fn shares_until_an_event(a: &TestApp, b: &TestApp, profile: &str) {
 }
 
 #[tokio::test]
+async fn what_an_event_does_not_touch_stays_shared_under_every_profile() {
+    let Some(redis) = RedisServer::start().await else {
+        return;
+    };
+    for (profile, readings) in Readings::profiles() {
+        let (a, b) = replicas_reading(&redis, *readings).await;
+        shared_past_an_event_elsewhere(&a, &b, profile).await;
+    }
+}
+
+/// What A fetched of one inbox (a list page, a conversation, its history) serves B with no
+/// upstream call after an event in another inbox, with another customer, which B must read
+/// again for itself.
+async fn shared_past_an_event_elsewhere(a: &TestApp, b: &TestApp, profile: &str) {
+    let team_id = a.sandbox.teams[0].team_id;
+    let quiet = open_conversation(a, 3002, 1).await;
+    let gid = json!(conversation_gid(json_at(&quiet, "/id")));
+    inbound(a, team_id, 3001, "12125550178", "Hello").await;
+    until_freshness(&[a, b], "events").await;
+    for replica in [a, b] {
+        let directory = replica.graphql("{ team { name } inboxes { id } }").await;
+        assert_eq!(directory["errors"], Value::Null, "{profile}: {directory}");
+    }
+    // A list page of its own first: it teaches A how the upstream's rows name their readers,
+    // so the page below is kept for every member.
+    newest_open_on(a, 3001).await;
+    a.sandbox.take_calls().await;
+    let conversation = "query($id: ID!) { conversation(id: $id) { status messages(first: 3) { nodes { text } } } }";
+    let read_quiet = async |replica: &TestApp| {
+        let body = replica
+            .graphql_with(conversation, json!({"id": gid}), &[])
+            .await
+            .1;
+        assert_eq!(body["errors"], Value::Null, "{profile}: {body}");
+        (body["data"].clone(), cost(&body))
+    };
+    let (listed, _) = newest_open_on(a, 3002).await;
+    let (on_a, _) = read_quiet(a).await;
+    let read_by_a = a.sandbox.take_calls().await;
+    for route in ["POST /v1/conversations", "GET /v1/messages"] {
+        assert!(read_by_a.contains_key(route), "{profile}: {read_by_a:?}");
+    }
+
+    // A new customer writes to the other inbox; B hears of it through Redis.
+    let (newest_before, _) = newest_open_on(b, 3001).await;
+    inbound(a, team_id, 3001, "12125550179", "Anyone there?").await;
+    eventually("B to list the new conversation", || async {
+        newest_open_on(b, 3001).await.0.first() != newest_before.first()
+    })
+    .await;
+    a.sandbox.take_calls().await;
+
+    assert_eq!(
+        newest_open_on(b, 3002).await.0,
+        listed,
+        "{profile}: B lists what A listed"
+    );
+    assert_eq!(read_quiet(b).await.0, on_a, "{profile}");
+    assert_eq!(
+        a.sandbox.take_calls().await,
+        routes(&[]),
+        "{profile}: B read from Redis what A fetched before an event that did not touch it"
+    );
+}
+
+#[tokio::test]
 async fn contacts_one_replica_looked_up_the_other_serves_until_an_opt_out_moves_both_on() {
     let Some(redis) = RedisServer::start().await else {
         return;
