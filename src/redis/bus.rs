@@ -5,8 +5,11 @@
 //! else, so while the subscription is live it delivers nothing itself: each replica gets each
 //! event once, and all in the order Redis saw them.
 //!
-//! Publishing an event also moves its team's shared cache epoch, in the same transaction (see
-//! `shared_cache`): no replica can hear of an event and still read what was shared before it.
+//! Publishing an event also moves the shared cache epochs it names, in the same transaction
+//! (see `shared_cache`): no replica can hear of an event and still read what was shared before
+//! it. A replica that hears an event whose publisher moved epochs by other rules (another
+//! version) moves them by its own before it takes the event in, which keeps that promise for
+//! itself.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,6 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use ::redis::aio::PubSubStream;
 use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt};
+use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
@@ -24,6 +28,24 @@ use crate::events::{BusStatus, Event, EventBus, MemoryBus};
 
 /// The channel every replica publishes to and listens on; each message is one JSON [`Event`].
 pub const EVENTS_CHANNEL: &str = "heymarket-gateway:events";
+
+/// An event as published on [`EVENTS_CHANNEL`]: with the rules its publisher moved the shared
+/// cache's epochs by (see `shared_cache::EPOCH_RULES`).
+#[derive(Serialize)]
+struct Published<'a> {
+    #[serde(flatten)]
+    event: &'a Event,
+    epoch_rules: u32,
+}
+
+/// An event as heard on [`EVENTS_CHANNEL`]; `epoch_rules` is 0 when its publisher named none.
+#[derive(Deserialize)]
+struct Heard {
+    #[serde(flatten)]
+    event: Event,
+    #[serde(default)]
+    epoch_rules: u32,
+}
 
 /// Carries events to every replica through Redis; while Redis is unreachable, to this replica
 /// only ([`BusStatus::Degraded`]), until the subscription is back by itself.
@@ -55,7 +77,11 @@ impl RedisBus {
 
     /// Delivers `event` through Redis; `false` when it must be delivered here instead.
     async fn publish_shared(&self, event: &Event) -> bool {
-        let payload = match serde_json::to_vec(event) {
+        let published = Published {
+            event,
+            epoch_rules: shared_cache::EPOCH_RULES,
+        };
+        let payload = match serde_json::to_vec(&published) {
             Ok(payload) => payload,
             Err(error) => {
                 tracing::error!(%error, "cannot encode an event; delivering it to this replica only");
@@ -72,12 +98,9 @@ impl RedisBus {
             Ok(_listeners) => true,
             Err(error) => {
                 tracing::warn!(%error, "cannot publish an event; delivering it to this replica only");
-                // The event may not have moved its team's epoch, and this replica is about to
-                // forget what it names: leave everything shared so far behind. Should Redis not
-                // take this either, it is unreachable, and rejoining does the same.
-                if let Err(error) = self.connection.query::<u64>(&shared_cache::new_era()).await {
-                    tracing::debug!(%error, "cannot start a new era of the shared cache");
-                }
+                // The event may not have moved its epochs, and this replica is about to forget
+                // what it names: leave everything shared so far behind.
+                leave_shared_behind(&self.connection).await;
                 false
             }
         }
@@ -159,12 +182,36 @@ impl Listener {
     /// Hands every well-formed event to local subscribers until the subscription ends.
     async fn forward(&self, mut messages: PubSubStream) {
         while let Some(message) = messages.next().await {
-            match serde_json::from_slice::<Event>(message.get_payload_bytes()) {
-                Ok(event) => self.local.deliver(Arc::new(event)),
+            match serde_json::from_slice::<Heard>(message.get_payload_bytes()) {
+                Ok(Heard { event, epoch_rules }) => {
+                    if epoch_rules != shared_cache::EPOCH_RULES {
+                        self.move_epochs(&event).await;
+                    }
+                    self.local.deliver(Arc::new(event));
+                }
                 Err(error) => {
                     tracing::warn!(%error, "skipped a malformed message on the event channel");
                 }
             }
         }
+    }
+
+    /// Moves on the shared cache epochs `event` names, which its publisher moved by other
+    /// rules; when Redis does not take that, leaves everything shared behind instead.
+    async fn move_epochs(&self, event: &Event) {
+        let mut moves = ::redis::pipe();
+        shared_cache::move_epochs(&mut moves, event);
+        if let Err(error) = self.connection.query_pipeline::<()>(&moves).await {
+            tracing::warn!(%error, "cannot move the shared cache on past an event of another version");
+            leave_shared_behind(&self.connection).await;
+        }
+    }
+}
+
+/// Starts a new era of the shared cache, leaving everything shared so far behind. Should Redis
+/// not take this either, it is unreachable, and rejoining does the same.
+async fn leave_shared_behind(connection: &RedisConnection) {
+    if let Err(error) = connection.query::<u64>(&shared_cache::new_era()).await {
+        tracing::debug!(%error, "cannot start a new era of the shared cache");
     }
 }

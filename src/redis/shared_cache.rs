@@ -2,7 +2,7 @@
 //!
 //! Keys: `heymarket-gateway:cache:{era}:{team}:{values}:{entry}`, where `{values}` are the
 //! current values of the team epochs the entry is kept by (`loaders::Epoch`), each under
-//! `heymarket-gateway:cache-epoch:{team}:{epoch}`. An event moves its epochs on in the
+//! `heymarket-gateway:cache-epochs:{team}:{epoch}`. An event moves its epochs on in the
 //! transaction that publishes it ([`move_epochs`]), so every replica reads the new values
 //! before it hears the event. The **era** moves on whenever a replica (re)joins the event
 //! channel ([`new_era`]): events delivered while Redis was unreachable moved no epoch, so what
@@ -25,6 +25,13 @@ use futures::future::BoxFuture;
 use super::RedisConnection;
 use crate::events::Event;
 use crate::loaders::{Epoch, SharedEntry, SharedRead, SharedStore};
+
+/// Which rules the epochs are kept by: the epochs each event moves (`loaders::Epoch`) and the
+/// keys they are kept under. Every published event says which rules its publisher moved
+/// epochs by, and a replica that hears an event moved by other rules (a replica of another
+/// version, during a rolling upgrade) moves this event's epochs by its own before it takes the
+/// event in. Moved on whenever either changes.
+pub(super) const EPOCH_RULES: u32 = 2;
 
 /// Where the entries are.
 const ENTRY_PREFIX: &str = "heymarket-gateway:cache:";
@@ -70,7 +77,7 @@ return {names, values}
 
 /// The key of `team_id`'s `epoch`.
 fn epoch_key(team_id: i64, epoch: &Epoch) -> String {
-    format!("heymarket-gateway:cache-epoch:{team_id}:{}", epoch.name())
+    format!("heymarket-gateway:cache-epochs:{team_id}:{}", epoch.name())
 }
 
 /// How long an epoch key lives, in Redis's milliseconds.

@@ -4,13 +4,14 @@
 
 use std::time::Duration;
 
-use heymarket_gateway::events::BusStatus;
+use heymarket_gateway::events::{BusStatus, EventBus};
+use heymarket_gateway::redis::EVENTS_CHANNEL;
 use heymarket_gateway::redis::{
     Epoch, RedisConnection, RedisSharedCache, SharedEntry, SharedStore,
 };
 use tokio_util::sync::CancellationToken;
 
-use crate::redis_support::{RedisServer, Replica, publish, until_up};
+use crate::redis_support::{RedisServer, Replica, event, next_id, publish, until_up};
 
 /// The team of the events `redis_support::event` makes.
 const TEAM: i64 = 101;
@@ -43,6 +44,13 @@ async fn keep(store: &RedisSharedCache, entries: &[SharedEntry], value: &str) {
     store.write(kept, Duration::from_secs(60)).await;
 }
 
+/// A store of its own, over a connection that is up.
+async fn store_at(server: &RedisServer, stop: &CancellationToken) -> RedisSharedCache {
+    let connection = RedisConnection::start(&server.url(), stop.clone()).expect("a usable URL");
+    until_up(&[&connection]).await;
+    RedisSharedCache::new(connection)
+}
+
 #[tokio::test]
 async fn an_entry_is_left_behind_by_the_events_that_reach_it_and_never_read_again() {
     let Some(server) = RedisServer::start().await else {
@@ -52,9 +60,7 @@ async fn an_entry_is_left_behind_by_the_events_that_reach_it_and_never_read_agai
     publisher.until_bus(BusStatus::Shared).await;
     let stop = CancellationToken::new();
     let _stop = stop.clone().drop_guard();
-    let connection = RedisConnection::start(&server.url(), stop.clone()).expect("a usable URL");
-    until_up(&[&connection]).await;
-    let store = RedisSharedCache::new(connection);
+    let store = store_at(&server, &stop).await;
     let entries = [conversation(1), conversation(2)];
     let both = |value: &str| vec![Some(value.to_owned()); 2];
 
@@ -75,7 +81,7 @@ async fn an_entry_is_left_behind_by_the_events_that_reach_it_and_never_read_agai
     // taken before, so neither what was kept before the event nor after it is read again.
     let mut client = server.client().await;
     let epochs: Vec<String> = redis::cmd("KEYS")
-        .arg("heymarket-gateway:cache-epoch:*")
+        .arg("heymarket-gateway:cache-epochs:*")
         .query_async(&mut client)
         .await
         .expect("Redis lists keys");
@@ -90,4 +96,40 @@ async fn an_entry_is_left_behind_by_the_events_that_reach_it_and_never_read_agai
 
 fn both_of(first: &str, second: &str) -> Vec<Option<String>> {
     vec![Some(first.to_owned()), Some(second.to_owned())]
+}
+
+#[tokio::test]
+async fn an_event_published_by_other_rules_is_moved_on_by_the_replica_that_hears_it() {
+    let Some(server) = RedisServer::start().await else {
+        return;
+    };
+    let listener = Replica::start(&server.url());
+    listener.until_bus(BusStatus::Shared).await;
+    let mut heard = listener.bus.subscribe();
+    let stop = CancellationToken::new();
+    let _stop = stop.clone().drop_guard();
+    let store = store_at(&server, &stop).await;
+    let entries = [conversation(1), conversation(2)];
+    keep(&store, &entries, "kept").await;
+
+    // A replica of another version publishes the event as it is, moving none of these epochs.
+    let mut client = server.client().await;
+    let payload = serde_json::to_string(&event(1)).expect("an event encodes");
+    redis::cmd("PUBLISH")
+        .arg(EVENTS_CHANNEL)
+        .arg(payload)
+        .query_async::<()>(&mut client)
+        .await
+        .expect("Redis publishes");
+
+    assert_eq!(
+        next_id(&mut heard).await,
+        1,
+        "the replica took the event in"
+    );
+    assert_eq!(
+        values(&store, &entries).await,
+        [None, Some("kept".to_owned())],
+        "it moved the event's epochs before"
+    );
 }
