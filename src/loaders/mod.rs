@@ -39,7 +39,7 @@ pub use epochs::Epoch;
 pub use generations::Reach;
 pub use last_message::LastMessageTarget;
 pub use scheduled::ScheduledMemory;
-pub use shared::{SharedEntry, SharedRead, SharedStore};
+pub use shared::{SharedEntry, SharedRead, SharedStore, Slot};
 pub use source::Audience;
 
 /// The address a conversation's contact is looked up by: its phone, or for an email thread,

@@ -56,26 +56,53 @@ pub struct SharedEntry {
 
 /// Where replicas share entries, by team epochs (implemented over Redis).
 pub trait SharedStore: Send + Sync + 'static {
-    /// Where each of `entries` is kept in `team_id`'s current epochs, and its value there;
-    /// `None` when the store cannot answer now.
+    /// Where each of `entries` is kept in `team_id`'s current epochs, and what is there. With
+    /// a `lease`, an entry found empty is leased to this reader for that long ([`Slot::Fill`]),
+    /// unless another reader holds its lease ([`Slot::Filling`]). `None` when the store cannot
+    /// answer now.
     fn read<'a>(
         &'a self,
         team_id: i64,
         entries: &'a [SharedEntry],
+        lease: Option<Duration>,
     ) -> BoxFuture<'a, Option<SharedRead>>;
 
     /// Keeps each value under its name (as a read gave it) for `lifetime`. A failure only
     /// loses the sharing.
     fn write(&self, entries: Vec<(String, Vec<u8>)>, lifetime: Duration) -> BoxFuture<'_, ()>;
+
+    /// Ends the lease on the entry `name`, whose fill failed, so that other readers stop
+    /// waiting for it.
+    fn release(&self, name: String) -> BoxFuture<'_, ()>;
 }
 
-/// What [`SharedStore::read`] found, entry by entry: where it is kept now, and its value
-/// there (or none).
+/// What [`SharedStore::read`] found, entry by entry: where it is kept now, and what is there.
 #[derive(Debug)]
 pub struct SharedRead {
     pub names: Vec<String>,
-    pub values: Vec<Option<Vec<u8>>>,
+    pub slots: Vec<Slot>,
 }
+
+/// What a read found of one entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Slot {
+    /// Its value.
+    Value(Vec<u8>),
+    /// Nothing: the reader is to fill it (and holds its lease, when it asked for one).
+    Fill,
+    /// Nothing yet: another reader holds its lease and is filling it.
+    Filling,
+}
+
+/// How long a replica that found an entry empty has to fill it before the others that wait
+/// for it fetch it themselves: longer than an upstream call takes, short enough that a
+/// replica that stopped mid-fill delays the others little.
+const FILL_LEASE: Duration = Duration::from_secs(2);
+
+/// How often a replica waiting for another's fill looks again: soon at first (a fill is one
+/// upstream call), then less often.
+const FIRST_LOOK: Duration = Duration::from_millis(5);
+const LONGEST_BETWEEN_LOOKS: Duration = Duration::from_millis(80);
 
 /// The shared cache as the loaders use it.
 pub(super) struct SharedTier {
@@ -100,6 +127,16 @@ pub(super) struct SharedPlaces {
     lifetime: Duration,
 }
 
+/// What a read found of one entry, decoded.
+enum Found<V> {
+    Value(V),
+    /// Nothing: this reader fills it, holding its lease or not.
+    Fill {
+        leased: bool,
+    },
+    Filling,
+}
+
 impl SharedTier {
     /// Entries in `store`, for half of `safety_ttl`, and contacts for half of `contacts_ttl`
     /// (see the module's notes).
@@ -116,7 +153,10 @@ impl SharedTier {
     }
 
     /// The value of `entry` in `team_id`'s current epochs; when there is none, `fill`'s,
-    /// which is then kept there for the other replicas.
+    /// which is then kept there for the other replicas. Replicas that find the entry empty at
+    /// once fill it once: the first takes its lease and fills it, and the others wait for
+    /// that (for [`FILL_LEASE`] at most) instead of each asking the upstream, which is what
+    /// happens when an event makes every replica forget the same thing at the same moment.
     pub(super) async fn read_through<V, Fill>(
         &self,
         metrics: &LoaderMetrics,
@@ -128,26 +168,75 @@ impl SharedTier {
         V: Serialize + DeserializeOwned,
         Fill: Future<Output = Result<V, ApiError>>,
     {
-        let Some(Shared { values, at }) = self.read_many(metrics, team_id, vec![entry]).await
-        else {
-            return fill.await;
-        };
-        if let Some(value) = values.into_iter().next().flatten() {
-            return Ok(value);
+        let entries = vec![entry];
+        let waiting_since = tokio::time::Instant::now();
+        let mut between_looks = FIRST_LOOK;
+        loop {
+            let lease = Some(FILL_LEASE);
+            let Some((at, mut found)) = self.read::<V>(team_id, &entries, lease).await else {
+                return fill.await;
+            };
+            let leased = match found.pop() {
+                Some(Found::Value(value)) => {
+                    metrics.count_cache(CacheKind::Shared, 1, 0);
+                    return Ok(value);
+                }
+                Some(Found::Filling) if waiting_since.elapsed() < FILL_LEASE => {
+                    tokio::time::sleep(between_looks).await;
+                    between_looks = (between_looks * 2).min(LONGEST_BETWEEN_LOOKS);
+                    continue;
+                }
+                Some(Found::Fill { leased }) => leased,
+                Some(Found::Filling) | None => false,
+            };
+            metrics.count_cache(CacheKind::Shared, 0, 1);
+            let name = at.names.first().cloned();
+            let (answer, unkept) = match fill.await {
+                Ok(value) => {
+                    let left_out = self.write_many(at, [(0, &value)]).await;
+                    (Ok(value), left_out.into_iter().next())
+                }
+                Err(error) => (Err(error), name),
+            };
+            // Those waiting for it would wait out the lease for nothing.
+            if let (true, Some(name)) = (leased, unkept) {
+                self.store.release(name).await;
+            }
+            return answer;
         }
-        let value = fill.await?;
-        self.write_many(at, [(0, &value)]).await;
-        Ok(value)
     }
 
     /// The values of `entries` in `team_id`'s current epochs (counted as hits and misses);
-    /// `None` when the store cannot answer now.
+    /// `None` when the store cannot answer now. No lease is taken: each caller fills what it
+    /// found empty.
     pub(super) async fn read_many<V: DeserializeOwned>(
         &self,
         metrics: &LoaderMetrics,
         team_id: i64,
         entries: Vec<SharedEntry>,
     ) -> Option<Shared<V>> {
+        let (at, found) = self.read::<V>(team_id, &entries, None).await?;
+        let values: Vec<Option<V>> = found
+            .into_iter()
+            .map(|found| match found {
+                Found::Value(value) => Some(value),
+                Found::Fill { .. } | Found::Filling => None,
+            })
+            .collect();
+        let hits = values.iter().filter(|value| value.is_some()).count();
+        let count = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+        metrics.count_cache(CacheKind::Shared, count(hits), count(values.len() - hits));
+        Some(Shared { values, at })
+    }
+
+    /// What the store holds for `entries`, decoded (a value that does not decode is filled
+    /// again, without a lease), and where each is kept.
+    async fn read<V: DeserializeOwned>(
+        &self,
+        team_id: i64,
+        entries: &[SharedEntry],
+        lease: Option<Duration>,
+    ) -> Option<(SharedPlaces, Vec<Found<V>>)> {
         let lifetime = match entries
             .iter()
             .any(|entry| entry.epochs.contains(&Epoch::Contacts))
@@ -156,63 +245,67 @@ impl SharedTier {
             false => self.lifetime,
         };
         let entries: Vec<SharedEntry> = entries
-            .into_iter()
+            .iter()
             .map(|SharedEntry { key, epochs }| SharedEntry {
                 key: format!("v{SHARED_FORMAT}:{key}"),
-                epochs,
+                epochs: epochs.clone(),
             })
             .collect();
-        let SharedRead { names, values } = self.store.read(team_id, &entries).await?;
-        let values: Vec<Option<V>> = values
+        let SharedRead { names, slots } = self.store.read(team_id, &entries, lease).await?;
+        let found = slots
             .into_iter()
-            .map(|bytes| {
-                serde_json::from_slice(&bytes?)
-                    .inspect_err(|error| {
+            .map(|slot| match slot {
+                Slot::Value(bytes) => match serde_json::from_slice(&bytes) {
+                    Ok(value) => Found::Value(value),
+                    Err(error) => {
                         tracing::warn!(%error, "a shared cache entry does not decode; reading the upstream instead");
-                    })
-                    .ok()
+                        Found::Fill { leased: false }
+                    }
+                },
+                Slot::Fill => Found::Fill {
+                    leased: lease.is_some(),
+                },
+                Slot::Filling => Found::Filling,
             })
             .collect();
-        let hits = values.iter().filter(|value| value.is_some()).count();
-        let count = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
-        metrics.count_cache(CacheKind::Shared, count(hits), count(values.len() - hits));
-        Some(Shared {
-            values,
-            at: SharedPlaces { names, lifetime },
-        })
+        Some((SharedPlaces { names, lifetime }, found))
     }
 
     /// Keeps `values`, by the index of their entry in the read that gave `at`, for the other
-    /// replicas (those too large to share are left out).
+    /// replicas; answers where those left out (too large to share) were to be kept.
     pub(super) async fn write_many<'v, V>(
         &self,
         at: SharedPlaces,
         values: impl IntoIterator<Item = (usize, &'v V)>,
-    ) where
+    ) -> Vec<String>
+    where
         V: Serialize + 'v,
     {
-        let encoded = values.into_iter().filter_map(|(index, value)| {
-            let name = at.names.get(index)?;
+        let mut kept = Vec::new();
+        let mut left_out = Vec::new();
+        for (index, value) in values {
+            let Some(name) = at.names.get(index) else {
+                continue;
+            };
             match serde_json::to_vec(value) {
-                Ok(bytes) if bytes.len() <= LARGEST_ENTRY_BYTES => Some((name.clone(), bytes)),
-                Ok(_) => None,
+                Ok(bytes) if bytes.len() <= LARGEST_ENTRY_BYTES => kept.push((name.clone(), bytes)),
+                Ok(_) => left_out.push(name.clone()),
                 Err(error) => {
                     tracing::error!(%error, "cannot encode an entry to share");
-                    None
+                    left_out.push(name.clone());
                 }
             }
-        });
-        let entries: Vec<_> = encoded.collect();
-        if entries.is_empty() {
-            return;
         }
-        self.store.write(entries, at.lifetime).await;
+        if !kept.is_empty() {
+            self.store.write(kept, at.lifetime).await;
+        }
+        left_out
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::collections::{BTreeSet, HashMap};
+    use std::collections::{BTreeSet, HashMap, HashSet};
     use std::sync::Mutex;
     use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -248,11 +341,13 @@ mod tests {
         );
     }
 
-    /// A store in memory, with epochs that a test moves on by hand.
+    /// A store in memory, with epochs that a test moves on by hand, and leases that last
+    /// until they are released.
     #[derive(Default)]
     struct MemoryStore {
         epochs: Mutex<HashMap<(i64, Epoch), u64>>,
         entries: Mutex<HashMap<String, Vec<u8>>>,
+        leases: Mutex<HashSet<String>>,
     }
 
     impl MemoryStore {
@@ -264,6 +359,19 @@ mod tests {
                 .entry((team_id, epoch))
                 .or_default() += 1;
         }
+
+        fn name(&self, team_id: i64, entry: &SharedEntry) -> String {
+            let epochs = self.epochs.lock().unwrap();
+            let values: Vec<String> = entry
+                .epochs
+                .iter()
+                .map(|epoch| {
+                    let value = epochs.get(&(team_id, epoch.clone())).copied();
+                    value.unwrap_or(0).to_string()
+                })
+                .collect();
+            format!("{team_id}:{}:{}", values.join("."), entry.key)
+        }
     }
 
     impl SharedStore for MemoryStore {
@@ -271,29 +379,32 @@ mod tests {
             &'a self,
             team_id: i64,
             entries: &'a [SharedEntry],
+            lease: Option<Duration>,
         ) -> BoxFuture<'a, Option<SharedRead>> {
-            let epochs = self.epochs.lock().unwrap();
             let names: Vec<String> = entries
                 .iter()
-                .map(|entry| {
-                    let values: Vec<String> = entry
-                        .epochs
-                        .iter()
-                        .map(|epoch| {
-                            let value = epochs.get(&(team_id, epoch.clone())).copied();
-                            value.unwrap_or(0).to_string()
-                        })
-                        .collect();
-                    format!("{team_id}:{}:{}", values.join("."), entry.key)
-                })
+                .map(|entry| self.name(team_id, entry))
                 .collect();
             let kept = self.entries.lock().unwrap();
-            let values = names.iter().map(|name| kept.get(name).cloned()).collect();
-            async move { Some(SharedRead { names, values }) }.boxed()
+            let mut leases = self.leases.lock().unwrap();
+            let slots = names
+                .iter()
+                .map(|name| match kept.get(name) {
+                    Some(value) => Slot::Value(value.clone()),
+                    None if lease.is_some() && !leases.insert(name.clone()) => Slot::Filling,
+                    None => Slot::Fill,
+                })
+                .collect();
+            async move { Some(SharedRead { names, slots }) }.boxed()
         }
 
         fn write(&self, entries: Vec<(String, Vec<u8>)>, _lifetime: Duration) -> BoxFuture<'_, ()> {
             self.entries.lock().unwrap().extend(entries);
+            async {}.boxed()
+        }
+
+        fn release(&self, name: String) -> BoxFuture<'_, ()> {
+            self.leases.lock().unwrap().remove(&name);
             async {}.boxed()
         }
     }
@@ -364,5 +475,81 @@ mod tests {
             .await;
         assert!(failed.is_err());
         assert!(!store.entries.lock().unwrap().contains_key("7:0:v1:other"));
+    }
+
+    /// A fill of `value` that takes `took` (of paused time) and counts itself in `fills`.
+    async fn slow_fill(fills: &AtomicU32, took: Duration, value: u64) -> Result<u64, ApiError> {
+        fills.fetch_add(1, Ordering::Relaxed);
+        tokio::time::sleep(took).await;
+        Ok(value)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn replicas_that_find_an_entry_empty_at_once_fill_it_once() {
+        let (tier, _store) = tier();
+        let metrics = LoaderMetrics::default();
+        let fills = AtomicU32::new(0);
+        let read = || {
+            let fill = slow_fill(&fills, Duration::from_millis(300), 5);
+            tier.read_through(&metrics, 7, entry("count", vec![Epoch::Team]), fill)
+        };
+        let (first, second, third) = tokio::join!(read(), read(), read());
+        assert_eq!((first.unwrap(), second.unwrap(), third.unwrap()), (5, 5, 5));
+        assert_eq!(fills.load(Ordering::Relaxed), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_fill_ends_its_lease_and_a_waiter_fills_at_once() {
+        let (tier, _store) = tier();
+        let metrics = LoaderMetrics::default();
+        let fills = AtomicU32::new(0);
+        let entry = || entry("count", vec![Epoch::Team]);
+        let failing = async {
+            fills.fetch_add(1, Ordering::Relaxed);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            Err::<u64, _>(ApiError::Internal)
+        };
+        let started = tokio::time::Instant::now();
+        let waiting = async {
+            // Starts once the failing fill holds the lease.
+            tokio::task::yield_now().await;
+            let fill = slow_fill(&fills, Duration::from_millis(100), 5);
+            let value = tier.read_through(&metrics, 7, entry(), fill).await;
+            (value, started.elapsed())
+        };
+        let (failed, (value, took)) =
+            tokio::join!(tier.read_through(&metrics, 7, entry(), failing), waiting);
+        assert!(failed.is_err());
+        assert_eq!(value.unwrap(), 5);
+        assert_eq!(fills.load(Ordering::Relaxed), 2);
+        assert!(took < Duration::from_millis(400), "it waited {took:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_lease_never_released_is_waited_out_once() {
+        let (tier, store) = tier();
+        let metrics = LoaderMetrics::default();
+        let fills = AtomicU32::new(0);
+        let entry = entry("count", vec![Epoch::Team]);
+        let name = store.name(
+            7,
+            &SharedEntry {
+                key: format!("v{SHARED_FORMAT}:count"),
+                epochs: entry.epochs.clone(),
+            },
+        );
+        store.leases.lock().unwrap().insert(name);
+        let started = tokio::time::Instant::now();
+        let fill = slow_fill(&fills, Duration::ZERO, 5);
+        assert_eq!(
+            tier.read_through(&metrics, 7, entry, fill).await.unwrap(),
+            5
+        );
+        let waited = started.elapsed();
+        assert!(
+            (FILL_LEASE..FILL_LEASE + LONGEST_BETWEEN_LOOKS * 2).contains(&waited),
+            "{waited:?}"
+        );
+        assert_eq!(fills.load(Ordering::Relaxed), 1);
     }
 }

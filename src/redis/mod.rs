@@ -24,7 +24,7 @@ mod sends;
 mod shared_cache;
 
 /// What [`RedisSharedCache`] implements: the caches' own interface to a shared store.
-pub use crate::loaders::{Epoch, SharedEntry, SharedRead, SharedStore};
+pub use crate::loaders::{Epoch, SharedEntry, SharedRead, SharedStore, Slot};
 pub use budget::RedisBudget;
 pub use bus::{EVENTS_CHANNEL, RedisBus};
 pub use connection::{Error, Health, Outage, RedisConnection};

@@ -24,7 +24,7 @@ use futures::future::BoxFuture;
 
 use super::RedisConnection;
 use crate::events::Event;
-use crate::loaders::{Epoch, SharedEntry, SharedRead, SharedStore};
+use crate::loaders::{Epoch, SharedEntry, SharedRead, SharedStore, Slot};
 
 /// Which rules the epochs are kept by: the epochs each event moves (`loaders::Epoch`) and the
 /// keys they are kept under. Every published event says which rules its publisher moved
@@ -42,11 +42,17 @@ const ERA_KEY: &str = "heymarket-gateway:cache-era";
 /// behind by an expiry, and short enough that the keys of conversations gone quiet go.
 const EPOCH_LIFETIME: Duration = Duration::from_secs(60 * 60);
 
+/// Where an entry's lease is, before its name (see `loaders::Slot`): apart from every entry.
+const LEASE_PREFIX: &str = "heymarket-gateway:cache-lease:";
+
 /// KEYS[1]: the era; KEYS[2…]: the epochs read. ARGV[1]: the entries' prefix; ARGV[2]: the
 /// team; ARGV[3]: the value an epoch not set yet takes, and ARGV[4] how long it lives (ms);
-/// then, entry by entry, its key, the count of its epochs and their places in KEYS. Answers
-/// where each entry is kept now (what a fill is written under) and its value there, or nil:
-/// one round trip, and the epochs read with the entries, never after them.
+/// ARGV[5]: the leases' prefix, and ARGV[6] how long a lease lasts (ms; 0 takes none); then,
+/// entry by entry, its key, the count of its epochs and their places in KEYS. Answers where
+/// each entry is kept now (what a fill is written under) and, for each, its value, or 1 when
+/// the reader is to fill it (and holds its lease, if one was asked for), or 0 when another
+/// reader holds the lease. One round trip, and the epochs read with the entries, never after
+/// them.
 const READ: &str = r"
 local era = redis.call('GET', KEYS[1]) or '0'
 local epochs = {}
@@ -59,8 +65,9 @@ for i = 2, #KEYS do
   epochs[i] = value
 end
 local base = ARGV[1] .. era .. ':' .. ARGV[2] .. ':'
-local names, values = {}, {}
-local i = 5
+local lease = tonumber(ARGV[6])
+local names, found = {}, {}
+local i = 7
 while i <= #ARGV do
   local count = tonumber(ARGV[i + 1])
   local parts = {}
@@ -68,11 +75,18 @@ while i <= #ARGV do
     parts[j] = epochs[tonumber(ARGV[i + 1 + j])]
   end
   local name = base .. table.concat(parts, '.') .. ':' .. ARGV[i]
+  local value = redis.call('GET', name)
+  if value then
+    found[#names + 1] = value
+  elseif lease > 0 and not redis.call('SET', ARGV[5] .. name, '1', 'NX', 'PX', lease) then
+    found[#names + 1] = 0
+  else
+    found[#names + 1] = 1
+  end
   names[#names + 1] = name
-  values[#values + 1] = redis.call('GET', name)
   i = i + 2 + count
 end
-return {names, values}
+return {names, found}
 ";
 
 /// The key of `team_id`'s `epoch`.
@@ -82,7 +96,7 @@ fn epoch_key(team_id: i64, epoch: &Epoch) -> String {
 
 /// How long an epoch key lives, in Redis's milliseconds.
 fn epoch_millis() -> u64 {
-    u64::try_from(EPOCH_LIFETIME.as_millis()).unwrap_or(u64::MAX)
+    millis(EPOCH_LIFETIME)
 }
 
 /// Adds to `transaction` the moves of the epochs `event` ends (see `loaders::Epoch`), each to
@@ -128,6 +142,7 @@ impl SharedStore for RedisSharedCache {
         &'a self,
         team_id: i64,
         entries: &'a [SharedEntry],
+        lease: Option<Duration>,
     ) -> BoxFuture<'a, Option<SharedRead>> {
         async move {
             // Each epoch once, however many entries are kept by it; an entry names its
@@ -151,25 +166,27 @@ impl SharedStore for RedisSharedCache {
             read.arg(ENTRY_PREFIX)
                 .arg(team_id)
                 .arg(rand::random::<u64>())
-                .arg(epoch_millis());
+                .arg(epoch_millis())
+                .arg(LEASE_PREFIX)
+                .arg(lease.map_or(0, millis));
             for (entry, places) in entries.iter().zip(entry_places) {
                 read.arg(&entry.key).arg(places.len()).arg(places);
             }
             let answer = self.connection.invoke(&read).await;
-            let (names, values): (Vec<String>, Vec<Option<Vec<u8>>>) = answer
+            let (names, found): (Vec<String>, Vec<::redis::Value>) = answer
                 .inspect_err(|error| tracing::debug!(%error, "shared cache read failed"))
                 .ok()?;
-            let whole = names.len() == entries.len() && values.len() == entries.len();
-            whole.then_some(SharedRead { names, values })
+            let slots: Option<Vec<Slot>> = found.into_iter().map(slot).collect();
+            let slots = slots?;
+            let whole = names.len() == entries.len() && slots.len() == entries.len();
+            whole.then_some(SharedRead { names, slots })
         }
         .boxed()
     }
 
     fn write(&self, entries: Vec<(String, Vec<u8>)>, lifetime: Duration) -> BoxFuture<'_, ()> {
         async move {
-            let millis = u64::try_from(lifetime.as_millis())
-                .unwrap_or(u64::MAX)
-                .max(1);
+            let millis = millis(lifetime);
             let mut writes = ::redis::pipe();
             for (name, value) in entries {
                 writes
@@ -186,4 +203,32 @@ impl SharedStore for RedisSharedCache {
         }
         .boxed()
     }
+
+    fn release(&self, name: String) -> BoxFuture<'_, ()> {
+        async move {
+            let mut delete = ::redis::cmd("DEL");
+            delete.arg(format!("{LEASE_PREFIX}{name}"));
+            if let Err(error) = self.connection.query::<u64>(&delete).await {
+                tracing::debug!(%error, "could not end a shared cache lease");
+            }
+        }
+        .boxed()
+    }
+}
+
+/// What the read script found of one entry (see [`READ`]); `None` for an answer it never gives.
+fn slot(found: ::redis::Value) -> Option<Slot> {
+    match found {
+        ::redis::Value::BulkString(value) => Some(Slot::Value(value)),
+        ::redis::Value::Int(1) => Some(Slot::Fill),
+        ::redis::Value::Int(0) => Some(Slot::Filling),
+        _ => None,
+    }
+}
+
+/// `duration` in Redis's milliseconds, one at the least (Redis refuses a zero expiry).
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1)
 }

@@ -5,16 +5,75 @@
 use std::time::Duration;
 
 use heymarket_gateway::events::{BusStatus, EventBus};
-use heymarket_gateway::redis::EVENTS_CHANNEL;
 use heymarket_gateway::redis::{
-    Epoch, RedisConnection, RedisSharedCache, SharedEntry, SharedStore,
+    EVENTS_CHANNEL, Epoch, RedisConnection, RedisSharedCache, SharedEntry, SharedStore, Slot,
 };
-use tokio_util::sync::CancellationToken;
+use tokio_util::sync::{CancellationToken, DropGuard};
 
 use crate::redis_support::{RedisServer, Replica, event, next_id, publish, until_up};
 
 /// The team of the events `redis_support::event` makes.
 const TEAM: i64 = 101;
+
+/// A Redis server, a replica listening on its event channel, and a store of its own.
+struct Shared {
+    server: RedisServer,
+    replica: Replica,
+    store: RedisSharedCache,
+    _stop: DropGuard,
+}
+
+impl Shared {
+    async fn start() -> Option<Self> {
+        let server = RedisServer::start().await?;
+        let replica = Replica::start(&server.url());
+        replica.until_bus(BusStatus::Shared).await;
+        let stop = CancellationToken::new();
+        let connection = RedisConnection::start(&server.url(), stop.clone()).expect("a usable URL");
+        until_up(&[&connection]).await;
+        Some(Self {
+            server,
+            replica,
+            store: RedisSharedCache::new(connection),
+            _stop: stop.drop_guard(),
+        })
+    }
+
+    /// What the store holds for `entries` now.
+    async fn values(&self, entries: &[SharedEntry]) -> Vec<Option<String>> {
+        let read = self.store.read(TEAM, entries, None).await;
+        let text = |slot| match slot {
+            Slot::Value(bytes) => Some(String::from_utf8(bytes).expect("text was kept")),
+            Slot::Fill | Slot::Filling => None,
+        };
+        read.expect("Redis answers")
+            .slots
+            .into_iter()
+            .map(text)
+            .collect()
+    }
+
+    /// Keeps `value` for every one of `entries` in their current epochs.
+    async fn keep(&self, entries: &[SharedEntry], value: &str) {
+        let read = self.store.read(TEAM, entries, None).await;
+        let kept = read
+            .expect("Redis answers")
+            .names
+            .into_iter()
+            .map(|name| (name, value.as_bytes().to_vec()))
+            .collect();
+        self.store.write(kept, Duration::from_secs(60)).await;
+    }
+
+    /// Runs `command` on the server directly.
+    async fn run(&self, command: &redis::Cmd) -> redis::Value {
+        let mut client = self.server.client().await;
+        command
+            .query_async(&mut client)
+            .await
+            .expect("Redis runs it")
+    }
+}
 
 fn conversation(id: i64) -> SharedEntry {
     SharedEntry {
@@ -23,104 +82,61 @@ fn conversation(id: i64) -> SharedEntry {
     }
 }
 
-/// What `store` holds for `entries` now.
-async fn values(store: &RedisSharedCache, entries: &[SharedEntry]) -> Vec<Option<String>> {
-    let read = store.read(TEAM, entries).await.expect("Redis answers");
-    let text = |bytes: Vec<u8>| String::from_utf8(bytes).expect("text was kept");
-    read.values
-        .into_iter()
-        .map(|value| value.map(text))
+/// Values as [`Shared::values`] gives them.
+fn kept(values: &[Option<&str>]) -> Vec<Option<String>> {
+    values
+        .iter()
+        .map(|value| value.map(str::to_owned))
         .collect()
-}
-
-/// Keeps `value` for every one of `entries` in their current epochs.
-async fn keep(store: &RedisSharedCache, entries: &[SharedEntry], value: &str) {
-    let read = store.read(TEAM, entries).await.expect("Redis answers");
-    let kept = read
-        .names
-        .into_iter()
-        .map(|name| (name, value.as_bytes().to_vec()))
-        .collect();
-    store.write(kept, Duration::from_secs(60)).await;
-}
-
-/// A store of its own, over a connection that is up.
-async fn store_at(server: &RedisServer, stop: &CancellationToken) -> RedisSharedCache {
-    let connection = RedisConnection::start(&server.url(), stop.clone()).expect("a usable URL");
-    until_up(&[&connection]).await;
-    RedisSharedCache::new(connection)
 }
 
 #[tokio::test]
 async fn an_entry_is_left_behind_by_the_events_that_reach_it_and_never_read_again() {
-    let Some(server) = RedisServer::start().await else {
+    let Some(shared) = Shared::start().await else {
         return;
     };
-    let publisher = Replica::start(&server.url());
-    publisher.until_bus(BusStatus::Shared).await;
-    let stop = CancellationToken::new();
-    let _stop = stop.clone().drop_guard();
-    let store = store_at(&server, &stop).await;
     let entries = [conversation(1), conversation(2)];
-    let both = |value: &str| vec![Some(value.to_owned()); 2];
-
-    assert_eq!(values(&store, &entries).await, [None, None]);
-    keep(&store, &entries, "first").await;
-    assert_eq!(values(&store, &entries).await, both("first"));
+    assert_eq!(shared.values(&entries).await, kept(&[None, None]));
+    shared.keep(&entries, "first").await;
+    assert_eq!(
+        shared.values(&entries).await,
+        kept(&[Some("first"), Some("first")])
+    );
 
     // An event naming conversation 1 leaves its entry behind, and only its.
-    publish(&publisher.bus, 1).await;
+    publish(&shared.replica.bus, 1).await;
+    assert_eq!(shared.values(&entries).await, kept(&[None, Some("first")]));
+    shared.keep(&entries[..1], "second").await;
     assert_eq!(
-        values(&store, &entries).await,
-        [None, Some("first".to_owned())]
+        shared.values(&entries).await,
+        kept(&[Some("second"), Some("first")])
     );
-    keep(&store, &entries[..1], "second").await;
-    assert_eq!(values(&store, &entries).await, both_of("second", "first"));
 
     // Every epoch key lost (evicted, or expired): the epochs come back with values never
     // taken before, so neither what was kept before the event nor after it is read again.
-    let mut client = server.client().await;
-    let epochs: Vec<String> = redis::cmd("KEYS")
-        .arg("heymarket-gateway:cache-epochs:*")
-        .query_async(&mut client)
-        .await
-        .expect("Redis lists keys");
+    let epochs = shared
+        .run(redis::cmd("KEYS").arg("heymarket-gateway:cache-epochs:*"))
+        .await;
+    let epochs: Vec<String> = redis::from_redis_value(epochs).expect("key names");
     assert!(epochs.len() >= 3, "{epochs:?}");
-    redis::cmd("DEL")
-        .arg(epochs)
-        .query_async::<()>(&mut client)
-        .await
-        .expect("Redis deletes keys");
-    assert_eq!(values(&store, &entries).await, [None, None]);
-}
-
-fn both_of(first: &str, second: &str) -> Vec<Option<String>> {
-    vec![Some(first.to_owned()), Some(second.to_owned())]
+    shared.run(redis::cmd("DEL").arg(epochs)).await;
+    assert_eq!(shared.values(&entries).await, kept(&[None, None]));
 }
 
 #[tokio::test]
 async fn an_event_published_by_other_rules_is_moved_on_by_the_replica_that_hears_it() {
-    let Some(server) = RedisServer::start().await else {
+    let Some(shared) = Shared::start().await else {
         return;
     };
-    let listener = Replica::start(&server.url());
-    listener.until_bus(BusStatus::Shared).await;
-    let mut heard = listener.bus.subscribe();
-    let stop = CancellationToken::new();
-    let _stop = stop.clone().drop_guard();
-    let store = store_at(&server, &stop).await;
+    let mut heard = shared.replica.bus.subscribe();
     let entries = [conversation(1), conversation(2)];
-    keep(&store, &entries, "kept").await;
+    shared.keep(&entries, "kept").await;
 
     // A replica of another version publishes the event as it is, moving none of these epochs.
-    let mut client = server.client().await;
     let payload = serde_json::to_string(&event(1)).expect("an event encodes");
-    redis::cmd("PUBLISH")
-        .arg(EVENTS_CHANNEL)
-        .arg(payload)
-        .query_async::<()>(&mut client)
-        .await
-        .expect("Redis publishes");
+    shared
+        .run(redis::cmd("PUBLISH").arg(EVENTS_CHANNEL).arg(payload))
+        .await;
 
     assert_eq!(
         next_id(&mut heard).await,
@@ -128,8 +144,34 @@ async fn an_event_published_by_other_rules_is_moved_on_by_the_replica_that_hears
         "the replica took the event in"
     );
     assert_eq!(
-        values(&store, &entries).await,
-        [None, Some("kept".to_owned())],
+        shared.values(&entries).await,
+        kept(&[None, Some("kept")]),
         "it moved the event's epochs before"
     );
+}
+
+#[tokio::test]
+async fn one_reader_at_a_time_holds_the_lease_on_an_empty_entry() {
+    let Some(shared) = Shared::start().await else {
+        return;
+    };
+    let entries = [conversation(1)];
+    let lease = Some(Duration::from_secs(60));
+    let slots = async || {
+        let read = shared.store.read(TEAM, &entries, lease).await;
+        read.expect("Redis answers").slots
+    };
+    assert_eq!(slots().await, [Slot::Fill], "the first reader fills it");
+    assert_eq!(slots().await, [Slot::Filling], "the next waits");
+    let name = shared
+        .store
+        .read(TEAM, &entries, None)
+        .await
+        .expect("Redis answers")
+        .names;
+    shared.store.release(name[0].clone()).await;
+    assert_eq!(slots().await, [Slot::Fill], "released, it is leased again");
+
+    shared.keep(&entries, "filled").await;
+    assert_eq!(slots().await, [Slot::Value(b"filled".to_vec())]);
 }

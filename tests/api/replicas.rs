@@ -176,11 +176,27 @@ async fn what_one_replica_fetched_the_other_serves_until_an_event_moves_both_on(
     let Some(redis) = RedisServer::start().await else {
         return;
     };
+    on_every_profile(&redis, shares_until_an_event).await;
+}
+
+/// Runs `scenario` on two new replicas over a sandbox of each profile in turn. Replicas
+/// joining start a new era: nothing the previous profile's replicas shared is read by these.
+async fn on_every_profile(redis: &RedisServer, scenario: impl AsyncFn(&TestApp, &TestApp, &str)) {
     for (profile, readings) in Readings::profiles() {
-        // Replicas joining start a new era: nothing the previous profile's replicas shared is
-        // read by these.
-        let (a, b) = replicas_reading(&redis, *readings).await;
-        shares_until_an_event(&a, &b, profile).await;
+        let (a, b) = replicas_reading(redis, *readings).await;
+        scenario(&a, &b, profile).await;
+    }
+}
+
+/// A customer writing in to inbox 3001 from `phone` makes the team event-driven on both
+/// replicas; each then reads the directory once.
+async fn event_driven(a: &TestApp, b: &TestApp, phone: &str, profile: &str) {
+    let team_id = a.sandbox.teams[0].team_id;
+    inbound(a, team_id, 3001, phone, "Hello").await;
+    until_freshness(&[a, b], "events").await;
+    for replica in [a, b] {
+        let directory = replica.graphql("{ team { name } inboxes { id } }").await;
+        assert_eq!(directory["errors"], Value::Null, "{profile}: {directory}");
     }
 }
 
@@ -190,14 +206,7 @@ async fn shares_until_an_event(a: &TestApp, b: &TestApp, profile: &str) {
     let conversation = open_conversation(a, 3001, 2).await;
     let target: String = json_at(&conversation, "/target");
     let gid = json!(conversation_gid(json_at(&conversation, "/id")));
-    // A customer writing in elsewhere makes the team event-driven on both replicas; each reads
-    // the directory once.
-    inbound(a, team_id, 3001, "12125550177", "Hello").await;
-    until_freshness(&[a, b], "events").await;
-    for replica in [a, b] {
-        let directory = replica.graphql("{ team { name } inboxes { id } }").await;
-        assert_eq!(directory["errors"], Value::Null, "{profile}: {directory}");
-    }
+    event_driven(a, b, "12125550177", profile).await;
     a.sandbox.take_calls().await;
 
     let status = status_on(a, &gid).await;
@@ -279,10 +288,7 @@ async fn what_an_event_does_not_touch_stays_shared_under_every_profile() {
     let Some(redis) = RedisServer::start().await else {
         return;
     };
-    for (profile, readings) in Readings::profiles() {
-        let (a, b) = replicas_reading(&redis, *readings).await;
-        shared_past_an_event_elsewhere(&a, &b, profile).await;
-    }
+    on_every_profile(&redis, shared_past_an_event_elsewhere).await;
 }
 
 /// What A fetched of one inbox (a list page, a conversation, its history) serves B with no
@@ -292,12 +298,7 @@ async fn shared_past_an_event_elsewhere(a: &TestApp, b: &TestApp, profile: &str)
     let team_id = a.sandbox.teams[0].team_id;
     let quiet = open_conversation(a, 3002, 1).await;
     let gid = json!(conversation_gid(json_at(&quiet, "/id")));
-    inbound(a, team_id, 3001, "12125550178", "Hello").await;
-    until_freshness(&[a, b], "events").await;
-    for replica in [a, b] {
-        let directory = replica.graphql("{ team { name } inboxes { id } }").await;
-        assert_eq!(directory["errors"], Value::Null, "{profile}: {directory}");
-    }
+    event_driven(a, b, "12125550178", profile).await;
     // A list page of its own first: it teaches A how the upstream's rows name their readers,
     // so the page below is kept for every member.
     newest_open_on(a, 3001).await;
@@ -337,6 +338,32 @@ async fn shared_past_an_event_elsewhere(a: &TestApp, b: &TestApp, profile: &str)
         a.sandbox.take_calls().await,
         routes(&[]),
         "{profile}: B read from Redis what A fetched before an event that did not touch it"
+    );
+}
+
+#[tokio::test]
+async fn replicas_that_miss_the_same_entry_at_once_fetch_it_once() {
+    let Some(redis) = RedisServer::start().await else {
+        return;
+    };
+    let (a, b) = replicas(&redis).await;
+    event_driven(&a, &b, "12125550176", "default").await;
+    let gid = json!(conversation_gid(json_at(
+        &open_conversation(&a, 3002, 3).await,
+        "/id"
+    )));
+    // Each read is slow enough that both replicas ask before either has an answer.
+    let slow = json!({"routes": ["GET /v1/conversations/{id}"], "latency_ms": 300});
+    a.sandbox.set_faults(slow).await;
+    a.sandbox.take_calls().await;
+
+    let (on_a, on_b) = tokio::join!(status_on(&a, &gid), status_on(&b, &gid));
+    assert!(on_a.is_string(), "{on_a}");
+    assert_eq!(on_a, on_b);
+    assert_eq!(
+        a.sandbox.take_calls().await,
+        routes(&[("GET /v1/conversations/{id}", 1)]),
+        "one replica fetched it, the other waited for its fill"
     );
 }
 
