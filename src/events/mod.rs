@@ -98,7 +98,8 @@ impl Event {
                 targets,
                 inboxes,
                 moved_at: conversation.updated,
-                // A replica's hint shows no state, only the conversation's id (and `updated`).
+                // A replica's hint shows no state: only the conversation's id, `updated` and
+                // `target`.
                 reported: self.kind.is_webhook().then_some(conversation),
             })
         } else if self.kind.carries_message() {
@@ -172,8 +173,9 @@ pub enum EventKind {
     TargetDoubleOptIn,
     TargetDoubleOptRestricted,
     IncomingCall,
-    /// Not a webhook: a replica wrote to a conversation (`data` is `{"id": …}`) and tells the
-    /// others, since Heymarket may send no event for a change made through its API.
+    /// Not a webhook: a replica wrote to a conversation (`data` is its `id`, and as far as
+    /// the replica read it back, its `updated`, `target` and the inboxes the write touched) and
+    /// tells the others, since Heymarket may send no event for a change made through its API.
     #[serde(rename = "gateway_conversation_written")]
     ConversationWritten,
     /// Not a webhook: a replica wrote to a contact of the team.

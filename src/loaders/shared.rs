@@ -12,6 +12,11 @@
 //! touches, as each replica's own caches do, and no more: on a team with an event a second,
 //! what one replica fetched for one inbox survives the events of the others.
 //!
+//! An event makes every replica forget the same things at the same moment, and their next
+//! requests would all find the same entries empty at once. The first to find one empty takes
+//! its **lease** and fills it; the others wait for that fill (a lease lasts [`FILL_LEASE`] at
+//! most, and a failed fill ends it) instead of each asking the upstream.
+//!
 //! Contacts change on events of their own (opt-ins and opt-outs, contact writes), and else only
 //! in the Heymarket app, which sends no event: they are kept by the team's contacts epoch, for
 //! half their own TTL (`--cache-ttl-contacts`), so a copy is never older than 1.5 times it

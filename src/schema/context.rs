@@ -28,9 +28,16 @@ pub struct Caller {
 /// What a write changed, for [`RequestContext::tell_replicas`].
 #[derive(Debug, Clone)]
 pub enum Written {
-    /// The conversation of this id, which lists the write can have changed, and its
-    /// `updated` as read back after the write (where its row now is, at the least).
-    Conversation(i64, Reach, Option<DateTime<Utc>>),
+    /// A conversation, as read back after the write.
+    Conversation {
+        id: i64,
+        /// Which lists the write can have changed.
+        reach: Reach,
+        /// Its `updated` (where its row now is, at the least).
+        updated: Option<DateTime<Utc>>,
+        /// Whom it is with (whose histories the write can have changed).
+        target: Option<String>,
+    },
     /// A contact of the team.
     Contact,
     /// A scheduled message of the team.
@@ -84,8 +91,17 @@ impl RequestContext {
         };
         let mut fields = serde_json::Map::new();
         let kind = match what {
-            Written::Conversation(id, reach, updated) => {
+            Written::Conversation {
+                id,
+                reach,
+                updated,
+                target,
+            } => {
                 fields.insert("id".to_owned(), id.into());
+                // Without it, a replica takes the write to reach every history.
+                if let Some(target) = target {
+                    fields.insert("target".to_owned(), target.into());
+                }
                 // Without it, a replica takes the write to have moved any row of its lists.
                 if let Some(updated) = updated {
                     let updated = updated.to_rfc3339_opts(SecondsFormat::Micros, true);

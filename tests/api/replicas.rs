@@ -342,6 +342,52 @@ async fn shared_past_an_event_elsewhere(a: &TestApp, b: &TestApp, profile: &str)
 }
 
 #[tokio::test]
+async fn a_write_on_one_replica_leaves_the_histories_of_other_customers_shared() {
+    let Some(redis) = RedisServer::start().await else {
+        return;
+    };
+    let (a, b) = replicas_reading(&redis, reading(&["write-events=silent"])).await;
+    event_driven(&a, &b, "12125550175", "write-events=silent").await;
+    let id_of = async |inbox, skip| {
+        let conversation = open_conversation(&a, inbox, skip).await;
+        json!(conversation_gid(json_at(&conversation, "/id")))
+    };
+    let (quiet, written) = (id_of(3002, 1).await, id_of(3001, 2).await);
+    let history =
+        "query($id: ID!) { conversation(id: $id) { messages(first: 3) { nodes { text } } } }";
+    let read_history = async |replica: &TestApp| {
+        let body = replica
+            .graphql_with(history, json!({"id": quiet}), &[])
+            .await
+            .1;
+        assert_eq!(body["errors"], Value::Null, "{body}");
+        body["data"].clone()
+    };
+    let on_a = read_history(&a).await;
+    assert!(
+        a.sandbox
+            .take_calls()
+            .await
+            .contains_key("GET /v1/messages")
+    );
+
+    // The upstream sends no event for the write: B hears of it through A's hint alone.
+    close(&a, written.as_str().expect("a global id")).await;
+    eventually("B to see the conversation closed", || async {
+        status_on(&b, &written).await == "CLOSED"
+    })
+    .await;
+    a.sandbox.take_calls().await;
+
+    assert_eq!(read_history(&b).await, on_a);
+    assert_eq!(
+        a.sandbox.take_calls().await,
+        routes(&[]),
+        "B read from Redis the history of a customer the write did not concern"
+    );
+}
+
+#[tokio::test]
 async fn replicas_that_miss_the_same_entry_at_once_fetch_it_once() {
     let Some(redis) = RedisServer::start().await else {
         return;

@@ -90,10 +90,13 @@ pub(super) async fn found_again(
         .loaders
         .reload_conversation(id, inbox_before)
         .await?;
-    let updated = conversation.as_ref().and_then(|now| now.updated);
-    context
-        .tell_replicas(Written::Conversation(id, reach, updated))
-        .await;
+    let written = Written::Conversation {
+        id,
+        reach,
+        updated: conversation.as_ref().and_then(|now| now.updated),
+        target: conversation.as_ref().and_then(|now| now.target.clone()),
+    };
+    context.tell_replicas(written).await;
     let conversation = conversation
         .ok_or_else(|| ApiError::NotFound(format!("conversation {id} no longer exists")))?;
     Ok(Conversation(conversation))
