@@ -28,6 +28,7 @@ use super::batch::BatchFetch;
 use super::cache::LastMessageKey;
 use super::epochs;
 use super::message_window::{self, Step, Window};
+use super::shared::{Shared, SharedEntry};
 use super::source::{Source, shared_key};
 use crate::error::ApiError;
 use crate::metrics::CacheKind;
@@ -170,7 +171,7 @@ impl Source {
                     .filter_map(|key| by_key.get(key).cloned())
                     .collect();
                 async move {
-                    let found = source.find_last_messages(&targets).await;
+                    let found = source.shared_last_messages(&targets).await;
                     // A conversation without messages is simply absent from the answer.
                     Ok(found
                         .into_iter()
@@ -194,6 +195,64 @@ impl Source {
             .zip(answers)
             .map(|(target, (_, message))| (target, message))
             .collect()
+    }
+
+    /// The targets' last messages as another replica found them, and
+    /// [`Self::find_last_messages`]'s for the rest, which are then kept for the others too (see
+    /// `shared`): replicas showing the same rows plan no listing and read no history that one
+    /// of them already did. Each is kept by its conversation's epochs, as this replica keeps it
+    /// until an event names its conversation.
+    async fn shared_last_messages(
+        &self,
+        targets: &[LastMessageTarget],
+    ) -> HashMap<LastMessageKey, LastMessage> {
+        let Some((tier, team_id)) = self.caches.shared_for(&self.tenant) else {
+            return self.find_last_messages(targets).await;
+        };
+        let entries = targets
+            .iter()
+            .map(|target| SharedEntry {
+                key: format!(
+                    "{}:last-message:{}:{}",
+                    self.tenant.hex(),
+                    target.conversation_id,
+                    self.last_message_key(target).updated
+                ),
+                epochs: epochs::of_conversation(target.conversation_id),
+            })
+            .collect();
+        let metrics = &self.caches.metrics;
+        let Some(Shared { values, at }) = tier
+            .read_many::<Option<Arc<Message>>>(metrics, team_id, entries)
+            .await
+        else {
+            return self.find_last_messages(targets).await;
+        };
+        let mut found = HashMap::with_capacity(targets.len());
+        let mut missing = Vec::new();
+        for (index, (target, value)) in targets.iter().zip(values).enumerate() {
+            match value {
+                Some(last) => {
+                    found.insert(self.last_message_key(target), Ok(last));
+                }
+                None => missing.push((index, target.clone())),
+            }
+        }
+        if missing.is_empty() {
+            return found;
+        }
+        let unshared: Vec<LastMessageTarget> =
+            missing.iter().map(|(_, target)| target.clone()).collect();
+        let looked_up = self.find_last_messages(&unshared).await;
+        let kept = missing.iter().filter_map(|(index, target)| {
+            match looked_up.get(&self.last_message_key(target)) {
+                Some(Ok(last)) => Some((*index, last)),
+                Some(Err(_)) | None => None,
+            }
+        });
+        tier.write_many(at, kept).await;
+        found.extend(looked_up);
+        found
     }
 
     /// Looks the targets' last messages up upstream, each with its own outcome: a conversation

@@ -575,13 +575,16 @@ impl Loaders {
     /// for a walk whose rows will want their last messages, was not read before: the listing
     /// then travels alongside the list call instead of after it (see `last_message`). A list
     /// read before needs the last messages of what changed since only, which their own
-    /// look-ups find at least as cheaply.
+    /// look-ups find at least as cheaply; so does a list another replica read (they are
+    /// shared).
     pub async fn prefetch_recent_messages(
         &self,
         first: &ConversationListRequest,
         audience: Audience,
     ) {
-        if !self.source.list_read_before(first, audience) {
+        if !self.source.list_read_before(first, audience)
+            && !self.source.list_shared(first, audience).await
+        {
             self.source.start_recent_window().await;
         }
     }

@@ -366,7 +366,7 @@ impl Source {
         let fill = || async {
             let page = self
                 .shared(
-                    || format!("list:{}", shared_key(&key)),
+                    || list_entry_key(&key),
                     || epochs::of_list(&key.inbox_ids),
                     async {
                         self.upstream
@@ -535,6 +535,29 @@ impl Source {
         .await
         .map_err(shared_error)?;
         Ok(verdict)
+    }
+
+    /// Whether another replica read the list whose first page `first` is in its current
+    /// epochs, so that its rows' last messages are shared too: that page is in the shared
+    /// cache (looked up, not decoded).
+    pub(super) async fn list_shared(
+        &self,
+        first: &ConversationListRequest,
+        audience: Audience,
+    ) -> bool {
+        let Some((tier, team_id)) = self.caches.shared_for(&self.tenant) else {
+            return false;
+        };
+        let key = self.list_key(&self.caches.worth_sending(first.clone()), audience);
+        let entry = SharedEntry {
+            key: format!("{}:{}", self.tenant.hex(), list_entry_key(&key)),
+            epochs: epochs::of_list(&key.inbox_ids),
+        };
+        let metrics = &self.caches.metrics;
+        let shared = tier
+            .read_many::<serde::de::IgnoredAny>(metrics, team_id, vec![entry])
+            .await;
+        shared.is_some_and(|shared| shared.values.iter().all(Option::is_some))
     }
 
     /// Whether the list whose first page `first` is was read before: that page is cached (or
@@ -739,7 +762,11 @@ pub(super) fn shared_key(request: &(impl Serialize + std::fmt::Debug)) -> String
     serde_json::to_string(request).unwrap_or_else(|_| format!("{request:?}"))
 }
 
-/// The contacts of `emails` (lower-cased) among `contacts`, matched without regard to case.
+/// The key a list page is shared under (see [`Source::shared`]), before its tenant.
+fn list_entry_key(key: &ConversationListRequest) -> String {
+    format!("list:{}", shared_key(key))
+}
+
 /// The contacts at `addresses` (phones and email addresses), in one search of each kind.
 async fn search_contacts(
     upstream: &TenantClient,

@@ -291,9 +291,9 @@ async fn what_an_event_does_not_touch_stays_shared_under_every_profile() {
     on_every_profile(&redis, shared_past_an_event_elsewhere).await;
 }
 
-/// What A fetched of one inbox (a list page, a conversation, its history) serves B with no
-/// upstream call after an event in another inbox, with another customer, which B must read
-/// again for itself.
+/// What A fetched of one inbox (a list page, its rows' last messages, a conversation, its
+/// history) serves B with no upstream call after an event in another inbox, with another
+/// customer, which B must read again for itself.
 async fn shared_past_an_event_elsewhere(a: &TestApp, b: &TestApp, profile: &str) {
     let team_id = a.sandbox.teams[0].team_id;
     let quiet = open_conversation(a, 3002, 1).await;
@@ -312,7 +312,15 @@ async fn shared_past_an_event_elsewhere(a: &TestApp, b: &TestApp, profile: &str)
         assert_eq!(body["errors"], Value::Null, "{profile}: {body}");
         (body["data"].clone(), cost(&body))
     };
-    let (listed, _) = newest_open_on(a, 3002).await;
+    // Rows with their last messages: the list page, and each row's last message.
+    let rows = async |replica: &TestApp| {
+        let query = "query($inbox: ID!) { conversations(first: 5, filter: {inboxIds: [$inbox], status: OPEN}) { nodes { id lastMessage { text } } } }";
+        let variables = json!({"inbox": global("Inbox:3002")});
+        let body = replica.graphql_with(query, variables, &[]).await.1;
+        assert_eq!(body["errors"], Value::Null, "{profile}: {body}");
+        body["data"].clone()
+    };
+    let listed = rows(a).await;
     let (on_a, _) = read_quiet(a).await;
     let read_by_a = a.sandbox.take_calls().await;
     for route in ["POST /v1/conversations", "GET /v1/messages"] {
@@ -328,11 +336,7 @@ async fn shared_past_an_event_elsewhere(a: &TestApp, b: &TestApp, profile: &str)
     .await;
     a.sandbox.take_calls().await;
 
-    assert_eq!(
-        newest_open_on(b, 3002).await.0,
-        listed,
-        "{profile}: B lists what A listed"
-    );
+    assert_eq!(rows(b).await, listed, "{profile}: B lists what A listed");
     assert_eq!(read_quiet(b).await.0, on_a, "{profile}");
     assert_eq!(
         a.sandbox.take_calls().await,
