@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use heymarket_gateway::config::RateBudget;
 use heymarket_sandbox::SandboxConfig;
-use heymarket_sandbox::readings::Readings;
+use heymarket_sandbox::readings::{ReadingOverride, Readings};
 use serde_json::{Value, json};
 
 use crate::helpers::{
@@ -350,10 +350,22 @@ async fn a_write_on_one_replica_leaves_the_histories_of_other_customers_shared()
     let Some(redis) = RedisServer::start().await else {
         return;
     };
-    let (a, b) = replicas_reading(&redis, reading(&["write-events=silent"])).await;
-    event_driven(&a, &b, "12125550175", "write-events=silent").await;
+    // Under every profile, with the upstream sending no event for a write: B hears of A's
+    // write through A's hint alone.
+    let silent: ReadingOverride = "write-events=silent".parse().expect("a valid reading");
+    for (profile, readings) in Readings::profiles() {
+        let readings = readings.with(std::slice::from_ref(&silent));
+        let (a, b) = replicas_reading(&redis, readings).await;
+        history_shared_past_a_write(&a, &b, profile).await;
+    }
+}
+
+/// After A's close of one customer's conversation, B reads another customer's history from
+/// Redis.
+async fn history_shared_past_a_write(a: &TestApp, b: &TestApp, profile: &str) {
+    event_driven(a, b, "12125550175", profile).await;
     let id_of = async |inbox, skip| {
-        let conversation = open_conversation(&a, inbox, skip).await;
+        let conversation = open_conversation(a, inbox, skip).await;
         json!(conversation_gid(json_at(&conversation, "/id")))
     };
     let (quiet, written) = (id_of(3002, 1).await, id_of(3001, 2).await);
@@ -364,42 +376,44 @@ async fn a_write_on_one_replica_leaves_the_histories_of_other_customers_shared()
             .graphql_with(history, json!({"id": quiet}), &[])
             .await
             .1;
-        assert_eq!(body["errors"], Value::Null, "{body}");
+        assert_eq!(body["errors"], Value::Null, "{profile}: {body}");
         body["data"].clone()
     };
-    let on_a = read_history(&a).await;
+    let on_a = read_history(a).await;
+    let read_by_a = a.sandbox.take_calls().await;
     assert!(
-        a.sandbox
-            .take_calls()
-            .await
-            .contains_key("GET /v1/messages")
+        read_by_a.contains_key("GET /v1/messages"),
+        "{profile}: {read_by_a:?}"
     );
 
-    // The upstream sends no event for the write: B hears of it through A's hint alone.
-    close(&a, written.as_str().expect("a global id")).await;
+    close(a, written.as_str().expect("a global id")).await;
     eventually("B to see the conversation closed", || async {
-        status_on(&b, &written).await == "CLOSED"
+        status_on(b, &written).await == "CLOSED"
     })
     .await;
     a.sandbox.take_calls().await;
 
-    assert_eq!(read_history(&b).await, on_a);
+    assert_eq!(read_history(b).await, on_a, "{profile}");
     assert_eq!(
         a.sandbox.take_calls().await,
         routes(&[]),
-        "B read from Redis the history of a customer the write did not concern"
+        "{profile}: B read from Redis the history of a customer the write did not concern"
     );
 }
 
 #[tokio::test]
-async fn replicas_that_miss_the_same_entry_at_once_fetch_it_once() {
+async fn replicas_that_miss_the_same_entry_at_once_fetch_it_once_under_every_profile() {
     let Some(redis) = RedisServer::start().await else {
         return;
     };
-    let (a, b) = replicas(&redis).await;
-    event_driven(&a, &b, "12125550176", "default").await;
+    on_every_profile(&redis, fetched_once_when_missed_at_once).await;
+}
+
+/// A and B read a conversation neither holds at the same moment: one upstream call.
+async fn fetched_once_when_missed_at_once(a: &TestApp, b: &TestApp, profile: &str) {
+    event_driven(a, b, "12125550176", profile).await;
     let gid = json!(conversation_gid(json_at(
-        &open_conversation(&a, 3002, 3).await,
+        &open_conversation(a, 3002, 3).await,
         "/id"
     )));
     // Each read is slow enough that both replicas ask before either has an answer.
@@ -407,13 +421,13 @@ async fn replicas_that_miss_the_same_entry_at_once_fetch_it_once() {
     a.sandbox.set_faults(slow).await;
     a.sandbox.take_calls().await;
 
-    let (on_a, on_b) = tokio::join!(status_on(&a, &gid), status_on(&b, &gid));
-    assert!(on_a.is_string(), "{on_a}");
-    assert_eq!(on_a, on_b);
+    let (on_a, on_b) = tokio::join!(status_on(a, &gid), status_on(b, &gid));
+    assert!(on_a.is_string(), "{profile}: {on_a}");
+    assert_eq!(on_a, on_b, "{profile}");
     assert_eq!(
         a.sandbox.take_calls().await,
         routes(&[("GET /v1/conversations/{id}", 1)]),
-        "one replica fetched it, the other waited for its fill"
+        "{profile}: one replica fetched it, the other waited for its fill"
     );
 }
 
