@@ -28,7 +28,7 @@ use super::batch::BatchFetch;
 use super::cache::LastMessageKey;
 use super::epochs;
 use super::message_window::{self, Step, Window};
-use super::shared::{Shared, SharedEntry};
+use super::shared::{Parted, SharedEntry};
 use super::source::{Source, shared_key};
 use crate::error::ApiError;
 use crate::metrics::CacheKind;
@@ -222,31 +222,26 @@ impl Source {
             })
             .collect();
         let metrics = &self.caches.metrics;
-        let Some(Shared { values, at }) = tier
+        let Some(shared) = tier
             .read_many::<Option<Arc<Message>>>(metrics, team_id, entries)
             .await
         else {
             return self.find_last_messages(targets).await;
         };
-        let mut found = HashMap::with_capacity(targets.len());
-        let mut missing = Vec::new();
-        for (index, (target, value)) in targets.iter().zip(values).enumerate() {
-            match value {
-                Some(last) => {
-                    found.insert(self.last_message_key(target), Ok(last));
-                }
-                None => missing.push((index, target.clone())),
-            }
-        }
+        let Parted { found, missing, at } = shared.part(targets);
+        let mut found: HashMap<LastMessageKey, LastMessage> = found
+            .into_iter()
+            .map(|(target, last)| (self.last_message_key(target), Ok(last)))
+            .collect();
         if missing.is_empty() {
             return found;
         }
         let unshared: Vec<LastMessageTarget> =
-            missing.iter().map(|(_, target)| target.clone()).collect();
+            missing.iter().map(|&(_, target)| target.clone()).collect();
         let looked_up = self.find_last_messages(&unshared).await;
-        let kept = missing.iter().filter_map(|(index, target)| {
+        let kept = missing.iter().filter_map(|&(index, target)| {
             match looked_up.get(&self.last_message_key(target)) {
-                Some(Ok(last)) => Some((*index, last)),
+                Some(Ok(last)) => Some((index, last)),
                 Some(Err(_)) | None => None,
             }
         });

@@ -125,6 +125,36 @@ pub(super) struct Shared<V> {
     pub(super) at: SharedPlaces,
 }
 
+/// The items a read was for, parted by what the shared cache held (see [`Shared::part`]).
+pub(super) struct Parted<T, V> {
+    /// The items found, with their values.
+    pub(super) found: Vec<(T, V)>,
+    /// The items not found, with the index of their entry, which [`SharedTier::write_many`]
+    /// writes what is filled for them by.
+    pub(super) missing: Vec<(usize, T)>,
+    pub(super) at: SharedPlaces,
+}
+
+impl<V> Shared<V> {
+    /// `items`, one for each entry read and in the same order, parted into those found and
+    /// those missing.
+    pub(super) fn part<T>(self, items: impl IntoIterator<Item = T>) -> Parted<T, V> {
+        let mut found = Vec::new();
+        let mut missing = Vec::new();
+        for (index, (item, value)) in items.into_iter().zip(self.values).enumerate() {
+            match value {
+                Some(value) => found.push((item, value)),
+                None => missing.push((index, item)),
+            }
+        }
+        Parted {
+            found,
+            missing,
+            at: self.at,
+        }
+    }
+}
+
 /// Where the entries of one read are kept, by their index in it: what is filled for them is
 /// written there.
 pub(super) struct SharedPlaces {

@@ -20,7 +20,7 @@ use super::carried::Relied;
 use super::counts::{CountedFilter, Verdict};
 use super::epochs;
 use super::epochs::Epoch;
-use super::shared::{Shared, SharedEntry, SharedTier};
+use super::shared::{Parted, SharedEntry, SharedTier};
 use crate::error::ApiError;
 use crate::metrics::{CacheKind, LoaderMetrics};
 use crate::pagination::SortKey;
@@ -815,23 +815,18 @@ where
             epochs: epochs::of_contacts(),
         })
         .collect();
-    let Some(Shared { values, at }) = tier
+    let Some(shared) = tier
         .read_many::<Option<Arc<Contact>>>(metrics, team_id, entries)
         .await
     else {
         return search(addresses).await;
     };
-    let mut found = HashMap::new();
-    let mut missing = Vec::new();
-    for (index, (address, value)) in addresses.into_iter().zip(values).enumerate() {
-        match value {
-            Some(Some(contact)) => {
-                found.insert(address, contact);
-            }
-            Some(None) => {}
-            None => missing.push((index, address)),
-        }
-    }
+    let Parted { found, missing, at } = shared.part(addresses);
+    // An address shared as having no contact is answered as such.
+    let mut found: HashMap<String, Arc<Contact>> = found
+        .into_iter()
+        .filter_map(|(address, contact)| Some((address, contact?)))
+        .collect();
     if missing.is_empty() {
         return Ok(found);
     }
