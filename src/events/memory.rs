@@ -58,6 +58,7 @@ mod tests {
             team_id: 101,
             kind: EventKind::ChatClosed,
             data: serde_json::json!({ "id": n }),
+            state_digest: None,
         }
     }
 

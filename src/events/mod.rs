@@ -40,6 +40,12 @@ pub struct Event {
     /// The envelope's `event_data`: a message (with its conversation) for message events, a
     /// conversation for chat events.
     pub data: Value,
+    /// The digest of the whole conversation state the event reports (a webhook's payload,
+    /// what a replica read back after its write), when its publisher can tell that state from
+    /// every other (see `loaders::reported`). A second announcement of the same state moves
+    /// no list shared in Redis. Not part of the event's identity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_digest: Option<String>,
 }
 
 impl Event {
@@ -74,6 +80,7 @@ impl Event {
             team_id,
             kind,
             data,
+            state_digest: None,
         }
     }
 

@@ -169,7 +169,7 @@ async fn receive(State(state): State<AppState>, body: Result<Bytes, BytesRejecti
         },
     };
 
-    let event = Event::new(team_id, kind, data);
+    let mut event = Event::new(team_id, kind, data);
     if !state.seen.first_time(&event.fingerprint).await {
         tracing::debug!(?kind, team_id, "redelivered webhook dropped");
         count(Some(kind), "duplicate");
@@ -177,6 +177,7 @@ async fn receive(State(state): State<AppState>, body: Result<Bytes, BytesRejecti
     }
     tracing::info!(?kind, team_id, "webhook accepted");
     count(Some(kind), "accepted");
+    event.state_digest = state.caches.announced_state(&event);
     state.bus.publish(event).await;
     status_answer("accepted")
 }

@@ -22,7 +22,7 @@ use super::fresh_reads::FreshReads;
 use super::freshness::{Freshness, FreshnessExpiry, FreshnessMode, OfTenant};
 use super::generations::{Generations, Reach};
 use super::message_window::Window;
-use super::reported::ReportedStates;
+use super::reported::{ReportedStates, comparable_digest};
 use super::shared::{SharedStore, SharedTier};
 use crate::error::ApiError;
 use crate::events::{Event, EventKind};
@@ -378,12 +378,26 @@ impl Caches {
     /// A write left the conversation as `state`: the tenant's lists of `reach` move on,
     /// unless its webhook, reporting that very state, moved them already.
     pub(super) fn written(&self, tenant: TenantKey, state: &Conversation, reach: &Reach) {
+        let digest = self.comparable_digest(state);
         if self
             .reported
-            .moves_lists(tenant, state, self.list_rows_name_readers())
+            .moves_lists(tenant, state.id, digest.as_deref())
         {
             self.lists_changed(tenant, reach, RowMove::to(state));
         }
+    }
+
+    /// The digest that tells `state` from every other state of its conversation, as events
+    /// carry it (`Event::state_digest`), when it can: see `reported`.
+    pub fn comparable_digest(&self, state: &Conversation) -> Option<String> {
+        comparable_digest(state, self.list_rows_name_readers())
+    }
+
+    /// The digest of the conversation state a webhook's `event` reports, for its publisher to
+    /// carry (`Event::state_digest`), when it can tell that state from every other.
+    pub fn announced_state(&self, event: &Event) -> Option<String> {
+        let reported = event.place()?.reported?;
+        self.comparable_digest(&reported)
     }
 
     /// The generation `tenant`'s whole answers are keyed by, while its team is event-driven
@@ -519,7 +533,15 @@ impl Caches {
             true => Reach::of(inboxes),
             false => Reach::Everywhere,
         };
-        let rows_are_states = self.list_rows_name_readers();
+        // The state the event reports: a webhook's payload, or the digest of what a replica
+        // read back after its write, taken where this replica, too, can tell states apart.
+        let digest = match &place.reported {
+            Some(state) => self.comparable_digest(state),
+            None => event
+                .state_digest
+                .clone()
+                .filter(|_| self.list_rows_name_readers()),
+        };
         let moved = match place.moved_at {
             Some(updated) => RowMove::AtOrAfter {
                 id: conversation,
@@ -530,8 +552,9 @@ impl Caches {
         for &tenant in &tenants {
             let reported = place.reported.as_ref();
             self.fresh_reads.reported(tenant, conversation, reported);
-            if reported
-                .is_none_or(|state| self.reported.moves_lists(tenant, state, rows_are_states))
+            if self
+                .reported
+                .moves_lists(tenant, conversation, digest.as_deref())
             {
                 self.lists_changed(tenant, &reach, moved);
             }

@@ -80,6 +80,13 @@ impl Epoch {
         moved
     }
 
+    /// Whether it keeps list pages and counts alone, which show conversations' states and
+    /// nothing else: an event that reports a state its lists were already moved on for need
+    /// not move it again (see `loaders::reported`).
+    pub fn keeps_lists_only(&self) -> bool {
+        matches!(self, Self::Inbox(_) | Self::UnnamedInbox)
+    }
+
     /// Its name among its team's epochs.
     pub fn name(&self) -> String {
         match self {

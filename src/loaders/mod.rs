@@ -38,6 +38,7 @@ pub use counts::Verdict;
 pub use epochs::Epoch;
 pub use generations::Reach;
 pub use last_message::LastMessageTarget;
+pub use reported::REMEMBER_STATES_FOR;
 pub use scheduled::ScheduledMemory;
 pub use shared::{SharedEntry, SharedRead, SharedStore, Slot};
 pub use source::Audience;
@@ -223,6 +224,12 @@ impl Loaders {
         fields: serde_json::Map<String, serde_json::Value>,
     ) -> crate::events::Event {
         self.source.caches.hint_of_write(team_id, kind, fields)
+    }
+
+    /// The digest that tells `state` from every other state of its conversation, when it can
+    /// (see [`Caches::comparable_digest`]).
+    pub fn comparable_digest(&self, state: &Conversation) -> Option<String> {
+        self.source.caches.comparable_digest(state)
     }
 
     /// Reads a conversation again after a write changed it, so this operation and every later

@@ -8,9 +8,14 @@
 //! only where a list row is a function of the conversation's state, which is the case when
 //! rows and states name every member's read state (`unread_users`); where the rows carry the
 //! listing member's own read state instead, a change of it can leave the state as it was, so
-//! every report moves the lists. A state that differs in anything, or a report that shows only
-//! part of a conversation (a replica's hint), moves the lists as before; so does a report that
-//! comes after another state was recorded, since only the latest is kept.
+//! every report moves the lists. A state that differs in anything, or a report without a
+//! state (an event that shows none), moves the lists as before; so does a report that comes
+//! after another state was recorded, since only the latest is kept.
+//!
+//! Replicas tell each other of the same: a replica's hint of its write carries the digest of
+//! the state it read back, and every published event the digest of the state it reports
+//! (`Event::state_digest`), by which the lists shared in Redis are moved on once for each
+//! state too (see `redis::shared_cache`).
 
 use std::time::Duration;
 
@@ -21,12 +26,13 @@ use crate::upstream::TenantKey;
 use crate::upstream::models::Conversation;
 
 /// How long a state is remembered: long enough for the webhook of a write to arrive.
-const REMEMBER_FOR: Duration = Duration::from_secs(60);
+pub const REMEMBER_STATES_FOR: Duration = Duration::from_secs(60);
 
 /// The conversation states the lists of each tenant were last moved on for, each kept as the
-/// SHA-256 digest of its encoding (a few dozen bytes where the state takes a kilobyte).
+/// hex SHA-256 digest of its encoding (a few dozen bytes where the state takes a kilobyte), as
+/// events carry it.
 pub(super) struct ReportedStates {
-    last: Cache<(TenantKey, i64), [u8; 32]>,
+    last: Cache<(TenantKey, i64), String>,
 }
 
 impl ReportedStates {
@@ -34,38 +40,48 @@ impl ReportedStates {
         Self {
             last: Cache::builder()
                 .max_capacity(capacity)
-                .time_to_live(REMEMBER_FOR)
+                .time_to_live(REMEMBER_STATES_FOR)
                 .build(),
         }
     }
 
-    /// Whether `tenant`'s lists still need moving on for `state`, which the upstream reported
-    /// (a webhook's payload, a read after a write); remembers it as the last one when they do.
-    /// `rows_are_states`: list rows show nothing a state does not (see the module's notes). A
-    /// state without `updated` or `unread_users` is never taken as known: it may not show the
-    /// change.
+    /// Whether `tenant`'s lists still need moving on for a report of `conversation` in the
+    /// state whose digest is `digest` (see [`comparable_digest`]); remembers it as the last
+    /// one when they do. A report without a digest always moves them, and leaves no state
+    /// remembered: the conversation may have changed since.
     pub(super) fn moves_lists(
         &self,
         tenant: TenantKey,
-        state: &Conversation,
-        rows_are_states: bool,
+        conversation: i64,
+        digest: Option<&str>,
     ) -> bool {
-        let key = (tenant, state.id);
-        let Some(digest) = state_digest(state) else {
+        let key = (tenant, conversation);
+        let Some(digest) = digest else {
             self.last.invalidate(&key);
             return true;
         };
-        let comparable = rows_are_states && state.unread_users.is_some();
-        if comparable && self.last.get(&key) == Some(digest) {
+        if self.last.get(&key).as_deref() == Some(digest) {
             return false;
         }
-        self.last.insert(key, digest);
+        self.last.insert(key, digest.to_owned());
         true
     }
 
     pub(super) fn forget_all(&self) {
         self.last.invalidate_all();
     }
+}
+
+/// The hex digest `state` is told apart from every other state of its conversation by, when
+/// it can be: `None` where list rows show what a state does not (`rows_are_states` false: see
+/// the module's notes), or for a state without `updated` or `unread_users`, which may not show
+/// the change.
+pub(super) fn comparable_digest(state: &Conversation, rows_are_states: bool) -> Option<String> {
+    let comparable = rows_are_states && state.unread_users.is_some();
+    comparable
+        .then(|| state_digest(state))
+        .flatten()
+        .map(|digest| crate::hex::hex(&digest))
 }
 
 /// The SHA-256 digest of `state`'s encoding, to tell two states apart: `None` for a state
@@ -86,20 +102,25 @@ mod tests {
         serde_json::from_value(fields).unwrap()
     }
 
+    /// Whether `tenant`'s lists move for `reported`, as a webhook's receiver asks.
+    fn moves(states: &ReportedStates, tenant: &str, reported: &Conversation, rows: bool) -> bool {
+        let digest = comparable_digest(reported, rows);
+        states.moves_lists(TenantKey::named(tenant), reported.id, digest.as_deref())
+    }
+
     #[test]
     fn the_same_state_reported_twice_moves_the_lists_once() {
         let states = ReportedStates::new(100);
-        let tenant = TenantKey::named("a");
         let written = state(
             json!({ "id": 1, "status": "closed", "updated": "2026-05-01T00:00:01Z", "unread_users": [4] }),
         );
-        assert!(states.moves_lists(tenant, &written, true));
+        assert!(moves(&states, "a", &written, true));
         assert!(
-            !states.moves_lists(tenant, &written, true),
+            !moves(&states, "a", &written, true),
             "the webhook of the write"
         );
         assert!(
-            states.moves_lists(TenantKey::named("b"), &written, true),
+            moves(&states, "b", &written, true),
             "another tenant's lists"
         );
 
@@ -107,11 +128,11 @@ mod tests {
             json!({ "id": 1, "status": "open", "updated": "2026-05-01T00:00:01Z", "unread_users": [4] }),
         );
         assert!(
-            states.moves_lists(tenant, &reopened, true),
+            moves(&states, "a", &reopened, true),
             "another state, same instant"
         );
         assert!(
-            states.moves_lists(tenant, &written, true),
+            moves(&states, "a", &written, true),
             "an older state reported late"
         );
     }
@@ -119,7 +140,6 @@ mod tests {
     #[test]
     fn a_state_that_may_not_show_the_change_always_moves_the_lists() {
         let states = ReportedStates::new(100);
-        let tenant = TenantKey::named("a");
         let whole = json!({ "id": 1, "updated": "2026-05-01T00:00:01Z", "unread_users": [4] });
         for (fields, rows_are_states) in [
             (json!({ "id": 1 }), true),
@@ -127,14 +147,30 @@ mod tests {
             (whole.clone(), false),
         ] {
             let reported = state(fields);
-            assert!(states.moves_lists(tenant, &reported, rows_are_states));
+            assert!(moves(&states, "a", &reported, rows_are_states));
             assert!(
-                states.moves_lists(tenant, &reported, rows_are_states),
+                moves(&states, "a", &reported, rows_are_states),
                 "{reported:?} {rows_are_states}"
             );
         }
-        let other = TenantKey::named("b");
-        assert!(states.moves_lists(other, &state(whole.clone()), true));
-        assert!(!states.moves_lists(other, &state(whole), true));
+        assert!(moves(&states, "b", &state(whole.clone()), true));
+        assert!(!moves(&states, "b", &state(whole), true));
+    }
+
+    #[test]
+    fn a_report_without_a_digest_leaves_no_state_remembered() {
+        let states = ReportedStates::new(100);
+        let tenant = TenantKey::named("a");
+        let digest = Some("d1");
+        assert!(states.moves_lists(tenant, 1, digest));
+        assert!(
+            states.moves_lists(tenant, 1, None),
+            "a hint of another kind"
+        );
+        assert!(
+            states.moves_lists(tenant, 1, digest),
+            "the conversation may have changed in between"
+        );
+        assert!(!states.moves_lists(tenant, 1, digest));
     }
 }

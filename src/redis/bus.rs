@@ -5,8 +5,8 @@
 //! else, so while the subscription is live it delivers nothing itself: each replica gets each
 //! event once, and all in the order Redis saw them.
 //!
-//! Publishing an event also moves the shared cache epochs it names, in the same transaction
-//! (see `shared_cache`): no replica can hear of an event and still read what was shared before
+//! Publishing an event also moves the shared cache epochs it names, in the same script (see
+//! `shared_cache`): no replica can hear of an event and still read what was shared before
 //! it. A replica that hears an event whose publisher moved epochs by other rules (another
 //! version) moves them by its own before it takes the event in, which keeps that promise for
 //! itself.
@@ -14,6 +14,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use ::redis::Script;
 use ::redis::aio::PubSubStream;
 use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt};
@@ -51,6 +52,8 @@ struct Heard {
 /// only ([`BusStatus::Degraded`]), until the subscription is back by itself.
 pub struct RedisBus {
     connection: RedisConnection,
+    /// Moves epochs on and publishes, in one step (see `shared_cache::announcement`).
+    announcer: Script,
     local: MemoryBus,
     /// Whether this replica's subscription is live, i.e. whether it hears the channel.
     listening: Arc<AtomicBool>,
@@ -63,6 +66,7 @@ impl RedisBus {
     pub fn start(connection: RedisConnection, stop: CancellationToken) -> Self {
         let bus = Self {
             connection,
+            announcer: shared_cache::announcer(),
             local: MemoryBus::default(),
             listening: Arc::new(AtomicBool::new(false)),
         };
@@ -88,13 +92,10 @@ impl RedisBus {
                 return false;
             }
         };
-        let mut publish = ::redis::pipe();
-        publish.atomic();
-        shared_cache::move_epochs(&mut publish, event);
-        publish.cmd("PUBLISH").arg(EVENTS_CHANNEL).arg(payload);
-        match self.connection.query_pipeline::<(u64,)>(&publish).await {
+        let publish = shared_cache::announcement(&self.announcer, event, EVENTS_CHANNEL, &payload);
+        match self.connection.invoke::<u64>(&publish).await {
             // Nobody heard it, so neither did this replica's own subscription.
-            Ok((0,)) => false,
+            Ok(0) => false,
             Ok(_listeners) => true,
             Err(error) => {
                 tracing::warn!(%error, "cannot publish an event; delivering it to this replica only");

@@ -3,11 +3,13 @@
 //! Keys: `heymarket-gateway:cache:{era}:{team}:{values}:{entry}`, where `{values}` are the
 //! current values of the team epochs the entry is kept by (`loaders::Epoch`), each under
 //! `heymarket-gateway:cache-epochs:{team}:{epoch}`. An event moves its epochs on in the
-//! transaction that publishes it ([`move_epochs`]), so every replica reads the new values
-//! before it hears the event. The **era** moves on whenever a replica (re)joins the event
-//! channel ([`new_era`]): events delivered while Redis was unreachable moved no epoch, so what
-//! was shared before an outage is left behind with it. So does a publish that fails, whose
-//! event the replica then delivers to itself only.
+//! script that publishes it ([`announcement`]), so every replica reads the new values before
+//! it hears the event; the epochs of lists, only once for each state of a conversation that
+//! events report (remembered under `heymarket-gateway:cache-states:{team}:{conversation}`).
+//! The **era** moves on whenever a replica (re)joins the event channel ([`new_era`]): events
+//! delivered while Redis was unreachable moved no epoch, so what was shared before an outage
+//! is left behind with it. So does a publish that fails, whose event the replica then
+//! delivers to itself only.
 //!
 //! An epoch's value is a random nonce, set by each move, or by the first read that finds none,
 //! and never counted up: a value is never taken twice, so an epoch key may expire
@@ -18,13 +20,13 @@
 
 use std::time::Duration;
 
-use ::redis::{Cmd, Pipeline, Script};
+use ::redis::{Cmd, Pipeline, Script, ScriptInvocation};
 use futures::FutureExt;
 use futures::future::BoxFuture;
 
 use super::RedisConnection;
 use crate::events::Event;
-use crate::loaders::{Epoch, SharedEntry, SharedRead, SharedStore, Slot};
+use crate::loaders::{Epoch, REMEMBER_STATES_FOR, SharedEntry, SharedRead, SharedStore, Slot};
 
 /// Which rules the epochs are kept by: the epochs each event moves (`loaders::Epoch`) and the
 /// keys they are kept under. Every published event says which rules its publisher moved
@@ -88,6 +90,81 @@ while i <= #ARGV do
 end
 return {names, found}
 ";
+
+/// Moves on the epochs of an event and publishes it. KEYS[1…ARGV[1]]: the epochs every event
+/// moves; then, when the event names a conversation, the state last announced of it, and the
+/// epochs of its lists. ARGV[2]: the epochs' new value, and ARGV[3] how long they live (ms);
+/// ARGV[4]: the digest of the state the event reports, empty when it has none, and ARGV[5] how
+/// long a state is remembered (ms); ARGV[6]: the channel; ARGV[7]: the event. The state
+/// announced is a hash of its digest and of each list epoch moved on for it: another event
+/// reporting the same state moves only those not moved yet, and one that reports another
+/// state, or none, forgets it. Answers as `PUBLISH` does.
+const ANNOUNCE: &str = r"
+local always = tonumber(ARGV[1])
+local value, lifetime, digest = ARGV[2], ARGV[3], ARGV[4]
+for i = 1, always do
+  redis.call('SET', KEYS[i], value, 'PX', lifetime)
+end
+if #KEYS > always then
+  local state = KEYS[always + 1]
+  if digest == '' or redis.call('HGET', state, 'digest') ~= digest then
+    redis.call('DEL', state)
+  end
+  for i = always + 2, #KEYS do
+    if digest == '' or redis.call('HSETNX', state, KEYS[i], '1') == 1 then
+      redis.call('SET', KEYS[i], value, 'PX', lifetime)
+    end
+  end
+  if digest ~= '' then
+    redis.call('HSET', state, 'digest', digest)
+    redis.call('PEXPIRE', state, ARGV[5])
+  end
+end
+return redis.call('PUBLISH', ARGV[6], ARGV[7])
+";
+
+/// The script that publishes events (see [`ANNOUNCE`]).
+pub(super) fn announcer() -> Script {
+    Script::new(ANNOUNCE)
+}
+
+/// The invocation of `announcer` that moves on the epochs `event` ends and publishes
+/// `payload` on `channel`, in one step: a replica that hears the event reads nothing shared
+/// before it. The epochs of lists it moves only once for each state reported of its
+/// conversation (`Event::state_digest`): the webhook of a replica's write, which reports the
+/// state the replica read back, finds its lists moved on by the replica's hint already.
+pub(super) fn announcement<'a>(
+    announcer: &'a Script,
+    event: &Event,
+    channel: &str,
+    payload: &[u8],
+) -> ScriptInvocation<'a> {
+    let (lists, always): (Vec<Epoch>, Vec<Epoch>) = Epoch::moved_by(event)
+        .into_iter()
+        .partition(Epoch::keeps_lists_only);
+    let mut invocation = announcer.prepare_invoke();
+    for epoch in &always {
+        invocation.key(epoch_key(event.team_id, epoch));
+    }
+    if let Some(conversation) = event.conversation_id() {
+        invocation.key(format!(
+            "heymarket-gateway:cache-states:{}:{conversation}",
+            event.team_id
+        ));
+        for epoch in &lists {
+            invocation.key(epoch_key(event.team_id, epoch));
+        }
+    }
+    invocation
+        .arg(always.len())
+        .arg(rand::random::<u64>())
+        .arg(epoch_millis())
+        .arg(event.state_digest.as_deref().unwrap_or_default())
+        .arg(millis(REMEMBER_STATES_FOR))
+        .arg(channel)
+        .arg(payload);
+    invocation
+}
 
 /// The key of `team_id`'s `epoch`.
 fn epoch_key(team_id: i64, epoch: &Epoch) -> String {

@@ -37,6 +37,9 @@ pub enum Written {
         updated: Option<DateTime<Utc>>,
         /// Whom it is with (whose histories the write can have changed).
         target: Option<String>,
+        /// The digest of the state it was read back in, when it tells that state from every
+        /// other (`Event::state_digest`): its webhook, reporting the same, moves no list again.
+        state_digest: Option<String>,
     },
     /// A contact of the team.
     Contact,
@@ -90,13 +93,16 @@ impl RequestContext {
             return;
         };
         let mut fields = serde_json::Map::new();
+        let mut state_digest = None;
         let kind = match what {
             Written::Conversation {
                 id,
                 reach,
                 updated,
                 target,
+                state_digest: digest,
             } => {
+                state_digest = digest;
                 fields.insert("id".to_owned(), id.into());
                 // Without it, a replica takes the write to reach every history.
                 if let Some(target) = target {
@@ -116,7 +122,8 @@ impl RequestContext {
             Written::Contact => EventKind::ContactWritten,
             Written::Schedule => EventKind::ScheduleWritten,
         };
-        let hint = self.loaders.hint_of_write(team_id, kind, fields);
+        let mut hint = self.loaders.hint_of_write(team_id, kind, fields);
+        hint.state_digest = state_digest;
         self.bus.publish(hint).await;
     }
 

@@ -228,6 +228,7 @@ mod tests {
             team_id,
             kind: EventKind::ChatClosed,
             data: Default::default(),
+            state_digest: None,
         };
         let conversation = |id, inbox| -> models::Conversation {
             serde_json::from_value(serde_json::json!({ "id": id, "inbox": inbox })).unwrap()

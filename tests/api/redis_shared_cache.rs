@@ -4,10 +4,11 @@
 
 use std::time::Duration;
 
-use heymarket_gateway::events::{BusStatus, EventBus};
+use heymarket_gateway::events::{BusStatus, Event, EventBus, EventKind};
 use heymarket_gateway::redis::{
     EVENTS_CHANNEL, Epoch, RedisConnection, RedisSharedCache, SharedEntry, SharedStore, Slot,
 };
+use serde_json::json;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
 use crate::redis_support::{RedisServer, Replica, event, next_id, publish, until_up};
@@ -80,6 +81,33 @@ fn conversation(id: i64) -> SharedEntry {
         key: format!("conversation:{id}"),
         epochs: vec![Epoch::Unplaced, Epoch::Conversation(id)],
     }
+}
+
+/// A page of the list of `inbox`.
+fn list_page(inbox: i64) -> SharedEntry {
+    SharedEntry {
+        key: format!("conversations:{inbox}"),
+        epochs: vec![Epoch::Unplaced, Epoch::UnnamedInbox, Epoch::Inbox(inbox)],
+    }
+}
+
+/// An event of conversation 1 in `inboxes`, reporting the state `digest`: a replica's hint of
+/// its write, or (for one inbox) a webhook.
+fn reporting(inboxes: &[i64], digest: Option<&str>) -> Event {
+    let mut event = match inboxes {
+        [inbox] => Event::new(
+            TEAM,
+            EventKind::ChatClosed,
+            json!({ "id": 1, "inbox": inbox, "updated": "2026-05-01T00:00:01Z" }),
+        ),
+        _ => Event::new(
+            TEAM,
+            EventKind::ConversationWritten,
+            json!({ "id": 1, "inboxes": inboxes, "nonce": rand::random::<u64>() }),
+        ),
+    };
+    event.state_digest = digest.map(str::to_owned);
+    event
 }
 
 /// Values as [`Shared::values`] gives them.
@@ -174,4 +202,57 @@ async fn one_reader_at_a_time_holds_the_lease_on_an_empty_entry() {
 
     shared.keep(&entries, "filled").await;
     assert_eq!(slots().await, [Slot::Value(b"filled".to_vec())]);
+}
+
+#[tokio::test]
+async fn a_state_announced_again_leaves_the_lists_it_moved_on_shared() {
+    let Some(shared) = Shared::start().await else {
+        return;
+    };
+    let bus = &shared.replica.bus;
+    let entries = [list_page(3001), list_page(3002), conversation(1)];
+    let all_kept = async |value| {
+        shared.keep(&entries, value).await;
+        assert_eq!(shared.values(&entries).await, kept(&[Some(value); 3]));
+    };
+    all_kept("before").await;
+
+    // A replica's hint of its write to conversation 1, in 3001, reports state d1.
+    bus.publish(reporting(&[3001], Some("d1"))).await;
+    assert_eq!(
+        shared.values(&entries).await,
+        kept(&[None, Some("before"), None])
+    );
+    all_kept("d1").await;
+
+    // The webhook of the same write reports d1 again: the list stays, the conversation does
+    // not (an event always moves what it names).
+    bus.publish(reporting(&[3001], Some("d1"))).await;
+    assert_eq!(
+        shared.values(&entries).await,
+        kept(&[Some("d1"), Some("d1"), None])
+    );
+    all_kept("d1 again").await;
+
+    // The same state reported in another inbox too (a hint that names the inbox the
+    // conversation left): that list had not been moved on for it.
+    bus.publish(reporting(&[3001, 3002], Some("d1"))).await;
+    assert_eq!(
+        shared.values(&entries).await,
+        kept(&[Some("d1 again"), None, None])
+    );
+    all_kept("d1, both").await;
+
+    // Another state moves the list on, as does an event reporting none, which also forgets
+    // the state last announced.
+    for digest in [Some("d2"), None, Some("d2")] {
+        bus.publish(reporting(&[3001], digest)).await;
+        assert_eq!(
+            shared.values(&entries).await,
+            kept(&[None, Some("d1, both"), None]),
+            "{digest:?}"
+        );
+        shared.keep(&entries[..1], "d1, both").await;
+        shared.keep(&entries[2..], "d1, both").await;
+    }
 }

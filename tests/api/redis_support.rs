@@ -187,6 +187,7 @@ pub fn event(n: i64) -> Event {
         team_id: 101,
         kind: EventKind::ChatClosed,
         data: serde_json::json!({ "id": n }),
+        state_digest: None,
     }
 }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use heymarket_gateway::config::RateBudget;
 use heymarket_sandbox::SandboxConfig;
-use heymarket_sandbox::readings::{ReadingOverride, Readings};
+use heymarket_sandbox::readings::{ReadState, ReadingOverride, Readings};
 use serde_json::{Value, json};
 
 use crate::helpers::{
@@ -15,6 +15,7 @@ use crate::helpers::{
 use crate::mutations::{close, conversation_gid, open_conversation, opt_out};
 use crate::redis_support::{RedisServer, eventually};
 use crate::sandbox_support::{reading, roomy_config};
+use crate::webhook_hints::deliver;
 use crate::ws_support::{first_delivery, inbound, result_where};
 
 /// Replica A takes the sandbox's webhooks; B only hears of them through Redis.
@@ -399,6 +400,76 @@ async fn history_shared_past_a_write(a: &TestApp, b: &TestApp, profile: &str) {
         routes(&[]),
         "{profile}: B read from Redis the history of a customer the write did not concern"
     );
+}
+
+#[tokio::test]
+async fn the_webhook_of_a_write_leaves_the_lists_shared_where_states_tell_rows_apart() {
+    let Some(redis) = RedisServer::start().await else {
+        return;
+    };
+    // Under every profile, with the test delivering the write's webhook itself, once a
+    // replica has filled the list between the write and its webhook.
+    let silent: ReadingOverride = "write-events=silent".parse().expect("a valid reading");
+    for (profile, readings) in Readings::profiles() {
+        let (a, b) = replicas_reading(&redis, readings.with(std::slice::from_ref(&silent))).await;
+        // Only where list rows name every member's read state is a row a function of its
+        // conversation's state, so that the same state reported again can change no list.
+        let rows_are_states = readings.read_state == ReadState::UnreadUsers;
+        lists_shared_past_the_webhook_of_a_write(&a, &b, profile, rows_are_states).await;
+    }
+}
+
+/// B closes a conversation; A lists its inbox; the webhook of the close, reporting the state
+/// B read back, leaves A's page for B to read from Redis where `rows_are_states`.
+async fn lists_shared_past_the_webhook_of_a_write(
+    a: &TestApp,
+    b: &TestApp,
+    profile: &str,
+    rows_are_states: bool,
+) {
+    let team_id = a.sandbox.teams[0].team_id;
+    event_driven(a, b, "12125550174", profile).await;
+    // Both learn how the upstream's rows name their readers.
+    newest_open_on(a, 3001).await;
+    newest_open_on(b, 3001).await;
+    let written = open_conversation(a, 3001, 0).await;
+    let id: i64 = json_at(&written, "/id");
+    let gid = json!(conversation_gid(id));
+
+    close(b, gid.as_str().expect("a global id")).await;
+    eventually(
+        "A to list the inbox without the closed conversation",
+        || async { !newest_open_on(a, 3001).await.0.contains(&gid) },
+    )
+    .await;
+    let (listed_by_a, _) = newest_open_on(a, 3001).await;
+    let (status, state) = a
+        .sandbox
+        .api_get(0, &format!("/v1/conversations/{id}"))
+        .await;
+    assert_eq!(status, 200, "{profile}: {state}");
+    let answer = deliver(a, "chat_closed", &state).await;
+    assert_eq!(answer["status"], "accepted", "{profile}: {answer}");
+    a.sandbox.take_calls().await;
+
+    let (listed_by_b, cost_to_b) = newest_open_on(b, 3001).await;
+    assert_eq!(listed_by_b, listed_by_a, "{profile}");
+    let expected = match rows_are_states {
+        true => routes(&[]),
+        false => routes(&[("POST /v1/conversations", 1)]),
+    };
+    assert_eq!(
+        (a.sandbox.take_calls().await, cost_to_b),
+        (expected.clone(), expected),
+        "{profile}: B read A's page from Redis where the webhook reported what B wrote"
+    );
+
+    // A change after it moves the lists on as ever.
+    inbound(a, team_id, 3001, "12125550173", "New here").await;
+    eventually("B to list the new conversation first", || async {
+        newest_open_on(b, 3001).await.0.first() != listed_by_b.first()
+    })
+    .await;
 }
 
 #[tokio::test]

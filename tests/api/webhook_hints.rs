@@ -9,7 +9,7 @@ use crate::sandbox_support::spawn_app_refreshed_by_events;
 use crate::ws_support::{first_delivery, inbound, result_where};
 
 /// POSTs a webhook envelope carrying the team's own token; the gateway's answer.
-async fn deliver(app: &TestApp, kind: &str, event_data: &Value) -> Value {
+pub async fn deliver(app: &TestApp, kind: &str, event_data: &Value) -> Value {
     let envelope = json!({
         "type": kind,
         "id": 901,

@@ -95,6 +95,9 @@ pub(super) async fn found_again(
         reach,
         updated: conversation.as_ref().and_then(|now| now.updated),
         target: conversation.as_ref().and_then(|now| now.target.clone()),
+        state_digest: conversation
+            .as_ref()
+            .and_then(|now| context.loaders.comparable_digest(now)),
     };
     context.tell_replicas(written).await;
     let conversation = conversation
