@@ -162,6 +162,36 @@ pub(super) struct SharedPlaces {
     lifetime: Duration,
 }
 
+/// The entries of one read that its reader fills: their indices in the read, their items,
+/// and the names of those it holds the lease of.
+struct Fills<T> {
+    indices: Vec<usize>,
+    items: Vec<T>,
+    leased: Vec<String>,
+}
+
+impl<T> Default for Fills<T> {
+    fn default() -> Self {
+        Self {
+            indices: Vec::new(),
+            items: Vec::new(),
+            leased: Vec::new(),
+        }
+    }
+}
+
+impl<T> Fills<T> {
+    /// Adds the entry at `index` of a read, with its item; `leased_at`: where the read kept
+    /// its entries, when this reader holds its lease.
+    fn add(&mut self, index: usize, item: T, leased_at: Option<&SharedPlaces>) {
+        if let Some(name) = leased_at.and_then(|at| at.names.get(index)) {
+            self.leased.push(name.clone());
+        }
+        self.indices.push(index);
+        self.items.push(item);
+    }
+}
+
 /// What a read found of one entry, decoded.
 enum Found<V> {
     Value(V),
@@ -203,42 +233,116 @@ impl SharedTier {
         V: Serialize + DeserializeOwned,
         Fill: Future<Output = Result<V, ApiError>>,
     {
-        let entries = vec![entry];
+        // One entry is filled once at most: it is answered by the first fill.
+        let mut fill = Some(fill);
+        let fill_once = |_: Vec<()>| {
+            let fill = fill.take();
+            async move {
+                match fill {
+                    Some(fill) => Ok(vec![fill.await?]),
+                    None => Err(ApiError::Internal),
+                }
+            }
+        };
+        let read = self
+            .read_many_through(metrics, team_id, vec![entry], vec![()], fill_once)
+            .await?;
+        read.into_iter()
+            .next()
+            .map(|((), value)| value)
+            .ok_or(ApiError::Internal)
+    }
+
+    /// The values of `entries`, one for each of `items` (in the same order), read through as
+    /// [`Self::read_through`] reads one: those found empty that this reader leases are filled
+    /// by one call of `fill` (which answers the values of the items it is given, in their
+    /// order) and kept for the other replicas; those another reader holds the lease of are
+    /// waited for and read again, and filled here once the lease is waited out. A failed
+    /// fill fails the whole read. Answers each item with its value, in no particular order.
+    pub(super) async fn read_many_through<T, V, Fill>(
+        &self,
+        metrics: &LoaderMetrics,
+        team_id: i64,
+        entries: Vec<SharedEntry>,
+        items: Vec<T>,
+        mut fill: impl FnMut(Vec<T>) -> Fill,
+    ) -> Result<Vec<(T, V)>, ApiError>
+    where
+        T: Clone,
+        V: Serialize + DeserializeOwned,
+        Fill: Future<Output = Result<Vec<V>, ApiError>>,
+    {
+        let mut answered = Vec::with_capacity(items.len());
+        let mut pending: Vec<(SharedEntry, T)> = entries.into_iter().zip(items).collect();
         let waiting_since = tokio::time::Instant::now();
         let mut between_looks = FIRST_LOOK;
-        loop {
+        while !pending.is_empty() {
+            let (entries, items): (Vec<SharedEntry>, Vec<T>) = pending.into_iter().unzip();
             let lease = Some(FILL_LEASE);
-            let Some((at, mut found)) = self.read::<V>(team_id, &entries, lease).await else {
-                return fill.await;
+            let Some((at, found)) = self.read::<V>(team_id, &entries, lease).await else {
+                let values = fill(items.clone()).await?;
+                answered.extend(items.into_iter().zip(values));
+                break;
             };
-            let leased = match found.pop() {
-                Some(Found::Value(value)) => {
-                    metrics.count_cache(CacheKind::Shared, 1, 0);
-                    return Ok(value);
+            let waited_out = waiting_since.elapsed() >= FILL_LEASE;
+            let mut mine = Fills::default();
+            let mut hits = 0;
+            pending = Vec::new();
+            let read = entries.into_iter().zip(items).zip(found).enumerate();
+            for (index, ((entry, item), found)) in read {
+                match found {
+                    Found::Value(value) => {
+                        hits += 1;
+                        answered.push((item, value));
+                    }
+                    Found::Filling if !waited_out => pending.push((entry, item)),
+                    Found::Fill { leased } => mine.add(index, item, leased.then_some(&at)),
+                    Found::Filling => mine.add(index, item, None),
                 }
-                Some(Found::Filling) if waiting_since.elapsed() < FILL_LEASE => {
-                    tokio::time::sleep(between_looks).await;
-                    between_looks = (between_looks * 2).min(LONGEST_BETWEEN_LOOKS);
-                    continue;
-                }
-                Some(Found::Fill { leased }) => leased,
-                Some(Found::Filling) | None => false,
-            };
-            metrics.count_cache(CacheKind::Shared, 0, 1);
-            let name = at.names.first().cloned();
-            let (answer, unkept) = match fill.await {
-                Ok(value) => {
-                    let left_out = self.write_many(at, [(0, &value)]).await;
-                    (Ok(value), left_out.into_iter().next())
-                }
-                Err(error) => (Err(error), name),
-            };
-            // Those waiting for it would wait out the lease for nothing.
-            if let (true, Some(name)) = (leased, unkept) {
-                self.store.release(name).await;
             }
-            return answer;
+            let count = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+            metrics.count_cache(CacheKind::Shared, count(hits), count(mine.items.len()));
+            if !mine.items.is_empty() {
+                answered.extend(self.fill_many(at, mine, &mut fill).await?);
+            }
+            if !pending.is_empty() {
+                tokio::time::sleep(between_looks).await;
+                between_looks = (between_looks * 2).min(LONGEST_BETWEEN_LOOKS);
+            }
         }
+        Ok(answered)
+    }
+
+    /// Fills `mine` with one call of `fill` and keeps what it answers where the read that gave
+    /// `at` found them empty; ends the leases held on those it cannot keep (too large to
+    /// share, or a failed fill), since those waiting for them would wait them out for nothing.
+    async fn fill_many<T, V, Fill>(
+        &self,
+        at: SharedPlaces,
+        mine: Fills<T>,
+        fill: &mut impl FnMut(Vec<T>) -> Fill,
+    ) -> Result<Vec<(T, V)>, ApiError>
+    where
+        T: Clone,
+        V: Serialize,
+        Fill: Future<Output = Result<Vec<V>, ApiError>>,
+    {
+        let Fills {
+            indices,
+            items,
+            leased,
+        } = mine;
+        let (filled, unkept) = match fill(items.clone()).await {
+            Ok(values) => {
+                let left_out = self.write_many(at, indices.into_iter().zip(&values)).await;
+                (Ok(items.into_iter().zip(values).collect()), left_out)
+            }
+            Err(error) => (Err(error), leased.clone()),
+        };
+        for name in unkept.into_iter().filter(|name| leased.contains(name)) {
+            self.store.release(name).await;
+        }
+        filled
     }
 
     /// The values of `entries` in `team_id`'s current epochs (counted as hits and misses);
@@ -586,5 +690,60 @@ mod tests {
             "{waited:?}"
         );
         assert_eq!(fills.load(Ordering::Relaxed), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn readers_that_miss_the_same_entries_at_once_fill_each_once() {
+        let (tier, _store) = tier();
+        let metrics = LoaderMetrics::default();
+        let filled: Mutex<Vec<String>> = Mutex::default();
+        let (tier, metrics, filling) = (&tier, &metrics, &filled);
+        let read = |keys: &[&str]| {
+            let entries = keys
+                .iter()
+                .map(|key| entry(key, vec![Epoch::Contacts]))
+                .collect();
+            let items: Vec<String> = keys.iter().map(|key| (*key).to_owned()).collect();
+            let fill = |items: Vec<String>| {
+                filling.lock().unwrap().extend(items.iter().cloned());
+                async move {
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                    Ok(items.iter().map(|item| format!("{item}!")).collect())
+                }
+            };
+            async move {
+                let mut read = tier
+                    .read_many_through(metrics, 7, entries, items, fill)
+                    .await
+                    .unwrap();
+                read.sort();
+                read
+            }
+        };
+        let pairs = |keys: &[&str]| -> Vec<(String, String)> {
+            keys.iter()
+                .map(|key| ((*key).to_owned(), format!("{key}!")))
+                .collect()
+        };
+
+        let (first, second) = tokio::join!(read(&["a", "b"]), read(&["b", "c"]));
+        assert_eq!((first, second), (pairs(&["a", "b"]), pairs(&["b", "c"])));
+        let mut filled = filled.into_inner().unwrap();
+        filled.sort();
+        assert_eq!(filled, ["a", "b", "c"], "each entry filled once");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_fill_of_many_fails_the_read_and_ends_its_leases() {
+        let (tier, store) = tier();
+        let metrics = LoaderMetrics::default();
+        let entries = || vec![entry("a", vec![Epoch::Contacts])];
+        let failing = |_: Vec<&str>| async { Err::<Vec<u64>, _>(ApiError::Internal) };
+        let failed = tier
+            .read_many_through(&metrics, 7, entries(), vec!["a"], failing)
+            .await;
+        assert!(failed.is_err());
+        assert!(store.leases.lock().unwrap().is_empty(), "its lease ended");
+        assert!(store.entries.lock().unwrap().is_empty(), "nothing kept");
     }
 }

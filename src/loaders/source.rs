@@ -20,7 +20,7 @@ use super::carried::Relied;
 use super::counts::{CountedFilter, Verdict};
 use super::epochs;
 use super::epochs::Epoch;
-use super::shared::{Parted, SharedEntry, SharedTier};
+use super::shared::{SharedEntry, SharedTier};
 use crate::error::ApiError;
 use crate::metrics::{CacheKind, LoaderMetrics};
 use crate::pagination::SortKey;
@@ -796,14 +796,15 @@ async fn search_contacts(
 }
 
 /// The contacts at `addresses` as the other replicas found them (an address with no contact
-/// included), and `search`'s for the rest, which are then kept for them too (see `shared`).
+/// included), and `search`'s for the rest, which are then kept for them too (see `shared`):
+/// replicas that miss the same address at once search it once.
 async fn shared_contacts<Search>(
     tier: &SharedTier,
     metrics: &LoaderMetrics,
     tenant: TenantKey,
     team_id: i64,
     addresses: Vec<String>,
-    search: impl FnOnce(Vec<String>) -> Search,
+    search: impl Fn(Vec<String>) -> Search,
 ) -> Result<HashMap<String, Arc<Contact>>, ApiError>
 where
     Search: Future<Output = Result<HashMap<String, Arc<Contact>>, ApiError>>,
@@ -815,31 +816,25 @@ where
             epochs: epochs::of_contacts(),
         })
         .collect();
-    let Some(shared) = tier
-        .read_many::<Option<Arc<Contact>>>(metrics, team_id, entries)
-        .await
-    else {
-        return search(addresses).await;
+    // An address searched without a contact is kept, and answered, as having none.
+    let search_each = |addresses: Vec<String>| {
+        let searched = search(addresses.clone());
+        async move {
+            let searched = searched.await?;
+            let each: Vec<Option<Arc<Contact>>> = addresses
+                .iter()
+                .map(|address| searched.get(address).cloned())
+                .collect();
+            Ok(each)
+        }
     };
-    let Parted { found, missing, at } = shared.part(addresses);
-    // An address shared as having no contact is answered as such.
-    let mut found: HashMap<String, Arc<Contact>> = found
+    let found = tier
+        .read_many_through(metrics, team_id, entries, addresses, search_each)
+        .await?;
+    Ok(found
         .into_iter()
         .filter_map(|(address, contact)| Some((address, contact?)))
-        .collect();
-    if missing.is_empty() {
-        return Ok(found);
-    }
-    let addresses = missing.iter().map(|(_, address)| address.clone()).collect();
-    let searched = search(addresses).await?;
-    let values: Vec<(usize, Option<&Arc<Contact>>)> = missing
-        .iter()
-        .map(|(index, address)| (*index, searched.get(address)))
-        .collect();
-    tier.write_many(at, values.iter().map(|(index, value)| (*index, value)))
-        .await;
-    found.extend(searched);
-    Ok(found)
+        .collect())
 }
 
 fn by_email(contacts: Vec<Contact>, emails: &[String]) -> HashMap<String, Arc<Contact>> {

@@ -480,7 +480,8 @@ async fn replicas_that_miss_the_same_entry_at_once_fetch_it_once_under_every_pro
     on_every_profile(&redis, fetched_once_when_missed_at_once).await;
 }
 
-/// A and B read a conversation neither holds at the same moment: one upstream call.
+/// A and B read a conversation neither holds at the same moment: one upstream call; then its
+/// contact, likewise.
 async fn fetched_once_when_missed_at_once(a: &TestApp, b: &TestApp, profile: &str) {
     event_driven(a, b, "12125550176", profile).await;
     let gid = json!(conversation_gid(json_at(
@@ -499,6 +500,23 @@ async fn fetched_once_when_missed_at_once(a: &TestApp, b: &TestApp, profile: &st
         a.sandbox.take_calls().await,
         routes(&[("GET /v1/conversations/{id}", 1)]),
         "{profile}: one replica fetched it, the other waited for its fill"
+    );
+
+    // So is its contact, which is looked up with others, many at a time.
+    let slow = json!({"routes": ["POST /v2/contacts/search"], "latency_ms": 300});
+    a.sandbox.set_faults(slow).await;
+    let contact = async |replica: &TestApp| {
+        let query = "query($id: ID!) { conversation(id: $id) { contact { id optedOut } } }";
+        let body = replica.graphql_with(query, json!({"id": gid}), &[]).await.1;
+        assert_eq!(body["errors"], Value::Null, "{profile}: {body}");
+        body["data"].clone()
+    };
+    let (on_a, on_b) = tokio::join!(contact(a), contact(b));
+    assert_eq!(on_a, on_b, "{profile}");
+    assert_eq!(
+        a.sandbox.take_calls().await,
+        routes(&[("POST /v2/contacts/search", 1)]),
+        "{profile}: one replica looked it up, the other waited for its fill"
     );
 }
 
