@@ -737,10 +737,10 @@ mod tests {
     async fn a_failed_fill_of_many_fails_the_read_and_ends_its_leases() {
         let (tier, store) = tier();
         let metrics = LoaderMetrics::default();
-        let entries = || vec![entry("a", vec![Epoch::Contacts])];
+        let entries = vec![entry("a", vec![Epoch::Contacts])];
         let failing = |_: Vec<&str>| async { Err::<Vec<u64>, _>(ApiError::Internal) };
         let failed = tier
-            .read_many_through(&metrics, 7, entries(), vec!["a"], failing)
+            .read_many_through(&metrics, 7, entries, vec!["a"], failing)
             .await;
         assert!(failed.is_err());
         assert!(store.leases.lock().unwrap().is_empty(), "its lease ended");
