@@ -306,7 +306,9 @@ impl Source {
     /// The conversation as the upstream has it after the event `fingerprint` names, which
     /// reports it as `reported`: the newest read past the caches when that shows `reported`
     /// or a later state (see `fresh_reads`), else [`Self::fresh_conversation`]; once for
-    /// every reader that asks on the event's account.
+    /// every reader that asks on the event's account, on every replica: the replicas hear
+    /// each event at the same moment, and the first to ask answers the others (see
+    /// `shared`).
     pub(super) async fn conversation_after(
         &self,
         fingerprint: &str,
@@ -314,11 +316,16 @@ impl Source {
     ) -> Result<Option<Arc<Conversation>>, ApiError> {
         let id = reported.id;
         let key = (self.tenant, id, fingerprint.to_owned());
-        let fill = || async move {
-            match self.caches.fresh_reads.showing(self.tenant, reported).await {
-                Some(read) => Ok(Some(read)),
-                None => self.fresh_conversation(id).await,
-            }
+        let fill = || {
+            let after = async move {
+                match self.caches.fresh_reads.showing(self.tenant, reported).await {
+                    Some(read) => Ok(Some(read)),
+                    None => self.fresh_conversation(id).await,
+                }
+            };
+            // Kept by no epoch: the event itself moves its conversation's.
+            let key = || format!("read-after:{fingerprint}");
+            self.shared(key, Vec::new, after)
         };
         self.read_through(CacheKind::EventReads, &self.caches.event_reads, key, fill)
             .await

@@ -473,6 +473,59 @@ async fn lists_shared_past_the_webhook_of_a_write(
 }
 
 #[tokio::test]
+async fn an_event_is_read_again_once_for_the_subscribers_of_every_replica() {
+    let Some(redis) = RedisServer::start().await else {
+        return;
+    };
+    // Under every profile, with the upstream sending the webhooks of its API's writes.
+    let fired: ReadingOverride = "write-events=fired".parse().expect("a valid reading");
+    for (profile, readings) in Readings::profiles() {
+        let (a, b) = replicas_reading(&redis, readings.with(std::slice::from_ref(&fired))).await;
+        read_once_for_every_replicas_subscribers(&a, &b, profile).await;
+    }
+}
+
+/// A subscriber on each replica; a close made in the Heymarket app: its webhook is read
+/// again from the upstream once, and both subscribers are told.
+async fn read_once_for_every_replicas_subscribers(a: &TestApp, b: &TestApp, profile: &str) {
+    event_driven(a, b, "12125550172", profile).await;
+    let updates = "subscription { conversationUpdated { id status } }";
+    let mut subscribers = Vec::new();
+    for replica in [a, b] {
+        let mut subscriber = replica.subscriber(json!({})).await;
+        subscriber.subscribe(updates, json!({})).await;
+        first_delivery(a, &mut subscriber, 3001, "12125550171").await;
+        subscribers.push(subscriber);
+    }
+    let open = open_conversation(a, 3001, 1).await;
+    let id: i64 = json_at(&open, "/id");
+    let gid = json!(conversation_gid(id));
+    a.sandbox.take_calls().await;
+
+    let close = json!({"inbox_id": 3001, "user_id": 501, "chat_id": id});
+    let (status, answer) = a
+        .sandbox
+        .api_post(0, "/v1/conversations/close", close)
+        .await;
+    assert_eq!(status, 200, "{profile}: {answer}");
+    for subscriber in &mut subscribers {
+        let update = result_where(subscriber, "conversationUpdated", |c| c["id"] == gid).await;
+        assert_eq!(
+            update["data"]["conversationUpdated"]["status"], "CLOSED",
+            "{profile}"
+        );
+    }
+    assert_eq!(
+        a.sandbox.take_calls().await,
+        routes(&[
+            ("POST /v1/conversations/close", 1),
+            ("GET /v1/conversations/{id}", 1)
+        ]),
+        "{profile}: the first replica to read the event again answered the other"
+    );
+}
+
+#[tokio::test]
 async fn replicas_that_miss_the_same_entry_at_once_fetch_it_once_under_every_profile() {
     let Some(redis) = RedisServer::start().await else {
         return;
