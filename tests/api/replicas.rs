@@ -189,6 +189,21 @@ async fn on_every_profile(redis: &RedisServer, scenario: impl AsyncFn(&TestApp, 
     }
 }
 
+/// [`on_every_profile`], with `reading` (`POINT=VALUE`) on top of each profile; `scenario`
+/// is also given the profile's own readings.
+async fn on_every_profile_with(
+    redis: &RedisServer,
+    reading: &str,
+    scenario: impl AsyncFn(&TestApp, &TestApp, &str, &Readings),
+) {
+    let reading: ReadingOverride = reading.parse().expect("a valid reading");
+    for (profile, readings) in Readings::profiles() {
+        let changed = readings.with(std::slice::from_ref(&reading));
+        let (a, b) = replicas_reading(redis, changed).await;
+        scenario(&a, &b, profile, readings).await;
+    }
+}
+
 /// A customer writing in to inbox 3001 from `phone` makes the team event-driven on both
 /// replicas; each then reads the directory once.
 async fn event_driven(a: &TestApp, b: &TestApp, phone: &str, profile: &str) {
@@ -353,12 +368,10 @@ async fn a_write_on_one_replica_leaves_the_histories_of_other_customers_shared()
     };
     // Under every profile, with the upstream sending no event for a write: B hears of A's
     // write through A's hint alone.
-    let silent: ReadingOverride = "write-events=silent".parse().expect("a valid reading");
-    for (profile, readings) in Readings::profiles() {
-        let readings = readings.with(std::slice::from_ref(&silent));
-        let (a, b) = replicas_reading(&redis, readings).await;
-        history_shared_past_a_write(&a, &b, profile).await;
-    }
+    on_every_profile_with(&redis, "write-events=silent", async |a, b, profile, _| {
+        history_shared_past_a_write(a, b, profile).await;
+    })
+    .await;
 }
 
 /// After A's close of one customer's conversation, B reads another customer's history from
@@ -409,24 +422,26 @@ async fn the_webhook_of_a_write_leaves_the_lists_shared_where_states_tell_rows_a
     };
     // Under every profile, with the test delivering the write's webhook itself, once a
     // replica has filled the list between the write and its webhook.
-    let silent: ReadingOverride = "write-events=silent".parse().expect("a valid reading");
-    for (profile, readings) in Readings::profiles() {
-        let (a, b) = replicas_reading(&redis, readings.with(std::slice::from_ref(&silent))).await;
-        // Only where list rows name every member's read state is a row a function of its
-        // conversation's state, so that the same state reported again can change no list.
-        let rows_are_states = readings.read_state == ReadState::UnreadUsers;
-        lists_shared_past_the_webhook_of_a_write(&a, &b, profile, rows_are_states).await;
-    }
+    on_every_profile_with(
+        &redis,
+        "write-events=silent",
+        lists_shared_past_the_webhook_of_a_write,
+    )
+    .await;
 }
 
 /// B closes a conversation; A lists its inbox; the webhook of the close, reporting the state
-/// B read back, leaves A's page for B to read from Redis where `rows_are_states`.
+/// B read back, leaves A's page for B to read from Redis where list rows show nothing but
+/// their conversations' states.
 async fn lists_shared_past_the_webhook_of_a_write(
     a: &TestApp,
     b: &TestApp,
     profile: &str,
-    rows_are_states: bool,
+    readings: &Readings,
 ) {
+    // Only where list rows name every member's read state is a row a function of its
+    // conversation's state, so that the same state reported again can change no list.
+    let rows_are_states = readings.read_state == ReadState::UnreadUsers;
     let team_id = a.sandbox.teams[0].team_id;
     event_driven(a, b, "12125550174", profile).await;
     // Both learn how the upstream's rows name their readers.
@@ -478,11 +493,10 @@ async fn an_event_is_read_again_once_for_the_subscribers_of_every_replica() {
         return;
     };
     // Under every profile, with the upstream sending the webhooks of its API's writes.
-    let fired: ReadingOverride = "write-events=fired".parse().expect("a valid reading");
-    for (profile, readings) in Readings::profiles() {
-        let (a, b) = replicas_reading(&redis, readings.with(std::slice::from_ref(&fired))).await;
-        read_once_for_every_replicas_subscribers(&a, &b, profile).await;
-    }
+    on_every_profile_with(&redis, "write-events=fired", async |a, b, profile, _| {
+        read_once_for_every_replicas_subscribers(a, b, profile).await;
+    })
+    .await;
 }
 
 /// A subscriber on each replica; a close made in the Heymarket app: its webhook is read
