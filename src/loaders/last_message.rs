@@ -28,8 +28,8 @@ use super::batch::BatchFetch;
 use super::cache::LastMessageKey;
 use super::epochs;
 use super::message_window::{self, Step, Window};
-use super::shared::{Parted, SharedEntry};
-use super::source::{Source, shared_key};
+use super::shared::Parted;
+use super::source::{Source, shared_entry, shared_key};
 use crate::error::ApiError;
 use crate::metrics::CacheKind;
 use crate::upstream::models::{Conversation, Message};
@@ -211,14 +211,11 @@ impl Source {
         };
         let entries = targets
             .iter()
-            .map(|target| SharedEntry {
-                key: format!(
-                    "{}:last-message:{}:{}",
-                    self.tenant.hex(),
-                    target.conversation_id,
-                    self.last_message_key(target).updated
-                ),
-                epochs: epochs::of_conversation(target.conversation_id),
+            .map(|target| {
+                let conversation = target.conversation_id;
+                let updated = self.last_message_key(target).updated;
+                let key = format!("last-message:{conversation}:{updated}");
+                shared_entry(self.tenant, &key, epochs::of_conversation(conversation))
             })
             .collect();
         let metrics = &self.caches.metrics;

@@ -119,10 +119,7 @@ impl Source {
     {
         match self.caches.shared_for(&self.tenant) {
             Some((shared, team_id)) => {
-                let entry = SharedEntry {
-                    key: format!("{}:{}", self.tenant.hex(), key()),
-                    epochs: epochs(),
-                };
+                let entry = shared_entry(self.tenant, &key(), epochs());
                 let metrics = &self.caches.metrics;
                 Either::Left(Box::pin(shared.read_through(metrics, team_id, entry, fill)))
             }
@@ -556,10 +553,11 @@ impl Source {
             return false;
         };
         let key = self.list_key(&self.caches.worth_sending(first.clone()), audience);
-        let entry = SharedEntry {
-            key: format!("{}:{}", self.tenant.hex(), list_entry_key(&key)),
-            epochs: epochs::of_list(&key.inbox_ids),
-        };
+        let entry = shared_entry(
+            self.tenant,
+            &list_entry_key(&key),
+            epochs::of_list(&key.inbox_ids),
+        );
         let metrics = &self.caches.metrics;
         let shared = tier
             .read_many::<serde::de::IgnoredAny>(metrics, team_id, vec![entry])
@@ -769,6 +767,15 @@ pub(super) fn shared_key(request: &(impl Serialize + std::fmt::Debug)) -> String
     serde_json::to_string(request).unwrap_or_else(|_| format!("{request:?}"))
 }
 
+/// The entry `tenant`'s `key` is shared under, kept by `epochs` (see `shared`): tenants never
+/// read each other's.
+pub(super) fn shared_entry(tenant: TenantKey, key: &str, epochs: Vec<Epoch>) -> SharedEntry {
+    SharedEntry {
+        key: format!("{}:{key}", tenant.hex()),
+        epochs,
+    }
+}
+
 /// The key a list page is shared under (see [`Source::shared`]), before its tenant.
 fn list_entry_key(key: &ConversationListRequest) -> String {
     format!("list:{}", shared_key(key))
@@ -818,10 +825,7 @@ where
 {
     let entries = addresses
         .iter()
-        .map(|address| SharedEntry {
-            key: format!("{}:contact:{address}", tenant.hex()),
-            epochs: epochs::of_contacts(),
-        })
+        .map(|address| shared_entry(tenant, &format!("contact:{address}"), epochs::of_contacts()))
         .collect();
     // An address searched without a contact is kept, and answered, as having none.
     let search_each = |addresses: Vec<String>| {
