@@ -4,13 +4,13 @@
 use std::sync::Arc;
 
 use async_graphql::Context;
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::SecondsFormat;
 
 use crate::error::ApiError;
 use crate::events::{BusStatus, EventBus, EventKind, WRITTEN_INBOXES};
 use crate::loaders::{Caches, Loaders, Reach};
 use crate::upstream::TenantClient;
-use crate::upstream::models::TeamMember;
+use crate::upstream::models::{Conversation, TeamMember};
 
 /// Who is calling, as established by the transport for an HTTP request or a WebSocket
 /// connection.
@@ -28,18 +28,14 @@ pub struct Caller {
 /// What a write changed, for [`RequestContext::tell_replicas`].
 #[derive(Debug, Clone)]
 pub enum Written {
-    /// A conversation, as read back after the write.
+    /// A conversation.
     Conversation {
         id: i64,
         /// Which lists the write can have changed.
         reach: Reach,
-        /// Its `updated` (where its row now is, at the least).
-        updated: Option<DateTime<Utc>>,
-        /// Whom it is with (whose histories the write can have changed).
-        target: Option<String>,
-        /// The digest of the state it was read back in, when it tells that state from every
-        /// other (`Event::state_digest`): its webhook, reporting the same, moves no list again.
-        state_digest: Option<String>,
+        /// The conversation as read back after the write; `None` when that read found none,
+        /// or failed.
+        now: Option<Arc<Conversation>>,
     },
     /// A contact of the team.
     Contact,
@@ -75,41 +71,25 @@ impl RequestContext {
 
     /// Tells the other replicas that this operation wrote `what`, so their caches forget it:
     /// Heymarket may send no webhook for a change made through its API, and this replica's
-    /// own caches already know (and skip the hint when the bus brings it back). Nothing is sent by a process without replicas; a team not
-    /// known (its `GET /v1/team` failing) is logged and skipped, leaving the others to their
-    /// TTLs.
+    /// own caches already know (and skip the hint when the bus brings it back). Nothing is
+    /// sent by a process without replicas; a team not known (its `GET /v1/team` failing) is
+    /// logged and skipped, leaving the others to their TTLs.
     pub async fn tell_replicas(&self, what: Written) {
         if self.bus.status() == BusStatus::Local {
             return;
         }
-        let team_id = match self.loaders.team().await {
-            Ok(team) => team.id,
-            Err(error) => {
-                tracing::warn!(%error, ?what, "cannot tell the other replicas of a write");
-                None
-            }
-        };
-        let Some(team_id) = team_id else {
-            return;
-        };
         let mut fields = serde_json::Map::new();
         let mut state_digest = None;
         let kind = match what {
-            Written::Conversation {
-                id,
-                reach,
-                updated,
-                target,
-                state_digest: digest,
-            } => {
-                state_digest = digest;
+            Written::Conversation { id, reach, now } => {
                 fields.insert("id".to_owned(), id.into());
+                let now = now.as_deref();
                 // Without it, a replica takes the write to reach every history.
-                if let Some(target) = target {
+                if let Some(target) = now.and_then(|now| now.target.clone()) {
                     fields.insert("target".to_owned(), target.into());
                 }
                 // Without it, a replica takes the write to have moved any row of its lists.
-                if let Some(updated) = updated {
+                if let Some(updated) = now.and_then(|now| now.updated) {
                     let updated = updated.to_rfc3339_opts(SecondsFormat::Micros, true);
                     fields.insert("updated".to_owned(), updated.into());
                 }
@@ -117,10 +97,22 @@ impl RequestContext {
                 if let Reach::Inboxes(inboxes) = reach {
                     fields.insert(WRITTEN_INBOXES.to_owned(), inboxes.into_iter().collect());
                 }
+                // Without it, the write's webhook moves the shared lists on once more.
+                state_digest = now.and_then(|now| self.loaders.comparable_digest(now));
                 EventKind::ConversationWritten
             }
             Written::Contact => EventKind::ContactWritten,
             Written::Schedule => EventKind::ScheduleWritten,
+        };
+        let team_id = match self.loaders.team().await {
+            Ok(team) => team.id,
+            Err(error) => {
+                tracing::warn!(%error, ?kind, "cannot tell the other replicas of a write");
+                None
+            }
+        };
+        let Some(team_id) = team_id else {
+            return;
         };
         let mut hint = self.loaders.hint_of_write(team_id, kind, fields);
         hint.state_digest = state_digest;

@@ -90,16 +90,10 @@ pub(super) async fn found_again(
         .loaders
         .reload_conversation(id, inbox_before)
         .await?;
-    let written = Written::Conversation {
-        id,
-        reach,
-        updated: conversation.as_ref().and_then(|now| now.updated),
-        target: conversation.as_ref().and_then(|now| now.target.clone()),
-        state_digest: conversation
-            .as_ref()
-            .and_then(|now| context.loaders.comparable_digest(now)),
-    };
-    context.tell_replicas(written).await;
+    let now = conversation.clone();
+    context
+        .tell_replicas(Written::Conversation { id, reach, now })
+        .await;
     let conversation = conversation
         .ok_or_else(|| ApiError::NotFound(format!("conversation {id} no longer exists")))?;
     Ok(Conversation(conversation))
